@@ -1,0 +1,3 @@
+from tradestore.cli import entry_point
+
+entry_point()

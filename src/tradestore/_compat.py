@@ -1,0 +1,31 @@
+"""The one place that chooses between the compiled modules and their pure-Python twins.
+
+``TRADESTORE_NO_EXTENSIONS=1`` forces the twins (as yarl and msgpack do). Otherwise the
+compiled module is used when it imports; ``EXTENSIONS_LOADED`` tells which happened, and
+a test fails when a build that should have extensions fell back silently.
+"""
+
+from __future__ import annotations
+
+import os
+
+NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
+
+if NO_EXTENSIONS:
+    from tradestore._pure import fixedpoint
+
+    EXTENSIONS_LOADED = False
+else:
+    try:
+        from tradestore._ext import fixedpoint  # type: ignore[no-redef]
+
+        EXTENSIONS_LOADED = True
+    except ImportError:  # pragma: no cover - exercised by test_ext_loaded
+        from tradestore._pure import fixedpoint
+
+        EXTENSIONS_LOADED = False
+
+parse_fixed = fixedpoint.parse_fixed
+format_fixed = fixedpoint.format_fixed
+
+__all__ = ["EXTENSIONS_LOADED", "NO_EXTENSIONS", "format_fixed", "parse_fixed"]

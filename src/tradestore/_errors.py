@@ -1,0 +1,27 @@
+"""Exceptions shared by the pure-Python and the compiled implementations."""
+
+
+class InvalidMessage(ValueError):
+    """A WebSocket frame that is not a valid aggTrade event.
+
+    ``reason`` is a short stable token (e.g. ``"not_json"``, ``"missing_field"``) used as
+    the label of the drop counters; ``str(exc)`` is the human-readable explanation.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class FixedPointError(ValueError):
+    """A decimal string that is not plain or does not fit int64 at 1e-8."""
+
+
+class CorruptValue(ValueError):
+    """A stored value that cannot be decoded; ``key`` names where it lives."""
+
+    def __init__(self, key: bytes, detail: str) -> None:
+        self.key = key
+        self.detail = detail
+        super().__init__(f"undecodable value at {key.decode('ascii', 'replace')}: {detail}")

@@ -1,0 +1,43 @@
+"""Gap records: holes in a symbol's agg-id sequence, stored under ``gaps:{SYMBOL}:{id}``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import msgpack
+
+OPEN = "open"
+FILLED = "filled"
+UNFILLABLE = "unfillable"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Agg ids first_id..last_id (inclusive) were not received live.
+
+    ``after_time_ms``/``before_time_ms`` are the trade times of the trades on either side,
+    so the hole can be placed in time. ``status`` is open, filled or unfillable.
+    """
+
+    first_id: int
+    last_id: int
+    after_time_ms: int
+    before_time_ms: int
+    detected_ms: int
+    status: str = OPEN
+    reason: str = ""
+    filled_ms: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.last_id - self.first_id + 1
+
+    def to_bytes(self) -> bytes:
+        return msgpack.packb(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Gap:
+        return cls(**msgpack.unpackb(raw))
+
+    def with_status(self, status: str, reason: str = "", filled_ms: int | None = None) -> Gap:
+        return replace(self, status=status, reason=reason, filled_ms=filled_ms)

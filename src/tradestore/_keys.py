@@ -1,0 +1,70 @@
+"""Key families of the store (see docs/FORMAT.md).
+
+``trades:{SYMBOL}:{13-digit unix ms}``   one batch of trades, keyed by its first trade's T
+``gaps:{SYMBOL}:{20-digit first missing id}``   a hole in the agg-id sequence
+``meta:...``   format version and per-symbol bookkeeping
+"""
+
+from __future__ import annotations
+
+import re
+
+TRADES = b"trades:"
+GAPS = b"gaps:"
+META = b"meta:"
+MS_DIGITS = 13
+MAX_MS = 10**MS_DIGITS - 1
+ID_DIGITS = 20
+
+_SYMBOL_RE = re.compile(r"[A-Z0-9]{2,30}")
+
+
+def check_symbol(symbol: str) -> str:
+    """Normalise a symbol to Binance's upper-case form, rejecting anything else."""
+    if not isinstance(symbol, str):
+        raise ValueError(f"symbol must be a string, not {type(symbol).__name__}")
+    normal = symbol.strip().upper()
+    if not _SYMBOL_RE.fullmatch(normal):
+        raise ValueError(
+            f"invalid symbol {symbol!r}: expected 2-30 letters or digits, e.g. BTCUSDT"
+        )
+    return normal
+
+
+def trades_prefix(symbol: str) -> bytes:
+    return TRADES + symbol.encode("ascii") + b":"
+
+
+def trade_key(symbol: str, ms: int) -> bytes:
+    return trades_prefix(symbol) + b"%013d" % clamp_ms(ms)
+
+
+def clamp_ms(ms: int) -> int:
+    return min(max(ms, 0), MAX_MS)
+
+
+def key_ms(key: bytes) -> int:
+    """The 13-digit time of a trades key."""
+    return int(key[-MS_DIGITS:])
+
+
+def key_symbol(key: bytes) -> str:
+    """The symbol of a trades: or gaps: key."""
+    return key.split(b":", 2)[1].decode("ascii")
+
+
+def gaps_prefix(symbol: str) -> bytes:
+    return GAPS + symbol.encode("ascii") + b":"
+
+
+def gap_key(symbol: str, first_missing_id: int) -> bytes:
+    return gaps_prefix(symbol) + b"%020d" % first_missing_id
+
+
+def meta_key(name: str, symbol: str | None = None) -> bytes:
+    return META + name.encode("ascii") + (b":" + symbol.encode("ascii") if symbol else b"")
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key that starts with ``prefix``."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])

@@ -1,0 +1,1 @@
+"""Pure-Python twins of the Cython modules in ext/. Chosen in tradestore._compat."""

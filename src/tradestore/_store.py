@@ -1,0 +1,434 @@
+"""TradeStore: the RocksDB trade store (see docs/FORMAT.md and DESIGN.md section 3).
+
+One writer process opens the DB read-write; any number of readers open it with
+``read_only=True`` as RocksDB secondary instances, which catch up with the writer before
+each read. Values are stored raw (bytes in, bytes out) so other RocksDB tools see them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import rocksdict
+
+from tradestore import _keys
+from tradestore._codec import decode_batch, encode_batch
+from tradestore._columns import TradeColumns
+from tradestore._compat import parse_fixed
+from tradestore._errors import CorruptValue
+from tradestore._gaps import Gap
+from tradestore._model import AggTrade
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+# How far trades may lie from their batch key when a DB carries no span bookkeeping
+# (written by the seed system, whose keys are flush times: trades lie before the key).
+DEFAULT_MARGIN_MS = 60_000
+
+
+class StoreError(RuntimeError):
+    """The DB could not be opened or written."""
+
+
+class TradeStore:
+    """Batches of AggTrades per symbol in RocksDB, with exact time-range queries."""
+
+    def __init__(self, path: str | os.PathLike, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._secondary_dir: str | None = None
+        self._db = self._open()
+        # symbol -> [max ms a trade lies before its key, max ms a trade lies after it]
+        self._spans: dict[str, list[int]] = {}
+        self._counts: dict[str, int] = {}
+        self._last_ids: dict[str, int] = {}
+        if not read_only:
+            self._check_format_version()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _open(self) -> rocksdict.Rdict:
+        options = rocksdict.Options(raw_mode=True)
+        options.set_compression_type(rocksdict.DBCompressionType.lz4())
+        options.set_bottommost_compression_type(rocksdict.DBCompressionType.zstd())
+        options.set_max_open_files(-1 if self.read_only else 512)
+        if self.read_only:
+            if not (self.path / "CURRENT").is_file():
+                raise FileNotFoundError(f"no trade store at {self.path} (no RocksDB CURRENT file)")
+            self._secondary_dir = tempfile.mkdtemp(prefix="tradestore-secondary-")
+            access = rocksdict.AccessType.secondary(self._secondary_dir)
+            try:
+                return rocksdict.Rdict(str(self.path), options, access_type=access)
+            except Exception as exc:
+                shutil.rmtree(self._secondary_dir, ignore_errors=True)
+                raise StoreError(f"cannot open {self.path} for reading: {exc}") from exc
+        options.create_if_missing(True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            return rocksdict.Rdict(str(self.path), options)
+        except Exception as exc:
+            raise StoreError(f"cannot open {self.path} for writing: {exc}") from exc
+
+    def _check_format_version(self) -> None:
+        key = _keys.meta_key("format_version")
+        stored = self._db.get(key)
+        if stored is None:
+            self._db.put(key, str(FORMAT_VERSION).encode())
+        elif stored != str(FORMAT_VERSION).encode():
+            raise StoreError(f"{self.path} has format version {stored!r}; this build reads 1")
+
+    def refresh(self) -> None:
+        """Let a read-only (secondary) instance see what the writer has added since."""
+        if self.read_only:
+            self._db.try_catch_up_with_primary()
+            self._spans.clear()
+            self._counts.clear()
+            self._last_ids.clear()
+
+    def close(self) -> None:
+        if self._db is not None:
+            if not self.read_only:
+                self._db.flush_wal(True)
+            self._db.close()
+            self._db = None
+        if self._secondary_dir:
+            shutil.rmtree(self._secondary_dir, ignore_errors=True)
+            self._secondary_dir = None
+
+    def __enter__(self) -> TradeStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def db(self) -> rocksdict.Rdict:
+        """The underlying raw-mode Rdict (for tools; prefer the methods)."""
+        if self._db is None:
+            raise StoreError("the store is closed")
+        return self._db
+
+    # ------------------------------------------------------------------ writing
+
+    def store_batch(self, symbol: str, trades: Sequence[AggTrade]) -> bytes | None:
+        """Store one batch under one new key, atomically. Returns the key (None if empty)."""
+        keys = self.write_batches({symbol: trades})
+        return keys[0] if keys else None
+
+    def write_batches(
+        self,
+        batches: Mapping[str, Sequence[AggTrade]],
+        gaps: Sequence[tuple[str, Gap]] = (),
+    ) -> list[bytes]:
+        """Write one batch per symbol (and any gap records) in a single atomic WriteBatch.
+
+        Each batch gets the key of its first trade's exchange time, bumped by +1 ms while
+        that key is taken, so no batch ever overwrites another.
+        """
+        self._require_writable()
+        wb = rocksdict.WriteBatch(raw_mode=True)
+        keys: list[bytes] = []
+        taken: set[bytes] = set()
+        for raw_symbol, trades in batches.items():
+            if not trades:
+                continue
+            symbol = _keys.check_symbol(raw_symbol)
+            first_t = trades[0].time_ms
+            lo_t = min(t.time_ms for t in trades)
+            hi_t = max(t.time_ms for t in trades)
+            value = encode_batch(trades)
+            key, replay = self._free_key(symbol, first_t, value, taken)
+            keys.append(key)
+            if replay:
+                continue
+            taken.add(key)
+            wb.put(key, value)
+            ms = _keys.key_ms(key)
+            self._note_span(wb, symbol, before=ms - lo_t, after=hi_t - ms)
+            self._note_count(wb, symbol, len(trades), max(t.agg_id for t in trades))
+        for symbol, gap in gaps:
+            wb.put(_keys.gap_key(symbol, gap.first_id), gap.to_bytes())
+        if not wb.is_empty():
+            self.db.write(wb)
+        return keys
+
+    def _free_key(
+        self, symbol: str, ms: int, value: bytes, taken: set[bytes]
+    ) -> tuple[bytes, bool]:
+        """The first untaken key at or after ms; (key, True) if ms already holds this value."""
+        while True:
+            key = _keys.trade_key(symbol, ms)
+            if key not in taken:
+                existing = self.db.get(key)
+                if existing is None:
+                    return key, False
+                if existing == value:
+                    return key, True  # the same batch again (a replay): never store it twice
+            ms += 1
+
+    def _note_span(self, wb: rocksdict.WriteBatch, symbol: str, before: int, after: int) -> None:
+        span = self._span(symbol)
+        if before > span[0] or after > span[1]:
+            span[0] = max(span[0], before)
+            span[1] = max(span[1], after)
+            wb.put(_keys.meta_key("span", symbol), msgpack.packb(span))
+
+    def _note_count(self, wb: rocksdict.WriteBatch, symbol: str, n: int, max_id: int) -> None:
+        count = self._count(symbol)
+        if count is not None:
+            self._counts[symbol] = count + n
+            wb.put(_keys.meta_key("count", symbol), b"%d" % (count + n))
+        last = self.last_agg_id(symbol)
+        if last is None or max_id > last:
+            self._last_ids[symbol] = max_id
+            wb.put(_keys.meta_key("last_id", symbol), b"%d" % max_id)
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _span(self, symbol: str) -> list[int]:
+        span = self._spans.get(symbol)
+        if span is None:
+            raw = self.db.get(_keys.meta_key("span", symbol))
+            if raw is not None:
+                span = list(msgpack.unpackb(raw))
+            elif self._has_trades(symbol):
+                # Written by something that kept no spans (the seed): assume the default.
+                span = [DEFAULT_MARGIN_MS, DEFAULT_MARGIN_MS]
+            else:
+                span = [0, 0]
+            self._spans[symbol] = span
+        return span
+
+    def _count(self, symbol: str) -> int | None:
+        """The exact trade count kept in meta, or None when this DB has none for symbol."""
+        if symbol not in self._counts:
+            raw = self.db.get(_keys.meta_key("count", symbol))
+            if raw is not None:
+                self._counts[symbol] = int(raw)
+            elif not self._has_trades(symbol):
+                self._counts[symbol] = 0
+            else:
+                return None
+        return self._counts[symbol]
+
+    def last_agg_id(self, symbol: str) -> int | None:
+        """The highest agg id stored for symbol (None if nothing is stored)."""
+        symbol = _keys.check_symbol(symbol)
+        if symbol not in self._last_ids:
+            raw = self.db.get(_keys.meta_key("last_id", symbol))
+            if raw is not None:
+                self._last_ids[symbol] = int(raw)
+            else:
+                last = None
+                for _key, value in self._iter_range(
+                    _keys.trades_prefix(symbol), None, reverse=True
+                ):
+                    last = max(t.agg_id for t in decode_batch(value, _key))
+                    break
+                if last is None:
+                    return None
+                self._last_ids[symbol] = last
+        return self._last_ids[symbol]
+
+    def _has_trades(self, symbol: str) -> bool:
+        for _ in self._iter_range(_keys.trades_prefix(symbol), None):
+            return True
+        return False
+
+    # ------------------------------------------------------------------ reading
+
+    def _iter_range(
+        self, lower: bytes, upper: bytes | None, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) for lower <= key < upper (upper None: end of lower's prefix)."""
+        if upper is None:
+            upper = _keys.prefix_end(lower)
+        # Only the upper bound goes into ReadOptions: rocksdict 0.3 mishandles
+        # set_iterate_lower_bound (it acts as an upper bound), so the lower end is a seek.
+        opts = rocksdict.ReadOptions()
+        opts.set_iterate_upper_bound(upper)
+        it = self.db.iter(opts)
+        if reverse:
+            it.seek_to_last()
+            while it.valid() and (key := it.key()) >= lower:
+                yield key, it.value()
+                it.prev()
+        else:
+            it.seek(lower)
+            while it.valid():
+                yield it.key(), it.value()
+                it.next()
+
+    def key_window(self, symbol: str, start_ms: int, end_ms: int) -> tuple[bytes, bytes]:
+        """Key bounds [lower, upper) holding every batch that may contain start <= T <= end.
+
+        The margins come from the per-symbol span bookkeeping, so the seek never starts at
+        the symbol's first key: the cost depends on the window, not on retained data.
+        """
+        before, after = self._span(symbol)
+        lower = _keys.trade_key(symbol, start_ms - after)
+        upper = _keys.trade_key(symbol, end_ms + before + 1)
+        if end_ms + before + 1 > _keys.MAX_MS:
+            upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+        return lower, upper
+
+    def iter_values(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[tuple[bytes, bytes]]:
+        """Raw (key, value) pairs of the batches that may hold trades in [start, end]."""
+        symbol = _keys.check_symbol(symbol)
+        self.refresh()
+        lower, upper = self.key_window(symbol, start_ms, end_ms)
+        return self._iter_range(lower, upper)
+
+    def query_trades(
+        self, symbol: str, start_ms: int, end_ms: int, limit: int | None = None
+    ) -> list[AggTrade]:
+        """Trades with start_ms <= T <= end_ms (inclusive), ascending agg id, no duplicates."""
+        _check_window(start_ms, end_ms, limit)
+        found: dict[int, AggTrade] = {}
+        for key, value in self.iter_values(symbol, start_ms, end_ms):
+            for trade in decode_batch(value, key):
+                if start_ms <= trade.time_ms <= end_ms:
+                    found.setdefault(trade.agg_id, trade)
+        trades = [found[i] for i in sorted(found)]
+        return trades if limit is None else trades[:limit]
+
+    def query_columns(self, symbol: str, start_ms: int, end_ms: int) -> TradeColumns:
+        """The same trades as query_trades, as numpy columns (int64 fixed point at 1e-8)."""
+        trades = self.query_trades(symbol, start_ms, end_ms)
+        if not trades:
+            return TradeColumns.empty()
+        return TradeColumns(
+            agg_id=np.fromiter((t.agg_id for t in trades), np.int64, len(trades)),
+            time_ms=np.fromiter((t.time_ms for t in trades), np.int64, len(trades)),
+            price=np.fromiter((parse_fixed(str(t.price)) for t in trades), np.int64, len(trades)),
+            qty=np.fromiter((parse_fixed(str(t.qty)) for t in trades), np.int64, len(trades)),
+            is_buyer_maker=np.fromiter((t.is_buyer_maker for t in trades), np.bool_, len(trades)),
+        )
+
+    def symbols(self) -> list[str]:
+        """Every symbol with stored trades, found by one seek per symbol."""
+        self.refresh()
+        found = []
+        lower = _keys.TRADES
+        while True:
+            key = next(
+                (k for k, _ in self._iter_range(lower, _keys.prefix_end(_keys.TRADES))), None
+            )
+            if key is None:
+                return found
+            symbol = _keys.key_symbol(key)
+            found.append(symbol)
+            lower = _keys.prefix_end(_keys.trades_prefix(symbol))
+
+    # ------------------------------------------------------------------ gaps
+
+    def gaps(self, symbol: str) -> list[Gap]:
+        symbol = _keys.check_symbol(symbol)
+        self.refresh()
+        return [Gap.from_bytes(v) for _k, v in self._iter_range(_keys.gaps_prefix(symbol), None)]
+
+    def put_gap(self, symbol: str, gap: Gap) -> None:
+        self._require_writable()
+        self.db.put(_keys.gap_key(_keys.check_symbol(symbol), gap.first_id), gap.to_bytes())
+
+    # ------------------------------------------------------------------ maintenance
+
+    def prune(self, before_ms: int) -> dict[str, int]:
+        """Drop every batch whose trades all lie before ``before_ms``; reclaim the space.
+
+        One delete_range per symbol (never key-by-key deletes), then compact_range over
+        the same keys so the space is returned and later seeks skip no tombstones.
+        Returns the number of trades removed per symbol.
+        """
+        self._require_writable()
+        removed: dict[str, int] = {}
+        for symbol in self.symbols():
+            _before, after = self._span(symbol)
+            lower = _keys.trades_prefix(symbol)
+            upper = _keys.trade_key(symbol, before_ms - after)
+            n_trades = sum(_array_len(k, v) for k, v in self._iter_range(lower, upper))
+            if not n_trades:
+                continue
+            wb = rocksdict.WriteBatch(raw_mode=True)
+            wb.delete_range(lower, upper)
+            count = self._count(symbol)
+            if count is not None:
+                self._counts[symbol] = max(count - n_trades, 0)
+                wb.put(_keys.meta_key("count", symbol), b"%d" % self._counts[symbol])
+            self.db.write(wb)
+            self.db.compact_range(lower, upper)
+            removed[symbol] = n_trades
+            log.info("pruned %d %s trades before %d", n_trades, symbol, before_ms)
+        return removed
+
+    def stats(self) -> dict:
+        """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk."""
+        symbols = {}
+        for symbol in self.symbols():
+            first = self._edge_batch(symbol, reverse=False)
+            last = self._edge_batch(symbol, reverse=True)
+            count = self._count(symbol)
+            if count is None:
+                count = sum(
+                    _array_len(k, v) for k, v in self._iter_range(_keys.trades_prefix(symbol), None)
+                )
+            gaps = self.gaps(symbol)
+            symbols[symbol] = {
+                "trades": count,
+                "first_time_ms": min(t.time_ms for t in first) if first else None,
+                "last_time_ms": max(t.time_ms for t in last) if last else None,
+                "first_agg_id": min(t.agg_id for t in first) if first else None,
+                "last_agg_id": self.last_agg_id(symbol),
+                "open_gaps": sum(1 for g in gaps if g.status == "open"),
+                "missing_ids_open": sum(g.size for g in gaps if g.status == "open"),
+            }
+        return {
+            "path": str(self.path),
+            "format_version": FORMAT_VERSION,
+            "bytes_on_disk": _dir_size(self.path),
+            "symbols": symbols,
+        }
+
+    def _edge_batch(self, symbol: str, *, reverse: bool) -> list[AggTrade]:
+        for key, value in self._iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
+            return decode_batch(value, key)
+        return []
+
+
+def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
+    if not isinstance(start_ms, int) or not isinstance(end_ms, int):
+        raise TypeError("start_ms and end_ms must be integers (unix milliseconds)")
+    if end_ms < start_ms:
+        raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0")
+
+
+def _array_len(key: bytes, value: bytes) -> int:
+    """Number of trades in a v1 value, read from the MessagePack array header alone."""
+    if not value:
+        raise CorruptValue(key, "empty value")
+    tag = value[0]
+    if 0x90 <= tag <= 0x9F:
+        return tag - 0x90
+    if tag == 0xDC and len(value) >= 3:
+        return int.from_bytes(value[1:3], "big")
+    if tag == 0xDD and len(value) >= 5:
+        return int.from_bytes(value[1:5], "big")
+    raise CorruptValue(key, "value is not a MessagePack array")
+
+
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())

@@ -1,0 +1,71 @@
+"""The ``tradestore-trio`` command line. Each command lives in its own module here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from tradestore import __version__
+from tradestore.cli._common import UsageError
+
+# name -> module under tradestore.cli; each module has register(subparsers) and run(args).
+COMMANDS = {
+    "query": "_query",
+    "stats": "_stats",
+    "prune": "_prune",
+    "import": "_import",
+}
+
+DESCRIPTION = """\
+Record Binance spot aggTrade streams into RocksDB and query them.
+
+Start recording with `tradestore-trio run` (or `tradestore-trio demo` offline), then read
+the data with `query`, `stats` and the other read commands, which work while the daemon
+runs. Times are epoch milliseconds or ISO-8601 (UTC unless an offset is given).
+Exit codes: 0 ok, 2 bad usage or input, 1 runtime failure."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tradestore-trio",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMANDS.values():
+        module = importlib.import_module(f"tradestore.cli.{module_name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, getattr(args, "log_format", "text"))
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"tradestore-trio {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tradestore-trio {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _configure_logging(verbosity: int, log_format: str) -> None:
+    from tradestore._logging import configure
+
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    configure(level=min(level, logging.INFO) if verbosity else logging.WARNING, fmt=log_format)
+
+
+def entry_point() -> None:
+    sys.exit(main())

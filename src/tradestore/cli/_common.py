@@ -1,0 +1,154 @@
+"""Arguments and output shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tradestore._keys import check_symbol
+from tradestore._timeparse import parse_time_ms
+
+DEFAULT_DB = "tradestore-data"
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+class UsageError(Exception):
+    """Bad arguments or input: printed as one line, exit status 2."""
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="PATH",
+        help=f"the trade store directory (default: ./{DEFAULT_DB})",
+    )
+
+
+def add_symbol(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--symbol", required=required, metavar="S", help="e.g. BTCUSDT")
+
+
+def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:
+    parser.add_argument(
+        "--format", choices=choices, default="table", help="output format (default: table)"
+    )
+
+
+def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.0) -> None:
+    parser.add_argument("--start", metavar="TIME", help="window start: epoch ms or ISO-8601")
+    parser.add_argument("--end", metavar="TIME", help="window end (inclusive; default: now)")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        metavar="N",
+        help=f"window of the last N hours ending at --end (default: {default_hours})",
+    )
+    parser.set_defaults(default_hours=default_hours)
+
+
+def symbol_arg(args: argparse.Namespace) -> str:
+    try:
+        return check_symbol(args.symbol)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def time_arg(text: str, flag: str) -> int:
+    try:
+        return parse_time_ms(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def window_args(args: argparse.Namespace) -> tuple[int, int]:
+    """(start_ms, end_ms) from --start/--end/--hours; both inclusive."""
+    end = time_arg(args.end, "--end") if args.end else int(time.time() * 1000)
+    if args.start and args.hours is not None:
+        raise UsageError("give --start or --hours, not both")
+    if args.start:
+        start = time_arg(args.start, "--start")
+    else:
+        hours = args.hours if args.hours is not None else args.default_hours
+        if hours is None:
+            raise UsageError("give --start or --hours")
+        if not hours > 0:
+            raise UsageError("--hours must be positive")
+        start = end - int(hours * 3_600_000)
+    if end < start:
+        raise UsageError("--end is before --start")
+    return start, end
+
+
+def open_reader(args: argparse.Namespace):
+    """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle."""
+    from tradestore._store import StoreError, TradeStore
+
+    path = Path(args.db)
+    try:
+        return TradeStore(path, read_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"no trade store at {path} (use --db PATH)") from None
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_writer(args: argparse.Namespace):
+    from tradestore._store import StoreError, TradeStore
+
+    try:
+        return TradeStore(Path(args.db))
+    except StoreError as exc:
+        if "lock" in str(exc).lower():
+            raise UsageError(
+                f"{args.db} is in use by another process (a running daemon?)"
+            ) from None
+        raise UsageError(str(exc)) from None
+
+
+def emit(rows: Sequence[dict], fmt: str, *, title: str | None = None, out=None) -> None:
+    """Print rows (dicts with the same keys) as a table, JSON array, JSON lines or CSV."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump(list(rows), out, indent=2, default=str)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, default=str) + "\n")
+    elif fmt == "csv":
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        print_table(rows, title=title, out=out)
+
+
+def print_table(rows: Sequence[dict], *, title: str | None = None, out=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = out or sys.stdout
+    # Piped output is not cut to 80 columns: people grep and diff it.
+    width = None if out.isatty() else 1000
+    console = Console(file=out, highlight=False, width=width)
+    table = Table(title=title, show_lines=False)
+    if not rows:
+        console.print(f"{title + ': ' if title else ''}no rows")
+        return
+    for name in rows[0]:
+        table.add_column(name, justify="right" if _numeric(rows[0][name]) else "left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+def _numeric(value) -> bool:
+    from decimal import Decimal
+
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
