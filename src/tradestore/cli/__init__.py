@@ -16,6 +16,8 @@ COMMANDS = {
     "stats": "_stats",
     "prune": "_prune",
     "import": "_import",
+    "verify": "_verify",
+    "gaps": "_gaps",
 }
 
 DESCRIPTION = """\
