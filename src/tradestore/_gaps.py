@@ -27,6 +27,8 @@ class Gap:
     status: str = OPEN
     reason: str = ""
     filled_ms: int | None = None
+    # Backfill progress: ids below this are already stored (a resumed fill starts here).
+    resume_from: int | None = None
 
     @property
     def size(self) -> int:
@@ -37,7 +39,14 @@ class Gap:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Gap:
-        return cls(**msgpack.unpackb(raw))
+        doc = msgpack.unpackb(raw)
+        return cls(**{k: v for k, v in doc.items() if k in _FIELDS})
 
     def with_status(self, status: str, reason: str = "", filled_ms: int | None = None) -> Gap:
         return replace(self, status=status, reason=reason, filled_ms=filled_ms)
+
+    def with_progress(self, resume_from: int, reason: str = "") -> Gap:
+        return replace(self, resume_from=resume_from, reason=reason)
+
+
+_FIELDS = frozenset(Gap.__dataclass_fields__)

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class TradeStore:
         self._spans: dict[str, list[int]] = {}
         self._counts: dict[str, int] = {}
         self._last_ids: dict[str, int] = {}
+        # The recorder's flushes and the backfill worker write from different threads.
+        self._write_lock = threading.Lock()
         if not read_only:
             self._check_format_version()
 
@@ -134,6 +137,12 @@ class TradeStore:
         that key is taken, so no batch ever overwrites another.
         """
         self._require_writable()
+        with self._write_lock:
+            return self._write_batches(batches, gaps)
+
+    def _write_batches(
+        self, batches: Mapping[str, Sequence[AggTrade]], gaps: Sequence[tuple[str, Gap]]
+    ) -> list[bytes]:
         wb = rocksdict.WriteBatch(raw_mode=True)
         keys: list[bytes] = []
         taken: set[bytes] = set()
@@ -341,7 +350,8 @@ class TradeStore:
 
     def put_gap(self, symbol: str, gap: Gap) -> None:
         self._require_writable()
-        self.db.put(_keys.gap_key(_keys.check_symbol(symbol), gap.first_id), gap.to_bytes())
+        with self._write_lock:
+            self.db.put(_keys.gap_key(_keys.check_symbol(symbol), gap.first_id), gap.to_bytes())
 
     # ------------------------------------------------------------------ maintenance
 
@@ -353,7 +363,16 @@ class TradeStore:
         Returns the number of trades removed per symbol.
         """
         self._require_writable()
+        with self._write_lock:
+            removed, ranges = self._delete_expired(before_ms)
+        # Compaction can take seconds: outside the lock, so flushes are not held up.
+        for lower, upper in ranges:
+            self.db.compact_range(lower, upper)
+        return removed
+
+    def _delete_expired(self, before_ms: int) -> tuple[dict[str, int], list[tuple[bytes, bytes]]]:
         removed: dict[str, int] = {}
+        ranges = []
         for symbol in self.symbols():
             _before, after = self._span(symbol)
             lower = _keys.trades_prefix(symbol)
@@ -368,10 +387,10 @@ class TradeStore:
                 self._counts[symbol] = max(count - n_trades, 0)
                 wb.put(_keys.meta_key("count", symbol), b"%d" % self._counts[symbol])
             self.db.write(wb)
-            self.db.compact_range(lower, upper)
+            ranges.append((lower, upper))
             removed[symbol] = n_trades
             log.info("pruned %d %s trades before %d", n_trades, symbol, before_ms)
-        return removed
+        return removed, ranges
 
     def stats(self) -> dict:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk."""
