@@ -18,6 +18,7 @@ COMMANDS = {
     "import": "_import",
     "verify": "_verify",
     "gaps": "_gaps",
+    "backfill": "_backfill",
 }
 
 DESCRIPTION = """\

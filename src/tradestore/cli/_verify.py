@@ -34,11 +34,18 @@ def run(args: argparse.Namespace) -> int:
         raise c.UsageError("--end is before --start")
     with c.open_reader(args) as store:
         report = verify(store, symbol, start, end)
-        gaps = {g.first_id: g for g in store.gaps(symbol)}
+        gaps = store.gaps(symbol)
     doc = report.to_dict()
     for hole in doc["holes"]:
-        gap = gaps.get(hole["first_id"])
+        # A hole lies inside the gap record that explains it (invalid rows skipped by a
+        # backfill leave holes inside a filled gap).
+        gap = next(
+            (g for g in gaps if g.first_id <= hole["first_id"] and hole["last_id"] <= g.last_id),
+            None,
+        )
         hole["recorded_gap"] = gap.status if gap else "not recorded"
+        if gap and gap.reason:
+            hole["gap_reason"] = gap.reason
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:

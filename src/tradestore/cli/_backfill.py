@@ -1,0 +1,85 @@
+"""``backfill``: fetch missing trades from Binance REST into the store."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tradestore.cli import _common as c
+
+DEFAULT_REST = "https://api.binance.com"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "backfill",
+        help="fetch missing agg ids from Binance REST (an id range, or every open gap)",
+        description="Fetch trades from GET /api/v3/aggTrades by agg id and store them in the "
+        "live format. With --from-id/--to-id, that range; without, every open gap recorded "
+        "for --symbol (or for all symbols), marking each filled or unfillable. Honours "
+        "Binance's weight limits and Retry-After. The running daemon backfills by itself; "
+        "this command needs the DB not to be held by a daemon.",
+    )
+    c.add_db(p)
+    c.add_symbol(p, required=False)
+    p.add_argument("--from-id", type=int, metavar="A", help="first agg id to fetch")
+    p.add_argument("--to-id", type=int, metavar="B", help="last agg id to fetch (inclusive)")
+    p.add_argument(
+        "--rest-endpoint",
+        default=DEFAULT_REST,
+        metavar="HTTP_BASE_URL",
+        help=f"the part before /api/v3/... (default: {DEFAULT_REST})",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import trio
+
+    if (args.from_id is None) != (args.to_id is None):
+        raise c.UsageError("give both --from-id and --to-id, or neither (to fill open gaps)")
+    if args.from_id is not None:
+        if args.symbol is None:
+            raise c.UsageError("--from-id/--to-id need --symbol")
+        if args.from_id < 0 or args.to_id < args.from_id:
+            raise c.UsageError("need 0 <= --from-id <= --to-id")
+    if not args.rest_endpoint.startswith(("http://", "https://")):
+        raise c.UsageError(f"--rest-endpoint must be an http(s) URL, not {args.rest_endpoint!r}")
+    symbol = c.symbol_arg(args) if args.symbol else None
+    with c.open_writer(args) as store:
+        return trio.run(_backfill, store, args, symbol)
+
+
+async def _backfill(store, args, symbol: str | None) -> int:
+    from tradestore._backfill import BinanceRest, RestError, backfill_range, fill_gap
+
+    failed = 0
+    async with BinanceRest(args.rest_endpoint) as rest:
+        if args.from_id is not None:
+            try:
+                result = await backfill_range(store, rest, symbol, args.from_id, args.to_id)
+            except RestError as exc:
+                raise c.UsageError(str(exc)) from None
+            print(
+                f"{symbol}: {result.stored} trades stored for ids {args.from_id}..{args.to_id}, "
+                f"{result.invalid_skipped} invalid rows skipped, "
+                f"{sum(b - a + 1 for a, b in result.missing)} ids not returned by the exchange"
+            )
+            return 0
+        symbols = [symbol] if symbol else store.symbols()
+        for sym in symbols:
+            for gap in store.gaps(sym):
+                if gap.status != "open":
+                    continue
+                started = time.monotonic()
+                updated = await fill_gap(store, rest, sym, gap)
+                failed += updated.status == "open"
+                print(
+                    f"{sym}: gap {gap.first_id}..{gap.last_id} ({gap.size} ids) -> {updated.status}"
+                    f"{': ' + updated.reason if updated.reason else ''} "
+                    f"[{time.monotonic() - started:.1f} s]"
+                )
+    print(
+        f"REST: {rest.stats.calls} calls, {rest.stats.rate_limited} rate-limited, waited {rest.stats.waited_s:.0f} s"
+    )
+    return 1 if failed else 0
