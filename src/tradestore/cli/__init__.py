@@ -16,9 +16,11 @@ COMMANDS = {
     "stats": "_stats",
     "prune": "_prune",
     "import": "_import",
+    "run": "_run",
     "verify": "_verify",
     "gaps": "_gaps",
     "backfill": "_backfill",
+    "export": "_export",
 }
 
 DESCRIPTION = """\
