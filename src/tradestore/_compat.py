@@ -12,20 +12,33 @@ import os
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
 
 if NO_EXTENSIONS:
-    from tradestore._pure import fixedpoint
+    from tradestore._pure import decode, fixedpoint
 
     EXTENSIONS_LOADED = False
 else:
     try:
-        from tradestore._ext import fixedpoint  # type: ignore[no-redef]
+        from tradestore._ext import decode, fixedpoint  # type: ignore[no-redef]
 
         EXTENSIONS_LOADED = True
     except ImportError:  # pragma: no cover - exercised by test_ext_loaded
-        from tradestore._pure import fixedpoint
+        from tradestore._pure import decode, fixedpoint
 
         EXTENSIONS_LOADED = False
 
 parse_fixed = fixedpoint.parse_fixed
 format_fixed = fixedpoint.format_fixed
+decode_columns = decode.decode_columns
+decode_trades = decode.decode_trades
 
-__all__ = ["EXTENSIONS_LOADED", "NO_EXTENSIONS", "format_fixed", "parse_fixed"]
+# module name -> the module in use, compiled or pure (test_ext_loaded checks each)
+MODULES = {"decode": decode, "fixedpoint": fixedpoint}
+
+__all__ = [
+    "EXTENSIONS_LOADED",
+    "MODULES",
+    "NO_EXTENSIONS",
+    "decode_columns",
+    "decode_trades",
+    "format_fixed",
+    "parse_fixed",
+]

@@ -22,7 +22,7 @@ import rocksdict
 from tradestore import _keys
 from tradestore._codec import decode_batch, encode_batch
 from tradestore._columns import TradeColumns
-from tradestore._compat import parse_fixed
+from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue
 from tradestore._gaps import Gap
 from tradestore._model import AggTrade
@@ -305,25 +305,31 @@ class TradeStore:
     ) -> list[AggTrade]:
         """Trades with start_ms <= T <= end_ms (inclusive), ascending agg id, no duplicates."""
         _check_window(start_ms, end_ms, limit)
-        found: dict[int, AggTrade] = {}
-        for key, value in self.iter_values(symbol, start_ms, end_ms):
-            for trade in decode_batch(value, key):
-                if start_ms <= trade.time_ms <= end_ms:
-                    found.setdefault(trade.agg_id, trade)
-        trades = [found[i] for i in sorted(found)]
+        trades, ascending = decode_trades(
+            self.iter_values(symbol, start_ms, end_ms), start_ms, end_ms
+        )
+        if not ascending:
+            # Out of scan order (e.g. a backfilled batch) or stored twice: first copy wins.
+            found: dict[int, AggTrade] = {}
+            for trade in trades:
+                found.setdefault(trade.agg_id, trade)
+            trades = [found[i] for i in sorted(found)]
         return trades if limit is None else trades[:limit]
 
     def query_columns(self, symbol: str, start_ms: int, end_ms: int) -> TradeColumns:
         """The same trades as query_trades, as numpy columns (int64 fixed point at 1e-8)."""
-        trades = self.query_trades(symbol, start_ms, end_ms)
-        if not trades:
-            return TradeColumns.empty()
+        _check_window(start_ms, end_ms, None)
+        agg_id, time_ms, price, qty, side = decode_columns(
+            self.iter_values(symbol, start_ms, end_ms), start_ms, end_ms
+        )
+        if agg_id.shape[0] > 1 and not bool(np.all(agg_id[1:] > agg_id[:-1])):
+            # Out of scan order or stored twice: ascending ids, the first copy of each wins.
+            _ids, first = np.unique(agg_id, return_index=True)
+            agg_id, time_ms, price, qty, side = (
+                agg_id[first], time_ms[first], price[first], qty[first], side[first]
+            )
         return TradeColumns(
-            agg_id=np.fromiter((t.agg_id for t in trades), np.int64, len(trades)),
-            time_ms=np.fromiter((t.time_ms for t in trades), np.int64, len(trades)),
-            price=np.fromiter((parse_fixed(str(t.price)) for t in trades), np.int64, len(trades)),
-            qty=np.fromiter((parse_fixed(str(t.qty)) for t in trades), np.int64, len(trades)),
-            is_buyer_maker=np.fromiter((t.is_buyer_maker for t in trades), np.bool_, len(trades)),
+            agg_id=agg_id, time_ms=time_ms, price=price, qty=qty, is_buyer_maker=side
         )
 
     def symbols(self) -> list[str]:

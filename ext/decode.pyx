@@ -1,0 +1,280 @@
+# cython: boundscheck=False, wraparound=False
+"""Key-filtered decoding of v1 values (compiled twin of tradestore/_pure/decode.py).
+
+Reads each value through the buffer protocol, skips trades outside [start, end] without
+building objects, and appends the rest straight into growable numpy columns (or into
+AggTrades whose Decimals come from a small cache of repeated price/qty strings). Any value
+not of the exact v1 shape goes whole to the msgpack slow path, which decides it exactly.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.object cimport PyObject_GenericSetAttr
+from cpython.unicode cimport PyUnicode_DecodeASCII
+
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(object)
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memchr
+
+import numpy as np
+
+from _fixedcore cimport FP_OK, parse_fixed_chars
+from _v1core cimport V1Row, v1_array_len, v1_row
+
+from decimal import Decimal
+
+from tradestore._codec import decode_batch
+from tradestore._model import AggTrade
+from tradestore._pure.decode import slow_rows
+
+# The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool.
+DEF MIN_ROW_BYTES = 8
+DEF CACHE_BITS = 13
+
+cdef object _new_object = object.__new__
+
+
+cdef class _Columns:
+    """Five growable columns; ``count`` rows are filled."""
+
+    cdef public object agg_id_arr, time_arr, price_arr, qty_arr, side_arr
+    cdef int64_t[::1] agg_id, time_ms, price, qty
+    cdef unsigned char[::1] side
+    cdef Py_ssize_t count, capacity
+
+    def __cinit__(self, Py_ssize_t capacity):
+        self.count = 0
+        self.capacity = 0
+        self._resize(max(capacity, 16))
+
+    cdef int _resize(self, Py_ssize_t capacity) except -1:
+        cdef Py_ssize_t n = self.count
+        arrays = []
+        for old, dtype in (
+            (self.agg_id_arr, np.int64), (self.time_arr, np.int64), (self.price_arr, np.int64),
+            (self.qty_arr, np.int64), (self.side_arr, np.uint8),
+        ):
+            new = np.empty(capacity, dtype)
+            if old is not None and n:
+                new[:n] = old[:n]
+            arrays.append(new)
+        self.agg_id_arr, self.time_arr, self.price_arr, self.qty_arr, self.side_arr = arrays
+        self.agg_id = self.agg_id_arr
+        self.time_ms = self.time_arr
+        self.price = self.price_arr
+        self.qty = self.qty_arr
+        self.side = self.side_arr
+        self.capacity = capacity
+        return 0
+
+    cdef inline int ensure(self, Py_ssize_t extra) except -1:
+        if self.count + extra > self.capacity:
+            self._resize(max(self.count + extra, self.capacity * 2))
+        return 0
+
+    cdef int append_rows(self, list rows) except -1:
+        self.ensure(len(rows))
+        cdef Py_ssize_t i = self.count
+        for agg_id, time_ms, price, qty, side in rows:
+            self.agg_id[i] = agg_id
+            self.time_ms[i] = time_ms
+            self.price[i] = price
+            self.qty[i] = qty
+            self.side[i] = 1 if side else 0
+            i += 1
+        self.count = i
+        return 0
+
+    def result(self):
+        n = self.count
+        return (
+            self.agg_id_arr[:n].copy(),
+            self.time_arr[:n].copy(),
+            self.price_arr[:n].copy(),
+            self.qty_arr[:n].copy(),
+            self.side_arr[:n].view(np.bool_).copy(),
+        )
+
+
+cdef class _View:
+    """The bytes of one value: borrowed from a bytes object or held through a buffer."""
+
+    cdef Py_buffer buf
+    cdef bint held
+    cdef const unsigned char* p
+    cdef Py_ssize_t n
+
+    cdef int open(self, object value) except -1:
+        if PyBytes_CheckExact(value):
+            self.p = <const unsigned char*>PyBytes_AS_STRING(value)
+            self.n = PyBytes_GET_SIZE(value)
+        else:
+            PyObject_GetBuffer(value, &self.buf, PyBUF_SIMPLE)
+            self.held = True
+            self.p = <const unsigned char*>self.buf.buf
+            self.n = self.buf.len
+        return 0
+
+    cdef void close(self) noexcept:
+        if self.held:
+            PyBuffer_Release(&self.buf)
+            self.held = False
+
+    def __dealloc__(self):
+        self.close()
+
+
+cdef int _fast_columns(_Columns cols, const unsigned char* p, Py_ssize_t n,
+                       int64_t start, int64_t end) except -1:
+    """Append the in-window rows of one v1 value; 1 if the value needs the slow path."""
+    cdef Py_ssize_t pos = 0
+    cdef Py_ssize_t nrows, r
+    cdef Py_ssize_t mark = cols.count
+    cdef Py_ssize_t i
+    cdef V1Row row
+    cdef int64_t price, qty
+    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+        return 1
+    cols.ensure(nrows)
+    i = cols.count
+    for r in range(nrows):
+        if v1_row(p, n, &pos, &row) < 0:
+            cols.count = mark
+            return 1
+        if row.time_ms < start or row.time_ms > end:
+            continue
+        if (parse_fixed_chars(row.price, row.price_len, &price) != FP_OK
+                or parse_fixed_chars(row.qty, row.qty_len, &qty) != FP_OK):
+            cols.count = mark
+            return 1
+        cols.agg_id[i] = row.agg_id
+        cols.time_ms[i] = row.time_ms
+        cols.price[i] = price
+        cols.qty[i] = qty
+        cols.side[i] = row.is_buyer_maker
+        i += 1
+    if pos != n:
+        cols.count = mark
+        return 1
+    cols.count = i
+    return 0
+
+
+def decode_columns(pairs, int64_t start_ms, int64_t end_ms):
+    """(agg_id, time_ms, price, qty, is_buyer_maker) arrays of the in-window trades, in scan order."""
+    cdef _Columns cols = _Columns(4096)
+    cdef _View view
+    cdef int rc
+    for key, value in pairs:
+        view = _View()
+        view.open(value)
+        try:
+            rc = _fast_columns(cols, view.p, view.n, start_ms, end_ms)
+        finally:
+            view.close()
+        if rc:
+            cols.append_rows(slow_rows(key, bytes(value), start_ms, end_ms))
+    return cols.result()
+
+
+cdef class _DecimalCache:
+    """Direct-mapped cache: identical plain-decimal strings share one Decimal.
+
+    A string is identified by (fixed-point value, length, digits before the point): two
+    plain decimals that agree on all three are the same text, so str(Decimal) round-trips.
+    """
+
+    cdef int64_t keys[1 << CACHE_BITS]
+    cdef int64_t metas[1 << CACHE_BITS]
+    cdef list objects
+
+    def __cinit__(self):
+        self.objects = [None] * (1 << CACHE_BITS)
+        cdef Py_ssize_t i
+        for i in range(1 << CACHE_BITS):
+            self.metas[i] = -1
+
+    cdef object get(self, const unsigned char* s, Py_ssize_t n):
+        cdef int64_t value
+        cdef const unsigned char* dot
+        cdef int64_t meta
+        cdef Py_ssize_t slot
+        if parse_fixed_chars(s, n, &value) != FP_OK:
+            # A plain decimal too precise or too large for int64: exact, just not cached.
+            return Decimal(PyUnicode_DecodeASCII(<const char*>s, n, NULL))
+        dot = <const unsigned char*>memchr(s, 46, n)
+        meta = (n << 20) | ((dot - s) if dot != NULL else n)
+        slot = <Py_ssize_t>(((<uint64_t>value * 0x9E3779B97F4A7C15ULL) ^ <uint64_t>meta)
+                            >> (64 - CACHE_BITS))
+        if self.keys[slot] == value and self.metas[slot] == meta:
+            return self.objects[slot]
+        obj = Decimal(PyUnicode_DecodeASCII(<const char*>s, n, NULL))
+        self.keys[slot] = value
+        self.metas[slot] = meta
+        self.objects[slot] = obj
+        return obj
+
+
+cdef int _fast_trades(list out, _DecimalCache cache, const unsigned char* p, Py_ssize_t n,
+                      int64_t start, int64_t end) except -1:
+    """Append the in-window AggTrades of one v1 value; 1 if it needs the slow path."""
+    cdef Py_ssize_t pos = 0
+    cdef Py_ssize_t nrows, r
+    cdef Py_ssize_t mark = len(out)
+    cdef V1Row row
+    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+        return 1
+    for r in range(nrows):
+        if v1_row(p, n, &pos, &row) < 0:
+            del out[mark:]
+            return 1
+        if row.time_ms < start or row.time_ms > end:
+            continue
+        trade = _new_object(AggTrade)
+        # AggTrade is a frozen dataclass: its __setattr__ refuses, the slots do not.
+        PyObject_GenericSetAttr(trade, "agg_id", row.agg_id)
+        PyObject_GenericSetAttr(trade, "price", cache.get(row.price, row.price_len))
+        PyObject_GenericSetAttr(trade, "qty", cache.get(row.qty, row.qty_len))
+        PyObject_GenericSetAttr(trade, "time_ms", row.time_ms)
+        PyObject_GenericSetAttr(trade, "is_buyer_maker", True if row.is_buyer_maker else False)
+        # Ints, Decimals and a bool cannot form a cycle: keeping 10^5..10^6 fresh trades
+        # out of the cycle collector's sight halves the cost of a query.
+        PyObject_GC_UnTrack(trade)
+        out.append(trade)
+    if pos != n:
+        del out[mark:]
+        return 1
+    return 0
+
+
+def decode_trades(pairs, int64_t start_ms, int64_t end_ms):
+    """(in-window AggTrades in scan order, whether their agg ids strictly ascend)."""
+    cdef list out = []
+    cdef _DecimalCache cache = _DecimalCache()
+    cdef _View view
+    cdef int rc
+    for key, value in pairs:
+        view = _View()
+        view.open(value)
+        try:
+            rc = _fast_trades(out, cache, view.p, view.n, start_ms, end_ms)
+        finally:
+            view.close()
+        if rc:
+            out.extend(
+                t for t in decode_batch(bytes(value), key) if start_ms <= t.time_ms <= end_ms
+            )
+    return out, _ascending(out)
+
+
+cdef bint _ascending(list trades):
+    cdef Py_ssize_t i
+    cdef object prev = None
+    for i in range(len(trades)):
+        current = (<object>trades[i]).agg_id
+        if prev is not None and not prev < current:
+            return False
+        prev = current
+    return True
