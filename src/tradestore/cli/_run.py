@@ -1,0 +1,148 @@
+"""``run``: the recorder daemon (SIGTERM/SIGINT flush and exit 0; a second signal exits at once)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+import trio
+
+from tradestore.cli import _common as c
+
+log = logging.getLogger("tradestore.cli.run")
+
+# The flags that map onto RecorderConfig fields; only the ones given override the config.
+FLAG_FIELDS = (
+    "db",
+    "symbols",
+    "endpoint",
+    "rest_endpoint",
+    "metrics_addr",
+    "backfill",
+    "log_format",
+    "retention_days",
+    "per_symbol_streams",
+)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="record live aggTrade streams into the store (the daemon)",
+        description="Connect to the exchange and record every aggTrade of the symbols into "
+        "the store until SIGTERM or Ctrl-C, which flush the buffers and exit 0 (a second "
+        "signal exits at once). Settings come from built-in defaults (the real Binance, "
+        "BTCUSDT and ETHUSDT, ./tradestore-data), then the TOML file of --config (or "
+        "$TRADESTORE_CONFIG), then TRADESTORE_* environment variables (TRADESTORE_SYMBOLS, "
+        "TRADESTORE_DB, ... one per key of --print-config), then these flags.",
+    )
+    p.add_argument("--db", default=None, metavar="PATH", help="the store directory")
+    p.add_argument("--symbols", default=None, metavar="S,S", help="e.g. BTCUSDT,ETHUSDT")
+    p.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="WS_BASE_URL",
+        help="WebSocket base URL, the part before /ws or /stream",
+    )
+    p.add_argument(
+        "--rest-endpoint",
+        default=None,
+        metavar="HTTP_BASE_URL",
+        help="REST base URL, the part before /api/v3 (for backfill)",
+    )
+    p.add_argument(
+        "--metrics-addr", default=None, metavar="HOST:PORT", help="serve /metrics and /healthz"
+    )
+    p.add_argument("--config", default=None, metavar="FILE", help="a TOML config file")
+    p.add_argument(
+        "--no-backfill",
+        dest="backfill",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not fill gaps from the REST API",
+    )
+    p.add_argument(
+        "--print-config", action="store_true", help="print the effective config as TOML and exit"
+    )
+    p.add_argument("--log-format", choices=("text", "json"), default=None)
+    p.add_argument(
+        "--retention-days",
+        type=float,
+        default=None,
+        metavar="N",
+        help="prune trades older than N days, hourly (0 keeps everything; default 7)",
+    )
+    p.add_argument(
+        "--per-symbol-streams",
+        action="store_const",
+        const=True,
+        default=None,
+        help="one /ws/<symbol>@aggTrade connection per symbol instead of combined streams",
+    )
+    p.set_defaults(func=run)
+
+
+def load_config(args: argparse.Namespace, environ=None):
+    from tradestore.recorder import ConfigError, RecorderConfig
+
+    overrides = {f: getattr(args, f) for f in FLAG_FIELDS if getattr(args, f) is not None}
+    try:
+        return RecorderConfig.load(config_file=args.config, environ=environ, overrides=overrides)
+    except ConfigError as exc:
+        raise c.UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    if args.print_config:
+        sys.stdout.write(config.to_toml())
+        return 0
+    from tradestore._logging import configure
+
+    configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO, fmt=config.log_format)
+    return trio.run(serve_until_signal, config)
+
+
+async def serve_until_signal(config) -> int:
+    """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
+    from tradestore._store import StoreError
+    from tradestore.recorder import run as run_recorder
+
+    holder: list = []
+    status = 0
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as outer:
+            daemon_scope = trio.CancelScope()
+            outer.start_soon(_watch_signals, signals, daemon_scope)
+            try:
+                with daemon_scope:
+                    async with trio.open_nursery() as inner:
+                        holder.append(await inner.start(run_recorder, config))
+            except* StoreError as group:
+                log.error("%s", group.exceptions[0])
+                status = 1
+            except* Exception as group:
+                log.critical("the recorder failed", exc_info=group.exceptions[0])
+                status = 1
+            finally:
+                outer.cancel_scope.cancel()
+    if holder and holder[0].batcher.buffered:
+        status = 1
+    if status == 0 and not daemon_scope.cancel_called:
+        status = 1  # the daemon only ends on a signal; anything else is a failure
+    return status
+
+
+async def _watch_signals(signals, daemon_scope: trio.CancelScope) -> None:
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if daemon_scope.cancel_called:
+            print(f"tradestore-trio run: second {name}, exiting without flushing", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(1)
+        log.info("%s received: flushing buffers and stopping (again to exit at once)", name)
+        daemon_scope.cancel()

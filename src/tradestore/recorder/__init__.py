@@ -1,0 +1,26 @@
+"""The recorder daemon: Binance aggTrade streams into the trade store (DESIGN.md section 4).
+
+from tradestore.recorder import RecorderConfig, run
+async with trio.open_nursery() as nursery:
+    recorder = await nursery.start(run, RecorderConfig(symbols=("BTCUSDT",)))
+    print(recorder.statistics())
+"""
+
+from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
+from tradestore.recorder._config import ConfigError, RecorderConfig
+from tradestore.recorder._daemon import Recorder, run
+from tradestore.recorder._dispatch import DROP_REASONS
+from tradestore.recorder._stream import StreamSpec, plan_streams
+
+__all__ = [
+    "DROP_REASONS",
+    "Backoff",
+    "ConfigError",
+    "ConnectionBudget",
+    "LogThrottle",
+    "Recorder",
+    "RecorderConfig",
+    "StreamSpec",
+    "plan_streams",
+    "run",
+]

@@ -1,0 +1,178 @@
+"""Per-symbol continuity and buffers, flushed on a fixed 1 s grid in one WriteBatch.
+
+Continuity is by agg id only (agg ids are contiguous per symbol): an id at or below the
+last one is a duplicate and is dropped; an id past ``last + 1`` opens a gap record that is
+written in the same atomic WriteBatch as the trade that revealed it, so the store never
+holds the trades after a hole without the record of the hole.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import trio
+
+from tradestore._gaps import Gap
+from tradestore._model import AggTrade
+from tradestore._store import TradeStore
+from tradestore.recorder._backoff import LogThrottle
+from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._stats import FlushStats, SymbolStats
+
+log = logging.getLogger(__name__)
+
+
+class Batcher:
+    """Buffers accepted trades per symbol; ``serve`` flushes them to the store."""
+
+    def __init__(
+        self,
+        store: TradeStore,
+        symbols: dict[str, SymbolStats],
+        config: RecorderConfig,
+        throttle: LogThrottle | None = None,
+    ) -> None:
+        self.store = store
+        self.symbols = symbols
+        self.config = config
+        self.throttle = throttle or LogThrottle(log)
+        self.buffers: dict[str, list[AggTrade]] = {s: [] for s in symbols}
+        self.gaps: list[tuple[str, Gap]] = []
+        self.buffered = 0
+        self.in_flight = 0
+        self.stats = FlushStats()
+        self._wake = trio.Event()
+        self._room = trio.Event()
+
+    # ------------------------------------------------------------------ intake
+
+    def accept(self, symbol: str, trade: AggTrade) -> None:
+        """Take one valid trade of ``symbol`` (dropping duplicates, recording gaps)."""
+        st = self.symbols[symbol]
+        st.received += 1
+        last = st.last_id
+        agg_id = trade.agg_id
+        if last is not None:
+            if agg_id <= last:
+                st.duplicates += 1
+                return
+            if agg_id != last + 1:
+                self._open_gap(symbol, st, trade)
+        st.last_id = agg_id
+        st.last_trade_ms = trade.time_ms
+        self.buffers[symbol].append(trade)
+        self.buffered += 1
+        if self.buffered >= self.config.flush_max_trades:
+            self._wake.set()
+
+    def _open_gap(self, symbol: str, st: SymbolStats, trade: AggTrade) -> None:
+        gap = Gap(
+            first_id=st.last_id + 1,
+            last_id=trade.agg_id - 1,
+            after_time_ms=st.last_trade_ms if st.last_trade_ms is not None else trade.time_ms,
+            before_time_ms=trade.time_ms,
+            detected_ms=int(time.time() * 1000),
+        )
+        self.gaps.append((symbol, gap))
+        st.gaps += 1
+        st.missing_ids += gap.size
+        self.throttle.log(
+            f"gap:{symbol}",
+            logging.WARNING,
+            "%s: agg ids %d..%d missing (%d trades); recorded as a gap",
+            symbol,
+            gap.first_id,
+            gap.last_id,
+            gap.size,
+        )
+
+    @property
+    def full(self) -> bool:
+        return self.buffered >= self.config.max_buffered_trades
+
+    async def wait_for_room(self) -> None:
+        """Block the intake while the buffers are at their hard limit (a stalled disk)."""
+        while self.full:
+            self.throttle.log(
+                "buffers-full",
+                logging.ERROR,
+                "%d trades buffered and the store is not keeping up; pausing intake",
+                self.buffered,
+            )
+            self._wake.set()
+            await self._room.wait()
+
+    # ------------------------------------------------------------------ flushing
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Flush every ``flush_interval`` seconds on a fixed grid, or early when full."""
+        interval = self.config.flush_interval
+        next_at = trio.current_time() + interval
+        task_status.started()
+        while True:
+            with trio.move_on_at(next_at):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            now = trio.current_time()
+            if now < next_at:
+                self.stats.early += 1
+            await self.flush()
+            now = trio.current_time()
+            if now >= next_at:
+                # Stay on the grid: skip the ticks a slow write overran, never drift.
+                next_at += interval * max(1, math.ceil((now - next_at) / interval))
+                if next_at <= now:
+                    next_at += interval
+
+    async def flush(self) -> bool:
+        """Write every buffer and pending gap in one WriteBatch. False if the write failed
+        (the trades are then kept, in order, for the next attempt)."""
+        if not self.buffered and not self.gaps:
+            return True
+        batches = {s: b for s, b in self.buffers.items() if b}
+        gaps = self.gaps
+        count = self.buffered
+        self.buffers = {s: [] for s in self.buffers}
+        self.gaps = []
+        self.buffered = 0
+        self.in_flight = count
+        started = time.perf_counter()
+        try:
+            await trio.to_thread.run_sync(self.store.write_batches, batches, gaps)
+        except Exception as exc:
+            self._restore(batches, gaps)
+            self.stats.failed += 1
+            self.throttle.log(
+                "flush-failed",
+                logging.ERROR,
+                "writing %d trades failed, kept for the next flush: %s",
+                count,
+                exc,
+            )
+            return False
+        finally:
+            self.in_flight = 0
+        latency = time.perf_counter() - started
+        st = self.stats
+        st.flushes += 1
+        st.trades += count
+        st.last_latency = latency
+        st.max_latency = max(st.max_latency, latency)
+        st.last_flush_ms = int(time.time() * 1000)
+        for symbol, trades in batches.items():
+            self.symbols[symbol].stored += len(trades)
+        if not self.full:
+            self._room.set()
+            self._room = trio.Event()
+        return True
+
+    def _restore(self, batches: dict[str, list[AggTrade]], gaps: list[tuple[str, Gap]]) -> None:
+        for symbol, trades in batches.items():
+            self.buffers[symbol][:0] = trades
+            self.buffered += len(trades)
+        self.gaps[:0] = gaps
+
+    def depth(self, symbol: str) -> int:
+        return len(self.buffers[symbol])

@@ -1,0 +1,279 @@
+"""RecorderConfig: defaults < TOML file < ``TRADESTORE_*`` environment < command-line flags.
+
+Every field has a default that works against the real Binance with no configuration at
+all. The TOML file is flat (``key = value`` with the field names below); an unknown key is
+an error naming the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tradestore._keys import check_symbol
+
+ENV_PREFIX = "TRADESTORE_"
+MAX_STREAMS_PER_CONNECTION = 1024  # Binance's limit of streams on one connection
+
+
+class ConfigError(ValueError):
+    """A configuration value (from any source) that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    """Everything ``tradestore-trio run`` needs; validated and normalised on creation."""
+
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    endpoint: str = "wss://stream.binance.com:9443"
+    rest_endpoint: str = "https://api.binance.com"
+    db: str = "tradestore-data"
+    metrics_addr: str | None = None
+    backfill: bool = True
+    log_format: str = "text"
+    # Pruning: keep this many days; 0 keeps everything. Runs at start, then every interval.
+    retention_days: float = 7.0
+    prune_interval: float = 3600.0
+    # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
+    per_symbol_streams: bool = False
+    max_streams_per_connection: int = 200
+    # Batching: flush every interval (on a fixed grid), early at flush_max_trades buffered.
+    flush_interval: float = 1.0
+    flush_max_trades: int = 10_000
+    # Last resort when the disk stalls: stop taking frames (the exchange will eventually
+    # drop us and the hole becomes a recorded gap) rather than grow memory without bound.
+    max_buffered_trades: int = 500_000
+    frame_queue_size: int = 4096
+    # Reconnect: exponential backoff with full jitter, reset after a healthy connection.
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    healthy_after: float = 60.0
+    # Process-wide budget, under Binance's 300 connection attempts per 5 minutes per IP.
+    connect_budget: int = 250
+    connect_budget_window: float = 300.0
+    connect_timeout: float = 15.0
+    # Data watchdog: recycle a connection silent for max(floor, factor x mean inter-arrival).
+    watchdog_floor: float = 30.0
+    watchdog_factor: float = 10.0
+    watchdog_max: float = 900.0
+    shutdown_grace: float = 10.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        symbols = self.symbols
+        if isinstance(symbols, str):
+            symbols = symbols.split(",")
+        try:
+            normal = tuple(dict.fromkeys(check_symbol(s) for s in symbols if str(s).strip()))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"symbols: {exc}") from None
+        if not normal:
+            raise ConfigError("symbols: at least one symbol is required")
+        set_(self, "symbols", normal)
+        set_(self, "endpoint", _url(self.endpoint, "endpoint", ("ws", "wss")))
+        set_(self, "rest_endpoint", _url(self.rest_endpoint, "rest_endpoint", ("http", "https")))
+        if not str(self.db).strip():
+            raise ConfigError("db: empty path")
+        set_(self, "db", str(self.db))
+        if self.metrics_addr is not None:
+            _host_port(self.metrics_addr)
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format: {self.log_format!r} is not 'text' or 'json'")
+        if not 1 <= self.max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
+            raise ConfigError(
+                f"max_streams_per_connection: {self.max_streams_per_connection} is not "
+                f"within 1..{MAX_STREAMS_PER_CONNECTION}"
+            )
+        for name in ("flush_max_trades", "max_buffered_trades", "frame_queue_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1")
+        if self.max_buffered_trades < self.flush_max_trades:
+            raise ConfigError("max_buffered_trades: must be >= flush_max_trades")
+        if self.connect_budget < 1:
+            raise ConfigError("connect_budget: must be >= 1")
+        for name in (
+            "prune_interval",
+            "flush_interval",
+            "backoff_initial",
+            "backoff_max",
+            "connect_budget_window",
+            "connect_timeout",
+            "watchdog_floor",
+            "watchdog_factor",
+            "watchdog_max",
+            "shutdown_grace",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name}: must be a positive number, not {value!r}")
+        if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
+            raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if self.healthy_after < 0:
+            raise ConfigError("healthy_after: must be >= 0")
+        if self.backoff_max < self.backoff_initial:
+            raise ConfigError("backoff_max: must be >= backoff_initial")
+        if self.watchdog_max < self.watchdog_floor:
+            raise ConfigError("watchdog_max: must be >= watchdog_floor")
+
+    # ------------------------------------------------------------------ sources
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> RecorderConfig:
+        """The config in a TOML file (flat keys named like the fields), then overrides."""
+        return cls.from_mapping({**read_toml(path), **overrides})
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str = "config") -> RecorderConfig:
+        """Build from field-name -> value pairs, rejecting unknown names and wrong types."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {key!r}")
+            kwargs[key] = _coerce(known[key], value, f"{source}: {key}")
+        return cls(**kwargs)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config_file: str | os.PathLike | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> RecorderConfig:
+        """defaults < TOML file < TRADESTORE_* environment < overrides (the set flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if config_file is None:
+            config_file = environ.get(ENV_PREFIX + "CONFIG") or None
+        if config_file is not None:
+            values.update(read_toml(config_file))
+        values.update(env_values(environ))
+        values.update(overrides or {})
+        return cls.from_mapping(values)
+
+    def replace(self, **changes: Any) -> RecorderConfig:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ output
+
+    def to_toml(self) -> str:
+        """The effective configuration as a TOML file that ``--config`` reads back."""
+        lines = ["# tradestore-trio run: effective configuration"]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                lines.append(f"# {f.name} = (unset)")
+            else:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        return None if self.metrics_addr is None else _host_port(self.metrics_addr)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db)
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    known = {f.name for f in fields(RecorderConfig)}
+    for key in doc:
+        if key not in known:
+            raise ConfigError(f"config file {path}: unknown key {key!r}")
+    return doc
+
+
+def env_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """Field values from TRADESTORE_<FIELD> variables (TRADESTORE_CONFIG names the file)."""
+    found = {}
+    for f in fields(RecorderConfig):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            found[f.name] = raw
+    return found
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
+    """TOML values keep their type (checked); environment strings are converted."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError(f"{value!r} is not a boolean")
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError(f"{value!r} is not an integer")
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ValueError(f"{value!r} is not a number")
+            return float(value)
+        if kind == "tuple[str, ...]":
+            if isinstance(value, str):
+                return tuple(value.split(","))
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise ValueError(f"{value!r} is not a list of strings")
+        if kind in ("str", "str | None"):
+            if not isinstance(value, str):
+                raise ValueError(f"{value!r} is not a string")
+            return value
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    raise AssertionError(f"unhandled config field type {kind}")  # a new field needs a case
+
+
+def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: not a string")
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{name}: {value!r} is not a {'/'.join(schemes)}:// URL")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name}: {value!r} must be a base URL (no query or fragment)")
+    return url
+
+
+def _host_port(addr: str) -> tuple[str, int]:
+    host, sep, port = str(addr).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"metrics_addr: {addr!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

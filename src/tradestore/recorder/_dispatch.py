@@ -1,0 +1,132 @@
+"""Validate each frame, route its trade to the batcher, count and drop everything else.
+
+Bad input never crashes the daemon and never reaches the DB. Each rejected frame is
+counted under a reason: the parser's (``oversized``, ``not_utf8``, ``not_json``,
+``not_object``, ``wrong_event``, ``missing_field``, ``bad_type``, ``bad_decimal``,
+``bad_value``) plus ``binary`` (Binance only sends text frames) and ``wrong_symbol``
+(a trade for a symbol the connection did not subscribe to).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+import trio
+
+from tradestore._errors import InvalidMessage
+from tradestore._parse import parse_event
+from tradestore.recorder._backoff import LogThrottle
+from tradestore.recorder._batcher import Batcher
+from tradestore.recorder._stats import SymbolStats
+from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection
+
+log = logging.getLogger(__name__)
+
+DROP_REASONS = (
+    "binary",
+    "oversized",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "wrong_event",
+    "missing_field",
+    "bad_type",
+    "bad_decimal",
+    "bad_value",
+    "wrong_symbol",
+)
+
+
+class Dispatcher:
+    """Consumes (connection, frame) pairs from the bounded frame channel."""
+
+    def __init__(
+        self,
+        batcher: Batcher,
+        symbols: dict[str, SymbolStats],
+        *,
+        parse: Callable = parse_event,
+        throttle: LogThrottle | None = None,
+    ) -> None:
+        self.batcher = batcher
+        self.symbols = symbols
+        self.parse = parse
+        self.throttle = throttle or LogThrottle(log)
+        self.frames = 0
+        self.drops: Counter = Counter()
+        self.shutdown_events = 0
+
+    async def serve(
+        self, receive_channel: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Handle frames until cancelled. The channel stays open so shutdown can drain it."""
+        task_status.started()
+        batcher = self.batcher
+        while True:
+            conn, frame = await receive_channel.receive()
+            self.handle(conn, frame)
+            if batcher.full:
+                await batcher.wait_for_room()
+
+    def drain(self, receive_channel: trio.MemoryReceiveChannel) -> int:
+        """Handle every frame already queued, without waiting (used at shutdown)."""
+        n = 0
+        while True:
+            try:
+                conn, frame = receive_channel.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return n
+            self.handle(conn, frame)
+            n += 1
+
+    def handle(self, conn: Connection, frame: str | bytes) -> None:
+        self.frames += 1
+        if not isinstance(frame, str):
+            self.drop(conn, "binary", f"{len(frame)}-byte binary frame")
+            return
+        try:
+            symbol, trade = self.parse(frame)
+        except InvalidMessage as exc:
+            if exc.reason == "wrong_event" and is_server_shutdown(frame):
+                self.shutdown_events += 1
+                conn.recycle(SERVER_SHUTDOWN)
+                return
+            self.drop(conn, exc.reason, exc.detail)
+            return
+        if symbol is None:
+            self.drop(conn, "missing_field", "field 's' (symbol)")
+            return
+        if symbol not in conn.symbols:
+            self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} is not subscribed on this stream")
+            return
+        self.batcher.accept(symbol, trade)
+
+    def drop(self, conn: Connection, reason: str, detail: str = "") -> None:
+        """Count a rejected frame (per symbol when the connection carries only one)."""
+        self.drops[reason] += 1
+        if conn.single_symbol is not None:
+            self.symbols[conn.single_symbol].drops[reason] += 1
+        self.throttle.log(
+            f"drop:{reason}",
+            logging.WARNING,
+            "%s: dropped a frame (%s): %s",
+            conn.name,
+            reason,
+            detail,
+        )
+
+
+def is_server_shutdown(frame: str) -> bool:
+    """Binance's ``{"e": "serverShutdown", ...}`` notice (raw or in a combined wrapper)."""
+    if "serverShutdown" not in frame:
+        return False
+    try:
+        doc = json.loads(frame)
+    except ValueError:
+        return False
+    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "e" not in doc:
+        doc = doc["data"]
+    return isinstance(doc, dict) and doc.get("e") == "serverShutdown"

@@ -1,0 +1,286 @@
+"""One reconnecting WebSocket connection per shard of symbols, and its data watchdog.
+
+The task that calls ``get_message()`` does nothing else: it stamps the frame's arrival and
+hands it to a bounded channel. trio-websocket answers pings from its own reader task, which
+stops while the library's small message queue is full, so any stall here (a slow parse, a
+DB write) would eventually get us dropped by the exchange for a missed pong.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+import trio_websocket
+
+from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
+from tradestore.recorder._config import RecorderConfig
+
+log = logging.getLogger(__name__)
+
+# Big enough that an oversized-but-harmless frame reaches the parser (which rejects and
+# counts it) instead of closing the connection; beyond it the library closes with 1009.
+MAX_MESSAGE_BYTES = 4 * 2**20
+LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
+DISCONNECT_TIMEOUT = 5.0
+EWMA_ALPHA = 0.1
+
+# Reasons a connection is recycled on purpose (no failure, so no backoff growth).
+SERVER_SHUTDOWN = "server_shutdown"
+SILENT = "silent"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """Which symbols one connection carries and the URL that subscribes to them."""
+
+    name: str
+    symbols: tuple[str, ...]
+    url: str
+
+
+def stream_name(symbol: str) -> str:
+    return f"{symbol.lower()}@aggTrade"
+
+
+def plan_streams(config: RecorderConfig) -> list[StreamSpec]:
+    """Per-symbol ``/ws/<s>@aggTrade`` URLs, or combined ``/stream?streams=`` shards."""
+    base = config.endpoint
+    if config.per_symbol_streams:
+        return [
+            StreamSpec(f"ws-{sym}", (sym,), f"{base}/ws/{stream_name(sym)}")
+            for sym in config.symbols
+        ]
+    size = config.max_streams_per_connection
+    specs = []
+    for i in range(0, len(config.symbols), size):
+        shard = config.symbols[i : i + size]
+        streams = "/".join(stream_name(s) for s in shard)
+        specs.append(StreamSpec(f"stream-{i // size}", shard, f"{base}/stream?streams={streams}"))
+    return specs
+
+
+class Connection:
+    """Live state of one stream connection, shared by its task, the dispatcher and stats."""
+
+    def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.symbols = frozenset(spec.symbols)
+        self.single_symbol = spec.symbols[0] if len(spec.symbols) == 1 else None
+        self.config = config
+        self.state = "idle"  # idle | connecting | open | backoff
+        self.attempts = 0
+        self.opens = 0
+        self.failures = 0
+        self.recycled: dict[str, int] = {}
+        self.frames = 0
+        self.session_frames = 0
+        self.opened_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.mean_interval: float | None = None
+        self.last_error: str | None = None
+        self.last_delay: float | None = None
+        self._scope: trio.CancelScope | None = None
+        self._recycle_reason: str | None = None
+
+    @property
+    def reconnects(self) -> int:
+        return max(self.opens - 1, 0)
+
+    def note_frame(self, now: float) -> None:
+        if self.session_frames and self.last_frame_at is not None:
+            gap = now - self.last_frame_at
+            if self.mean_interval is None:
+                self.mean_interval = gap
+            else:
+                self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
+        self.last_frame_at = now
+        self.frames += 1
+        self.session_frames += 1
+
+    def watchdog_threshold(self) -> float:
+        """Silence longer than this recycles the connection (pings do not count)."""
+        cfg = self.config
+        if self.mean_interval is None:
+            return cfg.watchdog_floor
+        return min(
+            cfg.watchdog_max, max(cfg.watchdog_floor, cfg.watchdog_factor * self.mean_interval)
+        )
+
+    def recycle(self, reason: str) -> None:
+        """Close the current session (if any) so the task reconnects.
+
+        A make-before-break variant would open the successor here before cancelling.
+        """
+        if self._scope is not None and self._recycle_reason is None:
+            self._recycle_reason = reason
+            self._scope.cancel()
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "symbols": list(self.spec.symbols),
+            "state": self.state,
+            "attempts": self.attempts,
+            "opens": self.opens,
+            "reconnects": self.reconnects,
+            "failures": self.failures,
+            "recycled": dict(self.recycled),
+            "frames": self.frames,
+            "last_error": self.last_error,
+            "last_backoff": self.last_delay,
+            "watchdog_threshold": self.watchdog_threshold(),
+        }
+
+
+DropHook = Callable[[Connection, str], None]
+
+
+async def serve_connection(
+    conn: Connection,
+    send_channel: trio.MemorySendChannel,
+    budget: ConnectionBudget,
+    *,
+    on_drop: DropHook,
+    rng: random.Random | None = None,
+    throttle: LogThrottle | None = None,
+    task_status=trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep ``conn`` connected forever, handing every frame to ``send_channel``."""
+    cfg = conn.config
+    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, rng)
+    throttle = throttle or LogThrottle(log)
+    async with send_channel:
+        task_status.started()
+        while True:
+            if budget.tokens < 1.0:
+                throttle.log(
+                    f"{conn.name}:budget",
+                    logging.WARNING,
+                    "%s: connection budget exhausted (%d attempts per %.0f s); waiting",
+                    conn.name,
+                    cfg.connect_budget,
+                    cfg.connect_budget_window,
+                )
+            conn.state = "connecting"
+            await budget.acquire()
+            conn.attempts += 1
+            healthy, planned, error = await _session(conn, send_channel, on_drop)
+            if error is not None:
+                conn.failures += 1
+                conn.last_error = error
+            if healthy or planned:
+                backoff.reset()
+            # A planned recycle (server shutdown) reconnects at once; anything else waits.
+            delay = 0.0 if planned else backoff.next_delay()
+            conn.last_delay = delay
+            if error is not None:
+                throttle.log(
+                    conn.name,
+                    logging.ERROR,
+                    "%s: %s; reconnecting in %.1f s",
+                    conn.name,
+                    error,
+                    delay,
+                    later_level=logging.WARNING,
+                )
+            conn.state = "backoff"
+            await trio.sleep(delay)
+
+
+async def _session(
+    conn: Connection, send_channel: trio.MemorySendChannel, on_drop: DropHook
+) -> tuple[bool, bool, str | None]:
+    """One connection from handshake to close: (healthy, planned recycle, error text)."""
+    cfg = conn.config
+    conn._recycle_reason = None
+    conn.session_frames = 0
+    opened_at = None
+    error: str | None = None
+    try:
+        async with trio_websocket.open_websocket_url(
+            conn.spec.url,
+            message_queue_size=LIBRARY_QUEUE,
+            max_message_size=MAX_MESSAGE_BYTES,
+            connect_timeout=cfg.connect_timeout,
+            disconnect_timeout=DISCONNECT_TIMEOUT,
+        ) as ws:
+            opened_at = trio.current_time()
+            conn.opened_at = conn.last_frame_at = opened_at
+            conn.opens += 1
+            conn.state = "open"
+            if conn.opens == 1:
+                log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
+            else:
+                log.info("%s: reconnected (reconnect #%d)", conn.name, conn.reconnects)
+            async with trio.open_nursery() as nursery:
+                conn._scope = nursery.cancel_scope
+                nursery.start_soon(_watchdog, conn)
+                await _read(ws, send_channel, conn)
+    except* trio_websocket.ConnectionClosed as group:
+        reason = group.exceptions[0].reason
+        if reason is not None and reason.code == 1009:
+            on_drop(conn, "oversized")
+        error = f"connection closed ({_close_text(reason)})"
+    except* trio_websocket.HandshakeError as group:
+        error = f"connect to {conn.spec.url} failed: {_exc_text(group.exceptions[0])}"
+    except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
+        error = f"network error: {_exc_text(group.exceptions[0])}"
+    except* Exception as group:
+        # A bug, not the network: keep recording the other streams, retry under backoff.
+        log.error("%s: unexpected error", conn.name, exc_info=group.exceptions[0])
+        error = f"unexpected error: {group.exceptions[0]!r}"
+    finally:
+        conn._scope = None
+        if conn.state == "open":
+            conn.state = "closed"
+    reason = conn._recycle_reason
+    if reason is not None:
+        conn.recycled[reason] = conn.recycled.get(reason, 0) + 1
+        if reason == SILENT:
+            error = error or (
+                f"no data for {conn.watchdog_threshold():.0f} s although the connection is "
+                "open; recycling it"
+            )
+        else:
+            log.info("%s: %s; reconnecting", conn.name, reason.replace("_", " "))
+    lived = 0.0 if opened_at is None else trio.current_time() - opened_at
+    healthy = opened_at is not None and (conn.session_frames > 0 or lived >= cfg.healthy_after)
+    return healthy, reason == SERVER_SHUTDOWN, error
+
+
+async def _read(
+    ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, conn: Connection
+) -> None:
+    while True:
+        frame = await ws.get_message()
+        conn.note_frame(trio.current_time())
+        await send_channel.send((conn, frame))
+
+
+async def _watchdog(conn: Connection) -> None:
+    while True:
+        deadline = conn.last_frame_at + conn.watchdog_threshold()
+        if trio.current_time() >= deadline:
+            conn.recycle(SILENT)
+            return
+        await trio.sleep_until(deadline)
+
+
+def _close_text(reason: trio_websocket.CloseReason | None) -> str:
+    if reason is None:
+        return "no close reason"
+    text = f"code {reason.code} {reason.name}"
+    return f"{text}: {reason.reason}" if reason.reason else text
+
+
+def _exc_text(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc) or type(exc).__name__
+    if cause is not None and not str(exc):
+        text = f"{type(exc).__name__}: {cause}"
+    return text
