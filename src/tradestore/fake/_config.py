@@ -1,0 +1,121 @@
+"""FakeExchangeConfig: everything the fake exchange can be told, validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from tradestore._keys import check_symbol
+
+
+@dataclass(frozen=True)
+class FakeExchangeConfig:
+    """How the fake exchange serves, what it plays and which faults it injects.
+
+    Times are seconds of the Trio clock, so a test under ``autojump_clock`` runs a day of
+    lifetime in milliseconds of wall time. Every ``*_every`` counter of frames is per
+    connection except ``skip_every``, which counts generated trades per symbol (a skipped
+    id is never sent to anybody, but REST serves it).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    rate: float = 10.0
+    seed: int = 0
+    start_id: int = 1_000_000
+    start_time_ms: int | None = None
+    max_trades: int | None = None
+    start_on_first_subscriber: bool = True
+    csv: Path | None = None
+    replay_db: Path | None = None
+    ping_interval: float = 20.0
+    pong_timeout: float = 60.0
+    lifetime: float = 86400.0
+    # serverShutdown is announced this long before the lifetime ends (None: min(10 s, 10 %)).
+    shutdown_notice: float | None = None
+    drop_every: float | None = None
+    silent_after: float | None = None
+    # <= 0 with silent_after set: silent until the connection ends.
+    silent_for: float = 0.0
+    malformed_every: int = 0
+    duplicate_every: int = 0
+    skip_every: int = 0
+    rest_429_every: int = 0
+    rest_418_every: int = 0
+    retry_after: int = 1
+    # Frames waiting for one connection; a client that lets more pile up is disconnected.
+    queue_size: int = 4096
+    allow_remote: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.symbols, str):
+            object.__setattr__(self, "symbols", tuple(self.symbols.split(",")))
+        symbols = tuple(dict.fromkeys(check_symbol(s) for s in self.symbols))
+        if not symbols:
+            raise ValueError("at least one symbol is needed")
+        object.__setattr__(self, "symbols", symbols)
+        for name in ("csv", "replay_db"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+        if self.csv is not None and self.replay_db is not None:
+            raise ValueError("give csv or replay_db, not both")
+        if not self.allow_remote and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address (allow_remote=True to serve it)"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} out of range")
+        _positive("rate", self.rate)
+        _positive("ping_interval", self.ping_interval)
+        _positive("pong_timeout", self.pong_timeout)
+        _positive("lifetime", self.lifetime)
+        if self.drop_every is not None:
+            _positive("drop_every", self.drop_every)
+        if self.silent_after is not None and not self.silent_after >= 0:
+            raise ValueError("silent_after must be >= 0")
+        if self.shutdown_notice is not None and not 0 <= self.shutdown_notice <= self.lifetime:
+            raise ValueError("shutdown_notice must lie between 0 and lifetime")
+        if self.max_trades is not None and self.max_trades < 0:
+            raise ValueError("max_trades must be >= 0")
+        if self.start_id < 0:
+            raise ValueError("start_id must be >= 0")
+        for name in (
+            "malformed_every",
+            "duplicate_every",
+            "skip_every",
+            "rest_429_every",
+            "rest_418_every",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off)")
+        if self.skip_every == 1:
+            raise ValueError("skip_every=1 would skip every trade")
+        if self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
+        if self.queue_size < 1:
+            raise ValueError("queue_size must be >= 1")
+
+    @property
+    def notice(self) -> float:
+        """Seconds between the serverShutdown event and the end of a connection."""
+        if self.shutdown_notice is not None:
+            return self.shutdown_notice
+        return min(10.0, self.lifetime / 10)
+
+
+def _positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,246 @@
+"""FakeExchange: the state shared by the generators, the WebSocket connections and REST."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import time
+from contextlib import ExitStack
+
+import trio
+
+from tradestore.fake._config import FakeExchangeConfig
+from tradestore.fake._frames import event_json
+from tradestore.fake._log import SentLog
+from tradestore.fake._source import Record, SyntheticSource, csv_source, store_source
+
+log = logging.getLogger(__name__)
+
+
+class FakeExchange:
+    """Generates trades per symbol on the Trio clock and fans them out to subscribers.
+
+    ``history`` keeps every generated trade (skipped ids included) for REST. ``log``
+    accounts for what went out over WebSocket. The test hooks (``drop_all``,
+    ``set_silent``) act on every connection at once.
+    """
+
+    def __init__(self, config: FakeExchangeConfig) -> None:
+        self.config = config
+        self.log = SentLog(config.symbols)
+        self.port: int | None = None
+        self._records: dict[str, list[Record]] = {s: [] for s in config.symbols}
+        self._subscribers: dict[str, set] = {s: set() for s in config.symbols}
+        self._connections: set = set()
+        self._first_subscriber = {s: trio.Event() for s in config.symbols}
+        self._changed = {s: trio.Event() for s in config.symbols}
+        self._finished = {s: False for s in config.symbols}
+        self._silent = False
+        self._origin_time = trio.current_time()
+        self._origin_ms = (
+            config.start_time_ms if config.start_time_ms is not None else int(time.time() * 1000)
+        )
+        self._resources = ExitStack()
+        self._sources = self._open_sources()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._url_host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def _url_host(self) -> str:
+        host = self.config.host
+        return f"[{host}]" if ":" in host else host
+
+    # ------------------------------------------------------------------ clock
+
+    def now_ms(self) -> int:
+        """Exchange time: the Trio clock mapped onto start_time_ms (or the wall clock)."""
+        return self.to_ms(trio.current_time())
+
+    def to_ms(self, trio_time: float) -> int:
+        return self._origin_ms + round((trio_time - self._origin_time) * 1000)
+
+    # ------------------------------------------------------------------ sources
+
+    def _open_sources(self) -> dict:
+        cfg = self.config
+        sources: dict = {}
+        if cfg.replay_db is not None:
+            from tradestore._store import TradeStore
+
+            store = self._resources.enter_context(TradeStore(cfg.replay_db, read_only=True))
+            for symbol in cfg.symbols:
+                sources[symbol] = store_source(store, symbol)
+        elif cfg.csv is not None:
+            if not cfg.csv.is_file():
+                raise FileNotFoundError(f"{cfg.csv}: no such file")
+            sources[cfg.symbols[0]] = csv_source(cfg.csv)
+        for symbol in cfg.symbols:
+            sources.setdefault(symbol, SyntheticSource(symbol, cfg.seed, cfg.start_id))
+        for source in sources.values():
+            if hasattr(source, "close"):
+                self._resources.callback(source.close)
+        return sources
+
+    def close(self) -> None:
+        self._resources.close()
+
+    # ------------------------------------------------------------------ generation
+
+    async def serve_generators(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for symbol in self.config.symbols:
+                nursery.start_soon(self._generate, symbol)
+            if self.config.drop_every is not None:
+                nursery.start_soon(self._drop_periodically)
+            task_status.started()
+
+    async def _generate(self, symbol: str) -> None:
+        cfg = self.config
+        if cfg.start_on_first_subscriber:
+            await self._first_subscriber[symbol].wait()
+        source = self._sources[symbol]
+        limit = cfg.max_trades
+        interval = 1.0 / cfg.rate
+        start = trio.current_time()
+        n = 0
+        try:
+            while limit is None or n < limit:
+                # Deadlines come from the start time, not from the previous wake-up: no drift,
+                # and a late wake-up catches up with every trade that fell due meanwhile.
+                await trio.sleep_until(start + n * interval)
+                now = trio.current_time()
+                while (limit is None or n < limit) and start + n * interval <= now:
+                    record = source.next(self.to_ms(start + n * interval))
+                    if record is None:
+                        log.info("%s: source exhausted after %d trades", symbol, n)
+                        return
+                    n += 1
+                    self._publish(symbol, record)
+        finally:
+            self._finished[symbol] = True
+            self._notify(symbol)
+
+    def _publish(self, symbol: str, record: Record) -> None:
+        records = self._records[symbol]
+        records.append(record)
+        every = self.config.skip_every
+        skipped = bool(every) and len(records) % every == 0
+        self.log.note_generated(symbol, record.trade.agg_id, skipped)
+        self._notify(symbol)
+        if skipped or self._silent:
+            return
+        subscribers = self._subscribers[symbol]
+        if subscribers:
+            raw = event_json(symbol, record, record.trade.time_ms)
+            for connection in tuple(subscribers):
+                connection.offer_trade(symbol, record, raw)
+
+    def _notify(self, symbol: str) -> None:
+        self._changed[symbol].set()
+        self._changed[symbol] = trio.Event()
+
+    async def wait_generated(self, symbol: str, n: int) -> None:
+        """Return once ``n`` trades of ``symbol`` exist; raise if the source ran out first."""
+        symbol = self._symbol(symbol)
+        while len(self._records[symbol]) < n:
+            if self._finished[symbol]:
+                raise RuntimeError(
+                    f"{symbol}: generation stopped after {len(self._records[symbol])} trades"
+                )
+            await self._changed[symbol].wait()
+
+    def history(self, symbol: str) -> list:
+        """Every AggTrade generated so far for ``symbol`` (skipped ids included)."""
+        return [r.trade for r in self._records[self._symbol(symbol)]]
+
+    def records(self, symbol: str) -> list[Record]:
+        return self._records[self._symbol(symbol)]
+
+    def _symbol(self, symbol: str) -> str:
+        if symbol not in self._records:
+            raise KeyError(f"{symbol} is not served (symbols: {', '.join(self._records)})")
+        return symbol
+
+    # ------------------------------------------------------------------ REST lookups
+
+    def by_id(self, symbol: str, from_id: int, limit: int) -> list[Record]:
+        records = self._records[symbol]
+        i = bisect.bisect_left(records, from_id, key=lambda r: r.trade.agg_id)
+        return records[i : i + limit]
+
+    def by_time(self, symbol: str, start_ms: int | None, end_ms: int | None, limit: int):
+        records = self._records[symbol]
+        key = lambda r: r.trade.time_ms  # noqa: E731
+        lo = 0 if start_ms is None else bisect.bisect_left(records, start_ms, key=key)
+        hi = len(records) if end_ms is None else bisect.bisect_right(records, end_ms, key=key)
+        if start_ms is None:  # only an end: the most recent trades up to it
+            return records[max(lo, hi - limit) : hi]
+        return records[lo : min(hi, lo + limit)]
+
+    def recent(self, symbol: str, limit: int) -> list[Record]:
+        records = self._records[symbol]
+        return records[max(0, len(records) - limit) :]
+
+    # ------------------------------------------------------------------ connections
+
+    def count_keepalive(self, what: str) -> None:
+        if what == "ping":
+            self.log.pings_sent += 1
+        else:
+            self.log.pongs_received += 1
+
+    def attach(self, connection) -> None:
+        self._connections.add(connection)
+        self.log.connections_opened += 1
+
+    def detach(self, connection) -> None:
+        self._connections.discard(connection)
+        for subscribers in self._subscribers.values():
+            subscribers.discard(connection)
+
+    def serves(self, symbol: str) -> bool:
+        return symbol in self._subscribers
+
+    def subscribe(self, connection, symbol: str) -> None:
+        self._subscribers[symbol].add(connection)
+        self._first_subscriber[symbol].set()
+
+    def unsubscribe(self, connection, symbol: str) -> None:
+        self._subscribers[symbol].discard(connection)
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    def drop_all(self, reason: str = "drop_all") -> int:
+        """Abruptly close every connection now (no close frame); returns how many."""
+        connections = tuple(self._connections)
+        for connection in connections:
+            connection.request_abort(reason)
+        return len(connections)
+
+    def set_silent(self, silent: bool) -> None:
+        """Stop (or resume) data frames on every connection; pings and replies continue.
+        Trades generated while silent are never sent (REST still has them)."""
+        self._silent = bool(silent)
+
+    @property
+    def silent(self) -> bool:
+        return self._silent
+
+    async def _drop_periodically(self) -> None:
+        every = self.config.drop_every
+        deadline = trio.current_time()
+        while True:
+            deadline += every
+            await trio.sleep_until(deadline)
+            n = self.drop_all("drop_every")
+            log.info("dropped %d connections (drop_every=%s s)", n, every)

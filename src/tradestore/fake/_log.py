@@ -1,0 +1,145 @@
+"""SentLog: the exact account of what the fake exchange generated and sent."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+
+
+class SentLog:
+    """Per symbol: every generated id, the skipped ones, the ones sent over WebSocket.
+
+    Ids are recorded when the frame has been handed to the connection's socket, so a
+    frame lost in a connection that was being torn down is not counted as sent.
+    """
+
+    def __init__(self, symbols: tuple[str, ...] = ()) -> None:
+        self._generated: dict[str, list[int]] = {s: [] for s in symbols}
+        self._skipped: dict[str, set[int]] = {s: set() for s in symbols}
+        self._sent: dict[str, set[int]] = {s: set() for s in symbols}
+        self.duplicates_sent = 0
+        self.malformed_sent = 0
+        self.malformed_by_kind: Counter[str] = Counter()
+        self.frames_sent = 0
+        self.connections_opened = 0
+        self.connections_dropped = 0
+        self.drops_by_reason: Counter[str] = Counter()
+        self.shutdown_events_sent = 0
+        self.pings_sent = 0
+        self.pongs_received = 0
+        self.rest_requests = 0
+        self.rest_429_sent = 0
+        self.rest_418_sent = 0
+
+    # -- recording (the exchange calls these)
+
+    def note_generated(self, symbol: str, agg_id: int, skipped: bool) -> None:
+        self._generated.setdefault(symbol, []).append(agg_id)
+        if skipped:
+            self._skipped.setdefault(symbol, set()).add(agg_id)
+
+    def note_sent(self, symbol: str, agg_id: int) -> None:
+        self._sent.setdefault(symbol, set()).add(agg_id)
+
+    def note_dropped(self, reason: str) -> None:
+        self.connections_dropped += 1
+        self.drops_by_reason[reason] += 1
+
+    def note_malformed(self, kind: str) -> None:
+        self.malformed_sent += 1
+        self.malformed_by_kind[kind] += 1
+
+    # -- reading
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._generated)
+
+    def sent_ids(self, symbol: str) -> list[int]:
+        """Sorted distinct agg ids sent at least once over WebSocket."""
+        return sorted(self._sent.get(symbol, ()))
+
+    def generated_ids(self, symbol: str) -> list[int]:
+        """Every id that exists (sent or skipped), in generation order."""
+        return list(self._generated.get(symbol, ()))
+
+    def skipped_ids(self, symbol: str) -> list[int]:
+        """Ids that exist (REST serves them) but were never sent over WebSocket."""
+        return sorted(self._skipped.get(symbol, ()))
+
+    def statistics(self) -> dict:
+        """Counters and per-symbol totals, JSON-ready."""
+        return {
+            "symbols": {
+                s: {
+                    "generated": len(self._generated[s]),
+                    "sent": len(self._sent.get(s, ())),
+                    "skipped": len(self._skipped.get(s, ())),
+                    "first_id": self._generated[s][0] if self._generated[s] else None,
+                    "last_id": self._generated[s][-1] if self._generated[s] else None,
+                }
+                for s in self._generated
+            },
+            "frames_sent": self.frames_sent,
+            "duplicates_sent": self.duplicates_sent,
+            "malformed_sent": self.malformed_sent,
+            "malformed_by_kind": dict(self.malformed_by_kind),
+            "connections_opened": self.connections_opened,
+            "connections_dropped": self.connections_dropped,
+            "drops_by_reason": dict(self.drops_by_reason),
+            "shutdown_events_sent": self.shutdown_events_sent,
+            "pings_sent": self.pings_sent,
+            "pongs_received": self.pongs_received,
+            "rest_requests": self.rest_requests,
+            "rest_429_sent": self.rest_429_sent,
+            "rest_418_sent": self.rest_418_sent,
+        }
+
+    def to_dict(self) -> dict:
+        data = self.statistics()
+        data["ids"] = {
+            s: {
+                "generated": self.generated_ids(s),
+                "sent": self.sent_ids(s),
+                "skipped": self.skipped_ids(s),
+            }
+            for s in self._generated
+        }
+        return data
+
+    def write_json(self, path: str | os.PathLike) -> None:
+        """Write the whole log (ids included) atomically: a reader never sees half a file."""
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh)
+            fh.write("\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def read_json(cls, path: str | os.PathLike) -> SentLog:
+        """The log back from write_json, for a test that ran the exchange in a subprocess."""
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        log = cls(tuple(data["ids"]))
+        for symbol, ids in data["ids"].items():
+            log._generated[symbol] = list(ids["generated"])
+            log._skipped[symbol] = set(ids["skipped"])
+            log._sent[symbol] = set(ids["sent"])
+        for name in (
+            "frames_sent",
+            "duplicates_sent",
+            "malformed_sent",
+            "connections_opened",
+            "connections_dropped",
+            "shutdown_events_sent",
+            "pings_sent",
+            "pongs_received",
+            "rest_requests",
+            "rest_429_sent",
+            "rest_418_sent",
+        ):
+            setattr(log, name, data[name])
+        log.malformed_by_kind.update(data["malformed_by_kind"])
+        log.drops_by_reason.update(data["drops_by_reason"])
+        return log

@@ -1,0 +1,162 @@
+"""Server pings, pong timeouts and abrupt closes on top of hypercorn's WebSocket stream.
+
+ASGI gives an application no ping frames, no pongs and no way to cut a TCP connection
+without a close frame, yet the fake exchange must do all three as Binance does. Hypercorn's
+wsproto-based ``WSStream`` already parses every frame, so this subclass only watches the
+``Pong`` events it otherwise ignores, runs the ping/pong-deadline loop, and hands the
+application a ``WebSocketControl`` (through ``scope["state"]``) to drop the connection.
+
+``install()`` makes hypercorn's HTTP/1.1 protocol build this class. The subclass behaves
+exactly like hypercorn's own unless its config is a ``FakeHypercornConfig``, so another
+hypercorn server in the same process (the daemon's metrics endpoint) is not affected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+
+import trio
+from hypercorn.config import Config
+from hypercorn.events import Closed
+from hypercorn.protocol import h11 as _h11
+from hypercorn.protocol.events import Request, StreamClosed
+from hypercorn.protocol.ws_stream import WSStream
+from hypercorn.typing import ConnectionState, WebsocketAcceptEvent
+from wsproto.events import CloseConnection, Ping, Pong
+from wsproto.frame_protocol import CloseReason
+
+log = logging.getLogger(__name__)
+
+CONTROL_KEY = "tradestore.fake.ws_control"
+
+
+class FakeHypercornConfig(Config):
+    """A hypercorn Config that also carries the keepalive settings of the fake exchange."""
+
+    fake_ping_interval: float = 20.0
+    fake_pong_timeout: float = 60.0
+    # Called with "ping" / "pong" so the exchange's SentLog can count them.
+    fake_on_keepalive: Callable[[str], None] | None = None
+
+
+class WebSocketControl:
+    """What the application may do to its connection beyond ASGI."""
+
+    def __init__(self, stream: _KeepaliveWSStream) -> None:
+        self._stream = stream
+        self.drop_reason: str | None = None
+        self.dropped = trio.Event()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is gone (or going): frames sent now are lost."""
+        return self._stream.closed or self._stream.aborted
+
+    @property
+    def peer(self) -> str:
+        client = self._stream.client
+        return f"{client[0]}:{client[1]}" if client else "?"
+
+    async def abort(self, reason: str) -> None:
+        """Close the TCP connection at once, with no WebSocket close frame (like a crash)."""
+        if self.drop_reason is None:
+            self.drop_reason = reason
+            self.dropped.set()
+        await self._stream.abort()
+
+
+class _PongWatch:
+    """Wraps the wsproto connection: every Pong it yields is reported, all else passes."""
+
+    def __init__(self, connection, on_pong: Callable[[], None]) -> None:
+        self._connection = connection
+        self._on_pong = on_pong
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+    def events(self):
+        for event in self._connection.events():
+            if isinstance(event, Pong):
+                self._on_pong()
+            yield event
+
+
+class _KeepaliveWSStream(WSStream):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._ours = isinstance(self.config, FakeHypercornConfig)
+        self._unanswered_since: float | None = None
+        self.aborted = False
+        self.control = WebSocketControl(self)
+
+    async def handle(self, event) -> None:
+        if self._ours and isinstance(event, Request):
+            state = ConnectionState({**event.state, CONTROL_KEY: self.control})
+            event = dataclasses.replace(event, state=state)
+        await super().handle(event)
+
+    async def _accept(self, message: WebsocketAcceptEvent) -> None:
+        await super()._accept(message)
+        if self._ours:
+            self.connection = _PongWatch(self.connection, self._pong_received)
+            self.task_group.spawn(self._keepalive)
+
+    def _pong_received(self) -> None:
+        # Binance: any pong counts, solicited or not, and answers every ping before it.
+        self._unanswered_since = None
+        self._count("pong")
+
+    def _count(self, what: str) -> None:
+        hook = self.config.fake_on_keepalive
+        if hook is not None:
+            hook(what)
+
+    async def _keepalive(self) -> None:
+        interval = self.config.fake_ping_interval
+        timeout = self.config.fake_pong_timeout
+        next_ping = trio.current_time() + interval
+        while not self.closed:
+            deadline = next_ping
+            if self._unanswered_since is not None:
+                deadline = min(deadline, self._unanswered_since + timeout)
+            await trio.sleep_until(deadline)
+            if self.closed:
+                return
+            now = trio.current_time()
+            if self._unanswered_since is not None and now >= self._unanswered_since + timeout:
+                log.info("client %s did not answer a ping in %.1f s: dropped", self.client, timeout)
+                await self.control.abort("pong_timeout")
+                return
+            if now >= next_ping:
+                await self._send_wsproto_event(Ping(payload=b"%d" % int(now * 1000)))
+                self._count("ping")
+                if self._unanswered_since is None:
+                    self._unanswered_since = now
+                next_ping += interval
+
+    async def abort(self) -> None:
+        if self.aborted or self.closed:
+            return
+        self.aborted = True
+        protocol = getattr(self.send, "__self__", None)
+        transport_send = getattr(protocol, "send", None)
+        if transport_send is None:
+            # Not hypercorn's HTTP/1.1 protocol: the best left is a close frame.
+            await self._send_wsproto_event(CloseConnection(code=CloseReason.GOING_AWAY))
+            await self.send(StreamClosed(stream_id=self.stream_id))
+            return
+        # The TCP server closes the socket (waking a send blocked on a full buffer) and
+        # tells the protocol, which reports websocket.disconnect (1006) to the application.
+        with trio.CancelScope(shield=True):
+            await transport_send(Closed())
+
+
+def install() -> None:
+    """Make hypercorn's HTTP/1.1 protocol create keepalive-aware WebSocket streams."""
+    if _h11.WSStream is not _KeepaliveWSStream:
+        if _h11.WSStream is not WSStream:
+            raise RuntimeError("hypercorn.protocol.h11.WSStream was replaced by someone else")
+        _h11.WSStream = _KeepaliveWSStream
