@@ -16,6 +16,7 @@ COMMANDS = {
     "stats": "_stats",
     "prune": "_prune",
     "import": "_import",
+    "fake-exchange": "_fake",
     "run": "_run",
     "verify": "_verify",
     "gaps": "_gaps",
