@@ -1,0 +1,81 @@
+"""A tiny scripted aggTrade WebSocket server for the recorder tests (loopback, port 0)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import trio
+import trio_websocket
+
+from tradestore import TradeStore
+from tradestore._keys import MAX_MS
+
+# Recent trade times, so the recorder's retention pruning never touches test data.
+BASE_MS = (int(time.time()) // 3600 - 1) * 3_600_000
+
+
+def agg_event(symbol: str, agg_id: int, time_ms: int | None = None, **overrides) -> dict:
+    time_ms = BASE_MS + agg_id if time_ms is None else time_ms
+    event = {
+        "e": "aggTrade",
+        "E": time_ms + 1,
+        "s": symbol,
+        "a": agg_id,
+        "p": f"{100 + agg_id % 50}.{agg_id % 100:02d}",
+        "q": f"0.{agg_id % 997 + 1:03d}",
+        "f": agg_id * 2,
+        "l": agg_id * 2 + 1,
+        "T": time_ms,
+        "m": agg_id % 3 == 0,
+        "M": True,
+    }
+    event.update(overrides)
+    return event
+
+
+def combined(event: dict, stream: str | None = None) -> str:
+    stream = stream or f"{str(event.get('s', 'x')).lower()}@aggTrade"
+    return json.dumps({"stream": stream, "data": event})
+
+
+Handler = Callable[[trio_websocket.WebSocketConnection, int], Awaitable[None]]
+
+
+class MiniExchange:
+    """Runs ``handler(ws, index)`` for each accepted connection; records what happened."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.accepted: list[tuple[float, str]] = []  # (trio time, path) per connection
+        self.url = ""
+
+    async def start(self, nursery: trio.Nursery) -> MiniExchange:
+        server = await nursery.start(
+            partial(trio_websocket.serve_websocket, self._handle, "127.0.0.1", 0, ssl_context=None)
+        )
+        self.url = f"ws://127.0.0.1:{server.port}"
+        return self
+
+    async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
+        index = len(self.accepted)
+        self.accepted.append((trio.current_time(), request.path))
+        ws = await request.accept()
+        try:
+            await self.handler(ws, index)
+        except trio_websocket.ConnectionClosed:
+            pass
+
+
+def stored_ids(db, symbol: str) -> list[int]:
+    """Every stored agg id of symbol (in query order) read through a secondary instance."""
+    with TradeStore(db, read_only=True) as store:
+        return [t.agg_id for t in store.query_trades(symbol, 0, MAX_MS)]
+
+
+async def wait_for(predicate: Callable[[], bool], *, step: float = 0.01) -> None:
+    """Poll until predicate() holds (callers bound it with fail_after)."""
+    while not predicate():
+        await trio.sleep(step)

@@ -1,0 +1,287 @@
+"""The recorder against a scripted WebSocket server on 127.0.0.1: storage, bad frames,
+duplicates, gaps, restarts and flushing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+
+from tradestore import TradeStore
+from tradestore.recorder import DROP_REASONS, RecorderConfig, run
+
+from ._helpers_recorder import MiniExchange, agg_event, combined, stored_ids, wait_for
+
+
+def config(url: str, db, **kw) -> RecorderConfig:
+    kw.setdefault("symbols", ("BTCUSDT", "ETHUSDT"))
+    return RecorderConfig(endpoint=url, db=str(db), **kw)
+
+
+def script(frames_per_connection):
+    """A handler sending the i-th list of frames on the i-th connection, then idling."""
+
+    async def handler(ws, index):
+        frames = frames_per_connection[index] if index < len(frames_per_connection) else []
+        for frame in frames:
+            await ws.send_message(frame)
+        await trio.sleep_forever()
+
+    return handler
+
+
+async def test_records_two_symbols_exactly_once(tmp_path):
+    frames = []
+    for agg_id in range(1, 301):
+        frames.append(combined(agg_event("BTCUSDT", agg_id)))
+        frames.append(combined(agg_event("ETHUSDT", 5000 + agg_id)))
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["ETHUSDT"]["stored"] == 300)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert fx.accepted[0][1] == "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 301))
+    assert stored_ids(tmp_path / "db", "ETHUSDT") == list(range(5001, 5301))
+    btc = stats["symbols"]["BTCUSDT"]
+    assert (btc["received"], btc["stored"], btc["duplicates"], btc["gaps"]) == (300, 300, 0, 0)
+    assert btc["last_id"] == 300
+    assert btc["last_trade_ms"] == agg_event("BTCUSDT", 300)["T"]
+    assert stats["drops"] == {}
+
+
+async def test_per_symbol_streams_and_sharding(tmp_path):
+    symbols = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+
+    async def handler(ws, index):
+        symbol = ws.path.split("/ws/")[1].split("@")[0].upper()
+        for agg_id in range(1, 21):
+            await ws.send_message(json.dumps(agg_event(symbol, agg_id)))  # raw, unwrapped
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", symbols=symbols, per_symbol_streams=True)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(
+                lambda: all(s["stored"] == 20 for s in recorder.statistics()["symbols"].values())
+            )
+        nursery.cancel_scope.cancel()
+    assert sorted(path for _t, path in fx.accepted) == [
+        "/ws/bnbusdt@aggTrade",
+        "/ws/btcusdt@aggTrade",
+        "/ws/ethusdt@aggTrade",
+    ]
+    for symbol in symbols:
+        assert stored_ids(tmp_path / "db", symbol) == list(range(1, 21))
+
+
+def test_combined_streams_are_sharded():
+    from tradestore.recorder import plan_streams
+
+    symbols = tuple(f"S{i:03d}USDT" for i in range(450))
+    specs = plan_streams(RecorderConfig(symbols=symbols, max_streams_per_connection=200))
+    assert [len(s.symbols) for s in specs] == [200, 200, 50]
+    assert [x for s in specs for x in s.symbols] == list(symbols)
+    assert specs[2].url.startswith(
+        "wss://stream.binance.com:9443/stream?streams=s400usdt@aggTrade/"
+    )
+
+
+def bad_frames(symbol: str) -> dict[str, str | bytes]:
+    """One frame per drop reason a WebSocket peer can produce."""
+    good = agg_event(symbol, 999)
+    return {
+        "binary": combined(agg_event(symbol, 1001)).encode(),
+        "oversized": combined(agg_event(symbol, 1002, pad="x" * 70_000)),
+        "not_json": '{"e": "aggTrade", "a": ',
+        "not_object": "[1, 2, 3]",
+        "wrong_event": json.dumps({"e": "depthUpdate", "s": symbol, "E": 1}),
+        "missing_field": combined({k: v for k, v in good.items() if k != "p"}),
+        "bad_type": combined({**good, "a": "999"}),
+        "bad_decimal": combined({**good, "q": "1e-3"}),
+        "bad_value": combined({**good, "a": -5}),
+        "wrong_symbol": combined(agg_event("XRPUSDT", 1003)),
+    }
+
+
+async def test_every_bad_frame_is_counted_and_never_stored(tmp_path):
+    bad = bad_frames("BTCUSDT")
+    frames = [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)]
+    for reason in bad.values():
+        frames.append(reason)
+    frames += [combined(agg_event("BTCUSDT", i)) for i in range(6, 11)]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    # Every reason once; the connection survived them all (one connection, 20 frames).
+    assert stats["drops"] == dict.fromkeys(bad, 1)
+    assert set(bad) <= set(DROP_REASONS)
+    assert stats["connections"][0]["opens"] == 1
+    assert stats["frames"] == 20
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
+    with TradeStore(tmp_path / "db", read_only=True) as store:
+        assert store.symbols() == ["BTCUSDT"]
+
+
+async def test_drops_are_attributed_to_the_symbol_of_a_single_stream(tmp_path):
+    frames = ["not json", json.dumps(agg_event("ETHUSDT", 1)), json.dumps(agg_event("BTCUSDT", 1))]
+
+    async def handler(ws, index):
+        if "btcusdt" in ws.path:
+            for frame in frames:
+                await ws.send_message(frame)
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", per_symbol_streams=True)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 1)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats["symbols"]["BTCUSDT"]["drops"] == {"not_json": 1, "wrong_symbol": 1}
+    assert stats["symbols"]["ETHUSDT"]["drops"] == {}
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == [1]
+
+
+async def test_duplicates_dropped_and_gaps_recorded_with_the_flush(tmp_path):
+    ids = [*range(1, 11), 8, 9, 10, 11, 12, *range(15, 21), 20, 25]
+    frames = [combined(agg_event("BTCUSDT", i)) for i in ids]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 19)
+        stats = recorder.statistics()["symbols"]["BTCUSDT"]
+        nursery.cancel_scope.cancel()
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == [*range(1, 13), *range(15, 21), 25]
+    assert (stats["received"], stats["duplicates"], stats["gaps"], stats["missing_ids"]) == (
+        len(ids),
+        4,
+        2,
+        6,
+    )
+    with TradeStore(tmp_path / "db", read_only=True) as store:
+        gaps = store.gaps("BTCUSDT")
+    assert [(g.first_id, g.last_id, g.status) for g in gaps] == [(13, 14, "open"), (21, 24, "open")]
+    assert gaps[0].after_time_ms == agg_event("BTCUSDT", 12)["T"]
+    assert gaps[0].before_time_ms == agg_event("BTCUSDT", 15)["T"]
+
+
+async def test_restart_reads_back_the_last_id_and_records_the_hole(tmp_path):
+    db = tmp_path / "db"
+    first = [combined(agg_event("BTCUSDT", i)) for i in range(1, 11)]
+    second = [combined(agg_event("BTCUSDT", i)) for i in [*range(5, 11), *range(14, 21)]]
+    for frames, total in ((first, 10), (second, 7)):
+        async with trio.open_nursery() as nursery:
+            fx = await MiniExchange(script([frames])).start(nursery)
+            recorder = await nursery.start(run, config(fx.url, db))
+            with trio.fail_after(20):
+                await wait_for(
+                    lambda r=recorder, n=total: r.statistics()["symbols"]["BTCUSDT"]["stored"] == n
+                )
+            stats = recorder.statistics()["symbols"]["BTCUSDT"]
+            nursery.cancel_scope.cancel()
+    assert stats["duplicates"] == 6  # 5..10 were stored by the first run
+    assert stored_ids(db, "BTCUSDT") == [*range(1, 11), *range(14, 21)]
+    with TradeStore(db, read_only=True) as store:
+        (gap,) = store.gaps("BTCUSDT")
+    assert (gap.first_id, gap.last_id) == (11, 13)
+    assert gap.after_time_ms == agg_event("BTCUSDT", 10)["T"]
+
+
+async def test_cancel_flushes_everything_received(tmp_path):
+    """No timer flush ever runs (1 h interval): the trades reach the DB at shutdown."""
+    frames = [combined(agg_event("BTCUSDT", i)) for i in range(1, 501)]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", flush_interval=3600.0)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["received"] == 500)
+        assert recorder.statistics()["flush"]["flushes"] == 0
+        nursery.cancel_scope.cancel()
+    assert recorder.statistics()["flush"]["flushes"] == 1
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 501))
+
+
+async def test_safety_valve_flushes_early(tmp_path):
+    frames = [combined(agg_event("BTCUSDT", i)) for i in range(1, 251)]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", flush_interval=3600.0, flush_max_trades=100)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] >= 200)
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["received"] == 250)
+        flush = recorder.statistics()["flush"]
+        nursery.cancel_scope.cancel()
+    assert flush["early"] >= 2
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 251))
+
+
+async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monkeypatch):
+    """Flush k starts at first + k * interval: a slow write does not push the next one back
+    (sleeping the interval after each write would drift by the write time every flush)."""
+    import time as _time
+
+    interval, write_time = 0.2, 0.08
+    starts: list[float] = []
+    original = TradeStore.write_batches
+
+    def slow_write(self, batches, gaps=()):
+        starts.append(_time.monotonic())
+        _time.sleep(write_time)
+        return original(self, batches, gaps)
+
+    monkeypatch.setattr(TradeStore, "write_batches", slow_write)
+
+    async def handler(ws, index):
+        for i in range(1, 100_000):
+            await ws.send_message(combined(agg_event("BTCUSDT", i)))
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", flush_interval=interval, retention_days=0)
+        await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: len(starts) >= 11)
+        nursery.cancel_scope.cancel()
+    offsets = [t - starts[0] for t in starts[:11]]
+    for k, offset in enumerate(offsets):
+        assert abs(offset - k * interval) < 0.05, offsets
+
+
+@pytest.mark.parametrize("wrapper", [False, True])
+async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock, wrapper):
+    shutdown = {"e": "serverShutdown", "E": 1}
+    notice = json.dumps({"stream": "!shutdown", "data": shutdown} if wrapper else shutdown)
+    frames = [
+        [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)] + [notice],
+        [combined(agg_event("BTCUSDT", i)) for i in range(4, 11)],
+    ]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script(frames)).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert len(fx.accepted) == 2
+    assert fx.accepted[1][0] - fx.accepted[0][0] < 0.01  # no backoff after a planned recycle
+    assert stats["server_shutdowns"] == 1
+    assert stats["connections"][0]["recycled"] == {"server_shutdown": 1}
+    assert stats["symbols"]["BTCUSDT"]["duplicates"] == 2
+    assert stats["drops"] == {}
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
