@@ -16,12 +16,13 @@ from cpython.unicode cimport PyUnicode_DecodeASCII
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
 from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, realloc
 from libc.string cimport memchr
 
 import numpy as np
 
 from _fixedcore cimport FP_OK, parse_fixed_chars
-from _v1core cimport V1Row, v1_array_len, v1_row
+from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
 
 from decimal import Decimal
 
@@ -36,12 +37,59 @@ DEF CACHE_BITS = 13
 cdef object _new_object = object.__new__
 
 
-cdef class _Columns:
-    """Five growable columns; ``count`` rows are filled."""
+cdef class _Owned:
+    """malloc'd memory lent to numpy through the buffer protocol, freed with the array."""
 
-    cdef public object agg_id_arr, time_arr, price_arr, qty_arr, side_arr
-    cdef int64_t[::1] agg_id, time_ms, price, qty
-    cdef unsigned char[::1] side
+    cdef void* data
+    cdef Py_ssize_t nbytes
+    cdef Py_ssize_t shape[1]
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        self.shape[0] = self.nbytes
+        view.buf = self.data
+        view.obj = self
+        view.len = self.nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = "B"
+        view.ndim = 1
+        view.shape = self.shape
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
+cdef object _to_array(void** data, Py_ssize_t n, Py_ssize_t itemsize, dtype):
+    """Hand data (n items) to a numpy array without copying; data is then owned by it."""
+    cdef _Owned owned = _Owned()
+    cdef void* shrunk = realloc(data[0], max(n * itemsize, 1))
+    if shrunk != NULL:
+        data[0] = shrunk
+    owned.data = data[0]
+    owned.nbytes = n * itemsize
+    data[0] = NULL
+    return np.frombuffer(owned, dtype=dtype, count=n)
+
+
+cdef class _Columns:
+    """Five growable C columns; ``count`` rows are filled.
+
+    Grown with realloc, which for large blocks remaps pages instead of copying them, and
+    handed to numpy without a copy: fresh memory is touched once, which matters for a
+    24 h window (8.6M rows, 290 MB).
+    """
+
+    cdef int64_t* agg_id
+    cdef int64_t* time_ms
+    cdef int64_t* price
+    cdef int64_t* qty
+    cdef unsigned char* side
     cdef Py_ssize_t count, capacity
 
     def __cinit__(self, Py_ssize_t capacity):
@@ -49,23 +97,35 @@ cdef class _Columns:
         self.capacity = 0
         self._resize(max(capacity, 16))
 
+    def __dealloc__(self):
+        free(self.agg_id)
+        free(self.time_ms)
+        free(self.price)
+        free(self.qty)
+        free(self.side)
+
     cdef int _resize(self, Py_ssize_t capacity) except -1:
-        cdef Py_ssize_t n = self.count
-        arrays = []
-        for old, dtype in (
-            (self.agg_id_arr, np.int64), (self.time_arr, np.int64), (self.price_arr, np.int64),
-            (self.qty_arr, np.int64), (self.side_arr, np.uint8),
-        ):
-            new = np.empty(capacity, dtype)
-            if old is not None and n:
-                new[:n] = old[:n]
-            arrays.append(new)
-        self.agg_id_arr, self.time_arr, self.price_arr, self.qty_arr, self.side_arr = arrays
-        self.agg_id = self.agg_id_arr
-        self.time_ms = self.time_arr
-        self.price = self.price_arr
-        self.qty = self.qty_arr
-        self.side = self.side_arr
+        cdef void* p
+        p = realloc(self.agg_id, capacity * 8)
+        if p == NULL:
+            raise MemoryError()
+        self.agg_id = <int64_t*>p
+        p = realloc(self.time_ms, capacity * 8)
+        if p == NULL:
+            raise MemoryError()
+        self.time_ms = <int64_t*>p
+        p = realloc(self.price, capacity * 8)
+        if p == NULL:
+            raise MemoryError()
+        self.price = <int64_t*>p
+        p = realloc(self.qty, capacity * 8)
+        if p == NULL:
+            raise MemoryError()
+        self.qty = <int64_t*>p
+        p = realloc(self.side, capacity)
+        if p == NULL:
+            raise MemoryError()
+        self.side = <unsigned char*>p
         self.capacity = capacity
         return 0
 
@@ -90,11 +150,11 @@ cdef class _Columns:
     def result(self):
         n = self.count
         return (
-            self.agg_id_arr[:n].copy(),
-            self.time_arr[:n].copy(),
-            self.price_arr[:n].copy(),
-            self.qty_arr[:n].copy(),
-            self.side_arr[:n].view(np.bool_).copy(),
+            _to_array(<void**>&self.agg_id, n, 8, np.int64),
+            _to_array(<void**>&self.time_ms, n, 8, np.int64),
+            _to_array(<void**>&self.price, n, 8, np.int64),
+            _to_array(<void**>&self.qty, n, 8, np.int64),
+            _to_array(<void**>&self.side, n, 1, np.bool_),
         )
 
 
@@ -140,13 +200,17 @@ cdef int _fast_columns(_Columns cols, const unsigned char* p, Py_ssize_t n,
     cols.ensure(nrows)
     i = cols.count
     for r in range(nrows):
-        if v1_row(p, n, &pos, &row) < 0:
+        if v1_row_shape(p, n, &pos, &row) < 0:
             cols.count = mark
             return 1
         if row.time_ms < start or row.time_ms > end:
+            if not (v1_plain_decimal(row.price, row.price_len)
+                    and v1_plain_decimal(row.qty, row.qty_len)):
+                cols.count = mark
+                return 1
             continue
-        if (parse_fixed_chars(row.price, row.price_len, &price) != FP_OK
-                or parse_fixed_chars(row.qty, row.qty_len, &qty) != FP_OK):
+        if (v1_fixed(row.price, row.price_len, &price) != FP_OK
+                or v1_fixed(row.qty, row.qty_len, &qty) != FP_OK):
             cols.count = mark
             return 1
         cols.agg_id[i] = row.agg_id
@@ -164,7 +228,7 @@ cdef int _fast_columns(_Columns cols, const unsigned char* p, Py_ssize_t n,
 
 def decode_columns(pairs, int64_t start_ms, int64_t end_ms):
     """(agg_id, time_ms, price, qty, is_buyer_maker) arrays of the in-window trades, in scan order."""
-    cdef _Columns cols = _Columns(4096)
+    cdef _Columns cols = _Columns(1 << 16)
     cdef _View view
     cdef int rc
     for key, value in pairs:

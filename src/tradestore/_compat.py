@@ -12,16 +12,16 @@ import os
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
 
 if NO_EXTENSIONS:
-    from tradestore._pure import decode, fixedpoint
+    from tradestore._pure import decode, fixedpoint, profile
 
     EXTENSIONS_LOADED = False
 else:
     try:
-        from tradestore._ext import decode, fixedpoint  # type: ignore[no-redef]
+        from tradestore._ext import decode, fixedpoint, profile  # type: ignore[no-redef]
 
         EXTENSIONS_LOADED = True
     except ImportError:  # pragma: no cover - exercised by test_ext_loaded
-        from tradestore._pure import decode, fixedpoint
+        from tradestore._pure import decode, fixedpoint, profile
 
         EXTENSIONS_LOADED = False
 
@@ -29,12 +29,14 @@ parse_fixed = fixedpoint.parse_fixed
 format_fixed = fixedpoint.format_fixed
 decode_columns = decode.decode_columns
 decode_trades = decode.decode_trades
+accumulate_levels = profile.accumulate
 
 # module name -> the module in use, compiled or pure (test_ext_loaded checks each)
-MODULES = {"decode": decode, "fixedpoint": fixedpoint}
+MODULES = {"decode": decode, "fixedpoint": fixedpoint, "profile": profile}
 
 __all__ = [
     "EXTENSIONS_LOADED",
+    "accumulate_levels",
     "MODULES",
     "NO_EXTENSIONS",
     "decode_columns",

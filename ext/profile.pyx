@@ -1,0 +1,299 @@
+# cython: boundscheck=False, wraparound=False
+"""Per-price volume accumulation straight from v1 value bytes (twin: _pure/profile.py).
+
+One pass over the seek window: each in-window trade adds its quantity to an open-addressing
+table keyed by the exact price (int64 at 1e-8), with 128-bit sums (two uint64 words with
+carry). No Python object is built per trade. Binning happens afterwards over the distinct
+prices, so any bin width is exact. Values not of the exact v1 shape go through the msgpack
+slow path of the pure twin, one whole value at a time.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memset
+
+from _fixedcore cimport FP_OK, parse_fixed_chars
+from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
+
+from tradestore._pure.decode import slow_rows
+
+DEF MIN_ROW_BYTES = 8
+DEF EMPTY = -1  # prices are never negative: a plain decimal has no sign
+
+
+cdef struct Level:
+    int64_t price
+    uint64_t vol_lo
+    uint64_t vol_hi
+    uint64_t buy_lo
+    uint64_t buy_hi
+    uint64_t count
+
+
+cdef struct Row:
+    int64_t agg_id
+    int64_t time_ms
+    int64_t price
+    int64_t qty
+    bint is_buyer_maker
+
+
+cdef inline void _add128(uint64_t* lo, uint64_t* hi, uint64_t v) noexcept nogil:
+    lo[0] += v
+    if lo[0] < v:
+        hi[0] += 1
+
+
+cdef class LevelTable:
+    """Volume per exact price level over a window (see the module docstring)."""
+
+    cdef Level* slots
+    cdef Level* last_level
+    cdef Py_ssize_t capacity, used
+    cdef Row* rows
+    cdef Py_ssize_t rows_cap, n_rows
+    cdef readonly Py_ssize_t trade_count
+    cdef int64_t first_t, last_t
+    cdef int64_t lo_price, hi_price
+    cdef int64_t last_id
+    cdef bint has_last
+    cdef bint dedupe
+    cdef set seen
+
+    def __cinit__(self):
+        self.capacity = 0
+        self.used = 0
+        self.slots = NULL
+        self.last_level = NULL
+        self.rows = NULL
+        self.rows_cap = 0
+        self.n_rows = 0
+        self.trade_count = 0
+        self.has_last = False
+        self._rehash(1024)
+
+    def __dealloc__(self):
+        free(self.slots)
+        free(self.rows)
+
+    cdef int _rehash(self, Py_ssize_t capacity) except -1:
+        cdef Level* old = self.slots
+        cdef Py_ssize_t old_cap = self.capacity
+        cdef Py_ssize_t i
+        cdef Level* new = <Level*>malloc(capacity * sizeof(Level))
+        if new == NULL:
+            raise MemoryError()
+        memset(new, 0, capacity * sizeof(Level))
+        for i in range(capacity):
+            new[i].price = EMPTY
+        self.slots = new
+        self.last_level = NULL
+        self.capacity = capacity
+        for i in range(old_cap):
+            if old[i].price != EMPTY:
+                self._slot(old[i].price)[0] = old[i]
+        free(old)
+        return 0
+
+    cdef inline Level* _slot(self, int64_t price) noexcept nogil:
+        """The slot of price (an empty one where it would go if absent)."""
+        cdef uint64_t mask = <uint64_t>(self.capacity - 1)
+        cdef uint64_t i = ((<uint64_t>price) * 0x9E3779B97F4A7C15ULL) >> 20
+        while True:
+            i &= mask
+            if self.slots[i].price == price or self.slots[i].price == EMPTY:
+                return &self.slots[i]
+            i += 1
+
+    cdef int _reserve_rows(self, Py_ssize_t n) except -1:
+        cdef Row* grown
+        if n > self.rows_cap:
+            grown = <Row*>realloc(self.rows, n * sizeof(Row))
+            if grown == NULL:
+                raise MemoryError()
+            self.rows = grown
+            self.rows_cap = n
+        return 0
+
+    cdef int _commit(self) except -1:
+        """Add the rows parsed from one value; -2 when ids are out of order (no dedupe)."""
+        cdef Py_ssize_t r
+        cdef Row* row
+        cdef Level* level
+        for r in range(self.n_rows):
+            row = &self.rows[r]
+            if self.dedupe:
+                if row.agg_id in self.seen:
+                    continue
+                self.seen.add(row.agg_id)
+            elif self.has_last and row.agg_id <= self.last_id:
+                return -2
+            self.last_id = row.agg_id
+            self.has_last = True
+            if self.last_level != NULL and self.last_level.price == row.price:
+                level = self.last_level  # most trades print at the previous price
+            else:
+                if (self.used + 1) * 2 > self.capacity:
+                    self._rehash(self.capacity * 2)
+                level = self._slot(row.price)
+                if level.price == EMPTY:
+                    level.price = row.price
+                    self.used += 1
+                self.last_level = level
+            _add128(&level.vol_lo, &level.vol_hi, <uint64_t>row.qty)
+            if not row.is_buyer_maker:
+                _add128(&level.buy_lo, &level.buy_hi, <uint64_t>row.qty)
+            level.count += 1
+            if self.trade_count == 0:
+                self.first_t = self.last_t = row.time_ms
+                self.lo_price = self.hi_price = row.price
+            else:
+                if row.time_ms < self.first_t:
+                    self.first_t = row.time_ms
+                if row.time_ms > self.last_t:
+                    self.last_t = row.time_ms
+                if row.price < self.lo_price:
+                    self.lo_price = row.price
+                if row.price > self.hi_price:
+                    self.hi_price = row.price
+            self.trade_count += 1
+        self.n_rows = 0
+        return 0
+
+    cdef int _parse(self, const unsigned char* p, Py_ssize_t n, int64_t start,
+                    int64_t end) except -1:
+        """Parse one value's in-window rows into self.rows; 1 if it needs the slow path."""
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t nrows, r
+        cdef V1Row v
+        cdef Row* row
+        self.n_rows = 0
+        if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+            return 1
+        self._reserve_rows(nrows)
+        for r in range(nrows):
+            if v1_row_shape(p, n, &pos, &v) < 0:
+                return 1
+            if v.time_ms < start or v.time_ms > end:
+                if not (v1_plain_decimal(v.price, v.price_len)
+                        and v1_plain_decimal(v.qty, v.qty_len)):
+                    return 1
+                continue
+            row = &self.rows[self.n_rows]
+            if (v1_fixed(v.price, v.price_len, &row.price) != FP_OK
+                    or v1_fixed(v.qty, v.qty_len, &row.qty) != FP_OK):
+                return 1
+            row.agg_id = v.agg_id
+            row.time_ms = v.time_ms
+            row.is_buyer_maker = v.is_buyer_maker
+            self.n_rows += 1
+        return 1 if pos != n else 0
+
+    cdef int _slow(self, key, value, int64_t start, int64_t end) except -1:
+        cdef list rows = slow_rows(key, bytes(value), start, end)
+        cdef Row* row
+        self._reserve_rows(len(rows))
+        self.n_rows = 0
+        for agg_id, time_ms, price, qty, is_buyer_maker in rows:
+            row = &self.rows[self.n_rows]
+            row.agg_id = agg_id
+            row.time_ms = time_ms
+            row.price = price
+            row.qty = qty
+            row.is_buyer_maker = is_buyer_maker
+            self.n_rows += 1
+        return 0
+
+    @property
+    def first_time_ms(self):
+        return self.first_t if self.trade_count else None
+
+    @property
+    def last_time_ms(self):
+        return self.last_t if self.trade_count else None
+
+    @property
+    def min_price(self):
+        return self.lo_price if self.trade_count else None
+
+    @property
+    def max_price(self):
+        return self.hi_price if self.trade_count else None
+
+    @property
+    def level_count(self):
+        return self.used
+
+    def bins(self, int64_t origin, int64_t width, Py_ssize_t nbins):
+        """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
+        if width <= 0 or nbins < 0:
+            raise ValueError("width must be positive and nbins non-negative")
+        cdef Level* acc = <Level*>malloc(max(nbins, 1) * sizeof(Level))
+        if acc == NULL:
+            raise MemoryError()
+        cdef Py_ssize_t i
+        cdef int64_t index
+        cdef Level* s
+        cdef uint64_t before
+        try:
+            memset(acc, 0, max(nbins, 1) * sizeof(Level))
+            for i in range(self.capacity):
+                s = &self.slots[i]
+                if s.price == EMPTY:
+                    continue
+                if s.price < origin:
+                    raise ValueError(f"price {s.price} lies outside the {nbins} bins")
+                index = (s.price - origin) // width
+                if index >= nbins:
+                    raise ValueError(f"price {s.price} lies outside the {nbins} bins")
+                _add128(&acc[index].vol_lo, &acc[index].vol_hi, s.vol_lo)
+                acc[index].vol_hi += s.vol_hi
+                _add128(&acc[index].buy_lo, &acc[index].buy_hi, s.buy_lo)
+                acc[index].buy_hi += s.buy_hi
+                acc[index].count += s.count
+            volume = [(acc[i].vol_hi << 64) | acc[i].vol_lo if acc[i].vol_hi else acc[i].vol_lo
+                      for i in range(nbins)]
+            buy = [(acc[i].buy_hi << 64) | acc[i].buy_lo if acc[i].buy_hi else acc[i].buy_lo
+                   for i in range(nbins)]
+            count = [acc[i].count for i in range(nbins)]
+        finally:
+            free(acc)
+        return volume, buy, count
+
+
+cdef inline int _open(object value, Py_buffer* buf, const unsigned char** p,
+                      Py_ssize_t* n) except -1:
+    """1 when a buffer was acquired (release it), 0 when bytes are borrowed."""
+    if PyBytes_CheckExact(value):
+        p[0] = <const unsigned char*>PyBytes_AS_STRING(value)
+        n[0] = PyBytes_GET_SIZE(value)
+        return 0
+    PyObject_GetBuffer(value, buf, PyBUF_SIMPLE)
+    p[0] = <const unsigned char*>buf.buf
+    n[0] = buf.len
+    return 1
+
+
+def accumulate(pairs, int64_t start_ms, int64_t end_ms, bint dedupe=False):
+    """A LevelTable of the in-window trades, or None if ids were out of order (no dedupe)."""
+    cdef LevelTable table = LevelTable()
+    cdef Py_buffer buf
+    cdef const unsigned char* p
+    cdef Py_ssize_t n
+    cdef int held, rc
+    table.dedupe = dedupe
+    table.seen = set() if dedupe else None
+    for key, value in pairs:
+        held = _open(value, &buf, &p, &n)
+        try:
+            rc = table._parse(p, n, start_ms, end_ms)
+        finally:
+            if held:
+                PyBuffer_Release(&buf)
+        if rc:
+            table._slow(key, value, start_ms, end_ms)
+        if table._commit() == -2:
+            return None
+    return table

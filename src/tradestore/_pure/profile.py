@@ -1,0 +1,91 @@
+"""Per-price volume accumulation from v1 values (pure-Python twin of ext/profile.pyx).
+
+``accumulate`` reads the raw ``(key, value)`` pairs of a seek window and sums, per exact
+price (int64 fixed point at 1e-8), the traded quantity, the taker-buy quantity and the
+trade count of the trades with ``start_ms <= T <= end_ms``. Binning happens afterwards
+(``LevelTable.bins``), so any bin width or tick size is exact. Sums are Python ints here
+and 128-bit in the compiled twin: they cannot overflow.
+
+Each agg id counts once, as in query_trades. Without ``dedupe`` the scan must see agg ids
+strictly ascending (the normal case); otherwise ``accumulate`` returns None and the caller
+runs it again with ``dedupe=True`` (a set of seen ids; first copy wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tradestore._pure.decode import slow_rows
+
+
+class LevelTable:
+    """Volume per exact price level over a window."""
+
+    def __init__(self) -> None:
+        self._levels: dict[int, list[int]] = {}
+        self.trade_count = 0
+        self.first_time_ms: int | None = None
+        self.last_time_ms: int | None = None
+
+    @property
+    def min_price(self) -> int | None:
+        return min(self._levels) if self._levels else None
+
+    @property
+    def max_price(self) -> int | None:
+        return max(self._levels) if self._levels else None
+
+    @property
+    def level_count(self) -> int:
+        return len(self._levels)
+
+    def _add(self, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
+        level = self._levels.get(price)
+        if level is None:
+            level = self._levels[price] = [0, 0, 0]
+        level[0] += qty
+        if not is_buyer_maker:
+            level[1] += qty
+        level[2] += 1
+        self.trade_count += 1
+        if self.first_time_ms is None or time_ms < self.first_time_ms:
+            self.first_time_ms = time_ms
+        if self.last_time_ms is None or time_ms > self.last_time_ms:
+            self.last_time_ms = time_ms
+
+    def bins(self, origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
+        """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
+        if width <= 0 or nbins < 0:
+            raise ValueError("width must be positive and nbins non-negative")
+        volume = [0] * nbins
+        buy = [0] * nbins
+        count = [0] * nbins
+        for price, (vol, buy_vol, n) in self._levels.items():
+            index = (price - origin) // width
+            if not 0 <= index < nbins:
+                raise ValueError(f"price {price} lies outside the {nbins} bins")
+            volume[index] += vol
+            buy[index] += buy_vol
+            count[index] += n
+        return volume, buy, count
+
+
+def accumulate(
+    pairs: Iterable[tuple[bytes, bytes]], start_ms: int, end_ms: int, dedupe: bool = False
+) -> LevelTable | None:
+    table = LevelTable()
+    seen: set[int] = set()
+    last_id: int | None = None
+    for key, value in pairs:
+        for agg_id, time_ms, price, qty, is_buyer_maker in slow_rows(
+            key, bytes(value), start_ms, end_ms
+        ):
+            if dedupe:
+                if agg_id in seen:
+                    continue
+                seen.add(agg_id)
+            elif last_id is not None and agg_id <= last_id:
+                return None
+            last_id = agg_id
+            table._add(time_ms, price, qty, is_buyer_maker)
+    return table
