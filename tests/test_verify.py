@@ -97,3 +97,25 @@ def test_gaps_command(tmp_path, capsys):
     ]
     code, out, _ = run_cli(capsys, "gaps", "--db", db, "--open", "--format", "jsonl")
     assert [json.loads(line)["first_id"] for line in out.splitlines()] == [100]
+
+
+def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=BASE_MS))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=16, start_ms=BASE_MS + 1000))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=26, start_ms=BASE_MS + 60_000))
+        store.put_gap("BTCUSDT", Gap(26, 30, BASE_MS + 1090, BASE_MS + 1200, BASE_MS + 1300))
+
+    def query(start, end):
+        code, out, _ = run_cli(
+            capsys, "query", "--db", db, "--symbol", "BTCUSDT", "--start", start, "--end", end
+        )
+        assert code == 0
+        return " ".join(out.split())  # the title may wrap
+
+    assert "record complete" in query(BASE_MS, BASE_MS + 90)
+    assert "INCOMPLETE: 5 agg ids missing" in query(BASE_MS, BASE_MS + 1090)
+    # No trades at all, but an unfilled gap lies there: "not recorded", not "nothing happened".
+    assert "INCOMPLETE: 1 unfilled gaps overlap" in query(BASE_MS + 1150, BASE_MS + 1160)
+    assert "record complete" in query(BASE_MS + 2000, BASE_MS + 3000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tradestore._coverage import coverage_of, window_coverage
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
 
@@ -30,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
         raise c.UsageError("--limit must be >= 0")
     with c.open_reader(args) as store:
         trades = store.query_trades(symbol, start, end, limit=args.limit)
+        if args.limit is None:
+            cover = coverage_of([t.agg_id for t in trades], store.gaps(symbol), start, end)
+        else:
+            cover = window_coverage(store, symbol, start, end)
     rows = [
         {
             "agg_id": t.agg_id,
@@ -41,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         }
         for t in trades
     ]
-    title = f"{symbol} {format_time_ms(start)} .. {format_time_ms(end)}: {len(rows)} trades"
+    title = (
+        f"{symbol} {format_time_ms(start)} .. {format_time_ms(end)}: {len(rows)} trades "
+        f"(record {cover.summary()})"
+    )
     c.emit(rows, args.format, title=title)
     return 0
