@@ -13,6 +13,8 @@ from tradestore.cli._common import UsageError
 # name -> module under tradestore.cli; each module has register(subparsers) and run(args).
 COMMANDS = {
     "query": "_query",
+    "profile": "_profile",
+    "vacuums": "_vacuums",
     "stats": "_stats",
     "prune": "_prune",
     "import": "_import",

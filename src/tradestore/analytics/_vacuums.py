@@ -1,0 +1,128 @@
+"""liquidity_vacuums: price ranges that traded far less than the median bin.
+
+Over the profile's bins from the lowest to the highest traded price (empty bins
+included), a vacuum is a maximal run of bins with volume below ``threshold`` x the median
+bin volume; runs closer than ``merge_distance`` x the mid price are merged into one range.
+``actual_volume`` is the mean volume of the range's thin bins, so the deficit says how
+thin they are. Exact arithmetic throughout; only the deficit percentage is a float.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+
+from tradestore.analytics._profile import MIN_TRADES, volume_profile
+from tradestore.analytics._results import LiquidityVacuum, VacuumReport, VolumeProfile
+
+FAST_MOVEMENT_PCT = 80.0
+MODERATE_MOVEMENT_PCT = 50.0
+
+
+def liquidity_vacuums(
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    tick_size: Decimal | str | None = None,
+    bins: int = 100,
+    threshold: float = 0.20,
+    merge_distance: float = 0.001,
+    fast_movement_pct: float = FAST_MOVEMENT_PCT,
+    moderate_movement_pct: float = MODERATE_MOVEMENT_PCT,
+    min_trades: int = MIN_TRADES,
+) -> VacuumReport:
+    """The liquidity vacuums of the volume profile of ``symbol`` over [start_ms, end_ms]."""
+    profile = volume_profile(
+        store, symbol, start_ms, end_ms, tick_size=tick_size, bins=bins, min_trades=min_trades
+    )
+    return find_vacuums(
+        profile,
+        threshold=threshold,
+        merge_distance=merge_distance,
+        fast_movement_pct=fast_movement_pct,
+        moderate_movement_pct=moderate_movement_pct,
+    )
+
+
+def find_vacuums(
+    profile: VolumeProfile,
+    *,
+    threshold: float = 0.20,
+    merge_distance: float = 0.001,
+    fast_movement_pct: float = FAST_MOVEMENT_PCT,
+    moderate_movement_pct: float = MODERATE_MOVEMENT_PCT,
+) -> VacuumReport:
+    """The vacuums of an already computed profile (see the module docstring)."""
+    limit = Fraction(Decimal(str(threshold)))
+    merge = Fraction(Decimal(str(merge_distance)))
+    if limit <= 0 or merge < 0:
+        raise ValueError("threshold must be positive and merge_distance non-negative")
+    volumes = [Fraction(b.volume) for b in profile.bins]
+    median = _median(volumes)
+    cutoff = limit * median
+    runs: list[list[int]] = []
+    for i, v in enumerate(volumes):
+        if v < cutoff:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+    mid = (Fraction(profile.price_low) + Fraction(profile.price_high)) / 2
+    width = Fraction(profile.bin_size)
+    merged: list[list[list[int]]] = []  # each vacuum: the runs it is made of
+    for run in runs:
+        if merged and (run[0] - merged[-1][-1][1] - 1) * width < merge * mid:
+            merged[-1].append(run)
+        else:
+            merged.append([run])
+    vacuums = []
+    for parts in merged:
+        lo, hi = parts[0][0], parts[-1][1]
+        # The mean over the thin bins themselves: the bins between merged runs are not
+        # thin (or they would be part of a run) and would hide the deficit.
+        thin = [volumes[i] for a, b in parts for i in range(a, b + 1)]
+        mean = sum(thin) / len(thin)
+        deficit = float((median - mean) / median * 100) if median else 0.0
+        if deficit > fast_movement_pct:
+            impact = "FastMovement"
+        elif deficit > moderate_movement_pct:
+            impact = "ModerateMovement"
+        else:
+            impact = "Negligible"
+        vacuums.append(
+            LiquidityVacuum(
+                price_low=profile.bins[lo].price_low,
+                price_high=profile.bins[hi].price_high,
+                actual_volume=_decimal(mean),
+                median_volume=_decimal(median),
+                volume_deficit_pct=round(deficit, 4),
+                expected_impact=impact,
+                bin_count=len(thin),
+            )
+        )
+    return VacuumReport(
+        profile=profile,
+        median_volume=_decimal(median),
+        threshold_volume=_decimal(cutoff),
+        vacuums=tuple(vacuums),
+        detected_ms=int(time.time() * 1000),
+    )
+
+
+def _median(values: list[Fraction]) -> Fraction:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """value to 10 decimal places (exact for medians of 1e-8 amounts), half-even."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        quotient = Decimal(value.numerator) / Decimal(value.denominator)
+        return quotient.quantize(Decimal("1e-10"), rounding=ROUND_HALF_EVEN).normalize()

@@ -1,0 +1,86 @@
+"""``vacuums``: price ranges of a symbol that traded far below the median bin volume."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tradestore._timeparse import format_time_ms
+from tradestore.cli import _common as c
+from tradestore.cli._profile import add_analytics_args, analytics_window
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "vacuums",
+        help="liquidity vacuums: price ranges with far less volume than the median bin",
+        description="Find the price ranges of a symbol's volume profile whose bins traded "
+        "less than --threshold x the median bin volume (empty bins included). Such ranges "
+        "offer little resistance: price tends to move fast through them. Needs at least "
+        "1000 trades in the window.",
+    )
+    add_analytics_args(p)
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.20,
+        metavar="F",
+        help="a bin is thin below F x the median bin volume (default: 0.20)",
+    )
+    p.add_argument(
+        "--merge-distance",
+        type=float,
+        default=0.001,
+        metavar="F",
+        help="merge vacuums closer than F x the mid price (default: 0.001)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tradestore.analytics import InsufficientData, decimal_str, liquidity_vacuums
+
+    symbol = c.symbol_arg(args)
+    start, end = analytics_window(args)
+    if not args.threshold > 0 or args.merge_distance < 0:
+        raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
+    with c.open_reader(args) as store:
+        try:
+            report = liquidity_vacuums(
+                store,
+                symbol,
+                start,
+                end,
+                tick_size=args.tick_size,
+                bins=args.bins,
+                threshold=args.threshold,
+                merge_distance=args.merge_distance,
+            )
+        except InsufficientData as exc:
+            raise c.UsageError(str(exc)) from None
+        except ValueError as exc:
+            raise c.UsageError(str(exc)) from None
+    if args.format == "json":
+        json.dump(report.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    rows = [
+        {
+            "price_low": decimal_str(v.price_low),
+            "price_high": decimal_str(v.price_high),
+            "thin_bins": v.bin_count,
+            "actual_volume": decimal_str(v.actual_volume),
+            "deficit_pct": f"{v.volume_deficit_pct:.1f}",
+            "expected_impact": v.expected_impact,
+        }
+        for v in report.vacuums
+    ]
+    p = report.profile
+    title = (
+        f"{p.symbol} liquidity vacuums {format_time_ms(p.start_ms)} .. "
+        f"{format_time_ms(p.end_ms)}: {len(rows)} (median bin volume "
+        f"{decimal_str(report.median_volume)}, bin {decimal_str(p.bin_size)})"
+    )
+    c.emit(rows, "table", title=title)
+    return 0
