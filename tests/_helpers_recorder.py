@@ -77,5 +77,5 @@ def stored_ids(db, symbol: str) -> list[int]:
 
 async def wait_for(predicate: Callable[[], bool], *, step: float = 0.01) -> None:
     """Poll until predicate() holds (callers bound it with fail_after)."""
-    while not predicate():
+    while not predicate():  # noqa: ASYNC110 - polls counters no event exposes
         await trio.sleep(step)

@@ -201,6 +201,7 @@ async def _session(
     conn.session_frames = 0
     opened_at = None
     error: str | None = None
+    ws = None
     try:
         async with trio_websocket.open_websocket_url(
             conn.spec.url,
@@ -238,6 +239,8 @@ async def _session(
         conn._scope = None
         if conn.state == "open":
             conn.state = "closed"
+        if ws is not None:
+            await _close_transport(ws)
     reason = conn._recycle_reason
     if reason is not None:
         conn.recycled[reason] = conn.recycled.get(reason, 0) + 1
@@ -251,6 +254,16 @@ async def _session(
     lived = 0.0 if opened_at is None else trio.current_time() - opened_at
     healthy = opened_at is not None and (conn.session_frames > 0 or lived >= cfg.healthy_after)
     return healthy, reason == SERVER_SHUTDOWN, error
+
+
+async def _close_transport(ws: trio_websocket.WebSocketConnection) -> None:
+    # trio-websocket 0.12 never closes the TCP stream of a connection the server closed
+    # first (aclose() returns early once a close reason is set), so each server-side drop
+    # would leak a socket until garbage collection. Closing it again is harmless.
+    stream = getattr(ws, "_stream", None)
+    if stream is not None:
+        with trio.CancelScope(shield=True):
+            await stream.aclose()
 
 
 async def _read(
