@@ -92,8 +92,9 @@ class FakeExchangeConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off)")
-        if self.skip_every == 1:
-            raise ValueError("skip_every=1 would skip every trade")
+        for name in ("malformed_every", "duplicate_every", "skip_every"):
+            if getattr(self, name) == 1:
+                raise ValueError(f"{name}=1 would leave no room for trades (use 0 for off)")
         if self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
         if self.queue_size < 1:

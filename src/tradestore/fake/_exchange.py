@@ -34,6 +34,7 @@ class FakeExchange:
         self._connections: set = set()
         self._first_subscriber = {s: trio.Event() for s in config.symbols}
         self._changed = {s: trio.Event() for s in config.symbols}
+        self._any_change = trio.Event()
         self._finished = {s: False for s in config.symbols}
         self._silent = False
         self._origin_time = trio.current_time()
@@ -143,9 +144,22 @@ class FakeExchange:
             for connection in tuple(subscribers):
                 connection.offer_trade(symbol, record, raw)
 
-    def _notify(self, symbol: str) -> None:
-        self._changed[symbol].set()
-        self._changed[symbol] = trio.Event()
+    def _notify(self, symbol: str | None = None) -> None:
+        if symbol is not None:
+            self._changed[symbol].set()
+            self._changed[symbol] = trio.Event()
+        self._any_change.set()
+        self._any_change = trio.Event()
+
+    async def wait_until(self, predicate) -> None:
+        """Return once ``predicate()`` is true, re-checking whenever a trade is generated
+        or a connection opens, is dropped or ends (e.g. ``lambda: fx.log.connections_dropped``)."""
+        while not predicate():
+            await self._any_change.wait()
+
+    def note_dropped(self, reason: str) -> None:
+        self.log.note_dropped(reason)
+        self._notify()
 
     async def wait_generated(self, symbol: str, n: int) -> None:
         """Return once ``n`` trades of ``symbol`` exist; raise if the source ran out first."""
@@ -200,11 +214,13 @@ class FakeExchange:
     def attach(self, connection) -> None:
         self._connections.add(connection)
         self.log.connections_opened += 1
+        self._notify()
 
     def detach(self, connection) -> None:
         self._connections.discard(connection)
         for subscribers in self._subscribers.values():
             subscribers.discard(connection)
+        self._notify()
 
     def serves(self, symbol: str) -> bool:
         return symbol in self._subscribers

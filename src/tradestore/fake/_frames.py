@@ -75,7 +75,10 @@ MALFORMED_KINDS = (
     "wrong_event",
     "not_object",
     "not_utf8",
+    "oversized",
 )
+# Binance frames are a few hundred bytes; the project's parser refuses more than 64 KiB.
+OVERSIZED_BYTES = 70_000
 
 
 def malformed(kind: str, symbol: str, record: Record, event_ms: int) -> str | bytes:
@@ -91,7 +94,9 @@ def malformed(kind: str, symbol: str, record: Record, event_ms: int) -> str | by
     if kind == "bad_type":
         return good.replace(f'"a":{t.agg_id}', f'"a":"{t.agg_id}"')
     if kind == "bad_value":
-        return good.replace(f'"q":"{t.qty}"', f'"q":"-{t.qty}"')
+        return good.replace(f'"a":{t.agg_id}', f'"a":-{t.agg_id}')
+    if kind == "oversized":
+        return good.replace('"M":true', '"M":true,"x":"' + "x" * OVERSIZED_BYTES + '"')
     if kind == "wrong_event":
         return good.replace('"e":"aggTrade"', '"e":"trade"')
     if kind == "not_object":

@@ -54,8 +54,9 @@ class Connection:
         self._queue_in, self._queue_out = trio.open_memory_channel(self.config.queue_size)
         self._abort_requested = trio.Event()
         self._abort_reason: str | None = None
-        self._data_frames = 0
-        self._previous: dict[str, tuple[Record, str]] = {}
+        self._frames = 0  # data, malformed and duplicate frames: the fault counters' clock
+        control.on_drop = exchange.note_dropped
+        self._previous: dict[str, str] = {}  # symbol -> its last raw event sent
         self._close_code: int | None = None
 
     # ------------------------------------------------------------------ producers' side
@@ -74,8 +75,8 @@ class Connection:
         except trio.WouldBlock:
             log.info("client %s fell %d frames behind: dropped", self.peer, self.config.queue_size)
             self.request_abort("slow_client")
-        except trio.ClosedResourceError:
-            pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the connection is ending; it unsubscribes on its way out
 
     def request_abort(self, reason: str) -> None:
         if self._abort_reason is None:
@@ -110,12 +111,8 @@ class Connection:
         finally:
             self.exchange.detach(self)
             self._queue_in.close()
-            reason = self.control.drop_reason or self._abort_reason
-            if reason is not None:
-                self.exchange.log.note_dropped(reason)
-            elif self._close_code is not None:
-                self.exchange.log.note_dropped("lifetime")
-        if self._close_code is not None and self.control.drop_reason is None:
+        if self._close_code is not None and not self.control.closed:
+            self.exchange.note_dropped("lifetime")
             with trio.move_on_after(5, shield=True):
                 await self._send({"type": "websocket.close", "code": self._close_code})
 
@@ -157,31 +154,42 @@ class Connection:
                         log_.shutdown_events_sent += 1
                     continue
                 _kind, symbol, record, raw = item
-                n = self._data_frames + 1
-                self._data_frames = n
-                cfg = self.config
-                if cfg.malformed_every and n % cfg.malformed_every == 0:
-                    await self._send_malformed(symbol, record, n // cfg.malformed_every - 1)
-                if not await self._deliver(self._wrap(symbol, raw)):
-                    continue
-                log_.note_sent(symbol, record.trade.agg_id)
-                log_.frames_sent += 1
-                if cfg.duplicate_every and n % cfg.duplicate_every == 0:
-                    old_record, old_raw = self._previous.get(symbol, (record, raw))
-                    if await self._deliver(self._wrap(symbol, old_raw)):
-                        log_.duplicates_sent += 1
-                self._previous[symbol] = (record, raw)
+                await self._send_faults(symbol, record)
+                if await self._deliver(self._wrap(symbol, raw)):
+                    self._frames += 1
+                    log_.note_sent(symbol, record.trade.agg_id)
+                    log_.frames_sent += 1
+                    self._previous[symbol] = raw
 
-    async def _send_malformed(self, symbol: str, record: Record, index: int) -> None:
-        kinds = _frames.MALFORMED_KINDS
-        kind = kinds[index % len(kinds)]
+    async def _send_faults(self, symbol: str, record: Record) -> None:
+        """Before a trade goes out: the malformed or duplicate frames whose turn it is.
+        Frame k (counting from 1, per connection) is malformed when malformed_every
+        divides k, else a re-send of the symbol's previous trade when duplicate_every does."""
+        cfg = self.config
+        log_ = self.exchange.log
+        while True:
+            k = self._frames + 1
+            if cfg.malformed_every and k % cfg.malformed_every == 0:
+                kinds = _frames.MALFORMED_KINDS
+                kind = kinds[(k // cfg.malformed_every - 1) % len(kinds)]
+                if not await self._send_malformed(kind, symbol, record):
+                    return
+                log_.note_malformed(kind)
+            elif cfg.duplicate_every and k % cfg.duplicate_every == 0 and symbol in self._previous:
+                if not await self._deliver(self._wrap(symbol, self._previous[symbol])):
+                    return
+                log_.duplicates_sent += 1
+            else:
+                return
+            self._frames = k
+
+    async def _send_malformed(self, kind: str, symbol: str, record: Record) -> bool:
         frame = _frames.malformed(kind, symbol, record, record.trade.time_ms)
         # Damage inside the event is wrapped like any event; damage to the frame itself
         # (not JSON, not an object, not UTF-8) is sent as it is.
         if self.combined and kind not in ("not_json", "not_object", "not_utf8"):
             frame = _frames.combined(_frames.stream_name(symbol), frame)
-        if await self._deliver(frame):
-            self.exchange.log.note_malformed(kind)
+        return await self._deliver(frame)
 
     def _wrap(self, symbol: str, raw: str) -> str:
         if self.combined:

@@ -47,7 +47,8 @@ class WebSocketControl:
     def __init__(self, stream: _KeepaliveWSStream) -> None:
         self._stream = stream
         self.drop_reason: str | None = None
-        self.dropped = trio.Event()
+        # Called once, with the reason, just before the server cuts the connection.
+        self.on_drop: Callable[[str], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -61,9 +62,11 @@ class WebSocketControl:
 
     async def abort(self, reason: str) -> None:
         """Close the TCP connection at once, with no WebSocket close frame (like a crash)."""
-        if self.drop_reason is None:
-            self.drop_reason = reason
-            self.dropped.set()
+        if self.drop_reason is not None or self.closed:
+            return
+        self.drop_reason = reason
+        if self.on_drop is not None:
+            self.on_drop(reason)
         await self._stream.abort()
 
 

@@ -1,0 +1,589 @@
+"""The fake exchange, driven over real loopback sockets with trio-websocket and httpx."""
+
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import httpx
+import pytest
+import trio
+import trio_websocket
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+
+from tradestore import InvalidMessage, parse_agg_trade
+from tradestore.fake import (
+    FakeExchangeConfig,
+    open_fake_exchange,
+    serve_fake_exchange,
+)
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+@asynccontextmanager
+async def connect(fx, resource: str, *, message_queue_size: int = 1, rcvbuf: int | None = None):
+    """A trio-websocket client on a TCP stream the test owns and always closes.
+
+    (trio-websocket's own client leaves its socket open when the server ends the
+    connection, which this suite does on purpose, and pytest turns that into an error.)
+    """
+    sock = trio.socket.socket()
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    await sock.connect(("127.0.0.1", fx.port))
+    async with trio.SocketStream(sock) as stream, trio.open_nursery() as nursery:
+        ws = await trio_websocket.wrap_client_stream(
+            nursery, stream, "127.0.0.1", resource, message_queue_size=message_queue_size
+        )
+        try:
+            yield ws
+        finally:
+            with trio.move_on_after(1, shield=True):
+                await ws.aclose()
+            nursery.cancel_scope.cancel()
+
+
+def config(**overrides) -> FakeExchangeConfig:
+    settings = {"symbols": ("BTCUSDT", "ETHUSDT"), "rate": 200.0, "start_time_ms": T0}
+    settings.update(overrides)
+    return FakeExchangeConfig(**settings)
+
+
+async def receive_json(ws) -> dict:
+    return json.loads(await ws.get_message())
+
+
+async def collect(ws, n: int) -> list[str | bytes]:
+    return [await ws.get_message() for _ in range(n)]
+
+
+async def request(ws, method: str, params=None, request_id=1) -> dict:
+    """Send one request and return its reply, skipping data frames on the way."""
+    body = {"method": method, "id": request_id}
+    if params is not None:
+        body["params"] = params
+    await ws.send_message(json.dumps(body))
+    while True:
+        message = await receive_json(ws)
+        if "e" not in message and "stream" not in message:
+            return message
+
+
+def event_ids(frames, symbol: str | None = None) -> list[int]:
+    ids = []
+    for frame in frames:
+        event = json.loads(frame)
+        event = event.get("data", event)
+        if symbol is None or event["s"] == symbol:
+            ids.append(event["a"])
+    return ids
+
+
+# ---------------------------------------------------------------------------- streams
+
+
+async def test_raw_stream_sends_contiguous_ids_exactly_as_logged():
+    async with open_fake_exchange(config(max_trades=60)) as fx:
+        assert fx.ws_url == f"ws://127.0.0.1:{fx.port}"
+        assert fx.rest_url == f"http://127.0.0.1:{fx.port}"
+        async with open_websocket_url(f"{fx.ws_url}/ws/btcusdt@aggTrade") as ws:
+            frames = await collect(ws, 60)
+        await fx.wait_generated("BTCUSDT", 60)
+        ids = event_ids(frames)
+        assert ids == list(range(1_000_000, 1_000_060))
+        assert fx.log.sent_ids("BTCUSDT") == ids
+        assert fx.log.generated_ids("BTCUSDT") == ids
+        assert fx.log.skipped_ids("BTCUSDT") == []
+        # Every frame is a well-formed event that the project's parser reads back exactly.
+        history = fx.history("BTCUSDT")
+        assert [parse_agg_trade(f) for f in frames] == history
+        first = json.loads(frames[0])
+        assert list(first) == ["e", "E", "s", "a", "p", "q", "f", "l", "T", "m", "M"]
+        assert first["e"] == "aggTrade" and first["s"] == "BTCUSDT" and first["M"] is True
+        assert first["f"] <= first["l"]
+        assert fx.log.connections_opened == 1
+
+
+async def test_synthetic_trades_look_like_btc():
+    async with open_fake_exchange(config(rate=2000, max_trades=500)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            frames = await collect(ws, 500)
+    events = [json.loads(f) for f in frames]
+    for event in events:
+        price, qty = event["p"], event["q"]
+        assert len(price.split(".")[1]) == 8 and len(qty.split(".")[1]) == 8
+        assert price.endswith("000000")  # 2-decimal ticks
+        assert Decimal("60000") <= Decimal(price) <= Decimal("100000")
+        assert Decimal(qty) > 0
+        assert qty.rstrip("0").split(".")[1].__len__() <= 8
+    assert len({e["p"] for e in events}) > 50  # it walks
+    assert {e["m"] for e in events} == {True, False}
+    times = [e["T"] for e in events]
+    assert times == sorted(times) and times[0] >= T0
+    # f..l ranges follow one another without overlap
+    for before, after in zip(events, events[1:], strict=False):
+        assert after["f"] == before["l"] + 1
+
+
+async def test_frames_have_the_shape_of_real_binance_frames(real_frames):
+    real = json.loads(real_frames[0])
+    async with open_fake_exchange(config(max_trades=1)) as fx:
+        async with connect(fx, "/stream?streams=btcusdt@aggTrade") as ws:
+            fake = await receive_json(ws)
+    assert set(fake) == set(real) == {"stream", "data"}
+    assert fake["stream"] == real["stream"]
+    assert set(fake["data"]) == set(real["data"])
+    for key, value in real["data"].items():
+        assert type(fake["data"][key]) is type(value), key
+    assert len(fake["data"]["p"].split(".")[1]) == len(real["data"]["p"].split(".")[1])
+
+
+async def test_combined_stream_two_symbols_match_the_sent_log():
+    async with open_fake_exchange(config(max_trades=40)) as fx:
+        async with connect(fx, "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade") as ws:
+            frames = await collect(ws, 80)
+        for frame in frames:
+            wrapper = json.loads(frame)
+            assert wrapper["stream"] == f"{wrapper['data']['s'].lower()}@aggTrade"
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            ids = event_ids(frames, symbol)
+            assert ids == list(range(1_000_000, 1_000_040))
+            assert fx.log.sent_ids(symbol) == ids
+        # Different symbols walk differently from the same seed.
+        assert fx.history("BTCUSDT")[0].price != fx.history("ETHUSDT")[0].price
+
+
+async def test_generation_waits_for_the_first_subscriber():
+    async with open_fake_exchange(config()) as fx:
+        await trio.sleep(0.2)
+        assert fx.history("BTCUSDT") == []
+        async with connect(fx, "/ws/ethusdt@aggTrade") as ws:
+            await collect(ws, 3)
+            assert fx.history("BTCUSDT") == []
+            assert len(fx.history("ETHUSDT")) >= 3
+
+
+async def test_generation_can_start_at_once_and_stop_at_max_trades():
+    async with open_fake_exchange(config(start_on_first_subscriber=False, max_trades=25)) as fx:
+        await fx.wait_generated("BTCUSDT", 25)
+        await fx.wait_generated("ETHUSDT", 25)
+        await trio.sleep(0.1)
+        assert len(fx.history("BTCUSDT")) == 25
+        assert fx.log.sent_ids("BTCUSDT") == []  # nobody listened
+        with pytest.raises(RuntimeError, match="stopped after 25"):
+            await fx.wait_generated("BTCUSDT", 26)
+
+
+async def test_same_seed_and_clock_give_the_same_trades(autojump_clock):
+    runs = []
+    for _ in range(2):
+        cfg = config(start_on_first_subscriber=False, max_trades=30, rate=5.0, seed=7)
+        async with open_fake_exchange(cfg) as fx:
+            await fx.wait_generated("BTCUSDT", 30)
+            runs.append(fx.history("BTCUSDT"))
+    assert runs[0] == runs[1]
+    # T comes from the Trio clock: 5 trades a second, 200 ms apart from start_time_ms.
+    assert [t.time_ms - runs[0][0].time_ms for t in runs[0][:4]] == [0, 200, 400, 600]
+    async with open_fake_exchange(config(start_on_first_subscriber=False, max_trades=30)) as fx:
+        await fx.wait_generated("BTCUSDT", 30)
+        assert fx.history("BTCUSDT") != runs[0]  # seed 0, not 7
+
+
+async def test_serve_fake_exchange_in_a_nursery():
+    async with trio.open_nursery() as nursery:
+        fx = await nursery.start(serve_fake_exchange, config(max_trades=5))
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            assert event_ids(await collect(ws, 5)) == list(range(1_000_000, 1_000_005))
+        nursery.cancel_scope.cancel()
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+async def test_subscribe_unsubscribe_and_list_on_a_bare_ws():
+    async with open_fake_exchange(config()) as fx:
+        async with connect(fx, "/ws") as ws:
+            assert await request(ws, "LIST_SUBSCRIPTIONS", request_id=3) == {
+                "result": [],
+                "id": 3,
+            }
+            reply = await request(ws, "SUBSCRIBE", ["btcusdt@aggTrade", "ethusdt@aggTrade"])
+            assert reply == {"result": None, "id": 1}
+            frames = await collect(ws, 10)
+            assert {json.loads(f)["s"] for f in frames} <= {"BTCUSDT", "ETHUSDT"}
+            assert "stream" not in json.loads(frames[0])  # /ws sends raw events
+            assert await request(ws, "LIST_SUBSCRIPTIONS", request_id=7) == {
+                "result": ["btcusdt@aggTrade", "ethusdt@aggTrade"],
+                "id": 7,
+            }
+            reply = await request(ws, "UNSUBSCRIBE", ["btcusdt@aggTrade"], request_id=8)
+            assert reply == {"result": None, "id": 8}
+            assert (await request(ws, "LIST_SUBSCRIPTIONS", request_id=9))["result"] == [
+                "ethusdt@aggTrade"
+            ]
+            # After the reply only ETH events arrive.
+            assert {json.loads(f)["s"] for f in await collect(ws, 10)} == {"ETHUSDT"}
+
+
+async def test_bare_stream_subscribe_gets_combined_wrappers():
+    async with open_fake_exchange(config()) as fx:
+        async with connect(fx, "/stream") as ws:
+            assert await request(ws, "SUBSCRIBE", ["btcusdt@aggTrade"], request_id=1) == {
+                "result": None,
+                "id": 1,
+            }
+            wrapper = await receive_json(ws)
+            assert wrapper["stream"] == "btcusdt@aggTrade"
+            assert wrapper["data"]["s"] == "BTCUSDT"
+            assert await request(ws, "GET_PROPERTY", ["combined"], request_id=2) == {
+                "result": True,
+                "id": 2,
+            }
+
+
+async def test_request_errors_use_binance_shapes():
+    async with open_fake_exchange(config()) as fx:
+        async with connect(fx, "/ws") as ws:
+            reply = await request(ws, "SUBSCRIBE", ["dogeusdt@aggTrade"], request_id=5)
+            assert reply["id"] == 5 and reply["error"]["code"] == 2
+            assert reply["error"]["msg"].startswith("Invalid request: ")
+            reply = await request(ws, "SUBSCRIBE", ["btcusdt@depth"], request_id=6)
+            assert reply["error"]["code"] == 2
+            reply = await request(ws, "SUBSCRIBE", ["BTCUSDT@aggTrade"], request_id=7)
+            assert reply["error"]["code"] == 2  # stream names are lower case
+            reply = await request(ws, "FROBNICATE", [], request_id=8)
+            assert reply["error"]["code"] == 2 and "FROBNICATE" in reply["error"]["msg"]
+            await ws.send_message("{not json")
+            reply = await receive_json(ws)
+            assert reply["error"]["code"] == 3 and reply["id"] is None
+            reply = await request(ws, "SUBSCRIBE", [1, 2], request_id=9)
+            assert reply["error"]["code"] == 1
+            await ws.send_message(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": -1}))
+            assert (await receive_json(ws))["error"]["code"] == 2
+            # A failed SUBSCRIBE subscribed nothing.
+            assert (await request(ws, "LIST_SUBSCRIPTIONS", request_id=10))["result"] == []
+
+
+async def rejection(port: int, resource: str) -> ConnectionRejected:
+    """The handshake rejection for ``resource``, on a TCP stream this test closes itself
+    (trio-websocket leaves its own socket open when a handshake is rejected)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    found: list[BaseException] = []
+    async with stream:
+        try:
+            async with trio.open_nursery() as nursery:
+                await trio_websocket.wrap_client_stream(nursery, stream, "127.0.0.1", resource)
+        except* ConnectionRejected as group:
+            found = [group]
+            while isinstance(found[0], BaseExceptionGroup):
+                found = list(found[0].exceptions)
+    assert found, f"{resource} was not rejected"
+    return found[0]
+
+
+async def test_unknown_stream_in_url_is_rejected():
+    async with open_fake_exchange(config()) as fx:
+        rejected = await rejection(fx.port, "/ws/dogeusdt@aggTrade")
+        assert rejected.status_code == 400
+        assert json.loads(rejected.body)["code"] == 2
+        rejected = await rejection(fx.port, "/stream?streams=btcusdt@aggTrade/xyz")
+        assert rejected.status_code == 400
+        assert (await rejection(fx.port, "/nowhere")).status_code == 404
+
+
+# ---------------------------------------------------------------------------- REST
+
+
+async def test_rest_paging_by_from_id_returns_the_whole_history_with_skipped_ids():
+    cfg = config(rate=5000, max_trades=2300, skip_every=7, start_on_first_subscriber=False)
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        await fx.wait_generated("BTCUSDT", 2300)
+        rows, from_id, weights = [], 1_000_000, []
+        while True:
+            response = await http.get(
+                "/api/v3/aggTrades", params={"symbol": "BTCUSDT", "fromId": from_id, "limit": 1000}
+            )
+            assert response.status_code == 200
+            weights.append(int(response.headers["X-MBX-USED-WEIGHT-1M"]))
+            page = response.json()
+            if not page:
+                break
+            rows += page
+            from_id = page[-1]["a"] + 1
+        assert [len(rows)] == [2300]
+        assert weights[1] - weights[0] == 4  # aggTrades costs 4
+        history = fx.history("BTCUSDT")
+        assert [r["a"] for r in rows] == [t.agg_id for t in history]
+        assert [r["a"] for r in rows] == list(range(1_000_000, 1_002_300))
+        for row, trade in zip(rows, history, strict=True):
+            assert list(row) == ["a", "p", "q", "f", "l", "T", "m", "M"]
+            assert (row["p"], row["q"], row["T"], row["m"]) == (
+                str(trade.price),
+                str(trade.qty),
+                trade.time_ms,
+                trade.is_buyer_maker,
+            )
+        skipped = fx.log.skipped_ids("BTCUSDT")
+        assert skipped == list(range(1_000_006, 1_002_300, 7))
+        assert fx.log.generated_ids("BTCUSDT") == [r["a"] for r in rows]
+
+
+async def test_rest_default_limit_recent_trades_and_time_windows():
+    cfg = config(rate=1000, max_trades=1200, start_on_first_subscriber=False)
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        await fx.wait_generated("ETHUSDT", 1200)
+        history = fx.history("ETHUSDT")
+        recent = (await http.get("/api/v3/aggTrades?symbol=ETHUSDT")).json()
+        assert [r["a"] for r in recent] == [t.agg_id for t in history[-500:]]
+        start, end = history[100].time_ms, history[199].time_ms
+        rows = (
+            await http.get(
+                "/api/v3/aggTrades",
+                params={"symbol": "ETHUSDT", "startTime": start, "endTime": end, "limit": 1000},
+            )
+        ).json()
+        expected = [t.agg_id for t in history if start <= t.time_ms <= end]
+        assert [r["a"] for r in rows] == expected and len(expected) >= 100
+        rows = (
+            await http.get(
+                "/api/v3/aggTrades", params={"symbol": "ETHUSDT", "startTime": start, "limit": 5}
+            )
+        ).json()
+        assert [r["a"] for r in rows] == expected[:5]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("symbol=BTCUSDT&limit=1001", 400, -1130),
+        ("symbol=BTCUSDT&limit=0", 400, -1130),
+        ("symbol=DOGEUSDT", 400, -1121),
+        ("", 400, -1102),
+        ("symbol=btcusdt", 400, -1100),
+        ("symbol=BTCUSDT&fromId=abc", 400, -1100),
+        ("symbol=BTCUSDT&fromId=5&startTime=1", 400, -1128),
+        ("symbol=BTCUSDT&startTime=0&endTime=3600001", 400, -1127),
+    ],
+)
+async def test_rest_rejects_bad_parameters_like_binance(query, status, code):
+    async with open_fake_exchange(config()) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        response = await http.get(f"/api/v3/aggTrades?{query}")
+        assert response.status_code == status
+        body = response.json()
+        assert body["code"] == code and body["msg"]
+        assert "X-MBX-USED-WEIGHT-1M" in response.headers
+
+
+async def test_rest_ping_and_time_follow_the_exchange_clock(autojump_clock):
+    async with open_fake_exchange(config()) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        assert (await http.get("/api/v3/ping")).json() == {}
+        before = (await http.get("/api/v3/time")).json()["serverTime"]
+        await trio.sleep(90)
+        after = (await http.get("/api/v3/time")).json()["serverTime"]
+        assert 89_000 <= after - before <= 91_000
+        assert T0 <= before < T0 + 5_000
+        assert (await http.get("/api/v3/depth")).status_code == 404
+
+
+async def test_rest_429_and_418_injection_with_retry_after():
+    cfg = config(rest_429_every=3, rest_418_every=5, retry_after=7)
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        statuses = []
+        for _ in range(10):
+            response = await http.get("/api/v3/aggTrades", params={"symbol": "BTCUSDT"})
+            statuses.append(response.status_code)
+            if response.status_code in (418, 429):
+                assert response.headers["Retry-After"] == "7"
+                assert response.json()["code"] == -1003
+            else:
+                assert "Retry-After" not in response.headers
+        assert statuses == [200, 200, 429, 200, 418, 429, 200, 200, 429, 418]
+        assert (fx.log.rest_requests, fx.log.rest_429_sent, fx.log.rest_418_sent) == (10, 3, 2)
+
+
+# ---------------------------------------------------------------------------- keepalive
+
+
+async def test_pings_are_sent_and_a_ponging_client_stays(autojump_clock):
+    async with open_fake_exchange(config(rate=1.0)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            received = []
+            with trio.move_on_after(205):  # ten ping intervals of 20 s (and not on one)
+                while True:
+                    received.append(await ws.get_message())
+            assert not ws.closed
+        assert fx.log.pings_sent >= 9
+        assert fx.log.pongs_received == fx.log.pings_sent
+        assert fx.log.connections_dropped == 0
+        # The last trade may have been on its way when the client stopped reading.
+        assert event_ids(received) == fx.log.sent_ids("BTCUSDT")[: len(received)]
+        assert len(fx.log.sent_ids("BTCUSDT")) - len(received) <= 1
+
+
+async def test_a_client_that_stops_answering_pings_is_dropped(autojump_clock):
+    # A client whose reader is stuck (its one-message queue is full) cannot answer pings.
+    async with open_fake_exchange(config(ping_interval=20, pong_timeout=60)) as fx:
+        async with connect(fx, "/ws", message_queue_size=0) as ws:
+            opened = trio.current_time()
+            await ws.send_message(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+            await trio.sleep(1)  # the reply is now stuck in the client's reader
+            await fx.wait_until(lambda: fx.log.connections_dropped)
+            # First ping at 20 s; unanswered 60 s later the connection is cut.
+            assert 80 <= trio.current_time() - opened <= 81.5
+            assert fx.log.drops_by_reason == {"pong_timeout": 1}
+            assert fx.log.pongs_received == 0
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await ws.get_message()
+            assert info.value.reason.code == 1006  # no close frame: cut
+
+
+async def test_lifetime_sends_server_shutdown_then_closes(autojump_clock):
+    cfg = config(lifetime=120, shutdown_notice=5)
+    async with open_fake_exchange(cfg) as fx:
+        async with connect(fx, "/ws") as ws:
+            opened = trio.current_time()
+            event = await receive_json(ws)
+            assert event["e"] == "serverShutdown"
+            assert trio.current_time() - opened == pytest.approx(115, abs=0.5)
+            assert event["E"] == pytest.approx(fx.now_ms(), abs=10)
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.get_message()
+            assert trio.current_time() - opened == pytest.approx(120, abs=0.5)
+            assert info.value.reason.code == 1001
+        assert fx.log.shutdown_events_sent == 1
+        assert fx.log.drops_by_reason == {"lifetime": 1}
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+async def test_drop_every_cuts_every_connection_periodically():
+    async with open_fake_exchange(config(drop_every=0.3, rate=50)) as fx:
+        for round_ in range(2):
+            async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+                received = []
+                with pytest.raises(ConnectionClosed) as info:
+                    with trio.fail_after(2):
+                        while True:
+                            received.append(await ws.get_message())
+                assert info.value.reason.code == 1006
+            assert fx.log.drops_by_reason["drop_every"] == round_ + 1
+        assert fx.log.connections_opened == 2
+
+
+async def test_drop_all_hook_and_ids_across_a_reconnect():
+    async with open_fake_exchange(config(rate=100)) as fx:
+        frames = []
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            frames += await collect(ws, 10)
+            fx.drop_all()
+            with pytest.raises(ConnectionClosed):
+                with trio.fail_after(2):
+                    while True:
+                        frames.append(await ws.get_message())
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            frames += await collect(ws, 10)
+        await trio.sleep(0.05)
+        ids = event_ids(frames)
+        # Everything a client received was logged as sent, and the log has nothing more.
+        assert sorted(set(ids)) == fx.log.sent_ids("BTCUSDT")
+        assert fx.log.drops_by_reason == {"drop_all": 1}
+        assert fx.log.connections_dropped == 1
+
+
+async def test_silent_window_keeps_pings_but_sends_no_data():
+    cfg = config(rate=50, silent_after=0.3, silent_for=0.6, ping_interval=0.1, pong_timeout=5)
+    async with open_fake_exchange(cfg) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            opened = trio.current_time()
+            stamps, frames = [], []
+            while trio.current_time() - opened < 1.3:
+                frames.append(await ws.get_message())
+                stamps.append(trio.current_time() - opened)
+            pings_during = fx.log.pings_sent
+        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        assert max(gaps) >= 0.5  # the silence
+        assert pings_during >= 10 and fx.log.pongs_received >= 10
+        ids = event_ids(frames)
+        assert ids == fx.log.sent_ids("BTCUSDT")[: len(ids)]
+        jump = max(b - a for a, b in zip(ids, ids[1:], strict=False))
+        assert jump >= 20  # trades generated during the silence were never sent
+        assert fx.log.connections_dropped == 0
+
+
+async def test_set_silent_hook_stops_and_resumes_data():
+    async with open_fake_exchange(config(rate=100)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            await collect(ws, 5)
+            fx.set_silent(True)
+            await trio.sleep(0.05)  # let frames already queued arrive
+            with trio.move_on_after(0.05):
+                while True:
+                    await ws.get_message()
+            with trio.move_on_after(0.3) as quiet:
+                await ws.get_message()
+            assert quiet.cancelled_caught
+            fx.set_silent(False)
+            assert json.loads(await ws.get_message())["e"] == "aggTrade"
+
+
+async def test_malformed_frames_are_every_nth_and_counted_by_kind():
+    async with open_fake_exchange(config(rate=500, malformed_every=3, max_trades=25)) as fx:
+        async with connect(fx, "/stream?streams=btcusdt@aggTrade") as ws:
+            frames = await collect(ws, 37)  # every 3rd frame malformed: 25 trades, 12 bad
+        good, bad = [], []
+        for frame in frames:
+            try:
+                good.append(parse_agg_trade(frame))
+            except InvalidMessage as exc:
+                bad.append(exc.reason)
+        assert len(bad) == 12 == fx.log.malformed_sent
+        # The kinds are named after the parser's reasons; it must agree with each.
+        assert sorted(bad) == sorted(fx.log.malformed_by_kind.elements())
+        assert len(set(bad)) == 9
+        assert [t.agg_id for t in good] == list(range(1_000_000, 1_000_025))
+        assert isinstance(frames[2], str) and isinstance(frames[23], bytes)  # 8th is binary
+
+
+async def test_duplicates_resend_the_previous_trade_and_are_counted():
+    async with open_fake_exchange(config(rate=500, duplicate_every=4, max_trades=36)) as fx:
+        async with connect(fx, "/ws/ethusdt@aggTrade") as ws:
+            frames = await collect(ws, 47)  # every 4th frame re-sends the previous trade
+        ids = event_ids(frames)
+        assert ids[:8] == [1_000_000, 1_000_001, 1_000_002, 1_000_002] + [
+            1_000_003,
+            1_000_004,
+            1_000_005,
+            1_000_005,
+        ]
+        assert len(ids) - len(set(ids)) == 11 == fx.log.duplicates_sent
+        assert sorted(set(ids)) == fx.log.sent_ids("ETHUSDT") == list(range(1_000_000, 1_000_036))
+
+
+async def test_skipped_ids_are_never_sent_but_exist():
+    async with open_fake_exchange(config(rate=500, skip_every=5, max_trades=50)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            ids = event_ids(await collect(ws, 40))
+        await fx.wait_generated("BTCUSDT", 50)
+        skipped = fx.log.skipped_ids("BTCUSDT")
+        assert skipped == list(range(1_000_004, 1_000_050, 5))
+        assert not set(ids) & set(skipped)
+        assert sorted(ids + skipped) == fx.log.generated_ids("BTCUSDT")
+        assert ids == fx.log.sent_ids("BTCUSDT")
+
+
+async def test_a_client_that_does_not_read_is_disconnected_not_waited_for():
+    # A tiny receive buffer on the client makes the server's socket fill quickly.
+    cfg = config(rate=4000, queue_size=20)
+    async with open_fake_exchange(cfg) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade", message_queue_size=0, rcvbuf=2048):
+            with trio.fail_after(10):
+                await fx.wait_until(lambda: fx.log.connections_dropped)
+            assert fx.log.drops_by_reason == {"slow_client": 1}
+            # A well-behaved client on the same exchange is unaffected.
+            async with connect(fx, "/ws/ethusdt@aggTrade") as other:
+                assert len(await collect(other, 50)) == 50
