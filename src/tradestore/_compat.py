@@ -12,16 +12,16 @@ import os
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
 
 if NO_EXTENSIONS:
-    from tradestore._pure import decode, fixedpoint, profile
+    from tradestore._pure import decode, fixedpoint, parse, profile
 
     EXTENSIONS_LOADED = False
 else:
     try:
-        from tradestore._ext import decode, fixedpoint, profile  # type: ignore[no-redef]
+        from tradestore._ext import decode, fixedpoint, parse, profile  # type: ignore[no-redef]
 
         EXTENSIONS_LOADED = True
     except ImportError:  # pragma: no cover - exercised by test_ext_loaded
-        from tradestore._pure import decode, fixedpoint, profile
+        from tradestore._pure import decode, fixedpoint, parse, profile
 
         EXTENSIONS_LOADED = False
 
@@ -30,9 +30,12 @@ format_fixed = fixedpoint.format_fixed
 decode_columns = decode.decode_columns
 decode_trades = decode.decode_trades
 accumulate_levels = profile.accumulate
+parse_event = parse.parse_event
+parse_agg_trade = parse.parse_agg_trade
+parse_fields = parse.parse_fields
 
 # module name -> the module in use, compiled or pure (test_ext_loaded checks each)
-MODULES = {"decode": decode, "fixedpoint": fixedpoint, "profile": profile}
+MODULES = {"decode": decode, "fixedpoint": fixedpoint, "parse": parse, "profile": profile}
 
 __all__ = [
     "EXTENSIONS_LOADED",
@@ -42,5 +45,8 @@ __all__ = [
     "decode_columns",
     "decode_trades",
     "format_fixed",
+    "parse_agg_trade",
+    "parse_event",
+    "parse_fields",
     "parse_fixed",
 ]

@@ -1,5 +1,5 @@
-"""Frame parsing entry point (the compiled parser replaces the pure one in _compat later)."""
+"""Frame parsing entry point: the compiled parser, or its pure twin (chosen in _compat)."""
 
-from tradestore._pure.parse import parse_agg_trade, parse_event
+from tradestore._compat import parse_agg_trade, parse_event, parse_fields
 
-__all__ = ["parse_agg_trade", "parse_event"]
+__all__ = ["parse_agg_trade", "parse_event", "parse_fields"]

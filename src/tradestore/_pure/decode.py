@@ -84,8 +84,6 @@ def decode_trades(
     """(in-window AggTrades in scan order, whether their agg ids strictly ascend)."""
     trades: list[AggTrade] = []
     for key, value in pairs:
-        trades.extend(
-            t for t in decode_batch(bytes(value), key) if start_ms <= t.time_ms <= end_ms
-        )
+        trades.extend(t for t in decode_batch(bytes(value), key) if start_ms <= t.time_ms <= end_ms)
     ascending = all(a.agg_id < b.agg_id for a, b in zip(trades, trades[1:], strict=False))
     return trades, ascending

@@ -42,9 +42,7 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
         metavar="PRICE",
         help="bin width, e.g. 0.01 (default: a round width giving about --bins bins)",
     )
-    p.add_argument(
-        "--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)"
-    )
+    p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
     c.add_format(p, ("table", "json"))
 
 
