@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,9 +18,11 @@ import trio
 import trio_websocket
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
-from tradestore import InvalidMessage, parse_agg_trade
+from tradestore import AggTrade, InvalidMessage, TradeStore, parse_agg_trade
+from tradestore.cli import main
 from tradestore.fake import (
     FakeExchangeConfig,
+    SentLog,
     open_fake_exchange,
     serve_fake_exchange,
 )
@@ -587,3 +594,229 @@ async def test_a_client_that_does_not_read_is_disconnected_not_waited_for():
             # A well-behaved client on the same exchange is unaffected.
             async with connect(fx, "/ws/ethusdt@aggTrade") as other:
                 assert len(await collect(other, 50)) == 50
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def write_csv(path: Path, trades: list[AggTrade], micros: bool) -> Path:
+    lines = []
+    for t in trades:
+        stamp = t.time_ms * 1000 + 123 if micros else t.time_ms
+        lines.append(
+            f"{t.agg_id},{t.price:f},{t.qty:f},{t.agg_id * 3},{t.agg_id * 3 + 1},{stamp},"
+            f"{'True' if t.is_buyer_maker else 'False'},True"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sample_trades(n: int, first_id: int = 500, first_ms: int = T0) -> list[AggTrade]:
+    return [
+        AggTrade(
+            first_id + i,
+            Decimal(f"{42000 + i}.{i % 100:02d}000000"),
+            Decimal(f"0.{i + 1:08d}"),  # down to 0.00000001: no "1E-8" on the wire
+            first_ms + 37 * i,
+            i % 3 == 0,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("micros", [False, True])
+async def test_csv_replay_sends_the_file_for_the_first_symbol(tmp_path, micros):
+    trades = sample_trades(30)
+    path = write_csv(tmp_path / "BTCUSDT-aggTrades.csv", trades, micros)
+    async with open_fake_exchange(config(csv=path, rate=1000)) as fx:
+        url = "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
+        async with connect(fx, url) as ws:
+            frames = await collect(ws, 60)
+            btc = [parse_agg_trade(f) for f in frames if '"BTCUSDT"' in f]
+            eth = event_ids([f for f in frames if '"ETHUSDT"' in f])
+            while len(btc) < 30:
+                frame = await ws.get_message()
+                if '"BTCUSDT"' in frame:
+                    btc.append(parse_agg_trade(frame))
+        assert btc == trades  # ids, exact decimal text, times (µs files too), sides
+        assert eth[:5] == list(range(1_000_000, 1_000_005))  # the others stay synthetic
+        with pytest.raises(RuntimeError, match="stopped after 30"):
+            await fx.wait_generated("BTCUSDT", 31)
+
+
+async def test_real_binance_csv_replays_exactly(real_csv):
+    async with open_fake_exchange(config(csv=real_csv, symbols=("BTCUSDT",), rate=5000)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            frames = await collect(ws, 300)
+    trades = [parse_agg_trade(f) for f in frames]
+    assert [t.agg_id for t in trades] == list(range(3800397495, 3800397795))
+    first = real_csv.read_text().splitlines()[0].split(",")
+    assert str(trades[0].price) == first[1] and str(trades[0].qty) == first[2]
+    assert trades[0].time_ms == int(first[5]) // 1000
+
+
+async def test_replay_db_sends_the_stored_trades(tmp_path):
+    btc = sample_trades(25, first_id=10)
+    eth = sample_trades(5, first_id=900, first_ms=T0 + 7_200_000)  # past the first hour
+    eth += sample_trades(5, first_id=905, first_ms=T0 + 3 * 3_600_000)
+    with TradeStore(tmp_path / "db") as store:
+        store.store_batch("BTCUSDT", btc[:10])
+        store.store_batch("BTCUSDT", btc[10:])
+        store.store_batch("ETHUSDT", eth[:5])
+        store.store_batch("ETHUSDT", eth[5:])
+    async with open_fake_exchange(config(replay_db=tmp_path / "db", rate=1000)) as fx:
+        async with connect(fx, "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade") as ws:
+            frames = await collect(ws, 35)
+    assert [parse_agg_trade(f) for f in frames if '"BTCUSDT"' in f] == btc
+    assert [parse_agg_trade(f) for f in frames if '"ETHUSDT"' in f] == eth
+    assert fx.log.sent_ids("ETHUSDT") == [t.agg_id for t in eth]
+
+
+async def test_replay_db_without_the_symbol_is_an_error(tmp_path):
+    with TradeStore(tmp_path / "db") as store:
+        store.store_batch("BTCUSDT", sample_trades(3))
+    with pytest.raises(ValueError, match="no trades stored for ETHUSDT"):
+        async with open_fake_exchange(config(replay_db=tmp_path / "db")):
+            pass
+
+
+# ---------------------------------------------------------------------------- config, log
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"host": "0.0.0.0"}, "not a loopback"),
+        ({"host": "192.168.1.5"}, "not a loopback"),
+        ({"rate": 0}, "rate"),
+        ({"symbols": ()}, "at least one symbol"),
+        ({"symbols": ("BTC/USDT",)}, "invalid symbol"),
+        ({"skip_every": 1}, "skip_every=1"),
+        ({"malformed_every": -2}, "malformed_every"),
+        ({"lifetime": 10, "shutdown_notice": 11}, "shutdown_notice"),
+        ({"csv": "a.csv", "replay_db": "db"}, "not both"),
+    ],
+)
+def test_config_rejects_nonsense(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config(**overrides)
+
+
+async def test_a_taken_port_raises_oserror_plainly():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            async with open_fake_exchange(config(port=taken.getsockname()[1])):
+                pass
+
+
+def test_config_normalises_and_allows_remote_when_asked():
+    cfg = config(symbols="btcusdt,ETHUSDT,BTCUSDT", host="0.0.0.0", allow_remote=True)
+    assert cfg.symbols == ("BTCUSDT", "ETHUSDT")
+    assert config(host="::1").host == "::1"
+    assert config(lifetime=30).notice == 3.0 and config().notice == 10.0
+
+
+async def test_sent_log_round_trips_through_json(tmp_path):
+    async with open_fake_exchange(config(max_trades=20, skip_every=4)) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            await collect(ws, 15)
+        await fx.wait_generated("BTCUSDT", 20)
+        fx.log.write_json(tmp_path / "sent.json")
+    back = SentLog.read_json(tmp_path / "sent.json")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        assert back.sent_ids(symbol) == fx.log.sent_ids(symbol)
+        assert back.generated_ids(symbol) == fx.log.generated_ids(symbol)
+        assert back.skipped_ids(symbol) == fx.log.skipped_ids(symbol)
+    assert back.statistics() == fx.log.statistics()
+    assert json.loads((tmp_path / "sent.json").read_text())["ids"]["BTCUSDT"]["skipped"] == [
+        1_000_003,
+        1_000_007,
+        1_000_011,
+        1_000_015,
+        1_000_019,
+    ]
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_refuses_a_remote_host_without_allow_remote(capsys):
+    assert main(["fake-exchange", "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "not a loopback" in err and "allow_remote" in err
+
+
+def test_cli_help_explains_allow_remote(capsys):
+    with pytest.raises(SystemExit):
+        main(["fake-exchange", "--help"])
+    out = capsys.readouterr().out
+    assert "--allow-remote" in out and "loopback" in out and "listening on" in out
+
+
+def test_cli_port_in_use_is_a_runtime_failure(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["fake-exchange", "--port", str(port)]) == 1
+    assert "in use" in capsys.readouterr().err
+
+
+def test_cli_missing_csv_is_a_usage_error(tmp_path, capsys):
+    assert main(["fake-exchange", "--port", "0", "--csv", str(tmp_path / "nope.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+async def test_cli_prints_the_port_and_writes_the_sent_log_on_sigterm(tmp_path, cli_env):
+    log_path = tmp_path / "sent.json"
+    argv = [
+        sys.executable,
+        "-m",
+        "tradestore",
+        "fake-exchange",
+        "--port",
+        "0",
+        "--symbols",
+        "BTCUSDT",
+        "--rate",
+        "200",
+        "--max-trades",
+        "40",
+        "--skip-every",
+        "10",
+        "--sent-log",
+        str(log_path),
+    ]
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(
+            partial(
+                trio.run_process,
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                check=False,
+                env=cli_env,
+            )
+        )
+        with trio.fail_after(30):
+            line = b""
+            while not line.endswith(b"\n"):
+                line += await process.stdout.receive_some(1)
+        text = line.decode().strip()
+        assert text.startswith("listening on ws://127.0.0.1:")
+        port = int(text.rsplit(":", 1)[1])
+        assert port > 0
+        url = f"ws://127.0.0.1:{port}/ws/btcusdt@aggTrade"
+        async with open_websocket_url(url) as ws:
+            ids = event_ids(await collect(ws, 36))
+        await trio.sleep(0.3)  # the 40th trade (skipped, never sent) is generated too
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            await process.wait()
+        assert process.returncode == 0
+    sent = SentLog.read_json(log_path)
+    assert sent.sent_ids("BTCUSDT") == ids
+    assert sent.generated_ids("BTCUSDT") == list(range(1_000_000, 1_000_040))
+    assert sent.skipped_ids("BTCUSDT") == list(range(1_000_009, 1_000_040, 10))

@@ -121,11 +121,22 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    failures: list[BaseException] = []
     try:
         return trio.run(serve_until_signal, config, args.sent_log)
-    except OSError as exc:
+    except* OSError as group:  # cannot bind (address in use), unreadable source file
+        failures = list(_leaves(group))
+    for exc in failures:
         print(f"tradestore-trio fake-exchange: {exc}", file=sys.stderr)
-        return 1
+    return 1
+
+
+def _leaves(group: BaseException):
+    if isinstance(group, BaseExceptionGroup):
+        for exc in group.exceptions:
+            yield from _leaves(exc)
+    else:
+        yield group
 
 
 async def serve_until_signal(config, sent_log: Path | None) -> int:

@@ -16,6 +16,11 @@ def stream_name(symbol: str) -> str:
     return f"{symbol.lower()}@aggTrade"
 
 
+def decimal_text(value) -> str:
+    """Plain decimal text: str(Decimal("0.00000089")) would be "8.9E-7"."""
+    return f"{value:f}"
+
+
 def event_json(symbol: str, record: Record, event_ms: int) -> str:
     """A raw aggTrade event, field order and number format as Binance's."""
     t = record.trade
@@ -23,8 +28,8 @@ def event_json(symbol: str, record: Record, event_ms: int) -> str:
         event_ms,
         symbol,
         t.agg_id,
-        t.price,
-        t.qty,
+        decimal_text(t.price),
+        decimal_text(t.qty),
         record.first_trade_id,
         record.last_trade_id,
         t.time_ms,
@@ -40,8 +45,8 @@ def rest_row(record: Record) -> dict:
     t = record.trade
     return {
         "a": t.agg_id,
-        "p": str(t.price),
-        "q": str(t.qty),
+        "p": decimal_text(t.price),
+        "q": decimal_text(t.qty),
         "f": record.first_trade_id,
         "l": record.last_trade_id,
         "T": t.time_ms,
@@ -88,9 +93,9 @@ def malformed(kind: str, symbol: str, record: Record, event_ms: int) -> str | by
     if kind == "not_json":
         return good[: len(good) // 2]
     if kind == "missing_field":
-        return good.replace(f',"p":"{t.price}"', "")
+        return good.replace(f',"p":"{decimal_text(t.price)}"', "")
     if kind == "bad_decimal":
-        return good.replace(f'"p":"{t.price}"', '"p":"1e5"')
+        return good.replace(f'"p":"{decimal_text(t.price)}"', '"p":"1e5"')
     if kind == "bad_type":
         return good.replace(f'"a":{t.agg_id}', f'"a":"{t.agg_id}"')
     if kind == "bad_value":
