@@ -46,6 +46,13 @@ cdef inline void _add128(uint64_t* lo, uint64_t* hi, uint64_t v) noexcept nogil:
         hi[0] += 1
 
 
+cdef inline object _u128(uint64_t hi, uint64_t lo):
+    """The Python int hi * 2**64 + lo (the shift must happen on a Python int)."""
+    if hi == 0:
+        return lo
+    return (<object>hi << 64) | <object>lo
+
+
 cdef class LevelTable:
     """Volume per exact price level over a window (see the module docstring)."""
 
@@ -253,10 +260,8 @@ cdef class LevelTable:
                 _add128(&acc[index].buy_lo, &acc[index].buy_hi, s.buy_lo)
                 acc[index].buy_hi += s.buy_hi
                 acc[index].count += s.count
-            volume = [(acc[i].vol_hi << 64) | acc[i].vol_lo if acc[i].vol_hi else acc[i].vol_lo
-                      for i in range(nbins)]
-            buy = [(acc[i].buy_hi << 64) | acc[i].buy_lo if acc[i].buy_hi else acc[i].buy_lo
-                   for i in range(nbins)]
+            volume = [_u128(acc[i].vol_hi, acc[i].vol_lo) for i in range(nbins)]
+            buy = [_u128(acc[i].buy_hi, acc[i].buy_lo) for i in range(nbins)]
             count = [acc[i].count for i in range(nbins)]
         finally:
             free(acc)

@@ -1,0 +1,35 @@
+"""Shared by the hot-path tests: both twins of each module, and small stores."""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+
+import pytest
+
+from tradestore import AggTrade
+
+
+def twins(name: str) -> list:
+    """pytest params: the pure module, and the compiled one when it was built."""
+    params = [pytest.param(importlib.import_module(f"tradestore._pure.{name}"), id="pure")]
+    try:
+        compiled = importlib.import_module(f"tradestore._ext.{name}")
+    except ImportError:
+        # test_ext_loaded fails in this case unless TRADESTORE_NO_EXTENSIONS is set.
+        params.append(pytest.param(None, id="compiled", marks=pytest.mark.skip("not built")))
+    else:
+        params.append(pytest.param(compiled, id="compiled"))
+    return params
+
+
+def trade(agg_id: int, price: str, qty: str, time_ms: int, maker: bool = False) -> AggTrade:
+    return AggTrade(agg_id, Decimal(price), Decimal(qty), time_ms, maker)
+
+
+def outcome(fn, *args):
+    """("ok", result) or (exception type name, reason or message): comparable across twins."""
+    try:
+        return "ok", fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the twins must fail the same way
+        return type(exc).__name__, getattr(exc, "reason", None) or str(exc)
