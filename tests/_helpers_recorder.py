@@ -11,6 +11,7 @@ import trio
 import trio_websocket
 
 from tradestore import TradeStore
+from tradestore._codec import decode_batch
 from tradestore._keys import MAX_MS
 
 # Recent trade times, so the recorder's retention pruning never touches test data.
@@ -72,7 +73,11 @@ class MiniExchange:
 def stored_ids(db, symbol: str) -> list[int]:
     """Every stored agg id of symbol (in query order) read through a secondary instance."""
     with TradeStore(db, read_only=True) as store:
-        return [t.agg_id for t in store.query_trades(symbol, 0, MAX_MS)]
+        ids = [t.agg_id for t in store.query_trades(symbol, 0, MAX_MS)]
+        # query_trades de-duplicates; the raw count proves nothing was stored twice.
+        raw = sum(len(decode_batch(v, k)) for k, v in store.iter_values(symbol, 0, MAX_MS))
+    assert raw == len(ids), f"{symbol}: {raw} stored rows for {len(ids)} distinct ids"
+    return ids
 
 
 async def wait_for(predicate: Callable[[], bool], *, step: float = 0.01) -> None:
