@@ -22,10 +22,11 @@ RATE = 100  # trades per second
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 FIRST_ID = 3_800_000_000
 CACHE = Path(__file__).parent / ".cache"
+VERSION = 2  # bump when the generator changes, so stale caches are not reused
 
 
 def dataset_path(hours: float) -> Path:
-    return CACHE / f"btcusdt-{hours:g}h-{RATE}tps"
+    return CACHE / f"btcusdt-{hours:g}h-{RATE}tps-v{VERSION}"
 
 
 def ensure_dataset(hours: float, *, log=print) -> Path:
@@ -47,7 +48,7 @@ def ensure_dataset(hours: float, *, log=print) -> Path:
         for chunk_start in range(0, seconds, chunk):
             n_sec = min(chunk, seconds - chunk_start)
             n = n_sec * RATE
-            steps = np.rint(rng.standard_t(3, n) * 2.0).astype(np.int64)
+            steps = np.rint(rng.standard_t(3, n) * 25.0).astype(np.int64)
             steps[rng.random(n) < 0.6] = 0  # most aggTrades print at the last price
             prices = price + np.cumsum(steps)
             np.maximum(prices, 100, out=prices)

@@ -1,0 +1,345 @@
+"""The benchmark suite: one table of the DESIGN.md section 7 figures, measured in one run.
+
+    python bench/run.py              # builds and caches the 24 h dataset on first use
+    python bench/run.py --hours 2    # a smaller dataset for a quick run
+
+Every figure is the best of --repeat runs after a warm-up. The table shows each figure,
+what it is compared with, the ratio section 7 names and whether the target is met; the
+same figures go to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import msgpack  # noqa: E402
+
+import _dataset  # noqa: E402
+from tradestore import TradeStore, _compat  # noqa: E402
+from tradestore.analytics import volume_profile  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results.json"
+
+
+def best(fn, repeat: int) -> float:
+    """Best wall time of fn() over repeat runs, after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def raw_scan(store, start, end):
+    n = 0
+    for _key, value in store.iter_values(_dataset.SYMBOL, start, end):
+        n += len(value)
+    return n
+
+
+def naive_decode(store, start, end):
+    """The seed's way in plain Python: msgpack.unpackb + Decimal per trade, then filter."""
+    out = []
+    for _key, value in store.iter_values(_dataset.SYMBOL, start, end):
+        for p, q, t, a, m in msgpack.unpackb(value):
+            if start <= t <= end:
+                out.append((a, Decimal(p), Decimal(q), t, m))
+    return out
+
+
+def naive_profile(store, start, end, width=Decimal(10)):
+    """A Decimal volume profile on top of naive_decode."""
+    bins: dict[Decimal, Decimal] = {}
+    for _a, p, q, _t, _m in naive_decode(store, start, end):
+        level = p // width
+        bins[level] = bins.get(level, Decimal(0)) + q
+    return bins
+
+
+def frames_from(store, start, n):
+    """n combined-stream frames (str, as trio-websocket delivers text) of stored trades."""
+    frames = []
+    for t in store.query_trades(_dataset.SYMBOL, start, start + 3_600_000, limit=n):
+        event = {
+            "e": "aggTrade",
+            "E": t.time_ms + 1,
+            "s": _dataset.SYMBOL,
+            "a": t.agg_id,
+            "p": str(t.price),
+            "q": str(t.qty),
+            "f": t.agg_id * 2,
+            "l": t.agg_id * 2,
+            "T": t.time_ms,
+            "m": t.is_buyer_maker,
+            "M": True,
+        }
+        frames.append(
+            json.dumps({"stream": "btcusdt@aggTrade", "data": event}, separators=(",", ":"))
+        )
+    return frames
+
+
+def parse_loop(fn, frames):
+    def run():
+        for f in frames:
+            fn(f)
+
+    return run
+
+
+def loads_decimal(loads):
+    def parse(frame):
+        d = loads(frame)["data"]
+        return d["s"], d["a"], Decimal(d["p"]), Decimal(d["q"]), d["T"], d["m"]
+
+    return parse
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def csv_zip_bytes(store_path: Path, hours: float) -> int:
+    """Size of the dataset's first hours as a data.binance.vision CSV zip (export command)."""
+    from tradestore.cli import main
+
+    cache = _dataset.CACHE / f"csvzip-{store_path.name}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())["bytes"]
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "BTCUSDT-aggTrades.csv"
+        start, end = _dataset.window(hours)
+        code = main(
+            ["export", "--db", str(store_path), "--symbol", _dataset.SYMBOL, "--format", "csv",
+             "--start", str(start), "--end", str(end), "--output", str(csv_path), "--no-progress"]
+        )  # fmt: skip
+        if code != 0:
+            raise RuntimeError(f"export failed with status {code}")
+        zip_path = Path(tmp) / "BTCUSDT-aggTrades.zip"
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(csv_path, csv_path.name)
+        size = zip_path.stat().st_size
+    cache.write_text(json.dumps({"bytes": size}))
+    return size
+
+
+# ---------------------------------------------------------------- the run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hours", type=float, default=24, help="dataset size (default: 24)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure")
+    parser.add_argument("--frames", type=int, default=50_000, help="frames for parse rates")
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where the figures go")
+    args = parser.parse_args(argv)
+    if not _compat.EXTENSIONS_LOADED:
+        print("warning: the Cython extensions are not in use; figures are of the pure twins")
+
+    big_path = _dataset.ensure_dataset(args.hours)
+    hour_path = _dataset.ensure_dataset(1)
+    H = args.hours
+    rows: list[dict] = []
+
+    def row(figure, seconds, *, against=None, against_s=None, ratio=None, target=None, met=None,
+            unit="s"):  # fmt: skip
+        rows.append(
+            {
+                "figure": figure,
+                "value": seconds,
+                "unit": unit,
+                "against": against,
+                "against_value": against_s,
+                "ratio": ratio,
+                "target": target,
+                "met": met,
+            }
+        )
+        shown = f"{seconds:.4g} {unit}" if isinstance(seconds, float) else f"{seconds} {unit}"
+        print(f"  {figure}: {shown}", flush=True)
+
+    with TradeStore(big_path, read_only=True) as store:
+        s_big, e_big = _dataset.window(H)
+        s_1h, e_1h = _dataset.window(1)
+        # a 1 h window in the middle of the data, so its seek is a real seek
+        mid = s_big + int(max(H - 1, 0) / 2 * 3_600_000)
+        s_1h, e_1h = mid, mid + 3_600_000 - 1
+        n_big = len(store.query_columns(_dataset.SYMBOL, s_big, e_big))
+        print(f"dataset: {n_big} trades over {H:g} h in {big_path}")
+
+        floor = best(lambda: raw_scan(store, s_big, e_big), args.repeat)
+        row(f"raw scan {H:g} h (floor, no decoding)", floor)
+        floor_1h = best(lambda: raw_scan(store, s_1h, e_1h), args.repeat * 3)
+        row("raw scan 1 h (floor)", floor_1h)
+
+        prof_big = best(lambda: volume_profile(store, _dataset.SYMBOL, s_big, e_big), args.repeat)
+        row(f"volume profile {H:g} h", prof_big, against="raw-scan floor", against_s=floor,
+            ratio=prof_big / floor, target="<= 1.0 s and <= 1.5x floor",
+            met=prof_big <= 1.0 and prof_big <= 1.5 * floor)  # fmt: skip
+        prof_1h = best(lambda: volume_profile(store, _dataset.SYMBOL, s_1h, e_1h), args.repeat * 3)
+        naive_prof_1h = best(lambda: naive_profile(store, s_1h, e_1h), 1)
+        row("volume profile 1 h", prof_1h, against="naive Decimal profile", against_s=naive_prof_1h,
+            ratio=naive_prof_1h / prof_1h, target="<= 50 ms", met=prof_1h <= 0.050)  # fmt: skip
+
+        qt = best(lambda: store.query_trades(_dataset.SYMBOL, s_1h, e_1h), args.repeat)
+        naive_1h = best(lambda: naive_decode(store, s_1h, e_1h), 1)
+        row("query_trades 1 h (AggTrade, Decimal)", qt, against="msgpack.unpackb + Decimal",
+            against_s=naive_1h, ratio=naive_1h / qt, target="<= 0.3 s", met=qt <= 0.3)  # fmt: skip
+
+        qc = best(lambda: store.query_columns(_dataset.SYMBOL, s_big, e_big), args.repeat)
+        naive_big = best(lambda: naive_decode(store, s_big, e_big), 1)
+        row(f"query_columns {H:g} h", qc, against="msgpack.unpackb + Decimal", against_s=naive_big,
+            ratio=naive_big / qc, target="<= 1.5 s", met=qc <= 1.5)  # fmt: skip
+        naive_prof_big = best(lambda: naive_profile(store, s_big, e_big), 1)
+        row(f"naive Decimal profile {H:g} h (baseline)", naive_prof_big, against="volume profile",
+            against_s=prof_big, ratio=naive_prof_big / prof_big)  # fmt: skip
+
+        # -- parsing
+        frames = frames_from(store, s_big, args.frames)
+        n = len(frames)
+        import orjson
+
+        from tradestore._pure import parse as pure_parse
+
+        ext_parse = _compat.MODULES["parse"]
+        t_fields = best(parse_loop(ext_parse.parse_fields, frames), args.repeat)
+        t_event = best(parse_loop(ext_parse.parse_event, frames), args.repeat)
+        t_orjson = best(parse_loop(loads_decimal(orjson.loads), frames), args.repeat)
+        t_json = best(parse_loop(loads_decimal(json.loads), frames), args.repeat)
+        t_pure = best(parse_loop(pure_parse.parse_event, frames[: n // 5]), 1) * 5
+        rate = n / t_fields
+        row("parse frame -> fixed-point fields (Cython)", rate, unit="frames/s",
+            against="orjson.loads + Decimal", against_s=n / t_orjson, ratio=t_orjson / t_fields,
+            target=">= 3x orjson + Decimal", met=t_orjson / t_fields >= 3)  # fmt: skip
+        row(
+            "parse frame -> AggTrade with Decimal (Cython)",
+            n / t_event,
+            unit="frames/s",
+            against="orjson.loads + Decimal",
+            against_s=n / t_orjson,
+            ratio=t_orjson / t_event,
+        )
+        row("parse: json.loads + Decimal", n / t_json, unit="frames/s",
+            against="Cython fields", against_s=rate, ratio=t_fields / t_json)  # fmt: skip
+        row(
+            "parse_event: compiled vs pure twin",
+            n / t_event,
+            unit="frames/s",
+            against="pure parse_event",
+            against_s=n / t_pure,
+            ratio=t_pure / t_event,
+        )
+
+        # -- each compiled module against its pure twin (1 h window)
+        from tradestore._pure import decode as pure_decode
+        from tradestore._pure import fixedpoint as pure_fixed
+        from tradestore._pure import profile as pure_profile
+
+        ext_decode, ext_profile = _compat.MODULES["decode"], _compat.MODULES["profile"]
+        ext_fixed = _compat.MODULES["fixedpoint"]
+        pairs = list(store.iter_values(_dataset.SYMBOL, s_1h, e_1h))
+        for name, compiled, pure in (
+            ("decode_columns", ext_decode.decode_columns, pure_decode.decode_columns),
+            ("decode_trades", ext_decode.decode_trades, pure_decode.decode_trades),
+            ("profile accumulate", ext_profile.accumulate, pure_profile.accumulate),
+        ):
+            tc = best(lambda f=compiled: f(pairs, s_1h, e_1h), args.repeat)
+            tp = best(lambda f=pure: f(pairs, s_1h, e_1h), 1)
+            row(f"{name} 1 h: compiled vs pure twin", tc, against="pure twin", against_s=tp,
+                ratio=tp / tc)  # fmt: skip
+        texts = [f.split('"p":"')[1].split('"')[0] for f in frames[:20000]]
+        tc = best(lambda: [ext_fixed.parse_fixed(x) for x in texts], args.repeat)
+        tp = best(lambda: [pure_fixed.parse_fixed(x) for x in texts], args.repeat)
+        row("parse_fixed: compiled vs pure twin", len(texts) / tc, unit="strings/s",
+            against="pure twin", against_s=len(texts) / tp, ratio=tp / tc)  # fmt: skip
+
+    # -- disk
+    db_big = disk_bytes(big_path) / n_big
+    with TradeStore(hour_path, read_only=True) as store:
+        n_hour = len(store.query_columns(_dataset.SYMBOL, *_dataset.window(1)))
+    db_hour = disk_bytes(hour_path) / n_hour
+    zip_hour = csv_zip_bytes(hour_path, 1) / n_hour
+    row(f"disk after compaction, {H:g} h store", round(db_big, 2), unit="B/trade",
+        target="<= 20 B/trade", met=db_big <= 20)  # fmt: skip
+    row("disk after compaction, 1 h store", round(db_hour, 2), unit="B/trade",
+        against="Binance CSV zip, same trades", against_s=round(zip_hour, 2), ratio=db_hour / zip_hour,
+        target="<= 20 B/trade", met=db_hour <= 20)  # fmt: skip
+
+    ingest = Path(__file__).parent / "bench_ingest.py"
+    if ingest.is_file():
+        print(
+            f"ingest: see `python {ingest.relative_to(Path.cwd()) if ingest.is_relative_to(Path.cwd()) else ingest}`"
+        )
+
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },  # fmt: skip
+        "extensions_loaded": _compat.EXTENSIONS_LOADED,
+        "dataset": {"hours": H, "trades": n_big, "rate_per_s": _dataset.RATE},
+        "rows": rows,
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(rows, H, n_big)
+    print(f"figures written to {args.json}")
+    return 0
+
+
+def _fmt(value, unit):
+    if value is None:
+        return ""
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit.endswith("/s"):
+        return f"{value / 1e6:.2f} M{unit}" if value >= 1e6 else f"{value / 1e3:.0f} k{unit}"
+    return f"{value:g} {unit}"
+
+
+def print_table(rows, hours, trades):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"tradestore-trio benchmark: {trades} synthetic BTCUSDT trades over {hours:g} h"
+    )
+    for name in ("figure", "measured", "compared with", "value", "ratio", "target", "met"):
+        table.add_column(
+            name, justify="left" if name in ("figure", "compared with", "target") else "right"
+        )
+    for r in rows:
+        met = "" if r["met"] is None else ("[green]yes[/]" if r["met"] else "[red]NO[/]")
+        table.add_row(
+            r["figure"],
+            _fmt(r["value"], r["unit"]),
+            r["against"] or "",
+            _fmt(r["against_value"], r["unit"]) if r["against_value"] is not None else "",
+            f"{r['ratio']:.2f}x" if r["ratio"] is not None else "",
+            r["target"] or "",
+            met,
+        )
+    Console(width=170).print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
