@@ -20,6 +20,7 @@ COMMANDS = {
     "import": "_import",
     "fake-exchange": "_fake",
     "run": "_run",
+    "demo": "_demo",
     "verify": "_verify",
     "gaps": "_gaps",
     "backfill": "_backfill",
