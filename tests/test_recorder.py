@@ -285,3 +285,66 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
     assert stats["symbols"]["BTCUSDT"]["duplicates"] == 2
     assert stats["drops"] == {}
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
+
+
+async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
+    import time as _time
+    from decimal import Decimal
+
+    from tradestore import AggTrade
+
+    now_ms = int(_time.time() * 1000)
+    db = tmp_path / "db"
+
+    def trade(agg_id: int, time_ms: int) -> AggTrade:
+        return AggTrade(agg_id, Decimal("100.5"), Decimal("0.25"), time_ms, False)
+
+    with TradeStore(db) as store:
+        store.store_batch("BTCUSDT", [trade(i, now_ms - 10 * 86_400_000 + i) for i in range(1, 6)])
+        store.store_batch("BTCUSDT", [trade(i, now_ms - 3_600_000 + i) for i in range(6, 9)])
+
+    async def idle(ws, index):
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(idle).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, db, retention_days=7.0))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["prune"]["runs"] == 1)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats["prune"]["trades_removed"] == 5
+    assert stored_ids(db, "BTCUSDT") == [6, 7, 8]
+    # The last id was read back at start, so the next live trade continues from 8.
+    assert stats["symbols"]["BTCUSDT"]["last_id"] == 8
+
+
+async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, monkeypatch):
+    """The disk stalls (each write takes 0.3 s): buffering stops at max_buffered_trades
+    instead of growing, and every trade is stored once the writes catch up."""
+    import time as _time
+
+    original = TradeStore.write_batches
+
+    def stalled_write(self, batches, gaps=()):
+        _time.sleep(0.3)
+        return original(self, batches, gaps)
+
+    monkeypatch.setattr(TradeStore, "write_batches", stalled_write)
+    frames = [combined(agg_event("BTCUSDT", i)) for i in range(1, 3001)]
+    peak = 0
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        cfg = config(
+            fx.url, tmp_path / "db", flush_max_trades=200, max_buffered_trades=500, retention_days=0
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(60):
+            while recorder.statistics()["symbols"]["BTCUSDT"]["stored"] < 3000:
+                stats = recorder.statistics()
+                peak = max(peak, stats["buffered"])
+                await trio.sleep(0.005)
+        nursery.cancel_scope.cancel()
+    # The limit is checked after each frame: at most one over it.
+    assert 0 < peak <= 500
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 3001))

@@ -223,3 +223,36 @@ def _stored_count(db) -> int:
         return 0
     with TradeStore(db, read_only=True) as store:
         return sum(s["trades"] for s in store.stats()["symbols"].values())
+
+
+async def test_second_signal_exits_at_once(monkeypatch):
+    """The first signal cancels the daemon (which then flushes); a second one exits the
+    process immediately with status 1, without waiting for the flush."""
+    from tradestore.cli import _run
+
+    exits = []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(_run.os, "_exit", fake_exit)
+
+    class TwoSignals:
+        def __init__(self):
+            self.pending = [signal.SIGTERM, signal.SIGINT]
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            await trio.lowlevel.checkpoint()
+            if not self.pending:
+                raise StopAsyncIteration
+            return self.pending.pop(0)
+
+    scope = trio.CancelScope()
+    with pytest.raises(SystemExit):
+        await _run._watch_signals(TwoSignals(), scope)
+    assert scope.cancel_called
+    assert exits == [1]

@@ -286,3 +286,35 @@ async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
     assert len(writes) >= 2 and max(writes) > 400  # writes were slow and batches piled up
     assert stored_ids(tmp_path / "db", "BTCUSDT") == fx.log.sent_ids("BTCUSDT")
     assert len(fx.log.sent_ids("BTCUSDT")) == 2000
+
+
+def test_log_throttle_bursts_then_one_line_a_minute_with_counts():
+    import logging
+
+    from tradestore.recorder import LogThrottle
+
+    now = [0.0]
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("tradestore.test.throttle")
+    logger.addHandler(Keep())
+    logger.propagate = False
+    throttle = LogThrottle(logger, burst=3, interval=60.0, clock=lambda: now[0])
+    for i in range(10):
+        now[0] = i
+        throttle.log("conn-a", logging.ERROR, "boom %d", i, later_level=logging.WARNING)
+    now[0] = 62.5  # a minute after the last line written (t=2)
+    throttle.log("conn-a", logging.ERROR, "boom %d", 10, later_level=logging.WARNING)
+    throttle.log("conn-b", logging.ERROR, "other")  # keys are independent
+    lines = [(r.levelname, r.getMessage()) for r in records]
+    assert lines == [
+        ("ERROR", "boom 0"),
+        ("ERROR", "boom 1"),
+        ("ERROR", "boom 2"),
+        ("WARNING", "boom 10 (11 in total, 7 similar suppressed since the last line)"),
+        ("ERROR", "other"),
+    ]
