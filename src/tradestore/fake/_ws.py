@@ -16,6 +16,7 @@ from tradestore.fake._wsstream import CONTROL_KEY, WebSocketControl
 log = logging.getLogger(__name__)
 
 MAX_STREAMS = 1024  # Binance's limit per connection
+MAX_BATCH = 512  # queued items sent in one socket write
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
@@ -145,67 +146,88 @@ class Connection:
     # ------------------------------------------------------------------ sending
 
     async def _sender(self) -> None:
-        log_ = self.exchange.log
+        """Drain the queue in batches: everything waiting goes out in one socket write,
+        and is logged as sent only once the write has succeeded."""
         async with self._queue_out:
             async for item in self._queue_out:
-                if item[0] == "text":
-                    _kind, text, tag = item
-                    if await self._deliver(text) and tag == "shutdown":
-                        log_.shutdown_events_sent += 1
-                    continue
-                _kind, symbol, record, raw = item
-                await self._send_faults(symbol, record)
-                if await self._deliver(self._wrap(symbol, raw)):
-                    self._frames += 1
-                    log_.note_sent(symbol, record.trade.agg_id)
-                    log_.frames_sent += 1
-                    self._previous[symbol] = raw
+                batch = [item]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._queue_out.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                frames: list[str | bytes] = []
+                notes: list[tuple] = []
+                for entry in batch:
+                    self._render(entry, frames, notes)
+                if not await self._deliver(frames):
+                    return
+                self._account(notes)
 
-    async def _send_faults(self, symbol: str, record: Record) -> None:
-        """Before a trade goes out: the malformed or duplicate frames whose turn it is.
-        Frame k (counting from 1, per connection) is malformed when malformed_every
-        divides k, else a re-send of the symbol's previous trade when duplicate_every does."""
+    def _render(self, item: tuple, frames: list, notes: list) -> None:
+        """Append the frames for one queued item (faults first) and what to log for them.
+
+        Frame k (counting from 1, per connection, data frames only) is malformed when
+        malformed_every divides k, else a re-send of the symbol's previous trade when
+        duplicate_every does; the trade itself takes the next free number."""
+        if item[0] == "text":
+            _kind, text, tag = item
+            frames.append(text)
+            notes.append((tag,))
+            return
+        _kind, symbol, record, raw = item
         cfg = self.config
-        log_ = self.exchange.log
         while True:
             k = self._frames + 1
             if cfg.malformed_every and k % cfg.malformed_every == 0:
                 kinds = _frames.MALFORMED_KINDS
                 kind = kinds[(k // cfg.malformed_every - 1) % len(kinds)]
-                if not await self._send_malformed(kind, symbol, record):
-                    return
-                log_.note_malformed(kind)
+                frames.append(self._malformed(kind, symbol, record))
+                notes.append(("malformed", kind))
             elif cfg.duplicate_every and k % cfg.duplicate_every == 0 and symbol in self._previous:
-                if not await self._deliver(self._wrap(symbol, self._previous[symbol])):
-                    return
-                log_.duplicates_sent += 1
+                frames.append(self._wrap(symbol, self._previous[symbol]))
+                notes.append(("duplicate",))
             else:
-                return
+                break
             self._frames = k
+        frames.append(self._wrap(symbol, raw))
+        notes.append(("trade", symbol, record.trade.agg_id))
+        self._frames += 1
+        self._previous[symbol] = raw
 
-    async def _send_malformed(self, kind: str, symbol: str, record: Record) -> bool:
+    def _account(self, notes: list[tuple]) -> None:
+        log_ = self.exchange.log
+        for note in notes:
+            kind = note[0]
+            if kind == "trade":
+                log_.note_sent(note[1], note[2])
+                log_.frames_sent += 1
+            elif kind == "duplicate":
+                log_.duplicates_sent += 1
+            elif kind == "malformed":
+                log_.note_malformed(note[1])
+            elif kind == "shutdown":
+                log_.shutdown_events_sent += 1
+
+    def _malformed(self, kind: str, symbol: str, record: Record) -> str | bytes:
         frame = _frames.malformed(kind, symbol, record, record.trade.time_ms)
         # Damage inside the event is wrapped like any event; damage to the frame itself
         # (not JSON, not an object, not UTF-8) is sent as it is.
         if self.combined and kind not in ("not_json", "not_object", "not_utf8"):
             frame = _frames.combined(_frames.stream_name(symbol), frame)
-        return await self._deliver(frame)
+        return frame
 
     def _wrap(self, symbol: str, raw: str) -> str:
         if self.combined:
             return _frames.combined(_frames.stream_name(symbol), raw)
         return raw
 
-    async def _deliver(self, frame: str | bytes) -> bool:
-        """Send one frame; True when it reached the socket of a still-open connection."""
-        if self.control.closed:
-            return False
-        key = "bytes" if isinstance(frame, bytes) else "text"
-        # Shielded: a frame handed to the socket must also be logged, even if the
-        # connection is being cancelled meanwhile (hypercorn shields the write itself).
+    async def _deliver(self, frames: list[str | bytes]) -> bool:
+        """Send frames; True when they reached the socket of a still-open connection."""
+        # Shielded: frames handed to the socket must also be logged, even if the
+        # connection is being cancelled meanwhile.
         with trio.CancelScope(shield=True):
-            await self._send({"type": "websocket.send", key: frame})
-        return not self.control.closed
+            return await self.control.send_frames(frames)
 
     # ------------------------------------------------------------------ requests
 
