@@ -251,6 +251,26 @@ async def test_bare_stream_subscribe_gets_combined_wrappers():
             }
 
 
+async def test_url_streams_are_listed_and_combined_can_be_switched():
+    async with open_fake_exchange(config()) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade/ethusdt@aggTrade") as ws:
+            assert await request(ws, "LIST_SUBSCRIPTIONS", request_id=1) == {
+                "result": ["btcusdt@aggTrade", "ethusdt@aggTrade"],
+                "id": 1,
+            }
+            assert await request(ws, "GET_PROPERTY", ["combined"], request_id=2) == {
+                "result": False,
+                "id": 2,
+            }
+            reply = await request(ws, "SET_PROPERTY", ["combined", True], request_id=3)
+            assert reply == {"result": None, "id": 3}
+            # Everything after the reply is wrapped (frames are rendered in send order).
+            frames = [json.loads(f) for f in await collect(ws, 30)]
+            assert all(f["stream"] == f"{f['data']['s'].lower()}@aggTrade" for f in frames)
+            reply = await request(ws, "SET_PROPERTY", ["combined", "yes"], request_id=4)
+            assert reply["error"]["code"] == 2
+
+
 async def test_request_errors_use_binance_shapes():
     async with open_fake_exchange(config()) as fx:
         async with connect(fx, "/ws") as ws:
@@ -585,7 +605,8 @@ async def test_skipped_ids_are_never_sent_but_exist():
 
 async def test_a_client_that_does_not_read_is_disconnected_not_waited_for():
     # A tiny receive buffer on the client makes the server's socket fill quickly.
-    cfg = config(rate=4000, queue_size=20)
+    # The queue still absorbs the generator's bursts (it catches up after a late wake-up).
+    cfg = config(rate=4000, queue_size=400)
     async with open_fake_exchange(cfg) as fx:
         async with connect(fx, "/ws/btcusdt@aggTrade", message_queue_size=0, rcvbuf=2048):
             with trio.fail_after(10):

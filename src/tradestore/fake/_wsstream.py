@@ -143,7 +143,10 @@ class _KeepaliveWSStream(WSStream):
                 await self.control.abort("pong_timeout")
                 return
             if now >= next_ping:
-                await self._send_wsproto_event(Ping(payload=b"%d" % int(now * 1000)))
+                try:
+                    await self._send_wsproto_event(Ping(payload=b"%d" % int(now * 1000)))
+                except trio.BusyResourceError:
+                    return  # closing: see send_frames
                 self._count("ping")
                 if self._unanswered_since is None:
                     self._unanswered_since = now
@@ -161,7 +164,12 @@ class _KeepaliveWSStream(WSStream):
                     data += self.connection.send(TextMessage(data=frame))
         except LocalProtocolError:  # the close handshake has begun
             return False
-        await self.send(Data(stream_id=self.stream_id, data=bytes(data)))
+        try:
+            await self.send(Data(stream_id=self.stream_id, data=bytes(data)))
+        except trio.BusyResourceError:
+            # hypercorn's close path shuts the socket down (send_eof) without its send
+            # lock; a write that starts meanwhile finds the stream busy. It is closing.
+            return False
         return not (self.closed or self.aborted)
 
     async def abort(self) -> None:
