@@ -790,7 +790,55 @@ def test_cli_missing_csv_is_a_usage_error(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-async def test_cli_prints_the_port_and_writes_the_sent_log_on_sigterm(tmp_path, cli_env):
+def test_cli_flags_map_onto_the_config(tmp_path):
+    from tradestore.cli import build_parser
+    from tradestore.cli._fake import config_from_args
+
+    csv_path = write_csv(tmp_path / "t.csv", sample_trades(3), micros=False)
+    args = build_parser().parse_args(
+        [
+            "fake-exchange",
+            "--port=0",
+            "--symbols=ethusdt,BTCUSDT",
+            "--rate=2.5",
+            "--seed=9",
+            "--start-time=2026-01-01T00:00:00Z",
+            "--max-trades=7",
+            "--no-wait",
+            f"--csv={csv_path}",
+            "--lifetime=30",
+            "--ping-interval=3",
+            "--pong-timeout=9",
+            "--drop-every=4",
+            "--silent-after=1",
+            "--silent-for=2",
+            "--malformed-every=5",
+            "--duplicate-every=6",
+            "--skip-every=7",
+            "--rest-429-every=8",
+            "--rest-418-every=11",
+            "--retry-after=3",
+        ]
+    )
+    cfg = config_from_args(args)
+    assert cfg.symbols == ("ETHUSDT", "BTCUSDT") and cfg.csv == csv_path
+    assert (cfg.port, cfg.rate, cfg.seed, cfg.start_time_ms, cfg.max_trades) == (0, 2.5, 9, T0, 7)
+    assert cfg.start_on_first_subscriber is False
+    assert (cfg.lifetime, cfg.ping_interval, cfg.pong_timeout, cfg.drop_every) == (30, 3, 9, 4)
+    assert (cfg.silent_after, cfg.silent_for) == (1, 2)
+    assert (cfg.malformed_every, cfg.duplicate_every, cfg.skip_every) == (5, 6, 7)
+    assert (cfg.rest_429_every, cfg.rest_418_every, cfg.retry_after) == (8, 11, 3)
+    defaults = config_from_args(build_parser().parse_args(["fake-exchange"]))
+    assert (defaults.host, defaults.port, defaults.symbols) == (
+        "127.0.0.1",
+        9443,
+        ("BTCUSDT", "ETHUSDT"),
+    )
+    assert defaults.start_on_first_subscriber and defaults.drop_every is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_cli_prints_the_port_and_writes_the_sent_log_on_a_signal(tmp_path, cli_env, signum):
     log_path = tmp_path / "sent.json"
     argv = [
         sys.executable,
@@ -833,7 +881,7 @@ async def test_cli_prints_the_port_and_writes_the_sent_log_on_sigterm(tmp_path, 
         async with open_websocket_url(url) as ws:
             ids = event_ids(await collect(ws, 36))
         await trio.sleep(0.3)  # the 40th trade (skipped, never sent) is generated too
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         with trio.fail_after(15):
             await process.wait()
         assert process.returncode == 0

@@ -94,7 +94,7 @@ class Connection:
 
     @property
     def peer(self) -> str:
-        return getattr(self.control, "peer", "?")
+        return self.control.peer
 
     # ------------------------------------------------------------------ lifecycle
 
