@@ -2,6 +2,7 @@
 
     python bench/run.py              # builds and caches the 24 h dataset on first use
     python bench/run.py --hours 2    # a smaller dataset for a quick run
+    python bench/run.py --no-ingest  # without the recorder's ingest rows (~1-2 min less)
 
 Every figure is the best of --repeat runs after a warm-up. The table shows each figure,
 what it is compared with, the ratio section 7 names and whether the target is met; the
@@ -141,6 +142,33 @@ def csv_zip_bytes(store_path: Path, hours: float) -> int:
     return size
 
 
+def ingest_rows(row, trades: int) -> None:
+    """Run bench_ingest.py (fake exchange in another process -> recorder -> stored) and
+    fold its headline figures into this table."""
+    import subprocess
+
+    script = Path(__file__).parent / "bench_ingest.py"
+    if not script.is_file():
+        return
+    print(f"running {script.name} --trades {trades} ...", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(script), "--trades", str(trades)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"{script.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        return
+    figures = json.loads((Path(__file__).parent / "results-ingest.json").read_text())
+    for name, part in (("fake exchange", "fake_exchange"), ("flood", "flood")):
+        got = figures[part]
+        rec, bare = got["recorder"], got["bare_loop"]
+        ratio = got["ratio_stored_vs_bare"]
+        row(f"ingest ({name}) -> stored, Cython parser", rec["stored_per_s"], unit="trades/s",
+            against="bare trio-websocket loop", against_s=bare["per_s"], ratio=ratio,
+            target=">= 0.8x bare loop", met=ratio >= 0.8)  # fmt: skip
+    rss = figures["rss_200_symbols"]["peak_rss_mb"]
+    row("recorder RSS, 200 symbols", round(rss, 1), unit="MB", target="<= 150 MB", met=rss <= 150)
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -150,12 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure")
     parser.add_argument("--frames", type=int, default=50_000, help="frames for parse rates")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where the figures go")
+    parser.add_argument(
+        "--no-ingest", dest="ingest", action="store_false",
+        help="skip the ingest rows (bench/bench_ingest.py, run in a child process)",
+    )  # fmt: skip
+    parser.add_argument("--ingest-trades", type=int, default=50_000,
+                        help="trades per symbol for the ingest rows (default: 50000)")  # fmt: skip
     args = parser.parse_args(argv)
     if not _compat.EXTENSIONS_LOADED:
         print("warning: the Cython extensions are not in use; figures are of the pure twins")
 
     big_path = _dataset.ensure_dataset(args.hours)
-    hour_path = _dataset.ensure_dataset(1)
     H = args.hours
     rows: list[dict] = []
 
@@ -272,22 +305,16 @@ def main(argv: list[str] | None = None) -> int:
             against="pure twin", against_s=len(texts) / tp, ratio=tp / tc)  # fmt: skip
 
     # -- disk
-    db_big = disk_bytes(big_path) / n_big
-    with TradeStore(hour_path, read_only=True) as store:
-        n_hour = len(store.query_columns(_dataset.SYMBOL, *_dataset.window(1)))
-    db_hour = disk_bytes(hour_path) / n_hour
-    zip_hour = csv_zip_bytes(hour_path, 1) / n_hour
-    row(f"disk after compaction, {H:g} h store", round(db_big, 2), unit="B/trade",
-        target="<= 20 B/trade", met=db_big <= 20)  # fmt: skip
-    row("disk after compaction, 1 h store", round(db_hour, 2), unit="B/trade",
-        against="Binance CSV zip, same trades", against_s=round(zip_hour, 2), ratio=db_hour / zip_hour,
-        target="<= 20 B/trade", met=db_hour <= 20)  # fmt: skip
+    n_stored = n_big
+    db_bytes = disk_bytes(big_path) / n_stored
+    zip_bytes = csv_zip_bytes(big_path, H) / n_stored
+    row(f"disk after compaction, {H:g} h store", round(db_bytes, 2), unit="B/trade",
+        against="Binance CSV zip, same trades", against_s=round(zip_bytes, 2),
+        ratio=db_bytes / zip_bytes, target="<= 20 B/trade", met=db_bytes <= 20)  # fmt: skip
 
-    ingest = Path(__file__).parent / "bench_ingest.py"
-    if ingest.is_file():
-        print(
-            f"ingest: see `python {ingest.relative_to(Path.cwd()) if ingest.is_relative_to(Path.cwd()) else ingest}`"
-        )
+    # -- ingest (bench_ingest.py, the recorder's benchmark), in this same run
+    if args.ingest:
+        ingest_rows(row, args.ingest_trades)
 
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
