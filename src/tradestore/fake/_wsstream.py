@@ -103,12 +103,17 @@ class _KeepaliveWSStream(WSStream):
         self._unanswered_since: float | None = None
         self.aborted = False
         self.control = WebSocketControl(self)
+        # Cancelled when the stream closes, so the keepalive task does not outlive it
+        # (hypercorn's connection task group waits for every task it spawned).
+        self._keepalive_scope = trio.CancelScope()
 
     async def handle(self, event) -> None:
         if self._ours and isinstance(event, Request):
             state = ConnectionState({**event.state, CONTROL_KEY: self.control})
             event = dataclasses.replace(event, state=state)
         await super().handle(event)
+        if self.closed:
+            self._keepalive_scope.cancel()
 
     async def _accept(self, message: WebsocketAcceptEvent) -> None:
         await super()._accept(message)
@@ -127,6 +132,10 @@ class _KeepaliveWSStream(WSStream):
             hook(what)
 
     async def _keepalive(self) -> None:
+        with self._keepalive_scope:
+            await self._ping_until_closed()
+
+    async def _ping_until_closed(self) -> None:
         interval = self.config.fake_ping_interval
         timeout = self.config.fake_pong_timeout
         next_ping = trio.current_time() + interval
@@ -176,6 +185,7 @@ class _KeepaliveWSStream(WSStream):
         if self.aborted or self.closed:
             return
         self.aborted = True
+        self._keepalive_scope.cancel()
         protocol = getattr(self.send, "__self__", None)
         transport_send = getattr(protocol, "send", None)
         if transport_send is None:
