@@ -732,6 +732,19 @@ async def test_a_taken_port_raises_oserror_plainly():
                 pass
 
 
+async def test_history_is_trimmed_to_its_limit_but_the_log_is_exact():
+    cfg = config(rate=2000, max_trades=250, history_limit=100, start_on_first_subscriber=False)
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        await fx.wait_generated("BTCUSDT", 250)
+        assert fx.generated("BTCUSDT") == 250
+        kept = [t.agg_id for t in fx.history("BTCUSDT")]
+        assert 100 <= len(kept) <= 110 and kept[-1] == 1_000_249
+        assert kept == list(range(kept[0], 1_000_250))
+        rows = (await http.get("/api/v3/aggTrades?symbol=BTCUSDT&fromId=1000000")).json()
+        assert [r["a"] for r in rows] == kept  # REST serves what is kept
+        assert fx.log.generated_ids("BTCUSDT") == list(range(1_000_000, 1_000_250))
+
+
 def test_config_normalises_and_allows_remote_when_asked():
     cfg = config(symbols="btcusdt,ETHUSDT,BTCUSDT", host="0.0.0.0", allow_remote=True)
     assert cfg.symbols == ("BTCUSDT", "ETHUSDT")
@@ -818,6 +831,7 @@ def test_cli_flags_map_onto_the_config(tmp_path):
             "--rest-429-every=8",
             "--rest-418-every=11",
             "--retry-after=3",
+            "--history-limit=0",
         ]
     )
     cfg = config_from_args(args)
@@ -828,6 +842,7 @@ def test_cli_flags_map_onto_the_config(tmp_path):
     assert (cfg.silent_after, cfg.silent_for) == (1, 2)
     assert (cfg.malformed_every, cfg.duplicate_every, cfg.skip_every) == (5, 6, 7)
     assert (cfg.rest_429_every, cfg.rest_418_every, cfg.retry_after) == (8, 11, 3)
+    assert cfg.history_limit is None
     defaults = config_from_args(build_parser().parse_args(["fake-exchange"]))
     assert (defaults.host, defaults.port, defaults.symbols) == (
         "127.0.0.1",

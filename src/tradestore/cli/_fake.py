@@ -76,6 +76,13 @@ def register(subparsers) -> None:
     faults.add_argument("--rest-418-every", type=int, default=0, metavar="N")
     faults.add_argument("--retry-after", type=int, default=1, metavar="S")
     p.add_argument(
+        "--history-limit",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="trades kept per symbol for REST (default: 1000000; 0: all)",
+    )
+    p.add_argument(
         "--sent-log", type=Path, metavar="FILE", help="write the JSON log of sent ids on exit"
     )
     p.set_defaults(func=run)
@@ -114,6 +121,7 @@ def config_from_args(args: argparse.Namespace):
             rest_418_every=args.rest_418_every,
             retry_after=args.retry_after,
             allow_remote=args.allow_remote,
+            history_limit=args.history_limit or None,
         )
     except ValueError as exc:
         raise c.UsageError(str(exc)) from None

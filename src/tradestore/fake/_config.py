@@ -48,6 +48,8 @@ class FakeExchangeConfig:
     retry_after: int = 1
     # Frames waiting for one connection; a client that lets more pile up is disconnected.
     queue_size: int = 4096
+    # Trades kept per symbol for REST and history(); the oldest go first (~0.4 KB each).
+    history_limit: int | None = 1_000_000
     allow_remote: bool = False
 
     def __post_init__(self) -> None:
@@ -99,6 +101,8 @@ class FakeExchangeConfig:
             raise ValueError("retry_after must be >= 0")
         if self.queue_size < 1:
             raise ValueError("queue_size must be >= 1")
+        if self.history_limit is not None and self.history_limit < 1:
+            raise ValueError("history_limit must be >= 1 (None keeps everything)")
 
     @property
     def notice(self) -> float:

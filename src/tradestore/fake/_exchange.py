@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 class FakeExchange:
     """Generates trades per symbol on the Trio clock and fans them out to subscribers.
 
-    ``history`` keeps every generated trade (skipped ids included) for REST. ``log``
+    ``history`` keeps the generated trades (skipped ids included; the last
+    ``history_limit`` per symbol) for REST. ``log``
     accounts for what went out over WebSocket. The test hooks (``drop_all``,
     ``set_silent``) act on every connection at once.
     """
@@ -30,6 +31,7 @@ class FakeExchange:
         self.log = SentLog(config.symbols)
         self.port: int | None = None
         self._records: dict[str, list[Record]] = {s: [] for s in config.symbols}
+        self._generated = {s: 0 for s in config.symbols}
         self._subscribers: dict[str, set] = {s: set() for s in config.symbols}
         self._connections: set = set()
         self._first_subscriber = {s: trio.Event() for s in config.symbols}
@@ -132,8 +134,12 @@ class FakeExchange:
     def _publish(self, symbol: str, record: Record) -> None:
         records = self._records[symbol]
         records.append(record)
+        limit = self.config.history_limit
+        if limit is not None and len(records) > limit + limit // 10:
+            del records[: len(records) - limit]  # in chunks: amortised O(1) per trade
+        self._generated[symbol] += 1
         every = self.config.skip_every
-        skipped = bool(every) and len(records) % every == 0
+        skipped = bool(every) and self._generated[symbol] % every == 0
         self.log.note_generated(symbol, record.trade.agg_id, skipped)
         self._notify(symbol)
         if skipped or self._silent:
@@ -164,15 +170,20 @@ class FakeExchange:
     async def wait_generated(self, symbol: str, n: int) -> None:
         """Return once ``n`` trades of ``symbol`` exist; raise if the source ran out first."""
         symbol = self._symbol(symbol)
-        while len(self._records[symbol]) < n:
+        while self._generated[symbol] < n:
             if self._finished[symbol]:
                 raise RuntimeError(
-                    f"{symbol}: generation stopped after {len(self._records[symbol])} trades"
+                    f"{symbol}: generation stopped after {self._generated[symbol]} trades"
                 )
             await self._changed[symbol].wait()
 
+    def generated(self, symbol: str) -> int:
+        """How many trades of ``symbol`` were generated so far."""
+        return self._generated[self._symbol(symbol)]
+
     def history(self, symbol: str) -> list:
-        """Every AggTrade generated so far for ``symbol`` (skipped ids included)."""
+        """Every AggTrade generated so far for ``symbol`` (skipped ids included), or the
+        last ``history_limit`` of them."""
         return [r.trade for r in self._records[self._symbol(symbol)]]
 
     def records(self, symbol: str) -> list[Record]:
