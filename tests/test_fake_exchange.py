@@ -431,6 +431,21 @@ async def test_rest_429_and_418_injection_with_retry_after():
         assert (fx.log.rest_requests, fx.log.rest_429_sent, fx.log.rest_418_sent) == (10, 3, 2)
 
 
+async def test_rest_weight_limit_answers_429_until_the_minute_ends(autojump_clock):
+    cfg = config(rest_weight_limit=12, start_time_ms=T0 + 45_000)  # 15 s left in the minute
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        answers = []
+        for _ in range(4):
+            response = await http.get("/api/v3/aggTrades?symbol=BTCUSDT")
+            answers.append((response.status_code, response.headers["X-MBX-USED-WEIGHT-1M"]))
+        assert answers == [(200, "4"), (200, "8"), (200, "12"), (429, "16")]
+        assert response.headers["Retry-After"] == "15"
+        await trio.sleep(15)
+        response = await http.get("/api/v3/aggTrades?symbol=BTCUSDT")
+        assert (response.status_code, response.headers["X-MBX-USED-WEIGHT-1M"]) == (200, "4")
+        assert fx.log.rest_429_sent == 1
+
+
 # ---------------------------------------------------------------------------- keepalive
 
 

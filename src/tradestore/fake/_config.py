@@ -46,6 +46,8 @@ class FakeExchangeConfig:
     rest_429_every: int = 0
     rest_418_every: int = 0
     retry_after: int = 1
+    # Binance's REQUEST_WEIGHT limit per minute; above it every call gets a 429.
+    rest_weight_limit: int = 6000
     # Frames waiting for one connection; a client that lets more pile up is disconnected.
     queue_size: int = 4096
     # Trades kept per symbol for REST and history(); the oldest go first (~0.4 KB each).
@@ -97,6 +99,8 @@ class FakeExchangeConfig:
         for name in ("malformed_every", "duplicate_every", "skip_every"):
             if getattr(self, name) == 1:
                 raise ValueError(f"{name}=1 would leave no room for trades (use 0 for off)")
+        if self.rest_weight_limit < 1:
+            raise ValueError("rest_weight_limit must be >= 1")
         if self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
         if self.queue_size < 1:

@@ -12,7 +12,6 @@ from tradestore.fake._frames import rest_row
 
 # Request weights of the current spot API docs (GET /api/v3/aggTrades is 4).
 WEIGHTS = {"/api/v3/aggTrades": 4, "/api/v3/ping": 1, "/api/v3/time": 1}
-WEIGHT_LIMIT_1M = 6000
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
 MAX_WINDOW_MS = 3_600_000
@@ -57,17 +56,20 @@ class RestApi:
                     "Please use the websocket for live updates to avoid bans.",
                 },
             )
-        if cfg.rest_429_every and n % cfg.rest_429_every == 0:
+        injected = bool(cfg.rest_429_every) and n % cfg.rest_429_every == 0
+        if injected or self._used > cfg.rest_weight_limit:
+            # Over the real limit, Binance answers 429 until the minute is over.
+            wait = cfg.retry_after if injected else self._seconds_to_next_minute()
             log.rest_429_sent += 1
-            headers["Retry-After"] = str(cfg.retry_after)
+            headers["Retry-After"] = str(wait)
             return (
                 429,
                 headers,
                 {
                     "code": -1003,
                     "msg": f"Too many requests; current limit of IP(127.0.0.1) is "
-                    f"{WEIGHT_LIMIT_1M} requests per minute. Please use the websocket for live "
-                    "updates to avoid polling the API.",
+                    f"{cfg.rest_weight_limit} requests per minute. Please use the websocket "
+                    "for live updates to avoid polling the API.",
                 },
             )
         try:
@@ -78,6 +80,9 @@ class RestApi:
             return 200, headers, self._agg_trades(parse_qs(query_string.decode("latin-1")))
         except ApiError as exc:
             return exc.status, headers, {"code": exc.code, "msg": exc.msg}
+
+    def _seconds_to_next_minute(self) -> int:
+        return -(-(60_000 - self.exchange.now_ms() % 60_000) // 1000)
 
     def _use_weight(self, weight: int) -> int:
         minute = self.exchange.now_ms() // 60_000
