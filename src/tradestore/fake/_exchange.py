@@ -16,13 +16,15 @@ from tradestore.fake._source import Record, SyntheticSource, csv_source, store_s
 
 log = logging.getLogger(__name__)
 
+MAX_BURST = 1000  # trades generated per symbol between two checkpoints when catching up
+
 
 class FakeExchange:
     """Generates trades per symbol on the Trio clock and fans them out to subscribers.
 
     ``history`` keeps the generated trades (skipped ids included; the last
-    ``history_limit`` per symbol) for REST. ``log``
-    accounts for what went out over WebSocket. The test hooks (``drop_all``,
+    ``history_limit`` per symbol) for REST. ``log`` accounts for what went out over
+    WebSocket. The test hooks (``drop_all``,
     ``set_silent``) act on every connection at once.
     """
 
@@ -44,7 +46,11 @@ class FakeExchange:
             config.start_time_ms if config.start_time_ms is not None else int(time.time() * 1000)
         )
         self._resources = ExitStack()
-        self._sources = self._open_sources()
+        try:
+            self._sources = self._open_sources()
+        except BaseException:
+            self._resources.close()  # e.g. the replayed store's secondary instance
+            raise
 
     # ------------------------------------------------------------------ addresses
 
@@ -120,7 +126,8 @@ class FakeExchange:
                 # and a late wake-up catches up with every trade that fell due meanwhile.
                 await trio.sleep_until(start + n * interval)
                 now = trio.current_time()
-                while (limit is None or n < limit) and start + n * interval <= now:
+                due = n + MAX_BURST  # then yield, so a long stall cannot starve the rest
+                while (limit is None or n < limit) and start + n * interval <= now and n < due:
                     record = source.next(self.to_ms(start + n * interval))
                     if record is None:
                         log.info("%s: source exhausted after %d trades", symbol, n)
