@@ -15,9 +15,21 @@ class FakeExchangeConfig:
     """How the fake exchange serves, what it plays and which faults it injects.
 
     Times are seconds of the Trio clock, so a test under ``autojump_clock`` runs a day of
-    lifetime in milliseconds of wall time. Every ``*_every`` counter of frames is per
-    connection except ``skip_every``, which counts generated trades per symbol (a skipped
-    id is never sent to anybody, but REST serves it).
+    lifetime in milliseconds of wall time. Sources: the first symbol replays ``csv`` if
+    given, every symbol replays ``replay_db`` if given, the rest walk randomly from
+    ``seed``. Faults (0 / None: off):
+
+    - ``malformed_every=N``: per connection, every Nth data frame is a broken one (cycling
+      through the kinds in ``_frames.MALFORMED_KINDS``, named after the parser's reasons),
+      inserted before the next trade: no trade is lost to it.
+    - ``duplicate_every=N``: per connection, every Nth data frame re-sends that symbol's
+      previous trade.
+    - ``skip_every=N``: every Nth generated trade of a symbol is sent to nobody; REST has it.
+    - ``drop_every=S``: every S seconds every connection is cut (no close frame).
+    - ``silent_after=S, silent_for=M``: S seconds into each connection, M seconds without
+      data (pings continue); the trades of that window are never sent to it.
+    - ``rest_429_every`` / ``rest_418_every=N``: every Nth REST request (all endpoints) is
+      answered 429 / 418 with ``Retry-After: retry_after``.
     """
 
     host: str = "127.0.0.1"
