@@ -26,6 +26,11 @@ def test_compiled_modules_loaded_unless_disabled():
 
 
 def test_public_entry_points_use_the_chosen_twins():
+    import tradestore
+    from tradestore.recorder import _dispatch
+
     assert _parse.parse_event is _compat.MODULES["parse"].parse_event
+    assert tradestore.parse_agg_trade is _compat.MODULES["parse"].parse_agg_trade
+    assert _dispatch.parse_event is _compat.MODULES["parse"].parse_event  # live frames
     assert _compat.decode_columns is _compat.MODULES["decode"].decode_columns
     assert _compat.accumulate_levels is _compat.MODULES["profile"].accumulate
