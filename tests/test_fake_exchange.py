@@ -554,6 +554,7 @@ async def test_silent_window_keeps_pings_but_sends_no_data():
         assert ids == fx.log.sent_ids("BTCUSDT")[: len(ids)]
         jump = max(b - a for a, b in zip(ids, ids[1:], strict=False))
         assert jump >= 20  # trades generated during the silence were never sent
+        assert fx.log.trades_withheld >= jump - 1
         assert fx.log.connections_dropped == 0
 
 
@@ -569,6 +570,7 @@ async def test_set_silent_hook_stops_and_resumes_data():
             with trio.move_on_after(0.3) as quiet:
                 await ws.get_message()
             assert quiet.cancelled_caught
+            assert fx.log.trades_withheld >= 20  # 100 a second for 0.35 s
             fx.set_silent(False)
             assert json.loads(await ws.get_message())["e"] == "aggTrade"
 

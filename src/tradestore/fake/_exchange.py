@@ -149,9 +149,12 @@ class FakeExchange:
         skipped = bool(every) and self._generated[symbol] % every == 0
         self.log.note_generated(symbol, record.trade.agg_id, skipped)
         self._notify(symbol)
-        if skipped or self._silent:
-            return
         subscribers = self._subscribers[symbol]
+        if skipped:
+            return
+        if self._silent:
+            self.log.trades_withheld += len(subscribers)
+            return
         if subscribers:
             raw = event_json(symbol, record, record.trade.time_ms)
             for connection in tuple(subscribers):

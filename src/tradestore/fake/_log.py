@@ -26,6 +26,8 @@ class SentLog:
         self.malformed_sent = 0
         self.malformed_by_kind: Counter[str] = Counter()
         self.frames_sent = 0
+        # Trades a subscribed connection did not get because it was silent (fault).
+        self.trades_withheld = 0
         self.connections_opened = 0
         self.connections_dropped = 0
         self.drops_by_reason: Counter[str] = Counter()
@@ -86,6 +88,7 @@ class SentLog:
                 for s in self._generated
             },
             "frames_sent": self.frames_sent,
+            "trades_withheld": self.trades_withheld,
             "duplicates_sent": self.duplicates_sent,
             "malformed_sent": self.malformed_sent,
             "malformed_by_kind": dict(self.malformed_by_kind),
@@ -132,6 +135,7 @@ class SentLog:
             log._sent[symbol] = set(ids["sent"])
         for name in (
             "frames_sent",
+            "trades_withheld",
             "duplicates_sent",
             "malformed_sent",
             "connections_opened",

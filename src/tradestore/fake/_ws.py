@@ -64,6 +64,7 @@ class Connection:
 
     def offer_trade(self, symbol: str, record: Record, raw: str) -> None:
         if self._silent_now():
+            self.exchange.log.trades_withheld += 1
             return
         self._put(("trade", symbol, record, raw))
 
