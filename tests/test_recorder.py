@@ -348,3 +348,50 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
     # The limit is checked after each frame: at most one over it.
     assert 0 < peak <= 500
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 3001))
+
+
+async def test_wss_endpoint_over_tls(tmp_path, monkeypatch):
+    """The wss:// path (the default Binance endpoint): TLS with certificate and host name
+    checks, against a local server whose self-signed certificate the test trusts."""
+    import shutil
+    import ssl
+    from functools import partial
+
+    import trio_websocket
+
+    from tradestore.recorder import _stream
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    await trio.run_process(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost"],
+        capture_stdout=True,
+        capture_stderr=True,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    monkeypatch.setattr(_stream, "_ssl_context", lambda: ssl.create_default_context(cafile=cert))
+    paths = []
+
+    async def handler(request):
+        paths.append(request.path)
+        ws = await request.accept()
+        for i in range(1, 11):
+            await ws.send_message(combined(agg_event("BTCUSDT", i)))
+        with trio.move_on_after(30):
+            await ws.get_message()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, ssl_context=server_ctx)
+        )
+        url = f"wss://localhost:{server.port}"
+        recorder = await nursery.start(run, config(url, tmp_path / "db", symbols=("BTCUSDT",)))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+        nursery.cancel_scope.cancel()
+    assert paths == ["/stream?streams=btcusdt@aggTrade"]
+    assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))

@@ -151,7 +151,11 @@ def test_unusable_db_exits_1(clean_env, tmp_path):
 
 async def start_daemon(argv: list[str], log_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env = {k: v for k, v in env.items() if not k.startswith("TRADESTORE_")}
+    env = {
+        k: v
+        for k, v in env.items()
+        if not k.startswith("TRADESTORE_") or k == "TRADESTORE_NO_EXTENSIONS"
+    }
     with open(log_path, "wb") as log:  # noqa: ASYNC230 - a local file, opened once
         return await trio.lowlevel.open_process(
             [sys.executable, "-m", "tradestore", "run", *argv],

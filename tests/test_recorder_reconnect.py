@@ -267,14 +267,14 @@ async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
 
     monkeypatch.setattr(TradeStore, "write_batches", slow_write)
     fcfg = FakeExchangeConfig(
-        symbols=("BTCUSDT",), rate=400.0, max_trades=2000, ping_interval=0.3, pong_timeout=1.0
+        symbols=("BTCUSDT",), rate=400.0, max_trades=1200, ping_interval=0.3, pong_timeout=1.0
     )
     async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
         # A small frame queue: if the intake ever waited for a write, it would fill at once.
         cfg = config(fx.ws_url, tmp_path / "db", frame_queue_size=16, shutdown_grace=30.0)
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(60):
-            await wait_for(lambda: len(fx.log.sent_ids("BTCUSDT")) == 2000)
+            await wait_for(lambda: len(fx.log.sent_ids("BTCUSDT")) == 1200)
             last = fx.log.sent_ids("BTCUSDT")[-1]
             await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["last_id"] == last)
         stats = recorder.statistics()
@@ -285,7 +285,7 @@ async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
     assert stats["connections"][0]["opens"] == 1
     assert len(writes) >= 2 and max(writes) > 400  # writes were slow and batches piled up
     assert stored_ids(tmp_path / "db", "BTCUSDT") == fx.log.sent_ids("BTCUSDT")
-    assert len(fx.log.sent_ids("BTCUSDT")) == 2000
+    assert len(fx.log.sent_ids("BTCUSDT")) == 1200
 
 
 def test_log_throttle_bursts_then_one_line_a_minute_with_counts():
@@ -318,3 +318,28 @@ def test_log_throttle_bursts_then_one_line_a_minute_with_counts():
         ("WARNING", "boom 10 (11 in total, 7 similar suppressed since the last line)"),
         ("ERROR", "other"),
     ]
+
+
+async def test_rejected_handshake_honours_retry_after(tmp_path, autojump_clock):
+    """Binance answers 429 (or 418) with Retry-After when an IP connects too often: the
+    next attempt waits at least that long, however small the backoff delay."""
+    import trio_websocket
+
+    attempts: list[float] = []
+
+    async def reject(request):
+        attempts.append(trio.current_time())
+        await request.reject(429, extra_headers=[(b"Retry-After", b"30")], body=b"slow down")
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(trio_websocket.serve_websocket, reject, "127.0.0.1", 0, ssl_context=None)
+        )
+        cfg = config(f"ws://127.0.0.1:{server.port}", tmp_path / "db")
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(1000):
+            await wait_for(lambda: len(attempts) >= 3)
+        error = recorder.statistics()["connections"][0]["last_error"]
+        nursery.cancel_scope.cancel()
+    assert all(30.0 <= gap < 31.0 for gap in intervals(attempts[:3]))
+    assert error.endswith("rejected with HTTP 429")

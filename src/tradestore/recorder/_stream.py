@@ -8,10 +8,13 @@ DB write) would eventually get us dropped by the exchange for a missed pong.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 # counts it) instead of closing the connection; beyond it the library closes with 1009.
 MAX_MESSAGE_BYTES = 4 * 2**20
 LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
-DISCONNECT_TIMEOUT = 5.0
+DISCONNECT_TIMEOUT = 2.0
 # One recv() takes a burst of frames (the library default of 4 KiB is ~15 frames).
 RECEIVE_BUFFER_BYTES = 64 * 1024
 EWMA_ALPHA = 0.1
@@ -33,6 +36,45 @@ EWMA_ALPHA = 0.1
 # Reasons a connection is recycled on purpose (no failure, so no backoff growth).
 SERVER_SHUTDOWN = "server_shutdown"
 SILENT = "silent"
+
+
+class ConnectTimeout(Exception):
+    """TCP, TLS and the WebSocket handshake did not complete within connect_timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a ws:// or wss:// URL points: what to dial and what to ask for."""
+
+    host: str
+    port: int
+    resource: str
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> Target:
+        parts = urlsplit(url)
+        tls = parts.scheme == "wss"
+        port = parts.port or (443 if tls else 80)
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.hostname, port, resource, tls)
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port in (80, 443) else f"{host}:{self.port}"
+
+    async def open_stream(self) -> trio.abc.Stream:
+        if self.tls:
+            return await trio.open_ssl_over_tcp_stream(
+                self.host, self.port, ssl_context=_ssl_context(), https_compatible=True
+            )
+        return await trio.open_tcp_stream(self.host, self.port)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +112,7 @@ class Connection:
 
     def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
         self.spec = spec
+        self.target = Target.from_url(spec.url)
         self.name = spec.name
         self.symbols = frozenset(spec.symbols)
         self.single_symbol = spec.symbols[0] if len(spec.symbols) == 1 else None
@@ -86,6 +129,7 @@ class Connection:
         self.mean_interval: float | None = None
         self.last_error: str | None = None
         self.last_delay: float | None = None
+        self.retry_after: float | None = None  # from a rejected handshake's Retry-After
         self._scope: trio.CancelScope | None = None
         self._recycle_reason: str | None = None
 
@@ -177,8 +221,12 @@ async def serve_connection(
                 conn.last_error = error
             if healthy or planned:
                 backoff.reset()
-            # A planned recycle (server shutdown) reconnects at once; anything else waits.
+            # A planned recycle (server shutdown) reconnects at once; anything else waits,
+            # at least as long as a 429/418 rejection's Retry-After asks.
             delay = 0.0 if planned else backoff.next_delay()
+            if conn.retry_after is not None:
+                delay = max(delay, conn.retry_after)
+                conn.retry_after = None
             conn.last_delay = delay
             if error is not None:
                 throttle.log(
@@ -203,16 +251,27 @@ async def _session(
     conn.session_frames = 0
     opened_at = None
     error: str | None = None
-    ws = None
+    target = conn.target
+    # We open (and always close) the TCP/TLS stream ourselves and hand it to
+    # wrap_client_stream: trio-websocket 0.12 leaves the socket open when the server
+    # rejects the handshake or closes the connection first, leaking one per reconnect.
+    stream = None
     try:
-        async with trio_websocket.open_websocket_url(
-            conn.spec.url,
-            message_queue_size=LIBRARY_QUEUE,
-            max_message_size=MAX_MESSAGE_BYTES,
-            connect_timeout=cfg.connect_timeout,
-            disconnect_timeout=DISCONNECT_TIMEOUT,
-            receive_buffer_size=RECEIVE_BUFFER_BYTES,
-        ) as ws:
+        async with trio.open_nursery() as library:  # trio-websocket's reader task lives here
+            try:
+                with trio.fail_after(cfg.connect_timeout):
+                    stream = await target.open_stream()
+                    ws = await trio_websocket.wrap_client_stream(
+                        library,
+                        stream,
+                        target.host_header,
+                        target.resource,
+                        message_queue_size=LIBRARY_QUEUE,
+                        max_message_size=MAX_MESSAGE_BYTES,
+                        receive_buffer_size=RECEIVE_BUFFER_BYTES,
+                    )
+            except trio.TooSlowError:
+                raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
             opened_at = trio.current_time()
             conn.opened_at = conn.last_frame_at = opened_at
             conn.opens += 1
@@ -221,29 +280,41 @@ async def _session(
                 log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
             else:
                 log.info("%s: reconnected (reconnect #%d)", conn.name, conn.reconnects)
-            async with trio.open_nursery() as nursery:
-                conn._scope = nursery.cancel_scope
-                nursery.start_soon(_watchdog, conn)
-                await _read(ws, send_channel, conn)
+            try:
+                async with trio.open_nursery() as nursery:
+                    conn._scope = nursery.cancel_scope
+                    nursery.start_soon(_watchdog, conn)
+                    await _read(ws, send_channel, conn)
+            finally:
+                conn._scope = None
+                if conn._recycle_reason is not None:
+                    # Our own decision to leave: a brief, polite close handshake. (On
+                    # shutdown we do not wait for the server; the flush comes first.)
+                    with trio.move_on_after(DISCONNECT_TIMEOUT, shield=True):
+                        await ws.aclose()
+                library.cancel_scope.cancel()
     except* trio_websocket.ConnectionClosed as group:
-        reason = group.exceptions[0].reason
+        reason = _first(group).reason
         if reason is not None and reason.code == 1009:
             on_drop(conn, "oversized")
         error = f"connection closed ({_close_text(reason)})"
-    except* trio_websocket.HandshakeError as group:
-        error = f"connect to {conn.spec.url} failed: {_exc_text(group.exceptions[0])}"
+    except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
+        exc = _first(group)
+        if isinstance(exc, trio_websocket.ConnectionRejected):
+            conn.retry_after = _retry_after(exc)
+        error = f"connect to {conn.spec.url} failed: {_exc_text(exc)}"
     except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
-        error = f"network error: {_exc_text(group.exceptions[0])}"
+        error = f"network error: {_exc_text(_first(group))}"
     except* Exception as group:
         # A bug, not the network: keep recording the other streams, retry under backoff.
-        log.error("%s: unexpected error", conn.name, exc_info=group.exceptions[0])
-        error = f"unexpected error: {group.exceptions[0]!r}"
+        log.error("%s: unexpected error", conn.name, exc_info=_first(group))
+        error = f"unexpected error: {_first(group)!r}"
     finally:
-        conn._scope = None
         if conn.state == "open":
             conn.state = "closed"
-        if ws is not None:
-            await _close_transport(ws)
+        if stream is not None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
     reason = conn._recycle_reason
     if reason is not None:
         conn.recycled[reason] = conn.recycled.get(reason, 0) + 1
@@ -257,16 +328,6 @@ async def _session(
     lived = 0.0 if opened_at is None else trio.current_time() - opened_at
     healthy = opened_at is not None and (conn.session_frames > 0 or lived >= cfg.healthy_after)
     return healthy, reason == SERVER_SHUTDOWN, error
-
-
-async def _close_transport(ws: trio_websocket.WebSocketConnection) -> None:
-    # trio-websocket 0.12 never closes the TCP stream of a connection the server closed
-    # first (aclose() returns early once a close reason is set), so each server-side drop
-    # would leak a socket until garbage collection. Closing it again is harmless.
-    stream = getattr(ws, "_stream", None)
-    if stream is not None:
-        with trio.CancelScope(shield=True):
-            await stream.aclose()
 
 
 async def _read(
@@ -301,7 +362,28 @@ def _close_text(reason: trio_websocket.CloseReason | None) -> str:
     return f"{text}: {reason.reason}" if reason.reason else text
 
 
+def _first(exc: BaseException) -> BaseException:
+    """The first leaf exception of a (possibly nested) exception group."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _retry_after(exc: trio_websocket.ConnectionRejected) -> float | None:
+    if exc.status_code not in (418, 429):
+        return None
+    for name, value in exc.headers or ():
+        if name.lower() == b"retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
 def _exc_text(exc: BaseException) -> str:
+    if isinstance(exc, trio_websocket.ConnectionRejected):
+        return f"rejected with HTTP {exc.status_code}"
     cause = exc.__cause__ or exc.__context__
     text = str(exc) or type(exc).__name__
     if cause is not None and not str(exc):
