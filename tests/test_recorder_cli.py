@@ -260,3 +260,22 @@ async def test_second_signal_exits_at_once(monkeypatch):
         await _run._watch_signals(TwoSignals(), scope)
     assert scope.cancel_called
     assert exits == [1]
+
+
+async def test_second_daemon_on_the_same_db_exits_1(tmp_path):
+    """RocksDB allows one writer: a second daemon says the DB is in use and exits 1."""
+    db = tmp_path / "db"
+    argv = ["--db", str(db), "--endpoint", "ws://127.0.0.1:9", "--retention-days", "0"]
+    first = await start_daemon(argv, tmp_path / "first.log")
+    try:
+        with trio.fail_after(30):
+            await wait_for(lambda: (db / "LOCK").exists(), step=0.05)
+            await trio.sleep(0.5)
+            second = await start_daemon(argv, tmp_path / "second.log")
+            assert await second.wait() == 1
+        assert "is in use by another process" in (tmp_path / "second.log").read_text()
+        await sigterm_and_wait(first, tmp_path / "first.log")
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()

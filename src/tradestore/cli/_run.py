@@ -123,7 +123,10 @@ async def serve_until_signal(config) -> int:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
             except* StoreError as group:
-                log.error("%s", group.exceptions[0])
+                text = str(group.exceptions[0])
+                if "lock" in text.lower():
+                    text = f"{config.db} is in use by another process (a running daemon?)"
+                log.error("%s", text)
                 status = 1
             except* Exception as group:
                 log.critical("the recorder failed", exc_info=group.exceptions[0])
