@@ -259,3 +259,19 @@ def test_writer_refuses_a_second_writer(tmp_path):
 def test_read_only_on_missing_db_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="no trade store"):
         TradeStore(tmp_path / "nothing", read_only=True)
+
+
+def test_tiny_decimals_are_stored_as_sent_never_in_exponent_form(tmp_path):
+    """str(Decimal("0.00000089")) is "8.9E-7"; the stored text must be the exchange's."""
+    from tradestore import parse_agg_trade
+
+    frame = (
+        '{"e":"aggTrade","E":1,"s":"SHIBUSDT","a":7,"p":"0.00000089","q":"0.00000000",'
+        '"f":1,"l":1,"T":1767225600000,"m":true,"M":true}'
+    )
+    trade = parse_agg_trade(frame)
+    with TradeStore(tmp_path / "db") as store:
+        key = store.store_batch("SHIBUSDT", [trade])
+        raw = msgpack.unpackb(store.db.get(key))
+        assert raw == [["0.00000089", "0.00000000", 1767225600000, 7, True]]
+        assert store.query_trades("SHIBUSDT", 0, 2 * BASE_MS) == [trade]

@@ -8,6 +8,7 @@ import os
 from contextlib import nullcontext
 from pathlib import Path
 
+from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
 
@@ -124,7 +125,7 @@ def _write(store, symbol: str, start: int, end: int, fmt: str, path: Path, progr
 
 def _csv_line(t) -> str:
     stamp = t.time_ms * 1000 if t.time_ms >= MICROS_FROM_MS else t.time_ms
-    return f"{t.agg_id},{t.price},{t.qty},,,{stamp},{t.is_buyer_maker},True\n"
+    return f"{t.agg_id},{decimal_text(t.price)},{decimal_text(t.qty)},,,{stamp},{t.is_buyer_maker},True\n"
 
 
 def _json_line(t) -> str:
@@ -132,8 +133,8 @@ def _json_line(t) -> str:
         json.dumps(
             {
                 "a": t.agg_id,
-                "p": str(t.price),
-                "q": str(t.qty),
+                "p": decimal_text(t.price),
+                "q": decimal_text(t.qty),
                 "T": t.time_ms,
                 "m": t.is_buyer_maker,
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tradestore._coverage import coverage_of, window_coverage
+from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
 
@@ -40,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
             "agg_id": t.agg_id,
             "time": format_time_ms(t.time_ms),
             "time_ms": t.time_ms,
-            "price": str(t.price),
-            "qty": str(t.qty),
+            "price": decimal_text(t.price),
+            "qty": decimal_text(t.qty),
             "is_buyer_maker": t.is_buyer_maker,
         }
         for t in trades
