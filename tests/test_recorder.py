@@ -263,10 +263,14 @@ async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monke
         assert abs(offset - k * interval) < 0.05, offsets
 
 
-@pytest.mark.parametrize("wrapper", [False, True])
+@pytest.mark.parametrize("wrapper", [None, "data", "event"])
 async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock, wrapper):
     shutdown = {"e": "serverShutdown", "E": 1}
-    notice = json.dumps({"stream": "!shutdown", "data": shutdown} if wrapper else shutdown)
+    if wrapper == "data":
+        shutdown = {"stream": "!shutdown", "data": shutdown}
+    elif wrapper == "event":
+        shutdown = {"event": shutdown}
+    notice = json.dumps(shutdown)
     frames = [
         [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)] + [notice],
         [combined(agg_event("BTCUSDT", i)) for i in range(4, 11)],

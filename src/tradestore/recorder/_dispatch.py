@@ -138,13 +138,16 @@ class Dispatcher:
 
 
 def is_server_shutdown(frame: str) -> bool:
-    """Binance's ``{"e": "serverShutdown", ...}`` notice (raw or in a combined wrapper)."""
+    """Binance's ``{"e": "serverShutdown", "E": ...}`` notice: raw, in a combined-stream
+    ``data`` wrapper, or in the ``{"event": {...}}`` wrapper of Binance's connection events."""
     if "serverShutdown" not in frame:
         return False
     try:
         doc = json.loads(frame)
     except ValueError:
         return False
-    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "e" not in doc:
-        doc = doc["data"]
+    if isinstance(doc, dict) and "e" not in doc:
+        inner = doc.get("data", doc.get("event"))
+        if isinstance(inner, dict):
+            doc = inner
     return isinstance(doc, dict) and doc.get("e") == "serverShutdown"
