@@ -80,6 +80,36 @@ async def test_per_symbol_streams_and_sharding(tmp_path):
         assert stored_ids(tmp_path / "db", symbol) == list(range(1, 21))
 
 
+async def test_combined_streams_sharded_over_connections(tmp_path):
+    symbols = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+
+    async def handler(ws, index):
+        streams = ws.path.split("streams=")[1].split("/")
+        for agg_id in range(1, 11):
+            for stream in streams:
+                symbol = stream.split("@")[0].upper()
+                await ws.send_message(combined(agg_event(symbol, agg_id)))
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = config(fx.url, tmp_path / "db", symbols=symbols, max_streams_per_connection=2)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(
+                lambda: all(s["stored"] == 10 for s in recorder.statistics()["symbols"].values())
+            )
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert sorted(path for _t, path in fx.accepted) == [
+        "/stream?streams=bnbusdt@aggTrade",
+        "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade",
+    ]
+    assert [c["symbols"] for c in stats["connections"]] == [["BTCUSDT", "ETHUSDT"], ["BNBUSDT"]]
+    for symbol in symbols:
+        assert stored_ids(tmp_path / "db", symbol) == list(range(1, 11))
+
+
 def test_combined_streams_are_sharded():
     from tradestore.recorder import plan_streams
 
