@@ -139,6 +139,23 @@ def bad_frames(symbol: str) -> dict[str, str | bytes]:
     }
 
 
+async def test_trade_under_another_symbols_stream_label_is_dropped(tmp_path):
+    """On a combined connection carrying both, an ETHUSDT trade labelled as the btcusdt
+    stream is inconsistent: dropped as wrong_symbol, the rest stored."""
+    mislabelled = combined(agg_event("ETHUSDT", 7), stream="btcusdt@aggTrade")
+    spaced = json.dumps({"stream": "ethusdt@aggTrade", "data": agg_event("ETHUSDT", 8)}, indent=1)
+    frames = [combined(agg_event("ETHUSDT", 6)), mislabelled, spaced]
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([frames])).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["ETHUSDT"]["stored"] == 2)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats["drops"] == {"wrong_symbol": 1}
+    assert stored_ids(tmp_path / "db", "ETHUSDT") == [6, 8]
+
+
 async def test_every_bad_frame_is_counted_and_never_stored(tmp_path):
     bad = bad_frames("BTCUSDT")
     frames = [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)]

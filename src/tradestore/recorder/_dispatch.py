@@ -120,6 +120,10 @@ class Dispatcher:
         if symbol not in conn.symbols:
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} is not subscribed on this stream")
             return
+        label = stream_label(frame)
+        if label is not None and label != symbol.lower():
+            self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
+            return
         self.batcher.accept(symbol, trade)
 
     def drop(self, conn: Connection, reason: str, detail: str = "") -> None:
@@ -135,6 +139,17 @@ class Dispatcher:
             reason,
             detail,
         )
+
+
+def stream_label(frame: str) -> str | None:
+    """The symbol part of a combined-stream wrapper's ``"stream": "<sym>@aggTrade"``, found
+    by a substring search (the parser has already validated the frame as JSON)."""
+    i = frame.find('"stream"')
+    if i < 0:
+        return None
+    start = frame.find('"', frame.find(":", i + 8)) + 1
+    end = frame.find('"', start)
+    return frame[start:end].partition("@")[0]
 
 
 def is_server_shutdown(frame: str) -> bool:
