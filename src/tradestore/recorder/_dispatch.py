@@ -120,7 +120,9 @@ class Dispatcher:
         if symbol not in conn.symbols:
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} is not subscribed on this stream")
             return
-        label = stream_label(frame)
+        # One symbol per connection: the check above said it all. Several: the wrapper's
+        # stream label must name the same symbol as the trade inside it.
+        label = None if conn.single_symbol else stream_label(frame)
         if label is not None and label != symbol.lower():
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
             return
@@ -144,6 +146,8 @@ class Dispatcher:
 def stream_label(frame: str) -> str | None:
     """The symbol part of a combined-stream wrapper's ``"stream": "<sym>@aggTrade"``, found
     by a substring search (the parser has already validated the frame as JSON)."""
+    if frame.startswith('{"stream":"'):  # Binance's own layout: the cheap path
+        return frame[11 : frame.find("@", 11)]
     i = frame.find('"stream"')
     if i < 0:
         return None
