@@ -446,3 +446,28 @@ async def test_wss_endpoint_over_tls(tmp_path, monkeypatch):
         nursery.cancel_scope.cancel()
     assert paths == ["/stream?streams=btcusdt@aggTrade"]
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
+
+
+async def test_statistics_shape_is_stable(tmp_path):
+    """The /metrics exporter reads these keys: keep them (and their types) stable."""
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(script([[combined(agg_event("BTCUSDT", 1))]])).start(nursery)
+        recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 1)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert set(stats) >= {
+        "started_ms", "frames", "drops", "server_shutdowns", "buffered", "in_flight", "queue",
+        "flush", "prune", "connect_budget_waits", "symbols", "connections",
+    }  # fmt: skip
+    assert set(stats["symbols"]["BTCUSDT"]) == {
+        "received", "stored", "duplicates", "gaps", "missing_ids", "drops", "reconnects",
+        "last_id", "last_trade_ms", "buffered",
+    }  # fmt: skip
+    assert set(stats["flush"]) == {
+        "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms"
+    }  # fmt: skip
+    conn = stats["connections"][0]
+    assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0
+    assert stats["queue"]["size"] == 4096
