@@ -10,7 +10,7 @@ slow path of the pure twin, one whole value at a time.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
@@ -20,7 +20,6 @@ from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1
 from tradestore._pure.decode import slow_rows
 
 DEF MIN_ROW_BYTES = 8
-DEF EMPTY = -1  # prices are never negative: a plain decimal has no sign
 
 
 cdef struct Level:
@@ -54,11 +53,19 @@ cdef inline object _u128(uint64_t hi, uint64_t lo):
 
 
 cdef class LevelTable:
-    """Volume per exact price level over a window (see the module docstring)."""
+    """Volume per exact price level over a window (see the module docstring).
 
-    cdef Level* slots
-    cdef Level* last_level
-    cdef Py_ssize_t capacity, used
+    Levels live in a dense array in order of first appearance; an open-addressing index
+    of int32 positions (4 bytes a slot, small enough to stay in cache) finds them. Growing
+    the index moves no level, and fresh memory is touched sparingly: on a VM, page faults
+    on a large table cost as much as the aggregation itself.
+    """
+
+    cdef Level* levels
+    cdef Py_ssize_t used, levels_cap
+    cdef int32_t* index
+    cdef Py_ssize_t capacity
+    cdef Py_ssize_t last  # position of the level of the previous trade, or -1
     cdef Row* rows
     cdef Py_ssize_t rows_cap, n_rows
     cdef readonly Py_ssize_t trade_count
@@ -72,8 +79,10 @@ cdef class LevelTable:
     def __cinit__(self):
         self.capacity = 0
         self.used = 0
-        self.slots = NULL
-        self.last_level = NULL
+        self.levels_cap = 0
+        self.levels = NULL
+        self.index = NULL
+        self.last = -1
         self.rows = NULL
         self.rows_cap = 0
         self.n_rows = 0
@@ -82,37 +91,64 @@ cdef class LevelTable:
         self._rehash(1024)
 
     def __dealloc__(self):
-        free(self.slots)
+        free(self.levels)
+        free(self.index)
         free(self.rows)
 
     cdef int _rehash(self, Py_ssize_t capacity) except -1:
-        cdef Level* old = self.slots
-        cdef Py_ssize_t old_cap = self.capacity
-        cdef Py_ssize_t i
-        cdef Level* new = <Level*>malloc(capacity * sizeof(Level))
+        """Rebuild the index with ``capacity`` slots (a power of two)."""
+        cdef int32_t* new = <int32_t*>malloc(capacity * sizeof(int32_t))
+        cdef Py_ssize_t k
         if new == NULL:
             raise MemoryError()
-        memset(new, 0, capacity * sizeof(Level))
-        for i in range(capacity):
-            new[i].price = EMPTY
-        self.slots = new
-        self.last_level = NULL
+        memset(new, 0xFF, capacity * sizeof(int32_t))  # every slot -1: empty
+        free(self.index)
+        self.index = new
         self.capacity = capacity
-        for i in range(old_cap):
-            if old[i].price != EMPTY:
-                self._slot(old[i].price)[0] = old[i]
-        free(old)
+        for k in range(self.used):
+            self._slot(self.levels[k].price)[0] = <int32_t>k
         return 0
 
-    cdef inline Level* _slot(self, int64_t price) noexcept nogil:
-        """The slot of price (an empty one where it would go if absent)."""
+    cdef inline int32_t* _slot(self, int64_t price) noexcept nogil:
+        """The index slot of price (an empty one, -1, where it would go if absent)."""
         cdef uint64_t mask = <uint64_t>(self.capacity - 1)
         cdef uint64_t i = ((<uint64_t>price) * 0x9E3779B97F4A7C15ULL) >> 20
+        cdef int32_t k
         while True:
             i &= mask
-            if self.slots[i].price == price or self.slots[i].price == EMPTY:
-                return &self.slots[i]
+            k = self.index[i]
+            if k < 0 or self.levels[k].price == price:
+                return &self.index[i]
             i += 1
+
+    cdef Level* _level(self, int64_t price) except NULL:
+        """The level of price, created empty when new."""
+        cdef int32_t* slot
+        cdef Level* grown
+        cdef Py_ssize_t cap
+        if self.last >= 0 and self.levels[self.last].price == price:
+            return &self.levels[self.last]  # most trades print at the previous price
+        slot = self._slot(price)
+        if slot[0] < 0:
+            if self.used >= 2**31 - 1:
+                raise MemoryError("more than 2**31 price levels")
+            if self.used == self.levels_cap:
+                cap = max(1024, self.levels_cap * 2)
+                grown = <Level*>realloc(self.levels, cap * sizeof(Level))
+                if grown == NULL:
+                    raise MemoryError()
+                self.levels = grown
+                self.levels_cap = cap
+            memset(&self.levels[self.used], 0, sizeof(Level))
+            self.levels[self.used].price = price
+            slot[0] = <int32_t>self.used
+            self.last = self.used
+            self.used += 1
+            if self.used * 2 > self.capacity:
+                self._rehash(self.capacity * 2)  # slot is stale from here on
+        else:
+            self.last = slot[0]
+        return &self.levels[self.last]
 
     cdef int _reserve_rows(self, Py_ssize_t n) except -1:
         cdef Row* grown
@@ -139,16 +175,7 @@ cdef class LevelTable:
                 return -2
             self.last_id = row.agg_id
             self.has_last = True
-            if self.last_level != NULL and self.last_level.price == row.price:
-                level = self.last_level  # most trades print at the previous price
-            else:
-                if (self.used + 1) * 2 > self.capacity:
-                    self._rehash(self.capacity * 2)
-                level = self._slot(row.price)
-                if level.price == EMPTY:
-                    level.price = row.price
-                    self.used += 1
-                self.last_level = level
+            level = self._level(row.price)
             _add128(&level.vol_lo, &level.vol_hi, <uint64_t>row.qty)
             if not row.is_buyer_maker:
                 _add128(&level.buy_lo, &level.buy_hi, <uint64_t>row.qty)
@@ -246,10 +273,8 @@ cdef class LevelTable:
         cdef uint64_t before
         try:
             memset(acc, 0, max(nbins, 1) * sizeof(Level))
-            for i in range(self.capacity):
-                s = &self.slots[i]
-                if s.price == EMPTY:
-                    continue
+            for i in range(self.used):
+                s = &self.levels[i]
                 if s.price < origin:
                     raise ValueError(f"price {s.price} lies outside the {nbins} bins")
                 index = (s.price - origin) // width
