@@ -169,3 +169,19 @@ def test_help_explains_itself(capsys):
     out = capsys.readouterr().out
     for command in ("query", "stats", "prune", "import"):
         assert command in out
+
+
+def test_stats_per_symbol_bytes_sum_to_table_files(tmp_path, capsys, real_csv):
+    db = tmp_path / "db"
+    run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", real_csv)
+    with TradeStore(db) as store:
+        store.db.flush()
+    code, out, _ = run_cli(capsys, "stats", "--db", db, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    per_symbol = [row["bytes_on_disk_est"] for row in doc["symbols"].values()]
+    assert all(b > 0 for b in per_symbol)
+    assert abs(sum(per_symbol) - doc["table_bytes"]) <= len(per_symbol)
+    assert doc["bytes_on_disk"] >= doc["table_bytes"]
+    assert doc["symbols"]["ETHUSDT"]["filled_gaps"] == 0

@@ -326,7 +326,11 @@ class TradeStore:
             # Out of scan order or stored twice: ascending ids, the first copy of each wins.
             _ids, first = np.unique(agg_id, return_index=True)
             agg_id, time_ms, price, qty, side = (
-                agg_id[first], time_ms[first], price[first], qty[first], side[first]
+                agg_id[first],
+                time_ms[first],
+                price[first],
+                qty[first],
+                side[first],
             )
         return TradeColumns(
             agg_id=agg_id, time_ms=time_ms, price=price, qty=qty, is_buyer_maker=side
@@ -417,12 +421,21 @@ class TradeStore:
                 "first_agg_id": min(t.agg_id for t in first) if first else None,
                 "last_agg_id": self.last_agg_id(symbol),
                 "open_gaps": sum(1 for g in gaps if g.status == "open"),
+                "filled_gaps": sum(1 for g in gaps if g.status == "filled"),
+                "unfillable_gaps": sum(1 for g in gaps if g.status == "unfillable"),
                 "missing_ids_open": sum(g.size for g in gaps if g.status == "open"),
             }
+        # Per-symbol bytes: the table files' size shared out by trade count. An estimate
+        # (compression differs a little between symbols), but it sums to the real total.
+        table_bytes = sum(f["size"] for f in self.db.live_files())
+        total_trades = sum(row["trades"] for row in symbols.values()) or 1
+        for row in symbols.values():
+            row["bytes_on_disk_est"] = round(table_bytes * row["trades"] / total_trades)
         return {
             "path": str(self.path),
             "format_version": FORMAT_VERSION,
             "bytes_on_disk": _dir_size(self.path),
+            "table_bytes": table_bytes,
             "symbols": symbols,
         }
 

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         "stats",
         help="per-symbol counts, first/last trade and ids, open gaps, size on disk",
         description="Summarise the store: per symbol the trade count, first and last trade "
-        "time and agg id, and open gaps; the bytes the DB takes on disk.",
+        "time and agg id, open and filled gaps, and its share of the table files on disk "
+        "(an estimate by trade count); the bytes the whole DB directory takes.",
     )
     c.add_db(p)
     c.add_symbol(p, required=False)
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             "first_agg_id": s["first_agg_id"],
             "last_agg_id": s["last_agg_id"],
             "open_gaps": s["open_gaps"],
+            "filled_gaps": s["filled_gaps"],
+            "bytes_on_disk_est": s["bytes_on_disk_est"],
         }
         for name, s in symbols.items()
     ]
