@@ -142,22 +142,18 @@ def csv_zip_bytes(store_path: Path, hours: float) -> int:
     return size
 
 
-def ingest_rows(row, trades: int) -> None:
+def ingest_rows(row, trades: int, twins: bool) -> None:
     """Run bench_ingest.py (fake exchange in another process -> recorder -> stored) and
-    fold its headline figures into this table."""
-    import subprocess
-
+    fold its headline figures into this table; with ``twins``, once more on the pure
+    parser first (TRADESTORE_NO_EXTENSIONS=1), so the table shows the compiled parser's gain.
+    """
     script = Path(__file__).parent / "bench_ingest.py"
     if not script.is_file():
         return
-    print(f"running {script.name} --trades {trades} ...", flush=True)
-    done = subprocess.run(
-        [sys.executable, str(script), "--trades", str(trades)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        print(f"{script.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    pure = _run_ingest(script, trades, pure=True) if twins else None
+    figures = _run_ingest(script, trades, pure=False)  # last: its JSON file stays
+    if figures is None:
         return
-    figures = json.loads((Path(__file__).parent / "results-ingest.json").read_text())
     for name, part in (("fake exchange", "fake_exchange"), ("flood", "flood")):
         got = figures[part]
         rec, bare = got["recorder"], got["bare_loop"]
@@ -165,8 +161,33 @@ def ingest_rows(row, trades: int) -> None:
         row(f"ingest ({name}) -> stored, Cython parser", rec["stored_per_s"], unit="trades/s",
             against="bare trio-websocket loop", against_s=bare["per_s"], ratio=ratio,
             target=">= 0.8x bare loop", met=ratio >= 0.8)  # fmt: skip
+    if pure is not None:
+        fast, slow = figures["flood"]["recorder"], pure["flood"]["recorder"]
+        row("ingest (flood): Cython vs pure parser", fast["stored_per_s"], unit="trades/s",
+            against="recorder on the pure twins", against_s=slow["stored_per_s"],
+            ratio=fast["stored_per_s"] / slow["stored_per_s"])  # fmt: skip
     rss = figures["rss_200_symbols"]["peak_rss_mb"]
     row("recorder RSS, 200 symbols", round(rss, 1), unit="MB", target="<= 150 MB", met=rss <= 150)
+
+
+def _run_ingest(script: Path, trades: int, *, pure: bool) -> dict | None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "TRADESTORE_NO_EXTENSIONS"}
+    if pure:
+        env["TRADESTORE_NO_EXTENSIONS"] = "1"
+    label = "pure twins" if pure else "compiled"
+    print(f"running {script.name} --trades {trades} ({label}) ...", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(script), "--trades", str(trades)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode != 0:
+        print(f"{script.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        return None
+    return json.loads((Path(__file__).parent / "results-ingest.json").read_text())
 
 
 # ---------------------------------------------------------------- the run
@@ -181,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-ingest", dest="ingest", action="store_false",
         help="skip the ingest rows (bench/bench_ingest.py, run in a child process)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-ingest-twins", dest="ingest_twins", action="store_false",
+        help="run the ingest benchmark on the compiled parser only (not also on the pure one)",
     )  # fmt: skip
     parser.add_argument("--ingest-trades", type=int, default=50_000,
                         help="trades per symbol for the ingest rows (default: 50000)")  # fmt: skip
@@ -314,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- ingest (bench_ingest.py, the recorder's benchmark), in this same run
     if args.ingest:
-        ingest_rows(row, args.ingest_trades)
+        ingest_rows(row, args.ingest_trades, args.ingest_twins)
 
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
