@@ -233,3 +233,20 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys, args, message):
         code = main([command, "--db", str(tmp_path / "db"), "--symbol", "BTCUSDT", *args])
         assert code == 2
         assert message in capsys.readouterr().err
+
+
+def test_result_sums_are_exact_beyond_28_digits():
+    from tradestore.analytics import ProfileBin, VolumeProfile
+
+    huge = Decimal("123456789012345678901234.00000001")
+    bins = tuple(
+        ProfileBin(Decimal(p), Decimal(p + 1), huge, huge, Decimal(0), 1) for p in range(3)
+    )
+    p = VolumeProfile(
+        symbol="X", start_ms=0, end_ms=1, first_trade_ms=0, last_trade_ms=1, trade_count=3,
+        price_low=Decimal(0), price_high=Decimal(3), bin_size=Decimal(1), bins=bins,
+        total_volume=Decimal("370370367037037036703702.00000003"), poc_index=0, value_area_low_index=0, value_area_high_index=2,
+        value_area=0.7,
+    )  # fmt: skip
+    assert p.value_area_volume == Decimal("370370367037037036703702.00000003")
+    assert p.buy_volume == p.value_area_volume and p.sell_volume == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import Context, Decimal, localcontext
 
 from tradestore._timeparse import format_time_ms
 
@@ -57,7 +57,8 @@ class ProfileBin:
     @property
     def price_level(self) -> Decimal:
         """The bin's centre (the seed's ``price_level``)."""
-        return (self.price_low + self.price_high) / 2
+        with localcontext(_EXACT):
+            return (self.price_low + self.price_high) / 2
 
     def to_json(self) -> dict:
         return {
@@ -107,15 +108,18 @@ class VolumeProfile:
     @property
     def value_area_volume(self) -> Decimal:
         lo, hi = self.value_area_low_index, self.value_area_high_index
-        return sum((b.volume for b in self.bins[lo : hi + 1]), Decimal(0))
+        with localcontext(_EXACT):  # exact however large: 80 digits hold any 128-bit sum
+            return sum((b.volume for b in self.bins[lo : hi + 1]), Decimal(0))
 
     @property
     def buy_volume(self) -> Decimal:
-        return sum((b.buy_volume for b in self.bins), Decimal(0))
+        with localcontext(_EXACT):
+            return sum((b.buy_volume for b in self.bins), Decimal(0))
 
     @property
     def sell_volume(self) -> Decimal:
-        return self.total_volume - self.buy_volume
+        with localcontext(_EXACT):
+            return self.total_volume - self.buy_volume
 
     def to_json(self) -> dict:
         total = self.total_volume
