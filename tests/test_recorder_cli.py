@@ -191,6 +191,8 @@ async def test_daemon_process_stores_every_sent_id_exactly_once(tmp_path, flush_
             str(db),
             "--endpoint",
             fx.ws_url,
+            "--rest-endpoint",
+            fx.rest_url,
             "--symbols",
             ",".join(symbols),
             "--config",
@@ -265,7 +267,8 @@ async def test_second_signal_exits_at_once(monkeypatch):
 async def test_second_daemon_on_the_same_db_exits_1(tmp_path):
     """RocksDB allows one writer: a second daemon says the DB is in use and exits 1."""
     db = tmp_path / "db"
-    argv = ["--db", str(db), "--endpoint", "ws://127.0.0.1:9", "--retention-days", "0"]
+    argv = ["--db", str(db), "--endpoint", "ws://127.0.0.1:9", "--no-backfill"]
+    argv += ["--retention-days", "0"]
     first = await start_daemon(argv, tmp_path / "first.log")
     try:
         with trio.fail_after(30):

@@ -17,6 +17,7 @@ from ._helpers_recorder import MiniExchange, agg_event, combined, stored_ids, wa
 
 
 def config(url: str, db, **kw) -> RecorderConfig:
+    kw.setdefault("backfill", False)  # no REST here: gaps stay open, as the tests expect
     kw.setdefault("symbols", ("BTCUSDT",))
     kw.setdefault("retention_days", 0)
     return RecorderConfig(endpoint=url, db=str(db), **kw)

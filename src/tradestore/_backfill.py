@@ -201,6 +201,10 @@ async def backfill_range(
             if type(a) is not int or a < next_id:
                 raise RestError(f"REST returned id {a!r} before fromId {next_id}")
             if a > last_id:
+                # The exchange went past the range: the ids before this row do not exist.
+                if expected <= last_id:
+                    result.missing.append((expected, last_id))
+                    expected = last_id + 1
                 break
             if a > expected:
                 result.missing.append((expected, a - 1))
@@ -238,7 +242,8 @@ async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) 
     log.info("backfilling %s ids %d..%d", symbol, start, gap.last_id)
     try:
         result = await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap)
-    except (RestError, httpx.HTTPError) as exc:
+    except (RestError, httpx.HTTPError, ValueError) as exc:
+        # ValueError: a body that is not JSON. The gap stays open, with the reason.
         updated = gap.with_status(gap.status, reason=f"backfill failed: {exc}"[:300])
         await trio.to_thread.run_sync(store.put_gap, symbol, updated)
         log.error("backfill of %s %d..%d failed: %s", symbol, gap.first_id, gap.last_id, exc)

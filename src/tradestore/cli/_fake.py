@@ -74,6 +74,13 @@ def register(subparsers) -> None:
     faults.add_argument("--skip-every", type=int, default=0, metavar="N")
     faults.add_argument("--rest-429-every", type=int, default=0, metavar="N")
     faults.add_argument("--rest-418-every", type=int, default=0, metavar="N")
+    faults.add_argument(
+        "--rest-invalid-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="REST rows of agg ids divisible by N come back marked invalid (p=0, q=0, f=-1)",
+    )
     faults.add_argument("--retry-after", type=int, default=1, metavar="S")
     p.add_argument(
         "--history-limit",
@@ -119,6 +126,7 @@ def config_from_args(args: argparse.Namespace):
             skip_every=args.skip_every,
             rest_429_every=args.rest_429_every,
             rest_418_every=args.rest_418_every,
+            rest_invalid_every=args.rest_invalid_every,
             retry_after=args.retry_after,
             allow_remote=args.allow_remote,
             history_limit=args.history_limit or None,

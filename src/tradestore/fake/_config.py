@@ -30,6 +30,9 @@ class FakeExchangeConfig:
       data (pings continue); the trades of that window are never sent to it.
     - ``rest_429_every`` / ``rest_418_every=N``: every Nth REST request (all endpoints) is
       answered 429 / 418 with ``Retry-After: retry_after``.
+    - ``rest_invalid_every=N``: REST returns the row of every agg id divisible by N marked
+      invalid (``p="0"``, ``q="0"``, ``f=-1``, ``l=-1``), as Binance does for some
+      historical rows; WebSocket still sends the real trade.
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +60,7 @@ class FakeExchangeConfig:
     skip_every: int = 0
     rest_429_every: int = 0
     rest_418_every: int = 0
+    rest_invalid_every: int = 0
     retry_after: int = 1
     # Binance's REQUEST_WEIGHT limit per minute; above it every call gets a 429.
     rest_weight_limit: int = 6000
@@ -105,6 +109,7 @@ class FakeExchangeConfig:
             "skip_every",
             "rest_429_every",
             "rest_418_every",
+            "rest_invalid_every",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off)")

@@ -41,8 +41,21 @@ def combined(stream: str, data: str) -> str:
     return f'{{"stream":"{stream}","data":{data}}}'
 
 
-def rest_row(record: Record) -> dict:
+def rest_row(record: Record, invalid: bool = False) -> dict:
+    """A GET /api/v3/aggTrades row; ``invalid`` gives the shape Binance uses for rows it
+    marks invalid (zero price and quantity, no trade ids)."""
     t = record.trade
+    if invalid:
+        return {
+            "a": t.agg_id,
+            "p": "0",
+            "q": "0",
+            "f": -1,
+            "l": -1,
+            "T": t.time_ms,
+            "m": t.is_buyer_maker,
+            "M": True,
+        }
     return {
         "a": t.agg_id,
         "p": decimal_text(t.price),

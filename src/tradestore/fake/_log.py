@@ -37,6 +37,7 @@ class SentLog:
         self.rest_requests = 0
         self.rest_429_sent = 0
         self.rest_418_sent = 0
+        self.rest_invalid_rows = 0  # rows REST returned marked invalid (rest_invalid_every)
 
     # -- recording (the exchange calls these)
 
@@ -101,6 +102,7 @@ class SentLog:
             "rest_requests": self.rest_requests,
             "rest_429_sent": self.rest_429_sent,
             "rest_418_sent": self.rest_418_sent,
+            "rest_invalid_rows": self.rest_invalid_rows,
         }
 
     def to_dict(self) -> dict:
@@ -146,8 +148,9 @@ class SentLog:
             "rest_requests",
             "rest_429_sent",
             "rest_418_sent",
+            "rest_invalid_rows",
         ):
-            setattr(log, name, data[name])
+            setattr(log, name, data.get(name, 0))
         log.malformed_by_kind.update(data["malformed_by_kind"])
         log.drops_by_reason.update(data["drops_by_reason"])
         return log

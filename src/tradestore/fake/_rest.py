@@ -129,7 +129,15 @@ class RestApi:
             records = self.exchange.by_time(symbol, start, end, limit)
         else:
             records = self.exchange.recent(symbol, limit)
-        return [rest_row(r) for r in records]
+        every = self.exchange.config.rest_invalid_every
+        if not every:
+            return [rest_row(r) for r in records]
+        rows = []
+        for r in records:
+            invalid = r.trade.agg_id % every == 0
+            self.exchange.log.rest_invalid_rows += invalid
+            rows.append(rest_row(r, invalid))
+        return rows
 
 
 def _one(query: dict[str, list[str]], name: str) -> str | None:

@@ -106,6 +106,10 @@ class _KeepaliveWSStream(WSStream):
         # Cancelled when the stream closes, so the keepalive task does not outlive it
         # (hypercorn's connection task group waits for every task it spawned).
         self._keepalive_scope = trio.CancelScope()
+        # The ping task and the frame sender both write to the socket: one at a time, and
+        # a frame batch is never split by a ping. (abort() deliberately does not take it:
+        # it must be able to wake a sender blocked on a full socket buffer.)
+        self._send_lock = trio.Lock()
 
     async def handle(self, event) -> None:
         if self._ours and isinstance(event, Request):
@@ -152,16 +156,29 @@ class _KeepaliveWSStream(WSStream):
                 await self.control.abort("pong_timeout")
                 return
             if now >= next_ping:
-                try:
-                    await self._send_wsproto_event(Ping(payload=b"%d" % int(now * 1000)))
-                except trio.BusyResourceError:
-                    return  # closing: see send_frames
+                async with self._send_lock:
+                    if self.closed or self.aborted:
+                        return
+                    try:
+                        await self._send_wsproto_event(Ping(payload=b"%d" % int(now * 1000)))
+                    except (
+                        trio.BusyResourceError,
+                        trio.BrokenResourceError,
+                        trio.ClosedResourceError,
+                    ):
+                        # Only hypercorn's unlocked close path (send_eof) can still collide
+                        # with a write: the connection is going away.
+                        return
                 self._count("ping")
                 if self._unanswered_since is None:
                     self._unanswered_since = now
                 next_ping += interval
 
     async def send_frames(self, frames: list[str | bytes]) -> bool:
+        async with self._send_lock:
+            return await self._send_frames_locked(frames)
+
+    async def _send_frames_locked(self, frames: list[str | bytes]) -> bool:
         if self.closed or self.aborted or self.state != ASGIWebsocketState.CONNECTED:
             return False
         data = bytearray()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -45,6 +46,13 @@ class Batcher:
         self.stats = FlushStats()
         self._wake = trio.Event()
         self._room = trio.Event()
+        # Called with (symbol, gap) once a gap record is durably stored (the backfill
+        # worker's intake): never before, or a fill could be overwritten by "open".
+        self.on_gap: Callable[[str, Gap], None] | None = None
+
+    def add_symbol(self, symbol: str, stats: SymbolStats) -> None:
+        self.symbols[symbol] = stats
+        self.buffers.setdefault(symbol, [])
 
     # ------------------------------------------------------------------ intake
 
@@ -162,7 +170,12 @@ class Batcher:
         st.max_latency = max(st.max_latency, latency)
         st.last_flush_ms = int(time.time() * 1000)
         for symbol, trades in batches.items():
-            self.symbols[symbol].stored += len(trades)
+            stats = self.symbols.get(symbol)
+            if stats is not None:  # None: removed by a reload since it was buffered
+                stats.stored += len(trades)
+        if self.on_gap is not None:
+            for symbol, gap in gaps:
+                self.on_gap(symbol, gap)
         if not self.full:
             self._room.set()
             self._room = trio.Event()
@@ -175,4 +188,4 @@ class Batcher:
         self.gaps[:0] = gaps
 
     def depth(self, symbol: str) -> int:
-        return len(self.buffers[symbol])
+        return len(self.buffers.get(symbol, ()))

@@ -64,6 +64,16 @@ class RecorderConfig:
     watchdog_factor: float = 10.0
     watchdog_max: float = 900.0
     shutdown_grace: float = 10.0
+    # Rotation: Binance cuts every connection at 24 h; we replace it make-before-break
+    # before that (23 h 50 m), keeping old and new open for rotation_overlap seconds.
+    rotate_after: float = 85_800.0
+    rotation_overlap: float = 1.0
+    # Backfill: gaps waiting for REST (beyond it they stay open in the DB and are picked
+    # up again by the next scan), and the delay before a failed fill is retried.
+    backfill_queue_size: int = 1000
+    backfill_retry: float = 60.0
+    # /healthz answers 503 when a symbol had no trade for this many seconds.
+    health_stale_after: float = 120.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -91,7 +101,12 @@ class RecorderConfig:
                 f"max_streams_per_connection: {self.max_streams_per_connection} is not "
                 f"within 1..{MAX_STREAMS_PER_CONNECTION}"
             )
-        for name in ("flush_max_trades", "max_buffered_trades", "frame_queue_size"):
+        for name in (
+            "flush_max_trades",
+            "max_buffered_trades",
+            "frame_queue_size",
+            "backfill_queue_size",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1")
         if self.max_buffered_trades < self.flush_max_trades:
@@ -109,6 +124,10 @@ class RecorderConfig:
             "watchdog_factor",
             "watchdog_max",
             "shutdown_grace",
+            "rotate_after",
+            "rotation_overlap",
+            "backfill_retry",
+            "health_stale_after",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

@@ -2,9 +2,12 @@
 
     stream tasks (one per connection) --frames--> bounded channel --> dispatcher
         --> per-symbol buffers --1 s grid / 10k valve--> one WriteBatch (worker thread)
+        --> each new gap record --bounded channel--> backfill worker (REST) --> store
 
-plus the prune timer. Shutdown (cancellation) stops the readers, drains the channel and
-flushes every buffer under a shielded grace deadline before the store is closed.
+plus the prune timer and the /metrics + /healthz server. Shutdown (cancellation) stops the
+readers, drains the channel and flushes every buffer under a shielded grace deadline
+before the store is closed. ``Recorder.set_symbols`` (SIGHUP) changes the symbol list
+live: only connections whose symbol set changes are touched.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from functools import partial
 
 import trio
 
@@ -20,8 +24,15 @@ from tradestore.recorder._backoff import ConnectionBudget, LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._dispatch import Dispatcher
+from tradestore.recorder._gapfill import GapFiller
 from tradestore.recorder._stats import SymbolStats
-from tradestore.recorder._stream import Connection, plan_streams, serve_connection
+from tradestore.recorder._stream import (
+    Connection,
+    StreamSpec,
+    plan_streams,
+    serve_connection,
+    stream_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +52,135 @@ class Recorder:
         self.symbols = {s: SymbolStats() for s in config.symbols}
         self.connections = [Connection(spec, config) for spec in plan_streams(config)]
         self._conn_of = {s: c for c in self.connections for s in c.symbols}
+        self._shards = len(self.connections)  # for unique names of shards added later
         self.throttle = LogThrottle(log)
         self.batcher = Batcher(store, self.symbols, config, self.throttle)
         self.dispatcher = Dispatcher(self.batcher, self.symbols, throttle=self.throttle)
+        self.gapfiller = GapFiller(store, config, self.throttle)
+        self.batcher.on_gap = self.gapfiller.submit
         self.budget = ConnectionBudget(config.connect_budget, config.connect_budget_window)
         self.prunes = 0
         self.pruned_trades = 0
         self.last_prune_ms: int | None = None
+        self.reloads = 0
+        self.metrics_url: str | None = None
         self.stopping = False
         self._queue: trio.MemoryReceiveChannel | None = None
+        self._send: trio.MemorySendChannel | None = None
+        self._nursery: trio.Nursery | None = None
+        self._reload_lock = trio.Lock()
 
-    def load_positions(self) -> None:
+    def load_positions(self, symbols=None) -> None:
         """Read back each symbol's last stored agg id (and its time), so the first live
         trade after a restart opens a gap if ids were missed while we were down."""
+        symbols = list(self.symbols) if symbols is None else list(symbols)
         last_times = {}
-        if any(self.store.last_agg_id(s) is not None for s in self.symbols):
+        if any(self.store.last_agg_id(s) is not None for s in symbols):
             stats = self.store.stats()["symbols"]
             last_times = {s: v.get("last_time_ms") for s, v in stats.items()}
-        for symbol, st in self.symbols.items():
+        for symbol in symbols:
+            st = self.symbols[symbol]
             st.last_id = self.store.last_agg_id(symbol)
             st.last_trade_ms = last_times.get(symbol)
             if st.last_id is not None:
                 log.info("%s: resuming after stored agg id %d", symbol, st.last_id)
+
+    # ------------------------------------------------------------------ connections
+
+    async def start_connection(self, conn: Connection) -> None:
+        """Run ``conn`` in the daemon's nursery, under a scope of its own (to stop it)."""
+        await self._nursery.start(self._serve_connection, conn, self._send.clone())
+
+    async def _serve_connection(
+        self,
+        conn: Connection,
+        send_channel: trio.MemorySendChannel,
+        *,
+        task_status=trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        with trio.CancelScope() as conn.task_scope:
+            await serve_connection(
+                conn,
+                send_channel,
+                self.budget,
+                on_drop=self.dispatcher.drop,
+                rng=self.rng,
+                throttle=self.throttle,
+                task_status=task_status,
+            )
+
+    async def set_symbols(self, symbols) -> dict[str, list[str]]:
+        """Record exactly ``symbols`` from now on, touching as few connections as possible.
+
+        What "unchanged" means: a connection whose whole symbol set is still wanted stays
+        up, untouched. A connection that lost a symbol is replaced by one carrying its
+        remaining symbols (the replacement is opened before the old one is closed; the
+        seam is de-duplicated by agg id, any hole becomes a gap that backfill fills).
+        Added symbols get new connections of their own (packed up to
+        max_streams_per_connection), so adding never disturbs a running connection.
+        Returns {"added": [...], "removed": [...], "reconnected": [connection names]}.
+        """
+        wanted = self.config.replace(symbols=tuple(symbols)).symbols  # validated, normalised
+        async with self._reload_lock:
+            current = set(self.symbols)
+            added = [s for s in wanted if s not in current]
+            removed = [s for s in self.symbols if s not in set(wanted)]
+            keep, stop, homeless = [], [], list(added)
+            for conn in self.connections:
+                if conn.symbols <= set(wanted):
+                    keep.append(conn)
+                else:
+                    stop.append(conn)
+                    homeless.extend(s for s in conn.spec.symbols if s in set(wanted))
+            homeless.sort(key=list(wanted).index)
+            for symbol in added:
+                self.symbols[symbol] = SymbolStats()
+                self.batcher.add_symbol(symbol, self.symbols[symbol])
+            if added:
+                await trio.to_thread.run_sync(self.load_positions, added)
+            new = [Connection(spec, self.config) for spec in self._plan(homeless)]
+            for conn in new:
+                await self.start_connection(conn)
+            for conn in stop:
+                conn.task_scope.cancel()
+            for symbol in removed:
+                del self.symbols[symbol]
+            self.connections = keep + new
+            self._conn_of = {s: c for c in self.connections for s in c.symbols}
+            self.config = self.config.replace(symbols=wanted)
+            self.reloads += 1
+            change = {
+                "added": added,
+                "removed": removed,
+                "reconnected": [c.name for c in stop],
+                "opened": [c.name for c in new],
+            }
+            log.info(
+                "symbols reloaded: %d recorded; added %s, removed %s; connections opened %s, "
+                "closed %s, %d untouched",
+                len(self.symbols),
+                ",".join(added) or "none",
+                ",".join(removed) or "none",
+                ",".join(change["opened"]) or "none",
+                ",".join(change["reconnected"]) or "none",
+                len(keep),
+            )
+            return change
+
+    def _plan(self, symbols: list[str]) -> list[StreamSpec]:
+        base = self.config.endpoint
+        if self.config.per_symbol_streams:
+            return [StreamSpec(f"ws-{s}", (s,), f"{base}/ws/{stream_name(s)}") for s in symbols]
+        size = self.config.max_streams_per_connection
+        specs = []
+        for i in range(0, len(symbols), size):
+            shard = tuple(symbols[i : i + size])
+            streams = "/".join(stream_name(s) for s in shard)
+            specs.append(
+                StreamSpec(f"stream-{self._shards}", shard, f"{base}/stream?streams={streams}")
+            )
+            self._shards += 1
+        return specs
 
     # ------------------------------------------------------------------ tasks
 
@@ -88,6 +206,14 @@ class Recorder:
         self.prunes += 1
         self.pruned_trades += sum(removed.values())
         self.last_prune_ms = int(time.time() * 1000)
+        total = sum(removed.values())
+        log.log(
+            logging.INFO if total else logging.DEBUG,
+            "pruned %d trades older than %.1f days (%s)",
+            total,
+            self.config.retention_days,
+            ", ".join(f"{s}: {n}" for s, n in removed.items() if n) or "nothing expired",
+        )
         return removed
 
     async def final_flush(self) -> None:
@@ -110,8 +236,10 @@ class Recorder:
         for symbol, st in self.symbols.items():
             st.buffered = self.batcher.depth(symbol)
             row = st.as_dict()
-            row["reconnects"] = self._conn_of[symbol].reconnects
+            conn = self._conn_of.get(symbol)
+            row["reconnects"] = conn.reconnects if conn is not None else 0
             symbols[symbol] = row
+        gaps, backfill = self.gapfiller.statistics()
         queue = None
         if self._queue is not None:
             q = self._queue.statistics()
@@ -131,6 +259,10 @@ class Recorder:
                 "last_ms": self.last_prune_ms,
             },
             "connect_budget_waits": self.budget.waited,
+            "gaps": gaps,
+            "backfill": backfill,
+            "reloads": self.reloads,
+            "metrics_url": self.metrics_url,
             "symbols": symbols,
             "connections": [c.as_dict() for c in self.connections],
         }
@@ -153,21 +285,35 @@ async def run(
         await trio.to_thread.run_sync(recorder.load_positions)
         send_channel, receive_channel = trio.open_memory_channel(config.frame_queue_size)
         recorder._queue = receive_channel
+        recorder._send = send_channel
         try:
-            async with trio.open_nursery() as nursery:
+            async with send_channel, trio.open_nursery() as nursery:
+                recorder._nursery = nursery
                 await nursery.start(recorder.batcher.serve)
                 await nursery.start(recorder.dispatcher.serve, receive_channel)
+                await nursery.start(recorder.gapfiller.serve, list(config.symbols))
                 if config.retention_days > 0:
                     await nursery.start(recorder.serve_pruning)
-                async with send_channel:
-                    for conn in recorder.connections:
-                        await nursery.start(_serve_connection, recorder, conn, send_channel.clone())
+                if config.metrics_addr is not None:
+                    from tradestore._metrics import serve_metrics
+
+                    recorder.metrics_url = await nursery.start(
+                        partial(
+                            serve_metrics,
+                            config.metrics_addr,
+                            recorder.statistics,
+                            stale_after_s=config.health_stale_after,
+                        )
+                    )
+                for conn in recorder.connections:
+                    await recorder.start_connection(conn)
                 log.info(
-                    "recording %d symbols over %d connections from %s into %s",
+                    "recording %d symbols over %d connections from %s into %s (backfill %s)",
                     len(config.symbols),
                     len(recorder.connections),
                     config.endpoint,
                     config.db,
+                    f"from {config.rest_endpoint}" if config.backfill else "off",
                 )
                 task_status.started(recorder)
         finally:
@@ -183,21 +329,3 @@ async def run(
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(store.close)
-
-
-async def _serve_connection(
-    recorder: Recorder,
-    conn: Connection,
-    send_channel: trio.MemorySendChannel,
-    *,
-    task_status=trio.TASK_STATUS_IGNORED,
-) -> None:
-    await serve_connection(
-        conn,
-        send_channel,
-        recorder.budget,
-        on_drop=recorder.dispatcher.drop,
-        rng=recorder.rng,
-        throttle=recorder.throttle,
-        task_status=task_status,
-    )

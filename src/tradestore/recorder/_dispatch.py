@@ -21,7 +21,7 @@ from tradestore._parse import parse_event
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._stats import SymbolStats
-from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection
+from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Session
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Dispatcher:
             self.handle(conn, frame)
             n += 1
 
-    def handle(self, conn: Connection, frame: str | bytes) -> None:
+    def handle(self, conn: Session | Connection, frame: str | bytes) -> None:
         self.frames += 1
         if not isinstance(frame, str):
             self.drop(conn, "binary", f"{len(frame)}-byte binary frame")
@@ -110,7 +110,7 @@ class Dispatcher:
         except InvalidMessage as exc:
             if exc.reason == "wrong_event" and is_server_shutdown(frame):
                 self.shutdown_events += 1
-                conn.recycle(SERVER_SHUTDOWN)
+                conn.rotate(SERVER_SHUTDOWN)  # make-before-break, on this very socket
                 return
             self.drop(conn, exc.reason, exc.detail)
             return
@@ -126,13 +126,17 @@ class Dispatcher:
         if label is not None and label != symbol.lower():
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
             return
+        if symbol not in self.symbols:
+            return  # a symbol a reload removed; its connection is closing
         self.batcher.accept(symbol, trade)
 
-    def drop(self, conn: Connection, reason: str, detail: str = "") -> None:
+    def drop(self, conn: Session | Connection, reason: str, detail: str = "") -> None:
         """Count a rejected frame (per symbol when the connection carries only one)."""
         self.drops[reason] += 1
         if conn.single_symbol is not None:
-            self.symbols[conn.single_symbol].drops[reason] += 1
+            stats = self.symbols.get(conn.single_symbol)
+            if stats is not None:  # None: a symbol removed by a reload, frames in flight
+                stats.drops[reason] += 1
         self.throttle.log(
             f"drop:{reason}",
             logging.WARNING,

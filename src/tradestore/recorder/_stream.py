@@ -12,6 +12,7 @@ import functools
 import logging
 import random
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -33,9 +34,14 @@ DISCONNECT_TIMEOUT = 2.0
 RECEIVE_BUFFER_BYTES = 64 * 1024
 EWMA_ALPHA = 0.1
 
-# Reasons a connection is recycled on purpose (no failure, so no backoff growth).
-SERVER_SHUTDOWN = "server_shutdown"
-SILENT = "silent"
+# Reasons a connection is recycled on purpose.
+SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
+MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
+SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
+PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE})
+# How long a rotation's successor may stay without data before the old session closes
+# anyway (a quiet market); plus rotation_overlap in every case.
+FIRST_FRAME_WAIT = 10.0
 
 
 class ConnectTimeout(Exception):
@@ -108,7 +114,15 @@ def plan_streams(config: RecorderConfig) -> list[StreamSpec]:
 
 
 class Connection:
-    """Live state of one stream connection, shared by its task, the dispatcher and stats."""
+    """One shard of symbols kept connected for ever: a chain of sessions.
+
+    Normally one session is open. A rotation (the connection's age limit, or the
+    exchange's ``serverShutdown`` notice) opens a successor *first* and closes the old
+    session only once the successor carries data: make-before-break. During the overlap
+    the successor holds its frames back and releases them after the old session's last
+    frame is queued, so the dispatcher sees each symbol's ids in order and the batcher's
+    ``id <= last`` rule drops the overlap; no false gap opens at the seam.
+    """
 
     def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
         self.spec = spec
@@ -117,36 +131,43 @@ class Connection:
         self.symbols = frozenset(spec.symbols)
         self.single_symbol = spec.symbols[0] if len(spec.symbols) == 1 else None
         self.config = config
-        self.state = "idle"  # idle | connecting | open | backoff
+        self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
         self.attempts = 0
         self.opens = 0
         self.failures = 0
+        self.rotations = 0  # completed make-before-break handovers
+        self.rotation_failures = 0  # successors that could not be opened
         self.recycled: dict[str, int] = {}
         self.frames = 0
-        self.session_frames = 0
         self.opened_at: float | None = None
         self.last_frame_at: float | None = None
         self.mean_interval: float | None = None
         self.last_error: str | None = None
         self.last_delay: float | None = None
         self.retry_after: float | None = None  # from a rejected handshake's Retry-After
-        self._scope: trio.CancelScope | None = None
-        self._recycle_reason: str | None = None
+        self.current: Session | None = None
+        self.task_scope: trio.CancelScope | None = None  # set by whoever runs the task
+        self._nursery: trio.Nursery | None = None
+        self._send_channel: trio.MemorySendChannel | None = None
+        self._budget: ConnectionBudget | None = None
+        self._on_drop: DropHook | None = None
+        self._rng: random.Random | None = None
 
     @property
     def reconnects(self) -> int:
         return max(self.opens - 1, 0)
 
-    def note_frame(self, now: float) -> None:
-        if self.session_frames and self.last_frame_at is not None:
-            gap = now - self.last_frame_at
+    def note_frame(self, now: float, session: Session) -> None:
+        # The arrival-rate estimate follows one session only: during a rotation's overlap
+        # the same trades arrive twice, which would halve the apparent interval.
+        if not session.holding and session.frames and session.last_frame_at is not None:
+            gap = now - session.last_frame_at
             if self.mean_interval is None:
                 self.mean_interval = gap
             else:
                 self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
         self.last_frame_at = now
         self.frames += 1
-        self.session_frames += 1
 
     def watchdog_threshold(self) -> float:
         """Silence longer than this recycles the connection (pings do not count)."""
@@ -158,13 +179,14 @@ class Connection:
         )
 
     def recycle(self, reason: str) -> None:
-        """Close the current session (if any) so the task reconnects.
+        """Close the current session at once (break-before-make) so the task reconnects."""
+        if self.current is not None:
+            self.current.recycle(reason)
 
-        A make-before-break variant would open the successor here before cancelling.
-        """
-        if self._scope is not None and self._recycle_reason is None:
-            self._recycle_reason = reason
-            self._scope.cancel()
+    def rotate(self, reason: str) -> None:
+        """Replace the current session make-before-break."""
+        if self.current is not None:
+            self.current.rotate(reason)
 
     def as_dict(self) -> dict:
         return {
@@ -174,6 +196,8 @@ class Connection:
             "attempts": self.attempts,
             "opens": self.opens,
             "reconnects": self.reconnects,
+            "rotations": self.rotations,
+            "rotation_failures": self.rotation_failures,
             "failures": self.failures,
             "recycled": dict(self.recycled),
             "frames": self.frames,
@@ -183,7 +207,65 @@ class Connection:
         }
 
 
-DropHook = Callable[[Connection, str], None]
+class Session:
+    """One WebSocket connection of a Connection, from handshake to close.
+
+    The dispatcher receives ``(session, frame)`` pairs: a session answers the same
+    questions as its Connection (name, symbols) and is the thing a ``serverShutdown``
+    notice rotates, since it arrives on one particular socket.
+    """
+
+    def __init__(self, conn: Connection, *, holding: bool = False) -> None:
+        self.conn = conn
+        self.name = conn.name
+        self.symbols = conn.symbols
+        self.single_symbol = conn.single_symbol
+        self.config = conn.config
+        self.frames = 0
+        self.opened_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.outcome: tuple[bool, bool, str | None] = (False, False, None)
+        self.done = trio.Event()
+        self.first_frame = trio.Event()
+        # A successor holds its frames until its predecessor's last one is queued.
+        self.holding = holding
+        self.held: deque = deque()
+        self.successor: Session | None = None
+        self.rotating = False
+        self.handover_settled = trio.Event()  # set once a rotation chose its successor
+        self._scope: trio.CancelScope | None = None
+        self._recycle_reason: str | None = None
+
+    def note_frame(self, now: float) -> None:
+        self.conn.note_frame(now, self)
+        self.last_frame_at = now
+        self.frames += 1
+        if self.frames == 1:
+            self.first_frame.set()
+
+    def recycle(self, reason: str) -> None:
+        """Close this session now (the watchdog's and a completed handover's way out)."""
+        if self._scope is not None and self._recycle_reason is None:
+            self._recycle_reason = reason
+            self._scope.cancel()
+
+    def rotate(self, reason: str) -> None:
+        """Open a successor, then close this session (once; later calls are ignored)."""
+        conn = self.conn
+        if self.rotating or self.done.is_set() or conn._nursery is None:
+            return
+        self.rotating = True
+        conn._nursery.start_soon(_hand_over, self, reason)
+
+    async def release(self) -> None:
+        """Queue the held frames (in arrival order), then pass new ones straight through."""
+        send = self.conn._send_channel.send
+        while self.held:
+            await send((self, self.held.popleft()))
+        self.holding = False
+
+
+DropHook = Callable[[Connection | Session, str], None]
 
 
 async def serve_connection(
@@ -196,62 +278,146 @@ async def serve_connection(
     throttle: LogThrottle | None = None,
     task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Keep ``conn`` connected forever, handing every frame to ``send_channel``."""
+    """Keep ``conn`` connected until cancelled, handing every frame to ``send_channel``."""
     cfg = conn.config
     backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, rng)
     throttle = throttle or LogThrottle(log)
-    async with send_channel:
+    async with send_channel, trio.open_nursery() as nursery:
+        conn._nursery = nursery
+        conn._send_channel = send_channel
+        conn._budget = budget
+        conn._on_drop = on_drop
+        conn._rng = rng
         task_status.started()
-        while True:
-            if budget.tokens < 1.0:
-                throttle.log(
-                    f"{conn.name}:budget",
-                    logging.WARNING,
-                    "%s: connection budget exhausted (%d attempts per %.0f s); waiting",
-                    conn.name,
-                    cfg.connect_budget,
-                    cfg.connect_budget_window,
-                )
-            conn.state = "connecting"
-            await budget.acquire()
-            conn.attempts += 1
-            healthy, planned, error = await _session(conn, send_channel, on_drop)
-            if error is not None:
-                conn.failures += 1
-                conn.last_error = error
-            if healthy or planned:
-                backoff.reset()
-            # A planned recycle (server shutdown) reconnects at once; anything else waits,
-            # at least as long as a 429/418 rejection's Retry-After asks.
-            delay = 0.0 if planned else backoff.next_delay()
-            if conn.retry_after is not None:
-                delay = max(delay, conn.retry_after)
-                conn.retry_after = None
-            conn.last_delay = delay
-            if error is not None:
-                throttle.log(
-                    conn.name,
-                    logging.ERROR,
-                    "%s: %s; reconnecting in %.1f s",
-                    conn.name,
-                    error,
-                    delay,
-                    later_level=logging.WARNING,
-                )
-            conn.state = "backoff"
-            await trio.sleep(delay)
+        try:
+            while True:
+                if budget.tokens < 1.0:
+                    throttle.log(
+                        f"{conn.name}:budget",
+                        logging.WARNING,
+                        "%s: connection budget exhausted (%d attempts per %.0f s); waiting",
+                        conn.name,
+                        cfg.connect_budget,
+                        cfg.connect_budget_window,
+                    )
+                conn.state = "connecting"
+                await budget.acquire()
+                conn.attempts += 1
+                session = Session(conn)
+                conn.current = session
+                nursery.start_soon(_run_session, session)
+                session = await _follow(session)
+                healthy, planned, error = session.outcome
+                if error is not None:
+                    conn.failures += 1
+                    conn.last_error = error
+                if healthy or planned:
+                    backoff.reset()
+                # A planned recycle (server shutdown) reconnects at once; anything else
+                # waits, at least as long as a 429/418 rejection's Retry-After asks.
+                delay = 0.0 if planned else backoff.next_delay()
+                if conn.retry_after is not None:
+                    delay = max(delay, conn.retry_after)
+                    conn.retry_after = None
+                conn.last_delay = delay
+                if error is not None:
+                    throttle.log(
+                        conn.name,
+                        logging.ERROR,
+                        "%s: %s; reconnecting in %.1f s",
+                        conn.name,
+                        error,
+                        delay,
+                        later_level=logging.WARNING,
+                    )
+                conn.state = "backoff"
+                await trio.sleep(delay)
+        finally:
+            conn.state = "stopped"
+            conn.current = None
 
 
-async def _session(
-    conn: Connection, send_channel: trio.MemorySendChannel, on_drop: DropHook
-) -> tuple[bool, bool, str | None]:
-    """One connection from handshake to close: (healthy, planned recycle, error text)."""
+async def _follow(session: Session) -> Session:
+    """Wait for the end of a chain of sessions; returns the last one (whose outcome
+    decides how to reconnect)."""
+    conn = session.conn
+    while True:
+        await session.done.wait()
+        if session.rotating:
+            await session.handover_settled.wait()
+        if session.successor is None:
+            return session
+        session = session.successor
+        conn.current = session
+        conn.state = "open"
+
+
+async def _hand_over(old: Session, reason: str) -> None:
+    """Make-before-break: open a successor, let both run a moment, close the old one,
+    then release the successor's held frames behind the old one's last."""
+    conn = old.conn
     cfg = conn.config
-    conn._recycle_reason = None
-    conn.session_frames = 0
+    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, conn._rng)
+    successor = None
+    try:
+        while not old.done.is_set():
+            await conn._budget.acquire()
+            conn.attempts += 1
+            candidate = Session(conn, holding=True)
+            if await conn._nursery.start(_run_session, candidate):
+                successor = candidate
+                break
+            conn.rotation_failures += 1
+            delay = backoff.next_delay()
+            log.warning(
+                "%s: could not open a successor for rotation (%s): %s; keeping the current "
+                "connection, retrying in %.1f s",
+                conn.name,
+                reason.replace("_", " "),
+                candidate.outcome[2],
+                delay,
+            )
+            with trio.move_on_after(delay):
+                await old.done.wait()
+        old.successor = successor
+    finally:
+        old.handover_settled.set()
+    if successor is None:
+        return  # the old session ended first: an ordinary reconnect follows
+    # The old session keeps recording until the successor carries data (or a quiet
+    # market gave it a fair chance), then for one more overlap period.
+    with trio.move_on_after(cfg.rotation_overlap + FIRST_FRAME_WAIT):
+        await successor.first_frame.wait()
+    with trio.move_on_after(cfg.rotation_overlap):
+        await old.done.wait()
+    old.recycle(reason)
+    await old.done.wait()
+    conn.rotations += 1
+    log.info(
+        "%s: rotated to a new connection (%s; make-before-break, %d frames overlapped)",
+        conn.name,
+        reason.replace("_", " "),
+        len(successor.held),
+    )
+    await successor.release()
+
+
+async def _run_session(session: Session, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run one session; ``task_status.started(opened?)`` once the handshake is decided."""
+    try:
+        session.outcome = await _session(session, task_status)
+    finally:
+        session.done.set()
+
+
+async def _session(session: Session, task_status) -> tuple[bool, bool, str | None]:
+    """One connection from handshake to close: (healthy, planned recycle, error text)."""
+    conn = session.conn
+    cfg = conn.config
     opened_at = None
     error: str | None = None
     target = conn.target
+    started = False
     # We open (and always close) the TCP/TLS stream ourselves and hand it to
     # wrap_client_stream: trio-websocket 0.12 leaves the socket open when the server
     # rejects the handshake or closes the connection first, leaking one per reconnect.
@@ -273,21 +439,31 @@ async def _session(
             except trio.TooSlowError:
                 raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
             opened_at = trio.current_time()
-            conn.opened_at = conn.last_frame_at = opened_at
+            session.opened_at = session.last_frame_at = opened_at
+            conn.opened_at = opened_at
+            if not session.holding:
+                conn.last_frame_at = opened_at
             conn.opens += 1
             conn.state = "open"
             if conn.opens == 1:
                 log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
+            elif session.holding:
+                log.info(
+                    "%s: successor connection open (reconnect #%d)", conn.name, conn.reconnects
+                )
             else:
                 log.info("%s: reconnected (reconnect #%d)", conn.name, conn.reconnects)
+            started = True
+            task_status.started(True)
             try:
                 async with trio.open_nursery() as nursery:
-                    conn._scope = nursery.cancel_scope
-                    nursery.start_soon(_watchdog, conn)
-                    await _read(ws, send_channel, conn)
+                    session._scope = nursery.cancel_scope
+                    nursery.start_soon(_watchdog, session)
+                    nursery.start_soon(_rotation_timer, session)
+                    await _read(ws, conn._send_channel, session)
             finally:
-                conn._scope = None
-                if conn._recycle_reason is not None:
+                session._scope = None
+                if session._recycle_reason is not None:
                     # Our own decision to leave: a brief, polite close handshake. (On
                     # shutdown we do not wait for the server; the flush comes first.)
                     with trio.move_on_after(DISCONNECT_TIMEOUT, shield=True):
@@ -296,7 +472,7 @@ async def _session(
     except* trio_websocket.ConnectionClosed as group:
         reason = _first(group).reason
         if reason is not None and reason.code == 1009:
-            on_drop(conn, "oversized")
+            conn._on_drop(session, "oversized")
         error = f"connection closed ({_close_text(reason)})"
     except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
         exc = _first(group)
@@ -310,12 +486,15 @@ async def _session(
         log.error("%s: unexpected error", conn.name, exc_info=_first(group))
         error = f"unexpected error: {_first(group)!r}"
     finally:
-        if conn.state == "open":
-            conn.state = "closed"
         if stream is not None:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
-    reason = conn._recycle_reason
+        if not started:
+            task_status.started(False)
+    if conn.current is session and conn.state == "open":
+        conn.state = "closed"
+    reason = session._recycle_reason
+    handed_over = session.successor is not None
     if reason is not None:
         conn.recycled[reason] = conn.recycled.get(reason, 0) + 1
         if reason == SILENT:
@@ -323,36 +502,49 @@ async def _session(
                 f"no data for {conn.watchdog_threshold():.0f} s although the connection is "
                 "open; recycling it"
             )
-        else:
+        elif not handed_over:
             log.info("%s: %s; reconnecting", conn.name, reason.replace("_", " "))
+    if handed_over:
+        error = None  # a planned close after the handover; the chain goes on
     lived = 0.0 if opened_at is None else trio.current_time() - opened_at
-    healthy = opened_at is not None and (conn.session_frames > 0 or lived >= cfg.healthy_after)
-    return healthy, reason == SERVER_SHUTDOWN, error
+    healthy = opened_at is not None and (session.frames > 0 or lived >= cfg.healthy_after)
+    return healthy, reason in PLANNED or handed_over, error
 
 
 async def _read(
-    ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, conn: Connection
+    ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, session: Session
 ) -> None:
     get_message = ws.get_message
     send_nowait = send_channel.send_nowait
-    note_frame = conn.note_frame
+    note_frame = session.note_frame
     current_time = trio.current_time
+    held = session.held
     while True:
         frame = await get_message()
         note_frame(current_time())
+        if session.holding:
+            held.append(frame)
+            continue
         try:
-            send_nowait((conn, frame))
+            send_nowait((session, frame))
         except trio.WouldBlock:
-            await send_channel.send((conn, frame))
+            await send_channel.send((session, frame))
 
 
-async def _watchdog(conn: Connection) -> None:
+async def _watchdog(session: Session) -> None:
+    conn = session.conn
     while True:
-        deadline = conn.last_frame_at + conn.watchdog_threshold()
+        deadline = session.last_frame_at + conn.watchdog_threshold()
         if trio.current_time() >= deadline:
-            conn.recycle(SILENT)
+            session.recycle(SILENT)
             return
         await trio.sleep_until(deadline)
+
+
+async def _rotation_timer(session: Session) -> None:
+    """Rotate before the exchange's connection age limit (24 h on Binance)."""
+    await trio.sleep_until(session.opened_at + session.config.rotate_after)
+    session.rotate(MAX_AGE)
 
 
 def _close_text(reason: trio_websocket.CloseReason | None) -> str:
