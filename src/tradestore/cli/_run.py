@@ -1,4 +1,5 @@
-"""``run``: the recorder daemon (SIGTERM/SIGINT flush and exit 0; a second signal exits at once)."""
+"""``run``: the recorder daemon (SIGTERM/SIGINT flush and exit 0; a second signal exits at
+once; SIGHUP re-reads the symbol list)."""
 
 from __future__ import annotations
 
@@ -104,20 +105,27 @@ def run(args: argparse.Namespace) -> int:
     from tradestore._logging import configure
 
     configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO, fmt=config.log_format)
-    return trio.run(serve_until_signal, config)
+    return trio.run(serve_until_signal, config, lambda: load_config(args))
 
 
-async def serve_until_signal(config) -> int:
+async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
     from tradestore._store import StoreError
     from tradestore.recorder import run as run_recorder
 
     holder: list = []
     status = 0
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    reload = None
+    if reload_config is not None:
+
+        async def reload() -> None:
+            if holder:
+                await reload_symbols(holder[0], reload_config)
+
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as outer:
             daemon_scope = trio.CancelScope()
-            outer.start_soon(_watch_signals, signals, daemon_scope)
+            outer.start_soon(_watch_signals, signals, daemon_scope, reload)
             try:
                 with daemon_scope:
                     async with trio.open_nursery() as inner:
@@ -140,9 +148,40 @@ async def serve_until_signal(config) -> int:
     return status
 
 
-async def _watch_signals(signals, daemon_scope: trio.CancelScope) -> None:
+async def reload_symbols(recorder, reload_config) -> None:
+    """SIGHUP: apply the symbol list of the re-read configuration (file, environment and
+    the original flags, in the usual precedence). Other keys need a restart: a change to
+    one is logged, not applied. A configuration that does not load changes nothing."""
+    try:
+        fresh = reload_config()
+    except c.UsageError as exc:
+        log.error("SIGHUP: configuration not reloaded: %s", exc)
+        return
+    current = recorder.config
+    ignored = [
+        name
+        for name in type(current).__dataclass_fields__
+        if name != "symbols" and getattr(fresh, name) != getattr(current, name)
+    ]
+    if ignored:
+        log.warning("SIGHUP: only symbols are reloaded; restart to apply %s", ", ".join(ignored))
+    if fresh.symbols == current.symbols:
+        log.info("SIGHUP: symbol list unchanged (%d symbols)", len(current.symbols))
+        return
+    try:
+        await recorder.set_symbols(fresh.symbols)
+    except Exception:  # never let a reload take the recording down
+        log.exception("SIGHUP: applying the new symbol list failed")
+
+
+async def _watch_signals(signals, daemon_scope: trio.CancelScope, reload=None) -> None:
     async for signum in signals:
         name = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            if reload is not None and not daemon_scope.cancel_called:
+                log.info("SIGHUP received: reloading the symbol list")
+                await reload()
+            continue
         if daemon_scope.cancel_called:
             print(f"tradestore-trio run: second {name}, exiting without flushing", file=sys.stderr)
             sys.stderr.flush()

@@ -1,0 +1,83 @@
+"""Make-before-break rotation at compressed time: the fake exchange cuts every connection
+after a few seconds (announcing it with serverShutdown); the recorder replaces each
+connection before that. Nothing is lost, nothing is stored twice, no gap is recorded."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from tradestore import TradeStore
+from tradestore.fake import FakeExchangeConfig, open_fake_exchange
+from tradestore.recorder import RecorderConfig, run
+
+from ._helpers_recorder import stored_ids, wait_for
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+async def record_through_rotations(tmp_path, *, rotate_after: float, n: int = 600):
+    fcfg = FakeExchangeConfig(
+        symbols=SYMBOLS, rate=100.0, max_trades=n, lifetime=3.0, shutdown_notice=1.0
+    )
+    db = tmp_path / "db"
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        cfg = RecorderConfig(
+            symbols=SYMBOLS,
+            endpoint=fx.ws_url,
+            rest_endpoint=fx.rest_url,
+            db=str(db),
+            retention_days=0,
+            rotate_after=rotate_after,
+            rotation_overlap=0.5,
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(30):
+            for symbol in SYMBOLS:
+                await fx.wait_generated(symbol, n)
+            await wait_for(
+                lambda: all(recorder.statistics()["symbols"][s]["stored"] >= n for s in SYMBOLS),
+                step=0.05,
+            )
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    return fx, db, stats
+
+
+def assert_complete(fx, db, stats) -> None:
+    for symbol in SYMBOLS:
+        generated = fx.log.generated_ids(symbol)
+        # stored_ids also checks that no id is stored twice (raw rows == distinct ids).
+        assert stored_ids(db, symbol) == generated
+        assert stats["symbols"][symbol]["gaps"] == 0
+        with TradeStore(db, read_only=True) as store:
+            assert store.gaps(symbol) == []
+    assert stats["gaps"] in ({}, {s: {} for s in SYMBOLS})
+
+
+@pytest.mark.slow
+async def test_rotation_before_the_age_limit_loses_nothing(tmp_path):
+    """rotate_after (1.5 s) comes before the exchange's notice (2 s) and cut (3 s): the
+    recorder replaces each connection itself and the exchange never has to cut one."""
+    fx, db, stats = await record_through_rotations(tmp_path, rotate_after=1.5)
+    assert_complete(fx, db, stats)
+    conn = stats["connections"][0]
+    assert conn["rotations"] >= 2
+    assert conn["recycled"].get("max_age", 0) == conn["rotations"]
+    assert fx.log.drops_by_reason.get("lifetime", 0) == 0
+    assert fx.log.connections_opened == conn["opens"]
+    # The overlap delivered ids twice; the batcher dropped exactly those.
+    assert sum(stats["symbols"][s]["duplicates"] for s in SYMBOLS) > 0
+
+
+@pytest.mark.slow
+async def test_server_shutdown_notice_rotates_make_before_break(tmp_path):
+    """With the age limit out of reach, the exchange's serverShutdown notice (1 s before
+    its cut) triggers the rotation: the new connection is open before the old one goes."""
+    fx, db, stats = await record_through_rotations(tmp_path, rotate_after=3600.0)
+    assert_complete(fx, db, stats)
+    conn = stats["connections"][0]
+    assert stats["server_shutdowns"] >= 2
+    assert conn["rotations"] >= 2
+    assert conn["recycled"].get("server_shutdown", 0) == conn["rotations"]
+    assert fx.log.drops_by_reason.get("lifetime", 0) == 0
