@@ -1,0 +1,195 @@
+"""The daemon's backfill worker and the ``backfill`` command against the fake exchange's
+REST: gaps filled in the live format, Retry-After honoured on 429 and 418, rows marked
+invalid skipped and explained, open gaps of an earlier run picked up at start."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+
+from tradestore import TradeStore
+from tradestore._gaps import FILLED, OPEN
+from tradestore.cli import main
+from tradestore.fake import FakeExchangeConfig, open_fake_exchange
+from tradestore.recorder import RecorderConfig, run
+
+from ._helpers_recorder import stored_ids, wait_for
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def recorder_config(fx, db, **kw) -> RecorderConfig:
+    kw.setdefault("symbols", SYMBOLS)
+    return RecorderConfig(
+        endpoint=fx.ws_url, rest_endpoint=fx.rest_url, db=str(db), retention_days=0, **kw
+    )
+
+
+def gaps_of(db, symbol):
+    with TradeStore(db, read_only=True) as store:
+        return store.gaps(symbol)
+
+
+async def record(fx, cfg, n: int, *, until=None):
+    """Run the daemon until n trades per symbol were generated and ``until(stats)``."""
+    async with trio.open_nursery() as nursery:
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(40):
+            for symbol in cfg.symbols:
+                await fx.wait_generated(symbol, n)
+            if until is not None:
+                await wait_for(lambda: until(recorder.statistics()), step=0.05)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    return stats
+
+
+def all_filled(stats) -> bool:
+    return (
+        stats["backfill"]["queued"] == 0
+        and stats["buffered"] == 0
+        and all(not by.get(OPEN) for by in stats["gaps"].values())
+        and sum(by.get(FILLED, 0) for by in stats["gaps"].values()) > 0
+    )
+
+
+async def test_daemon_fills_every_gap_from_rest(tmp_path):
+    """Every 10th trade is never sent over WebSocket (REST has it): each skip opens a gap,
+    the worker fills it, and the store ends with every generated id exactly once. (n is
+    one past a multiple of 10: a hole is only seen once a later trade arrives.)"""
+    n = 401
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(symbols=SYMBOLS, rate=200.0, max_trades=n, skip_every=10)
+    async with open_fake_exchange(fcfg) as fx:
+        stats = await record(fx, recorder_config(fx, db), n, until=all_filled)
+    for symbol in SYMBOLS:
+        assert fx.log.skipped_ids(symbol)
+        assert stored_ids(db, symbol) == fx.log.generated_ids(symbol)
+        gaps = gaps_of(db, symbol)
+        assert {g.status for g in gaps} == {FILLED}
+        assert sum(g.size for g in gaps) == len(fx.log.skipped_ids(symbol)) == n // 10
+        assert stats["gaps"][symbol] == {FILLED: n // 10}
+    backfill = stats["backfill"]
+    assert backfill["filled"] == 2 * (n // 10)
+    assert backfill["trades_fetched"] == 2 * (n // 10)
+    assert backfill["calls"] == fx.log.rest_requests >= 2 * (n // 10)
+    assert backfill["rate_limited"] == 0
+
+
+async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
+    """REST answers 429 to every 3rd and 418 to every 4th request, with Retry-After: 1.
+    The worker waits as told each time, then completes every gap."""
+    n = 121
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(
+        symbols=("BTCUSDT",),
+        rate=200.0,
+        max_trades=n,
+        skip_every=20,
+        rest_429_every=3,
+        rest_418_every=4,
+        retry_after=1,
+    )
+    async with open_fake_exchange(fcfg) as fx:
+        started = trio.current_time()
+        stats = await record(fx, recorder_config(fx, db, symbols=("BTCUSDT",)), n, until=all_filled)
+        elapsed = trio.current_time() - started
+    assert fx.log.rest_429_sent >= 1 and fx.log.rest_418_sent >= 1
+    limited = fx.log.rest_429_sent + fx.log.rest_418_sent
+    backfill = stats["backfill"]
+    assert backfill["rate_limited"] == limited
+    assert backfill["waited_s"] >= limited * 1.0  # Retry-After: 1, each time
+    assert elapsed >= limited * 1.0
+    assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
+    assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}
+
+
+async def test_invalid_rest_rows_are_skipped_and_explained(tmp_path, capsys):
+    """REST marks the rows of ids divisible by 7 invalid (p=0, q=0, f=-1). Those that fall
+    in a gap are not stored; the gap is filled with a reason naming them, and ``verify``
+    shows each remaining hole explained by its gap record."""
+    n = 401
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(
+        symbols=("BTCUSDT",), rate=200.0, max_trades=n, skip_every=5, rest_invalid_every=7
+    )
+    async with open_fake_exchange(fcfg) as fx:
+        stats = await record(fx, recorder_config(fx, db, symbols=("BTCUSDT",)), n, until=all_filled)
+    skipped = fx.log.skipped_ids("BTCUSDT")
+    invalid = [i for i in skipped if i % 7 == 0]
+    assert invalid, "the test needs some skipped ids to be invalid on REST"
+    assert fx.log.rest_invalid_rows == len(invalid)
+    assert stats["backfill"]["invalid_rows_skipped"] == len(invalid)
+    generated = fx.log.generated_ids("BTCUSDT")
+    assert stored_ids(db, "BTCUSDT") == [i for i in generated if i not in set(invalid)]
+    explained = {}
+    for gap in gaps_of(db, "BTCUSDT"):
+        assert gap.status == FILLED
+        inside = [i for i in invalid if gap.first_id <= i <= gap.last_id]
+        if inside:
+            assert f"{len(inside)} rows marked invalid" in gap.reason
+            explained.update(dict.fromkeys(inside, gap.reason))
+    assert sorted(explained) == invalid
+
+    assert main(["verify", "--db", str(db), "--symbol", "BTCUSDT", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    holes = [(h["first_id"], h["last_id"]) for h in report["holes"]]
+    assert holes == [(i, i) for i in invalid]
+    for hole in report["holes"]:
+        assert hole["recorded_gap"] == FILLED
+        assert "marked invalid by the exchange" in hole["gap_reason"]
+    assert report["duplicates"] == 0
+
+
+async def test_no_backfill_leaves_gaps_open_and_the_next_start_fills_them(tmp_path):
+    """With backfill off the gaps stay open and REST is never called; a later run with
+    backfill on queues the open gaps it finds in the store and fills them."""
+    n = 201
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT",), rate=200.0, max_trades=n, skip_every=25)
+    async with open_fake_exchange(fcfg) as fx:
+        off = recorder_config(fx, db, symbols=("BTCUSDT",), backfill=False)
+
+        def flushed(stats):
+            return stats["symbols"]["BTCUSDT"]["stored"] == n - n // 25
+
+        stats = await record(fx, off, n, until=flushed)
+        assert fx.log.rest_requests == 0
+        assert stats["gaps"]["BTCUSDT"] == {OPEN: n // 25}
+        assert stats["backfill"]["enabled"] is False
+        assert {g.status for g in gaps_of(db, "BTCUSDT")} == {OPEN}
+
+        on = recorder_config(fx, db, symbols=("BTCUSDT",))
+        stats = await record(fx, on, n, until=all_filled)
+    assert stats["gaps"]["BTCUSDT"] == {FILLED: n // 25}
+    assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
+
+
+async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path, capsys):
+    """``tradestore-trio backfill --from-id --to-id`` against REST that answers 429 and 418:
+    every id of the range ends up stored once; a second run stores nothing new."""
+    n = 2100
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(
+        symbols=("BTCUSDT",),
+        rate=5000.0,
+        max_trades=n,
+        start_on_first_subscriber=False,
+        rest_429_every=3,
+        rest_418_every=5,
+        retry_after=1,
+    )
+    async with open_fake_exchange(fcfg) as fx:
+        with trio.fail_after(30):
+            await fx.wait_generated("BTCUSDT", n)
+        ids = fx.log.generated_ids("BTCUSDT")
+        argv = ["backfill", "--db", str(db), "--symbol", "BTCUSDT", "--rest-endpoint"]
+        argv += [fx.rest_url, "--from-id", str(ids[0]), "--to-id", str(ids[-1])]
+        with trio.fail_after(60):
+            assert await trio.to_thread.run_sync(main, argv) == 0
+            first = capsys.readouterr().out
+            assert await trio.to_thread.run_sync(main, argv) == 0
+    assert f"{n} trades stored" in first
+    assert fx.log.rest_429_sent >= 1 and fx.log.rest_418_sent >= 1
+    assert stored_ids(db, "BTCUSDT") == ids
