@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -84,3 +88,62 @@ async def wait_for(predicate: Callable[[], bool], *, step: float = 0.01) -> None
     """Poll until predicate() holds (callers bound it with fail_after)."""
     while not predicate():  # noqa: ASYNC110 - polls counters no event exposes
         await trio.sleep(step)
+
+
+# ---------------------------------------------------------------- daemon processes
+
+
+def daemon_env() -> dict[str, str]:
+    """The environment of a daemon subprocess: unbuffered, no stray TRADESTORE_* settings."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith("TRADESTORE_") or k == "TRADESTORE_NO_EXTENSIONS"
+    }
+
+
+async def start_daemon(argv: list[str], log_path) -> trio.Process:
+    """``python -m tradestore run ARGV`` with stdout and stderr appended to log_path."""
+    with open(log_path, "ab") as log:  # noqa: ASYNC230 - a local file, opened once
+        return await trio.lowlevel.open_process(
+            [sys.executable, "-m", "tradestore", "run", *argv],
+            stdout=log,
+            stderr=log,
+            env=daemon_env(),
+        )
+
+
+async def stop_daemon(proc: trio.Process, log_path, sig: int = signal.SIGTERM) -> int:
+    """Send sig and wait for the exit status (a SIGTERM must end with 0)."""
+    proc.send_signal(sig)
+    with trio.fail_after(30):
+        rc = await proc.wait()
+    if sig == signal.SIGTERM:
+        assert rc == 0, log_path.read_text()
+    return rc
+
+
+async def kill_daemon(proc: trio.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        with trio.CancelScope(shield=True):
+            await proc.wait()
+
+
+async def wait_for_log(log_path, pattern: str, *, after: int = 0) -> re.Match:
+    """The first match of the regex pattern in the log (from byte offset ``after``)."""
+    while True:
+        text = log_path.read_text(errors="replace")[after:] if log_path.exists() else ""
+        match = re.search(pattern, text)
+        if match:
+            return match
+        await trio.sleep(0.05)
+
+
+def stored_count(db) -> int:
+    """Trades stored in db (all symbols), read through a secondary instance."""
+    if not (db / "CURRENT").exists():
+        return 0
+    with TradeStore(db, read_only=True) as store:
+        return sum(s["trades"] for s in store.stats()["symbols"].values())

@@ -257,6 +257,11 @@ class FakeExchange:
     def connections(self) -> int:
         return len(self._connections)
 
+    def subscriptions(self) -> list[tuple[str, ...]]:
+        """The stream names of each open connection (sorted), e.g. to see which
+        connections a client kept and which it replaced."""
+        return sorted(tuple(c.streams) for c in self._connections)
+
     def drop_all(self, reason: str = "drop_all") -> int:
         """Abruptly close every connection now (no close frame); returns how many."""
         connections = tuple(self._connections)
