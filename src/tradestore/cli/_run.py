@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from tradestore._logging import configure
 
     configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO, fmt=config.log_format)
+    # httpx logs every backfill request at INFO; our own lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return trio.run(serve_until_signal, config, lambda: load_config(args))
 
 
