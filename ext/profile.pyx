@@ -175,7 +175,10 @@ cdef class LevelTable:
                 return -2
             self.last_id = row.agg_id
             self.has_last = True
-            level = self._level(row.price)
+            if self.last >= 0 and self.levels[self.last].price == row.price:
+                level = &self.levels[self.last]  # the common case, without a call
+            else:
+                level = self._level(row.price)
             _add128(&level.vol_lo, &level.vol_hi, <uint64_t>row.qty)
             if not row.is_buyer_maker:
                 _add128(&level.buy_lo, &level.buy_hi, <uint64_t>row.qty)
