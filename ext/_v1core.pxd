@@ -23,9 +23,41 @@ cdef struct V1Row:
     bint is_buyer_maker
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define TS_BSWAP32(x) __builtin_bswap32(x)
+    #define TS_BSWAP64(x) __builtin_bswap64(x)
+    #define TS_HAVE_BSWAP 1
+    #else
+    #define TS_BSWAP32(x) (x)
+    #define TS_BSWAP64(x) (x)
+    #define TS_HAVE_BSWAP 0
+    #endif
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && TS_HAVE_BSWAP
+    #define TS_FAST_BE 1
+    #else
+    #define TS_FAST_BE 0
+    #endif
+    """
+    const int TS_FAST_BE
+    unsigned int TS_BSWAP32(unsigned int) nogil
+    unsigned long long TS_BSWAP64(unsigned long long) nogil
+
+
 cdef inline uint64_t _be(const unsigned char* p, int n) noexcept nogil:
+    """The big-endian unsigned integer in p[0:n] (n = 1, 2, 4 or 8)."""
+    cdef unsigned int v32
+    cdef unsigned long long v64
     cdef uint64_t v = 0
     cdef int i
+    if TS_FAST_BE:
+        if n == 8:
+            memcpy(&v64, p, 8)
+            return TS_BSWAP64(v64)
+        if n == 4:
+            memcpy(&v32, p, 4)
+            return TS_BSWAP32(v32)
     for i in range(n):
         v = (v << 8) | p[i]
     return v
