@@ -239,7 +239,7 @@ def _store_batches(store: TradeStore, symbol: str, batches: list, progress: list
 async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) -> Gap:
     """Fill one gap; return (and store) its new record: filled, unfillable, or still open."""
     start = gap.resume_from if gap.resume_from is not None else gap.first_id
-    log.info("backfilling %s ids %d..%d", symbol, start, gap.last_id)
+    log.debug("backfilling %s ids %d..%d", symbol, start, gap.last_id)
     try:
         result = await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap)
     except (RestError, httpx.HTTPError, ValueError) as exc:
