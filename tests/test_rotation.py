@@ -4,6 +4,8 @@ connection before that. Nothing is lost, nothing is stored twice, no gap is reco
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import trio
 
@@ -11,7 +13,7 @@ from tradestore import TradeStore
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.recorder import RecorderConfig, run
 
-from ._helpers_recorder import stored_ids, wait_for
+from ._helpers_recorder import MiniExchange, agg_event, combined, stored_ids, wait_for
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
@@ -81,3 +83,91 @@ async def test_server_shutdown_notice_rotates_make_before_break(tmp_path):
     assert conn["rotations"] >= 2
     assert conn["recycled"].get("server_shutdown", 0) == conn["rotations"]
     assert fx.log.drops_by_reason.get("lifetime", 0) == 0
+
+
+def stored_and_gaps(db, symbol):
+    with TradeStore(db, read_only=True) as store:
+        return stored_ids(db, symbol), store.gaps(symbol)
+
+
+def notice() -> str:
+    return json.dumps({"e": "serverShutdown", "E": 1})
+
+
+async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojump_clock):
+    """The successor's first trades (8..) arrive while the old connection still delivers
+    6, 7: accepted as they come, 8 would open a false gap 6..7. The successor holds its
+    frames until the old connection's last one is queued, so the seam has no gap."""
+    frames_old = [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)] + [notice()]
+
+    async def handler(ws, index):
+        if index == 0:
+            for frame in frames_old:
+                await ws.send_message(frame)
+            for i in range(6, 11):
+                await trio.sleep(0.1)
+                await ws.send_message(combined(agg_event("BTCUSDT", i)))
+            await trio.sleep_forever()
+        else:
+            for i in range(8, 21):
+                await ws.send_message(combined(agg_event("BTCUSDT", i)))
+            await trio.sleep_forever()
+
+    db = tmp_path / "db"
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = RecorderConfig(
+            symbols=("BTCUSDT",), endpoint=fx.url, db=str(db), retention_days=0, backfill=False
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(30):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 20)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    ids, gaps = stored_and_gaps(db, "BTCUSDT")
+    assert ids == list(range(1, 21))
+    assert gaps == []
+    assert stats["symbols"]["BTCUSDT"]["duplicates"] == 3  # 8, 9, 10 came on both
+    assert stats["connections"][0]["rotations"] == 1
+    assert len(fx.accepted) == 2
+    # Make-before-break: the successor was accepted before the old one was closed.
+    assert fx.accepted[1][0] < 0.01
+
+
+async def test_rotation_keeps_the_old_connection_when_no_successor_opens(tmp_path, autojump_clock):
+    """A successor that cannot connect does not cost the running connection: the old one
+    keeps recording, the rotation is retried under backoff and counted as failed."""
+    attempts = []
+
+    async def handler(ws, index):
+        attempts.append(index)
+        if index == 0:
+            for i in range(1, 100_000):
+                await ws.send_message(combined(agg_event("BTCUSDT", i)))
+                await trio.sleep(0.5)
+        await ws.aclose()  # every successor is closed at once
+
+    db = tmp_path / "db"
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = RecorderConfig(
+            symbols=("BTCUSDT",),
+            endpoint=fx.url,
+            db=str(db),
+            retention_days=0,
+            backfill=False,
+            rotate_after=10.0,
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(100):
+            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] >= 60)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    ids, gaps = stored_and_gaps(db, "BTCUSDT")
+    assert ids == list(range(1, len(ids) + 1)) and gaps == []
+    conn = stats["connections"][0]
+    assert conn["rotations"] == 0
+    assert conn["rotation_failures"] >= 2
+    assert conn["recycled"] == {}
+    assert stats["symbols"]["BTCUSDT"]["reconnects"] >= 1  # successors did open, briefly
+    assert len(attempts) >= 2

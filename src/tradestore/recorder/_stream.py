@@ -39,8 +39,8 @@ SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
 MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
 SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
 PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE})
-# How long a rotation's successor may stay without data before the old session closes
-# anyway (a quiet market); plus rotation_overlap in every case.
+# How long a rotation's successor may stay without data before it is taken anyway (a
+# quiet market); the old session then closes after rotation_overlap more seconds.
 FIRST_FRAME_WAIT = 10.0
 
 
@@ -354,7 +354,11 @@ async def _follow(session: Session) -> Session:
 
 async def _hand_over(old: Session, reason: str) -> None:
     """Make-before-break: open a successor, let both run a moment, close the old one,
-    then release the successor's held frames behind the old one's last."""
+    then release the successor's held frames behind the old one's last.
+
+    A successor counts once it carries data (or stayed up through FIRST_FRAME_WAIT on a
+    quiet market); one that fails before that is discarded and the old session keeps
+    recording while the rotation is retried under backoff."""
     conn = old.conn
     cfg = conn.config
     backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, conn._rng)
@@ -365,16 +369,19 @@ async def _hand_over(old: Session, reason: str) -> None:
             conn.attempts += 1
             candidate = Session(conn, holding=True)
             if await conn._nursery.start(_run_session, candidate):
-                successor = candidate
-                break
+                with trio.move_on_after(FIRST_FRAME_WAIT):
+                    await _first_of(candidate.first_frame, candidate.done, old.done)
+                if not candidate.done.is_set():
+                    successor = candidate
+                    break
             conn.rotation_failures += 1
             delay = backoff.next_delay()
             log.warning(
-                "%s: could not open a successor for rotation (%s): %s; keeping the current "
+                "%s: no successor for the rotation (%s): %s; keeping the current "
                 "connection, retrying in %.1f s",
                 conn.name,
                 reason.replace("_", " "),
-                candidate.outcome[2],
+                candidate.outcome[2] or "closed before any data",
                 delay,
             )
             with trio.move_on_after(delay):
@@ -384,10 +391,6 @@ async def _hand_over(old: Session, reason: str) -> None:
         old.handover_settled.set()
     if successor is None:
         return  # the old session ended first: an ordinary reconnect follows
-    # The old session keeps recording until the successor carries data (or a quiet
-    # market gave it a fair chance), then for one more overlap period.
-    with trio.move_on_after(cfg.rotation_overlap + FIRST_FRAME_WAIT):
-        await successor.first_frame.wait()
     with trio.move_on_after(cfg.rotation_overlap):
         await old.done.wait()
     old.recycle(reason)
@@ -400,6 +403,18 @@ async def _hand_over(old: Session, reason: str) -> None:
         len(successor.held),
     )
     await successor.release()
+
+
+async def _first_of(*events: trio.Event) -> None:
+    """Return as soon as any of the events is set."""
+    async with trio.open_nursery() as nursery:
+
+        async def wait(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait, event)
 
 
 async def _run_session(session: Session, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
