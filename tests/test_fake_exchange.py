@@ -431,6 +431,57 @@ async def test_rest_429_and_418_injection_with_retry_after():
         assert (fx.log.rest_requests, fx.log.rest_429_sent, fx.log.rest_418_sent) == (10, 3, 2)
 
 
+async def test_rest_invalid_every_marks_rows_the_way_binance_does():
+    """Rows of ids divisible by N come back with p="0", q="0", f=-1 (l=-1): the shape of
+    the historical rows Binance marks invalid. The WebSocket still sends the real trade."""
+    cfg = config(rate=5000, max_trades=100, rest_invalid_every=9, start_on_first_subscriber=False)
+    async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
+        await fx.wait_generated("BTCUSDT", 100)
+        response = await http.get(
+            "/api/v3/aggTrades", params={"symbol": "BTCUSDT", "fromId": 1_000_000, "limit": 100}
+        )
+        rows = response.json()
+        history = fx.history("BTCUSDT")
+    assert [r["a"] for r in rows] == [t.agg_id for t in history]
+    invalid = [r for r in rows if r["a"] % 9 == 0]
+    assert invalid and fx.log.rest_invalid_rows == len(invalid)
+    for row in invalid:
+        assert (row["p"], row["q"], row["f"], row["l"]) == ("0", "0", -1, -1)
+        assert list(row) == ["a", "p", "q", "f", "l", "T", "m", "M"]
+    for row, trade in zip(rows, history, strict=True):
+        if row["a"] % 9:
+            assert (row["p"], row["f"] >= 0) == (str(trade.price), True)
+        assert row["T"] == trade.time_ms
+
+
+async def test_pings_and_frame_bursts_share_the_socket_one_write_at_a_time():
+    """Pings every 5 ms while trades stream at 3000/s: the ping task and the frame sender
+    never write to the socket at the same time (that raised BusyResourceError and ended
+    the ping task); pings keep coming, nothing is dropped, every id arrives in order."""
+    cfg = config(rate=3000.0, ping_interval=0.005, pong_timeout=5.0)
+    async with open_fake_exchange(cfg) as fx:
+        async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
+            received = []
+            with trio.move_on_after(2.0):
+                while True:
+                    received.append(await ws.get_message())
+            pings = fx.log.pings_sent
+            await trio.sleep(0.2)
+            assert fx.log.pings_sent > pings  # the ping task is still alive
+            assert not ws.closed
+            assert fx.log.connections_dropped == 0
+            # The server ends it: a client closing while 5 ms pings arrive trips over
+            # trio-websocket answering a ping in the closing state.
+            fx.drop_all()
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                while True:
+                    await ws.get_message()
+        assert pings >= 100
+        ids = event_ids(received)
+        assert len(ids) > 1000
+        assert ids == list(range(ids[0], ids[0] + len(ids)))
+
+
 async def test_rest_weight_limit_answers_429_until_the_minute_ends(autojump_clock):
     cfg = config(rest_weight_limit=12, start_time_ms=T0 + 45_000)  # 15 s left in the minute
     async with open_fake_exchange(cfg) as fx, httpx.AsyncClient(base_url=fx.rest_url) as http:
@@ -848,6 +899,7 @@ def test_cli_flags_map_onto_the_config(tmp_path):
             "--rest-429-every=8",
             "--rest-418-every=11",
             "--retry-after=3",
+            "--rest-invalid-every=13",
             "--history-limit=0",
         ]
     )
@@ -859,6 +911,7 @@ def test_cli_flags_map_onto_the_config(tmp_path):
     assert (cfg.silent_after, cfg.silent_for) == (1, 2)
     assert (cfg.malformed_every, cfg.duplicate_every, cfg.skip_every) == (5, 6, 7)
     assert (cfg.rest_429_every, cfg.rest_418_every, cfg.retry_after) == (8, 11, 3)
+    assert cfg.rest_invalid_every == 13
     assert cfg.history_limit is None
     defaults = config_from_args(build_parser().parse_args(["fake-exchange"]))
     assert (defaults.host, defaults.port, defaults.symbols) == (

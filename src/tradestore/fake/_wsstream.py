@@ -31,6 +31,7 @@ from wsproto.utilities import LocalProtocolError
 log = logging.getLogger(__name__)
 
 CONTROL_KEY = "tradestore.fake.ws_control"
+ABORT_LOCK_WAIT = 0.05  # seconds an abort waits for a write in progress
 
 
 class FakeHypercornConfig(Config):
@@ -212,8 +213,19 @@ class _KeepaliveWSStream(WSStream):
             return
         # The TCP server closes the socket (waking a send blocked on a full buffer) and
         # tells the protocol, which reports websocket.disconnect (1006) to the application.
+        # Its close path shuts the socket down without hypercorn's send lock, so wait
+        # briefly for our writers to finish their write (they see ``aborted`` and stop);
+        # a writer stuck on a full socket buffer is not waited for: the close wakes it.
         with trio.CancelScope(shield=True):
-            await transport_send(Closed())
+            locked = False
+            with trio.move_on_after(ABORT_LOCK_WAIT):
+                await self._send_lock.acquire()
+                locked = True
+            try:
+                await transport_send(Closed())
+            finally:
+                if locked:
+                    self._send_lock.release()
 
 
 def install() -> None:
