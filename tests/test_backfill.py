@@ -193,3 +193,71 @@ async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path
     assert f"{n} trades stored" in first
     assert fx.log.rest_429_sent >= 1 and fx.log.rest_418_sent >= 1
     assert stored_ids(db, "BTCUSDT") == ids
+
+
+async def serve_bad_rest(body: bytes, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """An HTTP endpoint on 127.0.0.1 answering every request with 200 and ``body``."""
+
+    async def answer(stream: trio.SocketStream) -> None:
+        async with stream:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return
+                request += chunk
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            await stream.send_all(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    await trio.serve_tcp(answer, 0, host="127.0.0.1", task_status=task_status)
+
+
+async def test_a_failing_fill_leaves_the_gap_open_with_its_reason_and_retries(tmp_path):
+    """REST answers nonsense: the gap stays open, its record says why, the daemon keeps
+    recording and retries the fill later (backfill_retry, doubling)."""
+    from ._helpers_recorder import MiniExchange, agg_event, combined
+
+    frames = [combined(agg_event("BTCUSDT", i)) for i in (1, 2, 3, 6, 7, 8)]
+
+    async def handler(ws, index):
+        for frame in frames:
+            await ws.send_message(frame)
+        await trio.sleep_forever()
+
+    db = tmp_path / "db"
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(serve_bad_rest, b'{"oops": true}')
+        port = listeners[0].socket.getsockname()[1]
+        fx = await MiniExchange(handler).start(nursery)
+        cfg = RecorderConfig(
+            symbols=("BTCUSDT",),
+            endpoint=fx.url,
+            rest_endpoint=f"http://127.0.0.1:{port}",
+            db=str(db),
+            retention_days=0,
+            backfill_retry=0.2,
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: recorder.statistics()["backfill"]["failed"] >= 3)
+        stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats["gaps"]["BTCUSDT"] == {OPEN: 1}
+    assert stats["symbols"]["BTCUSDT"]["stored"] == 6
+    (gap,) = gaps_of(db, "BTCUSDT")
+    assert (gap.first_id, gap.last_id, gap.status) == (4, 5, OPEN)
+    assert gap.reason.startswith("backfill failed: REST answer is not a list")
+
+
+async def test_more_gaps_than_the_queue_holds_are_all_filled(tmp_path, caplog):
+    """A backfill queue of 2 and 40 gaps: the ones that did not fit stay open in the
+    store and are found by the worker's next scan; in the end every one is filled."""
+    n = 201
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT",), rate=400.0, max_trades=n, skip_every=5)
+    async with open_fake_exchange(fcfg) as fx:
+        cfg = recorder_config(fx, db, symbols=("BTCUSDT",), backfill_queue_size=2)
+        stats = await record(fx, cfg, n, until=all_filled)
+    assert stats["gaps"]["BTCUSDT"] == {FILLED: n // 5}
+    assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
+    assert "backfill queue full (2 gaps)" in caplog.text
