@@ -163,3 +163,46 @@ async def test_sighup_adds_and_removes_symbols_in_a_running_daemon(tmp_path):
     eth = stored_ids(db, "ETHUSDT")
     assert eth == list(range(eth[0], eth[-1] + 1))
     assert eth[-1] <= fx.log.generated_ids("ETHUSDT")[eth_until - 1]
+
+
+async def test_set_symbols_touches_only_the_connections_that_change(tmp_path):
+    """Per-symbol streams: replacing ETHUSDT by BNBUSDT closes ETHUSDT's connection and
+    opens one for BNBUSDT; BTCUSDT's connection is the same object, never reopened."""
+    from tradestore.recorder import ConfigError, RecorderConfig, run
+
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT", "ETHUSDT", "BNBUSDT"), rate=50.0)
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        cfg = RecorderConfig(
+            symbols=("BTCUSDT", "ETHUSDT"),
+            endpoint=fx.ws_url,
+            rest_endpoint=fx.rest_url,
+            db=str(tmp_path / "db"),
+            retention_days=0,
+            per_symbol_streams=True,
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: fx.connections == 2)
+            btc = recorder.connections[0]
+            assert btc.symbols == {"BTCUSDT"}
+            change = await recorder.set_symbols(["BTCUSDT", "bnbusdt"])
+            assert change == {
+                "added": ["BNBUSDT"],
+                "removed": ["ETHUSDT"],
+                "reconnected": ["ws-ETHUSDT"],
+                "opened": ["ws-BNBUSDT"],
+            }
+            await wait_for(
+                lambda: fx.subscriptions() == [("bnbusdt@aggTrade",), ("btcusdt@aggTrade",)]
+            )
+            await wait_for(lambda: recorder.statistics()["symbols"]["BNBUSDT"]["stored"] > 10)
+            with pytest.raises(ConfigError):
+                await recorder.set_symbols(["BTCUSDT", "not a symbol!"])
+            stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert recorder.connections[0] is btc and btc.opens == 1
+    assert fx.log.connections_opened == 3
+    assert set(stats["symbols"]) == {"BTCUSDT", "BNBUSDT"}
+    assert [c["name"] for c in stats["connections"]] == ["ws-BTCUSDT", "ws-BNBUSDT"]
+    assert stats["reloads"] == 1
+    assert recorder.config.symbols == ("BTCUSDT", "BNBUSDT")
