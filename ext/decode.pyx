@@ -33,6 +33,7 @@ from tradestore._pure.decode import slow_rows
 # The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool.
 DEF MIN_ROW_BYTES = 8
 DEF CACHE_BITS = 13
+DEF MAX_CACHED = 64  # longer strings bypass the cache: (length, point) must fit its key
 
 cdef object _new_object = object.__new__
 
@@ -265,8 +266,9 @@ cdef class _DecimalCache:
         cdef const unsigned char* dot
         cdef int64_t meta
         cdef Py_ssize_t slot
-        if parse_fixed_chars(s, n, &value) != FP_OK:
-            # A plain decimal too precise or too large for int64: exact, just not cached.
+        if n > MAX_CACHED or parse_fixed_chars(s, n, &value) != FP_OK:
+            # Too long to key unambiguously, or too precise or too large for int64:
+            # exact, just not cached.
             return Decimal(PyUnicode_DecodeASCII(<const char*>s, n, NULL))
         dot = <const unsigned char*>memchr(s, 46, n)
         meta = (n << 20) | ((dot - s) if dot != NULL else n)

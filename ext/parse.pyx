@@ -33,6 +33,7 @@ from tradestore._pure import parse as _pure
 DEF MAX_FRAME = 64 * 1024
 DEF MAX_DECIMAL = 40
 DEF CACHE_BITS = 10
+DEF MAX_INT_DIGITS = 640  # CPython's lowest int_max_str_digits setting
 
 
 cdef extern from "Python.h":
@@ -157,6 +158,7 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
     """Skip a scalar JSON value exactly as json.loads would accept it; -1 otherwise."""
     cdef Span ignored
     cdef unsigned int c
+    cdef Py_ssize_t start
     if src.i >= src.n:
         return -1
     c = _at(src, src.i)
@@ -173,9 +175,14 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
             src.i += 1
         if src.i >= src.n:
             return -1
+        start = src.i
         if _at(src, src.i) == 48:
             src.i += 1
         elif _digits(src) < 0:
+            return -1
+        if src.i - start > MAX_INT_DIGITS:
+            # json.loads refuses integers beyond sys.get_int_max_str_digits() (4300 by
+            # default, and settable): long ones are the pure parser's to judge.
             return -1
         if src.i < src.n and _at(src, src.i) == 46:
             src.i += 1

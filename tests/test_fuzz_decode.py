@@ -188,12 +188,6 @@ def test_profile_accumulator_fails_cleanly(values, window, dedupe):
             assert table is None or table.trade_count <= len(want[1][0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="_pure/decode.decimal_to_fixed computes 10**(exponent+8) before checking the "
-    "range: a corrupt price '1E+999999999' hangs decode_columns/accumulate (both twins)",
-)
 def test_huge_exponent_fails_fast():
     code = textwrap.dedent(
         """
@@ -216,13 +210,6 @@ def test_huge_exponent_fails_fast():
     assert done.stdout.strip() == "clean", done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ext/decode.pyx _DecimalCache: the slot meta (len << 20 | dot position) is "
-    "ambiguous once a string exceeds 2**20 chars, so a different text of equal value "
-    "gets another string's Decimal (same value, wrong digits/exponent)",
-)
 def test_decimal_cache_keeps_exact_text():
     n = 2**20 + 10  # A and B: same value (1), metas collide, different texts
     a = "0" * 2**20 + "1." + "0" * 8
@@ -236,13 +223,6 @@ def test_decimal_cache_keeps_exact_text():
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="_pure/decode.decimal_to_fixed does int(''.join(digits)): a decimal of more than "
-    "4300 digits raises a bare ValueError (CPython int_max_str_digits) instead of a fixed "
-    "value or FixedPointError; the compiled twin falls back to it on overflow",
-)
 @pytest.mark.parametrize(
     ("price", "fixed"), [("1." + "0" * 4400, 10**8), ("1" + "0" * 4400, None)], ids=["one", "huge"]
 )

@@ -23,19 +23,28 @@ INT64_MIN = -(2**63)
 
 
 def decimal_to_fixed(value: Decimal, key: bytes, what: str) -> int:
-    """The exact int64 fixed-point (1e-8) of a stored Decimal, or FixedPointError naming key."""
+    """The exact int64 fixed-point (1e-8) of a stored Decimal, or FixedPointError naming key.
+
+    Works on the digit tuple, trimmed first, so neither a huge exponent ('1E+999999999')
+    nor thousands of digits costs more than a glance.
+    """
     sign, digits, exponent = value.as_tuple()
     shown = key.decode("ascii", "replace")
     if sign or not isinstance(exponent, int):
         raise FixedPointError(f"{shown}: {what} {value} is not a non-negative finite decimal")
-    mantissa = int("".join(map(str, digits)) or "0")
-    shift = exponent + 8
-    if shift >= 0:
-        fixed = mantissa * 10**shift
-    else:
-        fixed, rest = divmod(mantissa, 10**-shift)
-        if rest:
-            raise FixedPointError(f"{shown}: {what} {value} has more than 8 decimal places")
+    first = next((i for i, d in enumerate(digits) if d), len(digits))
+    digits = digits[first:]
+    while digits and digits[-1] == 0:  # trailing zeros only scale the exponent
+        digits = digits[:-1]
+        exponent += 1
+    if not digits:
+        return 0
+    shift = exponent + 8  # the value is int(digits) * 10**shift units of 1e-8
+    if shift < 0:
+        raise FixedPointError(f"{shown}: {what} {value} has more than 8 decimal places")
+    if len(digits) + shift > 19:  # at least 10**19 units: beyond int64
+        raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
+    fixed = int("".join(map(str, digits))) * 10**shift
     if fixed > INT64_MAX:
         raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
     return fixed

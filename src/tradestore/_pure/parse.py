@@ -143,6 +143,7 @@ def parse_fields(frame: str | bytes) -> tuple:
 
 
 def _fixed_or_none(value: Decimal) -> int | None:
+    # parse_event admits at most MAX_DECIMAL_CHARS digits, so int() below stays small.
     _sign, digits, exponent = value.as_tuple()
     mantissa = int("".join(map(str, digits)))
     shift = exponent + 8
