@@ -223,6 +223,9 @@ def test_cli_profile_and_vacuums(tmp_path, capsys):
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--tick-size", "0"], "tick"),
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--tick-size", "1e-9"], "finer"),
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--bins", "0"], "--bins"),
+        (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--tick-size", "1e30"], "too large"),
+        (["--hours", "inf"], "--hours must be between 1 and 168"),
+        (["--hours", "nan"], "--hours must be between 1 and 168"),
         (["--hours", "1", "--end", "2026-01-01T00:00:10Z"], "insufficient data"),
     ],
 )

@@ -7,6 +7,7 @@ width is exact. See DESIGN.md section 6 for the definitions.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -21,6 +22,7 @@ from tradestore.analytics._results import (
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000
+INT64_MAX = 2**63 - 1
 SCALE = 10**8
 
 
@@ -151,10 +153,14 @@ def tick_to_fixed(tick_size: Decimal | str | int) -> int:
     units = tick * SCALE
     if units != units.to_integral_value():
         raise ValueError(f"tick size {tick_size} is finer than 0.00000001")
+    if units > INT64_MAX:
+        raise ValueError(f"tick size {tick_size} is too large")
     return int(units)
 
 
 def _fraction(value: float, name: str) -> Fraction:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be in (0, 1], not {value}")
     frac = Fraction(Decimal(str(value)))
     if not 0 < frac <= 1:
         raise ValueError(f"{name} must be in (0, 1], not {value}")

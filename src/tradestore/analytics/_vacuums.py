@@ -9,6 +9,7 @@ thin they are. Exact arithmetic throughout; only the deficit percentage is a flo
 
 from __future__ import annotations
 
+import math
 import time
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
@@ -56,6 +57,8 @@ def find_vacuums(
     moderate_movement_pct: float = MODERATE_MOVEMENT_PCT,
 ) -> VacuumReport:
     """The vacuums of an already computed profile (see the module docstring)."""
+    if not (math.isfinite(threshold) and math.isfinite(merge_distance)):
+        raise ValueError("threshold and merge_distance must be finite numbers")
     limit = Fraction(Decimal(str(threshold)))
     merge = Fraction(Decimal(str(merge_distance)))
     if limit <= 0 or merge < 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from tradestore._timeparse import format_time_ms
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
-    if not args.threshold > 0 or args.merge_distance < 0:
+    if not (0 < args.threshold < math.inf and 0 <= args.merge_distance < math.inf):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
     with c.open_reader(args) as store:
         try:
