@@ -99,6 +99,7 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
     6, 7: accepted as they come, 8 would open a false gap 6..7. The successor holds its
     frames until the old connection's last one is queued, so the seam has no gap."""
     frames_old = [combined(agg_event("BTCUSDT", i)) for i in range(1, 6)] + [notice()]
+    old_closed_at = []
 
     async def handler(ws, index):
         if index == 0:
@@ -107,7 +108,10 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
             for i in range(6, 11):
                 await trio.sleep(0.1)
                 await ws.send_message(combined(agg_event("BTCUSDT", i)))
-            await trio.sleep_forever()
+            try:
+                await ws.get_message()  # the recorder sends nothing: this waits for the close
+            finally:
+                old_closed_at.append(trio.current_time())
         else:
             for i in range(8, 21):
                 await ws.send_message(combined(agg_event("BTCUSDT", i)))
@@ -130,8 +134,10 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
     assert stats["symbols"]["BTCUSDT"]["duplicates"] == 3  # 8, 9, 10 came on both
     assert stats["connections"][0]["rotations"] == 1
     assert len(fx.accepted) == 2
-    # Make-before-break: the successor was accepted before the old one was closed.
-    assert fx.accepted[1][0] < 0.01
+    # Make-before-break: the successor was accepted at once (on the notice), the old
+    # connection closed only after the overlap.
+    assert fx.accepted[1][0] - fx.accepted[0][0] < 0.01
+    assert old_closed_at and old_closed_at[0] - fx.accepted[1][0] >= cfg.rotation_overlap
 
 
 async def test_rotation_keeps_the_old_connection_when_no_successor_opens(tmp_path, autojump_clock):
