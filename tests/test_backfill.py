@@ -261,3 +261,39 @@ async def test_more_gaps_than_the_queue_holds_are_all_filled(tmp_path, caplog):
     assert stats["gaps"]["BTCUSDT"] == {FILLED: n // 5}
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
     assert "backfill queue full (2 gaps)" in caplog.text
+
+
+async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_spent():
+    """X-MBX-USED-WEIGHT-1M says how much of the minute's budget is used: with a budget of
+    8 and two calls of weight 4 made 1.2 s before the minute ends, the third call waits
+    for the next minute instead of earning the 429 the exchange would answer."""
+    import pytest
+
+    from tradestore._backfill import BinanceRest
+
+    minute = 1_767_225_600_000
+    fcfg = FakeExchangeConfig(
+        symbols=("BTCUSDT",),
+        rate=1000.0,
+        max_trades=10,
+        start_time_ms=minute + 58_800,
+        start_on_first_subscriber=False,
+        rest_weight_limit=8,
+    )
+    async with open_fake_exchange(fcfg) as fx:
+        await fx.wait_generated("BTCUSDT", 10)
+        first = fx.log.generated_ids("BTCUSDT")[0]
+        # The client's wall clock is the exchange's: both see the minute end together.
+        async with BinanceRest(
+            fx.rest_url, weight_budget=8, clock=lambda: fx.now_ms() / 1000
+        ) as rest:
+            started = trio.current_time()
+            pages = [await rest.agg_trades("BTCUSDT", first + 3 * k, 3) for k in range(3)]
+            elapsed = trio.current_time() - started
+    assert [[r["a"] for r in page] for page in pages] == [
+        [first + i for i in range(3 * k, 3 * k + 3)] for k in range(3)
+    ]
+    assert rest.stats.calls == 3 and rest.stats.rate_limited == 0
+    assert fx.log.rest_429_sent == 0
+    assert 1.0 < rest.stats.waited_s <= 1.7
+    assert elapsed == pytest.approx(rest.stats.waited_s, abs=0.3)
