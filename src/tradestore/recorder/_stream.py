@@ -254,8 +254,11 @@ class Session:
         conn = self.conn
         if self.rotating or self.done.is_set() or conn._nursery is None:
             return
+        try:
+            conn._nursery.start_soon(_hand_over, self, reason)
+        except RuntimeError:
+            return  # the connection is shutting down (a notice drained at shutdown)
         self.rotating = True
-        conn._nursery.start_soon(_hand_over, self, reason)
 
     async def release(self) -> None:
         """Queue the held frames (in arrival order), then pass new ones straight through."""
