@@ -297,3 +297,27 @@ async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_s
     assert fx.log.rest_429_sent == 0
     assert 1.0 < rest.stats.waited_s <= 1.7
     assert elapsed == pytest.approx(rest.stats.waited_s, abs=0.3)
+
+
+async def test_backfill_command_fills_the_open_gaps_of_a_stopped_daemon(tmp_path, capsys):
+    """A daemon run with backfill off leaves open gaps; ``tradestore-trio backfill``
+    without an id range fills every one of them and says so per gap."""
+    n = 101
+    db = tmp_path / "db"
+    fcfg = FakeExchangeConfig(symbols=SYMBOLS, rate=200.0, max_trades=n, skip_every=20)
+    async with open_fake_exchange(fcfg) as fx:
+
+        def flushed(stats):
+            return all(stats["symbols"][s]["stored"] == n - n // 20 for s in SYMBOLS)
+
+        await record(fx, recorder_config(fx, db, backfill=False), n, until=flushed)
+        argv = ["backfill", "--db", str(db), "--rest-endpoint", fx.rest_url]
+        with trio.fail_after(30):
+            assert await trio.to_thread.run_sync(main, argv) == 0
+    out = capsys.readouterr().out
+    for symbol in SYMBOLS:
+        assert stored_ids(db, symbol) == fx.log.generated_ids(symbol)
+        gaps = gaps_of(db, symbol)
+        assert len(gaps) == n // 20 and {g.status for g in gaps} == {FILLED}
+        for gap in gaps:
+            assert f"{symbol}: gap {gap.first_id}..{gap.last_id} (1 ids) -> filled" in out
