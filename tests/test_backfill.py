@@ -195,10 +195,13 @@ async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path
     assert stored_ids(db, "BTCUSDT") == ids
 
 
-async def serve_bad_rest(body: bytes, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-    """An HTTP endpoint on 127.0.0.1 answering every request with 200 and ``body``."""
+async def serve_bad_rest(body, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """An HTTP endpoint on 127.0.0.1 answering every request with 200 and ``body`` (bytes,
+    or a list of bodies answered in turn, the last one for ever after)."""
+    bodies = list(body) if isinstance(body, list) else [body]
 
     async def answer(stream: trio.SocketStream) -> None:
+        body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
         async with stream:
             request = b""
             while b"\r\n\r\n" not in request:
@@ -321,3 +324,46 @@ async def test_backfill_command_fills_the_open_gaps_of_a_stopped_daemon(tmp_path
         assert len(gaps) == n // 20 and {g.status for g in gaps} == {FILLED}
         for gap in gaps:
             assert f"{symbol}: gap {gap.first_id}..{gap.last_id} (1 ids) -> filled" in out
+
+
+async def test_an_interrupted_fill_resumes_where_it_stopped(tmp_path):
+    """The first page (1000 rows) arrives, the second answer is garbage: the gap stays
+    open with resume_from after the stored page; the next fill starts there."""
+    from decimal import Decimal
+
+    from tradestore import AggTrade
+    from tradestore._backfill import BinanceRest, fill_gap
+    from tradestore._gaps import Gap
+
+    def row(i: int) -> dict:
+        return {
+            "a": i,
+            "p": "100.5",
+            "q": "0.25",
+            "f": 2 * i,
+            "l": 2 * i,
+            "T": 1_767_225_600_000 + i,
+            "m": False,
+            "M": True,
+        }
+
+    page1 = json.dumps([row(i) for i in range(1, 1001)]).encode()
+    page2 = json.dumps([row(i) for i in range(1001, 1501)]).encode()
+    gap = Gap(first_id=1, last_id=1500, after_time_ms=0, before_time_ms=1, detected_ms=1)
+    with TradeStore(tmp_path / "db") as store:
+        store.write_batches({}, gaps=[("BTCUSDT", gap)])
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(serve_bad_rest, [page1, b"{}", page2])
+            url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+            async with BinanceRest(url) as rest:
+                first = await fill_gap(store, rest, "BTCUSDT", gap)
+                assert (first.status, first.resume_from) == (OPEN, 1001)
+                assert first.reason.startswith("backfill failed")
+                assert store.gaps("BTCUSDT") == [first]
+                second = await fill_gap(store, rest, "BTCUSDT", first)
+            nursery.cancel_scope.cancel()
+        assert second.status == FILLED
+        assert rest.stats.calls == 3
+        trades = store.query_trades("BTCUSDT", 0, 2_000_000_000_000)
+    assert [t.agg_id for t in trades] == list(range(1, 1501))
+    assert trades[0] == AggTrade(1, Decimal("100.5"), Decimal("0.25"), 1_767_225_600_001, False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import groupby
 
@@ -174,6 +174,7 @@ class FillResult:
     invalid_skipped: int = 0
     invalid_ids: list[int] | None = None
     missing: list[tuple[int, int]] | None = None  # ids the exchange did not return
+    next_id: int | None = None  # ids below this are done (stored, skipped or missing)
 
 
 async def backfill_range(
@@ -185,10 +186,17 @@ async def backfill_range(
     *,
     on_page: Callable[[int], None] | None = None,
     gap: Gap | None = None,
+    result: FillResult | None = None,
 ) -> FillResult:
-    """Fetch ids first_id..last_id and store them; with ``gap``, persist progress per page."""
-    result = FillResult(missing=[], invalid_ids=[])
-    next_id = first_id
+    """Fetch ids first_id..last_id and store them; with ``gap``, persist progress per page.
+
+    ``result`` (filled in as pages are stored) tells a caller that catches an exception
+    how far the range got."""
+    if result is None:
+        result = FillResult()
+    result.missing = [] if result.missing is None else result.missing
+    result.invalid_ids = [] if result.invalid_ids is None else result.invalid_ids
+    next_id = result.next_id = first_id
     while next_id <= last_id:
         rows = await rest.agg_trades(symbol, next_id, min(PAGE_LIMIT, last_id - next_id + 1))
         if not rows:
@@ -223,6 +231,7 @@ async def backfill_range(
         result.stored += len(trades)
         if on_page:
             on_page(len(trades))
+        result.next_id = expected
         if expected == next_id:  # nothing usable in range: avoid spinning
             break
         next_id = expected
@@ -240,11 +249,15 @@ async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) 
     """Fill one gap; return (and store) its new record: filled, unfillable, or still open."""
     start = gap.resume_from if gap.resume_from is not None else gap.first_id
     log.debug("backfilling %s ids %d..%d", symbol, start, gap.last_id)
+    result = FillResult()
     try:
-        result = await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap)
+        await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap, result=result)
     except (RestError, httpx.HTTPError, ValueError) as exc:
-        # ValueError: a body that is not JSON. The gap stays open, with the reason.
+        # ValueError: a body that is not JSON. The gap stays open, with the reason and
+        # the progress made (the next attempt resumes there).
         updated = gap.with_status(gap.status, reason=f"backfill failed: {exc}"[:300])
+        if result.next_id is not None and result.next_id > start:
+            updated = replace(updated, resume_from=result.next_id)
         await trio.to_thread.run_sync(store.put_gap, symbol, updated)
         log.error("backfill of %s %d..%d failed: %s", symbol, gap.first_id, gap.last_id, exc)
         return updated
