@@ -38,6 +38,13 @@ async def record(fx, cfg, n: int, *, until=None):
         with trio.fail_after(40):
             for symbol in cfg.symbols:
                 await fx.wait_generated(symbol, n)
+
+            def all_received() -> bool:
+                rows = recorder.statistics()["symbols"]
+                return all(rows[s]["last_id"] == fx.log.generated_ids(s)[-1] for s in cfg.symbols)
+
+            # The last trades may still be on their way: gaps are only seen on arrival.
+            await wait_for(all_received, step=0.05)
             if until is not None:
                 await wait_for(lambda: until(recorder.statistics()), step=0.05)
         stats = recorder.statistics()

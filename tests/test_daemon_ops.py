@@ -80,8 +80,12 @@ async def test_metrics_healthz_and_json_logs(tmp_path):
                 assert health.status_code == 503, health.text
                 assert list(health.json()["stale"]) == ["BTCUSDT"]
                 fx.set_silent(False)
-                await trio.sleep(0.5)
-                assert (await get(f"{base}/healthz")).status_code == 200
+                for _ in range(50):  # healthy again with the next trade
+                    if (await get(f"{base}/healthz")).status_code == 200:
+                        break
+                    await trio.sleep(0.1)
+                else:
+                    pytest.fail("/healthz stayed 503 after the trades resumed")
             await stop_daemon(proc, log_path)
         finally:
             await kill_daemon(proc)
@@ -144,7 +148,20 @@ async def test_sighup_adds_and_removes_symbols_in_a_running_daemon(tmp_path):
                 eth_until = fx.generated("ETHUSDT")
                 await trio.sleep(1.5)
                 generated = {s: fx.generated(s) for s in ("BTCUSDT", "BNBUSDT")}
-                await trio.sleep(1.5)  # the next flush
+
+                def recorded_up_to_here() -> bool:
+                    # Flushed, and any hole at the replaced connection's seam backfilled.
+                    for symbol, k in generated.items():
+                        ids = fx.log.generated_ids(symbol)[:k]
+                        if not set(ids[-1:]) <= set(stored_ids(db, symbol)):
+                            return False
+                    btc = stored_ids(db, "BTCUSDT")
+                    return (
+                        btc[: generated["BTCUSDT"]]
+                        == fx.log.generated_ids("BTCUSDT")[: generated["BTCUSDT"]]
+                    )
+
+                await wait_for(recorded_up_to_here, step=0.25)
             await stop_daemon(proc, log_path)
         finally:
             await kill_daemon(proc)
