@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -338,7 +339,8 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             for agg_id in missing:
                 gap = next((g for g in gaps if g.first_id <= agg_id <= g.last_id), None)
                 if gap is not None and (gap.reason or gap.status == "open"):
-                    causes[f"gap {gap.status}: {gap.reason or 'not yet filled'}"[:80]] += 1
+                    reason = re.sub(r"\d+ |\s*\(.*", "", gap.reason) or "not yet filled"
+                    causes[f"in a {gap.status} gap: {reason}"] += 1
                 elif last_stored is None or agg_id > last_stored:
                     causes["after the last trade delivered (tail)"] += 1
                 else:
@@ -411,10 +413,13 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
     rate, lag = achieved_rate(daemon.samples)
     drops: dict[str, float] = defaultdict(float)
     for snap in lives:
+        # The symbol="" rows count every rejected frame; per-symbol rows repeat some of them.
         for labels, v in snap.get("tradestore_frames_dropped_total", {}).items():
-            drops[dict(labels)["reason"]] += v
+            if dict(labels)["symbol"] == "":
+                drops[dict(labels)["reason"]] += v
     dup_dropped = sum(total(s, "duplicates_dropped") for s in lives)
-    malformed_dropped = sum(v for k, v in drops.items() if k in stats["malformed_by_kind"])
+    # Every rejected frame here is an injected one (a not_utf8 frame is rejected as binary).
+    malformed_dropped = sum(drops.values())
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -465,7 +470,30 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             "flushes": sum(total(s, "flushes") for s in lives),
             "daemon_exit_on_sigterm": term_rc,
         },
+        "lives": [life_summary(s) for s in lives],
         "per_symbol": per_symbol,
+    }
+
+
+def life_summary(snap: dict) -> dict:
+    """The daemon's own counters over one life (the last scrape before it ended)."""
+    return {
+        name: total(snap, name)
+        for name in (
+            "trades_received",
+            "trades_stored",
+            "duplicates_dropped",
+            "gaps_detected",
+            "gap_missing_ids",
+            "flushes",
+            "flush_latency_max_seconds",
+            "backfill_calls",
+            "backfill_rate_limited",
+            "backfill_trades_fetched",
+        )
+    } | {
+        "frames_dropped": total(snap, "frames_dropped", symbol=""),
+        "reconnects": max(snap.get("tradestore_reconnects_total", {0: 0}).values()),
     }
 
 
