@@ -72,6 +72,7 @@ cdef class LevelTable:
     cdef int64_t first_t, last_t
     cdef int64_t lo_price, hi_price
     cdef int64_t last_id
+    cdef int64_t lo_id, hi_id  # smallest and largest agg id added (coverage)
     cdef bint has_last
     cdef bint dedupe
     cdef set seen
@@ -186,7 +187,12 @@ cdef class LevelTable:
             if self.trade_count == 0:
                 self.first_t = self.last_t = row.time_ms
                 self.lo_price = self.hi_price = row.price
+                self.lo_id = self.hi_id = row.agg_id
             else:
+                if row.agg_id < self.lo_id:
+                    self.lo_id = row.agg_id
+                if row.agg_id > self.hi_id:
+                    self.hi_id = row.agg_id
                 if row.time_ms < self.first_t:
                     self.first_t = row.time_ms
                 if row.time_ms > self.last_t:
@@ -250,6 +256,14 @@ cdef class LevelTable:
     @property
     def last_time_ms(self):
         return self.last_t if self.trade_count else None
+
+    @property
+    def first_agg_id(self):
+        return self.lo_id if self.trade_count else None
+
+    @property
+    def last_agg_id(self):
+        return self.hi_id if self.trade_count else None
 
     @property
     def min_price(self):

@@ -119,3 +119,30 @@ def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
     # No trades at all, but an unfilled gap lies there: "not recorded", not "nothing happened".
     assert "INCOMPLETE: 1 unfilled gaps overlap" in query(BASE_MS + 1150, BASE_MS + 1160)
     assert "record complete" in query(BASE_MS + 2000, BASE_MS + 3000)
+
+
+def test_profile_says_whether_its_window_is_complete(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        for i in range(24):
+            first = 1 + i * 100 + (5 if i == 18 else 0)  # ids 1801..1805 never stored
+            store.store_batch(
+                "BTCUSDT",
+                make_trades(
+                    100 - (5 if i == 18 else 0), start_id=first, start_ms=BASE_MS + i * 1000
+                ),
+            )
+    base = ["--db", db, "--symbol", "BTCUSDT"]
+    code, out, _ = run_cli(
+        capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 11_999, "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["data_complete"] is True and doc["trade_count"] == 1200
+    code, out, _ = run_cli(capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000)
+    assert code == 0
+    assert "record: INCOMPLETE: 5 agg ids missing" in out
+    code, out, _ = run_cli(
+        capsys, "vacuums", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000, "--format", "json"
+    )
+    assert code == 0 and json.loads(out)["data_complete"] is False

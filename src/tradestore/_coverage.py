@@ -53,15 +53,29 @@ def coverage_of(
     """Coverage of a window from its ascending, distinct agg ids and the symbol's gaps."""
     ids = np.asarray(agg_ids, dtype=np.int64)
     n = int(ids.shape[0])
-    first = int(ids[0]) if n else None
-    last = int(ids[-1]) if n else None
-    missing = (last - first + 1 - n) if n else 0
+    if not n:
+        return coverage_from_range(None, None, 0, gaps, start_ms, end_ms)
+    return coverage_from_range(int(ids[0]), int(ids[-1]), n, gaps, start_ms, end_ms)
+
+
+def coverage_from_range(
+    first_id: int | None,
+    last_id: int | None,
+    count: int,
+    gaps: list[Gap],
+    start_ms: int,
+    end_ms: int,
+) -> Coverage:
+    """Coverage from the smallest and largest of ``count`` distinct agg ids in the window."""
+    missing = (last_id - first_id + 1 - count) if count else 0
     overlapping = [
         g
         for g in gaps
         if g.status != FILLED and g.after_time_ms <= end_ms and g.before_time_ms >= start_ms
     ]
-    return Coverage(missing == 0 and not overlapping, n, first, last, missing, overlapping)
+    return Coverage(
+        missing == 0 and not overlapping, count, first_id, last_id, missing, overlapping
+    )
 
 
 def window_coverage(store, symbol: str, start_ms: int, end_ms: int) -> Coverage:

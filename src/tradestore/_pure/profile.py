@@ -26,6 +26,8 @@ class LevelTable:
         self.trade_count = 0
         self.first_time_ms: int | None = None
         self.last_time_ms: int | None = None
+        self.first_agg_id: int | None = None
+        self.last_agg_id: int | None = None
 
     @property
     def min_price(self) -> int | None:
@@ -39,7 +41,7 @@ class LevelTable:
     def level_count(self) -> int:
         return len(self._levels)
 
-    def _add(self, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
+    def _add(self, agg_id: int, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
         level = self._levels.get(price)
         if level is None:
             level = self._levels[price] = [0, 0, 0]
@@ -52,6 +54,10 @@ class LevelTable:
             self.first_time_ms = time_ms
         if self.last_time_ms is None or time_ms > self.last_time_ms:
             self.last_time_ms = time_ms
+        if self.first_agg_id is None or agg_id < self.first_agg_id:
+            self.first_agg_id = agg_id
+        if self.last_agg_id is None or agg_id > self.last_agg_id:
+            self.last_agg_id = agg_id
 
     def bins(self, origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
         """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
@@ -87,5 +93,5 @@ def accumulate(
             elif last_id is not None and agg_id <= last_id:
                 return None
             last_id = agg_id
-            table._add(time_ms, price, qty, is_buyer_maker)
+            table._add(agg_id, time_ms, price, qty, is_buyer_maker)
     return table

@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradestore._compat import accumulate_levels
+from tradestore._coverage import coverage_from_range
 from tradestore._keys import check_symbol
 from tradestore.analytics._results import (
     InsufficientData,
@@ -99,6 +100,14 @@ def volume_profile(
         value_area_low_index=va_lo,
         value_area_high_index=va_hi,
         value_area=float(va_fraction),
+        coverage=coverage_from_range(
+            table.first_agg_id,
+            table.last_agg_id,
+            table.trade_count,
+            store.gaps(symbol),
+            start_ms,
+            end_ms,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 
+from tradestore._coverage import Coverage
 from tradestore._timeparse import format_time_ms
 
 SCALE_DIGITS = 8
@@ -91,6 +92,9 @@ class VolumeProfile:
     value_area_low_index: int
     value_area_high_index: int
     value_area: float  # the fraction of volume the value area holds at least (0.70)
+    # Whether the window's record is complete (contiguous agg ids, no unfilled gap in it):
+    # tells "no trades at these prices" from "trades not recorded".
+    coverage: Coverage | None = None
 
     @property
     def point_of_control(self) -> Decimal:
@@ -131,6 +135,8 @@ class VolumeProfile:
             "first_trade_time": format_time_ms(self.first_trade_ms),
             "last_trade_time": format_time_ms(self.last_trade_ms),
             "trade_count": self.trade_count,
+            "data_complete": self.coverage.complete if self.coverage else None,
+            "coverage": self.coverage.to_dict() if self.coverage else None,
             "price_range_low": decimal_str(self.price_low),
             "price_range_high": decimal_str(self.price_high),
             "bin_size": decimal_str(self.bin_size),
@@ -194,6 +200,7 @@ class VacuumReport:
             "time_period_start": format_time_ms(p.start_ms),
             "time_period_end": format_time_ms(p.end_ms),
             "trade_count": p.trade_count,
+            "data_complete": p.coverage.complete if p.coverage else None,
             "bin_size": decimal_str(p.bin_size),
             "bin_count": len(p.bins),
             "median_volume": decimal_str(self.median_volume),

@@ -150,3 +150,7 @@ def print_profile(profile, out=None) -> None:
         f"{decimal_str(profile.value_area_low)} .. {decimal_str(profile.value_area_high)} "
         f"({va_pct:.1f}% of volume, │ marks it)"
     )
+    if profile.coverage is not None:
+        cover = profile.coverage
+        style = "green" if cover.complete else "bold red"
+        console.print(f"record: {cover.summary()}", style=style)
