@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import msgpack
@@ -42,9 +42,14 @@ class StoreError(RuntimeError):
 class TradeStore:
     """Batches of AggTrades per symbol in RocksDB, with exact time-range queries."""
 
-    def __init__(self, path: str | os.PathLike, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike, read_only: bool = False, *, skip_corrupt: bool = False
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        # Reads leave out undecodable values (collected here) instead of failing.
+        self.skip_corrupt = skip_corrupt
+        self.corrupt_keys: set[bytes] = set()
         self._secondary_dir: str | None = None
         self._db = self._open()
         # symbol -> [max ms a trade lies before its key, max ms a trade lies after it]
@@ -307,16 +312,32 @@ class TradeStore:
         symbol = _keys.check_symbol(symbol)
         self.refresh()
         lower, upper = self.key_window(symbol, start_ms, end_ms)
-        return self._iter_range(lower, upper)
+        if not self.skip_corrupt:
+            return self._iter_range(lower, upper)
+        return ((k, v) for k, v in self._iter_range(lower, upper) if k not in self.corrupt_keys)
+
+    def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
+        """``decode(pairs, start_ms, end_ms)`` over the window's values.
+
+        With ``skip_corrupt`` set, a value that cannot be decoded is left out and its key
+        added to ``corrupt_keys`` (and logged), so one bad value leaves the rest of the
+        window readable; otherwise the CorruptValue naming the key propagates.
+        """
+        while True:
+            try:
+                return decode(self.iter_values(symbol, start_ms, end_ms), start_ms, end_ms)
+            except CorruptValue as exc:
+                if not self.skip_corrupt or exc.key in self.corrupt_keys:
+                    raise
+                log.error("skipping %s", exc)
+                self.corrupt_keys.add(exc.key)
 
     def query_trades(
         self, symbol: str, start_ms: int, end_ms: int, limit: int | None = None
     ) -> list[AggTrade]:
         """Trades with start_ms <= T <= end_ms (inclusive), ascending agg id, no duplicates."""
         _check_window(start_ms, end_ms, limit)
-        trades, ascending = decode_trades(
-            self.iter_values(symbol, start_ms, end_ms), start_ms, end_ms
-        )
+        trades, ascending = self.decode_window(decode_trades, symbol, start_ms, end_ms)
         if not ascending:
             # Out of scan order (e.g. a backfilled batch) or stored twice: first copy wins.
             found: dict[int, AggTrade] = {}
@@ -328,8 +349,8 @@ class TradeStore:
     def query_columns(self, symbol: str, start_ms: int, end_ms: int) -> TradeColumns:
         """The same trades as query_trades, as numpy columns (int64 fixed point at 1e-8)."""
         _check_window(start_ms, end_ms, None)
-        agg_id, time_ms, price, qty, side = decode_columns(
-            self.iter_values(symbol, start_ms, end_ms), start_ms, end_ms
+        agg_id, time_ms, price, qty, side = self.decode_window(
+            decode_columns, symbol, start_ms, end_ms
         )
         if agg_id.shape[0] > 1 and not bool(np.all(agg_id[1:] > agg_id[:-1])):
             # Out of scan order or stored twice: ascending ids, the first copy of each wins.

@@ -52,10 +52,10 @@ def volume_profile(
     va_fraction = _fraction(value_area, "value_area")
     width = tick_to_fixed(tick_size) if tick_size is not None else None
 
-    table = accumulate_levels(store.iter_values(symbol, start_ms, end_ms), start_ms, end_ms)
+    table = store.decode_window(accumulate_levels, symbol, start_ms, end_ms)
     if table is None:  # agg ids out of scan order: count each id once, first copy wins
-        table = accumulate_levels(
-            store.iter_values(symbol, start_ms, end_ms), start_ms, end_ms, True
+        table = store.decode_window(
+            lambda pairs, lo, hi: accumulate_levels(pairs, lo, hi, True), symbol, start_ms, end_ms
         )
     if table.trade_count < max(min_trades, 1):
         raise InsufficientData(symbol, table.trade_count, max(min_trades, 1), start_ms, end_ms)

@@ -91,7 +91,8 @@ def open_reader(args: argparse.Namespace):
 
     path = Path(args.db)
     try:
-        return TradeStore(path, read_only=True)
+        # One undecodable value must not hide the rest: commands report skipped keys.
+        return TradeStore(path, read_only=True, skip_corrupt=True)
     except FileNotFoundError:
         raise UsageError(f"no trade store at {path} (use --db PATH)") from None
     except StoreError as exc:
@@ -109,6 +110,16 @@ def open_writer(args: argparse.Namespace):
                 f"{args.db} is in use by another process (a running daemon?)"
             ) from None
         raise UsageError(str(exc)) from None
+
+
+def report_corrupt(store) -> int:
+    """Name every value a read had to skip on stderr; the exit status (1 if any)."""
+    for key in sorted(store.corrupt_keys):
+        print(
+            f"warning: undecodable value skipped at {key.decode('ascii', 'replace')}",
+            file=sys.stderr,
+        )
+    return 1 if store.corrupt_keys else 0
 
 
 def emit(rows: Sequence[dict], fmt: str, *, title: str | None = None, out=None) -> None:

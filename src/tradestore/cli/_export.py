@@ -61,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
             os.replace(tmp, args.output)
         finally:
             tmp.unlink(missing_ok=True)
+        status = c.report_corrupt(store)
     print(
         f"{count} {symbol} trades {format_time_ms(start)} .. {format_time_ms(end)} -> {args.output}"
     )
-    return 0
+    return status
 
 
 def _window(args, info: dict) -> tuple[int, int]:

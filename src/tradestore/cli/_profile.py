@@ -87,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(str(exc)) from None
         except ValueError as exc:
             raise c.UsageError(str(exc)) from None
+        status = c.report_corrupt(store)
     if args.format == "json":
         json.dump(profile.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print_profile(profile)
-    return 0
+    return status
 
 
 def print_profile(profile, out=None) -> None:

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             cover = coverage_of([t.agg_id for t in trades], store.gaps(symbol), start, end)
         else:
             cover = window_coverage(store, symbol, start, end)
+        status = c.report_corrupt(store)
     rows = [
         {
             "agg_id": t.agg_id,
@@ -52,4 +53,4 @@ def run(args: argparse.Namespace) -> int:
         f"(record {cover.summary()})"
     )
     c.emit(rows, args.format, title=title)
-    return 0
+    return status

@@ -62,10 +62,11 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(str(exc)) from None
         except ValueError as exc:
             raise c.UsageError(str(exc)) from None
+        status = c.report_corrupt(store)
     if args.format == "json":
         json.dump(report.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
+        return status
     rows = [
         {
             "price_low": decimal_str(v.price_low),
@@ -84,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
         f"{decimal_str(report.median_volume)}, bin {decimal_str(p.bin_size)})"
     )
     c.emit(rows, "table", title=title)
-    return 0
+    return status
