@@ -1,5 +1,8 @@
 """Walk a symbol's stored trades and report every defect: the auditor behind ``verify``.
 
+Holes inside a closed gap record (ids the exchange marks invalid, or unfillable ranges)
+are listed but explained; anything else fails the audit.
+
 Each batch is reduced to the agg-id intervals it covers (a live batch is one contiguous
 interval), so a week of trades costs memory per batch, not per trade. Sorting the
 intervals then shows holes (ids never stored) and duplicates (ids stored twice).
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from tradestore import _keys
 from tradestore._codec import decode_batch
 from tradestore._errors import CorruptValue
+from tradestore._gaps import OPEN, Gap
 from tradestore._store import TradeStore
 
 MAX_LISTED = 1000
@@ -25,6 +29,8 @@ class VerifyReport:
     first_id: int | None = None
     last_id: int | None = None
     holes: list[tuple[int, int]] = field(default_factory=list)  # inclusive id ranges
+    # hole -> the gap record containing it (None: nobody recorded the hole)
+    hole_gaps: list[Gap | None] = field(default_factory=list)
     duplicates: int = 0
     duplicate_examples: list[int] = field(default_factory=list)
     undecodable: list[str] = field(default_factory=list)  # keys
@@ -35,8 +41,20 @@ class VerifyReport:
         return sum(b - a + 1 for a, b in self.holes)
 
     @property
+    def unexplained_holes(self) -> list[tuple[int, int]]:
+        """Holes not accounted for by a closed gap record (filled with rows the exchange
+        marks invalid, or unfillable): unrecorded ones and those still being backfilled."""
+        return [
+            h
+            for h, g in zip(self.holes, self.hole_gaps, strict=True)
+            if g is None or g.status == OPEN
+        ]
+
+    @property
     def ok(self) -> bool:
-        return not (self.holes or self.duplicates or self.undecodable or self.out_of_order)
+        return not (
+            self.unexplained_holes or self.duplicates or self.undecodable or self.out_of_order
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -47,12 +65,27 @@ class VerifyReport:
             "first_agg_id": self.first_id,
             "last_agg_id": self.last_id,
             "missing_ids": self.missing_ids,
-            "holes": [{"first_id": a, "last_id": b} for a, b in self.holes[:MAX_LISTED]],
+            "unexplained_holes": len(self.unexplained_holes),
+            "holes": [
+                _hole_doc(a, b, g)
+                for (a, b), g in zip(self.holes[:MAX_LISTED], self.hole_gaps, strict=False)
+            ],
             "duplicates": self.duplicates,
             "duplicate_examples": self.duplicate_examples[:20],
             "undecodable_keys": self.undecodable[:MAX_LISTED],
             "out_of_order_keys": self.out_of_order[:MAX_LISTED],
         }
+
+
+def _hole_doc(first: int, last: int, gap: Gap | None) -> dict:
+    doc = {
+        "first_id": first,
+        "last_id": last,
+        "recorded_gap": gap.status if gap else "not recorded",
+    }
+    if gap is not None and gap.reason:
+        doc["gap_reason"] = gap.reason
+    return doc
 
 
 def verify(
@@ -87,6 +120,12 @@ def verify(
         prev_max = ids[-1] if prev_max is None else max(prev_max, ids[-1])
         intervals.extend(_runs(ids))
     _merge(intervals, report)
+    # A hole lies inside the gap record that explains it (rows the exchange marks invalid
+    # leave holes inside a filled gap).
+    gaps = store.gaps(symbol)
+    report.hole_gaps = [
+        next((g for g in gaps if g.first_id <= a and b <= g.last_id), None) for a, b in report.holes
+    ]
     return report
 
 
