@@ -336,6 +336,7 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             foreign = len(distinct - set(generated))
             last_stored = max(distinct, default=None)
             unexplained = []
+            tail = 0
             for agg_id in missing:
                 gap = next((g for g in gaps if g.first_id <= agg_id <= g.last_id), None)
                 if gap is not None and (gap.reason or gap.status == "open"):
@@ -343,6 +344,7 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
                     causes[f"in a {gap.status} gap: {reason}"] += 1
                 elif last_stored is None or agg_id > last_stored:
                     causes["after the last trade delivered (tail)"] += 1
+                    tail += 1
                 else:
                     unexplained.append(agg_id)
             for g in gaps:
@@ -369,6 +371,7 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
                 "duplicates_stored": len(stored) - len(distinct),
                 "foreign_ids": foreign,
                 "missing": len(missing),
+                "tail": tail,
                 "unexplained": unexplained[:20],
                 "unexplained_count": len(unexplained),
                 "gaps": len(gaps),
@@ -380,6 +383,8 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             seen = final.get("tradestore_last_agg_id", {}).get((("symbol", symbol),))
             if seen is not None and (last_stored is None or seen > last_stored):
                 failures.append(f"{symbol}: id {seen:.0f} was received but not stored")
+            if verify_rc != 0:
+                failures.append(f"{symbol}: verify exited {verify_rc}")
             if report["undecodable_keys"] or report["out_of_order_keys"]:
                 failures.append(
                     f"{symbol}: verify found undecodable {report['undecodable_keys'][:3]} "
