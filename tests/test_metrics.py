@@ -34,6 +34,10 @@ def snapshot(last_trade_ms: dict[str, int | None]) -> dict:
         "queue": {"used": 0, "size": 4096},
         "prune": {"runs": 1, "trades_removed": 0},
         "gaps": {"BTCUSDT": {"open": 1, "filled": 2}},
+        "connections": [
+            {"name": "ws-0", "state": "open", "opens": 3, "reconnects": 1, "rotations": 2},
+            {"name": "ws-1", "state": "backoff", "opens": 1, "rotation_failures": 1},
+        ],
     }
 
 
@@ -68,6 +72,14 @@ async def test_metrics_and_health():
             assert metrics[("tradestore_gaps", (("status", "open"), ("symbol", "BTCUSDT")))] == 1
             assert metrics[("tradestore_flushes_total", ())] == 7
             assert 0 < metrics[("tradestore_lag_seconds", (("symbol", "BTCUSDT"),))] < 30
+            ws0, ws1 = (("connection", "ws-0"),), (("connection", "ws-1"),)
+            assert metrics[("tradestore_connection_rotations_total", ws0)] == 2
+            assert metrics[("tradestore_connection_rotations_total", ws1)] == 0
+            assert metrics[("tradestore_connection_rotation_failures_total", ws1)] == 1
+            assert metrics[("tradestore_connection_opens_total", ws0)] == 3
+            assert metrics[("tradestore_connection_open", ws0)] == 1
+            assert metrics[("tradestore_connection_open", ws1)] == 0
+            assert metrics[("tradestore_store_failing_seconds", ())] == 0
 
             r = await client.get("/healthz")
             assert r.status_code == 200 and r.json()["status"] == "ok"
@@ -76,6 +88,28 @@ async def test_metrics_and_health():
             r = await client.get("/healthz")
             assert r.status_code == 503
             assert list(r.json()["stale"]) == ["ETHUSDT"]
+
+            # A store refusing writes makes the daemon unhealthy even with fresh trades.
+            state["stats"] = snapshot({"BTCUSDT": now_ms - 1000, "ETHUSDT": now_ms - 1000})
+            state["stats"]["flush"].update(
+                failing_since_ms=now_ms - 30_000, last_error="File too large", outages=1
+            )
+            r = await client.get("/healthz")
+            assert r.status_code == 503 and r.json()["status"] == "store_failing"
+            assert r.json()["store"]["last_error"] == "File too large"
+            assert 29 < r.json()["store"]["failing_for_seconds"] < 60
+            r = await client.get("/metrics")
+            assert "tradestore_store_outages_total 1.0" in r.text
+            assert (
+                29
+                < next(
+                    s.value
+                    for fam in text_string_to_metric_families(r.text)
+                    for s in fam.samples
+                    if s.name == "tradestore_store_failing_seconds"
+                )
+                < 60
+            )
 
             assert (await client.get("/nothing")).status_code == 404
         nursery.cancel_scope.cancel()

@@ -467,7 +467,8 @@ async def test_statistics_shape_is_stable(tmp_path):
         "last_id", "last_trade_ms", "buffered",
     }  # fmt: skip
     assert set(stats["flush"]) == {
-        "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms"
+        "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms",
+        "outages", "reopens", "failing_since_ms", "last_error",
     }  # fmt: skip
     conn = stats["connections"][0]
     assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0

@@ -113,6 +113,23 @@ class RecorderCollector:
             "Longest flush so far",
             value=flush.get("max_latency") or 0.0,
         )
+        yield CounterMetricFamily(
+            "tradestore_store_outages",
+            "Runs of failed writes (disk full, I/O errors)",
+            value=flush.get("outages", 0),
+        )
+        yield CounterMetricFamily(
+            "tradestore_store_reopens",
+            "Store reopened to clear a latched write error",
+            value=flush.get("reopens", 0),
+        )
+        failing_since_ms = flush.get("failing_since_ms")
+        yield GaugeMetricFamily(
+            "tradestore_store_failing_seconds",
+            "How long the store has refused every write (0 when it takes writes)",
+            value=max(now - failing_since_ms / 1000, 0.0) if failing_since_ms else 0.0,
+        )
+        yield from _connection_families(stats.get("connections") or [])
         queue = stats.get("queue") or {}
         yield GaugeMetricFamily(
             "tradestore_frame_queue_used", "Frames waiting in the queue", value=queue.get("used", 0)
@@ -133,10 +150,40 @@ class RecorderCollector:
             yield CounterMetricFamily(f"tradestore_backfill_{key}", doc, value=backfill.get(key, 0))
 
 
+CONNECTION_COUNTERS = {
+    "opens": ("connection_opens", "WebSocket connections opened"),
+    "reconnects": ("connection_reconnects", "Reconnections after a failure or a drop"),
+    "rotations": ("connection_rotations", "Planned make-before-break replacements"),
+    "rotation_failures": (
+        "connection_rotation_failures",
+        "Rotations whose successor failed (the old connection was kept)",
+    ),
+}
+
+
+def _connection_families(connections: list[dict]):
+    """Per-connection counters, labelled by the connection's name."""
+    families = {
+        key: CounterMetricFamily(f"tradestore_{name}", doc, labels=["connection"])
+        for key, (name, doc) in CONNECTION_COUNTERS.items()
+    }
+    up = GaugeMetricFamily(
+        "tradestore_connection_open", "1 while the connection is open", labels=["connection"]
+    )
+    for conn in connections:
+        name = str(conn.get("name", ""))
+        for key, family in families.items():
+            family.add_metric([name], conn.get(key) or 0)
+        up.add_metric([name], 1 if conn.get("state") == "open" else 0)
+    yield from families.values()
+    yield up
+
+
 def health(
     statistics: dict, now_s: float, stale_after_s: float = DEFAULT_STALE_AFTER_S
 ) -> tuple[bool, dict]:
-    """(healthy, document): healthy when every symbol had a trade within stale_after_s."""
+    """(healthy, document): healthy when every symbol had a trade within stale_after_s and
+    the store takes writes."""
     started_s = (statistics.get("started_ms") or now_s * 1000) / 1000
     stale = {}
     symbols = {}
@@ -147,13 +194,21 @@ def health(
         symbols[symbol] = {"last_trade_ms": last_ms, "seconds_since_last_trade": round(age, 3)}
         if age > stale_after_s:
             stale[symbol] = round(age, 1)
+    flush = statistics.get("flush") or {}
+    failing_since_ms = flush.get("failing_since_ms")
+    store = {"writable": failing_since_ms is None}
+    if failing_since_ms is not None:
+        store["failing_for_seconds"] = round(max(now_s - failing_since_ms / 1000, 0.0), 3)
+        store["last_error"] = flush.get("last_error")
+    healthy = not stale and store["writable"]
     doc = {
-        "status": "ok" if not stale else "stale",
+        "status": "ok" if healthy else ("stale" if stale else "store_failing"),
         "stale": stale,
         "symbols": symbols,
         "stale_after_seconds": stale_after_s,
+        "store": store,
     }
-    return not stale, doc
+    return healthy, doc
 
 
 class MetricsApp:

@@ -112,13 +112,41 @@ class TradeStore:
 
     def close(self) -> None:
         if self._db is not None:
-            if not self.read_only:
-                self._db.flush_wal(True)
-            self._db.close()
-            self._db = None
+            # Dropped first: after a failed write RocksDB refuses flush_wal and close too,
+            # and the handle must still go (its LOCK is released when it is dropped).
+            db, self._db = self._db, None
+            try:
+                if not self.read_only:
+                    db.flush_wal(True)
+            finally:
+                db.close()
         if self._secondary_dir:
             shutil.rmtree(self._secondary_dir, ignore_errors=True)
             self._secondary_dir = None
+
+    def reopen(self) -> None:
+        """Close the DB and open it again (raises StoreError if it cannot be opened; the
+        store is then closed until a later reopen succeeds).
+
+        After a failed write (disk full, EFBIG) RocksDB latches the error and refuses
+        every later write, even once space is back; only a new handle clears it.
+        """
+        self._require_writable()
+        with self._write_lock:
+            self._forget_bookkeeping()
+            if self._db is not None:
+                db, self._db = self._db, None
+                try:
+                    db.close()
+                except Exception as exc:  # the latched error again; dropping the handle is enough
+                    log.debug("closing %s before reopening: %s", self.path, exc)
+                del db
+            self._db = self._open()
+
+    def _forget_bookkeeping(self) -> None:
+        self._spans.clear()
+        self._counts.clear()
+        self._last_ids.clear()
 
     def __enter__(self) -> TradeStore:
         return self
@@ -152,7 +180,12 @@ class TradeStore:
         """
         self._require_writable()
         with self._write_lock:
-            return self._write_batches(batches, gaps)
+            try:
+                return self._write_batches(batches, gaps)
+            except BaseException:
+                # The cached spans, counts and last ids already count this write: re-read.
+                self._forget_bookkeeping()
+                raise
 
     def _write_batches(
         self, batches: Mapping[str, Sequence[AggTrade]], gaps: Sequence[tuple[str, Gap]]

@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
     from tradestore._store import StoreError
+    from tradestore.recorder import StoreUnavailable
     from tradestore.recorder import run as run_recorder
 
     holder: list = []
@@ -132,6 +133,14 @@ async def serve_until_signal(config, reload_config=None) -> int:
                 with daemon_scope:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
+            except* StoreUnavailable as group:
+                log.error(
+                    "giving up: %s. Exiting 1 with the buffered trades unwritten; once the "
+                    "store can be written again, a restart resumes after the last stored id "
+                    "and backfills the hole",
+                    group.exceptions[0],
+                )
+                status = 1
             except* StoreError as group:
                 text = str(group.exceptions[0])
                 if "lock" in text.lower():

@@ -7,6 +7,7 @@ async with trio.open_nursery() as nursery:
 """
 
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
+from tradestore.recorder._batcher import StoreUnavailable
 from tradestore.recorder._config import ConfigError, RecorderConfig
 from tradestore.recorder._daemon import Recorder, run
 from tradestore.recorder._dispatch import DROP_REASONS
@@ -20,6 +21,7 @@ __all__ = [
     "LogThrottle",
     "Recorder",
     "RecorderConfig",
+    "StoreUnavailable",
     "StreamSpec",
     "plan_streams",
     "run",

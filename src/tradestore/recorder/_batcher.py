@@ -4,6 +4,13 @@ Continuity is by agg id only (agg ids are contiguous per symbol): an id at or be
 last one is a duplicate and is dropped; an id past ``last + 1`` opens a gap record that is
 written in the same atomic WriteBatch as the trade that revealed it, so the store never
 holds the trades after a hole without the record of the hole.
+
+A failed write (disk full, EFBIG, an I/O error) keeps every trade buffered, in order, and
+starts an outage: RocksDB latches the error and refuses all later writes until the DB is
+reopened, so each retry reopens the store first, with backoff. One ERROR line opens the
+outage, a reminder follows at most once a minute, one line closes it. An outage longer
+than ``write_failure_timeout`` raises StoreUnavailable: the daemon exits 1, and a restart
+reads back the last stored id and backfills the hole.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import trio
 
@@ -23,6 +31,28 @@ from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._stats import FlushStats, SymbolStats
 
 log = logging.getLogger(__name__)
+
+RETRY_DELAY_MAX = 5.0  # seconds between reopen-and-write attempts while the store fails
+REMIND_EVERY = 60.0  # seconds between the reminder lines of one outage
+
+
+class StoreUnavailable(RuntimeError):
+    """The store refused every write for longer than ``write_failure_timeout``."""
+
+
+@dataclass(slots=True)
+class Outage:
+    """A run of failed writes, from the first failure to the next successful write."""
+
+    since: float  # trio time of the first failure
+    since_ms: int  # wall time of the first failure
+    first_error: str
+    last_error: str
+    retry_at: float
+    delay: float
+    reminded_at: float
+    attempts: int = 1
+    reopens: int = 0
 
 
 class Batcher:
@@ -46,6 +76,7 @@ class Batcher:
         self.stats = FlushStats()
         self._wake = trio.Event()
         self._room = trio.Event()
+        self.outage: Outage | None = None
         # Called with (symbol, gap) once a gap record is durably stored (the backfill
         # worker's intake): never before, or a fill could be overwritten by "open".
         self.on_gap: Callable[[str, Gap], None] | None = None
@@ -120,13 +151,17 @@ class Batcher:
         next_at = trio.current_time() + interval
         task_status.started()
         while True:
-            with trio.move_on_at(next_at):
-                await self._wake.wait()
+            if self.outage is None:
+                with trio.move_on_at(next_at):
+                    await self._wake.wait()
+                if trio.current_time() < next_at:
+                    self.stats.early += 1
+            else:
+                # A failing store is retried on its backoff, not on every full-buffer wake.
+                await trio.sleep_until(self.outage.retry_at)
             self._wake = trio.Event()
-            now = trio.current_time()
-            if now < next_at:
-                self.stats.early += 1
-            await self.flush()
+            if not await self.flush():
+                self.give_up_if_hopeless()
             now = trio.current_time()
             if now >= next_at:
                 # Stay on the grid: skip the ticks a slow write overran, never drift.
@@ -136,9 +171,21 @@ class Batcher:
 
     async def flush(self) -> bool:
         """Write every buffer and pending gap in one WriteBatch. False if the write failed
-        (the trades are then kept, in order, for the next attempt)."""
+        or, during an outage, the next attempt is not due yet (the trades are then kept,
+        in order, for the next attempt)."""
         if not self.buffered and not self.gaps:
             return True
+        outage = self.outage
+        if outage is not None:
+            if trio.current_time() < outage.retry_at:
+                return False
+            try:
+                await trio.to_thread.run_sync(self.store.reopen)
+            except Exception as exc:
+                self._failed(exc, f"reopening the store to write {self.buffered} trades")
+                return False
+            outage.reopens += 1
+            self.stats.reopens += 1
         batches = {s: b for s, b in self.buffers.items() if b}
         gaps = self.gaps
         count = self.buffered
@@ -151,14 +198,7 @@ class Batcher:
             await trio.to_thread.run_sync(self.store.write_batches, batches, gaps)
         except Exception as exc:
             self._restore(batches, gaps)
-            self.stats.failed += 1
-            self.throttle.log(
-                "flush-failed",
-                logging.ERROR,
-                "writing %d trades failed, kept for the next flush: %s",
-                count,
-                exc,
-            )
+            self._failed(exc, f"writing {count} trades")
             return False
         finally:
             self.in_flight = 0
@@ -173,6 +213,8 @@ class Batcher:
             stats = self.symbols.get(symbol)
             if stats is not None:  # None: removed by a reload since it was buffered
                 stats.stored += len(trades)
+        if outage is not None:
+            self._recovered(outage, count)
         if self.on_gap is not None:
             for symbol, gap in gaps:
                 self.on_gap(symbol, gap)
@@ -180,6 +222,77 @@ class Batcher:
             self._room.set()
             self._room = trio.Event()
         return True
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        now = trio.current_time()
+        error = str(exc) or type(exc).__name__
+        self.stats.failed += 1
+        outage = self.outage
+        if outage is None:
+            delay = self.config.flush_interval
+            self.outage = Outage(
+                since=now,
+                since_ms=int(time.time() * 1000),
+                first_error=error,
+                last_error=error,
+                retry_at=now + delay,
+                delay=delay,
+                reminded_at=now,
+            )
+            self.stats.outages += 1
+            self.stats.failing_since_ms = self.outage.since_ms
+            self.stats.last_error = error
+            log.error(
+                "%s failed: %s; every trade stays buffered and the store is reopened and "
+                "retried (giving up after %.0f s of failures)",
+                what,
+                error,
+                self.config.write_failure_timeout,
+            )
+            return
+        outage.attempts += 1
+        outage.last_error = error
+        self.stats.last_error = error
+        outage.delay = min(outage.delay * 2, max(RETRY_DELAY_MAX, self.config.flush_interval))
+        outage.retry_at = now + outage.delay
+        if now - outage.reminded_at >= REMIND_EVERY:
+            outage.reminded_at = now
+            log.error(
+                "the store has refused writes for %.0f s (%d attempts, %d reopens, %d trades "
+                "buffered); last error: %s",
+                now - outage.since,
+                outage.attempts,
+                outage.reopens,
+                self.buffered,
+                error,
+            )
+        else:
+            log.debug("%s failed again: %s", what, error)
+
+    def _recovered(self, outage: Outage, count: int) -> None:
+        self.outage = None
+        self.stats.failing_since_ms = None
+        log.warning(
+            "the store takes writes again after %.1f s (%d failed attempts, %d reopens); "
+            "%d buffered trades written",
+            trio.current_time() - outage.since,
+            outage.attempts,
+            outage.reopens,
+            count,
+        )
+
+    def give_up_if_hopeless(self) -> None:
+        """Raise StoreUnavailable once the store has failed for write_failure_timeout."""
+        outage = self.outage
+        if outage is None:
+            return
+        failing_for = trio.current_time() - outage.since
+        if failing_for >= self.config.write_failure_timeout:
+            raise StoreUnavailable(
+                f"the store refused every write for {failing_for:.0f} s "
+                f"({outage.attempts} attempts, {outage.reopens} reopens; first error: "
+                f"{outage.first_error}; last error: {outage.last_error})"
+            )
 
     def _restore(self, batches: dict[str, list[AggTrade]], gaps: list[tuple[str, Gap]]) -> None:
         for symbol, trades in batches.items():

@@ -51,6 +51,9 @@ class RecorderConfig:
     # drop us and the hole becomes a recorded gap) rather than grow memory without bound.
     max_buffered_trades: int = 500_000
     frame_queue_size: int = 4096
+    # A store that refuses every write (disk full) is reopened and retried with backoff;
+    # after this many seconds of nothing but failures the daemon gives up and exits 1.
+    write_failure_timeout: float = 300.0
     # Reconnect: exponential backoff with full jitter, reset after a healthy connection.
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
@@ -116,6 +119,7 @@ class RecorderConfig:
         for name in (
             "prune_interval",
             "flush_interval",
+            "write_failure_timeout",
             "backoff_initial",
             "backoff_max",
             "connect_budget_window",

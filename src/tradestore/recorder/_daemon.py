@@ -328,4 +328,9 @@ async def run(
             receive_channel.close()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(store.close)
+            try:
+                await trio.to_thread.run_sync(store.close)
+            except Exception as exc:
+                # Whatever was written before is in the WAL; what was not is still
+                # counted as buffered, so the exit status already tells.
+                log.error("closing the store failed: %s", exc)

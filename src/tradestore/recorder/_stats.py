@@ -45,11 +45,19 @@ class FlushStats:
     last_latency: float | None = None  # seconds the last DB write took
     max_latency: float = 0.0
     last_flush_ms: int | None = None  # wall time of the last successful flush
+    outages: int = 0  # runs of failed writes (each ends with a successful write)
+    reopens: int = 0  # store reopened to clear a latched write error
+    failing_since_ms: int | None = None  # wall time the current outage began (None: none)
+    last_error: str | None = None  # the last write error
 
     def as_dict(self) -> dict:
         return {
             "flushes": self.flushes,
             "failed": self.failed,
+            "outages": self.outages,
+            "reopens": self.reopens,
+            "failing_since_ms": self.failing_since_ms,
+            "last_error": self.last_error,
             "early": self.early,
             "trades": self.trades,
             "last_latency": self.last_latency,
