@@ -138,7 +138,7 @@ async def serve_until_signal(config, reload_config=None) -> int:
                     "giving up: %s. Exiting 1 with the buffered trades unwritten; once the "
                     "store can be written again, a restart resumes after the last stored id "
                     "and backfills the hole",
-                    group.exceptions[0],
+                    _first_leaf(group),
                 )
                 status = 1
             except* StoreError as group:
@@ -157,6 +157,14 @@ async def serve_until_signal(config, reload_config=None) -> int:
     if status == 0 and not daemon_scope.cancel_called:
         status = 1  # the daemon only ends on a signal; anything else is a failure
     return status
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception inside (possibly nested) exception groups."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def reload_symbols(recorder, reload_config) -> None:
