@@ -223,3 +223,173 @@ async def test_a_disk_that_stays_full_exits_1_and_a_restart_recovers(tmp_path, c
         assert gaps and {g.status for g in gaps} == {FILLED}
         assert gaps[0].first_id == before[symbol][-1] + 1
     assert_every_id_once(db, fx, capsys)
+
+
+# ---------------------------------------------------------------- in-process, fast
+
+LATCH_SCRIPT = """
+import json, os, resource, sys
+from tradestore import TradeStore
+from tests.test_store import make_trades
+
+db = sys.argv[1]
+limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+out = {}
+store = TradeStore(db)
+store.store_batch("BTCUSDT", make_trades(100, start_id=1))
+wal = max(f for f in os.listdir(db) if f.endswith(".log"))
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(os.path.join(db, wal)) + 100, limits[1]))
+def attempt(start_id):
+    try:
+        store.store_batch("BTCUSDT", make_trades(100, start_id=start_id, start_ms=10**12 + start_id))
+        return "ok"
+    except Exception as exc:
+        return str(exc)
+out["full"] = attempt(101)
+resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+out["space_back"] = attempt(101)
+store.reopen()
+out["reopened"] = attempt(101)
+out["count"] = store.stats()["symbols"]["BTCUSDT"]["trades"]
+store.close()
+print(json.dumps(out))
+"""
+
+
+def test_rocksdb_latches_a_failed_write_until_reopened(tmp_path):
+    """What RocksDB does (measured through rocksdict): a WAL append cut short by EFBIG
+    fails the write, every later write fails too even with space back ("Writer has
+    previous error"), and a reopen clears it, with the torn WAL tail dropped cleanly."""
+    result = subprocess.run(
+        [sys.executable, "-c", LATCH_SCRIPT, str(tmp_path / "db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+        env=daemon_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert "File too large" in out["full"]
+    assert out["space_back"] != "ok"  # latched: the limit is gone but the writer is not
+    assert out["reopened"] == "ok"
+    assert out["count"] == 200
+    with TradeStore(tmp_path / "db", read_only=True) as store:
+        ids = [t.agg_id for t in store.query_trades("BTCUSDT", 0, 2 * 10**12)]
+    assert ids == list(range(1, 201))
+
+
+class _FailingWrites:
+    """A raw DB handle whose writes raise while ``should_fail()``, as on a full disk."""
+
+    def __init__(self, db, should_fail) -> None:
+        self._db = db
+        self._should_fail = should_fail
+
+    def write(self, batch) -> None:
+        if self._should_fail():
+            raise Exception("IO error: injected: No space left on device")
+        self._db.write(batch)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_a_failed_write_leaves_the_counts_and_last_id_true(tmp_path):
+    """The store's cached bookkeeping must not count a write that did not happen."""
+    from .test_store import make_trades
+
+    with TradeStore(tmp_path / "db") as store:
+        store.store_batch("BTCUSDT", make_trades(100))
+        failures = iter([True, True])
+        store._db = _FailingWrites(store._db, lambda: next(failures, False))
+        later = make_trades(50, start_id=101, start_ms=10**12 + 101)
+        for _ in range(2):
+            with pytest.raises(Exception, match="No space left"):
+                store.store_batch("BTCUSDT", later)
+        store.store_batch("BTCUSDT", later)
+        assert store.last_agg_id("BTCUSDT") == 150
+        assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 150
+    with TradeStore(tmp_path / "db") as store:
+        assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 150
+
+
+def _batcher(tmp_path, **settings):
+    from tradestore.recorder import RecorderConfig
+    from tradestore.recorder._batcher import Batcher
+    from tradestore.recorder._stats import SymbolStats
+
+    cfg = RecorderConfig(symbols=("BTCUSDT",), db=str(tmp_path / "db"), **settings)
+    store = TradeStore(cfg.db_path)
+    return Batcher(store, {"BTCUSDT": SymbolStats()}, cfg), store
+
+
+class _Disk:
+    """Every handle the store opens fails its writes while ``full`` is set."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.full = False
+        original = TradeStore._open
+        monkeypatch.setattr(
+            TradeStore, "_open", lambda store: _FailingWrites(original(store), lambda: self.full)
+        )
+
+
+async def test_outage_logs_once_keeps_every_trade_and_recovers(tmp_path, caplog, monkeypatch):
+    from .test_store import make_trades
+
+    disk = _Disk(monkeypatch)
+    batcher, store = _batcher(tmp_path, flush_interval=0.05)
+    trades = make_trades(300)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(batcher.serve)
+            for trade in trades[:100]:
+                batcher.accept("BTCUSDT", trade)
+            disk.full = True
+            with trio.fail_after(10):
+                await wait_for(lambda: batcher.outage is not None)
+                for trade in trades[100:200]:
+                    batcher.accept("BTCUSDT", trade)
+                await wait_for(lambda: batcher.stats.failed >= 4)
+                assert batcher.stats.reopens >= 3  # every retry reopened the store first
+                assert batcher.buffered == 200
+                disk.full = False
+                for trade in trades[200:]:
+                    batcher.accept("BTCUSDT", trade)
+                await wait_for(lambda: batcher.buffered == 0 and batcher.outage is None)
+            nursery.cancel_scope.cancel()
+        stats = batcher.stats.as_dict()
+        assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 300
+        ids = [t.agg_id for t in store.query_trades("BTCUSDT", 0, 2 * 10**12)]
+    finally:
+        store.close()
+    assert ids == list(range(1, 301))
+    assert stats["outages"] == 1 and stats["failing_since_ms"] is None
+    assert "No space left" in stats["last_error"]
+    lines = [r for r in caplog.records if r.name == "tradestore.recorder._batcher"]
+    assert sum(r.levelname == "ERROR" for r in lines) == 1  # once per outage
+    assert sum("takes writes again" in r.getMessage() for r in lines) == 1
+
+
+async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(tmp_path, monkeypatch):
+    from tradestore.recorder import StoreUnavailable
+
+    from .test_store import make_trades
+
+    disk = _Disk(monkeypatch)
+    batcher, store = _batcher(tmp_path, flush_interval=0.05, write_failure_timeout=0.5)
+    try:
+        for trade in make_trades(10):
+            batcher.accept("BTCUSDT", trade)
+        disk.full = True
+        started = trio.current_time()
+        with trio.fail_after(10), pytest.raises(StoreUnavailable, match="refused every write"):
+            await batcher.serve()
+        gave_up_after = trio.current_time() - started
+        assert batcher.buffered == 10  # still held: the caller decides (the daemon exits 1)
+        # Retries back off (0.05, 0.1, 0.2, 0.4 s ...): a handful, not one per tick.
+        assert 3 <= batcher.stats.failed <= 6
+    finally:
+        store.close()
+    assert 0.5 <= gave_up_after < 2.0
