@@ -145,6 +145,9 @@ def _pairs(values):
 @example([b"\x91\x95\xdb\xff\xff\xff\xff"], (T0, T0))
 @example([msgpack.packb([["1E+99999", "1", T0, 1, True]])], (T0, T0))
 @example([msgpack.packb([["1.5", "1", T0, 2**63, True]])], (T0, T0))
+@example([msgpack.packb([["1E+999999999", "1", T0, 1, True]])], (T0, T0))
+@example([msgpack.packb([["0E+999999999", "1e-999999999", T0, 1, True]])], (T0, T0))
+@example([msgpack.packb([["1." + "0" * 5000, "9" * 5000, T0, 1, True]])], (T0, T0))
 def test_decoders_match_msgpack(values, window):
     check_decoders(_pairs(values), *window, DECODERS)
 
