@@ -5,7 +5,8 @@ Every argv must end in exit status 0, 1 or 2 (or argparse's SystemExit 0/2 for -
 Flags and their values are drawn from each command's own argparse definition, with values
 that are valid, borderline and junk; paths all point inside the test's directory, which
 is also the working directory, so nothing is written elsewhere. The store is a fresh copy
-of a small real one for every example (trades for two symbols, an open gap).
+of a small real one for every example (trades for two symbols, an open gap, and a third
+symbol with an undecodable value).
 
 Commands that run until a signal are made to stop at once: ``run`` always gets
 ``--print-config``, ``demo`` always ends with ``--rate 0`` (a usage error after its other
@@ -37,6 +38,7 @@ from hypothesis import strategies as st
 
 from tradestore import AggTrade, TradeStore
 from tradestore._gaps import Gap
+from tradestore._keys import trade_key
 from tradestore._timeparse import parse_time_ms
 from tradestore.cli import COMMANDS, build_parser, main
 
@@ -89,6 +91,8 @@ def held_port():
 
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory) -> Path:
+    """BTCUSDT and ETHUSDT: 1200 trades each in the last 40 minutes (enough for a profile),
+    an open gap; BADUSDT: two good batches around an undecodable value."""
     path = tmp_path_factory.mktemp("template") / "db"
     with TradeStore(path) as store:
         for symbol, base in (("BTCUSDT", Decimal("87000")), ("ETHUSDT", Decimal("3000"))):
@@ -96,15 +100,18 @@ def template_db(tmp_path_factory) -> Path:
             for batch in range(6):
                 t0 = NOW_MS - 40 * 60_000 + batch * 300_000
                 trades = []
-                for i in range(50):
+                for i in range(200):
                     step = Decimal((i * 7 + batch) % 13) / 100
-                    trades.append(
-                        AggTrade(agg_id, base + step, Decimal("0.015"), t0 + 40 * i, i % 3 == 0)
-                    )
+                    trade = AggTrade(agg_id, base + step, Decimal("0.015"), t0 + 10 * i, i % 3 == 0)
+                    trades.append(trade)
                     agg_id += 1
                 store.store_batch(symbol, trades)
             agg_id += 5  # a hole of 5 ids, recorded open
         store.put_gap("BTCUSDT", Gap(1300, 1304, NOW_MS - 900_000, NOW_MS - 899_000, NOW_MS))
+        one = Decimal("1.5")
+        store.store_batch("BADUSDT", [AggTrade(1, one, one, NOW_MS - 60_000, True)])
+        store.db[trade_key("BADUSDT", NOW_MS - 30_000)] = b"\x91\x95\xa3abc"
+        store.store_batch("BADUSDT", [AggTrade(3, one, one, NOW_MS - 10_000, False)])
     return path
 
 
@@ -185,7 +192,7 @@ def _raw_value(action, world) -> st.SearchStrategy[str]:
         )  # fmt: skip
     if dest in ("symbol", "symbols"):
         return st.one_of(
-            st.sampled_from(["BTCUSDT", "ETHUSDT", "btcusdt", "BTCUSDT,ETHUSDT", "NOPEUSDT",
+            st.sampled_from(["BTCUSDT", "ETHUSDT", "btcusdt", "BTCUSDT,ETHUSDT", "NOPEUSDT", "BADUSDT",
                              ",", "BTC:USDT", "BTC/USDT", "X" * 300, "ÉTHUSDT", " BTCUSDT"]),
             TEXT,
         )  # fmt: skip
