@@ -55,14 +55,21 @@ async def _copy_output(stream, log_path) -> None:
 
 
 @asynccontextmanager
-async def open_daemon(argv: list[str], log_path):
-    """``python -m tradestore run ARGV``, its output piped into log_path; killed on exit."""
+async def open_daemon(argv: list[str], log_path, *, file_size_limit: int | None = None):
+    """``python -m tradestore run ARGV``, its output piped into log_path; killed on exit.
+    ``file_size_limit`` sets RLIMIT_FSIZE in the child before it starts."""
+
+    def limit_file_size() -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, hard))
+
     async with trio.open_nursery() as nursery:
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-m", "tradestore", "run", *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=daemon_env(),
+            preexec_fn=None if file_size_limit is None else limit_file_size,
         )
         nursery.start_soon(_copy_output, proc.stdout, log_path)
         try:
@@ -168,6 +175,35 @@ async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys):
         assert stored_during[symbol] == generated[: len(stored_during[symbol])]
         with TradeStore(db, read_only=True) as store:
             assert store.gaps(symbol) == []  # no trade was dropped, so no hole to fill
+    assert_every_id_once(db, fx, capsys)
+
+
+@pytest.mark.slow
+async def test_a_file_size_ceiling_hit_again_and_again(tmp_path, capsys):
+    """RLIMIT_FSIZE of 64 KiB from the daemon's start: each time the WAL reaches it the
+    write fails, the daemon reopens the store (which starts a fresh WAL) and goes on.
+    Every outage is logged once and closed once; SIGTERM exits 0; every id stored once."""
+    n = 1200
+    db = tmp_path / "db"
+    log_path = tmp_path / "daemon.log"
+    fcfg = FakeExchangeConfig(symbols=SYMBOLS, rate=100.0, max_trades=n)
+    async with open_fake_exchange(fcfg) as fx:
+        argv = daemon_argv(tmp_path, fx)
+        async with open_daemon(argv, log_path, file_size_limit=64 * 1024) as proc:
+            with trio.fail_after(40):
+                for symbol in SYMBOLS:
+                    await fx.wait_generated(symbol, n)
+                await wait_for(lambda: caught_up(db, fx), step=0.2)
+                proc.send_signal(signal.SIGTERM)
+                assert await proc.wait() == 0
+    text = log_path.read_text()
+    assert "Traceback" not in text
+    outages = len(FAILED.findall(text))
+    assert outages >= 1
+    assert len(re.findall(r"the store takes writes again", text)) == outages
+    for symbol in SYMBOLS:
+        with TradeStore(db, read_only=True) as store:
+            assert store.gaps(symbol) == []
     assert_every_id_once(db, fx, capsys)
 
 
