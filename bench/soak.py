@@ -71,16 +71,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="SIGKILL the daemon S seconds into the run (default: random in the middle third)",
     )
-    p.add_argument("--drain-timeout", type=float, default=120.0, metavar="S")
+    p.add_argument(
+        "--drain-timeout", type=float, default=120.0, metavar="S", help="wait for backfill"
+    )
     faults = p.add_argument_group("faults (0: off)")
-    faults.add_argument("--drop-every", type=float, default=30.0, metavar="S")
-    faults.add_argument("--silent-after", type=float, default=20.0, metavar="S")
-    faults.add_argument("--watchdog-floor", type=float, default=5.0, metavar="S")
+    faults.add_argument(
+        "--drop-every", type=float, default=29.0, metavar="S", help="cut every connection"
+    )
+    faults.add_argument(
+        "--silent-after", type=float, default=20.0, metavar="S", help="then no data, for good"
+    )
+    faults.add_argument(
+        "--watchdog-floor", type=float, default=5.0, metavar="S", help="the daemon's (30 s live)"
+    )
     faults.add_argument("--malformed-every", type=int, default=97, metavar="N")
     faults.add_argument("--duplicate-every", type=int, default=89, metavar="N")
     faults.add_argument("--skip-every", type=int, default=499, metavar="N")
     faults.add_argument("--rest-429-every", type=int, default=13, metavar="N")
-    faults.add_argument("--rest-invalid-every", type=int, default=0, metavar="N")
+    faults.add_argument(
+        "--rest-invalid-every", type=int, default=0, metavar="N", help="REST rows marked invalid"
+    )
     p.add_argument("--per-symbol-streams", action="store_true", help="one connection per symbol")
     p.add_argument(
         "--workdir", type=Path, help="keep the DB, logs and sent-log here (default: a temp dir)"
@@ -331,6 +341,7 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             for key, value in store.iter_values(symbol, 0, MAX_MS):
                 stored.extend(t.agg_id for t in decode_batch(value, key))
             distinct = set(stored)
+            sent_ids = set(sent.sent_ids(symbol))
             gaps = store.gaps(symbol)
             missing = sorted(set(generated) - distinct)
             foreign = len(distinct - set(generated))
@@ -343,7 +354,11 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
                     reason = re.sub(r"\d+ |\s*\(.*", "", gap.reason) or "not yet filled"
                     causes[f"in a {gap.status} gap: {reason}"] += 1
                 elif last_stored is None or agg_id > last_stored:
-                    causes["after the last trade delivered (tail)"] += 1
+                    # Past the last trade that reached the daemon: only a later trade could
+                    # have revealed the hole. Never sent (a cut or stall at the very end), or
+                    # handed to a socket that was being cut.
+                    how = "sent, lost in a cut" if agg_id in sent_ids else "never sent"
+                    causes[f"after the last trade delivered (tail, {how})"] += 1
                     tail += 1
                 else:
                     unexplained.append(agg_id)
@@ -365,7 +380,7 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             report = json.loads(out.getvalue())
             row = {
                 "generated": len(generated),
-                "sent": len(sent.sent_ids(symbol)),
+                "sent": len(sent_ids),
                 "skipped": len(sent.skipped_ids(symbol)),
                 "stored": len(distinct),
                 "duplicates_stored": len(stored) - len(distinct),
