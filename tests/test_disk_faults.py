@@ -14,7 +14,9 @@ restart stores every agg id the exchange generated exactly once (the hole backfi
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import resource
 import signal
@@ -36,7 +38,7 @@ from ._helpers_recorder import daemon_env, kill_daemon, stored_count, stored_ids
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 FULL = 1  # bytes: RLIMIT_FSIZE at which every append to a non-empty file fails
-FAILED = re.compile(r"ERROR .*writing \d+ trades failed: .*File too large")
+FAILED = re.compile(r"ERROR .*writing \d+ trades failed: ")
 
 
 def set_file_size_limit(pid: int, soft: int) -> None:
@@ -129,29 +131,84 @@ def assert_every_id_once(db, fx, capsys) -> None:
         assert report["trades"] == len(generated)
 
 
+class FileSizeLimit:
+    """RLIMIT_FSIZE of 1 byte on the daemon: every append fails with EFBIG."""
+
+    error = "File too large"
+
+    def __init__(self, tmp_path) -> None:
+        self.db = tmp_path / "db"
+
+    def fill(self, proc) -> None:
+        set_file_size_limit(proc.pid, FULL)
+
+    def free(self, proc) -> None:
+        set_file_size_limit(proc.pid, resource.RLIM_INFINITY)
+
+
+class SmallTmpfs:
+    """The DB on a 4 MiB tmpfs; a filler file takes every free byte (ENOSPC)."""
+
+    error = "No space left on device"
+
+    def __init__(self, mount) -> None:
+        self.mount = mount
+        self.db = mount / "db"
+
+    def fill(self, proc) -> None:
+        fd = os.open(self.mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 65536):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+
+    def free(self, proc) -> None:
+        (self.mount / "filler").unlink()
+
+
+@pytest.fixture(params=["rlimit_fsize", "tmpfs"])
+def disk_fault(request, tmp_path):
+    if request.param == "rlimit_fsize":
+        yield FileSizeLimit(tmp_path)
+        return
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    cmd = ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)]
+    if os.geteuid() != 0 or subprocess.run(cmd, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root (RLIMIT_FSIZE covers the same path)")
+    try:
+        yield SmallTmpfs(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
 @pytest.mark.slow
-async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys):
+async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys, disk_fault):
     """The disk fills mid-stream and frees again 4 s later: one ERROR line opens the
     outage, /healthz says so, the store is reopened, every buffered trade is written once
     and SIGTERM still exits 0 - with no gap at all, since nothing was dropped."""
     n = 1200  # 12 s at 100 trades/s per symbol
-    db = tmp_path / "db"
+    db = disk_fault.db
     log_path = tmp_path / "daemon.log"
     fcfg = FakeExchangeConfig(symbols=SYMBOLS, rate=100.0, max_trades=n)
     async with open_fake_exchange(fcfg) as fx:
         argv = daemon_argv(tmp_path, fx, metrics_addr="127.0.0.1:0")
+        argv[argv.index("--db") + 1] = str(db)
         async with open_daemon(argv, log_path) as proc:
             with trio.fail_after(40):
                 url = (await wait_in_log(log_path, r"metrics on (http://\S+)/metrics")).group(1)
                 await wait_for(lambda: stored_count(db) >= 200, step=0.1)
-                set_file_size_limit(proc.pid, FULL)
+                disk_fault.fill(proc)
                 await wait_in_log(log_path, FAILED.pattern)
-                await trio.sleep(4.0)  # several retries, each reopening under the limit
+                await trio.sleep(4.0)  # several retries, each reopening on the full disk
                 async with httpx.AsyncClient(base_url=url) as client:
                     health = await client.get("/healthz")
                     metrics = (await client.get("/metrics")).text
                 stored_during = {s: stored_ids(db, s) for s in SYMBOLS}
-                set_file_size_limit(proc.pid, resource.RLIM_INFINITY)
+                disk_fault.free(proc)
                 await wait_in_log(log_path, r"the store takes writes again")
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
@@ -163,7 +220,9 @@ async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys):
     assert len(FAILED.findall(text)) == 1  # once per outage, not once per retry
     assert len(re.findall(r"the store takes writes again", text)) == 1
     assert health.status_code == 503 and health.json()["status"] == "store_failing"
-    assert "File too large" in health.json()["store"]["last_error"]
+    failed_line = next(line for line in text.splitlines() if FAILED.search(line))
+    assert disk_fault.error in failed_line
+    assert disk_fault.error in health.json()["store"]["last_error"]
     assert re.search(r"^tradestore_store_outages_total 1\.0$", metrics, re.M)
     attempts, reopens = map(
         int, re.search(r"\((\d+) failed attempts, (\d+) reopens\)", text).groups()
