@@ -467,11 +467,15 @@ async def test_outage_logs_once_keeps_every_trade_and_recovers(tmp_path, caplog,
     assert sum("takes writes again" in r.getMessage() for r in lines) == 1
 
 
-async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(tmp_path, monkeypatch):
+async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(
+    tmp_path, monkeypatch, caplog
+):
     from tradestore.recorder import StoreUnavailable
+    from tradestore.recorder import _batcher as batcher_module
 
     from .test_store import make_trades
 
+    monkeypatch.setattr(batcher_module, "REMIND_EVERY", 0.3)
     disk = _Disk(monkeypatch)
     batcher, store = _batcher(tmp_path, flush_interval=0.05, write_failure_timeout=0.5)
     try:
@@ -488,3 +492,8 @@ async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(tmp_pat
     finally:
         store.close()
     assert 0.5 <= gave_up_after < 2.0
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    # The opening line, then reminders at most every REMIND_EVERY (not one per attempt).
+    assert "every trade stays buffered" in errors[0]
+    assert 1 <= sum("has refused writes for" in m for m in errors) <= 2
+    assert len(errors) <= 3

@@ -174,6 +174,10 @@ class Batcher:
         or, during an outage, the next attempt is not due yet (the trades are then kept,
         in order, for the next attempt)."""
         if not self.buffered and not self.gaps:
+            # Nothing is waiting (an outage always keeps something buffered; this only
+            # guards serve() against spinning on a stale retry time).
+            self.outage = None
+            self.stats.failing_since_ms = None
             return True
         outage = self.outage
         if outage is not None:
