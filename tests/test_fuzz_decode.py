@@ -208,10 +208,10 @@ def test_huge_exponent_fails_fast():
     )
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=4
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("decode_columns did not answer within 4 s")
+        pytest.fail("decode_columns did not answer within 30 s (it used to hang)")
     assert done.stdout.strip() == "clean", done.stderr
 
 
