@@ -491,9 +491,9 @@ async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(
         assert 3 <= batcher.stats.failed <= 6
     finally:
         store.close()
-    assert 0.5 <= gave_up_after < 2.0
+    assert 0.5 <= gave_up_after < 5.0
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     # The opening line, then reminders at most every REMIND_EVERY (not one per attempt).
     assert "every trade stays buffered" in errors[0]
-    assert 1 <= sum("has refused writes for" in m for m in errors) <= 2
-    assert len(errors) <= 3
+    reminders = sum("has refused writes for" in m for m in errors)
+    assert 1 <= reminders <= 3 and len(errors) == 1 + reminders
