@@ -376,9 +376,13 @@ def test_run_config_not_utf8(world):
     "FileExistsError/NotADirectoryError when --db names a file or a path below one",
 )
 @pytest.mark.parametrize("db", ["files/trades.csv", "files/trades.csv/db"])
-@pytest.mark.parametrize("command", ["prune", "backfill"])
+@pytest.mark.parametrize("command", ["prune", "backfill", "import"])
 def test_writer_db_is_a_file(world, command, db):
-    extra = ["--rest-endpoint", world["rest_url"]] if command == "backfill" else []
+    extra = {
+        "prune": [],
+        "backfill": ["--rest-endpoint", world["rest_url"]],
+        "import": ["--symbol", "BTCUSDT", "files/trades.csv"],
+    }[command]
     code, _out, err = run_main([command, "--db", db, *extra])
     assert code == 2 and "Traceback" not in err and db in err
 
