@@ -349,6 +349,19 @@ class TradeStore:
             return self._iter_range(lower, upper)
         return ((k, v) for k, v in self._iter_range(lower, upper) if k not in self.corrupt_keys)
 
+    def next_trade_bound(self, symbol: str, from_ms: int) -> int | None:
+        """A time <= that of the first stored trade at or after from_ms (None: there is none).
+
+        One seek: lets a long scan jump over stretches where nothing was recorded.
+        """
+        symbol = _keys.check_symbol(symbol)
+        before, after = self._span(symbol)
+        lower = _keys.trade_key(symbol, from_ms - after)
+        upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+        for key, _value in self._iter_range(lower, upper):
+            return max(from_ms, _keys.key_ms(key) - before)
+        return None
+
     def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
         """``decode(pairs, start_ms, end_ms)`` over the window's values.
 
@@ -450,8 +463,11 @@ class TradeStore:
             _before, after = self._span(symbol)
             lower = _keys.trades_prefix(symbol)
             upper = _keys.trade_key(symbol, before_ms - after)
-            n_trades = sum(_array_len(k, v) for k, v in self._iter_range(lower, upper))
-            if not n_trades:
+            n_keys = n_trades = 0
+            for _key, v in self._iter_range(lower, upper):
+                n_keys += 1
+                n_trades += _array_len(v)
+            if not n_keys:
                 continue
             wb = rocksdict.WriteBatch(raw_mode=True)
             wb.delete_range(lower, upper)
@@ -474,7 +490,7 @@ class TradeStore:
             count = self._count(symbol)
             if count is None:
                 count = sum(
-                    _array_len(k, v) for k, v in self._iter_range(_keys.trades_prefix(symbol), None)
+                    _array_len(v) for _k, v in self._iter_range(_keys.trades_prefix(symbol), None)
                 )
             gaps = self.gaps(symbol)
             symbols[symbol] = {
@@ -503,8 +519,12 @@ class TradeStore:
         }
 
     def _edge_batch(self, symbol: str, *, reverse: bool) -> list[AggTrade]:
+        """The first (or last) batch of symbol that decodes; corrupt ones are passed over."""
         for key, value in self._iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
-            return decode_batch(value, key)
+            try:
+                return decode_batch(value, key)
+            except CorruptValue as exc:
+                log.error("stats: skipping %s", exc)
         return []
 
 
@@ -517,18 +537,17 @@ def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
         raise ValueError("limit must be >= 0")
 
 
-def _array_len(key: bytes, value: bytes) -> int:
-    """Number of trades in a v1 value, read from the MessagePack array header alone."""
-    if not value:
-        raise CorruptValue(key, "empty value")
-    tag = value[0]
-    if 0x90 <= tag <= 0x9F:
+def _array_len(value: bytes) -> int:
+    """Number of trades in a v1 value, from its MessagePack array header alone (0 when it
+    has none: a corrupt value counts no trades, and expires with its neighbours)."""
+    tag = value[0] if value else None
+    if tag is not None and 0x90 <= tag <= 0x9F:
         return tag - 0x90
     if tag == 0xDC and len(value) >= 3:
         return int.from_bytes(value[1:3], "big")
     if tag == 0xDD and len(value) >= 5:
         return int.from_bytes(value[1:5], "big")
-    raise CorruptValue(key, "value is not a MessagePack array")
+    return 0
 
 
 def _dir_size(path: Path) -> int:

@@ -14,6 +14,8 @@ from tradestore._keys import check_symbol
 from tradestore._timeparse import parse_time_ms
 
 DEFAULT_DB = "tradestore-data"
+# Windows longer than a century are typos (or inf/nan), not requests: refuse them early.
+MAX_HOURS = 100 * 366 * 24
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
@@ -77,12 +79,17 @@ def window_args(args: argparse.Namespace) -> tuple[int, int]:
         hours = args.hours if args.hours is not None else args.default_hours
         if hours is None:
             raise UsageError("give --start or --hours")
-        if not hours > 0:
-            raise UsageError("--hours must be positive")
-        start = end - int(hours * 3_600_000)
+        start = end - hours_ms(hours)
     if end < start:
         raise UsageError("--end is before --start")
     return start, end
+
+
+def hours_ms(hours: float) -> int:
+    """--hours as milliseconds, refusing nan, inf, zero, negatives and absurd spans."""
+    if not 0 < hours <= MAX_HOURS:
+        raise UsageError(f"--hours must be a positive number of hours up to {MAX_HOURS}")
+    return int(hours * 3_600_000)
 
 
 def open_reader(args: argparse.Namespace):
@@ -104,6 +111,8 @@ def open_writer(args: argparse.Namespace):
 
     try:
         return TradeStore(Path(args.db))
+    except OSError as exc:  # --db names a file, or a path below one
+        raise UsageError(f"cannot use --db {args.db}: {exc.strerror or exc}") from None
     except StoreError as exc:
         if "lock" in str(exc).lower():
             raise UsageError(

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(
                 "Parquet export needs pyarrow: pip install 'tradestore-trio[parquet]'"
             ) from None
+    if not args.output.name or args.output.is_dir():
+        raise c.UsageError(f"--output {str(args.output)!r} is a directory; name a file")
     if args.output.parent and not args.output.parent.is_dir():
         raise c.UsageError(f"{args.output.parent}: no such directory")
     with c.open_reader(args) as store:
@@ -73,9 +75,7 @@ def _window(args, info: dict) -> tuple[int, int]:
     if args.hours is not None:
         if args.start:
             raise c.UsageError("give --start or --hours, not both")
-        if not args.hours > 0:
-            raise c.UsageError("--hours must be positive")
-        start = end - int(args.hours * 3_600_000)
+        start = end - c.hours_ms(args.hours)
     else:
         start = c.time_arg(args.start, "--start") if args.start else info["first_time_ms"]
     if end < start:
@@ -84,12 +84,18 @@ def _window(args, info: dict) -> tuple[int, int]:
 
 
 def _chunks(store, symbol: str, start: int, end: int):
-    """Trades in hour-long windows: bounded memory however long the export."""
+    """Trades in hour-long windows: bounded memory however long the export; stretches
+    with nothing stored are skipped with one seek instead of walked hour by hour."""
     lo = start
     while lo <= end:
         hi = min(lo + CHUNK_MS - 1, end)
-        yield hi, store.query_trades(symbol, lo, hi)
+        trades = store.query_trades(symbol, lo, hi)
+        yield hi, trades
         lo = hi + 1
+        if not trades and lo <= end:
+            lo = store.next_trade_bound(symbol, lo)
+            if lo is None:
+                return
 
 
 def _write(store, symbol: str, start: int, end: int, fmt: str, path: Path, progress: bool) -> int:

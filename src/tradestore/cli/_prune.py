@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
         cutoff = c.time_arg(args.before, "--before")
     else:
         days = 7.0 if args.days is None else args.days
-        if days < 0:
-            raise c.UsageError("--days must be >= 0")
+        if not 0 <= days <= 36_600:
+            raise c.UsageError("--days must be between 0 and 36600 (a century)")
         cutoff = int(time.time() * 1000 - days * 86_400_000)
     with c.open_writer(args) as store:
         before = store.stats()["bytes_on_disk"]

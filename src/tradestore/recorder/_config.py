@@ -215,6 +215,8 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"config file {path}: {exc.strerror}") from None
     known = {f.name for f in fields(RecorderConfig)}
