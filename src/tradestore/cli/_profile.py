@@ -65,32 +65,34 @@ def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
     return start, end
 
 
-def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import InsufficientData, volume_profile
-
+def analyse(args: argparse.Namespace, analysis, **options):
+    """(result, exit status) of analysis(store, symbol, start, end, tick_size, bins, ...)
+    over the window the flags give; bad input and too few trades are usage errors."""
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
-    if not 0 < args.value_area <= 1:
-        raise c.UsageError("--value-area must be in (0, 1]")
     with c.open_reader(args) as store:
         try:
-            profile = volume_profile(
-                store,
-                symbol,
-                start,
-                end,
-                tick_size=args.tick_size,
-                bins=args.bins,
-                value_area=args.value_area,
+            result = analysis(
+                store, symbol, start, end, tick_size=args.tick_size, bins=args.bins, **options
             )
-        except InsufficientData as exc:
+        except ValueError as exc:  # InsufficientData is a ValueError too
             raise c.UsageError(str(exc)) from None
-        except ValueError as exc:
-            raise c.UsageError(str(exc)) from None
-        status = c.report_corrupt(store)
+        return result, c.report_corrupt(store)
+
+
+def dump_json(doc: dict) -> None:
+    json.dump(doc, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tradestore.analytics import volume_profile
+
+    if not 0 < args.value_area <= 1:
+        raise c.UsageError("--value-area must be in (0, 1]")
+    profile, status = analyse(args, volume_profile, value_area=args.value_area)
     if args.format == "json":
-        json.dump(profile.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        dump_json(profile.to_json())
     else:
         print_profile(profile)
     return status

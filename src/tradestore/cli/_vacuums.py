@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
-from tradestore.cli._profile import add_analytics_args, analytics_window
+from tradestore.cli._profile import add_analytics_args, analyse, dump_json
 
 
 def register(subparsers) -> None:
@@ -40,32 +38,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import InsufficientData, decimal_str, liquidity_vacuums
+    from tradestore.analytics import decimal_str, liquidity_vacuums
 
-    symbol = c.symbol_arg(args)
-    start, end = analytics_window(args)
     if not (0 < args.threshold < math.inf and 0 <= args.merge_distance < math.inf):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
-    with c.open_reader(args) as store:
-        try:
-            report = liquidity_vacuums(
-                store,
-                symbol,
-                start,
-                end,
-                tick_size=args.tick_size,
-                bins=args.bins,
-                threshold=args.threshold,
-                merge_distance=args.merge_distance,
-            )
-        except InsufficientData as exc:
-            raise c.UsageError(str(exc)) from None
-        except ValueError as exc:
-            raise c.UsageError(str(exc)) from None
-        status = c.report_corrupt(store)
+    report, status = analyse(
+        args, liquidity_vacuums, threshold=args.threshold, merge_distance=args.merge_distance
+    )
     if args.format == "json":
-        json.dump(report.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        dump_json(report.to_json())
         return status
     rows = [
         {
