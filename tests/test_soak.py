@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ def test_short_soak_accounts_for_every_generated_id(tmp_path, capsys):
     results = tmp_path / "results.json"
     argv = [sys.executable, str(SOAK), "--symbols", str(SYMBOLS), "--seconds", "15"]
     argv += ["--rate", "20", "--seed", "3", "--workdir", str(work), "--json", str(results)]
-    argv += ["--drop-every", "6", "--silent-after", "4", "--watchdog-floor", "2"]
+    # Seed 3 kills at 6.2 s; each connection goes silent 2 s after it opens and the
+    # watchdog recycles it 2 s later, well before the 7 s cuts and the end at ~16 s.
+    argv += ["--drop-every", "7", "--silent-after", "2", "--watchdog-floor", "2"]
     argv += ["--skip-every", "97", "--malformed-every", "13", "--duplicate-every", "11"]
     argv += ["--rest-429-every", "5", "--rest-invalid-every", str(INVALID_EVERY)]
     argv += ["--drain-timeout", "40"]
@@ -92,4 +95,13 @@ def test_short_soak_accounts_for_every_generated_id(tmp_path, capsys):
     assert "Traceback" not in log
     resumed = set(re.findall(r"(\w+): resuming after stored agg id", log))
     assert resumed == set(sent.symbols)  # the restart after kill -9 read every position
-    assert "no data for" in log  # the watchdog recycled a silent connection
+    # The watchdog recycled a silent connection while trades were still being generated
+    # (log lines carry local time to the second).
+    with TradeStore(db, read_only=True) as store:
+        last_trade_s = max(v["last_time_ms"] for v in store.stats()["symbols"].values()) / 1000
+    recycled_at = [
+        time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
+        for line in log.splitlines()
+        if "no data for" in line
+    ]
+    assert any(t + 1 <= last_trade_s for t in recycled_at), (recycled_at, last_trade_s)
