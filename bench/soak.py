@@ -158,6 +158,7 @@ class Daemon:
         self.lives: list[dict] = []  # the last /metrics snapshot of each life
         self.samples: list[tuple[float, float, float]] = []  # (t, received so far, max lag)
         self._received_before = 0.0
+        self._last: dict | None = None  # the sampler's latest scrape
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sampler: threading.Thread | None = None
@@ -219,7 +220,7 @@ class Daemon:
         if self._sampler is not None:
             self._sampler.join()
         with self._lock:
-            snap = snap if snap is not None else getattr(self, "_last", None)
+            snap = snap if snap is not None else self._last
             self._last = None
         if snap is not None:
             self.lives.append(snap)
