@@ -175,6 +175,16 @@ class _KeepaliveWSStream(WSStream):
                     self._unanswered_since = now
                 next_ping += interval
 
+    async def _send_wsproto_event(self, event) -> None:
+        # hypercorn answers a client's ping or close from its read task; while an abort is
+        # closing the socket (send_eof, outside hypercorn's send lock) that write can find
+        # the stream busy. The connection is going away: the answer does not matter.
+        try:
+            await super()._send_wsproto_event(event)
+        except trio.BusyResourceError:
+            if not (self.aborted or self.closed):
+                raise
+
     async def send_frames(self, frames: list[str | bytes]) -> bool:
         async with self._send_lock:
             return await self._send_frames_locked(frames)
