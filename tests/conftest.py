@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Locally every run explores new examples; in CI the same ones each time, so a red CI
+# always means a regression (the long, random runs are in fuzz/README.md).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_CSV = SHARED_DATA / "BTCUSDT-aggTrades-2026-01-01-first5000.csv"

@@ -180,17 +180,20 @@ def test_guard_pages(values, window, at_end):
 @given(st.lists(stored, min_size=1, max_size=3), windows, st.booleans())
 def test_profile_accumulator_fails_cleanly(values, window, dedupe):
     """accumulate reads values with the same code: it fails exactly where decode_columns
-    does, with the same exception type."""
+    does, with the same exception type. (None means "ids out of order, run again with
+    dedupe", which stops early: the rerun, as volume_profile does it, must then agree.)"""
     pairs = _pairs(values)
     want = expected_columns(pairs, *window)
     for label, impl in PROFILES:
         try:
             table = impl.accumulate(pairs, *window, dedupe)
+            if table is None:
+                table = impl.accumulate(pairs, *window, True)
         except (CorruptValue, FixedPointError) as exc:
             assert want[0] == "error" and type(exc) is want[1], (label, exc, want)
         else:
             assert want[0] == "ok", (label, "accumulated a bad value", want)
-            assert table is None or table.trade_count <= len(want[1][0])
+            assert table.trade_count <= len(want[1][0])
 
 
 def test_huge_exponent_fails_fast():
