@@ -12,6 +12,10 @@ from tradestore import TradeStore
 from tradestore.cli import main
 
 
+def export(capsys, db, symbol, *argv):
+    return run_cli(capsys, "export", "--db", db, "--symbol", symbol, *argv)
+
+
 def run_cli(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -27,12 +31,9 @@ def imported(tmp_path, capsys, real_csv):
 
 def test_csv_export_matches_official_columns(tmp_path, capsys, imported, real_csv):
     out_file = tmp_path / "out.csv"
-    code, out, _ = run_cli(
+    code, out, _ = export(
         capsys,
-        "export",
-        "--db",
         imported,
-        "--symbol",
         "BTCUSDT",
         "--output",
         out_file,
@@ -60,12 +61,9 @@ def test_csv_export_matches_official_columns(tmp_path, capsys, imported, real_cs
 
 def test_jsonl_export_window(tmp_path, capsys, imported):
     out_file = tmp_path / "out.jsonl"
-    code, _, _ = run_cli(
+    code, _, _ = export(
         capsys,
-        "export",
-        "--db",
         imported,
-        "--symbol",
         "BTCUSDT",
         "--format",
         "jsonl",
@@ -87,12 +85,9 @@ def test_jsonl_export_window(tmp_path, capsys, imported):
 def test_parquet_export_is_exact(tmp_path, capsys, imported):
     pq = pytest.importorskip("pyarrow.parquet")
     out_file = tmp_path / "out.parquet"
-    code, _, _ = run_cli(
+    code, _, _ = export(
         capsys,
-        "export",
-        "--db",
         imported,
-        "--symbol",
         "BTCUSDT",
         "--format",
         "parquet",
@@ -110,16 +105,11 @@ def test_parquet_export_is_exact(tmp_path, capsys, imported):
 
 
 def test_export_bad_input(tmp_path, capsys, imported):
-    code, _, err = run_cli(
-        capsys, "export", "--db", imported, "--symbol", "ETHUSDT", "--output", tmp_path / "x.csv"
-    )
+    code, _, err = export(capsys, imported, "ETHUSDT", "--output", tmp_path / "x.csv")
     assert code == 2 and "no trades stored for ETHUSDT" in err
-    code, _, err = run_cli(
+    code, _, err = export(
         capsys,
-        "export",
-        "--db",
         imported,
-        "--symbol",
         "BTCUSDT",
         "--output",
         tmp_path / "no" / "x.csv",
@@ -131,12 +121,9 @@ def test_export_bad_input(tmp_path, capsys, imported):
 def test_export_from_the_epoch_skips_empty_time(tmp_path, capsys, imported):
     """A window of 56 years with 12 minutes of data: one seek, not 490,000 empty hours."""
     out_file = tmp_path / "all.jsonl"
-    code, _, _ = run_cli(
+    code, _, _ = export(
         capsys,
-        "export",
-        "--db",
         imported,
-        "--symbol",
         "BTCUSDT",
         "--format",
         "jsonl",

@@ -8,25 +8,10 @@ from decimal import Decimal
 import pytest
 
 from tests._helpers_ext import outcome, twins
-from tradestore import AggTrade, InvalidMessage
+from tradestore import InvalidMessage
 from tradestore._pure import parse as pure
 
-RAW = {
-    "e": "aggTrade",
-    "E": 1788838909801,
-    "s": "BTCUSDT",
-    "a": 4057959730,
-    "p": "78918.01000000",
-    "q": "0.00204000",
-    "f": 6663045937,
-    "l": 6663045937,
-    "T": 1788838909800,
-    "m": False,
-    "M": True,
-}
-EXPECTED = AggTrade(
-    4057959730, Decimal("78918.01000000"), Decimal("0.00204000"), 1788838909800, False
-)
+from .test_parse import EXPECTED, RAW
 
 
 @pytest.fixture(params=twins("parse"))
