@@ -18,9 +18,11 @@ from ._helpers_recorder import MiniExchange, agg_event, combined, stored_ids, wa
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-async def record_through_rotations(tmp_path, *, rotate_after: float, n: int = 600):
+async def record_through_rotations(
+    tmp_path, *, rotate_after: float, n: int = 600, lifetime: float = 3.0, notice: float = 1.0
+):
     fcfg = FakeExchangeConfig(
-        symbols=SYMBOLS, rate=100.0, max_trades=n, lifetime=3.0, shutdown_notice=1.0
+        symbols=SYMBOLS, rate=100.0, max_trades=n, lifetime=lifetime, shutdown_notice=notice
     )
     db = tmp_path / "db"
     async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
@@ -74,9 +76,12 @@ async def test_rotation_before_the_age_limit_loses_nothing(tmp_path):
 
 @pytest.mark.slow
 async def test_server_shutdown_notice_rotates_make_before_break(tmp_path):
-    """With the age limit out of reach, the exchange's serverShutdown notice (1 s before
-    its cut) triggers the rotation: the new connection is open before the old one goes."""
-    fx, db, stats = await record_through_rotations(tmp_path, rotate_after=3600.0)
+    """With the age limit out of reach, the exchange's serverShutdown notice (2.5 s before
+    its cut: room for a loaded CI machine) triggers the rotation: the new connection is
+    open before the old one goes."""
+    fx, db, stats = await record_through_rotations(
+        tmp_path, rotate_after=3600.0, n=1000, lifetime=5.0, notice=2.5
+    )
     assert_complete(fx, db, stats)
     conn = stats["connections"][0]
     assert stats["server_shutdowns"] >= 2
