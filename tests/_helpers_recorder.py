@@ -17,6 +17,7 @@ import trio_websocket
 from tradestore import TradeStore
 from tradestore._codec import decode_batch
 from tradestore._keys import MAX_MS
+from tradestore._verify import verify
 
 # Recent trade times, so the recorder's retention pruning never touches test data.
 BASE_MS = (int(time.time()) // 3600 - 1) * 3_600_000
@@ -139,6 +140,18 @@ async def wait_for_log(log_path, pattern: str, *, after: int = 0) -> re.Match:
         if match:
             return match
         await trio.sleep(0.05)
+
+
+def caught_up(db, fx, symbols) -> bool:
+    """Every id the fake exchange generated is stored, without a hole (via a secondary)."""
+    if not (db / "CURRENT").exists():
+        return False
+    with TradeStore(db, read_only=True) as store:
+        for symbol in symbols:
+            report = verify(store, symbol)
+            if not report.ok or report.last_id != fx.log.generated_ids(symbol)[-1]:
+                return False
+    return True
 
 
 def stored_count(db) -> int:

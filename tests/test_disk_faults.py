@@ -34,7 +34,14 @@ from tradestore._verify import verify
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 
-from ._helpers_recorder import daemon_env, kill_daemon, stored_count, stored_ids, wait_for
+from ._helpers_recorder import (
+    caught_up,
+    daemon_env,
+    kill_daemon,
+    stored_count,
+    stored_ids,
+    wait_for,
+)
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 FULL = 1  # bytes: RLIMIT_FSIZE at which every append to a non-empty file fails
@@ -87,19 +94,6 @@ async def wait_in_log(log_path, pattern: str, *, after: int = 0) -> re.Match:
         if match:
             return match
         await trio.sleep(0.05)
-
-
-def caught_up(db, fx) -> bool:
-    """Every generated id stored without a hole (read through a secondary instance)."""
-    if not (db / "CURRENT").exists():
-        return False
-    with TradeStore(db, read_only=True) as store:
-        for symbol in SYMBOLS:
-            report = verify(store, symbol)
-            generated = fx.log.generated_ids(symbol)
-            if not report.ok or report.last_id != generated[-1]:
-                return False
-    return True
 
 
 def daemon_argv(tmp_path, fx, **settings) -> list[str]:
@@ -212,7 +206,7 @@ async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys, disk_faul
                 await wait_in_log(log_path, r"the store takes writes again")
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
-                await wait_for(lambda: caught_up(db, fx), step=0.2)
+                await wait_for(lambda: caught_up(db, fx, SYMBOLS), step=0.2)
                 proc.send_signal(signal.SIGTERM)
                 assert await proc.wait() == 0
     text = log_path.read_text()
@@ -252,7 +246,7 @@ async def test_a_file_size_ceiling_hit_again_and_again(tmp_path, capsys):
             with trio.fail_after(40):
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
-                await wait_for(lambda: caught_up(db, fx), step=0.2)
+                await wait_for(lambda: caught_up(db, fx, SYMBOLS), step=0.2)
                 proc.send_signal(signal.SIGTERM)
                 assert await proc.wait() == 0
     text = log_path.read_text()
@@ -299,7 +293,7 @@ async def test_a_disk_that_stays_full_exits_1_and_a_restart_recovers(tmp_path, c
             with trio.fail_after(30):
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
-                await wait_for(lambda: caught_up(db, fx), step=0.2)
+                await wait_for(lambda: caught_up(db, fx, SYMBOLS), step=0.2)
                 proc.send_signal(signal.SIGTERM)
                 assert await proc.wait() == 0
     text = log_path.read_text()

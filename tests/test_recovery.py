@@ -12,11 +12,11 @@ import trio
 
 from tradestore import TradeStore
 from tradestore._gaps import FILLED
-from tradestore._verify import verify
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 
 from ._helpers_recorder import (
+    caught_up,
     kill_daemon,
     start_daemon,
     stop_daemon,
@@ -26,19 +26,6 @@ from ._helpers_recorder import (
 )
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-
-
-def caught_up(db, fx) -> bool:
-    """Everything generated is stored without a hole (read through a secondary)."""
-    if not (db / "CURRENT").exists():
-        return False
-    with TradeStore(db, read_only=True) as store:
-        for symbol in SYMBOLS:
-            report = verify(store, symbol)
-            generated = fx.log.generated_ids(symbol)
-            if not report.ok or report.last_id != generated[-1]:
-                return False
-    return True
 
 
 @pytest.mark.slow
@@ -64,7 +51,7 @@ async def test_kill_9_then_restart_leaves_no_hole(tmp_path, capsys):
                 proc = await start_daemon(argv, log_path)
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
-                await wait_for(lambda: caught_up(db, fx), step=0.2)
+                await wait_for(lambda: caught_up(db, fx, SYMBOLS), step=0.2)
             await stop_daemon(proc, log_path)
         finally:
             await kill_daemon(proc)
