@@ -326,9 +326,9 @@ def soak(args) -> dict:
 def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at) -> dict:
     from tradestore import TradeStore
     from tradestore._codec import decode_batch
-    from tradestore._keys import MAX_MS
     from tradestore.cli import main
     from tradestore.fake import SentLog
+    from tradestore.store._keys import MAX_MS
 
     sent = SentLog.read_json(work / "sent.json")
     per_symbol = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import atheris
 
 ROOT = Path(__file__).resolve().parents[1]
-# The oracles live in tests/_helpers_fuzz.py, shared with the Hypothesis tests.
+# The oracles live in tests/helpers/fuzz.py, shared with the Hypothesis tests.
 sys.path.insert(0, str(ROOT))
 
 # Which twins a run checks against the oracle: "both" (default), "pure" or "compiled".
@@ -17,7 +17,7 @@ IMPL = os.environ.get("FUZZ_IMPL", "both")
 
 
 def twins(name: str) -> list:
-    from tests._helpers_fuzz import twin_modules
+    from tests.helpers.fuzz import twin_modules
 
     found = twin_modules(name)
     chosen = [(label, m) for label, m in found if IMPL in ("both", label)]

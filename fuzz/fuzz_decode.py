@@ -16,7 +16,7 @@ import msgpack
 
 DECODERS = _common.twins("decode")
 
-from tests._helpers_fuzz import GuardedBuffer, check_decoders  # noqa: E402
+from tests.helpers.fuzz import GuardedBuffer, check_decoders  # noqa: E402
 
 T0 = 1_767_225_600_000
 KEY = b"trades:FUZZ:1767225600000"

@@ -14,7 +14,7 @@ import _common
 
 PARSERS = _common.twins("parse")
 
-from tests._helpers_fuzz import check_frame  # noqa: E402 - after the instrumented imports
+from tests.helpers.fuzz import check_frame  # noqa: E402 - after the instrumented imports
 
 
 def test_one_input(data: bytes) -> None:
@@ -28,7 +28,7 @@ def test_one_input(data: bytes) -> None:
 
 
 def seeds() -> list[bytes]:
-    frames = _common.ROOT.parent / "shared" / "data"
+    frames = _common.ROOT / "tests" / "data"
     found = [p.read_bytes().splitlines() for p in frames.glob("*aggTrade*.jsonl")]
     lines = [line for group in found for line in group][:8]
     event = {"e": "aggTrade", "E": 1, "s": "BTCUSDT", "a": 12, "p": "87648.21000000",

@@ -1,12 +1,9 @@
 """tradestore: record Binance spot aggTrade streams into RocksDB and query them fast."""
 
-from tradestore._columns import TradeColumns
-from tradestore._compat import EXTENSIONS_LOADED
+from tradestore._compat import EXTENSIONS_LOADED, parse_agg_trade
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
-from tradestore._gaps import Gap
 from tradestore._model import AggTrade
-from tradestore._parse import parse_agg_trade
-from tradestore._store import StoreError, TradeStore
+from tradestore.store import Gap, StoreError, TradeColumns, TradeStore
 
 __version__ = "0.1.0"
 

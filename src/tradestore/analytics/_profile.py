@@ -12,14 +12,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradestore._compat import accumulate_levels
-from tradestore._coverage import coverage_from_range
-from tradestore._keys import check_symbol
 from tradestore.analytics._results import (
     InsufficientData,
     ProfileBin,
     VolumeProfile,
     fixed_to_decimal,
 )
+from tradestore.store import check_symbol, coverage_from_range
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000

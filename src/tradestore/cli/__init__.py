@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _configure_logging(verbosity: int, log_format: str) -> None:
-    from tradestore._logging import configure
+    from tradestore.cli._logging import configure
 
     level = logging.WARNING - 10 * min(verbosity, 2)
     configure(level=min(level, logging.INFO) if verbosity else logging.WARNING, fmt=log_format)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from tradestore.binance import DEFAULT_REST_URL as DEFAULT_REST
 from tradestore.cli import _common as c
-
-DEFAULT_REST = "https://api.binance.com"
 
 
 def register(subparsers) -> None:
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _backfill(store, args, symbol: str | None) -> int:
-    from tradestore._backfill import BinanceRest, RestError, backfill_range, fill_gap
+    from tradestore.binance import BinanceRest, RestError, backfill_range, fill_gap
 
     failed = 0
     async with BinanceRest(args.rest_endpoint) as rest:

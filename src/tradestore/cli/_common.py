@@ -10,10 +10,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tradestore._keys import check_symbol
 from tradestore._timeparse import parse_time_ms
+from tradestore.store import DEFAULT_PATH as DEFAULT_DB
+from tradestore.store import check_symbol
 
-DEFAULT_DB = "tradestore-data"
 # Windows longer than a century are typos (or inf/nan), not requests: refuse them early.
 MAX_HOURS = 100 * 366 * 24
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -94,7 +94,7 @@ def hours_ms(hours: float) -> int:
 
 def open_reader(args: argparse.Namespace):
     """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle."""
-    from tradestore._store import StoreError, TradeStore
+    from tradestore.store import StoreError, TradeStore
 
     path = Path(args.db)
     try:
@@ -107,7 +107,7 @@ def open_reader(args: argparse.Namespace):
 
 
 def open_writer(args: argparse.Namespace):
-    from tradestore._store import StoreError, TradeStore
+    from tradestore.store import StoreError, TradeStore
 
     try:
         return TradeStore(Path(args.db))

@@ -6,7 +6,7 @@ import argparse
 from itertools import groupby
 from pathlib import Path
 
-from tradestore._binance_csv import CsvFormatError, open_text, read_trades, verify_checksum
+from tradestore.binance import CsvFormatError, open_text, read_trades, verify_checksum
 from tradestore.cli import _common as c
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from tradestore._coverage import coverage_of, window_coverage
 from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
+from tradestore.store import coverage_of, window_coverage
 
 
 def register(subparsers) -> None:

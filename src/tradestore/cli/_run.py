@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         sys.stdout.write(config.to_toml())
         return 0
-    from tradestore._logging import configure
+    from tradestore.cli._logging import configure
 
     configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO, fmt=config.log_format)
     # httpx logs every backfill request at INFO; our own lines say what matters.
@@ -112,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
-    from tradestore._store import StoreError
     from tradestore.recorder import StoreUnavailable
     from tradestore.recorder import run as run_recorder
+    from tradestore.store import StoreError
 
     holder: list = []
     status = 0

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore._verify import verify
+    from tradestore.store import verify
 
     symbol = c.symbol_arg(args)
     start = c.time_arg(args.start, "--start") if args.start else None

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradestore._keys import check_symbol
+from tradestore.store import check_symbol
 
 
 @dataclass(frozen=True)

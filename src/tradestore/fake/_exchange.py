@@ -82,7 +82,7 @@ class FakeExchange:
         cfg = self.config
         sources: dict = {}
         if cfg.replay_db is not None:
-            from tradestore._store import TradeStore
+            from tradestore.store import TradeStore
 
             store = self._resources.enter_context(TradeStore(cfg.replay_db, read_only=True))
             for symbol in cfg.symbols:

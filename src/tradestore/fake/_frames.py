@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import json
 
+from tradestore._model import decimal_text
 from tradestore.fake._source import Record
 
 _EVENT = (
     '{"e":"aggTrade","E":%d,"s":"%s","a":%d,"p":"%s","q":"%s","f":%d,"l":%d,"T":%d,"m":%s,"M":true}'
 )
-
-
-def stream_name(symbol: str) -> str:
-    return f"{symbol.lower()}@aggTrade"
-
-
-def decimal_text(value) -> str:
-    """Plain decimal text: str(Decimal("0.00000089")) would be "8.9E-7"."""
-    return f"{value:f}"
 
 
 def event_json(symbol: str, record: Record, event_ms: int) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tradestore._binance_csv import open_text, read_trades
 from tradestore._model import AggTrade
+from tradestore.binance import open_text, read_trades
 
 SCALE = 10**8
 # Hour-wide windows keep a replayed store's memory bounded whatever its size.

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import trio
 
+from tradestore.binance import stream_name
 from tradestore.fake import _frames
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._source import Record
@@ -215,12 +216,12 @@ class Connection:
         # Damage inside the event is wrapped like any event; damage to the frame itself
         # (not JSON, not an object, not UTF-8) is sent as it is.
         if self.combined and kind not in ("not_json", "not_object", "not_utf8"):
-            frame = _frames.combined(_frames.stream_name(symbol), frame)
+            frame = _frames.combined(stream_name(symbol), frame)
         return frame
 
     def _wrap(self, symbol: str, raw: str) -> str:
         if self.combined:
-            return _frames.combined(_frames.stream_name(symbol), raw)
+            return _frames.combined(stream_name(symbol), raw)
         return raw
 
     async def _deliver(self, frames: list[str | bytes]) -> bool:

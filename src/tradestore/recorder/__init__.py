@@ -6,12 +6,13 @@ async with trio.open_nursery() as nursery:
     print(recorder.statistics())
 """
 
+from tradestore.binance import StreamSpec
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._batcher import StoreUnavailable
 from tradestore.recorder._config import ConfigError, RecorderConfig
 from tradestore.recorder._daemon import Recorder, run
 from tradestore.recorder._dispatch import DROP_REASONS
-from tradestore.recorder._stream import StreamSpec, plan_streams
+from tradestore.recorder._stream import plan_streams
 
 __all__ = [
     "DROP_REASONS",

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 
 import trio
 
-from tradestore._gaps import Gap
 from tradestore._model import AggTrade
-from tradestore._store import TradeStore
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._stats import FlushStats, SymbolStats
+from tradestore.store import Gap, TradeStore
 
 log = logging.getLogger(__name__)
 

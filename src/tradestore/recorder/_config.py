@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tradestore._keys import check_symbol
+from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
+from tradestore.store import DEFAULT_PATH, check_symbol
 
 ENV_PREFIX = "TRADESTORE_"
-MAX_STREAMS_PER_CONNECTION = 1024  # Binance's limit of streams on one connection
 
 
 class ConfigError(ValueError):
@@ -32,9 +32,9 @@ class RecorderConfig:
     """Everything ``tradestore-trio run`` needs; validated and normalised on creation."""
 
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    endpoint: str = "wss://stream.binance.com:9443"
-    rest_endpoint: str = "https://api.binance.com"
-    db: str = "tradestore-data"
+    endpoint: str = DEFAULT_WS_URL
+    rest_endpoint: str = DEFAULT_REST_URL
+    db: str = DEFAULT_PATH
     metrics_addr: str | None = None
     backfill: bool = True
     log_format: str = "text"

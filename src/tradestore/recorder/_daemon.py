@@ -19,7 +19,7 @@ from functools import partial
 
 import trio
 
-from tradestore._store import TradeStore
+from tradestore.binance import StreamSpec
 from tradestore.recorder._backoff import ConnectionBudget, LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
@@ -28,11 +28,10 @@ from tradestore.recorder._gapfill import GapFiller
 from tradestore.recorder._stats import SymbolStats
 from tradestore.recorder._stream import (
     Connection,
-    StreamSpec,
     plan_streams,
     serve_connection,
-    stream_name,
 )
+from tradestore.store import TradeStore
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +167,8 @@ class Recorder:
             return change
 
     def _plan(self, symbols: list[str]) -> list[StreamSpec]:
-        base = self.config.endpoint
-        if self.config.per_symbol_streams:
-            return [StreamSpec(f"ws-{s}", (s,), f"{base}/ws/{stream_name(s)}") for s in symbols]
-        size = self.config.max_streams_per_connection
-        specs = []
-        for i in range(0, len(symbols), size):
-            shard = tuple(symbols[i : i + size])
-            streams = "/".join(stream_name(s) for s in shard)
-            specs.append(
-                StreamSpec(f"stream-{self._shards}", shard, f"{base}/stream?streams={streams}")
-            )
-            self._shards += 1
+        specs = plan_streams(self.config, symbols, first_index=self._shards)
+        self._shards += len(specs)
         return specs
 
     # ------------------------------------------------------------------ tasks
@@ -295,7 +284,7 @@ async def run(
                 if config.retention_days > 0:
                     await nursery.start(recorder.serve_pruning)
                 if config.metrics_addr is not None:
-                    from tradestore._metrics import serve_metrics
+                    from tradestore.recorder._metrics import serve_metrics
 
                     recorder.metrics_url = await nursery.start(
                         partial(

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import trio
 
+from tradestore._compat import parse_event
 from tradestore._errors import InvalidMessage
-from tradestore._parse import parse_event
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._stats import SymbolStats

@@ -15,11 +15,10 @@ from collections import Counter
 
 import trio
 
-from tradestore._backfill import BinanceRest, fill_gap
-from tradestore._gaps import OPEN, Gap
-from tradestore._store import TradeStore
+from tradestore.binance import BinanceRest, fill_gap
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
+from tradestore.store import OPEN, Gap, TradeStore
 
 log = logging.getLogger(__name__)
 

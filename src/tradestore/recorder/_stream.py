@@ -13,13 +13,15 @@ import logging
 import random
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
 
+from tradestore.binance import StreamSpec
+from tradestore.binance import plan_streams as binance_plan
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._config import RecorderConfig
 
@@ -83,34 +85,17 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSpec:
-    """Which symbols one connection carries and the URL that subscribes to them."""
-
-    name: str
-    symbols: tuple[str, ...]
-    url: str
-
-
-def stream_name(symbol: str) -> str:
-    return f"{symbol.lower()}@aggTrade"
-
-
-def plan_streams(config: RecorderConfig) -> list[StreamSpec]:
-    """Per-symbol ``/ws/<s>@aggTrade`` URLs, or combined ``/stream?streams=`` shards."""
-    base = config.endpoint
-    if config.per_symbol_streams:
-        return [
-            StreamSpec(f"ws-{sym}", (sym,), f"{base}/ws/{stream_name(sym)}")
-            for sym in config.symbols
-        ]
-    size = config.max_streams_per_connection
-    specs = []
-    for i in range(0, len(config.symbols), size):
-        shard = config.symbols[i : i + size]
-        streams = "/".join(stream_name(s) for s in shard)
-        specs.append(StreamSpec(f"stream-{i // size}", shard, f"{base}/stream?streams={streams}"))
-    return specs
+def plan_streams(
+    config: RecorderConfig, symbols: Sequence[str] | None = None, *, first_index: int = 0
+) -> list[StreamSpec]:
+    """The connection plan for ``symbols`` (default: all of the config's) under its settings."""
+    return binance_plan(
+        config.endpoint,
+        config.symbols if symbols is None else symbols,
+        per_symbol=config.per_symbol_streams,
+        max_streams=config.max_streams_per_connection,
+        first_index=first_index,
+    )
 
 
 class Connection:

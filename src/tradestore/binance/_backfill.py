@@ -1,0 +1,158 @@
+"""Fill agg-id gaps from Binance REST ``GET /api/v3/aggTrades`` (paged by fromId).
+
+Rows Binance marks invalid (``p="0"``, ``q="0"`` or ``f=-1``) are skipped. Fetched trades
+are stored one batch per second of trade time, the same format as live data, so a re-run
+after a crash rewrites identical batches (a no-op) instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from itertools import groupby
+
+import httpx
+import trio
+
+from tradestore._model import AggTrade
+from tradestore._pure.parse import is_plain_decimal
+from tradestore.binance._rest import PAGE_LIMIT, BinanceRest, RestError
+from tradestore.store import FILLED, UNFILLABLE, Gap, TradeStore
+
+log = logging.getLogger(__name__)
+
+
+def row_trade(row: dict) -> AggTrade | None:
+    """An AggTrade from a REST row, or None for rows Binance marks invalid."""
+    p, q, first = row.get("p"), row.get("q"), row.get("f")
+    if p == "0" or q == "0" or first == -1:
+        return None
+    a, t, m = row.get("a"), row.get("T"), row.get("m")
+    if not (type(a) is int and type(t) is int and type(m) is bool):
+        raise RestError(f"malformed aggTrades row: {str(row)[:200]}")
+    if not (
+        isinstance(p, str) and isinstance(q, str) and is_plain_decimal(p) and is_plain_decimal(q)
+    ):
+        raise RestError(f"malformed aggTrades row: {str(row)[:200]}")
+    return AggTrade(a, Decimal(p), Decimal(q), t, m)
+
+
+@dataclass
+class FillResult:
+    stored: int = 0
+    invalid_skipped: int = 0
+    invalid_ids: list[int] | None = None
+    missing: list[tuple[int, int]] | None = None  # ids the exchange did not return
+    next_id: int | None = None  # ids below this are done (stored, skipped or missing)
+
+
+async def backfill_range(
+    store: TradeStore,
+    rest: BinanceRest,
+    symbol: str,
+    first_id: int,
+    last_id: int,
+    *,
+    on_page: Callable[[int], None] | None = None,
+    gap: Gap | None = None,
+    result: FillResult | None = None,
+) -> FillResult:
+    """Fetch ids first_id..last_id and store them; with ``gap``, persist progress per page.
+
+    ``result`` (filled in as pages are stored) tells a caller that catches an exception
+    how far the range got."""
+    if result is None:
+        result = FillResult()
+    result.missing = [] if result.missing is None else result.missing
+    result.invalid_ids = [] if result.invalid_ids is None else result.invalid_ids
+    next_id = result.next_id = first_id
+    while next_id <= last_id:
+        rows = await rest.agg_trades(symbol, next_id, min(PAGE_LIMIT, last_id - next_id + 1))
+        if not rows:
+            result.missing.append((next_id, last_id))
+            break
+        trades = []
+        expected = next_id
+        for row in rows:
+            a = row.get("a")
+            if type(a) is not int or a < next_id:
+                raise RestError(f"REST returned id {a!r} before fromId {next_id}")
+            if a > last_id:
+                # The exchange went past the range: the ids before this row do not exist.
+                if expected <= last_id:
+                    result.missing.append((expected, last_id))
+                    expected = last_id + 1
+                break
+            if a > expected:
+                result.missing.append((expected, a - 1))
+            expected = a + 1
+            trade = row_trade(row)
+            if trade is None:
+                result.invalid_skipped += 1
+                result.invalid_ids.append(a)
+                rest.stats.invalid_rows_skipped += 1
+                continue
+            trades.append(trade)
+        rest.stats.trades_fetched += len(trades)
+        batches = [list(g) for _s, g in groupby(trades, key=lambda t: t.time_ms // 1000)]
+        progress = [(symbol, gap.with_progress(expected, "backfill in progress"))] if gap else []
+        await trio.to_thread.run_sync(_store_batches, store, symbol, batches, progress)
+        result.stored += len(trades)
+        if on_page:
+            on_page(len(trades))
+        result.next_id = expected
+        if expected == next_id:  # nothing usable in range: avoid spinning
+            break
+        next_id = expected
+    return result
+
+
+def _store_batches(store: TradeStore, symbol: str, batches: list, progress: list) -> None:
+    for i, batch in enumerate(batches):
+        store.write_batches({symbol: batch}, gaps=progress if i == len(batches) - 1 else ())
+    if not batches and progress:
+        store.write_batches({}, gaps=progress)
+
+
+async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) -> Gap:
+    """Fill one gap; return (and store) its new record: filled, unfillable, or still open."""
+    start = gap.resume_from if gap.resume_from is not None else gap.first_id
+    log.debug("backfilling %s ids %d..%d", symbol, start, gap.last_id)
+    result = FillResult()
+    try:
+        await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap, result=result)
+    except (RestError, httpx.HTTPError, ValueError) as exc:
+        # ValueError: a body that is not JSON. The gap stays open, with the reason and
+        # the progress made (the next attempt resumes there).
+        updated = gap.with_status(gap.status, reason=f"backfill failed: {exc}"[:300])
+        if result.next_id is not None and result.next_id > start:
+            updated = replace(updated, resume_from=result.next_id)
+        await trio.to_thread.run_sync(store.put_gap, symbol, updated)
+        log.error("backfill of %s %d..%d failed: %s", symbol, gap.first_id, gap.last_id, exc)
+        return updated
+    now = int(time.time() * 1000)
+    if result.missing:
+        missing = sum(b - a + 1 for a, b in result.missing)
+        updated = gap.with_status(
+            UNFILLABLE, reason=f"exchange returned no data for {missing} ids", filled_ms=now
+        )
+    else:
+        reason = ""
+        if result.invalid_ids:
+            shown = ", ".join(map(str, result.invalid_ids[:20]))
+            more = ", ..." if len(result.invalid_ids) > 20 else ""
+            reason = f"{len(result.invalid_ids)} rows marked invalid by the exchange skipped (ids {shown}{more})"
+        updated = gap.with_status(FILLED, reason=reason, filled_ms=now)
+    await trio.to_thread.run_sync(store.put_gap, symbol, updated)
+    log.info(
+        "gap %s %d..%d %s (%d trades stored)",
+        symbol,
+        gap.first_id,
+        gap.last_id,
+        updated.status,
+        result.stored,
+    )
+    return updated

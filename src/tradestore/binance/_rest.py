@@ -1,0 +1,150 @@
+"""A small Binance market-data REST client on httpx, honouring Binance's rate limits.
+
+Each ``GET /api/v3/aggTrades`` costs 4 weight against a budget of 6000 a minute, read back
+from ``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds
+before anything else; transport errors and 5xx answers are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import trio
+
+from tradestore.binance._markets import (
+    AGG_TRADES_PAGE,
+    AGG_TRADES_PATH,
+    AGG_TRADES_WEIGHT,
+    WEIGHT_PER_MINUTE,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = AGG_TRADES_PAGE
+CALL_WEIGHT = AGG_TRADES_WEIGHT
+WEIGHT_BUDGET_PER_MIN = WEIGHT_PER_MINUTE
+
+
+class RestError(RuntimeError):
+    """A REST answer that retrying will not fix (bad symbol, malformed body)."""
+
+
+@dataclass
+class RestStats:
+    calls: int = 0
+    rate_limited: int = 0  # 429 and 418 answers
+    waited_s: float = 0.0
+    invalid_rows_skipped: int = 0
+    trades_fetched: int = 0
+
+
+class BinanceRest:
+    """A small Binance market-data REST client on httpx (runs under Trio through anyio)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        weight_budget: int = WEIGHT_BUDGET_PER_MIN,
+        transient_retries: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(10.0),
+            headers={"User-Agent": "tradestore-trio"},
+        )
+        self._weight_budget = weight_budget
+        self._used_weight = 0
+        self._retries = transient_retries
+        self._clock = clock
+        self.stats = RestStats()
+
+    async def __aenter__(self) -> BinanceRest:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._client.aclose()
+
+    async def agg_trades(self, symbol: str, from_id: int, limit: int = PAGE_LIMIT) -> list[dict]:
+        """One page of raw aggTrades rows starting at ``from_id`` (inclusive)."""
+        params = {"symbol": symbol, "fromId": from_id, "limit": limit}
+        failures = 0
+        while True:
+            await self._respect_weight_budget()
+            self.stats.calls += 1
+            try:
+                response = await self._client.get(AGG_TRADES_PATH, params=params)
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > self._retries:
+                    raise
+                delay = min(2.0**failures, 30.0)
+                log.warning(
+                    "REST %s fromId=%d failed (%s); retry in %.0f s", symbol, from_id, exc, delay
+                )
+                await self._wait(delay)
+                continue
+            self._note_weight(response)
+            if response.status_code in (429, 418):
+                self.stats.rate_limited += 1
+                delay = retry_after_seconds(response)
+                log.warning(
+                    "REST answered %d (%s); waiting Retry-After %.0f s",
+                    response.status_code,
+                    "rate limited" if response.status_code == 429 else "IP banned",
+                    delay,
+                )
+                await self._wait(delay)
+                continue
+            if response.status_code >= 500:
+                failures += 1
+                if failures > self._retries:
+                    raise RestError(f"REST {response.status_code} after {failures} tries")
+                await self._wait(min(2.0**failures, 30.0))
+                continue
+            if response.status_code != 200:
+                raise RestError(f"REST {response.status_code}: {response.text[:200]}")
+            rows = response.json()
+            if not isinstance(rows, list):
+                raise RestError(f"REST answer is not a list: {response.text[:200]}")
+            return rows
+
+    def _note_weight(self, response: httpx.Response) -> None:
+        used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get(
+            "x-mbx-used-weight-1m"
+        )
+        if used and used.isdigit():
+            self._used_weight = int(used)
+        else:
+            self._used_weight += CALL_WEIGHT
+
+    async def _respect_weight_budget(self) -> None:
+        if self._used_weight + CALL_WEIGHT <= self._weight_budget:
+            return
+        # The used-weight window resets at each wall-clock minute.
+        delay = 60.5 - self._clock() % 60
+        log.warning(
+            "REST weight %d of %d used: waiting %.0f s",
+            self._used_weight,
+            self._weight_budget,
+            delay,
+        )
+        await self._wait(delay)
+        self._used_weight = 0
+
+    async def _wait(self, seconds: float) -> None:
+        self.stats.waited_s += seconds
+        await trio.sleep(seconds)
+
+
+def retry_after_seconds(response: httpx.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(float(value), 1.0)
+    except ValueError:
+        return 60.0

@@ -1,0 +1,224 @@
+"""Operating a real ``tradestore-trio run`` process: /metrics and /healthz, JSON logs,
+and SIGHUP changing the symbol list without dropping the connections it did not touch."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import httpx
+import pytest
+import trio
+
+from tests.helpers.recorder import (
+    kill_daemon,
+    start_daemon,
+    stop_daemon,
+    stored_ids,
+    wait_for,
+    wait_for_log,
+)
+from tradestore.fake import FakeExchangeConfig, open_fake_exchange
+
+
+def metric(text: str, name: str, **labels) -> float | None:
+    """The value of one sample in Prometheus text, or None."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    prefix = f"{name}{{{want}}} " if want else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix) :])
+    return None
+
+
+async def get(url: str) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.get(url)
+
+
+@pytest.mark.slow
+async def test_metrics_healthz_and_json_logs(tmp_path):
+    db = tmp_path / "db"
+    log_path = tmp_path / "daemon.log"
+    config = tmp_path / "rec.toml"
+    config.write_text("health_stale_after = 1.5\n")
+    # Every 10th trade skipped on WebSocket: gaps open and backfill fills them.
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT",), rate=100.0, skip_every=10)
+    async with open_fake_exchange(fcfg) as fx:
+        argv = ["--db", str(db), "--endpoint", fx.ws_url, "--rest-endpoint", fx.rest_url]
+        argv += ["--symbols", "BTCUSDT", "--retention-days", "0", "--config", str(config)]
+        argv += ["--metrics-addr", "127.0.0.1:0", "--log-format", "json"]
+        proc = await start_daemon(argv, log_path)
+        try:
+            with trio.fail_after(30):
+                found = await wait_for_log(
+                    log_path, r"metrics on (http://127\.0\.0\.1:\d+)/metrics"
+                )
+                base = found.group(1)
+
+                async def scrape() -> str:
+                    response = await get(f"{base}/metrics")
+                    assert response.status_code == 200
+                    return response.text
+
+                text = await scrape()
+                while (
+                    metric(text, "tradestore_trades_stored_total", symbol="BTCUSDT") or 0
+                ) < 200 or (
+                    metric(text, "tradestore_gaps", symbol="BTCUSDT", status="filled") or 0
+                ) < 5:
+                    await trio.sleep(0.2)
+                    text = await scrape()
+                health = await get(f"{base}/healthz")
+                assert health.status_code == 200, health.text
+                assert health.json()["status"] == "ok"
+
+                fx.set_silent(True)  # connection open, pings flowing, no trades
+                await trio.sleep(2.0)
+                health = await get(f"{base}/healthz")
+                assert health.status_code == 503, health.text
+                assert list(health.json()["stale"]) == ["BTCUSDT"]
+                fx.set_silent(False)
+                for _ in range(50):  # healthy again with the next trade
+                    if (await get(f"{base}/healthz")).status_code == 200:
+                        break
+                    await trio.sleep(0.1)
+                else:
+                    pytest.fail("/healthz stayed 503 after the trades resumed")
+            await stop_daemon(proc, log_path)
+        finally:
+            await kill_daemon(proc)
+    assert metric(text, "tradestore_trades_received_total", symbol="BTCUSDT") >= 200
+    assert metric(text, "tradestore_gaps_detected_total", symbol="BTCUSDT") >= 5
+    assert metric(text, "tradestore_backfill_calls_total") >= 5
+    assert metric(text, "tradestore_backfill_trades_fetched_total") >= 5
+    assert metric(text, "tradestore_last_agg_id", symbol="BTCUSDT") >= 1_000_200
+    assert metric(text, "tradestore_flushes_total") >= 1
+    # Every line of the log is one JSON object; the events we promise are there, once each.
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    messages = [line["msg"] for line in lines]
+    assert {line["level"] for line in lines} <= {"debug", "info", "warning", "error"}
+    assert any(m.startswith("BTCUSDT: agg ids") and "recorded as a gap" in m for m in messages)
+    filled = [m for m in messages if m.startswith("gap BTCUSDT") and " filled " in m]
+    assert len(filled) >= 5 and len(set(filled)) == len(filled)  # one line per fill
+    assert "shutdown: all buffers flushed" in messages
+
+
+@pytest.mark.slow
+async def test_sighup_adds_and_removes_symbols_in_a_running_daemon(tmp_path):
+    """SIGHUP re-reads the config file. Adding a symbol opens a connection for it and
+    leaves the running one alone; removing one replaces only the connection that carried
+    it. Every trade of a symbol, while it was recorded, is stored once."""
+    db = tmp_path / "db"
+    log_path = tmp_path / "daemon.log"
+    config = tmp_path / "rec.toml"
+    config.write_text('symbols = ["BTCUSDT", "ETHUSDT"]\n')
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT", "ETHUSDT", "BNBUSDT"), rate=50.0)
+    async with open_fake_exchange(fcfg) as fx:
+        argv = ["--db", str(db), "--endpoint", fx.ws_url, "--rest-endpoint", fx.rest_url]
+        argv += ["--retention-days", "0", "--config", str(config)]
+        proc = await start_daemon(argv, log_path)
+        try:
+            with trio.fail_after(40):
+                await wait_for(lambda: fx.connections == 1, step=0.05)
+                assert fx.subscriptions() == [("btcusdt@aggTrade", "ethusdt@aggTrade")]
+                await fx.wait_generated("BTCUSDT", 50)
+
+                config.write_text('symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"]\n')
+                proc.send_signal(signal.SIGHUP)
+                await wait_for_log(log_path, r"symbols reloaded: 3 recorded; added BNBUSDT")
+                await wait_for(lambda: fx.connections == 2, step=0.05)
+                assert fx.subscriptions() == [
+                    ("bnbusdt@aggTrade",),
+                    ("btcusdt@aggTrade", "ethusdt@aggTrade"),
+                ]
+                assert fx.log.connections_opened == 2  # the first one was never touched
+                bnb_from = fx.generated("BNBUSDT")
+                await trio.sleep(1.5)
+
+                config.write_text('symbols = ["BTCUSDT", "BNBUSDT"]\n')
+                proc.send_signal(signal.SIGHUP)
+                await wait_for_log(log_path, r"removed ETHUSDT")
+                await wait_for(
+                    lambda: fx.subscriptions() == [("bnbusdt@aggTrade",), ("btcusdt@aggTrade",)],
+                    step=0.05,
+                )
+                assert fx.log.connections_opened == 3  # only the shard that lost ETHUSDT
+                eth_until = fx.generated("ETHUSDT")
+                await trio.sleep(1.5)
+                generated = {s: fx.generated(s) for s in ("BTCUSDT", "BNBUSDT")}
+
+                def recorded_up_to_here() -> bool:
+                    # Flushed, and any hole at the replaced connection's seam backfilled.
+                    for symbol, k in generated.items():
+                        ids = fx.log.generated_ids(symbol)[:k]
+                        if not set(ids[-1:]) <= set(stored_ids(db, symbol)):
+                            return False
+                    btc = stored_ids(db, "BTCUSDT")
+                    return (
+                        btc[: generated["BTCUSDT"]]
+                        == fx.log.generated_ids("BTCUSDT")[: generated["BTCUSDT"]]
+                    )
+
+                await wait_for(recorded_up_to_here, step=0.25)
+            await stop_daemon(proc, log_path)
+        finally:
+            await kill_daemon(proc)
+    text = log_path.read_text()
+    assert "Traceback" not in text
+    # BTCUSDT was recorded throughout: every id up to the second reload's point, once
+    # each (the replaced connection's seam de-duplicated or backfilled).
+    btc = stored_ids(db, "BTCUSDT")
+    assert btc[: generated["BTCUSDT"]] == fx.log.generated_ids("BTCUSDT")[: generated["BTCUSDT"]]
+    # BNBUSDT from its addition on, contiguous.
+    bnb = stored_ids(db, "BNBUSDT")
+    assert bnb and bnb == list(range(bnb[0], bnb[-1] + 1))
+    assert bnb[0] <= fx.log.generated_ids("BNBUSDT")[bnb_from]
+    assert bnb[-1] >= fx.log.generated_ids("BNBUSDT")[generated["BNBUSDT"] - 1]
+    # ETHUSDT stopped at the removal: nothing recorded after it.
+    eth = stored_ids(db, "ETHUSDT")
+    assert eth == list(range(eth[0], eth[-1] + 1))
+    assert eth[-1] <= fx.log.generated_ids("ETHUSDT")[eth_until - 1]
+
+
+async def test_set_symbols_touches_only_the_connections_that_change(tmp_path):
+    """Per-symbol streams: replacing ETHUSDT by BNBUSDT closes ETHUSDT's connection and
+    opens one for BNBUSDT; BTCUSDT's connection is the same object, never reopened."""
+    from tradestore.recorder import ConfigError, RecorderConfig, run
+
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT", "ETHUSDT", "BNBUSDT"), rate=50.0)
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        cfg = RecorderConfig(
+            symbols=("BTCUSDT", "ETHUSDT"),
+            endpoint=fx.ws_url,
+            rest_endpoint=fx.rest_url,
+            db=str(tmp_path / "db"),
+            retention_days=0,
+            per_symbol_streams=True,
+        )
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(20):
+            await wait_for(lambda: fx.connections == 2)
+            btc = recorder.connections[0]
+            assert btc.symbols == {"BTCUSDT"}
+            change = await recorder.set_symbols(["BTCUSDT", "bnbusdt"])
+            assert change == {
+                "added": ["BNBUSDT"],
+                "removed": ["ETHUSDT"],
+                "reconnected": ["ws-ETHUSDT"],
+                "opened": ["ws-BNBUSDT"],
+            }
+            await wait_for(
+                lambda: fx.subscriptions() == [("bnbusdt@aggTrade",), ("btcusdt@aggTrade",)]
+            )
+            await wait_for(lambda: recorder.statistics()["symbols"]["BNBUSDT"]["stored"] > 10)
+            with pytest.raises(ConfigError):
+                await recorder.set_symbols(["BTCUSDT", "not a symbol!"])
+            stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert recorder.connections[0] is btc and btc.opens == 1
+    assert fx.log.connections_opened == 3
+    assert set(stats["symbols"]) == {"BTCUSDT", "BNBUSDT"}
+    assert [c["name"] for c in stats["connections"]] == ["ws-BTCUSDT", "ws-BNBUSDT"]
+    assert stats["reloads"] == 1
+    assert recorder.config.symbols == ("BTCUSDT", "BNBUSDT")

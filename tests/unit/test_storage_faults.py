@@ -1,0 +1,70 @@
+"""A corrupt value in the DB: reads name the bad key and everything else stays readable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.unit.test_store import BASE_MS, make_trades
+from tradestore import CorruptValue, TradeStore
+from tradestore.cli import main
+
+BAD_KEY = b"trades:BTCUSDT:%d" % (BASE_MS + 5500)  # between two good batches
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    """1200 good trades in 12 batches, plus one value of garbage in the middle."""
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        for i in range(12):
+            store.store_batch(
+                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=BASE_MS + i * 1000)
+            )
+        store.db.put(BAD_KEY, b"\x92\x95\xa5garbage")
+    return db
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_library_raises_naming_the_key_or_skips_on_request(damaged):
+    with TradeStore(damaged, read_only=True) as store:
+        with pytest.raises(CorruptValue) as exc:
+            store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 60_000)
+        assert exc.value.key == BAD_KEY
+    with TradeStore(damaged, read_only=True, skip_corrupt=True) as store:
+        trades = store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 60_000)
+        assert [t.agg_id for t in trades] == list(range(1, 1201))
+        assert len(store.query_columns("BTCUSDT", BASE_MS, BASE_MS + 60_000)) == 1200
+        assert store.corrupt_keys == {BAD_KEY}
+
+
+def test_cli_reads_around_the_bad_value_and_names_it(damaged, capsys):
+    base = ["--db", damaged, "--symbol", "BTCUSDT", "--start", BASE_MS, "--end", BASE_MS + 60_000]
+    code, out, err = run_cli(capsys, "query", *base, "--format", "jsonl")
+    assert code == 1
+    assert len(out.splitlines()) == 1200
+    assert f"undecodable value skipped at {BAD_KEY.decode()}" in err
+
+    code, out, err = run_cli(capsys, "profile", *base, "--format", "json")
+    assert code == 1 and json.loads(out)["trade_count"] == 1200
+    assert BAD_KEY.decode() in err
+
+    code, out, _ = run_cli(
+        capsys, "verify", "--db", damaged, "--symbol", "BTCUSDT", "--format", "json"
+    )
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["undecodable_keys"] == [BAD_KEY.decode()]
+    assert doc["trades"] == 1200 and doc["holes"] == []
+
+    # The writer side keeps working on the damaged DB.
+    with TradeStore(damaged) as store:
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1201, start_ms=BASE_MS + 20_000))
+    code, out, _ = run_cli(capsys, "query", *base, "--format", "jsonl")
+    assert code == 1 and len(out.splitlines()) == 1210

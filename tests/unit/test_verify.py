@@ -1,0 +1,147 @@
+"""``verify`` and ``gaps`` through the CLI on real stores with planted defects."""
+
+from __future__ import annotations
+
+import json
+
+from tests.unit.test_store import BASE_MS, make_trades
+from tradestore import Gap, TradeStore
+from tradestore.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_store_verifies(tmp_path, capsys):
+    with TradeStore(tmp_path / "db") as store:
+        for i in range(5):
+            store.store_batch(
+                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=BASE_MS + i * 1000)
+            )
+    code, out, _ = run_cli(
+        capsys, "verify", "--db", tmp_path / "db", "--symbol", "BTCUSDT", "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] and doc["trades"] == 500
+    assert (doc["first_agg_id"], doc["last_agg_id"]) == (1, 500)
+
+
+def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=BASE_MS))
+        store.store_batch(
+            "BTCUSDT", make_trades(10, start_id=21, start_ms=BASE_MS + 1000)
+        )  # 11..20 missing
+        store.store_batch(
+            "BTCUSDT", make_trades(5, start_id=28, start_ms=BASE_MS + 2000)
+        )  # 28..30 twice
+        store.store_batch(
+            "BTCUSDT", make_trades(5, start_id=35, start_ms=BASE_MS + 3000)
+        )  # 33..34 missing
+        store.put_gap("BTCUSDT", Gap(11, 20, BASE_MS + 90, BASE_MS + 1000, BASE_MS + 1001))
+        store.db.put(b"trades:BTCUSDT:%d" % (BASE_MS + 1500), b"\xc1garbage")
+    code, out, _ = run_cli(capsys, "verify", "--db", db, "--symbol", "BTCUSDT", "--format", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert [(h["first_id"], h["last_id"], h["recorded_gap"]) for h in doc["holes"]] == [
+        (11, 20, "open"),
+        (33, 34, "not recorded"),
+    ]
+    assert doc["missing_ids"] == 12
+    assert doc["duplicates"] == 3
+    assert doc["undecodable_keys"] == [f"trades:BTCUSDT:{BASE_MS + 1500}"]
+    assert doc["out_of_order_keys"] == [f"trades:BTCUSDT:{BASE_MS + 2000}"]
+
+    code, out, _ = run_cli(capsys, "verify", "--db", db, "--symbol", "BTCUSDT")
+    assert code == 1 and "PROBLEMS FOUND" in out and "11..20 (gap record: open)" in out
+
+    # A window that avoids the defects is clean.
+    code, out, _ = run_cli(
+        capsys,
+        "verify",
+        "--db",
+        db,
+        "--symbol",
+        "BTCUSDT",
+        "--start",
+        BASE_MS,
+        "--end",
+        BASE_MS + 500,
+    )
+    assert code == 0, out
+
+
+def test_gaps_command(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        store.store_batch("ETHUSDT", make_trades(3))
+        store.put_gap("ETHUSDT", Gap(100, 149, BASE_MS, BASE_MS + 5000, BASE_MS + 6000))
+        store.put_gap(
+            "ETHUSDT",
+            Gap(7, 9, BASE_MS, BASE_MS + 50, BASE_MS + 60).with_status(
+                "filled", filled_ms=BASE_MS + 99
+            ),
+        )
+    code, out, _ = run_cli(capsys, "gaps", "--db", db, "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["first_id"], r["last_id"], r["missing"], r["status"]) for r in rows] == [
+        (7, 9, 3, "filled"),
+        (100, 149, 50, "open"),
+    ]
+    code, out, _ = run_cli(capsys, "gaps", "--db", db, "--open", "--format", "jsonl")
+    assert [json.loads(line)["first_id"] for line in out.splitlines()] == [100]
+
+
+def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=BASE_MS))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=16, start_ms=BASE_MS + 1000))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=26, start_ms=BASE_MS + 60_000))
+        store.put_gap("BTCUSDT", Gap(26, 30, BASE_MS + 1090, BASE_MS + 1200, BASE_MS + 1300))
+
+    def query(start, end):
+        code, out, _ = run_cli(
+            capsys, "query", "--db", db, "--symbol", "BTCUSDT", "--start", start, "--end", end
+        )
+        assert code == 0
+        return " ".join(out.split())  # the title may wrap
+
+    assert "record complete" in query(BASE_MS, BASE_MS + 90)
+    assert "INCOMPLETE: 5 agg ids missing" in query(BASE_MS, BASE_MS + 1090)
+    # No trades at all, but an unfilled gap lies there: "not recorded", not "nothing happened".
+    assert "INCOMPLETE: 1 unfilled gaps overlap" in query(BASE_MS + 1150, BASE_MS + 1160)
+    assert "record complete" in query(BASE_MS + 2000, BASE_MS + 3000)
+
+
+def test_profile_says_whether_its_window_is_complete(tmp_path, capsys):
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        for i in range(24):
+            first = 1 + i * 100 + (5 if i == 18 else 0)  # ids 1801..1805 never stored
+            store.store_batch(
+                "BTCUSDT",
+                make_trades(
+                    100 - (5 if i == 18 else 0), start_id=first, start_ms=BASE_MS + i * 1000
+                ),
+            )
+    base = ["--db", db, "--symbol", "BTCUSDT"]
+    code, out, _ = run_cli(
+        capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 11_999, "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["data_complete"] is True and doc["trade_count"] == 1200
+    code, out, _ = run_cli(capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000)
+    assert code == 0
+    assert "record: INCOMPLETE: 5 agg ids missing" in out
+    code, out, _ = run_cli(
+        capsys, "vacuums", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000, "--format", "json"
+    )
+    assert code == 0 and json.loads(out)["data_complete"] is False
