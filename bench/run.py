@@ -1,4 +1,4 @@
-"""The benchmark suite: one table of the DESIGN.md section 7 figures, measured in one run.
+"""The benchmark suite: one table of the project's performance figures, measured in one run.
 
     python bench/run.py              # builds and caches the 24 h dataset on first use
     python bench/run.py --hours 2    # a smaller dataset for a quick run
@@ -57,7 +57,7 @@ def raw_scan(store, start, end):
 
 
 def naive_decode(store, start, end):
-    """The seed's way in plain Python: msgpack.unpackb + Decimal per trade, then filter."""
+    """The naive way in plain Python: msgpack.unpackb + Decimal per trade, then filter."""
     out = []
     for _key, value in store.iter_values(_dataset.SYMBOL, start, end):
         for p, q, t, a, m in msgpack.unpackb(value):

@@ -5,7 +5,7 @@ from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
 from tradestore._model import AggTrade
 from tradestore.store import Gap, StoreError, TradeColumns, TradeStore
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # the only place the version is written (pyproject reads it)
 
 __all__ = [
     "EXTENSIONS_LOADED",

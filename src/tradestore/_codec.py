@@ -1,6 +1,6 @@
 """Value format v1: the MessagePack bytes of one batch (see docs/FORMAT.md).
 
-Byte-compatible with the seed's Rust ``rmp_serde::to_vec(&Vec<AggTrade>)``: an array of
+Byte-compatible with the Rust recorder's ``rmp_serde::to_vec(&Vec<AggTrade>)``: an array of
 5-element arrays ``[price_str, qty_str, T_ms, agg_id, is_buyer_maker]``, integers in
 msgpack's smallest encoding (non-negative as uint), strings as str (never bin).
 """

@@ -27,7 +27,7 @@ def parse_time_ms(text: str) -> int:
 
 
 def format_time_ms(ms: int | None) -> str:
-    """RFC 3339 UTC with milliseconds (the seed's JSON time format)."""
+    """RFC 3339 UTC with milliseconds, as every JSON result carries times."""
     if ms is None:
         return "-"
     return (

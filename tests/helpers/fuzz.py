@@ -1,7 +1,7 @@
 """Fuzzing oracles and input builders, shared by tests/property/test_fuzz_*.py and the fuzz/ harnesses.
 
 The oracles are written from the documented contract, not from the code under test:
-the parser is judged against ``json.loads`` plus the field rules of DESIGN.md section 4,
+the parser is judged against ``json.loads`` plus the field rules of the recorder (docs/FORMAT.md, src/tradestore/_pure/parse.py),
 the value decoders against ``msgpack.unpackb`` plus ``Decimal``. The twins must also agree
 with each other exactly (same trade, same reject reason, same exception type).
 """

@@ -1,4 +1,4 @@
-"""TradeStore on a real RocksDB: exact range queries, seed compatibility, prune, readers."""
+"""TradeStore on a real RocksDB: exact range queries, Rust-recorder compatibility, prune, readers."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
 
 
 def _write_seed_style(path, symbol, batches):
-    """A DB as the seed's Rust system writes it: key = local flush time, after its trades."""
+    """A DB as the Rust recorder writes it: key = local flush time, after its trades."""
     opts = rocksdict.Options(raw_mode=True)
     opts.create_if_missing(True)
     db = rocksdict.Rdict(str(path), opts)
@@ -146,7 +146,7 @@ def _write_seed_style(path, symbol, batches):
 
 
 def test_reads_a_seed_written_db(tmp_path, real_csv):
-    """Seed keys are flush times with trades up to ~1 s before them; queries stay exact."""
+    """Rust-recorder keys are flush times with trades up to ~1 s before them; queries stay exact."""
     from tradestore.binance._csv import open_text, read_trades
 
     with open_text(real_csv) as (text, _size):

@@ -1,4 +1,4 @@
-"""Market-profile analytics over stored trades (DESIGN.md section 6).
+"""Market-profile analytics over stored trades.
 
 ``volume_profile`` bins the traded volume of a window by price, with the point of
 control and the value area; ``liquidity_vacuums`` finds the price ranges that traded far

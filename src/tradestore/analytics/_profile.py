@@ -2,7 +2,7 @@
 
 One scan of the window's values accumulates volume per exact price (compiled: no Python
 object per trade, 128-bit sums); the bins are then cut from the distinct prices, so any
-width is exact. See DESIGN.md section 6 for the definitions.
+width is exact. docs/ANALYTICS.md defines every figure.
 """
 
 from __future__ import annotations
@@ -139,14 +139,14 @@ def value_area_bounds(volume: list[int], poc: int, fraction: Fraction) -> tuple[
     while held * fraction.denominator < fraction.numerator * total:
         up = volume[hi + 1] if hi + 1 < len(volume) else None
         down = volume[lo - 1] if lo > 0 else None
-        if up is None and down is None:
-            break
-        if down is None or (up is not None and up >= down):
+        if up is not None and (down is None or up >= down):
             hi += 1
             held += up
-        else:
+        elif down is not None:
             lo -= 1
             held += down
+        else:
+            break
     return lo, hi
 
 

@@ -1,4 +1,5 @@
-"""Result types of the analytics and their JSON form (the seed's tool output shape).
+"""Result types of the analytics and their JSON form (the shape of the trading assistant's
+``get_volume_profile`` / ``get_liquidity_vacuums`` tools, which these results replace).
 
 Prices and volumes are exact Decimals; JSON carries them as strings, times as RFC 3339.
 """
@@ -57,7 +58,7 @@ class ProfileBin:
 
     @property
     def price_level(self) -> Decimal:
-        """The bin's centre (the seed's ``price_level``)."""
+        """The bin's centre (``price_level`` in the JSON)."""
         with localcontext(_EXACT):
             return (self.price_low + self.price_high) / 2
 

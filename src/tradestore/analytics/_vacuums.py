@@ -87,7 +87,7 @@ def find_vacuums(
         # The mean over the thin bins themselves: the bins between merged runs are not
         # thin (or they would be part of a run) and would hide the deficit.
         thin = [volumes[i] for a, b in parts for i in range(a, b + 1)]
-        mean = sum(thin) / len(thin)
+        mean = sum(thin, Fraction(0)) / len(thin)
         deficit = float((median - mean) / median * 100) if median else 0.0
         if deficit > fast_movement_pct:
             impact = "FastMovement"

@@ -72,7 +72,7 @@ class BinanceRest:
 
     async def agg_trades(self, symbol: str, from_id: int, limit: int = PAGE_LIMIT) -> list[dict]:
         """One page of raw aggTrades rows starting at ``from_id`` (inclusive)."""
-        params = {"symbol": symbol, "fromId": from_id, "limit": limit}
+        params: dict[str, str | int] = {"symbol": symbol, "fromId": from_id, "limit": limit}
         failures = 0
         while True:
             await self._respect_weight_budget()

@@ -43,13 +43,27 @@ def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS
 
 
 def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.0) -> None:
-    parser.add_argument("--start", metavar="TIME", help="window start: epoch ms or ISO-8601")
-    parser.add_argument("--end", metavar="TIME", help="window end (inclusive; default: now)")
+    """--start/--end/--hours. ``default_hours=None``: without flags the window is everything
+    stored (the command passes the stored span to ``window_args``)."""
+    everything = default_hours is None
+    parser.add_argument(
+        "--start",
+        metavar="TIME",
+        help="window start: epoch ms or ISO-8601"
+        + (" (default: the first stored trade)" if everything else ""),
+    )
+    parser.add_argument(
+        "--end",
+        metavar="TIME",
+        help="window end, inclusive (default: "
+        + ("the last stored trade)" if everything else "now)"),
+    )
     parser.add_argument(
         "--hours",
         type=float,
         metavar="N",
-        help=f"window of the last N hours ending at --end (default: {default_hours})",
+        help="window of the last N hours ending at --end"
+        + ("" if everything else f" (default: {default_hours:g})"),
     )
     parser.set_defaults(default_hours=default_hours)
 
@@ -68,18 +82,31 @@ def time_arg(text: str, flag: str) -> int:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def window_args(args: argparse.Namespace) -> tuple[int, int]:
-    """(start_ms, end_ms) from --start/--end/--hours; both inclusive."""
-    end = time_arg(args.end, "--end") if args.end else int(time.time() * 1000)
+def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(start_ms, end_ms) from --start/--end/--hours; both inclusive.
+
+    A missing end is now, or the last stored trade for a command whose window defaults to
+    everything stored (``stored`` = (first, last) trade time); a missing start is
+    ``--hours`` (or the command's default hours) before the end, or the first stored trade.
+    """
     if args.start and args.hours is not None:
         raise UsageError("give --start or --hours, not both")
+    if args.end:
+        end = time_arg(args.end, "--end")
+    elif stored is not None:
+        end = stored[1]
+    else:
+        end = int(time.time() * 1000)
     if args.start:
         start = time_arg(args.start, "--start")
     else:
         hours = args.hours if args.hours is not None else args.default_hours
-        if hours is None:
+        if hours is not None:
+            start = end - hours_ms(hours)
+        elif stored is not None:
+            start = stored[0]
+        else:
             raise UsageError("give --start or --hours")
-        start = end - hours_ms(hours)
     if end < start:
         raise UsageError("--end is before --start")
     return start, end

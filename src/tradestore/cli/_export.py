@@ -30,9 +30,7 @@ def register(subparsers) -> None:
     )
     c.add_db(p)
     c.add_symbol(p)
-    p.add_argument("--start", metavar="TIME", help="first trade time (default: the first stored)")
-    p.add_argument("--end", metavar="TIME", help="last trade time (default: the last stored)")
-    p.add_argument("--hours", type=float, metavar="N", help="the last N hours up to --end")
+    c.add_window(p, default_hours=None)
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
     p.add_argument("--output", "-o", type=Path, required=True, metavar="FILE")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         info = store.stats()["symbols"].get(symbol)
         if info is None:
             raise c.UsageError(f"no trades stored for {symbol} in {args.db}")
-        start, end = _window(args, info)
+        start, end = c.window_args(args, stored=(info["first_time_ms"], info["last_time_ms"]))
         tmp = args.output.with_name(f".{args.output.name}.partial")
         try:
             count = _write(store, symbol, start, end, args.format, tmp, not args.no_progress)
@@ -68,19 +66,6 @@ def run(args: argparse.Namespace) -> int:
         f"{count} {symbol} trades {format_time_ms(start)} .. {format_time_ms(end)} -> {args.output}"
     )
     return status
-
-
-def _window(args, info: dict) -> tuple[int, int]:
-    end = c.time_arg(args.end, "--end") if args.end else info["last_time_ms"]
-    if args.hours is not None:
-        if args.start:
-            raise c.UsageError("give --start or --hours, not both")
-        start = end - c.hours_ms(args.hours)
-    else:
-        start = c.time_arg(args.start, "--start") if args.start else info["first_time_ms"]
-    if end < start:
-        raise c.UsageError("--end is before --start")
-    return start, end
 
 
 def _chunks(store, symbol: str, start: int, end: int):

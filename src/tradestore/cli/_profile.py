@@ -47,7 +47,7 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
 
 
 def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
-    """(start, end) with the seed tool's limits: --hours 1..168, windows up to 168 h."""
+    """(start, end) within the analytics tools' limits: --hours 1..168, windows up to 168 h."""
     if args.hours is not None and not 1 <= args.hours <= MAX_HOURS:
         raise c.UsageError(f"--hours must be between 1 and {MAX_HOURS}")
     start, end = c.window_args(args)

@@ -11,22 +11,10 @@ import sys
 
 import trio
 
+from tradestore._flags import add_flags, given_flags
 from tradestore.cli import _common as c
 
 log = logging.getLogger("tradestore.cli.run")
-
-# The flags that map onto RecorderConfig fields; only the ones given override the config.
-FLAG_FIELDS = (
-    "db",
-    "symbols",
-    "endpoint",
-    "rest_endpoint",
-    "metrics_addr",
-    "backfill",
-    "log_format",
-    "retention_days",
-    "per_symbol_streams",
-)
 
 
 def register(subparsers) -> None:
@@ -40,49 +28,12 @@ def register(subparsers) -> None:
         "$TRADESTORE_CONFIG), then TRADESTORE_* environment variables (TRADESTORE_SYMBOLS, "
         "TRADESTORE_DB, ... one per key of --print-config), then these flags.",
     )
-    p.add_argument("--db", default=None, metavar="PATH", help="the store directory")
-    p.add_argument("--symbols", default=None, metavar="S,S", help="e.g. BTCUSDT,ETHUSDT")
-    p.add_argument(
-        "--endpoint",
-        default=None,
-        metavar="WS_BASE_URL",
-        help="WebSocket base URL, the part before /ws or /stream",
-    )
-    p.add_argument(
-        "--rest-endpoint",
-        default=None,
-        metavar="HTTP_BASE_URL",
-        help="REST base URL, the part before /api/v3 (for backfill)",
-    )
-    p.add_argument(
-        "--metrics-addr", default=None, metavar="HOST:PORT", help="serve /metrics and /healthz"
-    )
+    from tradestore.recorder import RecorderConfig
+
+    add_flags(p, RecorderConfig)
     p.add_argument("--config", default=None, metavar="FILE", help="a TOML config file")
     p.add_argument(
-        "--no-backfill",
-        dest="backfill",
-        action="store_const",
-        const=False,
-        default=None,
-        help="do not fill gaps from the REST API",
-    )
-    p.add_argument(
         "--print-config", action="store_true", help="print the effective config as TOML and exit"
-    )
-    p.add_argument("--log-format", choices=("text", "json"), default=None)
-    p.add_argument(
-        "--retention-days",
-        type=float,
-        default=None,
-        metavar="N",
-        help="prune trades older than N days, hourly (0 keeps everything; default 7)",
-    )
-    p.add_argument(
-        "--per-symbol-streams",
-        action="store_const",
-        const=True,
-        default=None,
-        help="one /ws/<symbol>@aggTrade connection per symbol instead of combined streams",
     )
     p.set_defaults(func=run)
 
@@ -90,7 +41,7 @@ def register(subparsers) -> None:
 def load_config(args: argparse.Namespace, environ=None):
     from tradestore.recorder import ConfigError, RecorderConfig
 
-    overrides = {f: getattr(args, f) for f in FLAG_FIELDS if getattr(args, f) is not None}
+    overrides = given_flags(args, RecorderConfig)
     try:
         return RecorderConfig.load(config_file=args.config, environ=environ, overrides=overrides)
     except ConfigError as exc:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from tradestore.cli import _common as c
+from tradestore.store._keys import MAX_MS
 
 
 def register(subparsers) -> None:
@@ -20,8 +22,7 @@ def register(subparsers) -> None:
     )
     c.add_db(p)
     c.add_symbol(p)
-    p.add_argument("--start", metavar="TIME", help="only trades at or after this time")
-    p.add_argument("--end", metavar="TIME", help="only trades at or before this time")
+    c.add_window(p, default_hours=None)
     c.add_format(p, choices=("table", "json"))
     p.set_defaults(func=run)
 
@@ -30,10 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from tradestore.store import verify
 
     symbol = c.symbol_arg(args)
-    start = c.time_arg(args.start, "--start") if args.start else None
-    end = c.time_arg(args.end, "--end") if args.end else None
-    if start is not None and end is not None and end < start:
-        raise c.UsageError("--end is before --start")
+    # Everything by default: an audit of the whole record, whatever its span; --hours
+    # counts back from now (the stored span is not known without reading it).
+    everything = (0, MAX_MS if args.hours is None else int(time.time() * 1000))
+    start, end = c.window_args(args, stored=everything)
     with c.open_reader(args) as store:
         report = verify(store, symbol, start, end)
     doc = report.to_dict()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradestore._flags import cli, off_if_zero
+from tradestore._timeparse import parse_time_ms
 from tradestore.store import check_symbol
 
 
@@ -35,40 +37,126 @@ class FakeExchangeConfig:
       historical rows; WebSocket still sends the real trade.
     """
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    rate: float = 10.0
-    seed: int = 0
-    start_id: int = 1_000_000
-    start_time_ms: int | None = None
-    max_trades: int | None = None
-    start_on_first_subscriber: bool = True
-    csv: Path | None = None
-    replay_db: Path | None = None
-    ping_interval: float = 20.0
-    pong_timeout: float = 60.0
-    lifetime: float = 86400.0
+    host: str = field(
+        default="127.0.0.1",
+        metadata=cli("address to bind (loopback only, unless --allow-remote)", metavar="HOST"),
+    )
+    port: int = field(default=0, metadata=cli("port to bind; 0 picks a free one"))
+    symbols: tuple[str, ...] = field(
+        default=("BTCUSDT", "ETHUSDT"), metadata=cli("served symbols", metavar="S,S")
+    )
+    rate: float = field(default=10.0, metadata=cli("trades per second per symbol"))
+    seed: int = field(default=0, metadata=cli("random-walk seed"))
+    start_id: int = field(default=1_000_000, metadata=cli("first synthetic agg id"))
+    start_time_ms: int | None = field(
+        default=None,
+        metadata=cli(
+            "exchange time at start: epoch ms or ISO-8601 (default: now)",
+            name="--start-time",
+            metavar="TIME",
+            parse=parse_time_ms,
+        ),
+    )
+    max_trades: int | None = field(
+        default=None, metadata=cli("stop after N trades per symbol (default: never)")
+    )
+    start_on_first_subscriber: bool = field(
+        default=True,
+        metadata=cli(
+            "generate from the start, not from the first subscription of each symbol",
+            name="--no-wait",
+        ),
+    )
+    csv: Path | None = field(
+        default=None,
+        metadata=cli("replay a data.binance.vision CSV or ZIP (first symbol)", metavar="FILE"),
+    )
+    replay_db: Path | None = field(default=None, metadata=cli("replay a trade store"))
+    ping_interval: float = field(
+        default=20.0, metadata=cli("seconds between server pings", metavar="S")
+    )
+    pong_timeout: float = field(
+        default=60.0, metadata=cli("disconnect a client that has not ponged for S", metavar="S")
+    )
+    lifetime: float = field(
+        default=86400.0, metadata=cli("seconds each connection lives", metavar="S")
+    )
     # serverShutdown is announced this long before the lifetime ends (None: min(10 s, 10 %)).
-    shutdown_notice: float | None = None
-    drop_every: float | None = None
-    silent_after: float | None = None
+    shutdown_notice: float | None = field(
+        default=None,
+        metadata=cli(
+            "seconds between serverShutdown and the end of a connection (default: "
+            "min(10, lifetime / 10))",
+            metavar="S",
+        ),
+    )
+    drop_every: float | None = field(
+        default=None,
+        metadata=cli(
+            "cut all connections every S seconds",
+            metavar="S",
+            group="faults",
+            parse=off_if_zero(float),
+        ),
+    )
+    silent_after: float | None = field(
+        default=None,
+        metadata=cli(
+            "S seconds into each connection, stop sending data", metavar="S", group="faults"
+        ),
+    )
     # <= 0 with silent_after set: silent until the connection ends.
-    silent_for: float = 0.0
-    malformed_every: int = 0
-    duplicate_every: int = 0
-    skip_every: int = 0
-    rest_429_every: int = 0
-    rest_418_every: int = 0
-    rest_invalid_every: int = 0
-    retry_after: int = 1
+    silent_for: float = field(
+        default=0.0,
+        metadata=cli(
+            "how long the silence lasts (0: until the connection ends)", metavar="S", group="faults"
+        ),
+    )
+    malformed_every: int = field(
+        default=0, metadata=cli("every Nth frame per connection is malformed", group="faults")
+    )
+    duplicate_every: int = field(
+        default=0,
+        metadata=cli("every Nth frame per connection repeats the previous trade", group="faults"),
+    )
+    skip_every: int = field(
+        default=0,
+        metadata=cli("every Nth trade is sent to nobody (REST has it)", group="faults"),
+    )
+    rest_429_every: int = field(
+        default=0, metadata=cli("every Nth REST request is answered 429", group="faults")
+    )
+    rest_418_every: int = field(
+        default=0, metadata=cli("every Nth REST request is answered 418", group="faults")
+    )
+    rest_invalid_every: int = field(
+        default=0,
+        metadata=cli(
+            "REST rows of agg ids divisible by N come back marked invalid (p=0, q=0, f=-1)",
+            group="faults",
+        ),
+    )
+    retry_after: int = field(
+        default=1,
+        metadata=cli("the Retry-After of 429/418 answers", metavar="S", group="faults"),
+    )
     # Binance's REQUEST_WEIGHT limit per minute; above it every call gets a 429.
-    rest_weight_limit: int = 6000
+    rest_weight_limit: int = field(
+        default=6000, metadata=cli("REST request weight allowed per minute")
+    )
     # Frames waiting for one connection; a client that lets more pile up is disconnected.
-    queue_size: int = 4096
+    queue_size: int = field(
+        default=4096, metadata=cli("frames queued per connection before it is dropped")
+    )
     # Trades kept per symbol for REST and history(); the oldest go first (~0.4 KB each).
-    history_limit: int | None = 1_000_000
-    allow_remote: bool = False
+    history_limit: int | None = field(
+        default=1_000_000,
+        metadata=cli("trades kept per symbol for REST (0: all)", parse=off_if_zero(int)),
+    )
+    allow_remote: bool = field(
+        default=False,
+        metadata=cli("allow a --host that is not loopback (anyone who can reach it can connect)"),
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.symbols, str):

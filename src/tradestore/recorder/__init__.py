@@ -1,4 +1,4 @@
-"""The recorder daemon: Binance aggTrade streams into the trade store (DESIGN.md section 4).
+"""The recorder daemon: Binance aggTrade streams into the trade store.
 
 from tradestore.recorder import RecorderConfig, run
 async with trio.open_nursery() as nursery:

@@ -12,11 +12,12 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tradestore._flags import cli
 from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
 from tradestore.store import DEFAULT_PATH, check_symbol
 
@@ -31,18 +32,40 @@ class ConfigError(ValueError):
 class RecorderConfig:
     """Everything ``tradestore-trio run`` needs; validated and normalised on creation."""
 
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    endpoint: str = DEFAULT_WS_URL
-    rest_endpoint: str = DEFAULT_REST_URL
-    db: str = DEFAULT_PATH
-    metrics_addr: str | None = None
-    backfill: bool = True
-    log_format: str = "text"
+    symbols: tuple[str, ...] = field(
+        default=("BTCUSDT", "ETHUSDT"), metadata=cli("symbols to record", metavar="S,S")
+    )
+    endpoint: str = field(
+        default=DEFAULT_WS_URL,
+        metadata=cli("WebSocket base URL, the part before /ws or /stream", metavar="WS_BASE_URL"),
+    )
+    rest_endpoint: str = field(
+        default=DEFAULT_REST_URL,
+        metadata=cli(
+            "REST base URL, the part before /api/v3 (for backfill)", metavar="HTTP_BASE_URL"
+        ),
+    )
+    db: str = field(default=DEFAULT_PATH, metadata=cli("the store directory", metavar="PATH"))
+    metrics_addr: str | None = field(
+        default=None, metadata=cli("serve /metrics and /healthz", metavar="HOST:PORT")
+    )
+    backfill: bool = field(
+        default=True, metadata=cli("do not fill gaps from the REST API", name="--no-backfill")
+    )
+    log_format: str = field(
+        default="text", metadata=cli("log lines as text or json", metavar="text|json")
+    )
     # Pruning: keep this many days; 0 keeps everything. Runs at start, then every interval.
-    retention_days: float = 7.0
+    retention_days: float = field(
+        default=7.0,
+        metadata=cli("prune trades older than N days, hourly (0 keeps everything)", metavar="N"),
+    )
     prune_interval: float = 3600.0
     # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
-    per_symbol_streams: bool = False
+    per_symbol_streams: bool = field(
+        default=False,
+        metadata=cli("one /ws/<symbol>@aggTrade connection per symbol instead of combined streams"),
+    )
     max_streams_per_connection: int = 200
     # Batching: flush every interval (on a fixed grid), early at flush_max_trades buffered.
     flush_interval: float = 1.0

@@ -67,7 +67,9 @@ def coverage_from_range(
     end_ms: int,
 ) -> Coverage:
     """Coverage from the smallest and largest of ``count`` distinct agg ids in the window."""
-    missing = (last_id - first_id + 1 - count) if count else 0
+    missing = 0
+    if count and first_id is not None and last_id is not None:
+        missing = last_id - first_id + 1 - count
     overlapping = [
         g
         for g in gaps

@@ -1,4 +1,4 @@
-"""TradeStore: the RocksDB trade store (see docs/FORMAT.md and DESIGN.md section 3).
+"""TradeStore: the RocksDB trade store (the layout is in docs/FORMAT.md).
 
 One writer process opens the DB read-write; any number of readers open it with
 ``read_only=True`` as RocksDB secondary instances, which catch up with the writer before
@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 # Where the daemon and the commands keep the store unless told otherwise.
 DEFAULT_PATH = "tradestore-data"
 # How far trades may lie from their batch key when a DB carries no span bookkeeping
-# (written by the seed system, whose keys are flush times: trades lie before the key).
+# (written by the Rust recorder, whose keys are flush times: trades lie before the key).
 DEFAULT_MARGIN_MS = 60_000
 
 
@@ -53,7 +54,7 @@ class TradeStore:
         self.skip_corrupt = skip_corrupt
         self.corrupt_keys: set[bytes] = set()
         self._secondary_dir: str | None = None
-        self._db = self._open()
+        self._db: rocksdict.Rdict | None = self._open()
         # symbol -> [max ms a trade lies before its key, max ms a trade lies after it]
         self._spans: dict[str, list[int]] = {}
         self._counts: dict[str, int] = {}
@@ -98,16 +99,16 @@ class TradeStore:
 
     def _check_format_version(self) -> None:
         key = _keys.meta_key("format_version")
-        stored = self._db.get(key)
+        stored = self.db.get(key)
         if stored is None:
-            self._db.put(key, str(FORMAT_VERSION).encode())
+            self.db.put(key, str(FORMAT_VERSION).encode())
         elif stored != str(FORMAT_VERSION).encode():
             raise StoreError(f"{self.path} has format version {stored!r}; this build reads 1")
 
     def refresh(self) -> None:
         """Let a read-only (secondary) instance see what the writer has added since."""
         if self.read_only:
-            self._db.try_catch_up_with_primary()
+            self.db.try_catch_up_with_primary()
             self._spans.clear()
             self._counts.clear()
             self._last_ids.clear()
@@ -262,7 +263,7 @@ class TradeStore:
             if raw is not None:
                 span = list(msgpack.unpackb(raw))
             elif self._has_trades(symbol):
-                # Written by something that kept no spans (the seed): assume the default.
+                # Written by something that kept no spans (the Rust recorder): assume the default.
                 span = [DEFAULT_MARGIN_MS, DEFAULT_MARGIN_MS]
             else:
                 span = [0, 0]
@@ -417,7 +418,7 @@ class TradeStore:
     def symbols(self) -> list[str]:
         """Every symbol with stored trades, found by one seek per symbol."""
         self.refresh()
-        found = []
+        found: list[str] = []
         lower = _keys.TRADES
         while True:
             key = next(
@@ -485,7 +486,7 @@ class TradeStore:
 
     def stats(self) -> dict:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk."""
-        symbols = {}
+        symbols: dict[str, dict[str, Any]] = {}
         for symbol in self.symbols():
             first = self._edge_batch(symbol, reverse=False)
             last = self._edge_batch(symbol, reverse=True)
