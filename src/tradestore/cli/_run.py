@@ -153,7 +153,7 @@ async def serve_until_signal(config, reload_config=None) -> int:
                 status = 1
             finally:
                 outer.cancel_scope.cancel()
-    if holder and holder[0].batcher.buffered:
+    if holder and holder[0].statistics().buffered:
         status = 1
     if status == 0 and not daemon_scope.cancel_called:
         status = 1  # the daemon only ends on a signal; anything else is a failure
