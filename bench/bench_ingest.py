@@ -178,10 +178,10 @@ async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) 
         while True:
             stats = recorder.statistics()
             now = time.perf_counter()
-            if first is None and stats["frames"]:
+            if first is None and stats.frames:
                 first = now
-            received = sum(s["received"] for s in stats["symbols"].values())
-            stored = sum(s["stored"] for s in stats["symbols"].values())
+            received = sum(s.received for s in stats.symbols.values())
+            stored = sum(s.stored for s in stats.symbols.values())
             if stored and (not stored_points or stored != stored_points[-1][1]):
                 stored_points.append((now, stored))
             if received_at is None and received >= total:
@@ -201,11 +201,11 @@ async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) 
         "received_per_s": total / (received_at - first),
         "stored_per_s": n_sustained / (t_sustained - first),
         "stored_by_last_flush_during_intake": n_sustained,
-        "flushes": final["flush"]["flushes"],
-        "early_flushes": final["flush"]["early"],
-        "max_flush_latency_s": final["flush"]["max_latency"],
-        "reconnects": sum(c["reconnects"] for c in final["connections"]),
-        "drops": final["drops"],
+        "flushes": final.flush.flushes,
+        "early_flushes": final.flush.early,
+        "max_flush_latency_s": final.flush.max_latency,
+        "reconnects": sum(c.reconnects for c in final.connections),
+        "drops": final.drops,
     }
 
 

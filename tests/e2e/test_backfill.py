@@ -39,8 +39,8 @@ async def record(fx, cfg, n: int, *, until=None):
                 await fx.wait_generated(symbol, n)
 
             def all_received() -> bool:
-                rows = recorder.statistics()["symbols"]
-                return all(rows[s]["last_id"] == fx.log.generated_ids(s)[-1] for s in cfg.symbols)
+                rows = recorder.statistics().symbols
+                return all(rows[s].last_id == fx.log.generated_ids(s)[-1] for s in cfg.symbols)
 
             # The last trades may still be on their way: gaps are only seen on arrival.
             await wait_for(all_received, step=0.05)
@@ -53,10 +53,10 @@ async def record(fx, cfg, n: int, *, until=None):
 
 def all_filled(stats) -> bool:
     return (
-        stats["backfill"]["queued"] == 0
-        and stats["buffered"] == 0
-        and all(not by.get(OPEN) for by in stats["gaps"].values())
-        and sum(by.get(FILLED, 0) for by in stats["gaps"].values()) > 0
+        stats.backfill.queued == 0
+        and stats.buffered == 0
+        and all(not by.get(OPEN) for by in stats.gaps.values())
+        and sum(by.get(FILLED, 0) for by in stats.gaps.values()) > 0
     )
 
 
@@ -75,12 +75,12 @@ async def test_daemon_fills_every_gap_from_rest(tmp_path):
         gaps = gaps_of(db, symbol)
         assert {g.status for g in gaps} == {FILLED}
         assert sum(g.size for g in gaps) == len(fx.log.skipped_ids(symbol)) == n // 10
-        assert stats["gaps"][symbol] == {FILLED: n // 10}
-    backfill = stats["backfill"]
-    assert backfill["filled"] == 2 * (n // 10)
-    assert backfill["trades_fetched"] == 2 * (n // 10)
-    assert backfill["calls"] == fx.log.rest_requests >= 2 * (n // 10)
-    assert backfill["rate_limited"] == 0
+        assert stats.gaps[symbol] == {FILLED: n // 10}
+    backfill = stats.backfill
+    assert backfill.filled == 2 * (n // 10)
+    assert backfill.trades_fetched == 2 * (n // 10)
+    assert backfill.calls == fx.log.rest_requests >= 2 * (n // 10)
+    assert backfill.rate_limited == 0
 
 
 async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
@@ -103,9 +103,9 @@ async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
         elapsed = trio.current_time() - started
     assert fx.log.rest_429_sent >= 1 and fx.log.rest_418_sent >= 1
     limited = fx.log.rest_429_sent + fx.log.rest_418_sent
-    backfill = stats["backfill"]
-    assert backfill["rate_limited"] == limited
-    assert backfill["waited_s"] >= limited * 1.0  # Retry-After: 1, each time
+    backfill = stats.backfill
+    assert backfill.rate_limited == limited
+    assert backfill.waited_s >= limited * 1.0  # Retry-After: 1, each time
     assert elapsed >= limited * 1.0
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
     assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}
@@ -126,7 +126,7 @@ async def test_invalid_rest_rows_are_skipped_and_explained(tmp_path, capsys):
     invalid = [i for i in skipped if i % 7 == 0]
     assert invalid, "the test needs some skipped ids to be invalid on REST"
     assert fx.log.rest_invalid_rows == len(invalid)
-    assert stats["backfill"]["invalid_rows_skipped"] == len(invalid)
+    assert stats.backfill.invalid_rows_skipped == len(invalid)
     generated = fx.log.generated_ids("BTCUSDT")
     assert stored_ids(db, "BTCUSDT") == [i for i in generated if i not in set(invalid)]
     explained = {}
@@ -160,17 +160,17 @@ async def test_no_backfill_leaves_gaps_open_and_the_next_start_fills_them(tmp_pa
         off = recorder_config(fx, db, symbols=("BTCUSDT",), backfill=False)
 
         def flushed(stats):
-            return stats["symbols"]["BTCUSDT"]["stored"] == n - n // 25
+            return stats.symbols["BTCUSDT"].stored == n - n // 25
 
         stats = await record(fx, off, n, until=flushed)
         assert fx.log.rest_requests == 0
-        assert stats["gaps"]["BTCUSDT"] == {OPEN: n // 25}
-        assert stats["backfill"]["enabled"] is False
+        assert stats.gaps["BTCUSDT"] == {OPEN: n // 25}
+        assert stats.backfill.enabled is False
         assert {g.status for g in gaps_of(db, "BTCUSDT")} == {OPEN}
 
         on = recorder_config(fx, db, symbols=("BTCUSDT",))
         stats = await record(fx, on, n, until=all_filled)
-    assert stats["gaps"]["BTCUSDT"] == {FILLED: n // 25}
+    assert stats.gaps["BTCUSDT"] == {FILLED: n // 25}
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
 
 
@@ -250,11 +250,11 @@ async def test_a_failing_fill_leaves_the_gap_open_with_its_reason_and_retries(tm
         )
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["backfill"]["failed"] >= 3)
+            await wait_for(lambda: recorder.statistics().backfill.failed >= 3)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats["gaps"]["BTCUSDT"] == {OPEN: 1}
-    assert stats["symbols"]["BTCUSDT"]["stored"] == 6
+    assert stats.gaps["BTCUSDT"] == {OPEN: 1}
+    assert stats.symbols["BTCUSDT"].stored == 6
     (gap,) = gaps_of(db, "BTCUSDT")
     assert (gap.first_id, gap.last_id, gap.status) == (4, 5, OPEN)
     assert gap.reason.startswith("backfill failed: REST answer is not a list")
@@ -269,7 +269,7 @@ async def test_more_gaps_than_the_queue_holds_are_all_filled(tmp_path, caplog):
     async with open_fake_exchange(fcfg) as fx:
         cfg = recorder_config(fx, db, symbols=("BTCUSDT",), backfill_queue_size=2)
         stats = await record(fx, cfg, n, until=all_filled)
-    assert stats["gaps"]["BTCUSDT"] == {FILLED: n // 5}
+    assert stats.gaps["BTCUSDT"] == {FILLED: n // 5}
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
     assert "backfill queue full (2 gaps)" in caplog.text
 
@@ -319,7 +319,7 @@ async def test_backfill_command_fills_the_open_gaps_of_a_stopped_daemon(tmp_path
     async with open_fake_exchange(fcfg) as fx:
 
         def flushed(stats):
-            return all(stats["symbols"][s]["stored"] == n - n // 20 for s in SYMBOLS)
+            return all(stats.symbols[s].stored == n - n // 20 for s in SYMBOLS)
 
         await record(fx, recorder_config(fx, db, backfill=False), n, until=flushed)
         argv = ["backfill", "--db", str(db), "--rest-endpoint", fx.rest_url]

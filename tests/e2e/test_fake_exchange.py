@@ -19,6 +19,7 @@ import trio_websocket
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from tradestore import AggTrade, InvalidMessage, TradeStore, parse_agg_trade
+from tradestore._excgroup import first_leaf
 from tradestore.cli import main
 from tradestore.fake import (
     FakeExchangeConfig,
@@ -304,9 +305,7 @@ async def rejection(port: int, resource: str) -> ConnectionRejected:
             async with trio.open_nursery() as nursery:
                 await trio_websocket.wrap_client_stream(nursery, stream, "127.0.0.1", resource)
         except* ConnectionRejected as group:
-            found = [group]
-            while isinstance(found[0], BaseExceptionGroup):
-                found = list(found[0].exceptions)
+            found = [first_leaf(group)]
     assert found, f"{resource} was not rejected"
     return found[0]
 

@@ -40,17 +40,17 @@ async def test_records_two_symbols_exactly_once(tmp_path):
         fx = await MiniExchange(script([frames])).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["ETHUSDT"]["stored"] == 300)
+            await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].stored == 300)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     assert fx.accepted[0][1] == "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 301))
     assert stored_ids(tmp_path / "db", "ETHUSDT") == list(range(5001, 5301))
-    btc = stats["symbols"]["BTCUSDT"]
-    assert (btc["received"], btc["stored"], btc["duplicates"], btc["gaps"]) == (300, 300, 0, 0)
-    assert btc["last_id"] == 300
-    assert btc["last_trade_ms"] == agg_event("BTCUSDT", 300)["T"]
-    assert stats["drops"] == {}
+    btc = stats.symbols["BTCUSDT"]
+    assert (btc.received, btc.stored, btc.duplicates, btc.gaps) == (300, 300, 0, 0)
+    assert btc.last_id == 300
+    assert btc.last_trade_ms == agg_event("BTCUSDT", 300)["T"]
+    assert stats.drops == {}
 
 
 async def test_per_symbol_streams_and_sharding(tmp_path):
@@ -68,7 +68,7 @@ async def test_per_symbol_streams_and_sharding(tmp_path):
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
             await wait_for(
-                lambda: all(s["stored"] == 20 for s in recorder.statistics()["symbols"].values())
+                lambda: all(s.stored == 20 for s in recorder.statistics().symbols.values())
             )
         nursery.cancel_scope.cancel()
     assert sorted(path for _t, path in fx.accepted) == [
@@ -97,7 +97,7 @@ async def test_combined_streams_sharded_over_connections(tmp_path):
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
             await wait_for(
-                lambda: all(s["stored"] == 10 for s in recorder.statistics()["symbols"].values())
+                lambda: all(s.stored == 10 for s in recorder.statistics().symbols.values())
             )
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
@@ -105,7 +105,7 @@ async def test_combined_streams_sharded_over_connections(tmp_path):
         "/stream?streams=bnbusdt@aggTrade",
         "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade",
     ]
-    assert [c["symbols"] for c in stats["connections"]] == [["BTCUSDT", "ETHUSDT"], ["BNBUSDT"]]
+    assert [c.symbols for c in stats.connections] == [("BTCUSDT", "ETHUSDT"), ("BNBUSDT",)]
     for symbol in symbols:
         assert stored_ids(tmp_path / "db", symbol) == list(range(1, 11))
 
@@ -149,10 +149,10 @@ async def test_trade_under_another_symbols_stream_label_is_dropped(tmp_path):
         fx = await MiniExchange(script([frames])).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["ETHUSDT"]["stored"] == 2)
+            await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].stored == 2)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats["drops"] == {"wrong_symbol": 1}
+    assert stats.drops == {"wrong_symbol": 1}
     assert stored_ids(tmp_path / "db", "ETHUSDT") == [6, 8]
 
 
@@ -166,14 +166,14 @@ async def test_every_bad_frame_is_counted_and_never_stored(tmp_path):
         fx = await MiniExchange(script([frames])).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 10)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     # Every reason once; the connection survived them all (one connection, 20 frames).
-    assert stats["drops"] == dict.fromkeys(bad, 1)
+    assert stats.drops == dict.fromkeys(bad, 1)
     assert set(bad) <= set(DROP_REASONS)
-    assert stats["connections"][0]["opens"] == 1
-    assert stats["frames"] == 20
+    assert stats.connections[0].opens == 1
+    assert stats.frames == 20
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
     with TradeStore(tmp_path / "db", read_only=True) as store:
         assert store.symbols() == ["BTCUSDT"]
@@ -193,11 +193,11 @@ async def test_drops_are_attributed_to_the_symbol_of_a_single_stream(tmp_path):
         cfg = config(fx.url, tmp_path / "db", per_symbol_streams=True)
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 1)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 1)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats["symbols"]["BTCUSDT"]["drops"] == {"not_json": 1, "wrong_symbol": 1}
-    assert stats["symbols"]["ETHUSDT"]["drops"] == {}
+    assert stats.symbols["BTCUSDT"].drops == {"not_json": 1, "wrong_symbol": 1}
+    assert stats.symbols["ETHUSDT"].drops == {}
     assert stored_ids(tmp_path / "db", "BTCUSDT") == [1]
 
 
@@ -208,11 +208,11 @@ async def test_duplicates_dropped_and_gaps_recorded_with_the_flush(tmp_path):
         fx = await MiniExchange(script([frames])).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 19)
-        stats = recorder.statistics()["symbols"]["BTCUSDT"]
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 19)
+        stats = recorder.statistics().symbols["BTCUSDT"]
         nursery.cancel_scope.cancel()
     assert stored_ids(tmp_path / "db", "BTCUSDT") == [*range(1, 13), *range(15, 21), 25]
-    assert (stats["received"], stats["duplicates"], stats["gaps"], stats["missing_ids"]) == (
+    assert (stats.received, stats.duplicates, stats.gaps, stats.missing_ids) == (
         len(ids),
         4,
         2,
@@ -235,11 +235,11 @@ async def test_restart_reads_back_the_last_id_and_records_the_hole(tmp_path):
             recorder = await nursery.start(run, config(fx.url, db))
             with trio.fail_after(20):
                 await wait_for(
-                    lambda r=recorder, n=total: r.statistics()["symbols"]["BTCUSDT"]["stored"] == n
+                    lambda r=recorder, n=total: r.statistics().symbols["BTCUSDT"].stored == n
                 )
-            stats = recorder.statistics()["symbols"]["BTCUSDT"]
+            stats = recorder.statistics().symbols["BTCUSDT"]
             nursery.cancel_scope.cancel()
-    assert stats["duplicates"] == 6  # 5..10 were stored by the first run
+    assert stats.duplicates == 6  # 5..10 were stored by the first run
     assert stored_ids(db, "BTCUSDT") == [*range(1, 11), *range(14, 21)]
     with TradeStore(db, read_only=True) as store:
         (gap,) = store.gaps("BTCUSDT")
@@ -255,10 +255,10 @@ async def test_cancel_flushes_everything_received(tmp_path):
         cfg = config(fx.url, tmp_path / "db", flush_interval=3600.0)
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["received"] == 500)
-        assert recorder.statistics()["flush"]["flushes"] == 0
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].received == 500)
+        assert recorder.statistics().flush.flushes == 0
         nursery.cancel_scope.cancel()
-    assert recorder.statistics()["flush"]["flushes"] == 1
+    assert recorder.statistics().flush.flushes == 1
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 501))
 
 
@@ -269,11 +269,11 @@ async def test_safety_valve_flushes_early(tmp_path):
         cfg = config(fx.url, tmp_path / "db", flush_interval=3600.0, flush_max_trades=100)
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] >= 200)
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["received"] == 250)
-        flush = recorder.statistics()["flush"]
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored >= 200)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].received == 250)
+        flush = recorder.statistics().flush
         nursery.cancel_scope.cancel()
-    assert flush["early"] >= 2
+    assert flush.early >= 2
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 251))
 
 
@@ -326,15 +326,15 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
         fx = await MiniExchange(script(frames)).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 10)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     assert len(fx.accepted) == 2
     assert fx.accepted[1][0] - fx.accepted[0][0] < 0.01  # no backoff after a planned recycle
-    assert stats["server_shutdowns"] == 1
-    assert stats["connections"][0]["recycled"] == {"server_shutdown": 1}
-    assert stats["symbols"]["BTCUSDT"]["duplicates"] == 2
-    assert stats["drops"] == {}
+    assert stats.server_shutdowns == 1
+    assert stats.connections[0].recycled == {"server_shutdown": 1}
+    assert stats.symbols["BTCUSDT"].duplicates == 2
+    assert stats.drops == {}
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
 
 
@@ -361,13 +361,13 @@ async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
         fx = await MiniExchange(idle).start(nursery)
         recorder = await nursery.start(run, config(fx.url, db, retention_days=7.0))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["prune"]["runs"] == 1)
+            await wait_for(lambda: recorder.statistics().prune.runs == 1)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats["prune"]["trades_removed"] == 5
+    assert stats.prune.trades_removed == 5
     assert stored_ids(db, "BTCUSDT") == [6, 7, 8]
     # The last id was read back at start, so the next live trade continues from 8.
-    assert stats["symbols"]["BTCUSDT"]["last_id"] == 8
+    assert stats.symbols["BTCUSDT"].last_id == 8
 
 
 async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, monkeypatch):
@@ -391,9 +391,9 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
         )
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(60):
-            while recorder.statistics()["symbols"]["BTCUSDT"]["stored"] < 3000:
+            while recorder.statistics().symbols["BTCUSDT"].stored < 3000:
                 stats = recorder.statistics()
-                peak = max(peak, stats["buffered"])
+                peak = max(peak, stats.buffered)
                 await trio.sleep(0.005)
         nursery.cancel_scope.cancel()
     # The limit is checked after each frame: at most one over it.
@@ -442,21 +442,23 @@ async def test_wss_endpoint_over_tls(tmp_path, monkeypatch):
         url = f"wss://localhost:{server.port}"
         recorder = await nursery.start(run, config(url, tmp_path / "db", symbols=("BTCUSDT",)))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 10)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 10)
         nursery.cancel_scope.cancel()
     assert paths == ["/stream?streams=btcusdt@aggTrade"]
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
 
 
 async def test_statistics_shape_is_stable(tmp_path):
-    """The /metrics exporter reads these keys: keep them (and their types) stable."""
+    """Scripts read these JSON keys (``as_dict()``): keep them stable."""
     async with trio.open_nursery() as nursery:
         fx = await MiniExchange(script([[combined(agg_event("BTCUSDT", 1))]])).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 1)
-        stats = recorder.statistics()
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 1)
+        snapshot = recorder.statistics()
         nursery.cancel_scope.cancel()
+    stats = snapshot.as_dict()
+    json.dumps(stats)  # plain JSON all the way down
     assert set(stats) >= {
         "started_ms", "frames", "drops", "server_shutdowns", "buffered", "in_flight", "queue",
         "flush", "prune", "connect_budget_waits", "symbols", "connections",
@@ -472,3 +474,4 @@ async def test_statistics_shape_is_stable(tmp_path):
     conn = stats["connections"][0]
     assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0
     assert stats["queue"]["size"] == 4096
+    assert snapshot.connections[0].opens == 1 and snapshot.queue.size == 4096

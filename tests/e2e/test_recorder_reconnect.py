@@ -51,9 +51,9 @@ async def test_backoff_schedule_on_the_mock_clock(tmp_path, autojump_clock):
     observed = intervals([t for t, _path in fx.accepted[:10]])
     assert all(abs(o - d) < 1e-3 for o, d in zip(observed, delays, strict=True)), (observed, delays)
     assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    conn = stats["connections"][0]
-    assert conn["failures"] >= 9
-    assert conn["last_error"].startswith("connection closed")
+    conn = stats.connections[0]
+    assert conn.failures >= 9
+    assert conn.last_error.startswith("connection closed")
 
 
 async def test_backoff_resets_after_a_connection_that_delivered_data(tmp_path, autojump_clock):
@@ -74,7 +74,7 @@ async def test_backoff_resets_after_a_connection_that_delivered_data(tmp_path, a
     expected = [rng.uniform(0, 1) for _ in range(7)]
     observed = intervals([t for t, _ in fx.accepted[:8]])
     assert all(abs(o - d) < 1e-3 for o, d in zip(observed, expected, strict=True))
-    assert recorder.statistics()["symbols"]["BTCUSDT"]["reconnects"] >= 7
+    assert recorder.statistics().symbols["BTCUSDT"].reconnects >= 7
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, len(fx.accepted) + 1))
 
 
@@ -113,7 +113,7 @@ async def test_budget_caps_a_reconnect_storm(tmp_path, autojump_clock):
     in_window = [t for t, _ in fx.accepted if t - start <= 100.0]
     # 5 at once, then one per 10 s: never more than capacity + window refills.
     assert 5 + 9 <= len(in_window) <= 5 + 10 + 1
-    assert recorder.statistics()["connect_budget_waits"] >= 9
+    assert recorder.statistics().connect_budget_waits >= 9
 
 
 async def test_seam_duplicates_dropped_and_missed_ids_become_gaps(tmp_path, autojump_clock):
@@ -138,14 +138,14 @@ async def test_seam_duplicates_dropped_and_missed_ids_become_gaps(tmp_path, auto
         fx = await MiniExchange(handler).start(nursery)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(1000):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["last_id"] == 60)
-            await wait_for(lambda: recorder.statistics()["buffered"] == 0)
-        stats = recorder.statistics()["symbols"]["BTCUSDT"]
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].last_id == 60)
+            await wait_for(lambda: recorder.statistics().buffered == 0)
+        stats = recorder.statistics().symbols["BTCUSDT"]
         nursery.cancel_scope.cancel()
     expected = sorted(set(range(1, 61)) - set(missing))
     assert stored_ids(tmp_path / "db", "BTCUSDT") == expected
-    assert stats["duplicates"] == 6
-    assert stats["reconnects"] >= 2
+    assert stats.duplicates == 6
+    assert stats.reconnects >= 2
     with TradeStore(tmp_path / "db", read_only=True) as store:
         holes = [i for g in store.gaps("BTCUSDT") for i in range(g.first_id, g.last_id + 1)]
     assert holes == missing
@@ -193,8 +193,8 @@ async def test_fake_exchange_drops_and_lifetime_every_id_accounted(tmp_path, aut
         lost_in_drops = (sent & set(generated)) - set(stored)
         assert len(lost_in_drops) <= fstats["connections_dropped"]
         assert set(fx.log.skipped_ids(symbol)) & set(generated) <= holes
-        assert stats["symbols"][symbol]["reconnects"] >= 5
-    assert stats["server_shutdowns"] >= 1
+        assert stats.symbols[symbol].reconnects >= 5
+    assert stats.server_shutdowns >= 1
 
 
 async def test_watchdog_recycles_a_silent_connection_while_pings_flow(tmp_path, autojump_clock):
@@ -212,19 +212,19 @@ async def test_watchdog_recycles_a_silent_connection_while_pings_flow(tmp_path, 
         recorder = await nursery.start(run, config(fx.ws_url, tmp_path / "db"))
         start = trio.current_time()
         with trio.fail_after(1000):
-            await wait_for(lambda: recorder.statistics()["connections"][0]["opens"] == 2)
+            await wait_for(lambda: recorder.statistics().connections[0].opens == 2)
         recycled_after = trio.current_time() - start
-        received = recorder.statistics()["symbols"]["BTCUSDT"]["received"]
+        received = recorder.statistics().symbols["BTCUSDT"].received
         await trio.sleep(3.0)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     fstats = fx.log.statistics()
-    assert stats["connections"][0]["recycled"] == {"silent": 1}
+    assert stats.connections[0].recycled == {"silent": 1}
     # The last frame came just before 5 s; the 30 s floor of silence counts from it.
     assert 4.5 + 30.0 <= recycled_after <= 5.0 + 30.0 + 1.0
     assert fstats["pongs_received"] >= 15  # pings were answered all through the silence
     assert fstats["drops_by_reason"].get("pong_timeout", 0) == 0
-    assert stats["symbols"]["BTCUSDT"]["received"] > received  # the new connection has data
+    assert stats.symbols["BTCUSDT"].received > received  # the new connection has data
 
 
 async def test_watchdog_threshold_follows_the_recent_rate(tmp_path, autojump_clock):
@@ -250,7 +250,7 @@ async def test_watchdog_threshold_follows_the_recent_rate(tmp_path, autojump_clo
         nursery.cancel_scope.cancel()
     silence = fx.accepted[1][0] - frames_at[-1]
     assert 100.0 <= silence <= 101.0
-    assert stats["connections"][0]["recycled"] == {"silent": 1}
+    assert stats.connections[0].recycled == {"silent": 1}
 
 
 async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
@@ -276,13 +276,13 @@ async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
         with trio.fail_after(60):
             await wait_for(lambda: len(fx.log.sent_ids("BTCUSDT")) == 1200)
             last = fx.log.sent_ids("BTCUSDT")[-1]
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["last_id"] == last)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].last_id == last)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     fstats = fx.log.statistics()
     assert fstats["drops_by_reason"] == {}
     assert fstats["pongs_received"] >= 10
-    assert stats["connections"][0]["opens"] == 1
+    assert stats.connections[0].opens == 1
     assert len(writes) >= 2 and max(writes) > 400  # writes were slow and batches piled up
     assert stored_ids(tmp_path / "db", "BTCUSDT") == fx.log.sent_ids("BTCUSDT")
     assert len(fx.log.sent_ids("BTCUSDT")) == 1200
@@ -339,7 +339,7 @@ async def test_rejected_handshake_honours_retry_after(tmp_path, autojump_clock):
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(1000):
             await wait_for(lambda: len(attempts) >= 3)
-        error = recorder.statistics()["connections"][0]["last_error"]
+        error = recorder.statistics().connections[0].last_error
         nursery.cancel_scope.cancel()
     assert all(30.0 <= gap < 31.0 for gap in intervals(attempts[:3]))
     assert error.endswith("rejected with HTTP 429")

@@ -39,7 +39,7 @@ async def record_through_rotations(
             for symbol in SYMBOLS:
                 await fx.wait_generated(symbol, n)
             await wait_for(
-                lambda: all(recorder.statistics()["symbols"][s]["stored"] >= n for s in SYMBOLS),
+                lambda: all(recorder.statistics().symbols[s].stored >= n for s in SYMBOLS),
                 step=0.05,
             )
         stats = recorder.statistics()
@@ -52,10 +52,10 @@ def assert_complete(fx, db, stats) -> None:
         generated = fx.log.generated_ids(symbol)
         # stored_ids also checks that no id is stored twice (raw rows == distinct ids).
         assert stored_ids(db, symbol) == generated
-        assert stats["symbols"][symbol]["gaps"] == 0
+        assert stats.symbols[symbol].gaps == 0
         with TradeStore(db, read_only=True) as store:
             assert store.gaps(symbol) == []
-    assert stats["gaps"] in ({}, {s: {} for s in SYMBOLS})
+    assert stats.gaps in ({}, {s: {} for s in SYMBOLS})
 
 
 @pytest.mark.slow
@@ -64,13 +64,13 @@ async def test_rotation_before_the_age_limit_loses_nothing(tmp_path):
     recorder replaces each connection itself and the exchange never has to cut one."""
     fx, db, stats = await record_through_rotations(tmp_path, rotate_after=1.5)
     assert_complete(fx, db, stats)
-    conn = stats["connections"][0]
-    assert conn["rotations"] >= 2
-    assert conn["recycled"].get("max_age", 0) == conn["rotations"]
+    conn = stats.connections[0]
+    assert conn.rotations >= 2
+    assert conn.recycled.get("max_age", 0) == conn.rotations
     assert fx.log.drops_by_reason.get("lifetime", 0) == 0
-    assert fx.log.connections_opened == conn["opens"]
+    assert fx.log.connections_opened == conn.opens
     # The overlap delivered ids twice; the batcher dropped exactly those.
-    assert sum(stats["symbols"][s]["duplicates"] for s in SYMBOLS) > 0
+    assert sum(stats.symbols[s].duplicates for s in SYMBOLS) > 0
 
 
 @pytest.mark.slow
@@ -82,10 +82,10 @@ async def test_server_shutdown_notice_rotates_make_before_break(tmp_path):
         tmp_path, rotate_after=3600.0, n=1000, lifetime=5.0, notice=2.5
     )
     assert_complete(fx, db, stats)
-    conn = stats["connections"][0]
-    assert stats["server_shutdowns"] >= 2
-    assert conn["rotations"] >= 2
-    assert conn["recycled"].get("server_shutdown", 0) == conn["rotations"]
+    conn = stats.connections[0]
+    assert stats.server_shutdowns >= 2
+    assert conn.rotations >= 2
+    assert conn.recycled.get("server_shutdown", 0) == conn.rotations
     assert fx.log.drops_by_reason.get("lifetime", 0) == 0
 
 
@@ -129,14 +129,14 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
         )
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(30):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] == 20)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 20)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     ids, gaps = stored_and_gaps(db, "BTCUSDT")
     assert ids == list(range(1, 21))
     assert gaps == []
-    assert stats["symbols"]["BTCUSDT"]["duplicates"] == 3  # 8, 9, 10 came on both
-    assert stats["connections"][0]["rotations"] == 1
+    assert stats.symbols["BTCUSDT"].duplicates == 3  # 8, 9, 10 came on both
+    assert stats.connections[0].rotations == 1
     assert len(fx.accepted) == 2
     # Make-before-break: the successor was accepted at once (on the notice), the old
     # connection closed only after the overlap.
@@ -170,14 +170,14 @@ async def test_rotation_keeps_the_old_connection_when_no_successor_opens(tmp_pat
         )
         recorder = await nursery.start(run, cfg)
         with trio.fail_after(100):
-            await wait_for(lambda: recorder.statistics()["symbols"]["BTCUSDT"]["stored"] >= 60)
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored >= 60)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     ids, gaps = stored_and_gaps(db, "BTCUSDT")
     assert ids == list(range(1, len(ids) + 1)) and gaps == []
-    conn = stats["connections"][0]
-    assert conn["rotations"] == 0
-    assert conn["rotation_failures"] >= 2
-    assert conn["recycled"] == {}
-    assert stats["symbols"]["BTCUSDT"]["reconnects"] >= 1  # successors did open, briefly
+    conn = stats.connections[0]
+    assert conn.rotations == 0
+    assert conn.rotation_failures >= 2
+    assert conn.recycled == {}
+    assert stats.symbols["BTCUSDT"].reconnects >= 1  # successors did open, briefly
     assert len(attempts) >= 2

@@ -211,14 +211,14 @@ async def test_set_symbols_touches_only_the_connections_that_change(tmp_path):
             await wait_for(
                 lambda: fx.subscriptions() == [("bnbusdt@aggTrade",), ("btcusdt@aggTrade",)]
             )
-            await wait_for(lambda: recorder.statistics()["symbols"]["BNBUSDT"]["stored"] > 10)
+            await wait_for(lambda: recorder.statistics().symbols["BNBUSDT"].stored > 10)
             with pytest.raises(ConfigError):
                 await recorder.set_symbols(["BTCUSDT", "not a symbol!"])
             stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert recorder.connections[0] is btc and btc.opens == 1
+    assert recorder.connections[0] is btc and btc.statistics().opens == 1
     assert fx.log.connections_opened == 3
-    assert set(stats["symbols"]) == {"BTCUSDT", "BNBUSDT"}
-    assert [c["name"] for c in stats["connections"]] == ["ws-BTCUSDT", "ws-BNBUSDT"]
-    assert stats["reloads"] == 1
+    assert set(stats.symbols) == {"BTCUSDT", "BNBUSDT"}
+    assert [c.name for c in stats.connections] == ["ws-BTCUSDT", "ws-BNBUSDT"]
+    assert stats.reloads == 1
     assert recorder.config.symbols == ("BTCUSDT", "BNBUSDT")

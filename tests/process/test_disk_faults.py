@@ -406,11 +406,10 @@ def test_a_failed_write_leaves_the_counts_and_last_id_true(tmp_path):
 def _batcher(tmp_path, **settings):
     from tradestore.recorder import RecorderConfig
     from tradestore.recorder._batcher import Batcher
-    from tradestore.recorder._stats import SymbolStats
 
     cfg = RecorderConfig(symbols=("BTCUSDT",), db=str(tmp_path / "db"), **settings)
     store = TradeStore(cfg.db_path)
-    return Batcher(store, {"BTCUSDT": SymbolStats()}, cfg), store
+    return Batcher(store, cfg), store
 
 
 class _Disk:
@@ -440,22 +439,22 @@ async def test_outage_logs_once_keeps_every_trade_and_recovers(tmp_path, caplog,
                 await wait_for(lambda: batcher.outage is not None)
                 for trade in trades[100:200]:
                     batcher.accept("BTCUSDT", trade)
-                await wait_for(lambda: batcher.stats.failed >= 4)
-                assert batcher.stats.reopens >= 3  # every retry reopened the store first
+                await wait_for(lambda: batcher.statistics().failed >= 4)
+                assert batcher.statistics().reopens >= 3  # every retry reopened the store first
                 assert batcher.buffered == 200
                 disk.full = False
                 for trade in trades[200:]:
                     batcher.accept("BTCUSDT", trade)
                 await wait_for(lambda: batcher.buffered == 0 and batcher.outage is None)
             nursery.cancel_scope.cancel()
-        stats = batcher.stats.as_dict()
+        stats = batcher.statistics()
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 300
         ids = [t.agg_id for t in store.query_trades("BTCUSDT", 0, 2 * 10**12)]
     finally:
         store.close()
     assert ids == list(range(1, 301))
-    assert stats["outages"] == 1 and stats["failing_since_ms"] is None
-    assert "No space left" in stats["last_error"]
+    assert stats.outages == 1 and stats.failing_since_ms is None
+    assert "No space left" in stats.last_error
     lines = [r for r in caplog.records if r.name == "tradestore.recorder._batcher"]
     assert sum(r.levelname == "ERROR" for r in lines) == 1  # once per outage
     assert sum("takes writes again" in r.getMessage() for r in lines) == 1
@@ -481,7 +480,7 @@ async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(
         gave_up_after = trio.current_time() - started
         assert batcher.buffered == 10  # still held: the caller decides (the daemon exits 1)
         # Retries back off (0.05, 0.1, 0.2, 0.4 s ...): a handful, not one per tick.
-        assert 3 <= batcher.stats.failed <= 6
+        assert 3 <= batcher.statistics().failed <= 6
     finally:
         store.close()
     assert 0.5 <= gave_up_after < 5.0

@@ -11,9 +11,10 @@ from tradestore.binance._markets import (
     DEFAULT_REST_URL,
     DEFAULT_WS_URL,
     MAX_STREAMS_PER_CONNECTION,
+    RATE_LIMIT_STATUSES,
     WEIGHT_PER_MINUTE,
 )
-from tradestore.binance._rest import BinanceRest, RestError, RestStats, retry_after_seconds
+from tradestore.binance._rest import BinanceRest, RestError, RestStats, parse_retry_after
 from tradestore.binance._streams import StreamSpec, plan_streams, stream_name
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
     "MAX_STREAMS_PER_CONNECTION",
+    "RATE_LIMIT_STATUSES",
     "WEIGHT_PER_MINUTE",
     "BinanceRest",
     "CsvFormatError",
@@ -33,9 +35,9 @@ __all__ = [
     "backfill_range",
     "fill_gap",
     "open_text",
+    "parse_retry_after",
     "plan_streams",
     "read_trades",
-    "retry_after_seconds",
     "row_trade",
     "stream_name",
     "verify_checksum",

@@ -19,3 +19,6 @@ CONNECT_WINDOW_S = 300.0
 WEIGHT_PER_MINUTE = 6000
 AGG_TRADES_WEIGHT = 4
 AGG_TRADES_PAGE = 1000
+# HTTP statuses of a rate limit (429) and of the IP ban that follows ignoring it (418);
+# both carry a Retry-After header, REST answers and WebSocket handshake rejections alike.
+RATE_LIMIT_STATUSES = frozenset({418, 429})

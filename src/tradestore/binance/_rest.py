@@ -8,6 +8,7 @@ before anything else; transport errors and 5xx answers are retried with backoff.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tradestore.binance._markets import (
     AGG_TRADES_PAGE,
     AGG_TRADES_PATH,
     AGG_TRADES_WEIGHT,
+    RATE_LIMIT_STATUSES,
     WEIGHT_PER_MINUTE,
 )
 
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 PAGE_LIMIT = AGG_TRADES_PAGE
 CALL_WEIGHT = AGG_TRADES_WEIGHT
 WEIGHT_BUDGET_PER_MIN = WEIGHT_PER_MINUTE
+# A rate-limited answer without a usable Retry-After: wait out a whole weight window.
+RETRY_AFTER_FALLBACK_S = 60.0
+# Never hammer back sooner than this, whatever the header says.
+RETRY_AFTER_MIN_S = 1.0
 
 
 class RestError(RuntimeError):
@@ -90,9 +96,10 @@ class BinanceRest:
                 await self._wait(delay)
                 continue
             self._note_weight(response)
-            if response.status_code in (429, 418):
+            if response.status_code in RATE_LIMIT_STATUSES:
                 self.stats.rate_limited += 1
-                delay = retry_after_seconds(response)
+                asked = parse_retry_after(response.headers.get("Retry-After"))
+                delay = max(RETRY_AFTER_FALLBACK_S if asked is None else asked, RETRY_AFTER_MIN_S)
                 log.warning(
                     "REST answered %d (%s); waiting Retry-After %.0f s",
                     response.status_code,
@@ -142,9 +149,18 @@ class BinanceRest:
         await trio.sleep(seconds)
 
 
-def retry_after_seconds(response: httpx.Response) -> float:
-    value = response.headers.get("Retry-After", "")
+def parse_retry_after(value: str | bytes | None) -> float | None:
+    """The seconds a ``Retry-After`` header value asks to wait; None when there is no
+    value or it is not a finite number (Binance sends seconds, never the HTTP-date form).
+    A negative value reads as 0. Each caller decides what None means for it."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
     try:
-        return max(float(value), 1.0)
+        seconds = float(value)
     except ValueError:
-        return 60.0
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)

@@ -10,10 +10,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from tradestore.cli import _common as c
+
+if TYPE_CHECKING:
+    from tradestore.recorder import RecorderStatistics
 
 DEFAULT_SYMBOLS = "BTCUSDT,ETHUSDT"
 REFRESH_S = 0.5
@@ -138,8 +142,7 @@ async def _plain_progress(recorder) -> None:
         stats = recorder.statistics()
         per_s = rates.update(stats)
         parts = [
-            f"{s} {per_s.get(s, 0.0):.0f}/s stored {v['stored']}"
-            for s, v in stats["symbols"].items()
+            f"{s} {per_s.get(s, 0.0):.0f}/s stored {v.stored}" for s, v in stats.symbols.items()
         ]
         print(f"[{trio.current_time() - start:4.0f} s] " + "  ".join(parts), flush=True)
 
@@ -150,9 +153,9 @@ class _Rates:
     def __init__(self) -> None:
         self._last: tuple[float, dict[str, int]] | None = None
 
-    def update(self, stats: dict) -> dict[str, float]:
+    def update(self, stats: RecorderStatistics) -> dict[str, float]:
         now = trio.current_time()
-        counts = {s: v["received"] for s, v in stats["symbols"].items()}
+        counts = {s: v.received for s, v in stats.symbols.items()}
         rates = {}
         if self._last is not None and now > self._last[0]:
             dt = now - self._last[0]
@@ -161,21 +164,23 @@ class _Rates:
         return rates
 
 
-def _progress_table(stats: dict, rates: dict[str, float], elapsed: float, seconds: float):
+def _progress_table(
+    stats: RecorderStatistics, rates: dict[str, float], elapsed: float, seconds: float
+):
     from rich.table import Table
 
     table = Table(title=f"recording: {elapsed:4.1f} / {seconds:g} s  (Ctrl-C to stop)")
     for name in ("symbol", "trades/s", "received", "stored", "buffered", "last id", "gaps"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
-    for symbol, v in stats["symbols"].items():
+    for symbol, v in stats.symbols.items():
         table.add_row(
             symbol,
             f"{rates.get(symbol, 0.0):.0f}",
-            str(v["received"]),
-            str(v["stored"]),
-            str(v["buffered"]),
-            "" if v["last_id"] is None else str(v["last_id"]),
-            str(v["gaps"]),
+            str(v.received),
+            str(v.stored),
+            str(v.buffered),
+            "" if v.last_id is None else str(v.last_id),
+            str(v.gaps),
         )
     return table
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import trio
 
+from tradestore._excgroup import leaves
 from tradestore._flags import add_flags, given_flags
 from tradestore.cli import _common as c
 
@@ -70,18 +71,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         return trio.run(serve_until_signal, config, args.sent_log)
     except* OSError as group:  # cannot bind (address in use), unreadable source file
-        failures = list(_leaves(group))
+        failures = list(leaves(group))
     for exc in failures:
         print(f"tradestore-trio fake-exchange: {exc}", file=sys.stderr)
     return 1
-
-
-def _leaves(group: BaseException):
-    if isinstance(group, BaseExceptionGroup):
-        for exc in group.exceptions:
-            yield from _leaves(exc)
-    else:
-        yield group
 
 
 async def serve_until_signal(config, sent_log: Path | None) -> int:

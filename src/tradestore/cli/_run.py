@@ -11,6 +11,7 @@ import sys
 
 import trio
 
+from tradestore._excgroup import first_leaf
 from tradestore._flags import add_flags, given_flags
 from tradestore.cli import _common as c
 
@@ -89,33 +90,25 @@ async def serve_until_signal(config, reload_config=None) -> int:
                     "giving up: %s. Exiting 1 with the buffered trades unwritten; once the "
                     "store can be written again, a restart resumes after the last stored id "
                     "and backfills the hole",
-                    _first_leaf(group),
+                    first_leaf(group),
                 )
                 status = 1
             except* StoreError as group:
-                text = str(group.exceptions[0])
+                text = str(first_leaf(group))
                 if "lock" in text.lower():
                     text = f"{config.db} is in use by another process (a running daemon?)"
                 log.error("%s", text)
                 status = 1
             except* Exception as group:
-                log.critical("the recorder failed", exc_info=group.exceptions[0])
+                log.critical("the recorder failed", exc_info=first_leaf(group))
                 status = 1
             finally:
                 outer.cancel_scope.cancel()
-    if holder and holder[0].batcher.buffered:
+    if holder and holder[0].statistics().buffered:
         status = 1
     if status == 0 and not daemon_scope.cancel_called:
         status = 1  # the daemon only ends on a signal; anything else is a failure
     return status
-
-
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    """The first exception inside (possibly nested) exception groups."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
 
 
 async def reload_symbols(recorder, reload_config) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from tradestore._asgi import serve_lifespan
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._rest import RestApi, encode
 from tradestore.fake._ws import serve_websocket
@@ -23,7 +24,7 @@ class FakeExchangeApp:
         elif kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
 
     async def _http(self, scope, receive, send) -> None:
         while True:  # drain the (empty) request body
@@ -43,13 +44,3 @@ class FakeExchangeApp:
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else data}
         )
-
-
-async def _lifespan(receive, send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

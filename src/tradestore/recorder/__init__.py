@@ -3,7 +3,8 @@
 from tradestore.recorder import RecorderConfig, run
 async with trio.open_nursery() as nursery:
     recorder = await nursery.start(run, RecorderConfig(symbols=("BTCUSDT",)))
-    print(recorder.statistics())
+    stats = recorder.statistics()  # a frozen RecorderStatistics; .as_dict() for JSON
+    print(stats.symbols["BTCUSDT"].stored)
 """
 
 from tradestore.binance import StreamSpec
@@ -12,18 +13,36 @@ from tradestore.recorder._batcher import StoreUnavailable
 from tradestore.recorder._config import ConfigError, RecorderConfig
 from tradestore.recorder._daemon import Recorder, run
 from tradestore.recorder._dispatch import DROP_REASONS
+from tradestore.recorder._statistics import (
+    ActiveFill,
+    BackfillStatistics,
+    ConnectionStatistics,
+    FlushStatistics,
+    FrameQueueStatistics,
+    PruneStatistics,
+    RecorderStatistics,
+    SymbolStatistics,
+)
 from tradestore.recorder._stream import plan_streams
 
 __all__ = [
     "DROP_REASONS",
+    "ActiveFill",
+    "BackfillStatistics",
     "Backoff",
     "ConfigError",
     "ConnectionBudget",
+    "ConnectionStatistics",
+    "FlushStatistics",
+    "FrameQueueStatistics",
     "LogThrottle",
+    "PruneStatistics",
     "Recorder",
     "RecorderConfig",
+    "RecorderStatistics",
     "StoreUnavailable",
     "StreamSpec",
+    "SymbolStatistics",
     "plan_streams",
     "run",
 ]

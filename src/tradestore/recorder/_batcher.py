@@ -26,7 +26,7 @@ import trio
 from tradestore._model import AggTrade
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
-from tradestore.recorder._stats import FlushStats, SymbolStats
+from tradestore.recorder._statistics import FlushStatistics
 from tradestore.store import Gap, TradeStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,36 @@ REMIND_EVERY = 60.0  # seconds between the reminder lines of one outage
 
 class StoreUnavailable(RuntimeError):
     """The store refused every write for longer than ``write_failure_timeout``."""
+
+
+@dataclass(slots=True)
+class SymbolCounters:
+    """One symbol's continuity since the daemon started (the batcher's own counters)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    missing_ids: int = 0
+    last_id: int | None = None  # highest agg id accepted (or read back from the store)
+    last_trade_ms: int | None = None
+
+
+@dataclass(slots=True)
+class FlushCounters:
+    """The batcher's writes; ``Batcher.statistics()`` copies them into FlushStatistics."""
+
+    flushes: int = 0
+    failed: int = 0
+    early: int = 0
+    trades: int = 0
+    last_latency: float | None = None
+    max_latency: float = 0.0
+    last_flush_ms: int | None = None
+    outages: int = 0
+    reopens: int = 0
+    failing_since_ms: int | None = None
+    last_error: str | None = None
 
 
 @dataclass(slots=True)
@@ -60,35 +90,49 @@ class Batcher:
     def __init__(
         self,
         store: TradeStore,
-        symbols: dict[str, SymbolStats],
         config: RecorderConfig,
+        *,
         throttle: LogThrottle | None = None,
+        on_gap: Callable[[str, Gap], None] | None = None,
     ) -> None:
+        """Record ``config.symbols``. ``on_gap(symbol, gap)`` is called once a gap record is
+        durably stored (the backfill worker's intake): never before, or a fill could be
+        overwritten by the "open" record."""
         self.store = store
-        self.symbols = symbols
         self.config = config
         self.throttle = throttle or LogThrottle(log)
-        self.buffers: dict[str, list[AggTrade]] = {s: [] for s in symbols}
+        self._on_gap = on_gap
+        # The symbols recorded now; read by statistics, written only here.
+        self.symbols: dict[str, SymbolCounters] = {s: SymbolCounters() for s in config.symbols}
+        # Buffers outlive a symbol's removal, so its last trades are still written.
+        self.buffers: dict[str, list[AggTrade]] = {s: [] for s in config.symbols}
         self.gaps: list[tuple[str, Gap]] = []
         self.buffered = 0
         self.in_flight = 0
-        self.stats = FlushStats()
+        self._flush = FlushCounters()
         self._wake = trio.Event()
         self._room = trio.Event()
         self.outage: Outage | None = None
-        # Called with (symbol, gap) once a gap record is durably stored (the backfill
-        # worker's intake): never before, or a fill could be overwritten by "open".
-        self.on_gap: Callable[[str, Gap], None] | None = None
 
-    def add_symbol(self, symbol: str, stats: SymbolStats) -> None:
-        self.symbols[symbol] = stats
+    def resume(self, symbol: str, last_id: int | None, last_trade_ms: int | None) -> None:
+        """Record ``symbol`` after ``last_id`` (its last stored trade; None: nothing
+        stored), so the first trade past a hole opens a gap. Adds the symbol if needed."""
+        counters = self.symbols.setdefault(symbol, SymbolCounters())
+        counters.last_id = last_id
+        counters.last_trade_ms = last_trade_ms
         self.buffers.setdefault(symbol, [])
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Stop recording ``symbol``; what is buffered of it is still written."""
+        self.symbols.pop(symbol, None)
 
     # ------------------------------------------------------------------ intake
 
     def accept(self, symbol: str, trade: AggTrade) -> None:
         """Take one valid trade of ``symbol`` (dropping duplicates, recording gaps)."""
-        st = self.symbols[symbol]
+        st = self.symbols.get(symbol)
+        if st is None:
+            return  # a symbol a reload removed; its connection is closing
         st.received += 1
         last = st.last_id
         agg_id = trade.agg_id
@@ -105,7 +149,7 @@ class Batcher:
         if self.buffered >= self.config.flush_max_trades:
             self._wake.set()
 
-    def _open_gap(self, symbol: str, st: SymbolStats, trade: AggTrade) -> None:
+    def _open_gap(self, symbol: str, st: SymbolCounters, trade: AggTrade) -> None:
         gap = Gap(
             first_id=st.last_id + 1,
             last_id=trade.agg_id - 1,
@@ -154,7 +198,7 @@ class Batcher:
                 with trio.move_on_at(next_at):
                     await self._wake.wait()
                 if trio.current_time() < next_at:
-                    self.stats.early += 1
+                    self._flush.early += 1
             else:
                 # A failing store is retried on its backoff, not on every full-buffer wake.
                 await trio.sleep_until(self.outage.retry_at)
@@ -176,7 +220,7 @@ class Batcher:
             # Nothing is waiting (an outage always keeps something buffered; this only
             # guards serve() against spinning on a stale retry time).
             self.outage = None
-            self.stats.failing_since_ms = None
+            self._flush.failing_since_ms = None
             return True
         outage = self.outage
         if outage is not None:
@@ -188,7 +232,7 @@ class Batcher:
                 self._failed(exc, f"reopening the store to write {self.buffered} trades")
                 return False
             outage.reopens += 1
-            self.stats.reopens += 1
+            self._flush.reopens += 1
         batches = {s: b for s, b in self.buffers.items() if b}
         gaps = self.gaps
         count = self.buffered
@@ -206,21 +250,21 @@ class Batcher:
         finally:
             self.in_flight = 0
         latency = time.perf_counter() - started
-        st = self.stats
+        st = self._flush
         st.flushes += 1
         st.trades += count
         st.last_latency = latency
         st.max_latency = max(st.max_latency, latency)
         st.last_flush_ms = int(time.time() * 1000)
         for symbol, trades in batches.items():
-            stats = self.symbols.get(symbol)
-            if stats is not None:  # None: removed by a reload since it was buffered
-                stats.stored += len(trades)
+            counters = self.symbols.get(symbol)
+            if counters is not None:  # None: removed by a reload since it was buffered
+                counters.stored += len(trades)
         if outage is not None:
             self._recovered(outage, count)
-        if self.on_gap is not None:
+        if self._on_gap is not None:
             for symbol, gap in gaps:
-                self.on_gap(symbol, gap)
+                self._on_gap(symbol, gap)
         if not self.full:
             self._room.set()
             self._room = trio.Event()
@@ -229,7 +273,7 @@ class Batcher:
     def _failed(self, exc: Exception, what: str) -> None:
         now = trio.current_time()
         error = str(exc) or type(exc).__name__
-        self.stats.failed += 1
+        self._flush.failed += 1
         outage = self.outage
         if outage is None:
             delay = self.config.flush_interval
@@ -242,9 +286,9 @@ class Batcher:
                 delay=delay,
                 reminded_at=now,
             )
-            self.stats.outages += 1
-            self.stats.failing_since_ms = self.outage.since_ms
-            self.stats.last_error = error
+            self._flush.outages += 1
+            self._flush.failing_since_ms = self.outage.since_ms
+            self._flush.last_error = error
             log.error(
                 "%s failed: %s; every trade stays buffered and the store is reopened and "
                 "retried (giving up after %.0f s of failures)",
@@ -255,7 +299,7 @@ class Batcher:
             return
         outage.attempts += 1
         outage.last_error = error
-        self.stats.last_error = error
+        self._flush.last_error = error
         outage.delay = min(outage.delay * 2, max(RETRY_DELAY_MAX, self.config.flush_interval))
         outage.retry_at = now + outage.delay
         if now - outage.reminded_at >= REMIND_EVERY:
@@ -274,7 +318,7 @@ class Batcher:
 
     def _recovered(self, outage: Outage, count: int) -> None:
         self.outage = None
-        self.stats.failing_since_ms = None
+        self._flush.failing_since_ms = None
         log.warning(
             "the store takes writes again after %.1f s (%d failed attempts, %d reopens); "
             "%d buffered trades written",
@@ -305,3 +349,19 @@ class Batcher:
 
     def depth(self, symbol: str) -> int:
         return len(self.buffers.get(symbol, ()))
+
+    def statistics(self) -> FlushStatistics:
+        f = self._flush
+        return FlushStatistics(
+            flushes=f.flushes,
+            failed=f.failed,
+            early=f.early,
+            trades=f.trades,
+            last_latency=f.last_latency,
+            max_latency=f.max_latency,
+            last_flush_ms=f.last_flush_ms,
+            outages=f.outages,
+            reopens=f.reopens,
+            failing_since_ms=f.failing_since_ms,
+            last_error=f.last_error,
+        )

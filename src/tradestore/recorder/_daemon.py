@@ -25,12 +25,14 @@ from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._dispatch import Dispatcher
 from tradestore.recorder._gapfill import GapFiller
-from tradestore.recorder._stats import SymbolStats
-from tradestore.recorder._stream import (
-    Connection,
-    plan_streams,
-    serve_connection,
+from tradestore.recorder._statistics import (
+    FrameQueueStatistics,
+    PruneStatistics,
+    RecorderStatistics,
+    SymbolStatistics,
+    frozen,
 )
+from tradestore.recorder._stream import Connection, plan_streams
 from tradestore.store import TradeStore
 
 log = logging.getLogger(__name__)
@@ -39,74 +41,116 @@ DAY_MS = 86_400_000
 
 
 class Recorder:
-    """The daemon's state: connections, counters, buffers. ``statistics()`` reads it."""
+    """The daemon: its parts, wired here, and ``serve``, which runs them.
+
+    ``statistics()`` reads a snapshot of every part's counters and changes nothing.
+    """
 
     def __init__(
         self, config: RecorderConfig, store: TradeStore, *, rng: random.Random | None = None
     ) -> None:
         self.config = config
         self.store = store
-        self.rng = rng
         self.started_ms = int(time.time() * 1000)
-        self.symbols = {s: SymbolStats() for s in config.symbols}
         self.connections = [Connection(spec, config) for spec in plan_streams(config)]
         self._conn_of = {s: c for c in self.connections for s in c.symbols}
         self._shards = len(self.connections)  # for unique names of shards added later
         self.throttle = LogThrottle(log)
-        self.batcher = Batcher(store, self.symbols, config, self.throttle)
-        self.dispatcher = Dispatcher(self.batcher, self.symbols, throttle=self.throttle)
         self.gapfiller = GapFiller(store, config, self.throttle)
-        self.batcher.on_gap = self.gapfiller.submit
+        self.batcher = Batcher(store, config, throttle=self.throttle, on_gap=self.gapfiller.submit)
+        self.dispatcher = Dispatcher(self.batcher, throttle=self.throttle)
         self.budget = ConnectionBudget(config.connect_budget, config.connect_budget_window)
-        self.prunes = 0
-        self.pruned_trades = 0
-        self.last_prune_ms: int | None = None
-        self.reloads = 0
-        self.metrics_url: str | None = None
-        self.stopping = False
-        self._queue: trio.MemoryReceiveChannel | None = None
-        self._send: trio.MemorySendChannel | None = None
-        self._nursery: trio.Nursery | None = None
+        # The frame queue: each connection sends on its own clone of _send; the dispatcher
+        # receives, and at shutdown final_flush drains what is left.
+        self._send, self._receive = trio.open_memory_channel(config.frame_queue_size)
+        self._rng = rng
+        self._prunes = 0
+        self._pruned_trades = 0
+        self._last_prune_ms: int | None = None
+        self._reloads = 0
+        self._metrics_url: str | None = None
+        self._nursery: trio.Nursery | None = None  # serve's, for connections added later
         self._reload_lock = trio.Lock()
 
-    def load_positions(self, symbols=None) -> None:
-        """Read back each symbol's last stored agg id (and its time), so the first live
-        trade after a restart opens a gap if ids were missed while we were down."""
-        symbols = list(self.symbols) if symbols is None else list(symbols)
+    async def load_positions(self, symbols) -> None:
+        """Resume each symbol after its last stored agg id (and its time), so the first
+        live trade after a restart opens a gap if ids were missed while we were down."""
+        positions = await trio.to_thread.run_sync(self._read_positions, list(symbols))
+        for symbol, (last_id, last_trade_ms) in positions.items():
+            self.batcher.resume(symbol, last_id, last_trade_ms)
+            if last_id is not None:
+                log.info("%s: resuming after stored agg id %d", symbol, last_id)
+
+    def _read_positions(self, symbols: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        last_ids = {s: self.store.last_agg_id(s) for s in symbols}
         last_times = {}
-        if any(self.store.last_agg_id(s) is not None for s in symbols):
+        if any(i is not None for i in last_ids.values()):
             stats = self.store.stats()["symbols"]
             last_times = {s: v.get("last_time_ms") for s, v in stats.items()}
-        for symbol in symbols:
-            st = self.symbols[symbol]
-            st.last_id = self.store.last_agg_id(symbol)
-            st.last_trade_ms = last_times.get(symbol)
-            if st.last_id is not None:
-                log.info("%s: resuming after stored agg id %d", symbol, st.last_id)
+        return {s: (last_ids[s], last_times.get(s)) for s in symbols}
 
-    # ------------------------------------------------------------------ connections
+    # ------------------------------------------------------------------ running
 
-    async def start_connection(self, conn: Connection) -> None:
-        """Run ``conn`` in the daemon's nursery, under a scope of its own (to stop it)."""
-        await self._nursery.start(self._serve_connection, conn, self._send.clone())
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Record until cancelled; ``task_status.started(self)`` once every task runs.
 
-    async def _serve_connection(
-        self,
-        conn: Connection,
-        send_channel: trio.MemorySendChannel,
-        *,
-        task_status=trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        with trio.CancelScope() as conn.task_scope:
-            await serve_connection(
-                conn,
-                send_channel,
+        On the way out (cancellation) the readers stop, the queued frames are handled and
+        every buffer is flushed under a shielded ``shutdown_grace`` deadline.
+        """
+        config = self.config
+        await self.load_positions(config.symbols)
+        try:
+            async with self._send, trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.batcher.serve)
+                await nursery.start(self.dispatcher.serve, self._receive)
+                await nursery.start(self.gapfiller.serve, list(config.symbols))
+                if config.retention_days > 0:
+                    await nursery.start(self.serve_pruning)
+                if config.metrics_addr is not None:
+                    from tradestore.recorder._metrics import serve_metrics
+
+                    self._metrics_url = await nursery.start(
+                        partial(
+                            serve_metrics,
+                            config.metrics_addr,
+                            self.statistics,
+                            stale_after_s=config.health_stale_after,
+                        )
+                    )
+                for conn in self.connections:
+                    await self._start_connection(conn)
+                log.info(
+                    "recording %d symbols over %d connections from %s into %s (backfill %s)",
+                    len(config.symbols),
+                    len(self.connections),
+                    config.endpoint,
+                    config.db,
+                    f"from {config.rest_endpoint}" if config.backfill else "off",
+                )
+                task_status.started(self)
+        finally:
+            with trio.move_on_after(config.shutdown_grace, shield=True) as grace:
+                await self.final_flush()
+            left = self.batcher.buffered
+            if grace.cancelled_caught or left:
+                log.error("shutdown: %d buffered trades could not be written in time", left)
+            else:
+                log.info("shutdown: all buffers flushed")
+            self._receive.close()
+
+    async def _start_connection(self, conn: Connection) -> None:
+        """Run ``conn`` in serve's nursery (``conn.stop()`` ends it)."""
+        await self._nursery.start(
+            partial(
+                conn.serve,
+                self._send.clone(),
                 self.budget,
                 on_drop=self.dispatcher.drop,
-                rng=self.rng,
+                rng=self._rng,
                 throttle=self.throttle,
-                task_status=task_status,
             )
+        )
 
     async def set_symbols(self, symbols) -> dict[str, list[str]]:
         """Record exactly ``symbols`` from now on, touching as few connections as possible.
@@ -121,33 +165,31 @@ class Recorder:
         """
         wanted = self.config.replace(symbols=tuple(symbols)).symbols  # validated, normalised
         async with self._reload_lock:
-            current = set(self.symbols)
+            current = list(self.batcher.symbols)
             added = [s for s in wanted if s not in current]
-            removed = [s for s in self.symbols if s not in set(wanted)]
+            removed = [s for s in current if s not in set(wanted)]
             keep, stop, homeless = [], [], list(added)
             for conn in self.connections:
                 if conn.symbols <= set(wanted):
                     keep.append(conn)
                 else:
                     stop.append(conn)
-                    homeless.extend(s for s in conn.spec.symbols if s in set(wanted))
+                    homeless.extend(s for s in conn.settings.spec.symbols if s in set(wanted))
             homeless.sort(key=list(wanted).index)
-            for symbol in added:
-                self.symbols[symbol] = SymbolStats()
-                self.batcher.add_symbol(symbol, self.symbols[symbol])
             if added:
-                await trio.to_thread.run_sync(self.load_positions, added)
+                await self.load_positions(added)
             new = [Connection(spec, self.config) for spec in self._plan(homeless)]
             for conn in new:
-                await self.start_connection(conn)
+                await self._start_connection(conn)
             for conn in stop:
-                conn.task_scope.cancel()
+                conn.stop()
             for symbol in removed:
-                del self.symbols[symbol]
+                self.batcher.remove_symbol(symbol)
+                self.dispatcher.forget(symbol)
             self.connections = keep + new
             self._conn_of = {s: c for c in self.connections for s in c.symbols}
             self.config = self.config.replace(symbols=wanted)
-            self.reloads += 1
+            self._reloads += 1
             change = {
                 "added": added,
                 "removed": removed,
@@ -157,7 +199,7 @@ class Recorder:
             log.info(
                 "symbols reloaded: %d recorded; added %s, removed %s; connections opened %s, "
                 "closed %s, %d untouched",
-                len(self.symbols),
+                len(self.batcher.symbols),
                 ",".join(added) or "none",
                 ",".join(removed) or "none",
                 ",".join(change["opened"]) or "none",
@@ -192,9 +234,9 @@ class Recorder:
         except Exception as exc:
             self.throttle.log("prune", logging.ERROR, "pruning failed: %s", exc)
             return {}
-        self.prunes += 1
-        self.pruned_trades += sum(removed.values())
-        self.last_prune_ms = int(time.time() * 1000)
+        self._prunes += 1
+        self._pruned_trades += sum(removed.values())
+        self._last_prune_ms = int(time.time() * 1000)
         total = sum(removed.values())
         log.log(
             logging.INFO if total else logging.DEBUG,
@@ -208,10 +250,9 @@ class Recorder:
     async def final_flush(self) -> None:
         """Handle whatever is queued and write every buffer; retried until it succeeds
         (the caller bounds this with the grace deadline)."""
-        if self._queue is not None:
-            drained = self.dispatcher.drain(self._queue)
-            if drained:
-                log.info("shutdown: handled %d queued frames", drained)
+        drained = self.dispatcher.drain(self._receive)
+        if drained:
+            log.info("shutdown: handled %d queued frames", drained)
         for attempt in range(1_000_000):
             if await self.batcher.flush():
                 return
@@ -219,42 +260,50 @@ class Recorder:
 
     # ------------------------------------------------------------------ counters
 
-    def statistics(self) -> dict:
-        """Counters per symbol and per connection, flush and queue figures (a snapshot)."""
-        symbols = {}
-        for symbol, st in self.symbols.items():
-            st.buffered = self.batcher.depth(symbol)
-            row = st.as_dict()
-            conn = self._conn_of.get(symbol)
-            row["reconnects"] = conn.reconnects if conn is not None else 0
-            symbols[symbol] = row
-        gaps, backfill = self.gapfiller.statistics()
-        queue = None
-        if self._queue is not None:
-            q = self._queue.statistics()
-            queue = {"used": q.current_buffer_used, "size": q.max_buffer_size}
-        return {
-            "started_ms": self.started_ms,
-            "frames": self.dispatcher.frames,
-            "drops": dict(self.dispatcher.drops),
-            "server_shutdowns": self.dispatcher.shutdown_events,
-            "buffered": self.batcher.buffered,
-            "in_flight": self.batcher.in_flight,
-            "queue": queue,
-            "flush": self.batcher.stats.as_dict(),
-            "prune": {
-                "runs": self.prunes,
-                "trades_removed": self.pruned_trades,
-                "last_ms": self.last_prune_ms,
-            },
-            "connect_budget_waits": self.budget.waited,
-            "gaps": gaps,
-            "backfill": backfill,
-            "reloads": self.reloads,
-            "metrics_url": self.metrics_url,
-            "symbols": symbols,
-            "connections": [c.as_dict() for c in self.connections],
-        }
+    def statistics(self) -> RecorderStatistics:
+        """A snapshot of every counter: per symbol, per connection, flush, queue, prune and
+        backfill figures. Taking it changes nothing."""
+        queue = self._receive.statistics()
+        return RecorderStatistics(
+            started_ms=self.started_ms,
+            frames=self.dispatcher.frames,
+            drops=frozen(self.dispatcher.drops),
+            server_shutdowns=self.dispatcher.shutdown_events,
+            buffered=self.batcher.buffered,
+            in_flight=self.batcher.in_flight,
+            queue=FrameQueueStatistics(
+                used=queue.current_buffer_used, size=int(queue.max_buffer_size)
+            ),
+            flush=self.batcher.statistics(),
+            prune=PruneStatistics(
+                runs=self._prunes,
+                trades_removed=self._pruned_trades,
+                last_ms=self._last_prune_ms,
+            ),
+            connect_budget_waits=self.budget.waited,
+            gaps=self.gapfiller.gap_records(),
+            backfill=self.gapfiller.statistics(),
+            reloads=self._reloads,
+            metrics_url=self._metrics_url,
+            symbols=frozen({s: self._symbol_statistics(s) for s in self.batcher.symbols}),
+            connections=tuple(c.statistics() for c in self.connections),
+        )
+
+    def _symbol_statistics(self, symbol: str) -> SymbolStatistics:
+        counters = self.batcher.symbols[symbol]
+        conn = self._conn_of.get(symbol)
+        return SymbolStatistics(
+            received=counters.received,
+            stored=counters.stored,
+            duplicates=counters.duplicates,
+            gaps=counters.gaps,
+            missing_ids=counters.missing_ids,
+            drops=frozen(self.dispatcher.symbol_drops.get(symbol, {})),
+            reconnects=conn.counters.reconnects if conn is not None else 0,
+            last_id=counters.last_id,
+            last_trade_ms=counters.last_trade_ms,
+            buffered=self.batcher.depth(symbol),
+        )
 
 
 async def run(
@@ -270,51 +319,7 @@ async def run(
     """
     store = await trio.to_thread.run_sync(TradeStore, config.db_path)
     try:
-        recorder = Recorder(config, store, rng=rng)
-        await trio.to_thread.run_sync(recorder.load_positions)
-        send_channel, receive_channel = trio.open_memory_channel(config.frame_queue_size)
-        recorder._queue = receive_channel
-        recorder._send = send_channel
-        try:
-            async with send_channel, trio.open_nursery() as nursery:
-                recorder._nursery = nursery
-                await nursery.start(recorder.batcher.serve)
-                await nursery.start(recorder.dispatcher.serve, receive_channel)
-                await nursery.start(recorder.gapfiller.serve, list(config.symbols))
-                if config.retention_days > 0:
-                    await nursery.start(recorder.serve_pruning)
-                if config.metrics_addr is not None:
-                    from tradestore.recorder._metrics import serve_metrics
-
-                    recorder.metrics_url = await nursery.start(
-                        partial(
-                            serve_metrics,
-                            config.metrics_addr,
-                            recorder.statistics,
-                            stale_after_s=config.health_stale_after,
-                        )
-                    )
-                for conn in recorder.connections:
-                    await recorder.start_connection(conn)
-                log.info(
-                    "recording %d symbols over %d connections from %s into %s (backfill %s)",
-                    len(config.symbols),
-                    len(recorder.connections),
-                    config.endpoint,
-                    config.db,
-                    f"from {config.rest_endpoint}" if config.backfill else "off",
-                )
-                task_status.started(recorder)
-        finally:
-            recorder.stopping = True
-            with trio.move_on_after(config.shutdown_grace, shield=True) as grace:
-                await recorder.final_flush()
-            left = recorder.batcher.buffered
-            if grace.cancelled_caught or left:
-                log.error("shutdown: %d buffered trades could not be written in time", left)
-            else:
-                log.info("shutdown: all buffers flushed")
-            receive_channel.close()
+        await Recorder(config, store, rng=rng).serve(task_status=task_status)
     finally:
         with trio.CancelScope(shield=True):
             try:

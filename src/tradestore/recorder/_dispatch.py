@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import trio
@@ -20,7 +20,6 @@ from tradestore._compat import parse_event
 from tradestore._errors import InvalidMessage
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
-from tradestore.recorder._stats import SymbolStats
 from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Session
 
 log = logging.getLogger(__name__)
@@ -48,18 +47,22 @@ class Dispatcher:
     def __init__(
         self,
         batcher: Batcher,
-        symbols: dict[str, SymbolStats],
         *,
         parse: Callable = parse_event,
         throttle: LogThrottle | None = None,
     ) -> None:
         self.batcher = batcher
-        self.symbols = symbols
         self.parse = parse
         self.throttle = throttle or LogThrottle(log)
+        # Counters: read by statistics, written only here.
         self.frames = 0
         self.drops: Counter = Counter()
+        self.symbol_drops: defaultdict[str, Counter] = defaultdict(Counter)
         self.shutdown_events = 0
+
+    def forget(self, symbol: str) -> None:
+        """Drop a removed symbol's counters (it starts from zero if it comes back)."""
+        self.symbol_drops.pop(symbol, None)
 
     async def serve(
         self, receive_channel: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
@@ -126,17 +129,15 @@ class Dispatcher:
         if label is not None and label != symbol.lower():
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
             return
-        if symbol not in self.symbols:
-            return  # a symbol a reload removed; its connection is closing
         self.batcher.accept(symbol, trade)
 
     def drop(self, conn: Session | Connection, reason: str, detail: str = "") -> None:
         """Count a rejected frame (per symbol when the connection carries only one)."""
         self.drops[reason] += 1
-        if conn.single_symbol is not None:
-            stats = self.symbols.get(conn.single_symbol)
-            if stats is not None:  # None: a symbol removed by a reload, frames in flight
-                stats.drops[reason] += 1
+        symbol = conn.single_symbol
+        # Not counted per symbol: a symbol removed by a reload (its frames in flight).
+        if symbol is not None and symbol in self.batcher.symbols:
+            self.symbol_drops[symbol][reason] += 1
         self.throttle.log(
             f"drop:{reason}",
             logging.WARNING,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 
 import trio
 
 from tradestore.binance import BinanceRest, fill_gap
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._statistics import ActiveFill, BackfillStatistics, frozen
 from tradestore.store import OPEN, Gap, TradeStore
 
 log = logging.getLogger(__name__)
@@ -168,23 +170,25 @@ class GapFiller:
 
     # ------------------------------------------------------------------ counters
 
-    def statistics(self) -> tuple[dict, dict]:
-        """(gaps by symbol and status, backfill counters) for Recorder.statistics()."""
-        gaps = {s: {k: v for k, v in c.items() if v} for s, c in self.status.items()}
+    def gap_records(self) -> Mapping[str, Mapping[str, int]]:
+        """Gap records by symbol and status (the statuses that have any)."""
+        return frozen(
+            {s: frozen({k: v for k, v in c.items() if v}) for s, c in self.status.items()}
+        )
+
+    def statistics(self) -> BackfillStatistics:
         rest = self.rest.stats if self.rest is not None else None
-        backfill = {
-            "enabled": self.enabled,
-            "queued": len(self._pending),
-            "active": None
-            if self.active is None
-            else {"symbol": self.active[0], "first_id": self.active[1].first_id},
-            "filled": self.fills["filled"],
-            "unfillable": self.fills["unfillable"],
-            "failed": self.fills["failed"],
-            "calls": rest.calls if rest else 0,
-            "rate_limited": rest.rate_limited if rest else 0,
-            "waited_s": rest.waited_s if rest else 0.0,
-            "trades_fetched": rest.trades_fetched if rest else 0,
-            "invalid_rows_skipped": rest.invalid_rows_skipped if rest else 0,
-        }
-        return gaps, backfill
+        active = self.active
+        return BackfillStatistics(
+            enabled=self.enabled,
+            queued=len(self._pending),
+            active=None if active is None else ActiveFill(active[0], active[1].first_id),
+            filled=self.fills["filled"],
+            unfillable=self.fills["unfillable"],
+            failed=self.fills["failed"],
+            calls=rest.calls if rest else 0,
+            rate_limited=rest.rate_limited if rest else 0,
+            waited_s=rest.waited_s if rest else 0.0,
+            trades_fetched=rest.trades_fetched if rest else 0,
+            invalid_rows_skipped=rest.invalid_rows_skipped if rest else 0,
+        )

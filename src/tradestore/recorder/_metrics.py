@@ -18,16 +18,56 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from tradestore._asgi import serve_lifespan
+from tradestore.recorder._statistics import (
+    ConnectionStatistics,
+    RecorderStatistics,
+    SymbolStatistics,
+)
+
 log = logging.getLogger(__name__)
 
 DEFAULT_STALE_AFTER_S = 120.0
+
+
+# Per-symbol counters: (metric name, help, the figure).
+SYMBOL_COUNTERS: tuple[tuple[str, str, Callable[[SymbolStatistics], int]], ...] = (
+    ("trades_received", "Valid trades received from the exchange", lambda s: s.received),
+    ("trades_stored", "Trades written to the store", lambda s: s.stored),
+    (
+        "duplicates_dropped",
+        "Trades dropped because their agg id was already seen",
+        lambda s: s.duplicates,
+    ),
+    ("gaps_detected", "Holes detected in the agg-id sequence", lambda s: s.gaps),
+    ("gap_missing_ids", "Agg ids inside detected holes", lambda s: s.missing_ids),
+    (
+        "reconnects",
+        "Reconnections of the connection carrying the symbol",
+        lambda s: s.reconnects,
+    ),
+)
+
+# Per-connection counters: (metric name, help, the figure).
+CONNECTION_COUNTERS: tuple[tuple[str, str, Callable[[ConnectionStatistics], int]], ...] = (
+    ("connection_opens", "WebSocket connections opened", lambda c: c.opens),
+    ("connection_reconnects", "Reconnections after a failure or a drop", lambda c: c.reconnects),
+    ("connection_rotations", "Planned make-before-break replacements", lambda c: c.rotations),
+    (
+        "connection_rotation_failures",
+        "Rotations whose successor failed (the old connection was kept)",
+        lambda c: c.rotation_failures,
+    ),
+)
 
 
 class RecorderCollector:
     """Turns one statistics() snapshot into Prometheus metric families."""
 
     def __init__(
-        self, statistics: Callable[[], dict], clock: Callable[[], float] = time.time
+        self,
+        statistics: Callable[[], RecorderStatistics],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._statistics = statistics
         self._clock = clock
@@ -35,171 +75,157 @@ class RecorderCollector:
     def collect(self):
         stats = self._statistics()
         now = self._clock()
-        per_symbol = {
-            "received": ("trades_received", "Valid trades received from the exchange"),
-            "stored": ("trades_stored", "Trades written to the store"),
-            "duplicates": (
-                "duplicates_dropped",
-                "Trades dropped because their agg id was already seen",
-            ),
-            "gaps": ("gaps_detected", "Holes detected in the agg-id sequence"),
-            "missing_ids": ("gap_missing_ids", "Agg ids inside detected holes"),
-            "reconnects": ("reconnects", "Reconnections of the connection carrying the symbol"),
-        }
-        families = {
-            key: CounterMetricFamily(f"tradestore_{name}", doc, labels=["symbol"])
-            for key, (name, doc) in per_symbol.items()
-        }
-        last_id = GaugeMetricFamily(
-            "tradestore_last_agg_id", "Highest agg id accepted", labels=["symbol"]
-        )
-        last_time = GaugeMetricFamily(
-            "tradestore_last_trade_time_seconds",
-            "Exchange time of the last trade",
-            labels=["symbol"],
-        )
-        lag = GaugeMetricFamily(
-            "tradestore_lag_seconds",
-            "Now minus the exchange time of the last trade",
-            labels=["symbol"],
-        )
-        buffered = GaugeMetricFamily(
-            "tradestore_buffered_trades", "Trades waiting for the next flush", labels=["symbol"]
-        )
-        drops = CounterMetricFamily(
-            "tradestore_frames_dropped",
-            "Frames rejected, by symbol and reason",
-            labels=["symbol", "reason"],
-        )
-        for symbol, row in stats.get("symbols", {}).items():
-            for key, family in families.items():
-                family.add_metric([symbol], row.get(key) or 0)
-            for reason, count in (row.get("drops") or {}).items():
-                drops.add_metric([symbol, reason], count)
-            if row.get("last_id") is not None:
-                last_id.add_metric([symbol], row["last_id"])
-            if row.get("last_trade_ms") is not None:
-                last_time.add_metric([symbol], row["last_trade_ms"] / 1000)
-                lag.add_metric([symbol], max(now - row["last_trade_ms"] / 1000, 0.0))
-            buffered.add_metric([symbol], row.get("buffered") or 0)
-        for reason, count in (stats.get("drops") or {}).items():
-            drops.add_metric(["", reason], count)
-        yield from families.values()
-        yield from (last_id, last_time, lag, buffered, drops)
+        yield from _symbol_families(stats, now)
 
-        gaps = stats.get("gaps") or {}
         gap_state = GaugeMetricFamily(
             "tradestore_gaps", "Gap records by status", labels=["symbol", "status"]
         )
-        for symbol, by_status in gaps.items():
+        for symbol, by_status in stats.gaps.items():
             for status, count in by_status.items():
                 gap_state.add_metric([symbol, status], count)
         yield gap_state
 
-        flush = stats.get("flush") or {}
-        yield CounterMetricFamily(
-            "tradestore_flushes", "Successful flushes", value=flush.get("flushes", 0)
-        )
-        yield CounterMetricFamily(
-            "tradestore_flush_failures", "Failed flushes", value=flush.get("failed", 0)
-        )
+        flush = stats.flush
+        yield CounterMetricFamily("tradestore_flushes", "Successful flushes", value=flush.flushes)
+        yield CounterMetricFamily("tradestore_flush_failures", "Failed flushes", value=flush.failed)
         yield GaugeMetricFamily(
             "tradestore_flush_latency_seconds",
             "Duration of the last flush",
-            value=flush.get("last_latency") or 0.0,
+            value=flush.last_latency or 0.0,
         )
         yield GaugeMetricFamily(
             "tradestore_flush_latency_max_seconds",
             "Longest flush so far",
-            value=flush.get("max_latency") or 0.0,
+            value=flush.max_latency,
         )
         yield CounterMetricFamily(
             "tradestore_store_outages",
             "Runs of failed writes (disk full, I/O errors)",
-            value=flush.get("outages", 0),
+            value=flush.outages,
         )
         yield CounterMetricFamily(
             "tradestore_store_reopens",
             "Store reopened to clear a latched write error",
-            value=flush.get("reopens", 0),
+            value=flush.reopens,
         )
-        failing_since_ms = flush.get("failing_since_ms")
         yield GaugeMetricFamily(
             "tradestore_store_failing_seconds",
             "How long the store has refused every write (0 when it takes writes)",
-            value=max(now - failing_since_ms / 1000, 0.0) if failing_since_ms else 0.0,
+            value=_failing_for(flush.failing_since_ms, now) or 0.0,
         )
-        yield from _connection_families(stats.get("connections") or [])
-        queue = stats.get("queue") or {}
+        yield from _connection_families(stats.connections)
         yield GaugeMetricFamily(
-            "tradestore_frame_queue_used", "Frames waiting in the queue", value=queue.get("used", 0)
+            "tradestore_frame_queue_used", "Frames waiting in the queue", value=stats.queue.used
         )
-        prune = stats.get("prune") or {}
-        yield CounterMetricFamily("tradestore_prune_runs", "Prune runs", value=prune.get("runs", 0))
+        yield CounterMetricFamily("tradestore_prune_runs", "Prune runs", value=stats.prune.runs)
         yield CounterMetricFamily(
             "tradestore_pruned_trades",
             "Trades removed by pruning",
-            value=prune.get("trades_removed", 0),
+            value=stats.prune.trades_removed,
         )
-        backfill = stats.get("backfill") or {}
-        for key, doc in (
-            ("calls", "REST calls"),
-            ("rate_limited", "REST 429/418 answers"),
-            ("trades_fetched", "Trades fetched by backfill"),
-        ):
-            yield CounterMetricFamily(f"tradestore_backfill_{key}", doc, value=backfill.get(key, 0))
+        backfill = stats.backfill
+        yield CounterMetricFamily("tradestore_backfill_calls", "REST calls", value=backfill.calls)
+        yield CounterMetricFamily(
+            "tradestore_backfill_rate_limited",
+            "REST 429/418 answers",
+            value=backfill.rate_limited,
+        )
+        yield CounterMetricFamily(
+            "tradestore_backfill_trades_fetched",
+            "Trades fetched by backfill",
+            value=backfill.trades_fetched,
+        )
 
 
-CONNECTION_COUNTERS = {
-    "opens": ("connection_opens", "WebSocket connections opened"),
-    "reconnects": ("connection_reconnects", "Reconnections after a failure or a drop"),
-    "rotations": ("connection_rotations", "Planned make-before-break replacements"),
-    "rotation_failures": (
-        "connection_rotation_failures",
-        "Rotations whose successor failed (the old connection was kept)",
-    ),
-}
+def _symbol_families(stats: RecorderStatistics, now: float):
+    """Per-symbol counters and gauges, labelled by symbol; drops also by reason."""
+    counters = [
+        (CounterMetricFamily(f"tradestore_{name}", doc, labels=["symbol"]), figure)
+        for name, doc, figure in SYMBOL_COUNTERS
+    ]
+    last_id = GaugeMetricFamily(
+        "tradestore_last_agg_id", "Highest agg id accepted", labels=["symbol"]
+    )
+    last_time = GaugeMetricFamily(
+        "tradestore_last_trade_time_seconds",
+        "Exchange time of the last trade",
+        labels=["symbol"],
+    )
+    lag = GaugeMetricFamily(
+        "tradestore_lag_seconds",
+        "Now minus the exchange time of the last trade",
+        labels=["symbol"],
+    )
+    buffered = GaugeMetricFamily(
+        "tradestore_buffered_trades", "Trades waiting for the next flush", labels=["symbol"]
+    )
+    drops = CounterMetricFamily(
+        "tradestore_frames_dropped",
+        "Frames rejected, by symbol and reason",
+        labels=["symbol", "reason"],
+    )
+    for symbol, row in stats.symbols.items():
+        for family, figure in counters:
+            family.add_metric([symbol], figure(row))
+        for reason, count in row.drops.items():
+            drops.add_metric([symbol, reason], count)
+        if row.last_id is not None:
+            last_id.add_metric([symbol], row.last_id)
+        if row.last_trade_ms is not None:
+            last_time.add_metric([symbol], row.last_trade_ms / 1000)
+            lag.add_metric([symbol], max(now - row.last_trade_ms / 1000, 0.0))
+        buffered.add_metric([symbol], row.buffered)
+    for reason, count in stats.drops.items():
+        drops.add_metric(["", reason], count)
+    yield from (family for family, _ in counters)
+    yield from (last_id, last_time, lag, buffered, drops)
 
 
-def _connection_families(connections: list[dict]):
+def _connection_families(connections: tuple[ConnectionStatistics, ...]):
     """Per-connection counters, labelled by the connection's name."""
-    families = {
-        key: CounterMetricFamily(f"tradestore_{name}", doc, labels=["connection"])
-        for key, (name, doc) in CONNECTION_COUNTERS.items()
-    }
+    counters = [
+        (CounterMetricFamily(f"tradestore_{name}", doc, labels=["connection"]), figure)
+        for name, doc, figure in CONNECTION_COUNTERS
+    ]
     up = GaugeMetricFamily(
         "tradestore_connection_open", "1 while the connection is open", labels=["connection"]
     )
     for conn in connections:
-        name = str(conn.get("name", ""))
-        for key, family in families.items():
-            family.add_metric([name], conn.get(key) or 0)
-        up.add_metric([name], 1 if conn.get("state") == "open" else 0)
-    yield from families.values()
+        for family, figure in counters:
+            family.add_metric([conn.name], figure(conn))
+        up.add_metric([conn.name], 1 if conn.state == "open" else 0)
+    yield from (family for family, _ in counters)
     yield up
 
 
+def _failing_for(failing_since_ms: int | None, now_s: float) -> float | None:
+    """Seconds the store has refused every write; None while it takes writes."""
+    if failing_since_ms is None:
+        return None
+    return max(now_s - failing_since_ms / 1000, 0.0)
+
+
 def health(
-    statistics: dict, now_s: float, stale_after_s: float = DEFAULT_STALE_AFTER_S
+    statistics: RecorderStatistics, now_s: float, stale_after_s: float = DEFAULT_STALE_AFTER_S
 ) -> tuple[bool, dict]:
     """(healthy, document): healthy when every symbol had a trade within stale_after_s and
     the store takes writes."""
-    started_s = (statistics.get("started_ms") or now_s * 1000) / 1000
+    started_s = statistics.started_ms / 1000
     stale = {}
     symbols = {}
-    for symbol, row in statistics.get("symbols", {}).items():
-        last_ms = row.get("last_trade_ms")
+    for symbol, row in statistics.symbols.items():
+        last_ms = row.last_trade_ms
         # A symbol with no trade yet is measured from the daemon's start.
         age = now_s - (last_ms / 1000 if last_ms is not None else started_s)
         symbols[symbol] = {"last_trade_ms": last_ms, "seconds_since_last_trade": round(age, 3)}
         if age > stale_after_s:
             stale[symbol] = round(age, 1)
-    flush = statistics.get("flush") or {}
-    failing_since_ms = flush.get("failing_since_ms")
-    store = {"writable": failing_since_ms is None}
-    if failing_since_ms is not None:
-        store["failing_for_seconds"] = round(max(now_s - failing_since_ms / 1000, 0.0), 3)
-        store["last_error"] = flush.get("last_error")
+    flush = statistics.flush
+    failing_for = _failing_for(flush.failing_since_ms, now_s)
+    store: dict = {"writable": failing_for is None}
+    if failing_for is not None:
+        store["failing_for_seconds"] = round(failing_for, 3)
+        store["last_error"] = flush.last_error
     healthy = not stale and store["writable"]
     doc = {
         "status": "ok" if healthy else ("stale" if stale else "store_failing"),
@@ -215,7 +241,9 @@ class MetricsApp:
     """A minimal ASGI app: GET /metrics and GET /healthz."""
 
     def __init__(
-        self, statistics: Callable[[], dict], stale_after_s: float = DEFAULT_STALE_AFTER_S
+        self,
+        statistics: Callable[[], RecorderStatistics],
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
     ) -> None:
         self._statistics = statistics
         self._stale_after = stale_after_s
@@ -224,13 +252,8 @@ class MetricsApp:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         path = scope["path"]
@@ -261,7 +284,7 @@ async def _respond(send, status: int, body: bytes, content_type: str) -> None:
 
 async def serve_metrics(
     addr: str,
-    statistics: Callable[[], dict],
+    statistics: Callable[[], RecorderStatistics],
     *,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     task_status=trio.TASK_STATUS_IGNORED,

@@ -12,18 +12,20 @@ import functools
 import logging
 import random
 import ssl
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
 
-from tradestore.binance import StreamSpec
+from tradestore._excgroup import first_leaf
+from tradestore.binance import RATE_LIMIT_STATUSES, StreamSpec, parse_retry_after
 from tradestore.binance import plan_streams as binance_plan
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._statistics import ConnectionStatistics, frozen
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,57 @@ def plan_streams(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """A connection's fixed part: its streams, where it dials, the settings it obeys."""
+
+    spec: StreamSpec
+    config: RecorderConfig
+    target: Target
+    symbols: frozenset[str]
+    single_symbol: str | None  # the symbol, when the connection carries only one
+
+    @classmethod
+    def of(cls, spec: StreamSpec, config: RecorderConfig) -> ConnectionSettings:
+        single = spec.symbols[0] if len(spec.symbols) == 1 else None
+        return cls(spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(slots=True)
+class ConnectionCounters:
+    """What a connection did; ``Connection.statistics()`` copies them into a snapshot."""
+
+    attempts: int = 0
+    opens: int = 0
+    failures: int = 0
+    rotations: int = 0  # completed make-before-break handovers
+    rotation_failures: int = 0  # successors that could not be opened
+    recycled: Counter = field(default_factory=Counter)  # sessions closed on purpose
+    frames: int = 0
+    last_error: str | None = None
+    last_backoff: float | None = None
+
+    @property
+    def reconnects(self) -> int:
+        return max(self.opens - 1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Handles:
+    """What a running connection works with, handed to each of its sessions; they exist
+    only while ``Connection.serve`` runs."""
+
+    nursery: trio.Nursery  # sessions and handovers run here
+    send_channel: trio.MemorySendChannel  # (session, frame) pairs to the dispatcher
+    budget: ConnectionBudget  # the process-wide connection budget
+    on_drop: DropHook  # counts a frame the connection itself rejected
+    rng: random.Random | None  # the backoff's jitter (seeded in tests)
+
+
 class Connection:
     """One shard of symbols kept connected for ever: a chain of sessions.
 
@@ -107,40 +160,55 @@ class Connection:
     the successor holds its frames back and releases them after the old session's last
     frame is queued, so the dispatcher sees each symbol's ids in order and the batcher's
     ``id <= last`` rule drops the overlap; no false gap opens at the seam.
+
+    Four kinds of data, kept apart: ``settings`` never change; ``counters`` only grow
+    (``statistics()`` snapshots them); the live state (``state``, ``current``, the frame
+    rate) follows the sessions; the ``Handles`` a running connection works with are made
+    by ``serve`` and passed to each session it opens.
     """
 
     def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
-        self.spec = spec
-        self.target = Target.from_url(spec.url)
-        self.name = spec.name
-        self.symbols = frozenset(spec.symbols)
-        self.single_symbol = spec.symbols[0] if len(spec.symbols) == 1 else None
-        self.config = config
+        self.settings = ConnectionSettings.of(spec, config)
+        self.counters = ConnectionCounters()
         self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
-        self.attempts = 0
-        self.opens = 0
-        self.failures = 0
-        self.rotations = 0  # completed make-before-break handovers
-        self.rotation_failures = 0  # successors that could not be opened
-        self.recycled: dict[str, int] = {}
-        self.frames = 0
-        self.opened_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.mean_interval: float | None = None
-        self.last_error: str | None = None
-        self.last_delay: float | None = None
-        self.retry_after: float | None = None  # from a rejected handshake's Retry-After
         self.current: Session | None = None
-        self.task_scope: trio.CancelScope | None = None  # set by whoever runs the task
-        self._nursery: trio.Nursery | None = None
-        self._send_channel: trio.MemorySendChannel | None = None
-        self._budget: ConnectionBudget | None = None
-        self._on_drop: DropHook | None = None
-        self._rng: random.Random | None = None
+        self.mean_interval: float | None = None  # seconds between frames, smoothed
+        self.retry_after: float | None = None  # from a rejected handshake's Retry-After
+        self._scope = trio.CancelScope()  # stop() ends serve(), even before it starts
 
     @property
-    def reconnects(self) -> int:
-        return max(self.opens - 1, 0)
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        return self.settings.symbols
+
+    @property
+    def single_symbol(self) -> str | None:
+        return self.settings.single_symbol
+
+    async def serve(
+        self,
+        send_channel: trio.MemorySendChannel,
+        budget: ConnectionBudget,
+        *,
+        on_drop: DropHook,
+        rng: random.Random | None = None,
+        throttle: LogThrottle | None = None,
+        task_status=trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Keep connected until cancelled or stopped, handing every frame to
+        ``send_channel``; ``on_drop`` counts what the connection rejects itself."""
+        with self._scope:
+            async with send_channel, trio.open_nursery() as nursery:
+                handles = Handles(nursery, send_channel, budget, on_drop, rng)
+                task_status.started()
+                await _keep_connected(self, handles, throttle or LogThrottle(log))
+
+    def stop(self) -> None:
+        """End ``serve`` (the current session closes without a close handshake)."""
+        self._scope.cancel()
 
     def note_frame(self, now: float, session: Session) -> None:
         # The arrival-rate estimate follows one session only: during a rotation's overlap
@@ -151,12 +219,11 @@ class Connection:
                 self.mean_interval = gap
             else:
                 self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
-        self.last_frame_at = now
-        self.frames += 1
+        self.counters.frames += 1
 
     def watchdog_threshold(self) -> float:
         """Silence longer than this recycles the connection (pings do not count)."""
-        cfg = self.config
+        cfg = self.settings.config
         if self.mean_interval is None:
             return cfg.watchdog_floor
         return min(
@@ -173,23 +240,24 @@ class Connection:
         if self.current is not None:
             self.current.rotate(reason)
 
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "symbols": list(self.spec.symbols),
-            "state": self.state,
-            "attempts": self.attempts,
-            "opens": self.opens,
-            "reconnects": self.reconnects,
-            "rotations": self.rotations,
-            "rotation_failures": self.rotation_failures,
-            "failures": self.failures,
-            "recycled": dict(self.recycled),
-            "frames": self.frames,
-            "last_error": self.last_error,
-            "last_backoff": self.last_delay,
-            "watchdog_threshold": self.watchdog_threshold(),
-        }
+    def statistics(self) -> ConnectionStatistics:
+        c = self.counters
+        return ConnectionStatistics(
+            name=self.name,
+            symbols=self.settings.spec.symbols,
+            state=self.state,
+            attempts=c.attempts,
+            opens=c.opens,
+            reconnects=c.reconnects,
+            rotations=c.rotations,
+            rotation_failures=c.rotation_failures,
+            failures=c.failures,
+            recycled=frozen(c.recycled),
+            frames=c.frames,
+            last_error=c.last_error,
+            last_backoff=c.last_backoff,
+            watchdog_threshold=self.watchdog_threshold(),
+        )
 
 
 class Session:
@@ -200,12 +268,13 @@ class Session:
     notice rotates, since it arrives on one particular socket.
     """
 
-    def __init__(self, conn: Connection, *, holding: bool = False) -> None:
+    def __init__(self, conn: Connection, handles: Handles, *, holding: bool = False) -> None:
         self.conn = conn
+        self.handles = handles
         self.name = conn.name
         self.symbols = conn.symbols
         self.single_symbol = conn.single_symbol
-        self.config = conn.config
+        self.config = conn.settings.config
         self.frames = 0
         self.opened_at: float | None = None
         self.last_frame_at: float | None = None
@@ -236,18 +305,17 @@ class Session:
 
     def rotate(self, reason: str) -> None:
         """Open a successor, then close this session (once; later calls are ignored)."""
-        conn = self.conn
-        if self.rotating or self.done.is_set() or conn._nursery is None:
+        if self.rotating or self.done.is_set():
             return
         try:
-            conn._nursery.start_soon(_hand_over, self, reason)
+            self.handles.nursery.start_soon(_hand_over, self, reason)
         except RuntimeError:
             return  # the connection is shutting down (a notice drained at shutdown)
         self.rotating = True
 
     async def release(self) -> None:
         """Queue the held frames (in arrival order), then pass new ones straight through."""
-        send = self.conn._send_channel.send
+        send = self.handles.send_channel.send
         while self.held:
             await send((self, self.held.popleft()))
         self.holding = False
@@ -256,73 +324,58 @@ class Session:
 DropHook = Callable[[Connection | Session, str], None]
 
 
-async def serve_connection(
-    conn: Connection,
-    send_channel: trio.MemorySendChannel,
-    budget: ConnectionBudget,
-    *,
-    on_drop: DropHook,
-    rng: random.Random | None = None,
-    throttle: LogThrottle | None = None,
-    task_status=trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Keep ``conn`` connected until cancelled, handing every frame to ``send_channel``."""
-    cfg = conn.config
-    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, rng)
-    throttle = throttle or LogThrottle(log)
-    async with send_channel, trio.open_nursery() as nursery:
-        conn._nursery = nursery
-        conn._send_channel = send_channel
-        conn._budget = budget
-        conn._on_drop = on_drop
-        conn._rng = rng
-        task_status.started()
-        try:
-            while True:
-                if budget.tokens < 1.0:
-                    throttle.log(
-                        f"{conn.name}:budget",
-                        logging.WARNING,
-                        "%s: connection budget exhausted (%d attempts per %.0f s); waiting",
-                        conn.name,
-                        cfg.connect_budget,
-                        cfg.connect_budget_window,
-                    )
-                conn.state = "connecting"
-                await budget.acquire()
-                conn.attempts += 1
-                session = Session(conn)
-                conn.current = session
-                nursery.start_soon(_run_session, session)
-                session = await _follow(session)
-                healthy, planned, error = session.outcome
-                if error is not None:
-                    conn.failures += 1
-                    conn.last_error = error
-                if healthy or planned:
-                    backoff.reset()
-                # A planned recycle (server shutdown) reconnects at once; anything else
-                # waits, at least as long as a 429/418 rejection's Retry-After asks.
-                delay = 0.0 if planned else backoff.next_delay()
-                if conn.retry_after is not None:
-                    delay = max(delay, conn.retry_after)
-                    conn.retry_after = None
-                conn.last_delay = delay
-                if error is not None:
-                    throttle.log(
-                        conn.name,
-                        logging.ERROR,
-                        "%s: %s; reconnecting in %.1f s",
-                        conn.name,
-                        error,
-                        delay,
-                        later_level=logging.WARNING,
-                    )
-                conn.state = "backoff"
-                await trio.sleep(delay)
-        finally:
-            conn.state = "stopped"
-            conn.current = None
+async def _keep_connected(conn: Connection, handles: Handles, throttle: LogThrottle) -> None:
+    """The connection's reconnect loop: one chain of sessions after another."""
+    cfg = conn.settings.config
+    counters = conn.counters
+    budget = handles.budget
+    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, handles.rng)
+    try:
+        while True:
+            if budget.tokens < 1.0:
+                throttle.log(
+                    f"{conn.name}:budget",
+                    logging.WARNING,
+                    "%s: connection budget exhausted (%d attempts per %.0f s); waiting",
+                    conn.name,
+                    cfg.connect_budget,
+                    cfg.connect_budget_window,
+                )
+            conn.state = "connecting"
+            await budget.acquire()
+            counters.attempts += 1
+            session = Session(conn, handles)
+            conn.current = session
+            handles.nursery.start_soon(_run_session, session)
+            session = await _follow(session)
+            healthy, planned, error = session.outcome
+            if error is not None:
+                counters.failures += 1
+                counters.last_error = error
+            if healthy or planned:
+                backoff.reset()
+            # A planned recycle (server shutdown) reconnects at once; anything else
+            # waits, at least as long as a 429/418 rejection's Retry-After asks.
+            delay = 0.0 if planned else backoff.next_delay()
+            if conn.retry_after is not None:
+                delay = max(delay, conn.retry_after)
+                conn.retry_after = None
+            counters.last_backoff = delay
+            if error is not None:
+                throttle.log(
+                    conn.name,
+                    logging.ERROR,
+                    "%s: %s; reconnecting in %.1f s",
+                    conn.name,
+                    error,
+                    delay,
+                    later_level=logging.WARNING,
+                )
+            conn.state = "backoff"
+            await trio.sleep(delay)
+    finally:
+        conn.state = "stopped"
+        conn.current = None
 
 
 async def _follow(session: Session) -> Session:
@@ -348,21 +401,22 @@ async def _hand_over(old: Session, reason: str) -> None:
     quiet market); one that fails before that is discarded and the old session keeps
     recording while the rotation is retried under backoff."""
     conn = old.conn
-    cfg = conn.config
-    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, conn._rng)
+    handles = old.handles
+    cfg = conn.settings.config
+    backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, handles.rng)
     successor = None
     try:
         while not old.done.is_set():
-            await conn._budget.acquire()
-            conn.attempts += 1
-            candidate = Session(conn, holding=True)
-            if await conn._nursery.start(_run_session, candidate):
+            await handles.budget.acquire()
+            conn.counters.attempts += 1
+            candidate = Session(conn, handles, holding=True)
+            if await handles.nursery.start(_run_session, candidate):
                 with trio.move_on_after(FIRST_FRAME_WAIT):
                     await _first_of(candidate.first_frame, candidate.done, old.done)
                 if not candidate.done.is_set():
                     successor = candidate
                     break
-            conn.rotation_failures += 1
+            conn.counters.rotation_failures += 1
             delay = backoff.next_delay()
             log.warning(
                 "%s: no successor for the rotation (%s): %s; keeping the current "
@@ -383,7 +437,7 @@ async def _hand_over(old: Session, reason: str) -> None:
         await old.done.wait()
     old.recycle(reason)
     await old.done.wait()
-    conn.rotations += 1
+    conn.counters.rotations += 1
     log.info(
         "%s: rotated to a new connection (%s; make-before-break, %d frames overlapped)",
         conn.name,
@@ -416,10 +470,11 @@ async def _run_session(session: Session, *, task_status=trio.TASK_STATUS_IGNORED
 async def _session(session: Session, task_status) -> tuple[bool, bool, str | None]:
     """One connection from handshake to close: (healthy, planned recycle, error text)."""
     conn = session.conn
-    cfg = conn.config
+    counters = conn.counters
+    cfg = conn.settings.config
     opened_at = None
     error: str | None = None
-    target = conn.target
+    target = conn.settings.target
     started = False
     # We open (and always close) the TCP/TLS stream ourselves and hand it to
     # wrap_client_stream: trio-websocket 0.12 leaves the socket open when the server
@@ -443,19 +498,18 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                 raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
             opened_at = trio.current_time()
             session.opened_at = session.last_frame_at = opened_at
-            conn.opened_at = opened_at
-            if not session.holding:
-                conn.last_frame_at = opened_at
-            conn.opens += 1
+            counters.opens += 1
             conn.state = "open"
-            if conn.opens == 1:
+            if counters.opens == 1:
                 log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
             elif session.holding:
                 log.info(
-                    "%s: successor connection open (reconnect #%d)", conn.name, conn.reconnects
+                    "%s: successor connection open (reconnect #%d)",
+                    conn.name,
+                    counters.reconnects,
                 )
             else:
-                log.info("%s: reconnected (reconnect #%d)", conn.name, conn.reconnects)
+                log.info("%s: reconnected (reconnect #%d)", conn.name, counters.reconnects)
             started = True
             task_status.started(True)
             try:
@@ -463,7 +517,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                     session._scope = nursery.cancel_scope
                     nursery.start_soon(_watchdog, session)
                     nursery.start_soon(_rotation_timer, session)
-                    await _read(ws, conn._send_channel, session)
+                    await _read(ws, session.handles.send_channel, session)
             finally:
                 session._scope = None
                 if session._recycle_reason is not None:
@@ -473,21 +527,22 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                         await ws.aclose()
                 library.cancel_scope.cancel()
     except* trio_websocket.ConnectionClosed as group:
-        reason = _first(group).reason
+        reason = first_leaf(group).reason
         if reason is not None and reason.code == 1009:
-            conn._on_drop(session, "oversized")
+            session.handles.on_drop(session, "oversized")
         error = f"connection closed ({_close_text(reason)})"
     except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
-        exc = _first(group)
+        exc = first_leaf(group)
         if isinstance(exc, trio_websocket.ConnectionRejected):
+            # None (no usable Retry-After): the backoff alone decides the wait.
             conn.retry_after = _retry_after(exc)
-        error = f"connect to {conn.spec.url} failed: {_exc_text(exc)}"
+        error = f"connect to {conn.settings.spec.url} failed: {_exc_text(exc)}"
     except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
-        error = f"network error: {_exc_text(_first(group))}"
+        error = f"network error: {_exc_text(first_leaf(group))}"
     except* Exception as group:
         # A bug, not the network: keep recording the other streams, retry under backoff.
-        log.error("%s: unexpected error", conn.name, exc_info=_first(group))
-        error = f"unexpected error: {_first(group)!r}"
+        log.error("%s: unexpected error", conn.name, exc_info=first_leaf(group))
+        error = f"unexpected error: {first_leaf(group)!r}"
     finally:
         if stream is not None:
             with trio.CancelScope(shield=True):
@@ -499,7 +554,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
     reason = session._recycle_reason
     handed_over = session.successor is not None
     if reason is not None:
-        conn.recycled[reason] = conn.recycled.get(reason, 0) + 1
+        counters.recycled[reason] += 1
         if reason == SILENT:
             error = error or (
                 f"no data for {conn.watchdog_threshold():.0f} s although the connection is "
@@ -557,22 +612,13 @@ def _close_text(reason: trio_websocket.CloseReason | None) -> str:
     return f"{text}: {reason.reason}" if reason.reason else text
 
 
-def _first(exc: BaseException) -> BaseException:
-    """The first leaf exception of a (possibly nested) exception group."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
-
-
 def _retry_after(exc: trio_websocket.ConnectionRejected) -> float | None:
-    if exc.status_code not in (418, 429):
+    """The Retry-After of a rate-limited handshake rejection, in seconds."""
+    if exc.status_code not in RATE_LIMIT_STATUSES:
         return None
     for name, value in exc.headers or ():
         if name.lower() == b"retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None
+            return parse_retry_after(value)
     return None
 
 

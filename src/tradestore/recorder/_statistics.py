@@ -1,0 +1,153 @@
+"""What ``Recorder.statistics()`` returns: frozen snapshots, one type per part.
+
+Each part keeps its own mutable counters and copies them into these types when asked, so
+a snapshot never changes after it is taken, and taking one changes nothing in the
+recorder. ``as_dict()`` is the JSON form; its keys are the field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any
+
+
+def frozen(mapping: Mapping) -> Mapping:
+    """A read-only copy of ``mapping``, for the mapping fields of a snapshot."""
+    return MappingProxyType(dict(mapping))
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, _Snapshot):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json(v) for v in value]
+    return value
+
+
+class _Snapshot:
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: nested snapshots and mappings as dicts, tuples as lists."""
+        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolStatistics(_Snapshot):
+    """What happened to one symbol's stream since the daemon started."""
+
+    received: int  # valid trades for this symbol, duplicates included
+    stored: int  # trades written to the store
+    duplicates: int  # agg id <= the last one seen: dropped
+    gaps: int  # holes in the agg-id sequence recorded under gaps:
+    missing_ids: int  # agg ids inside those holes
+    drops: Mapping[str, int]  # rejected frames by reason (single-symbol connections only)
+    reconnects: int  # reconnections of the connection carrying this symbol
+    last_id: int | None  # highest agg id accepted (or read back from the store)
+    last_trade_ms: int | None  # exchange time T of that trade
+    buffered: int  # trades waiting for the next flush
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics(_Snapshot):
+    """One connection (a shard of symbols kept connected for ever)."""
+
+    name: str
+    symbols: tuple[str, ...]
+    state: str  # idle | connecting | open | backoff | closed | stopped
+    attempts: int  # connection attempts, successors of rotations included
+    opens: int  # handshakes that succeeded
+    reconnects: int  # opens after the first
+    rotations: int  # completed make-before-break handovers
+    rotation_failures: int  # successors that could not be opened
+    failures: int  # sessions that ended with an error
+    recycled: Mapping[str, int]  # sessions closed on purpose, by reason
+    frames: int  # frames received, on every session
+    last_error: str | None
+    last_backoff: float | None  # seconds waited before the latest reconnect
+    watchdog_threshold: float  # seconds of silence that recycle the connection
+
+
+@dataclass(frozen=True, slots=True)
+class FlushStatistics(_Snapshot):
+    """The batcher's writes to the store."""
+
+    flushes: int  # successful writes
+    failed: int  # failed writes (each retried: the trades stay buffered)
+    early: int  # flushes triggered by the flush_max_trades safety valve
+    trades: int  # trades written
+    last_latency: float | None  # seconds the last write took
+    max_latency: float
+    last_flush_ms: int | None  # wall time of the last successful write
+    outages: int  # runs of failed writes (each ends with a successful write)
+    reopens: int  # store reopened to clear a latched write error
+    failing_since_ms: int | None  # wall time the current outage began; None: writable
+    last_error: str | None  # the last write error
+
+
+@dataclass(frozen=True, slots=True)
+class FrameQueueStatistics(_Snapshot):
+    """The bounded channel between the stream readers and the dispatcher."""
+
+    used: int  # frames waiting
+    size: int  # its capacity (frame_queue_size)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneStatistics(_Snapshot):
+    """The retention timer."""
+
+    runs: int
+    trades_removed: int
+    last_ms: int | None  # wall time of the last successful prune
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFill(_Snapshot):
+    """The gap the backfill worker is filling right now."""
+
+    symbol: str
+    first_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillStatistics(_Snapshot):
+    """The backfill worker and its REST client."""
+
+    enabled: bool
+    queued: int  # gaps queued or being filled
+    active: ActiveFill | None
+    filled: int
+    unfillable: int  # the exchange no longer has those ids
+    failed: int  # fills that failed and are retried later
+    calls: int  # REST requests
+    rate_limited: int  # 429 and 418 answers
+    waited_s: float  # seconds spent waiting on rate limits and retries
+    trades_fetched: int
+    invalid_rows_skipped: int  # REST rows marked invalid by the exchange
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatistics(_Snapshot):
+    """The whole daemon at one moment."""
+
+    started_ms: int  # wall time the recorder was created
+    frames: int  # frames handled by the dispatcher, rejected ones included
+    drops: Mapping[str, int]  # rejected frames by reason, all connections
+    server_shutdowns: int  # serverShutdown notices received
+    buffered: int  # trades waiting for the next flush, all symbols
+    in_flight: int  # trades in the write running now
+    queue: FrameQueueStatistics
+    flush: FlushStatistics
+    prune: PruneStatistics
+    connect_budget_waits: int  # attempts that waited for the connection budget
+    gaps: Mapping[str, Mapping[str, int]]  # gap records by symbol and status
+    backfill: BackfillStatistics
+    reloads: int  # symbol-list changes applied (SIGHUP)
+    metrics_url: str | None  # where /metrics and /healthz are served, if they are
+    symbols: Mapping[str, SymbolStatistics]
+    connections: tuple[ConnectionStatistics, ...]
