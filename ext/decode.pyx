@@ -21,7 +21,7 @@ from libc.string cimport memchr
 
 import numpy as np
 
-from _fixedcore cimport FP_OK, parse_fixed_chars
+from _fixed cimport FP_OK, check_python_side, parse_fixed_chars
 from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
 
 from decimal import Decimal
@@ -36,6 +36,7 @@ DEF CACHE_BITS = 13
 DEF MAX_CACHED = 64  # longer strings bypass the cache: (length, point) must fit its key
 
 cdef object _new_object = object.__new__
+check_python_side()
 
 
 cdef class _Owned:

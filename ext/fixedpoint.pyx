@@ -4,13 +4,14 @@
 from cpython.unicode cimport PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ, PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
 
-from _fixedcore cimport FP_OK, FP_MALFORMED, FP_TOO_PRECISE, FP_OVERFLOW, parse_fixed_chars
+from _fixed cimport (
+    FP_MALFORMED, FP_OK, FP_OVERFLOW, FP_TOO_PRECISE, check_python_side, parse_fixed_chars,
+)
 
 from tradestore._errors import FixedPointError
+from tradestore._fixed import INT64_MAX, SCALE, SCALE_DIGITS
 
-SCALE_DIGITS = 8
-SCALE = 10**8
-INT64_MAX = 2**63 - 1
+check_python_side()
 
 
 cdef object _raise(int rc, object text):

@@ -4,7 +4,7 @@
 A single pass over the frame's characters (``PyUnicode_KIND/DATA`` for str, the bytes
 themselves for bytes) reads the JSON object, or the ``data`` object of a combined
 stream wrapper, and picks out ``e, a, p, q, T, m, s``. Decimals become exact int64 fixed
-point through _fixedcore; a ``Decimal`` is made only for an AggTrade, from a small cache
+point through _fixed.pxd; a ``Decimal`` is made only for an AggTrade, from a small cache
 of recent strings. Anything unusual -- escapes, floats, nested values, duplicate keys,
 non-ASCII bytes, any invalid field -- goes to the pure parser, which is the specification
 of what json.loads accepts and of every reject reason, so both agree by construction.
@@ -23,7 +23,7 @@ from cpython.unicode cimport (
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from _fixedcore cimport FP_MALFORMED, FP_OK, parse_fixed_chars
+from _fixed cimport FP_MALFORMED, FP_OK, check_python_side, parse_fixed_chars
 
 from decimal import Decimal
 
@@ -40,6 +40,7 @@ cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
 
 cdef object _new_object = object.__new__
+check_python_side()
 MAX_FRAME_BYTES = MAX_FRAME
 
 

@@ -14,12 +14,14 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
-from _fixedcore cimport FP_OK, parse_fixed_chars
+from _fixed cimport FP_OK, check_python_side
 from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
 
 from tradestore._pure.decode import slow_rows
 
 DEF MIN_ROW_BYTES = 8
+
+check_python_side()
 
 
 cdef struct Level:

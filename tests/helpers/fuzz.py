@@ -18,10 +18,9 @@ from decimal import Decimal
 import msgpack
 
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
+from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE, SCALE_DIGITS
 
 MAX_FRAME = 64 * 1024
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
@@ -96,9 +95,9 @@ def expected_event(frame) -> tuple | Reject:
 def plain_to_fixed(text: str) -> int | None:
     """int64 fixed point at 1e-8 of a plain decimal string, None when it does not fit."""
     whole, _, frac = text.partition(".")
-    if frac[8:].strip("0"):
+    if frac[SCALE_DIGITS:].strip("0"):
         return None
-    value = int(whole) * 10**8 + int(frac[:8].ljust(8, "0"))
+    value = int(whole) * SCALE + int(frac[:SCALE_DIGITS].ljust(SCALE_DIGITS, "0"))
     return value if value <= INT64_MAX else None
 
 
@@ -200,7 +199,7 @@ def decimal_fixed(value: Decimal) -> int | None:
         significant -= 1
     if not significant:
         return 0
-    shift = exponent + (len(digits) - significant) + 8
+    shift = exponent + (len(digits) - significant) + SCALE_DIGITS
     if shift < 0:
         return None  # a non-zero digit below 1e-8
     if significant + shift > 19:

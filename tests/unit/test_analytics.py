@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers.ext import trade, twins
 from tradestore import TradeStore
+from tradestore._fixed import SCALE
 from tradestore.analytics import (
     InsufficientData,
     find_vacuums,
@@ -24,7 +25,7 @@ from tradestore.analytics import _profile as profile_module
 from tradestore.cli import main
 
 T0 = 1_767_225_600_000
-E8 = 10**8
+E8 = SCALE
 
 
 @pytest.fixture(params=twins("profile"), autouse=True)

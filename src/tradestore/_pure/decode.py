@@ -10,49 +10,19 @@ The compiled twin reads the exact v1 shape itself and hands any other value to
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 import numpy as np
 
 from tradestore._codec import decode_batch
-from tradestore._errors import CorruptValue, FixedPointError
+from tradestore._errors import CorruptValue
+from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
 from tradestore._model import AggTrade
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-
-
-def decimal_to_fixed(value: Decimal, key: bytes, what: str) -> int:
-    """The exact int64 fixed-point (1e-8) of a stored Decimal, or FixedPointError naming key.
-
-    Works on the digit tuple, trimmed first, so neither a huge exponent ('1E+999999999')
-    nor thousands of digits costs more than a glance.
-    """
-    sign, digits, exponent = value.as_tuple()
-    shown = key.decode("ascii", "replace")
-    if sign or not isinstance(exponent, int):
-        raise FixedPointError(f"{shown}: {what} {value} is not a non-negative finite decimal")
-    first = next((i for i, d in enumerate(digits) if d), len(digits))
-    digits = digits[first:]
-    while digits and digits[-1] == 0:  # trailing zeros only scale the exponent
-        digits = digits[:-1]
-        exponent += 1
-    if not digits:
-        return 0
-    shift = exponent + 8  # the value is int(digits) * 10**shift units of 1e-8
-    if shift < 0:
-        raise FixedPointError(f"{shown}: {what} {value} has more than 8 decimal places")
-    if len(digits) + shift > 19:  # at least 10**19 units: beyond int64
-        raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
-    fixed = int("".join(map(str, digits))) * 10**shift
-    if fixed > INT64_MAX:
-        raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
-    return fixed
 
 
 def slow_rows(key: bytes, value: bytes, start_ms: int, end_ms: int) -> list[tuple]:
     """(agg_id, time_ms, price, qty, is_buyer_maker) of the in-window trades, via msgpack."""
     rows = []
+    shown = key.decode("ascii", "replace")
     for t in decode_batch(value, key):
         if start_ms <= t.time_ms <= end_ms:
             if not INT64_MIN <= t.agg_id <= INT64_MAX or not INT64_MIN <= t.time_ms <= INT64_MAX:
@@ -61,8 +31,8 @@ def slow_rows(key: bytes, value: bytes, start_ms: int, end_ms: int) -> list[tupl
                 (
                     t.agg_id,
                     t.time_ms,
-                    decimal_to_fixed(t.price, key, "price"),
-                    decimal_to_fixed(t.qty, key, "qty"),
+                    decimal_to_fixed(t.price, f"{shown}: price"),
+                    decimal_to_fixed(t.qty, f"{shown}: qty"),
                     t.is_buyer_maker,
                 )
             )

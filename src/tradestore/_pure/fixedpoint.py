@@ -6,10 +6,7 @@ would round, and a trading record must be exact.
 """
 
 from tradestore._errors import FixedPointError
-
-SCALE_DIGITS = 8
-SCALE = 10**SCALE_DIGITS
-INT64_MAX = 2**63 - 1
+from tradestore._fixed import INT64_MAX, SCALE, SCALE_DIGITS
 
 
 def parse_fixed(text: str | bytes) -> int:

@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 
 from tradestore._errors import InvalidMessage
+from tradestore._fixed import INT64_MAX, SCALE_DIGITS
 from tradestore._model import AggTrade
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -81,7 +82,7 @@ def _int_field(event: dict, key: str) -> int:
     value = _field(event, key)
     if type(value) is not int:
         raise InvalidMessage("bad_type", f"field {key!r} is {_json_type(value)}, not an integer")
-    if value < 0 or value > 2**63 - 1:
+    if value < 0 or value > INT64_MAX:
         raise InvalidMessage("bad_value", f"field {key!r} out of range: {value}")
     return value
 
@@ -146,11 +147,11 @@ def _fixed_or_none(value: Decimal) -> int | None:
     # parse_event admits at most MAX_DECIMAL_CHARS digits, so int() below stays small.
     _sign, digits, exponent = value.as_tuple()
     mantissa = int("".join(map(str, digits)))
-    shift = exponent + 8
+    shift = exponent + SCALE_DIGITS
     if shift >= 0:
         fixed = mantissa * 10**shift
     else:
         fixed, rest = divmod(mantissa, 10**-shift)
         if rest:
             return None
-    return fixed if fixed <= 2**63 - 1 else None
+    return fixed if fixed <= INT64_MAX else None
