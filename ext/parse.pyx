@@ -472,19 +472,3 @@ def parse_agg_trade(frame):
         return _pure.parse_agg_trade(frame)
     return _trade(&p)
 
-
-def parse_fields(frame):
-    """(symbol, agg_id, price, qty, time_ms, is_buyer_maker) with price and qty as int64
-    fixed point at 1e-8, or None where a value does not fit (parse_event has the Decimal).
-    """
-    cdef Parsed p
-    if _parse(frame, &p) or (symbol := _symbol(&p)) is False:
-        return _pure.parse_fields(frame)
-    return (
-        symbol,
-        p.ev.a,
-        p.price_fixed if p.price_rc == FP_OK else None,
-        p.qty_fixed if p.qty_rc == FP_OK else None,
-        p.ev.t,
-        True if p.ev.m else False,
-    )

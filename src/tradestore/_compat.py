@@ -12,30 +12,27 @@ import os
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
 
 if NO_EXTENSIONS:
-    from tradestore._pure import decode, fixedpoint, parse, profile
+    from tradestore._pure import decode, parse, profile
 
     EXTENSIONS_LOADED = False
 else:
     try:
-        from tradestore._ext import decode, fixedpoint, parse, profile  # type: ignore[no-redef]
+        from tradestore._ext import decode, parse, profile  # type: ignore[no-redef]
 
         EXTENSIONS_LOADED = True
     except ImportError:  # pragma: no cover - exercised by test_ext_loaded
-        from tradestore._pure import decode, fixedpoint, parse, profile
+        from tradestore._pure import decode, parse, profile
 
         EXTENSIONS_LOADED = False
 
-parse_fixed = fixedpoint.parse_fixed
-format_fixed = fixedpoint.format_fixed
 decode_columns = decode.decode_columns
 decode_trades = decode.decode_trades
 accumulate_levels = profile.accumulate
 parse_event = parse.parse_event
 parse_agg_trade = parse.parse_agg_trade
-parse_fields = parse.parse_fields
 
 # module name -> the module in use, compiled or pure (test_ext_loaded checks each)
-MODULES = {"decode": decode, "fixedpoint": fixedpoint, "parse": parse, "profile": profile}
+MODULES = {"decode": decode, "parse": parse, "profile": profile}
 
 __all__ = [
     "EXTENSIONS_LOADED",
@@ -44,9 +41,6 @@ __all__ = [
     "NO_EXTENSIONS",
     "decode_columns",
     "decode_trades",
-    "format_fixed",
     "parse_agg_trade",
     "parse_event",
-    "parse_fields",
-    "parse_fixed",
 ]

@@ -18,7 +18,7 @@ from decimal import Decimal
 import msgpack
 
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
-from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE, SCALE_DIGITS
+from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
 
 MAX_FRAME = 64 * 1024
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
@@ -92,15 +92,6 @@ def expected_event(frame) -> tuple | Reject:
     return (symbol, doc["a"], Decimal(doc["p"]), Decimal(doc["q"]), doc["T"], doc["m"])
 
 
-def plain_to_fixed(text: str) -> int | None:
-    """int64 fixed point at 1e-8 of a plain decimal string, None when it does not fit."""
-    whole, _, frac = text.partition(".")
-    if frac[SCALE_DIGITS:].strip("0"):
-        return None
-    value = int(whole) * SCALE + int(frac[:SCALE_DIGITS].ljust(SCALE_DIGITS, "0"))
-    return value if value <= INT64_MAX else None
-
-
 def exact(value: Decimal) -> tuple:
     """Decimal identity including its digits and exponent ("1.50" is not "1.5")."""
     return value.as_tuple()
@@ -114,7 +105,7 @@ def check_frame(frame, parsers) -> None:
     want = expected_event(frame)
     reasons = set()
     for label, impl in parsers:
-        for name in ("parse_event", "parse_agg_trade", "parse_fields"):
+        for name in ("parse_event", "parse_agg_trade"):
             try:
                 got = getattr(impl, name)(frame)
             except InvalidMessage as exc:
@@ -130,17 +121,6 @@ def check_frame(frame, parsers) -> None:
 
 def _check_parsed(name: str, got, want: tuple, label: str) -> None:
     symbol, agg_id, price, qty, time_ms, maker = want
-    if name == "parse_fields":
-        assert got == (
-            symbol,
-            agg_id,
-            plain_to_fixed(format(price, "f")),
-            plain_to_fixed(format(qty, "f")),
-            time_ms,
-            maker,
-        ), (label, got, want)
-        assert type(got[5]) is bool and type(got[1]) is int
-        return
     trade = got[1] if name == "parse_event" else got
     if name == "parse_event":
         assert got[0] == symbol and type(got[0]) is type(symbol), (label, got, want)

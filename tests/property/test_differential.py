@@ -94,7 +94,6 @@ def _parse_outcomes(impl, frame):
     return (
         outcome(impl.parse_event, frame),
         outcome(impl.parse_agg_trade, frame),
-        outcome(impl.parse_fields, frame),
     )
 
 

@@ -9,7 +9,7 @@ import os
 
 from tradestore import _compat
 
-COMPILED = ("decode", "fixedpoint", "parse", "profile")
+COMPILED = ("decode", "parse", "profile")
 
 
 def test_compiled_modules_loaded_unless_disabled():

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 from tradestore._errors import InvalidMessage
-from tradestore._fixed import INT64_MAX, SCALE_DIGITS
+from tradestore._fixed import INT64_MAX
 from tradestore._model import AggTrade
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -127,31 +127,3 @@ def _json_type(value) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
-
-
-def parse_fields(frame: str | bytes) -> tuple:
-    """(symbol, agg_id, price, qty, time_ms, is_buyer_maker), price and qty as int64 fixed
-    point at 1e-8, or None where a value does not fit (parse_event has the exact Decimal)."""
-    symbol, trade = parse_event(frame)
-    return (
-        symbol,
-        trade.agg_id,
-        _fixed_or_none(trade.price),
-        _fixed_or_none(trade.qty),
-        trade.time_ms,
-        trade.is_buyer_maker,
-    )
-
-
-def _fixed_or_none(value: Decimal) -> int | None:
-    # parse_event admits at most MAX_DECIMAL_CHARS digits, so int() below stays small.
-    _sign, digits, exponent = value.as_tuple()
-    mantissa = int("".join(map(str, digits)))
-    shift = exponent + SCALE_DIGITS
-    if shift >= 0:
-        fixed = mantissa * 10**shift
-    else:
-        fixed, rest = divmod(mantissa, 10**-shift)
-        if rest:
-            return None
-    return fixed if fixed <= INT64_MAX else None
