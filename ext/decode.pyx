@@ -4,7 +4,8 @@
 Reads each value through the buffer protocol, skips trades outside [start, end] without
 building objects, and appends the rest straight into growable numpy columns (or into
 AggTrades whose Decimals come from a small cache of repeated price/qty strings). Any value
-not of the exact v1 shape goes whole to the msgpack slow path, which decides it exactly.
+not of the exact v1 shape goes whole to the v1 codec's msgpack path (tradestore/_codec.py,
+which the pure twin uses for everything), so both decide it exactly alike.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -26,9 +27,8 @@ from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1
 
 from decimal import Decimal
 
-from tradestore._codec import decode_batch
+from tradestore._codec import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
-from tradestore._pure.decode import slow_rows
 
 # The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool.
 DEF MIN_ROW_BYTES = 8
@@ -241,7 +241,7 @@ def decode_columns(pairs, int64_t start_ms, int64_t end_ms):
         finally:
             view.close()
         if rc:
-            cols.append_rows(slow_rows(key, bytes(value), start_ms, end_ms))
+            cols.append_rows(decode_fixed_rows(bytes(value), key, start_ms, end_ms))
     return cols.result()
 
 

@@ -3,11 +3,12 @@
 
 A single pass over the frame's characters (``PyUnicode_KIND/DATA`` for str, the bytes
 themselves for bytes) reads the JSON object, or the ``data`` object of a combined
-stream wrapper, and picks out ``e, a, p, q, T, m, s``. Decimals become exact int64 fixed
-point through _fixed.pxd; a ``Decimal`` is made only for an AggTrade, from a small cache
-of recent strings. Anything unusual -- escapes, floats, nested values, duplicate keys,
-non-ASCII bytes, any invalid field -- goes to the pure parser, which is the specification
-of what json.loads accepts and of every reject reason, so both agree by construction.
+stream wrapper, and picks out ``e, a, p, q, T, m, s``. Prices and quantities are read as
+int64 fixed point (ext/_fixed.pxd), which keys a small cache of recent ``Decimal``
+objects: a Decimal is built only for a string not seen lately. Anything unusual --
+escapes, floats, nested values, duplicate keys, non-ASCII bytes, any invalid field -- goes
+to tradestore/_frame.py, the specification of what json.loads accepts and of every
+reject reason (and all that the pure twin does), so both agree by construction.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
@@ -27,8 +28,8 @@ from _fixed cimport FP_MALFORMED, FP_OK, check_python_side, parse_fixed_chars
 
 from decimal import Decimal
 
+from tradestore._frame import read_event
 from tradestore._model import AggTrade
-from tradestore._pure import parse as _pure
 
 DEF MAX_FRAME = 64 * 1024
 DEF MAX_DECIMAL = 40
@@ -105,7 +106,7 @@ cdef inline int _string(Src* src, Span* out) noexcept nogil:
             src.i += 1
             return 0
         if c == 92 or c < 32 or c >= 128:
-            return -1  # escapes, control and non-ASCII characters: for the pure parser
+            return -1  # escapes, control and non-ASCII characters: for the slow path
         src.i += 1
     return -1
 
@@ -183,7 +184,7 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
             return -1
         if src.i - start > MAX_INT_DIGITS:
             # json.loads refuses integers beyond sys.get_int_max_str_digits() (4300 by
-            # default, and settable): long ones are the pure parser's to judge.
+            # default, and settable): long ones are the slow path's to judge.
             return -1
         if src.i < src.n and _at(src, src.i) == 46:
             src.i += 1
@@ -196,7 +197,7 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
             if _digits(src) < 0:
                 return -1
         return 0
-    return -1  # objects, arrays, NaN, Infinity: for the pure parser
+    return -1  # objects, arrays, NaN, Infinity: for the slow path
 
 
 cdef inline int _key_is(Src* src, Span* key, const char* name, Py_ssize_t n) noexcept nogil:
@@ -356,7 +357,7 @@ cdef struct Parsed:
 
 
 cdef int _parse(object frame, Parsed* out) except -1:
-    """0 when the fast path read a valid event into out; 1 when the pure parser must decide."""
+    """0 when the fast path read a valid event into out; 1 when read_event must decide."""
     cdef Src src
     cdef Event top
     cdef Event inner
@@ -364,7 +365,7 @@ cdef int _parse(object frame, Parsed* out) except -1:
     cdef Py_ssize_t k
     if PyUnicode_CheckExact(frame):
         # A str of a wider kind holds a non-ASCII character, which can only be legal
-        # inside a string: the fast path reads ASCII only, so it is the pure parser's.
+        # inside a string: the fast path reads ASCII only, so it is the slow path's.
         if PyUnicode_KIND(frame) != PyUnicode_1BYTE_KIND:
             return 1
         src.n = PyUnicode_GET_LENGTH(frame)
@@ -457,11 +458,11 @@ cdef object _trade(Parsed* p):
 def parse_event(frame):
     """(symbol field ``s`` or None, AggTrade) of a raw aggTrade event or combined wrapper.
 
-    Raises InvalidMessage (a ValueError) with the same reason as the pure parser.
+    Raises InvalidMessage (a ValueError) with the reason tradestore/_frame.py gives.
     """
     cdef Parsed p
     if _parse(frame, &p) or (symbol := _symbol(&p)) is False:
-        return _pure.parse_event(frame)
+        return read_event(frame)
     return symbol, _trade(&p)
 
 
@@ -469,6 +470,6 @@ def parse_agg_trade(frame):
     """The AggTrade of a raw aggTrade event or combined-stream wrapper (see parse_event)."""
     cdef Parsed p
     if _parse(frame, &p) or _symbol(&p) is False:
-        return _pure.parse_agg_trade(frame)
+        return read_event(frame)[1]
     return _trade(&p)
 

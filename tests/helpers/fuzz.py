@@ -17,10 +17,11 @@ from decimal import Decimal
 
 import msgpack
 
+from tradestore._decimal import MAX_DECIMAL_CHARS
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
 from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
+from tradestore._frame import MAX_FRAME_BYTES as MAX_FRAME
 
-MAX_FRAME = 64 * 1024
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
@@ -82,7 +83,9 @@ def expected_event(frame) -> tuple | Reject:
             reasons.add("bad_type")
         elif kind is int and not 0 <= doc[key] <= INT64_MAX:
             reasons.add("bad_value")
-        elif kind is str and not (len(doc[key]) <= 40 and PLAIN_DECIMAL.fullmatch(doc[key])):
+        elif kind is str and not (
+            len(doc[key]) <= MAX_DECIMAL_CHARS and PLAIN_DECIMAL.fullmatch(doc[key])
+        ):
             reasons.add("bad_decimal")
     symbol = doc.get("s")
     if symbol is not None and type(symbol) is not str:

@@ -3,8 +3,9 @@
 Both implementations take the raw ``(key, value)`` pairs of a seek window and keep only
 the trades with ``start_ms <= T <= end_ms``. ``decode_columns`` yields int64 columns
 (prices and quantities as fixed point at 1e-8); ``decode_trades`` yields AggTrades.
-The compiled twin reads the exact v1 shape itself and hands any other value to
-``slow_rows`` / ``decode_batch`` here, so both decide every odd value the same way.
+Both go through the v1 codec (tradestore/_codec.py) here; the compiled twin reads the
+exact v1 shape itself and hands any other value to the same codec functions, so both
+decide every odd value the same way.
 """
 
 from __future__ import annotations
@@ -13,30 +14,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tradestore._codec import decode_batch
-from tradestore._errors import CorruptValue
-from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
+from tradestore._codec import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
-
-
-def slow_rows(key: bytes, value: bytes, start_ms: int, end_ms: int) -> list[tuple]:
-    """(agg_id, time_ms, price, qty, is_buyer_maker) of the in-window trades, via msgpack."""
-    rows = []
-    shown = key.decode("ascii", "replace")
-    for t in decode_batch(value, key):
-        if start_ms <= t.time_ms <= end_ms:
-            if not INT64_MIN <= t.agg_id <= INT64_MAX or not INT64_MIN <= t.time_ms <= INT64_MAX:
-                raise CorruptValue(key, f"agg id {t.agg_id} or time {t.time_ms} outside int64")
-            rows.append(
-                (
-                    t.agg_id,
-                    t.time_ms,
-                    decimal_to_fixed(t.price, f"{shown}: price"),
-                    decimal_to_fixed(t.qty, f"{shown}: qty"),
-                    t.is_buyer_maker,
-                )
-            )
-    return rows
 
 
 def decode_columns(
@@ -45,7 +24,7 @@ def decode_columns(
     """(agg_id, time_ms, price, qty, is_buyer_maker) arrays, in scan order."""
     rows: list[tuple] = []
     for key, value in pairs:
-        rows.extend(slow_rows(key, bytes(value), start_ms, end_ms))
+        rows.extend(decode_fixed_rows(bytes(value), key, start_ms, end_ms))
     n = len(rows)
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     return (

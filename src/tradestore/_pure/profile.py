@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradestore._pure.decode import slow_rows
+from tradestore._codec import decode_fixed_rows
 
 
 class LevelTable:
@@ -83,8 +83,8 @@ def accumulate(
     seen: set[int] = set()
     last_id: int | None = None
     for key, value in pairs:
-        for agg_id, time_ms, price, qty, is_buyer_maker in slow_rows(
-            key, bytes(value), start_ms, end_ms
+        for agg_id, time_ms, price, qty, is_buyer_maker in decode_fixed_rows(
+            bytes(value), key, start_ms, end_ms
         ):
             if dedupe:
                 if agg_id in seen:
