@@ -275,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(frames)
         import orjson
 
-        from tradestore._pure import parse as pure_parse
-
-        ext_parse = _compat.MODULES["parse"]
+        pure_parse, ext_parse = _compat.pure("parse"), _compat.MODULES["parse"]
         t_event = best(parse_loop(ext_parse.parse_event, frames), args.repeat)
         t_orjson = best(parse_loop(loads_decimal(orjson.loads), frames), args.repeat)
         t_json = best(parse_loop(loads_decimal(json.loads), frames), args.repeat)
@@ -298,10 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         # -- each compiled module against its pure twin (1 h window)
-        from tradestore._pure import decode as pure_decode
-        from tradestore._pure import profile as pure_profile
-
-        ext_decode, ext_profile = _compat.MODULES["decode"], _compat.MODULES["profile"]
+        pure_decode, ext_decode = _compat.pure("decode"), _compat.MODULES["decode"]
+        pure_profile, ext_profile = _compat.pure("profile"), _compat.MODULES["profile"]
         pairs = list(store.iter_values(_dataset.SYMBOL, s_1h, e_1h))
         for name, compiled, pure in (
             ("decode_columns", ext_decode.decode_columns, pure_decode.decode_columns),

@@ -42,7 +42,6 @@ cdef extern from "Python.h":
 
 cdef object _new_object = object.__new__
 check_python_side()
-MAX_FRAME_BYTES = MAX_FRAME
 
 
 cdef struct Src:

@@ -9,7 +9,6 @@ with each other exactly (same trade, same reject reason, same exception type).
 from __future__ import annotations
 
 import ctypes
-import importlib
 import json
 import mmap
 import re
@@ -23,16 +22,6 @@ from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
 from tradestore._frame import MAX_FRAME_BYTES as MAX_FRAME
 
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
-
-
-def twin_modules(name: str) -> list:
-    """[(label, module)] for the pure twin and, when built, the compiled one."""
-    found = [("pure", importlib.import_module(f"tradestore._pure.{name}"))]
-    try:
-        found.append(("compiled", importlib.import_module(f"tradestore._ext.{name}")))
-    except ImportError:
-        pass  # test_ext_loaded fails the suite in that case unless extensions are off
-    return found
 
 
 # ------------------------------------------------------------------------------ parser

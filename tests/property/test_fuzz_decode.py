@@ -25,12 +25,12 @@ from tests.helpers.fuzz import (
     MsgpackWriter,
     check_decoders,
     expected_columns,
-    twin_modules,
 )
+from tradestore._compat import twins
 from tradestore._errors import CorruptValue, FixedPointError
 
-DECODERS = twin_modules("decode")
-PROFILES = twin_modules("profile")
+DECODERS = twins("decode")
+PROFILES = twins("profile")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = 1_767_225_600_000
 GUARD = GuardedBuffer()

@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers.ext import outcome, twins
+from tests.helpers.ext import outcome, twin_params
 from tests.unit.test_parse import EXPECTED, RAW
-from tradestore import InvalidMessage
-from tradestore._pure import parse as pure
+from tradestore import InvalidMessage, _compat
+
+pure = _compat.pure("parse")
 
 
-@pytest.fixture(params=twins("parse"))
+@pytest.fixture(params=twin_params("parse"))
 def impl(request):
     return request.param
 

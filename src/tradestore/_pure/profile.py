@@ -21,6 +21,16 @@ from tradestore._codec import decode_fixed_rows
 class LevelTable:
     """Volume per exact price level over a window."""
 
+    # Slots put the counters on the class, as in the compiled twin: both show the same names.
+    __slots__ = (
+        "_levels",
+        "trade_count",
+        "first_time_ms",
+        "last_time_ms",
+        "first_agg_id",
+        "last_agg_id",
+    )
+
     def __init__(self) -> None:
         self._levels: dict[int, list[int]] = {}
         self.trade_count = 0
