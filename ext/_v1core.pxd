@@ -13,6 +13,12 @@ from libc.string cimport memcpy
 from _fixed cimport FP_OK, INT64_MAX, SCALE, SCALE_DIGITS, WHOLE_MAX, parse_fixed_chars
 
 
+cdef enum:
+    # The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool. A header
+    # claiming more rows than this allows is not v1, whatever follows.
+    V1_MIN_ROW_BYTES = 8
+
+
 cdef struct V1Row:
     int64_t agg_id
     int64_t time_ms

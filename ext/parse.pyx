@@ -28,13 +28,20 @@ from _fixed cimport FP_MALFORMED, FP_OK, check_python_side, parse_fixed_chars
 
 from decimal import Decimal
 
+from tradestore import _decimal, _frame
 from tradestore._frame import read_event
 from tradestore._model import AggTrade
 
-DEF MAX_FRAME = 64 * 1024
-DEF MAX_DECIMAL = 40
-DEF CACHE_BITS = 10
-DEF MAX_INT_DIGITS = 640  # CPython's lowest int_max_str_digits setting
+cdef enum:
+    CACHE_BITS = 10
+    MAX_INT_DIGITS = 640  # CPython's lowest int_max_str_digits setting
+    DECIMAL_CAPACITY = 64  # bytes of a price or quantity buffer
+
+# The specification's limits, read once: a frame or decimal beyond them is the slow path's.
+cdef Py_ssize_t MAX_FRAME = _frame.MAX_FRAME_BYTES
+cdef Py_ssize_t MAX_DECIMAL = _decimal.MAX_DECIMAL_CHARS
+if MAX_DECIMAL > DECIMAL_CAPACITY:
+    raise ImportError(f"MAX_DECIMAL_CHARS {MAX_DECIMAL} > {DECIMAL_CAPACITY}: enlarge the buffers")
 
 
 cdef extern from "Python.h":
@@ -67,15 +74,17 @@ cdef struct Event:
     Span s
 
 
-DEF K_E = 1
-DEF K_A = 2
-DEF K_P = 4
-DEF K_Q = 8
-DEF K_T = 16
-DEF K_M = 32
-DEF K_S = 64
-DEF K_DATA = 128
-DEF REQUIRED = K_E | K_A | K_P | K_Q | K_T | K_M
+# Event.seen: one bit per tracked key
+cdef enum:
+    K_E = 1
+    K_A = 2
+    K_P = 4
+    K_Q = 8
+    K_T = 16
+    K_M = 32
+    K_S = 64
+    K_DATA = 128
+    REQUIRED = K_E | K_A | K_P | K_Q | K_T | K_M
 
 
 cdef inline unsigned int _at(Src* src, Py_ssize_t i) noexcept nogil:
@@ -321,7 +330,7 @@ cdef inline int _copy_ascii(Src* src, Span* span, unsigned char* buf) noexcept n
 cdef class _DecimalCache:
     """Direct-mapped: recent identical decimal strings share one Decimal object."""
 
-    cdef unsigned char texts[1 << CACHE_BITS][MAX_DECIMAL]
+    cdef unsigned char texts[1 << CACHE_BITS][DECIMAL_CAPACITY]
     cdef Py_ssize_t lengths[1 << CACHE_BITS]
     cdef list objects
 
@@ -347,8 +356,8 @@ cdef _DecimalCache _decimals = _DecimalCache()
 cdef struct Parsed:
     Src src
     Event ev
-    unsigned char price[MAX_DECIMAL]
-    unsigned char qty[MAX_DECIMAL]
+    unsigned char price[DECIMAL_CAPACITY]
+    unsigned char qty[DECIMAL_CAPACITY]
     int64_t price_fixed
     int64_t qty_fixed
     int price_rc
@@ -434,7 +443,7 @@ cdef object _symbol(Parsed* p):
     return _last_symbol
 
 
-cdef object _decimal(const unsigned char* text, Py_ssize_t n, int64_t fixed, int rc):
+cdef object _decimal_object(const unsigned char* text, Py_ssize_t n, int64_t fixed, int rc):
     if rc == FP_OK:
         return _decimals.get(text, n, fixed)
     return Decimal(PyUnicode_DecodeASCII(<const char*>text, n, NULL))
@@ -444,10 +453,10 @@ cdef object _trade(Parsed* p):
     trade = _new_object(AggTrade)
     # AggTrade is a frozen dataclass: its __setattr__ refuses, the slots do not.
     PyObject_GenericSetAttr(trade, "agg_id", p.ev.a)
-    PyObject_GenericSetAttr(trade, "price", _decimal(p.price, p.ev.p.length, p.price_fixed,
-                                                     p.price_rc))
-    PyObject_GenericSetAttr(trade, "qty", _decimal(p.qty, p.ev.q.length, p.qty_fixed,
-                                                   p.qty_rc))
+    PyObject_GenericSetAttr(trade, "price", _decimal_object(p.price, p.ev.p.length,
+                                                            p.price_fixed, p.price_rc))
+    PyObject_GenericSetAttr(trade, "qty", _decimal_object(p.qty, p.ev.q.length, p.qty_fixed,
+                                                          p.qty_rc))
     PyObject_GenericSetAttr(trade, "time_ms", p.ev.t)
     PyObject_GenericSetAttr(trade, "is_buyer_maker", True if p.ev.m else False)
     PyObject_GC_UnTrack(trade)  # ints, Decimals and a bool: no cycles to find

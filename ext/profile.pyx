@@ -15,11 +15,11 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
 from _fixed cimport FP_OK, check_python_side
-from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
+from _v1core cimport (
+    V1_MIN_ROW_BYTES, V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row_shape,
+)
 
 from tradestore._codec import decode_fixed_rows
-
-DEF MIN_ROW_BYTES = 8
 
 check_python_side()
 
@@ -215,7 +215,7 @@ cdef class LevelTable:
         cdef V1Row v
         cdef Row* row
         self.n_rows = 0
-        if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+        if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // V1_MIN_ROW_BYTES:
             return 1
         self._reserve_rows(nrows)
         for r in range(nrows):
