@@ -14,8 +14,9 @@ from tradestore._fixed import SCALE
 class TradeColumns:
     """Trades as parallel arrays, ascending by agg_id.
 
-    ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly; the ``*_float`` helpers
-    are for plotting and statistics only, never for sums that must be exact.
+    ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly; the
+    ``*_float`` helpers are for plotting and statistics only, never for sums that must be
+    exact.
     """
 
     agg_id: np.ndarray
