@@ -275,28 +275,17 @@ def main(argv: list[str] | None = None) -> int:
         n = len(frames)
         import orjson
 
-        from tradestore._pure import parse as pure_parse
-
-        ext_parse = _compat.MODULES["parse"]
-        t_fields = best(parse_loop(ext_parse.parse_fields, frames), args.repeat)
+        pure_parse, ext_parse = _compat.pure("parse"), _compat.MODULES["parse"]
         t_event = best(parse_loop(ext_parse.parse_event, frames), args.repeat)
         t_orjson = best(parse_loop(loads_decimal(orjson.loads), frames), args.repeat)
         t_json = best(parse_loop(loads_decimal(json.loads), frames), args.repeat)
         t_pure = best(parse_loop(pure_parse.parse_event, frames[: n // 5]), 1) * 5
-        rate = n / t_fields
-        row("parse frame -> fixed-point fields (Cython)", rate, unit="frames/s",
-            against="orjson.loads + Decimal", against_s=n / t_orjson, ratio=t_orjson / t_fields,
-            target=">= 3x orjson + Decimal", met=t_orjson / t_fields >= 3)  # fmt: skip
-        row(
-            "parse frame -> AggTrade with Decimal (Cython)",
-            n / t_event,
-            unit="frames/s",
-            against="orjson.loads + Decimal",
-            against_s=n / t_orjson,
-            ratio=t_orjson / t_event,
-        )
+        rate = n / t_event
+        row("parse frame -> AggTrade with Decimal (Cython)", rate, unit="frames/s",
+            against="orjson.loads + Decimal", against_s=n / t_orjson, ratio=t_orjson / t_event,
+            target=">= 3x orjson + Decimal", met=t_orjson / t_event >= 3)  # fmt: skip
         row("parse: json.loads + Decimal", n / t_json, unit="frames/s",
-            against="Cython fields", against_s=rate, ratio=t_fields / t_json)  # fmt: skip
+            against="Cython parse_event", against_s=rate, ratio=t_event / t_json)  # fmt: skip
         row(
             "parse_event: compiled vs pure twin",
             n / t_event,
@@ -307,12 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         # -- each compiled module against its pure twin (1 h window)
-        from tradestore._pure import decode as pure_decode
-        from tradestore._pure import fixedpoint as pure_fixed
-        from tradestore._pure import profile as pure_profile
-
-        ext_decode, ext_profile = _compat.MODULES["decode"], _compat.MODULES["profile"]
-        ext_fixed = _compat.MODULES["fixedpoint"]
+        pure_decode, ext_decode = _compat.pure("decode"), _compat.MODULES["decode"]
+        pure_profile, ext_profile = _compat.pure("profile"), _compat.MODULES["profile"]
         pairs = list(store.iter_values(_dataset.SYMBOL, s_1h, e_1h))
         for name, compiled, pure in (
             ("decode_columns", ext_decode.decode_columns, pure_decode.decode_columns),
@@ -323,11 +308,6 @@ def main(argv: list[str] | None = None) -> int:
             tp = best(lambda f=pure: f(pairs, s_1h, e_1h), 1)
             row(f"{name} 1 h: compiled vs pure twin", tc, against="pure twin", against_s=tp,
                 ratio=tp / tc)  # fmt: skip
-        texts = [f.split('"p":"')[1].split('"')[0] for f in frames[:20000]]
-        tc = best(lambda: [ext_fixed.parse_fixed(x) for x in texts], args.repeat)
-        tp = best(lambda: [pure_fixed.parse_fixed(x) for x in texts], args.repeat)
-        row("parse_fixed: compiled vs pure twin", len(texts) / tc, unit="strings/s",
-            against="pure twin", against_s=len(texts) / tp, ratio=tp / tc)  # fmt: skip
 
     # -- disk
     n_stored = n_big

@@ -10,7 +10,13 @@ ever goes past ``end``.
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
-from _fixedcore cimport FP_OK, parse_fixed_chars
+from _fixed cimport FP_OK, INT64_MAX, SCALE, SCALE_DIGITS, WHOLE_MAX, parse_fixed_chars
+
+
+cdef enum:
+    # The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool. A header
+    # claiming more rows than this allows is not v1, whatever follows.
+    V1_MIN_ROW_BYTES = 8
 
 
 cdef struct V1Row:
@@ -146,7 +152,7 @@ cdef inline int _v1_int(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pos,
         if n - i - 1 < width:
             return -1
         u = _be(p + i + 1, width)
-        if u > 9223372036854775807ULL:
+        if u > <uint64_t>INT64_MAX:
             return -1
         out[0] = <int64_t>u
         pos[0] = i + 1 + width
@@ -261,21 +267,23 @@ cdef inline int64_t _swar8(const unsigned char* s) noexcept nogil:
 
 cdef inline int v1_fixed(const unsigned char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
     """parse_fixed_chars with a fast path for Binance's usual form: up to 11 integer
-    digits, a point and exactly 8 decimals. Same results, FP_OK only for plain decimals."""
+    digits (those of WHOLE_MAX), a point and exactly SCALE_DIGITS decimals, read 8 at a
+    time. Same results, FP_OK only for plain decimals."""
     cdef Py_ssize_t i
+    cdef Py_ssize_t point = n - SCALE_DIGITS - 1
     cdef uint64_t whole = 0
     cdef int64_t frac
-    if TS_LITTLE_ENDIAN and 10 <= n <= 20 and s[n - 9] == 46:
-        frac = _swar8(s + n - 8)
+    if TS_LITTLE_ENDIAN and SCALE_DIGITS == 8 and 1 <= point <= 11 and s[point] == 46:
+        frac = _swar8(s + point + 1)
         if frac >= 0:
-            for i in range(n - 9):
+            for i in range(point):
                 if s[i] < 48 or s[i] > 57:
                     return parse_fixed_chars(s, n, out)
                 whole = whole * 10 + (s[i] - 48)
-            # at most 11 integer digits: whole * 10^8 + frac fits int64 unless too large
-            if whole <= 92233720368ULL:
-                whole = whole * 100000000ULL + <uint64_t>frac
-                if whole <= 9223372036854775807ULL:
+            # at most 11 integer digits: whole * SCALE + frac fits int64 unless too large
+            if whole <= WHOLE_MAX:
+                whole = whole * SCALE + <uint64_t>frac
+                if whole <= <uint64_t>INT64_MAX:
                     out[0] = <int64_t>whole
                     return FP_OK
     return parse_fixed_chars(s, n, out)

@@ -4,7 +4,8 @@
 Reads each value through the buffer protocol, skips trades outside [start, end] without
 building objects, and appends the rest straight into growable numpy columns (or into
 AggTrades whose Decimals come from a small cache of repeated price/qty strings). Any value
-not of the exact v1 shape goes whole to the msgpack slow path, which decides it exactly.
+not of the exact v1 shape goes whole to the v1 codec's msgpack path (tradestore/_codec.py,
+which the pure twin uses for everything), so both decide it exactly alike.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -21,21 +22,22 @@ from libc.string cimport memchr
 
 import numpy as np
 
-from _fixedcore cimport FP_OK, parse_fixed_chars
-from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
+from _fixed cimport FP_OK, check_python_side, parse_fixed_chars
+from _v1core cimport (
+    V1_MIN_ROW_BYTES, V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape,
+)
 
 from decimal import Decimal
 
-from tradestore._codec import decode_batch
+from tradestore._codec import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
-from tradestore._pure.decode import slow_rows
 
-# The smallest v1 row: 0x95, two 1-char strings, two fixints and a bool.
-DEF MIN_ROW_BYTES = 8
-DEF CACHE_BITS = 13
-DEF MAX_CACHED = 64  # longer strings bypass the cache: (length, point) must fit its key
+cdef enum:
+    CACHE_BITS = 13
+    MAX_CACHED = 64  # longer strings bypass the cache: (length, point) must fit its key
 
 cdef object _new_object = object.__new__
+check_python_side()
 
 
 cdef class _Owned:
@@ -196,7 +198,7 @@ cdef int _fast_columns(_Columns cols, const unsigned char* p, Py_ssize_t n,
     cdef Py_ssize_t i
     cdef V1Row row
     cdef int64_t price, qty
-    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // V1_MIN_ROW_BYTES:
         return 1
     cols.ensure(nrows)
     i = cols.count
@@ -240,7 +242,7 @@ def decode_columns(pairs, int64_t start_ms, int64_t end_ms):
         finally:
             view.close()
         if rc:
-            cols.append_rows(slow_rows(key, bytes(value), start_ms, end_ms))
+            cols.append_rows(decode_fixed_rows(bytes(value), key, start_ms, end_ms))
     return cols.result()
 
 
@@ -290,7 +292,7 @@ cdef int _fast_trades(list out, _DecimalCache cache, const unsigned char* p, Py_
     cdef Py_ssize_t nrows, r
     cdef Py_ssize_t mark = len(out)
     cdef V1Row row
-    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+    if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // V1_MIN_ROW_BYTES:
         return 1
     for r in range(nrows):
         if v1_row(p, n, &pos, &row) < 0:

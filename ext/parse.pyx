@@ -3,11 +3,12 @@
 
 A single pass over the frame's characters (``PyUnicode_KIND/DATA`` for str, the bytes
 themselves for bytes) reads the JSON object, or the ``data`` object of a combined
-stream wrapper, and picks out ``e, a, p, q, T, m, s``. Decimals become exact int64 fixed
-point through _fixedcore; a ``Decimal`` is made only for an AggTrade, from a small cache
-of recent strings. Anything unusual -- escapes, floats, nested values, duplicate keys,
-non-ASCII bytes, any invalid field -- goes to the pure parser, which is the specification
-of what json.loads accepts and of every reject reason, so both agree by construction.
+stream wrapper, and picks out ``e, a, p, q, T, m, s``. Prices and quantities are read as
+int64 fixed point (ext/_fixed.pxd), which keys a small cache of recent ``Decimal``
+objects: a Decimal is built only for a string not seen lately. Anything unusual --
+escapes, floats, nested values, duplicate keys, non-ASCII bytes, any invalid field -- goes
+to tradestore/_frame.py, the specification of what json.loads accepts and of every
+reject reason (and all that the pure twin does), so both agree by construction.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
@@ -23,24 +24,31 @@ from cpython.unicode cimport (
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from _fixedcore cimport FP_MALFORMED, FP_OK, parse_fixed_chars
+from _fixed cimport FP_MALFORMED, FP_OK, check_python_side, parse_fixed_chars
 
 from decimal import Decimal
 
+from tradestore import _decimal, _frame
+from tradestore._frame import read_event
 from tradestore._model import AggTrade
-from tradestore._pure import parse as _pure
 
-DEF MAX_FRAME = 64 * 1024
-DEF MAX_DECIMAL = 40
-DEF CACHE_BITS = 10
-DEF MAX_INT_DIGITS = 640  # CPython's lowest int_max_str_digits setting
+cdef enum:
+    CACHE_BITS = 10
+    MAX_INT_DIGITS = 640  # CPython's lowest int_max_str_digits setting
+    DECIMAL_CAPACITY = 64  # bytes of a price or quantity buffer
+
+# The specification's limits, read once: a frame or decimal beyond them is the slow path's.
+cdef Py_ssize_t MAX_FRAME = _frame.MAX_FRAME_BYTES
+cdef Py_ssize_t MAX_DECIMAL = _decimal.MAX_DECIMAL_CHARS
+if MAX_DECIMAL > DECIMAL_CAPACITY:
+    raise ImportError(f"MAX_DECIMAL_CHARS {MAX_DECIMAL} > {DECIMAL_CAPACITY}: enlarge the buffers")
 
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
 
 cdef object _new_object = object.__new__
-MAX_FRAME_BYTES = MAX_FRAME
+check_python_side()
 
 
 cdef struct Src:
@@ -66,15 +74,17 @@ cdef struct Event:
     Span s
 
 
-DEF K_E = 1
-DEF K_A = 2
-DEF K_P = 4
-DEF K_Q = 8
-DEF K_T = 16
-DEF K_M = 32
-DEF K_S = 64
-DEF K_DATA = 128
-DEF REQUIRED = K_E | K_A | K_P | K_Q | K_T | K_M
+# Event.seen: one bit per tracked key
+cdef enum:
+    K_E = 1
+    K_A = 2
+    K_P = 4
+    K_Q = 8
+    K_T = 16
+    K_M = 32
+    K_S = 64
+    K_DATA = 128
+    REQUIRED = K_E | K_A | K_P | K_Q | K_T | K_M
 
 
 cdef inline unsigned int _at(Src* src, Py_ssize_t i) noexcept nogil:
@@ -104,7 +114,7 @@ cdef inline int _string(Src* src, Span* out) noexcept nogil:
             src.i += 1
             return 0
         if c == 92 or c < 32 or c >= 128:
-            return -1  # escapes, control and non-ASCII characters: for the pure parser
+            return -1  # escapes, control and non-ASCII characters: for the slow path
         src.i += 1
     return -1
 
@@ -182,7 +192,7 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
             return -1
         if src.i - start > MAX_INT_DIGITS:
             # json.loads refuses integers beyond sys.get_int_max_str_digits() (4300 by
-            # default, and settable): long ones are the pure parser's to judge.
+            # default, and settable): long ones are the slow path's to judge.
             return -1
         if src.i < src.n and _at(src, src.i) == 46:
             src.i += 1
@@ -195,7 +205,7 @@ cdef inline int _skip_value(Src* src) noexcept nogil:
             if _digits(src) < 0:
                 return -1
         return 0
-    return -1  # objects, arrays, NaN, Infinity: for the pure parser
+    return -1  # objects, arrays, NaN, Infinity: for the slow path
 
 
 cdef inline int _key_is(Src* src, Span* key, const char* name, Py_ssize_t n) noexcept nogil:
@@ -320,7 +330,7 @@ cdef inline int _copy_ascii(Src* src, Span* span, unsigned char* buf) noexcept n
 cdef class _DecimalCache:
     """Direct-mapped: recent identical decimal strings share one Decimal object."""
 
-    cdef unsigned char texts[1 << CACHE_BITS][MAX_DECIMAL]
+    cdef unsigned char texts[1 << CACHE_BITS][DECIMAL_CAPACITY]
     cdef Py_ssize_t lengths[1 << CACHE_BITS]
     cdef list objects
 
@@ -346,8 +356,8 @@ cdef _DecimalCache _decimals = _DecimalCache()
 cdef struct Parsed:
     Src src
     Event ev
-    unsigned char price[MAX_DECIMAL]
-    unsigned char qty[MAX_DECIMAL]
+    unsigned char price[DECIMAL_CAPACITY]
+    unsigned char qty[DECIMAL_CAPACITY]
     int64_t price_fixed
     int64_t qty_fixed
     int price_rc
@@ -355,7 +365,7 @@ cdef struct Parsed:
 
 
 cdef int _parse(object frame, Parsed* out) except -1:
-    """0 when the fast path read a valid event into out; 1 when the pure parser must decide."""
+    """0 when the fast path read a valid event into out; 1 when read_event must decide."""
     cdef Src src
     cdef Event top
     cdef Event inner
@@ -363,7 +373,7 @@ cdef int _parse(object frame, Parsed* out) except -1:
     cdef Py_ssize_t k
     if PyUnicode_CheckExact(frame):
         # A str of a wider kind holds a non-ASCII character, which can only be legal
-        # inside a string: the fast path reads ASCII only, so it is the pure parser's.
+        # inside a string: the fast path reads ASCII only, so it is the slow path's.
         if PyUnicode_KIND(frame) != PyUnicode_1BYTE_KIND:
             return 1
         src.n = PyUnicode_GET_LENGTH(frame)
@@ -433,7 +443,7 @@ cdef object _symbol(Parsed* p):
     return _last_symbol
 
 
-cdef object _decimal(const unsigned char* text, Py_ssize_t n, int64_t fixed, int rc):
+cdef object _decimal_object(const unsigned char* text, Py_ssize_t n, int64_t fixed, int rc):
     if rc == FP_OK:
         return _decimals.get(text, n, fixed)
     return Decimal(PyUnicode_DecodeASCII(<const char*>text, n, NULL))
@@ -443,10 +453,10 @@ cdef object _trade(Parsed* p):
     trade = _new_object(AggTrade)
     # AggTrade is a frozen dataclass: its __setattr__ refuses, the slots do not.
     PyObject_GenericSetAttr(trade, "agg_id", p.ev.a)
-    PyObject_GenericSetAttr(trade, "price", _decimal(p.price, p.ev.p.length, p.price_fixed,
-                                                     p.price_rc))
-    PyObject_GenericSetAttr(trade, "qty", _decimal(p.qty, p.ev.q.length, p.qty_fixed,
-                                                   p.qty_rc))
+    PyObject_GenericSetAttr(trade, "price", _decimal_object(p.price, p.ev.p.length,
+                                                            p.price_fixed, p.price_rc))
+    PyObject_GenericSetAttr(trade, "qty", _decimal_object(p.qty, p.ev.q.length, p.qty_fixed,
+                                                          p.qty_rc))
     PyObject_GenericSetAttr(trade, "time_ms", p.ev.t)
     PyObject_GenericSetAttr(trade, "is_buyer_maker", True if p.ev.m else False)
     PyObject_GC_UnTrack(trade)  # ints, Decimals and a bool: no cycles to find
@@ -456,11 +466,11 @@ cdef object _trade(Parsed* p):
 def parse_event(frame):
     """(symbol field ``s`` or None, AggTrade) of a raw aggTrade event or combined wrapper.
 
-    Raises InvalidMessage (a ValueError) with the same reason as the pure parser.
+    Raises InvalidMessage (a ValueError) with the reason tradestore/_frame.py gives.
     """
     cdef Parsed p
     if _parse(frame, &p) or (symbol := _symbol(&p)) is False:
-        return _pure.parse_event(frame)
+        return read_event(frame)
     return symbol, _trade(&p)
 
 
@@ -468,22 +478,6 @@ def parse_agg_trade(frame):
     """The AggTrade of a raw aggTrade event or combined-stream wrapper (see parse_event)."""
     cdef Parsed p
     if _parse(frame, &p) or _symbol(&p) is False:
-        return _pure.parse_agg_trade(frame)
+        return read_event(frame)[1]
     return _trade(&p)
 
-
-def parse_fields(frame):
-    """(symbol, agg_id, price, qty, time_ms, is_buyer_maker) with price and qty as int64
-    fixed point at 1e-8, or None where a value does not fit (parse_event has the Decimal).
-    """
-    cdef Parsed p
-    if _parse(frame, &p) or (symbol := _symbol(&p)) is False:
-        return _pure.parse_fields(frame)
-    return (
-        symbol,
-        p.ev.a,
-        p.price_fixed if p.price_rc == FP_OK else None,
-        p.qty_fixed if p.qty_rc == FP_OK else None,
-        p.ev.t,
-        True if p.ev.m else False,
-    )

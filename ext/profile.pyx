@@ -4,8 +4,8 @@
 One pass over the seek window: each in-window trade adds its quantity to an open-addressing
 table keyed by the exact price (int64 at 1e-8), with 128-bit sums (two uint64 words with
 carry). No Python object is built per trade. Binning happens afterwards over the distinct
-prices, so any bin width is exact. Values not of the exact v1 shape go through the msgpack
-slow path of the pure twin, one whole value at a time.
+prices, so any bin width is exact. Values not of the exact v1 shape go through the v1
+codec's msgpack path (tradestore/_codec.py, as in the pure twin), one whole value at a time.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -14,12 +14,14 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
-from _fixedcore cimport FP_OK, parse_fixed_chars
-from _v1core cimport V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row, v1_row_shape
+from _fixed cimport FP_OK, check_python_side
+from _v1core cimport (
+    V1_MIN_ROW_BYTES, V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row_shape,
+)
 
-from tradestore._pure.decode import slow_rows
+from tradestore._codec import decode_fixed_rows
 
-DEF MIN_ROW_BYTES = 8
+check_python_side()
 
 
 cdef struct Level:
@@ -213,7 +215,7 @@ cdef class LevelTable:
         cdef V1Row v
         cdef Row* row
         self.n_rows = 0
-        if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // MIN_ROW_BYTES:
+        if v1_array_len(p, n, &pos, &nrows) < 0 or nrows > (n - pos) // V1_MIN_ROW_BYTES:
             return 1
         self._reserve_rows(nrows)
         for r in range(nrows):
@@ -235,7 +237,7 @@ cdef class LevelTable:
         return 1 if pos != n else 0
 
     cdef int _slow(self, key, value, int64_t start, int64_t end) except -1:
-        cdef list rows = slow_rows(key, bytes(value), start, end)
+        cdef list rows = decode_fixed_rows(bytes(value), key, start, end)
         cdef Row* row
         self._reserve_rows(len(rows))
         self.n_rows = 0

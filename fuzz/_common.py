@@ -17,9 +17,9 @@ IMPL = os.environ.get("FUZZ_IMPL", "both")
 
 
 def twins(name: str) -> list:
-    from tests.helpers.fuzz import twin_modules
+    from tradestore._compat import twins as registered
 
-    found = twin_modules(name)
+    found = registered(name)
     chosen = [(label, m) for label, m in found if IMPL in ("both", label)]
     if not chosen:
         sys.exit(f"FUZZ_IMPL={IMPL}: no such twin of {name} is available")

@@ -3,6 +3,9 @@
 Byte-compatible with the Rust recorder's ``rmp_serde::to_vec(&Vec<AggTrade>)``: an array of
 5-element arrays ``[price_str, qty_str, T_ms, agg_id, is_buyer_maker]``, integers in
 msgpack's smallest encoding (non-negative as uint), strings as str (never bin).
+
+Through msgpack, so exact on any value: the compiled decoders read the usual shape
+themselves and hand every other value to ``decode_batch`` / ``decode_fixed_rows``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from decimal import Decimal
 import msgpack
 
 from tradestore._errors import CorruptValue
+from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
 from tradestore._model import AggTrade
 
 _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
@@ -38,6 +42,27 @@ def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:
         ]
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise CorruptValue(key, f"malformed trade row ({exc})") from None
+
+
+def decode_fixed_rows(value: bytes, key: bytes, start_ms: int, end_ms: int) -> list[tuple]:
+    """(agg_id, time_ms, price, qty, is_buyer_maker) of the trades with start_ms <= T <=
+    end_ms, price and qty in int64 units of 1e-8; FixedPointError when they do not fit."""
+    rows = []
+    shown = key.decode("ascii", "replace")
+    for t in decode_batch(value, key):
+        if start_ms <= t.time_ms <= end_ms:
+            if not INT64_MIN <= t.agg_id <= INT64_MAX or not INT64_MIN <= t.time_ms <= INT64_MAX:
+                raise CorruptValue(key, f"agg id {t.agg_id} or time {t.time_ms} outside int64")
+            rows.append(
+                (
+                    t.agg_id,
+                    t.time_ms,
+                    decimal_to_fixed(t.price, f"{shown}: price"),
+                    decimal_to_fixed(t.qty, f"{shown}: qty"),
+                    t.is_buyer_maker,
+                )
+            )
+    return rows
 
 
 def _row_ok(p, q, t, a, m) -> bool:

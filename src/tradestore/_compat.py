@@ -1,52 +1,86 @@
 """The one place that chooses between the compiled modules and their pure-Python twins.
 
-``TRADESTORE_NO_EXTENSIONS=1`` forces the twins (as yarl and msgpack do). Otherwise the
-compiled module is used when it imports; ``EXTENSIONS_LOADED`` tells which happened, and
-a test fails when a build that should have extensions fell back silently.
+``REGISTRY`` lists every hot-path module once; the switch below, the tests and the fuzz
+harnesses all take the twins from it. ``TRADESTORE_NO_EXTENSIONS=1`` forces the twins (as
+yarl and msgpack do). Otherwise each compiled module is used when it imports;
+``EXTENSIONS_LOADED`` tells whether all did, and a test fails when a build that should
+have extensions fell back silently.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
+
+# module name -> (compiled module: ext/<name>.pyx, its pure-Python twin: _pure/<name>.py)
+REGISTRY: dict[str, tuple[str, str]] = {
+    name: (f"tradestore._ext.{name}", f"tradestore._pure.{name}")
+    for name in ("decode", "parse", "profile")
+}
 
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
 
-if NO_EXTENSIONS:
-    from tradestore._pure import decode, fixedpoint, parse, profile
 
-    EXTENSIONS_LOADED = False
-else:
+def compiled(name: str) -> ModuleType:
+    """The compiled module; ImportError when it was not built (or refuses to load)."""
+    return importlib.import_module(REGISTRY[name][0])
+
+
+def pure(name: str) -> ModuleType:
+    """The pure-Python twin."""
+    return importlib.import_module(REGISTRY[name][1])
+
+
+def twins(name: str) -> list[tuple[str, ModuleType]]:
+    """[("pure", module), ("compiled", module)], without "compiled" when it did not build.
+
+    Both whatever TRADESTORE_NO_EXTENSIONS says: it picks what the package runs on, while
+    tests and fuzzers compare the two.
+    """
+    found = [("pure", pure(name))]
     try:
-        from tradestore._ext import decode, fixedpoint, parse, profile  # type: ignore[no-redef]
+        found.append(("compiled", compiled(name)))
+    except ImportError:
+        pass
+    return found
 
-        EXTENSIONS_LOADED = True
-    except ImportError:  # pragma: no cover - exercised by test_ext_loaded
-        from tradestore._pure import decode, fixedpoint, parse, profile
 
-        EXTENSIONS_LOADED = False
+# module name -> why its compiled module did not load (empty when all did, or were not tried)
+IMPORT_ERRORS: dict[str, str] = {}
 
-parse_fixed = fixedpoint.parse_fixed
-format_fixed = fixedpoint.format_fixed
-decode_columns = decode.decode_columns
-decode_trades = decode.decode_trades
-accumulate_levels = profile.accumulate
-parse_event = parse.parse_event
-parse_agg_trade = parse.parse_agg_trade
-parse_fields = parse.parse_fields
+
+def _choose(name: str) -> ModuleType:
+    if not NO_EXTENSIONS:
+        try:
+            return compiled(name)
+        except ImportError as exc:  # pragma: no cover - exercised by test_ext_loaded
+            IMPORT_ERRORS[name] = str(exc)
+    return pure(name)
+
 
 # module name -> the module in use, compiled or pure (test_ext_loaded checks each)
-MODULES = {"decode": decode, "fixedpoint": fixedpoint, "parse": parse, "profile": profile}
+MODULES: dict[str, ModuleType] = {name: _choose(name) for name in REGISTRY}
+EXTENSIONS_LOADED = not NO_EXTENSIONS and not IMPORT_ERRORS
+
+decode_columns = MODULES["decode"].decode_columns
+decode_trades = MODULES["decode"].decode_trades
+accumulate_levels = MODULES["profile"].accumulate
+parse_event = MODULES["parse"].parse_event
+parse_agg_trade = MODULES["parse"].parse_agg_trade
 
 __all__ = [
     "EXTENSIONS_LOADED",
-    "accumulate_levels",
+    "IMPORT_ERRORS",
     "MODULES",
     "NO_EXTENSIONS",
+    "REGISTRY",
+    "accumulate_levels",
+    "compiled",
     "decode_columns",
     "decode_trades",
-    "format_fixed",
     "parse_agg_trade",
     "parse_event",
-    "parse_fields",
-    "parse_fixed",
+    "pure",
+    "twins",
 ]

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 
 import pytest
 
-from tradestore import AggTrade
+from tradestore import AggTrade, _compat
 
 
-def twins(name: str) -> list:
-    """pytest params: the pure module, and the compiled one when it was built."""
-    params = [pytest.param(importlib.import_module(f"tradestore._pure.{name}"), id="pure")]
-    try:
-        compiled = importlib.import_module(f"tradestore._ext.{name}")
-    except ImportError:
+def twin_params(name: str) -> list:
+    """pytest params of _compat.twins(name): "compiled" is skipped when it was not built."""
+    found = dict(_compat.twins(name))
+    params = [pytest.param(found["pure"], id="pure")]
+    if "compiled" in found:
+        params.append(pytest.param(found["compiled"], id="compiled"))
+    else:
         # test_ext_loaded fails in this case unless TRADESTORE_NO_EXTENSIONS is set.
         params.append(pytest.param(None, id="compiled", marks=pytest.mark.skip("not built")))
-    else:
-        params.append(pytest.param(compiled, id="compiled"))
     return params
 
 

@@ -9,7 +9,6 @@ with each other exactly (same trade, same reject reason, same exception type).
 from __future__ import annotations
 
 import ctypes
-import importlib
 import json
 import mmap
 import re
@@ -17,22 +16,12 @@ from decimal import Decimal
 
 import msgpack
 
+from tradestore._decimal import MAX_DECIMAL_CHARS
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
+from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
+from tradestore._frame import MAX_FRAME_BYTES as MAX_FRAME
 
-MAX_FRAME = 64 * 1024
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
-
-
-def twin_modules(name: str) -> list:
-    """[(label, module)] for the pure twin and, when built, the compiled one."""
-    found = [("pure", importlib.import_module(f"tradestore._pure.{name}"))]
-    try:
-        found.append(("compiled", importlib.import_module(f"tradestore._ext.{name}")))
-    except ImportError:
-        pass  # test_ext_loaded fails the suite in that case unless extensions are off
-    return found
 
 
 # ------------------------------------------------------------------------------ parser
@@ -83,7 +72,9 @@ def expected_event(frame) -> tuple | Reject:
             reasons.add("bad_type")
         elif kind is int and not 0 <= doc[key] <= INT64_MAX:
             reasons.add("bad_value")
-        elif kind is str and not (len(doc[key]) <= 40 and PLAIN_DECIMAL.fullmatch(doc[key])):
+        elif kind is str and not (
+            len(doc[key]) <= MAX_DECIMAL_CHARS and PLAIN_DECIMAL.fullmatch(doc[key])
+        ):
             reasons.add("bad_decimal")
     symbol = doc.get("s")
     if symbol is not None and type(symbol) is not str:
@@ -91,15 +82,6 @@ def expected_event(frame) -> tuple | Reject:
     if reasons:
         return Reject(*reasons)
     return (symbol, doc["a"], Decimal(doc["p"]), Decimal(doc["q"]), doc["T"], doc["m"])
-
-
-def plain_to_fixed(text: str) -> int | None:
-    """int64 fixed point at 1e-8 of a plain decimal string, None when it does not fit."""
-    whole, _, frac = text.partition(".")
-    if frac[8:].strip("0"):
-        return None
-    value = int(whole) * 10**8 + int(frac[:8].ljust(8, "0"))
-    return value if value <= INT64_MAX else None
 
 
 def exact(value: Decimal) -> tuple:
@@ -115,7 +97,7 @@ def check_frame(frame, parsers) -> None:
     want = expected_event(frame)
     reasons = set()
     for label, impl in parsers:
-        for name in ("parse_event", "parse_agg_trade", "parse_fields"):
+        for name in ("parse_event", "parse_agg_trade"):
             try:
                 got = getattr(impl, name)(frame)
             except InvalidMessage as exc:
@@ -131,17 +113,6 @@ def check_frame(frame, parsers) -> None:
 
 def _check_parsed(name: str, got, want: tuple, label: str) -> None:
     symbol, agg_id, price, qty, time_ms, maker = want
-    if name == "parse_fields":
-        assert got == (
-            symbol,
-            agg_id,
-            plain_to_fixed(format(price, "f")),
-            plain_to_fixed(format(qty, "f")),
-            time_ms,
-            maker,
-        ), (label, got, want)
-        assert type(got[5]) is bool and type(got[1]) is int
-        return
     trade = got[1] if name == "parse_event" else got
     if name == "parse_event":
         assert got[0] == symbol and type(got[0]) is type(symbol), (label, got, want)
@@ -200,7 +171,7 @@ def decimal_fixed(value: Decimal) -> int | None:
         significant -= 1
     if not significant:
         return 0
-    shift = exponent + (len(digits) - significant) + 8
+    shift = exponent + (len(digits) - significant) + SCALE_DIGITS
     if shift < 0:
         return None  # a non-zero digit below 1e-8
     if significant + shift > 19:

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
-from tradestore import AggTrade
+from tradestore import AggTrade, _compat
 from tradestore._codec import encode_batch
-from tradestore._pure import decode as pure_decode
-from tradestore._pure import parse as pure_parse
-from tradestore._pure import profile as pure_profile
 
-ext_parse = pytest.importorskip("tradestore._ext.parse")
-ext_decode = pytest.importorskip("tradestore._ext.decode")
-ext_profile = pytest.importorskip("tradestore._ext.profile")
+TWINS = {name: dict(_compat.twins(name)) for name in _compat.REGISTRY}
+if any("compiled" not in found for found in TWINS.values()):
+    pytest.skip("the compiled modules are not built", allow_module_level=True)
+pure_parse, ext_parse = TWINS["parse"]["pure"], TWINS["parse"]["compiled"]
+pure_decode, ext_decode = TWINS["decode"]["pure"], TWINS["decode"]["compiled"]
+pure_profile, ext_profile = TWINS["profile"]["pure"], TWINS["profile"]["compiled"]
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -94,7 +94,6 @@ def _parse_outcomes(impl, frame):
     return (
         outcome(impl.parse_event, frame),
         outcome(impl.parse_agg_trade, frame),
-        outcome(impl.parse_fields, frame),
     )
 
 

@@ -1,7 +1,7 @@
 """Fuzzing the frame parser: both twins against json.loads and the field rules.
 
 Every input must either parse to the trade the oracle reads from ``json.loads`` (exact
-decimals, same symbol) in both twins and all three entry points, or raise InvalidMessage
+decimals, same symbol) in both twins and both entry points, or raise InvalidMessage
 with an allowed reason -- the same one in both twins. Anything else (another exception,
 a crash) fails. Inputs: noise, near-JSON noise, and structural and byte-level mutations of
 real Binance frames. tests/property/test_differential.py compares the twins on synthetic events;
@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.fuzz import check_frame, twin_modules
+from tests.helpers.fuzz import check_frame
+from tradestore._compat import twins
 
-PARSERS = twin_modules("parse")
+PARSERS = twins("parse")
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # real_frames is a constant list read once per test: safe to share between examples
 WITH_FRAMES = settings(

@@ -9,8 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from tests.helpers.ext import trade, twins
+from tests.helpers.ext import trade, twin_params
 from tradestore import TradeStore
+from tradestore._fixed import SCALE
 from tradestore.analytics import (
     InsufficientData,
     find_vacuums,
@@ -24,10 +25,10 @@ from tradestore.analytics import _profile as profile_module
 from tradestore.cli import main
 
 T0 = 1_767_225_600_000
-E8 = 10**8
+E8 = SCALE
 
 
-@pytest.fixture(params=twins("profile"), autouse=True)
+@pytest.fixture(params=twin_params("profile"), autouse=True)
 def accumulator(request, monkeypatch):
     """Run every test here on the compiled and on the pure accumulator."""
     monkeypatch.setattr(profile_module, "accumulate_levels", request.param.accumulate)

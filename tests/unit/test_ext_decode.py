@@ -8,19 +8,19 @@ import msgpack
 import numpy as np
 import pytest
 
-from tests.helpers.ext import trade, twins
+from tests.helpers.ext import trade, twin_params
 from tradestore import CorruptValue, FixedPointError, TradeStore
 from tradestore._codec import encode_batch
 
 T0 = 1_767_225_600_000
 
 
-@pytest.fixture(params=twins("decode"))
+@pytest.fixture(params=twin_params("decode"))
 def decode(request):
     return request.param
 
 
-@pytest.fixture(params=twins("profile"))
+@pytest.fixture(params=twin_params("profile"))
 def profile(request):
     return request.param
 

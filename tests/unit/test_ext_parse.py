@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers.ext import outcome, twins
+from tests.helpers.ext import outcome, twin_params
 from tests.unit.test_parse import EXPECTED, RAW
-from tradestore import InvalidMessage
-from tradestore._pure import parse as pure
+from tradestore import InvalidMessage, _compat
+
+pure = _compat.pure("parse")
 
 
-@pytest.fixture(params=twins("parse"))
+@pytest.fixture(params=twin_params("parse"))
 def impl(request):
     return request.param
 
@@ -27,17 +28,6 @@ def test_real_frames_str_and_bytes(impl, real_frames):
     symbol, trade = impl.parse_event(real_frames[0])
     assert symbol == "BTCUSDT"
     assert str(trade.price) == "78918.01000000"  # the exchange's text, exactly
-
-
-def test_fields_are_exact_fixed_point(impl):
-    assert impl.parse_fields(json.dumps(RAW)) == (
-        "BTCUSDT",
-        4057959730,
-        7891801000000,
-        204000,
-        1788838909800,
-        False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -65,7 +55,6 @@ def test_unusual_but_valid_frames_agree(impl, text):
     expected = outcome(pure.parse_event, text)
     assert outcome(impl.parse_event, text) == expected
     assert outcome(impl.parse_event, text.encode()) == expected
-    assert outcome(impl.parse_fields, text) == outcome(pure.parse_fields, text)
 
 
 def test_values_beyond_int64_fixed_point_keep_their_decimal(impl):
@@ -73,7 +62,6 @@ def test_values_beyond_int64_fixed_point_keep_their_decimal(impl):
     _symbol, trade = impl.parse_event(text)
     assert trade.price == Decimal("0.000000001")
     assert trade.qty == Decimal("99999999999999999.5")
-    assert impl.parse_fields(text)[2:4] == (None, None)
 
 
 @pytest.mark.parametrize(

@@ -3,70 +3,19 @@
 Both implementations take the raw ``(key, value)`` pairs of a seek window and keep only
 the trades with ``start_ms <= T <= end_ms``. ``decode_columns`` yields int64 columns
 (prices and quantities as fixed point at 1e-8); ``decode_trades`` yields AggTrades.
-The compiled twin reads the exact v1 shape itself and hands any other value to
-``slow_rows`` / ``decode_batch`` here, so both decide every odd value the same way.
+Both go through the v1 codec (tradestore/_codec.py) here; the compiled twin reads the
+exact v1 shape itself and hands any other value to the same codec functions, so both
+decide every odd value the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 import numpy as np
 
-from tradestore._codec import decode_batch
-from tradestore._errors import CorruptValue, FixedPointError
+from tradestore._codec import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-
-
-def decimal_to_fixed(value: Decimal, key: bytes, what: str) -> int:
-    """The exact int64 fixed-point (1e-8) of a stored Decimal, or FixedPointError naming key.
-
-    Works on the digit tuple, trimmed first, so neither a huge exponent ('1E+999999999')
-    nor thousands of digits costs more than a glance.
-    """
-    sign, digits, exponent = value.as_tuple()
-    shown = key.decode("ascii", "replace")
-    if sign or not isinstance(exponent, int):
-        raise FixedPointError(f"{shown}: {what} {value} is not a non-negative finite decimal")
-    first = next((i for i, d in enumerate(digits) if d), len(digits))
-    digits = digits[first:]
-    while digits and digits[-1] == 0:  # trailing zeros only scale the exponent
-        digits = digits[:-1]
-        exponent += 1
-    if not digits:
-        return 0
-    shift = exponent + 8  # the value is int(digits) * 10**shift units of 1e-8
-    if shift < 0:
-        raise FixedPointError(f"{shown}: {what} {value} has more than 8 decimal places")
-    if len(digits) + shift > 19:  # at least 10**19 units: beyond int64
-        raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
-    fixed = int("".join(map(str, digits))) * 10**shift
-    if fixed > INT64_MAX:
-        raise FixedPointError(f"{shown}: {what} {value} does not fit int64 at 1e-8")
-    return fixed
-
-
-def slow_rows(key: bytes, value: bytes, start_ms: int, end_ms: int) -> list[tuple]:
-    """(agg_id, time_ms, price, qty, is_buyer_maker) of the in-window trades, via msgpack."""
-    rows = []
-    for t in decode_batch(value, key):
-        if start_ms <= t.time_ms <= end_ms:
-            if not INT64_MIN <= t.agg_id <= INT64_MAX or not INT64_MIN <= t.time_ms <= INT64_MAX:
-                raise CorruptValue(key, f"agg id {t.agg_id} or time {t.time_ms} outside int64")
-            rows.append(
-                (
-                    t.agg_id,
-                    t.time_ms,
-                    decimal_to_fixed(t.price, key, "price"),
-                    decimal_to_fixed(t.qty, key, "qty"),
-                    t.is_buyer_maker,
-                )
-            )
-    return rows
 
 
 def decode_columns(
@@ -75,7 +24,7 @@ def decode_columns(
     """(agg_id, time_ms, price, qty, is_buyer_maker) arrays, in scan order."""
     rows: list[tuple] = []
     for key, value in pairs:
-        rows.extend(slow_rows(key, bytes(value), start_ms, end_ms))
+        rows.extend(decode_fixed_rows(bytes(value), key, start_ms, end_ms))
     n = len(rows)
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     return (

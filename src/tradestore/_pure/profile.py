@@ -15,11 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradestore._pure.decode import slow_rows
+from tradestore._codec import decode_fixed_rows
 
 
 class LevelTable:
     """Volume per exact price level over a window."""
+
+    # Slots put the counters on the class, as in the compiled twin: both show the same names.
+    __slots__ = (
+        "_levels",
+        "trade_count",
+        "first_time_ms",
+        "last_time_ms",
+        "first_agg_id",
+        "last_agg_id",
+    )
 
     def __init__(self) -> None:
         self._levels: dict[int, list[int]] = {}
@@ -83,8 +93,8 @@ def accumulate(
     seen: set[int] = set()
     last_id: int | None = None
     for key, value in pairs:
-        for agg_id, time_ms, price, qty, is_buyer_maker in slow_rows(
-            key, bytes(value), start_ms, end_ms
+        for agg_id, time_ms, price, qty, is_buyer_maker in decode_fixed_rows(
+            bytes(value), key, start_ms, end_ms
         ):
             if dedupe:
                 if agg_id in seen:

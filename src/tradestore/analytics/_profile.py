@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tradestore._compat import accumulate_levels
+from tradestore._fixed import INT64_MAX, SCALE
 from tradestore.analytics._results import (
     InsufficientData,
     ProfileBin,
@@ -22,8 +23,6 @@ from tradestore.store import check_symbol, coverage_from_range
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000
-INT64_MAX = 2**63 - 1
-SCALE = 10**8
 
 
 def volume_profile(

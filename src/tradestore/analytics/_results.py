@@ -10,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 
+from tradestore._fixed import SCALE_DIGITS
 from tradestore._timeparse import format_time_ms
 from tradestore.store import Coverage
 
-SCALE_DIGITS = 8
 _EXACT = Context(prec=80)
 
 

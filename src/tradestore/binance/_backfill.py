@@ -17,8 +17,8 @@ from itertools import groupby
 import httpx
 import trio
 
+from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade
-from tradestore._pure.parse import is_plain_decimal
 from tradestore.binance._rest import PAGE_LIMIT, BinanceRest, RestError
 from tradestore.store import FILLED, UNFILLABLE, Gap, TradeStore
 

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade
-from tradestore._pure.parse import is_plain_decimal
 
 
 class CsvFormatError(ValueError):

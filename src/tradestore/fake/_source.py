@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from tradestore._fixed import SCALE, SCALE_DIGITS, format_fixed
 from tradestore._model import AggTrade
 from tradestore.binance import open_text, read_trades
 
-SCALE = 10**8
 # Hour-wide windows keep a replayed store's memory bounded whatever its size.
 REPLAY_WINDOW_MS = 3_600_000
 
@@ -29,11 +29,6 @@ class Record:
     trade: AggTrade
     first_trade_id: int
     last_trade_id: int
-
-
-def format_units(units: int) -> str:
-    """An amount in 1e-8 units as the exchange writes it: always 8 decimals."""
-    return f"{units // SCALE}.{units % SCALE:08d}"
 
 
 class SyntheticSource:
@@ -60,11 +55,11 @@ class SyntheticSource:
         decimals = rng.randint(5, 8)
         # Mostly small takers, now and then a large one (a rough power law).
         size = min(int(rng.paretovariate(1.3) * 10 ** (decimals - 4)), 2 * 10**decimals)
-        qty_units = max(size, 1) * 10 ** (8 - decimals)
+        qty_units = max(size, 1) * 10 ** (SCALE_DIGITS - decimals)
         trade = AggTrade(
             agg_id=self._next_id,
-            price=Decimal(format_units(cents * 10**6)),
-            qty=Decimal(format_units(qty_units)),
+            price=Decimal(format_fixed(cents * (SCALE // 100))),
+            qty=Decimal(format_fixed(qty_units)),
             time_ms=time_ms,
             is_buyer_maker=rng.random() < 0.5,
         )

@@ -7,15 +7,16 @@ from decimal import Decimal
 
 import numpy as np
 
-SCALE = 10**8
+from tradestore._fixed import SCALE
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TradeColumns:
     """Trades as parallel arrays, ascending by agg_id.
 
-    ``price`` and ``qty`` are int64 holding value * 10**8 exactly; the ``*_float`` helpers
-    are for plotting and statistics only, never for sums that must be exact.
+    ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly; the
+    ``*_float`` helpers are for plotting and statistics only, never for sums that must be
+    exact.
     """
 
     agg_id: np.ndarray
