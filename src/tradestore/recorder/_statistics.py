@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 
 def frozen(mapping: Mapping) -> Mapping:
@@ -33,7 +33,8 @@ class _Snapshot:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: nested snapshots and mappings as dicts, tuples as lists."""
-        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
+        # Every subclass is a dataclass; the base is not one itself (slots stay on).
+        return {f.name: _json(getattr(self, f.name)) for f in fields(cast(Any, self))}
 
 
 @dataclass(frozen=True, slots=True)
