@@ -21,6 +21,7 @@ from tradestore.recorder._statistics import (
     FrameQueueStatistics,
     PruneStatistics,
     RecorderStatistics,
+    SymbolSetStatistics,
     SymbolStatistics,
 )
 from tradestore.recorder._stream import plan_streams
@@ -42,6 +43,7 @@ __all__ = [
     "RecorderStatistics",
     "StoreUnavailable",
     "StreamSpec",
+    "SymbolSetStatistics",
     "SymbolStatistics",
     "plan_streams",
     "run",

@@ -4,10 +4,11 @@
         --> per-symbol buffers --1 s grid / 10k valve--> one WriteBatch (worker thread)
         --> each new gap record --bounded channel--> backfill worker (REST) --> store
 
-plus the prune timer and the /metrics + /healthz server. Shutdown (cancellation) stops the
-readers, drains the channel and flushes every buffer under a shielded grace deadline
-before the store is closed. ``Recorder.set_symbols`` (SIGHUP) changes the symbol list
-live: only connections whose symbol set changes are touched.
+plus the prune timer, the /metrics + /healthz server and, with ``symbols = ALL``, the
+exchangeInfo refresh (``_universe.py``). Shutdown (cancellation) stops the readers, drains
+the channel and flushes every buffer under a shielded grace deadline before the store is
+closed. ``Recorder.set_symbols`` (SIGHUP, exchangeInfo) changes the symbol list live: on
+combined connections by SUBSCRIBE/UNSUBSCRIBE, never by dropping a connection.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from functools import partial
 
 import trio
 
-from tradestore.binance import StreamSpec
+from tradestore.binance import BinanceRest, StreamSpec
 from tradestore.recorder._backoff import ConnectionBudget, LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
@@ -29,10 +32,12 @@ from tradestore.recorder._statistics import (
     FrameQueueStatistics,
     PruneStatistics,
     RecorderStatistics,
+    SymbolSetStatistics,
     SymbolStatistics,
     frozen,
 )
 from tradestore.recorder._stream import Connection, plan_streams
+from tradestore.recorder._universe import Universe
 from tradestore.store import TradeStore
 
 log = logging.getLogger(__name__)
@@ -47,17 +52,31 @@ class Recorder:
     """
 
     def __init__(
-        self, config: RecorderConfig, store: TradeStore, *, rng: random.Random | None = None
+        self,
+        config: RecorderConfig,
+        store: TradeStore,
+        *,
+        rng: random.Random | None = None,
+        universe: Universe | None = None,
+        symbols: Sequence[str] | None = None,
     ) -> None:
+        """Record ``config.symbols``; with ``symbols = ALL``, the ``universe`` that read
+        them from exchangeInfo and the ``symbols`` it chose to start with."""
         self.config = config
         self.store = store
+        self.universe = universe
+        if config.follow_all and (universe is None or not symbols):
+            raise ValueError("symbols = ALL needs the universe and its first symbol list")
+        # The parts see a plain symbol list (the first one; set_symbols changes it).
+        parts = config.replace(symbols=tuple(symbols)) if symbols else config
         self.started_ms = int(time.time() * 1000)
-        self.connections = [Connection(spec, config) for spec in plan_streams(config)]
+        self.connections = [Connection(spec, parts) for spec in plan_streams(parts)]
+        self._parts_config = parts
         self._conn_of = {s: c for c in self.connections for s in c.symbols}
         self._shards = len(self.connections)  # for unique names of shards added later
         self.throttle = LogThrottle(log)
-        self.gapfiller = GapFiller(store, config, self.throttle)
-        self.batcher = Batcher(store, config, throttle=self.throttle, on_gap=self.gapfiller.submit)
+        self.gapfiller = GapFiller(store, parts, self.throttle)
+        self.batcher = Batcher(store, parts, throttle=self.throttle, on_gap=self.gapfiller.submit)
         self.dispatcher = Dispatcher(self.batcher, throttle=self.throttle)
         self.budget = ConnectionBudget(config.connect_budget, config.connect_budget_window)
         # The frame queue: each connection sends on its own clone of _send; the dispatcher
@@ -71,6 +90,8 @@ class Recorder:
         self._metrics_url: str | None = None
         self._nursery: trio.Nursery | None = None  # serve's, for connections added later
         self._reload_lock = trio.Lock()
+        # Control messages sent and failed by connections closed since (for the totals).
+        self._retired_control = [0, 0]
 
     async def load_positions(self, symbols) -> None:
         """Resume each symbol after its last stored agg id (and its time), so the first
@@ -82,12 +103,23 @@ class Recorder:
                 log.info("%s: resuming after stored agg id %d", symbol, last_id)
 
     def _read_positions(self, symbols: list[str]) -> dict[str, tuple[int | None, int | None]]:
-        last_ids = {s: self.store.last_agg_id(s) for s in symbols}
-        last_times = {}
-        if any(i is not None for i in last_ids.values()):
-            stats = self.store.stats()["symbols"]
-            last_times = {s: v.get("last_time_ms") for s, v in stats.items()}
-        return {s: (last_ids[s], last_times.get(s)) for s in symbols}
+        positions: dict[str, tuple[int | None, int | None]] = {}
+        for symbol in symbols:
+            last_id = self.store.last_agg_id(symbol)
+            last_ms = None if last_id is None else self.store.last_trade_time_ms(symbol)
+            positions[symbol] = (last_id, last_ms)
+        return positions
+
+    def new_to_store(self, symbol: str) -> bool:
+        """True while nothing of ``symbol`` is known: nothing stored when it was added,
+        and no trade since."""
+        st = self.batcher.symbols.get(symbol)
+        return st is not None and st.last_id is None
+
+    def has_traded(self, symbol: str) -> bool:
+        """True once a trade of ``symbol`` was taken (or one was known when it was added)."""
+        st = self.batcher.symbols.get(symbol)
+        return st is not None and st.last_id is not None
 
     # ------------------------------------------------------------------ running
 
@@ -98,13 +130,14 @@ class Recorder:
         every buffer is flushed under a shielded ``shutdown_grace`` deadline.
         """
         config = self.config
-        await self.load_positions(config.symbols)
+        first = list(self.batcher.symbols)
+        await self.load_positions(first)
         try:
             async with self._send, trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.batcher.serve)
                 await nursery.start(self.dispatcher.serve, self._receive)
-                await nursery.start(self.gapfiller.serve, list(config.symbols))
+                await nursery.start(self.gapfiller.serve, first)
                 if config.retention_days > 0:
                     await nursery.start(self.serve_pruning)
                 if config.metrics_addr is not None:
@@ -120,9 +153,14 @@ class Recorder:
                     )
                 for conn in self.connections:
                     await self._start_connection(conn)
+                if self.universe is not None:
+                    rest = await nursery.start(self._serve_exchange_info)
+                    await nursery.start(self.universe.serve, self, rest)
                 log.info(
-                    "recording %d symbols over %d connections from %s into %s (backfill %s)",
-                    len(config.symbols),
+                    "recording %d %s symbols%s over %d connections from %s into %s (backfill %s)",
+                    len(first),
+                    config.market,
+                    " (ALL, kept current from exchangeInfo)" if config.follow_all else "",
                     len(self.connections),
                     config.endpoint,
                     config.db,
@@ -152,64 +190,145 @@ class Recorder:
             )
         )
 
-    async def set_symbols(self, symbols) -> dict[str, list[str]]:
+    async def _serve_exchange_info(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """The REST client of the exchangeInfo reads and listing look-ups, for as long as
+        the recorder runs."""
+        config = self.config
+        async with BinanceRest(config.rest_endpoint, market=config.market_info) as rest:
+            task_status.started(rest)
+            await trio.sleep_forever()
+
+    async def set_symbols(self, symbols) -> dict:
         """Record exactly ``symbols`` from now on, touching as few connections as possible.
 
-        What "unchanged" means: a connection whose whole symbol set is still wanted stays
-        up, untouched. A connection that lost a symbol is replaced by one carrying its
-        remaining symbols (the replacement is opened before the old one is closed; the
-        seam is de-duplicated by agg id, any hole becomes a gap that backfill fills).
-        Added symbols get new connections of their own (packed up to
-        max_streams_per_connection), so adding never disturbs a running connection.
-        Returns {"added": [...], "removed": [...], "reconnected": [connection names]}.
+        Combined connections (the default) change in place: a removed symbol is
+        unsubscribed from the connection carrying it, an added one subscribed on the
+        connection with the most room (within max_streams_per_connection), and only the
+        symbols that fit nowhere get a new connection. No running connection is dropped;
+        one left with no symbol is closed. Trades of a removed symbol that the exchange
+        sent before it took the unsubscription are still stored.
+
+        Per-symbol ``/ws`` connections cannot change: a connection that lost its symbol
+        is closed, and each added symbol gets its own.
+
+        Returns {"added", "removed", "reconnected", "opened", "closed": [...],
+        "subscribed", "unsubscribed": {connection name: [symbols]}}.
         """
         wanted = self.config.replace(symbols=tuple(symbols)).symbols  # validated, normalised
+        if wanted == ("ALL",):
+            raise ValueError("set_symbols takes symbol names; ALL is followed by the universe")
         async with self._reload_lock:
-            current = list(self.batcher.symbols)
-            added = [s for s in wanted if s not in current]
-            removed = [s for s in current if s not in set(wanted)]
-            keep, stop, homeless = [], [], list(added)
-            for conn in self.connections:
-                if conn.symbols <= set(wanted):
-                    keep.append(conn)
-                else:
-                    stop.append(conn)
-                    homeless.extend(s for s in conn.settings.spec.symbols if s in set(wanted))
-            homeless.sort(key=list(wanted).index)
-            if added:
-                await self.load_positions(added)
-            new = [Connection(spec, self.config) for spec in self._plan(homeless)]
-            for conn in new:
-                await self._start_connection(conn)
-            for conn in stop:
-                conn.stop()
-            for symbol in removed:
-                self.batcher.remove_symbol(symbol)
-                self.dispatcher.forget(symbol)
-            self.connections = keep + new
-            self._conn_of = {s: c for c in self.connections for s in c.symbols}
-            self.config = self.config.replace(symbols=wanted)
+            if self.config.per_symbol_streams:
+                change = await self._replace_connections(list(wanted))
+            else:
+                change = await self._change_in_place(list(wanted))
+            if not self.config.follow_all:
+                self.config = self.config.replace(symbols=wanted)
             self._reloads += 1
-            change = {
-                "added": added,
-                "removed": removed,
-                "reconnected": [c.name for c in stop],
-                "opened": [c.name for c in new],
-            }
             log.info(
-                "symbols reloaded: %d recorded; added %s, removed %s; connections opened %s, "
-                "closed %s, %d untouched",
+                "symbols reloaded: %d recorded; added %s, removed %s; connections opened "
+                "%s, closed %s, %d untouched",
                 len(self.batcher.symbols),
-                ",".join(added) or "none",
-                ",".join(removed) or "none",
-                ",".join(change["opened"]) or "none",
-                ",".join(change["reconnected"]) or "none",
-                len(keep),
+                _names(change["added"]),
+                _names(change["removed"]),
+                _names(change["opened"]),
+                _names(change["reconnected"] + change["closed"]),
+                len(self.connections) - len(change["opened"]),
             )
             return change
 
+    async def _change_in_place(self, wanted: list[str]) -> dict:
+        current = set(self.batcher.symbols)
+        wanted_set = set(wanted)
+        added = [s for s in wanted if s not in current]
+        removed = [s for s in self.batcher.symbols if s not in wanted_set]
+        unsubscribed: defaultdict[Connection, list[str]] = defaultdict(list)
+        for symbol in removed:
+            conn = self._conn_of.pop(symbol, None)
+            if conn is not None:
+                unsubscribed[conn].append(symbol)
+        for conn, names in unsubscribed.items():
+            conn.unsubscribe(names)
+        for symbol in removed:
+            self.batcher.remove_symbol(symbol)
+            self.dispatcher.forget(symbol)
+        emptied = [c for c in self.connections if not c.symbols]
+        for conn in emptied:
+            self._retire(conn)
+        self.connections = [c for c in self.connections if c.symbols]
+        if added:
+            await self.load_positions(added)
+        room = {c: c.room for c in self.connections}
+        subscribed: defaultdict[Connection, list[str]] = defaultdict(list)
+        homeless = []
+        for symbol in added:
+            conn = max(room, key=room.__getitem__, default=None)
+            if conn is None or room[conn] <= 0:
+                homeless.append(symbol)
+                continue
+            subscribed[conn].append(symbol)
+            room[conn] -= 1
+        for conn, names in subscribed.items():
+            conn.subscribe(names)
+        new = [Connection(spec, self._parts_config) for spec in self._plan(homeless)]
+        for conn in new:
+            await self._start_connection(conn)
+        self.connections += new
+        self._conn_of = {s: c for c in self.connections for s in c.symbols}
+        return {
+            "added": added,
+            "removed": removed,
+            "reconnected": [],
+            "opened": [c.name for c in new],
+            "closed": [c.name for c in emptied],
+            "subscribed": {c.name: names for c, names in subscribed.items()},
+            "unsubscribed": {c.name: names for c, names in unsubscribed.items()},
+        }
+
+    async def _replace_connections(self, wanted: list[str]) -> dict:
+        """Per-symbol streams: close the connections of removed symbols, open one per
+        added symbol (opened before the old ones close)."""
+        current = list(self.batcher.symbols)
+        wanted_set = set(wanted)
+        added = [s for s in wanted if s not in current]
+        removed = [s for s in current if s not in wanted_set]
+        keep, stop, homeless = [], [], list(added)
+        for conn in self.connections:
+            if conn.symbols <= wanted_set:
+                keep.append(conn)
+            else:
+                stop.append(conn)
+                homeless.extend(s for s in conn.symbols if s in wanted_set)
+        homeless.sort(key=wanted.index)
+        if added:
+            await self.load_positions(added)
+        new = [Connection(spec, self._parts_config) for spec in self._plan(homeless)]
+        for conn in new:
+            await self._start_connection(conn)
+        for conn in stop:
+            self._retire(conn)
+        for symbol in removed:
+            self.batcher.remove_symbol(symbol)
+            self.dispatcher.forget(symbol)
+        self.connections = keep + new
+        self._conn_of = {s: c for c in self.connections for s in c.symbols}
+        return {
+            "added": added,
+            "removed": removed,
+            "reconnected": [c.name for c in stop],
+            "opened": [c.name for c in new],
+            "closed": [],
+            "subscribed": {},
+            "unsubscribed": {},
+        }
+
+    def _retire(self, conn: Connection) -> None:
+        conn.stop()
+        self._retired_control[0] += conn.counters.control_messages
+        self._retired_control[1] += conn.counters.control_failures
+
     def _plan(self, symbols: list[str]) -> list[StreamSpec]:
-        specs = plan_streams(self.config, symbols, first_index=self._shards)
+        specs = plan_streams(self._parts_config, symbols, first_index=self._shards)
         self._shards += len(specs)
         return specs
 
@@ -284,9 +403,34 @@ class Recorder:
             gaps=self.gapfiller.gap_records(),
             backfill=self.gapfiller.statistics(),
             reloads=self._reloads,
+            symbol_set=self._symbol_set_statistics(),
             metrics_url=self._metrics_url,
             symbols=frozen({s: self._symbol_statistics(s) for s in self.batcher.symbols}),
             connections=tuple(c.statistics() for c in self.connections),
+        )
+
+    def _symbol_set_statistics(self) -> SymbolSetStatistics:
+        subscribed = sum(len(c.symbols) for c in self.connections)
+        sent = sum(c.counters.control_messages for c in self.connections)
+        failed = sum(c.counters.control_failures for c in self.connections)
+        sent += self._retired_control[0]
+        failed += self._retired_control[1]
+        if self.universe is not None:
+            return self.universe.statistics(subscribed, sent, failed)
+        return SymbolSetStatistics(
+            market=self.config.market,
+            follow_all=False,
+            quote=(),
+            subscribed=subscribed,
+            listings=0,
+            delistings=0,
+            catch_ups=0,
+            refreshes=0,
+            refresh_failures=0,
+            last_refresh_ms=None,
+            last_error=None,
+            control_messages=sent,
+            control_failures=failed,
         )
 
     def _symbol_statistics(self, symbol: str) -> SymbolStatistics:
@@ -306,20 +450,36 @@ class Recorder:
         )
 
 
+def _names(symbols: list[str]) -> str:
+    if not symbols:
+        return "none"
+    return ",".join(symbols) if len(symbols) <= 20 else f"{len(symbols)} ({symbols[0]}, ...)"
+
+
 async def run(
     config: RecorderConfig,
     *,
     rng: random.Random | None = None,
     task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Record ``config.symbols`` into ``config.db`` until cancelled.
+    """Record ``config.symbols`` (or, with ALL, the market's trading symbols) into
+    ``config.db`` until cancelled.
 
     ``task_status.started`` receives the Recorder (its ``statistics()`` are live).
     Cancel the surrounding scope to stop: the buffers are flushed before this returns.
+    Raises MarketMismatch (before recording anything) when the database holds another
+    market's trades, and ConfigError when ALL finds no trading symbol.
     """
     store = await trio.to_thread.run_sync(TradeStore, config.db_path)
     try:
-        await Recorder(config, store, rng=rng).serve(task_status=task_status)
+        await trio.to_thread.run_sync(store.claim_market, config.market)
+        universe = symbols = None
+        if config.follow_all:
+            universe = Universe(config)
+            async with BinanceRest(config.rest_endpoint, market=config.market_info) as rest:
+                symbols = await universe.first_read(rest)
+        recorder = Recorder(config, store, rng=rng, universe=universe, symbols=symbols)
+        await recorder.serve(task_status=task_status)
     finally:
         with trio.CancelScope(shield=True):
             try:

@@ -17,6 +17,7 @@ from tradestore.store._store import (
     DEFAULT_MARGIN_MS,
     DEFAULT_PATH,
     FORMAT_VERSION,
+    MarketMismatch,
     StoreError,
     TradeStore,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "UNFILLABLE",
     "Coverage",
     "Gap",
+    "MarketMismatch",
     "StoreError",
     "TradeColumns",
     "TradeStore",

@@ -42,6 +42,10 @@ class StoreError(RuntimeError):
     """The DB could not be opened or written."""
 
 
+class MarketMismatch(StoreError):
+    """A database asked to take trades of a market other than the one it holds."""
+
+
 class TradeStore:
     """Batches of AggTrades per symbol in RocksDB, with exact time-range queries."""
 
@@ -301,8 +305,46 @@ class TradeStore:
                 self._last_ids[symbol] = last
         return self._last_ids[symbol]
 
+    def last_trade_time_ms(self, symbol: str) -> int | None:
+        """The latest trade time T in symbol's last stored batch (None if nothing is
+        stored): one reverse seek, for resuming a symbol without a full ``stats()``."""
+        last = self._edge_batch(_keys.check_symbol(symbol), reverse=True)
+        return max(t.time_ms for t in last) if last else None
+
     def _has_trades(self, symbol: str) -> bool:
         for _ in self._iter_range(_keys.trades_prefix(symbol), None):
+            return True
+        return False
+
+    # ------------------------------------------------------------------ market
+
+    def market(self) -> str | None:
+        """The market this database records (``meta:market``): spot, usdm or coinm.
+
+        A database written before markets were recorded holds spot trades, the only
+        market there was: it answers "spot" once it has any trade, None while empty."""
+        raw = self.db.get(_keys.meta_key("market"))
+        if raw is not None:
+            return raw.decode("ascii")
+        return "spot" if self._any_trades() else None
+
+    def claim_market(self, market: str) -> None:
+        """Record that this database holds ``market``'s trades; MarketMismatch if it
+        already holds another market's (agg ids and symbols of two markets must never
+        mix: BTCUSDT spot and BTCUSDT USD-M futures are different instruments)."""
+        self._require_writable()
+        with self._write_lock:
+            held = self.market()
+            if held is not None and held != market:
+                raise MarketMismatch(
+                    f"{self.path} holds {held} trades; it cannot record {market} "
+                    f"(use one database per market, e.g. --db {self.path.name}-{market})"
+                )
+            if self.db.get(_keys.meta_key("market")) is None:
+                self.db.put(_keys.meta_key("market"), market.encode("ascii"))
+
+    def _any_trades(self) -> bool:
+        for _ in self._iter_range(_keys.TRADES, _keys.prefix_end(_keys.TRADES)):
             return True
         return False
 
