@@ -145,7 +145,9 @@ async def reload_symbols(recorder, reload_config) -> None:
         )
         return
     if fresh.follow_all:
-        log.info("SIGHUP: reading exchangeInfo now (quote filter: %s)", ",".join(fresh.quote) or "none")
+        log.info(
+            "SIGHUP: reading exchangeInfo now (quote filter: %s)", ",".join(fresh.quote) or "none"
+        )
         recorder.universe.refresh_soon(fresh.quote)
         return
     if fresh.symbols == current.symbols:
