@@ -68,7 +68,7 @@ class Recorder:
         if config.follow_all and (universe is None or not symbols):
             raise ValueError("symbols = ALL needs the universe and its first symbol list")
         # The parts see a plain symbol list (the first one; set_symbols changes it).
-        parts = config.replace(symbols=tuple(symbols)) if symbols else config
+        parts = config.replace(symbols=tuple(symbols), quote=()) if symbols else config
         self.started_ms = int(time.time() * 1000)
         self.connections = [Connection(spec, parts) for spec in plan_streams(parts)]
         self._parts_config = parts
@@ -214,7 +214,8 @@ class Recorder:
         Returns {"added", "removed", "reconnected", "opened", "closed": [...],
         "subscribed", "unsubscribed": {connection name: [symbols]}}.
         """
-        wanted = self.config.replace(symbols=tuple(symbols)).symbols  # validated, normalised
+        # Validated and normalised like the configuration's own list.
+        wanted = self._parts_config.replace(symbols=tuple(symbols)).symbols
         if wanted == ("ALL",):
             raise ValueError("set_symbols takes symbol names; ALL is followed by the universe")
         async with self._reload_lock:
