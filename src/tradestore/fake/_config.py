@@ -106,6 +106,14 @@ class FakeExchangeConfig:
     max_trades: int | None = field(
         default=None, metadata=cli("stop after N trades per symbol (default: never)")
     )
+    stop_after: float | None = field(
+        default=None,
+        metadata=cli(
+            "stop generating S seconds after the start (default: never)",
+            metavar="S",
+            parse=off_if_zero(float),
+        ),
+    )
     start_on_first_subscriber: bool = field(
         default=True,
         metadata=cli(
@@ -261,6 +269,8 @@ class FakeExchangeConfig:
             raise ValueError("silent_after must be >= 0")
         if self.shutdown_notice is not None and not 0 <= self.shutdown_notice <= self.lifetime:
             raise ValueError("shutdown_notice must lie between 0 and lifetime")
+        if self.stop_after is not None:
+            _positive("stop_after", self.stop_after)
         if self.max_trades is not None and self.max_trades < 0:
             raise ValueError("max_trades must be >= 0")
         if self.start_id < 0:

@@ -242,6 +242,7 @@ class FakeExchange:
         start = self._clock(trio.current_time()) + phase * interval
         n = self._generated[symbol]
         first = n
+        end = None if cfg.stop_after is None else self._origin_time + cfg.stop_after
         try:
             while limit is None or n < limit:
                 # Deadlines come from the start, not from the previous wake-up: no drift,
@@ -253,6 +254,8 @@ class FakeExchange:
                     at = self._time_at(start + (n - first) * interval)
                     if at > now or n >= due:
                         break
+                    if end is not None and at > end:
+                        return
                     record = source.next(self.to_ms(at))
                     if record is None:
                         log.info("%s: source exhausted after %d trades", symbol, n)
