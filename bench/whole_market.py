@@ -40,6 +40,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
 from soak import Daemon, child_env, total
 
 RESULTS = Path(__file__).parent / "results-whole-market.json"

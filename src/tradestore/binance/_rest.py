@@ -124,7 +124,12 @@ class BinanceRest:
                 if failures > self._retries:
                     raise
                 delay = min(2.0**failures, 30.0)
-                log.warning("REST %s failed (%s); retry in %.0f s", what, exc, delay)
+                log.warning(
+                    "REST %s failed (%s); retry in %.0f s",
+                    what,
+                    str(exc) or type(exc).__name__,  # a timeout's text is empty
+                    delay,
+                )
                 await self._wait(delay)
                 continue
             self._note_weight(response, weight)

@@ -289,11 +289,16 @@ class FakeExchange:
                 connection.offer_trade(symbol, record, raw)
 
     def _notify(self, symbol: str | None = None) -> None:
+        # A new Event only when someone waits on the old one: this runs for every trade,
+        # and thousands of Events a second are a real cost at whole-market rates.
         if symbol is not None:
-            self._changed[symbol].set()
-            self._changed[symbol] = trio.Event()
-        self._any_change.set()
-        self._any_change = trio.Event()
+            changed = self._changed[symbol]
+            if changed.statistics().tasks_waiting:
+                changed.set()
+                self._changed[symbol] = trio.Event()
+        if self._any_change.statistics().tasks_waiting:
+            self._any_change.set()
+            self._any_change = trio.Event()
 
     async def wait_until(self, predicate) -> None:
         """Return once ``predicate()`` is true, re-checking whenever a trade is generated

@@ -162,7 +162,12 @@ class Universe:
                 with trio.move_on_at(next_at):
                     await self._refresh_now.wait()
                 self._refresh_now = trio.Event()
-                await self.refresh(recorder, rest, catch_ups)
+                try:
+                    await self.refresh(recorder, rest, catch_ups)
+                except Exception as exc:  # never let a refresh take the recording down
+                    self.counters.refresh_failures += 1
+                    self.counters.last_error = repr(exc)[:300]
+                    log.error("applying exchangeInfo failed", exc_info=exc)
                 now = trio.current_time()
                 while next_at <= now:
                     next_at += interval
