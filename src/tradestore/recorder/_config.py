@@ -134,6 +134,10 @@ class RecorderConfig:
     # up again by the next scan), and the delay before a failed fill is retried.
     backfill_queue_size: int = 1000
     backfill_retry: float = 60.0
+    # The share of the market's REST weight per minute the recorder lets itself use
+    # (backfill and exchangeInfo together; the exchange reports the IP's use), leaving the
+    # rest to whatever else runs from the same IP.
+    rest_weight_share: float = 0.5
     # /healthz answers 503 when a symbol had no trade for this many seconds.
     health_stale_after: float = 120.0
 
@@ -223,6 +227,8 @@ class RecorderConfig:
                 raise ConfigError(f"{name}: must be a positive number, not {value!r}")
         if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
             raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if not (math.isfinite(self.rest_weight_share) and 0 < self.rest_weight_share <= 1):
+            raise ConfigError("rest_weight_share: must be within (0, 1]")
         if self.healthy_after < 0:
             raise ConfigError("healthy_after: must be >= 0")
         if self.backoff_max < self.backoff_initial:
@@ -287,6 +293,11 @@ class RecorderConfig:
     def market_info(self) -> Market:
         """The market's hosts, paths, weights and limits."""
         return MARKETS[self.market]
+
+    @property
+    def rest_weight_budget(self) -> int:
+        """The REST weight per minute the recorder may use."""
+        return max(1, int(self.market_info.weight_per_minute * self.rest_weight_share))
 
     @property
     def follow_all(self) -> bool:

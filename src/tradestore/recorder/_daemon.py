@@ -194,7 +194,10 @@ class Recorder:
         """The REST client of the exchangeInfo reads and listing look-ups, for as long as
         the recorder runs."""
         config = self.config
-        async with BinanceRest(config.rest_endpoint, market=config.market_info) as rest:
+        client = BinanceRest(
+            config.rest_endpoint, market=config.market_info, weight_budget=config.rest_weight_budget
+        )
+        async with client as rest:
             task_status.started(rest)
             await trio.sleep_forever()
 
@@ -477,7 +480,12 @@ async def run(
         universe = symbols = None
         if config.follow_all:
             universe = Universe(config)
-            async with BinanceRest(config.rest_endpoint, market=config.market_info) as rest:
+            client = BinanceRest(
+                config.rest_endpoint,
+                market=config.market_info,
+                weight_budget=config.rest_weight_budget,
+            )
+            async with client as rest:
                 symbols = await universe.first_read(rest)
         recorder = Recorder(config, store, rng=rng, universe=universe, symbols=symbols)
         await recorder.serve(task_status=task_status)

@@ -102,7 +102,11 @@ class GapFiller:
                 log.warning("backfill is off: %d open gaps stay open", opened)
             task_status.started()
             return
-        async with BinanceRest(self.config.rest_endpoint) as rest, trio.open_nursery() as retries:
+        config = self.config
+        rest_client = BinanceRest(
+            config.rest_endpoint, market=config.market_info, weight_budget=config.rest_weight_budget
+        )
+        async with rest_client as rest, trio.open_nursery() as retries:
             self.rest = rest
             waiting = 0
             for symbol, gaps in stored.items():
