@@ -187,3 +187,27 @@ def test_fake_exchange_market_defaults_and_schedule():
         FakeExchangeConfig(burst_every=5.0, burst_for=5.0)
     with pytest.raises(ValueError, match="unknown market"):
         FakeExchangeConfig(market="eoptions")
+
+
+def test_a_symbol_leaves_all_when_delisted_or_missing_from_two_reads():
+    from tradestore.binance import SymbolInfo
+    from tradestore.recorder._universe import Universe
+
+    universe = Universe(RecorderConfig(symbols=("ALL",), quote=("USDT",)))
+    universe.selected = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+    def info(symbol: str, status: str = "TRADING", quote: str = "USDT") -> SymbolInfo:
+        return SymbolInfo(symbol, status, symbol.removesuffix(quote), quote)
+
+    universe._note_read({"serverTime": 1}, [info("BTCUSDT"), info("ETHUSDT"), info("SOLUSDT")])
+    # SOLUSDT missing once: kept; ETHUSDT halted: gone; NEWUSDT listed; ETHBTC another quote.
+    first = [
+        info("BTCUSDT"),
+        info("ETHUSDT", "BREAK"),
+        info("NEWUSDT"),
+        info("ETHBTC", quote="BTC"),
+    ]
+    assert universe.select(first) == ["BTCUSDT", "NEWUSDT", "SOLUSDT"]
+    universe.selected = ["BTCUSDT", "NEWUSDT", "SOLUSDT"]
+    # Missing from a second read in a row: delisted.
+    assert universe.select([info("BTCUSDT"), info("NEWUSDT")]) == ["BTCUSDT", "NEWUSDT"]
