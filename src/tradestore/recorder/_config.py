@@ -136,8 +136,9 @@ class RecorderConfig:
     backfill_retry: float = 60.0
     # The share of the market's REST weight per minute the recorder lets itself use
     # (backfill and exchangeInfo together; the exchange reports the IP's use), leaving the
-    # rest to whatever else runs from the same IP.
-    rest_weight_share: float = 0.5
+    # rest to whatever else runs from the same IP. Under half, with room for two clients
+    # that each see the budget free just before the other's request lands.
+    rest_weight_share: float = 0.45
     # /healthz answers 503 when a symbol had no trade for this many seconds.
     health_stale_after: float = 120.0
 
