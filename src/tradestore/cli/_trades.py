@@ -33,7 +33,7 @@ COLUMNS = [
     Column("time (UTC)", lambda r: format_time_ms(r["time_ms"])),
     field("price", right=True),
     field("qty", right=True),
-    Column("taker", lambda r: "sell" if r["is_buyer_maker"] else "buy"),
+    Column("taker", lambda r: "sell" if r["is_buyer_maker"] else "buy", drop=1),
 ]
 
 
