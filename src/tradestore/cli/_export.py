@@ -12,6 +12,7 @@ from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
 from tradestore.cli import _trades
+from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._trades import CHUNK_MS
 
 
@@ -81,11 +82,12 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 tmp.unlink(missing_ok=True)
         status = c.report_corrupt(store)
-    print(
+    summary = sys.stderr if to_stdout else sys.stdout
+    line = (
         f"{count} {symbol} trades {format_time_ms(start)} .. {format_time_ms(end)} -> "
-        f"{'standard output' if to_stdout else output}",
-        file=sys.stderr if to_stdout else sys.stdout,
+        f"{'standard output' if to_stdout else output}"
     )
+    print("\n".join(wrap(line, terminal_width(summary))), file=summary)
     return status
 
 
