@@ -220,7 +220,9 @@ def output_rows(row, trades, repeat: int) -> None:
 
         out = io.StringIO()
         table = Table(title="query")
-        records = [dict(r, time=format_time_ms(r["time_ms"])) for r in _trades.records(rows, "ours")]
+        records = [
+            dict(r, time=format_time_ms(r["time_ms"])) for r in _trades.records(rows, "ours")
+        ]
         for name in records[0]:
             table.add_column(name)
         for r in records:

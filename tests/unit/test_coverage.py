@@ -133,3 +133,22 @@ def test_an_official_daily_file_declares_its_whole_day(tmp_path, capsys, real_cs
         first, _last = store.trade_time_span("BTCUSDT")
         assert recorded_span(store, "BTCUSDT") == (first, DAY_END)
         assert first > DAY_START + 5 * 60_000
+
+
+def test_trade_time_span_and_the_bounds_around_a_time(tmp_path):
+    """The seeks the coverage and the import's neighbour search stand on."""
+    t0 = 1_767_225_600_000
+    db = tmp_path / "db"
+    with TradeStore(db) as store:
+        assert store.trade_time_span("BTCUSDT") is None
+        assert store.prev_trade_bound("BTCUSDT", t0) is None
+        for i, t in enumerate((t0, t0 + 5_000, t0 + 3_600_000)):
+            store.store_batch(
+                "BTCUSDT", [AggTrade(i + 1, Decimal(1), Decimal(1), t + k, False) for k in range(3)]
+            )
+        assert store.trade_time_span("BTCUSDT") == (t0, t0 + 3_600_002)
+        # prev: a time at or after the last trade at or before to_ms, never after to_ms
+        assert t0 + 5_002 <= store.prev_trade_bound("BTCUSDT", t0 + 3_000_000) <= t0 + 3_000_000
+        assert store.prev_trade_bound("BTCUSDT", t0 - 1) is None
+        # next: a time at or before the first trade at or after from_ms
+        assert t0 + 5_003 <= store.next_trade_bound("BTCUSDT", t0 + 5_003) <= t0 + 3_600_000

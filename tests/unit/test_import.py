@@ -120,3 +120,25 @@ def test_our_own_csv_imports_back(tmp_path, capsys, parts):
     assert code == 0, err
     with TradeStore(db, read_only=True) as a, TradeStore(copy, read_only=True) as b:
         assert a.query_trades("BTCUSDT", 0, 2 * 10**12) == b.query_trades("BTCUSDT", 0, 2 * 10**12)
+
+
+def test_far_neighbours_on_both_sides_are_found(tmp_path, capsys, parts):
+    """Stored trades ten days before and after the import: both holes are recorded."""
+    from decimal import Decimal
+
+    from tradestore import AggTrade
+
+    db = tmp_path / "db"
+    day = 86_400_000
+    t_first, t_last = 1767225600039, 1767226339347
+    with TradeStore(db) as store:
+        one = Decimal(1)
+        store.store_batch("BTCUSDT", [AggTrade(FIRST_ID - 50, one, one, t_first - 10 * day, True)])
+        store.store_batch("BTCUSDT", [AggTrade(LAST_ID + 70, one, one, t_last + 10 * day, False)])
+    code, out, _ = run_cli(capsys, "import", "--db", db, parts["a"], parts["b"], parts["c"])
+    assert code == 0 and "2 gaps recorded (118 agg ids not in the files" in out
+    code, out, _ = run_cli(capsys, "gaps", "--db", db, "--format", "json")
+    assert [(g["first_id"], g["last_id"]) for g in json.loads(out)["gaps"]] == [
+        (FIRST_ID - 49, FIRST_ID - 1),
+        (LAST_ID + 1, LAST_ID + 69),
+    ]

@@ -35,7 +35,7 @@ from tradestore.store import FILLED, OPEN, Gap, check_symbol, declare_recorded
 NAME = re.compile(r"([A-Za-z0-9]{2,30})-aggTrades-(.*)")
 PERIOD = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?\.(?:csv|zip)", re.IGNORECASE)
 GLOB_CHARS = re.compile(r"[*?\[]")
-SEARCH_START_MS = 60_000  # the first look for a stored neighbour; doubled until the record's edge
+STEP_MS = 60_000  # how much trade time the search for a stored neighbour decodes at once
 
 
 def register(subparsers) -> None:
@@ -318,14 +318,11 @@ def _ranges(sources: list[Source]) -> list[tuple[AggTrade, AggTrade]]:
 
 def _holes_around(store, symbol: str, lo: AggTrade, hi: AggTrade) -> list[Gap]:
     """Holes between an imported range and the nearest stored trades outside it."""
-    span = store.trade_time_span(symbol)
-    if span is None:
-        return []
     holes = []
-    before = _neighbour(store, symbol, lo, span, backwards=True)
+    before = _neighbour(store, symbol, lo, backwards=True)
     if before is not None and before.agg_id < lo.agg_id - 1:
         holes.append(_gap(before, lo, "agg ids not in the imported files"))
-    after = _neighbour(store, symbol, hi, span, backwards=False)
+    after = _neighbour(store, symbol, hi, backwards=False)
     if after is not None and after.agg_id > hi.agg_id + 1:
         holes.append(_gap(hi, after, "agg ids not in the imported files"))
     return holes
@@ -338,17 +335,13 @@ class Point(NamedTuple):
     time_ms: int
 
 
-def _neighbour(
-    store, symbol: str, edge: AggTrade, span: tuple[int, int], *, backwards: bool
-) -> Point | None:
-    """The stored trade with the nearest agg id below (or above) ``edge``'s, looked for in
-    ever wider windows of time until the record's edge."""
-    width = SEARCH_START_MS
+def _neighbour(store, symbol: str, edge: AggTrade, *, backwards: bool) -> Point | None:
+    """The stored trade with the nearest agg id below (or above) ``edge``'s: a minute of
+    trades at a time from the edge outwards, jumping over stretches where nothing is stored
+    with one seek, so a far neighbour never means decoding what lies between."""
+    at = edge.time_ms
     while True:
-        if backwards:
-            lo, hi = edge.time_ms - width, edge.time_ms
-        else:
-            lo, hi = edge.time_ms, edge.time_ms + width
+        lo, hi = (at - STEP_MS, at) if backwards else (at, at + STEP_MS)
         cols = store.query_columns(symbol, lo, hi)
         ids = cols.agg_id
         found = ids[ids < edge.agg_id] if backwards else ids[ids > edge.agg_id]
@@ -356,9 +349,13 @@ def _neighbour(
             target = int(found.max() if backwards else found.min())
             i = int((ids == target).nonzero()[0][0])
             return Point(target, int(cols.time_ms[i]))
-        if (backwards and lo <= span[0]) or (not backwards and hi >= span[1]):
+        if backwards:
+            bound = store.prev_trade_bound(symbol, lo - 1)
+        else:
+            bound = store.next_trade_bound(symbol, hi + 1)
+        if bound is None:
             return None
-        width *= 2
+        at = bound
 
 
 def _close_filled(store, symbol: str, existing: list[Gap], sources: list[Source]) -> int:

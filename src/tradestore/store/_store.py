@@ -366,6 +366,21 @@ class TradeStore:
             return max(from_ms, _keys.key_ms(key) - before)
         return None
 
+    def prev_trade_bound(self, symbol: str, to_ms: int) -> int | None:
+        """A time >= that of the last stored trade at or before to_ms (None: there is none).
+
+        One seek, the mirror of ``next_trade_bound``: a backward walk jumps over stretches
+        where nothing was recorded."""
+        symbol = _keys.check_symbol(symbol)
+        before, after = self._span(symbol)
+        if to_ms + before + 1 > _keys.MAX_MS:
+            upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+        else:
+            upper = _keys.trade_key(symbol, max(to_ms + before + 1, 0))
+        for key, _value in self._iter_range(_keys.trades_prefix(symbol), upper, reverse=True):
+            return min(to_ms, _keys.key_ms(key) + after)
+        return None
+
     def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
         """``decode(pairs, start_ms, end_ms)`` over the window's values.
 
