@@ -50,7 +50,8 @@ def explain(exc: BaseException, host: str, port: int) -> str | None:
     return None
 
 
-def _rejected(status: int | None, where: str) -> str:
+def _rejected(status: int | None, where: str) -> str | None:
+    """The blocks, in words; None for the rest (a 429/418 rate limit says what it is)."""
     if status == GEO_BLOCK:
         return (
             f"{where} answered HTTP 451 (Unavailable For Legal Reasons): Binance refuses "
@@ -62,7 +63,7 @@ def _rejected(status: int | None, where: str) -> str:
             f"{where} answered HTTP 403 (Forbidden): a geo-block, or a proxy or firewall "
             "refusing the connection"
         )
-    return f"{where} rejected the WebSocket handshake with HTTP {status}"
+    return None
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
