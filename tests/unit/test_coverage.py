@@ -152,3 +152,17 @@ def test_trade_time_span_and_the_bounds_around_a_time(tmp_path):
         assert store.prev_trade_bound("BTCUSDT", t0 - 1) is None
         # next: a time at or before the first trade at or after from_ms
         assert t0 + 5_003 <= store.next_trade_bound("BTCUSDT", t0 + 5_003) <= t0 + 3_600_000
+
+
+def test_verify_does_not_pass_what_was_never_recorded(btc_db, capsys):
+    code, out, _ = run_cli(capsys, "verify", "--db", btc_db, "--symbol", "ETHUSDT")
+    assert code == 1
+    assert out.startswith("ETHUSDT: NOT RECORDED: 0 trades")
+    assert "window: NOT RECORDED: nothing was ever stored for this symbol" in out
+    code, out, _ = run_cli(capsys, "verify", "--db", btc_db, "--symbol", "BTCUSDT", "--hours", "1")
+    assert code == 1 and "NOT RECORDED: the record runs 2026-01-01T00:00:00.039Z" in out
+    code, out, _ = run_cli(
+        capsys, "verify", "--db", btc_db, "--symbol", "BTCUSDT", "--format", "json"
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True and doc["recorded"] == "full"

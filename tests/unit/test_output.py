@@ -176,7 +176,7 @@ def test_stats_carries_the_same_fields_in_every_format(db, capsys):
     assert (btc["trades"], btc["open_gaps"], btc["missing_ids_open"]) == (250, 1, 55)
 
 
-def test_profile_and_vacuums_in_every_format(tmp_path, capsys):
+def test_profile_and_vacuums_in_every_format(tmp_path, capsys, monkeypatch):
     db = tmp_path / "db"
     with TradeStore(db) as store:
         trades = [
@@ -204,6 +204,12 @@ def test_profile_and_vacuums_in_every_format(tmp_path, capsys):
     ]
     code, out, _ = run_cli(capsys, "profile", *base, "--format", "jsonl")
     assert [json.loads(line) for line in lines_of(out)] == histogram
+    for width in ("80", "50"):  # the bars shrink to fit; nothing else is cut
+        monkeypatch.setenv("COLUMNS", width)
+        code, out, _ = run_cli(capsys, "profile", *base)
+        assert code == 0 and all(len(line) <= int(width) for line in lines_of(out)), out
+        assert all(b["volume"] in out for b in histogram)
+    monkeypatch.delenv("COLUMNS")
     code, out, _ = run_cli(capsys, "vacuums", *base, "--format", "json")
     vacuums = json.loads(out)["vacuums"]
     assert vacuums and json.loads(out)["coverage"]["complete"] is True

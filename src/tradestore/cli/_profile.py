@@ -157,6 +157,9 @@ def print_profile(profile, out=None) -> None:
         width,
     )
     legend = f"volume ({BUY} taker buy, {SELL} taker sell)"
+    if len(legend) > bar_width + 5:  # a narrow terminal: the legend gets its own line
+        lines.append(legend)
+        legend = "volume"
     lines.append(
         f"{'price':>{lw}}  {'':2}  {legend:<{bar_width + 5}}  {'volume':>{vw}}  {'trades':>{cw}}"
     )
