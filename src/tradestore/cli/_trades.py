@@ -24,6 +24,7 @@ FIELDS = ("agg_id", "price", "qty", "time_ms", "is_buyer_maker")
 BINANCE_FIELDS = ("a", "p", "q", "T", "m")
 KEYS = ("ours", "binance")
 CHUNK_MS = 3_600_000
+TAKE_CHUNK_MS = 60_000
 # data.binance.vision spot files switched from ms to µs timestamps on 2025-01-01.
 MICROS_FROM_MS = 1_735_689_600_000
 
@@ -112,8 +113,11 @@ def walk(
     lo = start
     taken = 0
     while lo <= end:
-        hi = min(lo + CHUNK_MS - 1, end)
-        if take is None or taken < take:
+        taking = take is None or taken < take
+        # A few rows wanted: a minute of trades at a time, not an hour of Decimals.
+        step = TAKE_CHUNK_MS if taking and take is not None else CHUNK_MS
+        hi = min(lo + step - 1, end)
+        if taking:
             trades = store.query_trades(symbol, lo, hi)
             if trades:
                 tally.add(len(trades), trades[0].agg_id, trades[-1].agg_id)
