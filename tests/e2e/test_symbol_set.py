@@ -162,3 +162,32 @@ async def test_a_database_records_one_market(tmp_path):
     assert stored_ids(db, "BTCUSDT") == before
     with TradeStore(db, read_only=True) as store:
         assert store.market() == "spot"
+
+
+async def test_a_symbol_removed_and_added_again_goes_on_without_duplicates(tmp_path):
+    """ETHUSDT removed and, before its last trades are even flushed, added again: it goes
+    on from its last accepted trade (not the store's older last id), the ids sent while
+    it was unsubscribed become a gap that backfill fills, and nothing is stored twice."""
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT", "ETHUSDT"), rate=200.0)
+    db = tmp_path / "db"
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        recorder = await nursery.start(run, recorder_config(fx, db, symbols=("BTCUSDT", "ETHUSDT")))
+        with trio.fail_after(40):
+            await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].received >= 100)
+            await recorder.set_symbols(["BTCUSDT"])
+            await wait_for(lambda: fx.log.control_messages >= 1)  # the UNSUBSCRIBE is out
+            await recorder.set_symbols(["BTCUSDT", "ETHUSDT"])
+            await wait_for(lambda: fx.log.control_messages >= 2)
+            last = fx.log.generated_ids("ETHUSDT")[fx.generated("ETHUSDT") - 1]
+            await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].last_id > last)
+
+            def filled() -> bool:
+                with TradeStore(db, read_only=True) as store:
+                    return all(g.status == "filled" for g in store.gaps("ETHUSDT"))
+
+            await wait_for(filled, step=0.2)
+            await wait_for(lambda: flushed(recorder))
+        nursery.cancel_scope.cancel()
+    eth = stored_ids(db, "ETHUSDT")  # raises if an id is stored twice
+    assert contiguous(eth) and eth[-1] > last
+    assert eth[0] == fx.log.sent_ids("ETHUSDT")[0]

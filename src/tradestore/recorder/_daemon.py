@@ -95,8 +95,11 @@ class Recorder:
 
     async def load_positions(self, symbols) -> None:
         """Resume each symbol after its last stored agg id (and its time), so the first
-        live trade after a restart opens a gap if ids were missed while we were down."""
-        positions = await trio.to_thread.run_sync(self._read_positions, list(symbols))
+        live trade after a restart opens a gap if ids were missed while we were down.
+        A symbol removed earlier in this run goes on from its last accepted trade, which
+        the store may not have yet (it can still be buffered)."""
+        symbols = [s for s in symbols if not self.batcher.reinstate(s)]
+        positions = await trio.to_thread.run_sync(self._read_positions, symbols)
         for symbol, (last_id, last_trade_ms) in positions.items():
             self.batcher.resume(symbol, last_id, last_trade_ms)
             if last_id is not None:
