@@ -10,7 +10,8 @@ Two child processes on 127.0.0.1:
 - ``tradestore-trio fake-exchange`` impersonating Binance spot with ``--symbols`` symbols
   whose trades follow Zipf's law (``--zipf``: a few symbols carry most of the
   ``--total-rate`` trades/s, most trade rarely), bursts of ``--burst-factor`` x the rate
-  for ``--burst-for`` s every ``--burst-every`` s, and ``--listings`` new symbols listed and
+  for ``--burst-for`` s in the middle of every ``--burst-every`` s, and ``--listings`` new
+  symbols listed and
   ``--delistings`` symbols delisted at even intervals during the run; generation stops
   after ``--seconds``.
 - ``tradestore-trio run --symbols ALL`` (exchangeInfo re-read every
@@ -65,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--delistings", type=int, default=10, help="symbols delisted during the run")
     p.add_argument("--exchange-info-interval", type=float, default=10.0, metavar="S")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--drain-timeout", type=float, default=300.0, metavar="S")
+    p.add_argument("--drain-timeout", type=float, default=600.0, metavar="S")
     p.add_argument("--workdir", type=Path, help="keep the DB, logs and sent-log here")
     p.add_argument("--json", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     args = p.parse_args(argv)

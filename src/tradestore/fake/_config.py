@@ -65,7 +65,8 @@ class FakeExchangeConfig:
         default=0.0,
         metadata=cli("share the total rate by Zipf's law with this exponent (0: evenly)"),
     )
-    # Bursts: every burst_every seconds, burst_for seconds at burst_factor x the rate.
+    # Bursts: in the middle of every burst_every seconds, burst_for seconds at
+    # burst_factor x the rate.
     burst_every: float | None = field(
         default=None,
         metadata=cli("every S seconds a burst of trades", metavar="S", parse=off_if_zero(float)),

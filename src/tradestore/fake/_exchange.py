@@ -204,16 +204,18 @@ class FakeExchange:
 
     def _clock(self, t: float) -> float:
         """Seconds of trading at the base rate from the origin to trio time ``t``: a
-        burst second counts burst_factor seconds. Bursts end each burst_every period."""
+        burst second counts burst_factor seconds. Each burst_every period is calm, then
+        bursts for burst_for seconds in its middle, then calm again."""
         cfg = self.config
         elapsed = t - self._origin_time
         if cfg.burst_every is None:
             return elapsed
         every, length, factor = cfg.burst_every, cfg.burst_for, cfg.burst_factor
         periods, into = divmod(elapsed, every)
-        calm = every - length
-        per_period = calm + factor * length
-        return periods * per_period + min(into, calm) + factor * max(into - calm, 0.0)
+        calm = (every - length) / 2  # before the burst (and again after it)
+        per_period = every - length + factor * length
+        burst = min(max(into - calm, 0.0), length)
+        return periods * per_period + into - burst + factor * burst
 
     def _time_at(self, clock: float) -> float:
         """The trio time at which ``_clock`` reaches ``clock`` (its inverse)."""
@@ -221,9 +223,14 @@ class FakeExchange:
         if cfg.burst_every is None:
             return self._origin_time + clock
         every, length, factor = cfg.burst_every, cfg.burst_for, cfg.burst_factor
-        calm = every - length
-        periods, into = divmod(clock, calm + factor * length)
-        offset = into if into <= calm else calm + (into - calm) / factor
+        calm = (every - length) / 2
+        periods, into = divmod(clock, every - length + factor * length)
+        if into <= calm:
+            offset = into
+        elif into <= calm + factor * length:
+            offset = calm + (into - calm) / factor
+        else:
+            offset = into - factor * length + length
         return self._origin_time + periods * every + offset
 
     async def _generate(self, symbol: str, scope: trio.CancelScope) -> None:
