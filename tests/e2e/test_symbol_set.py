@@ -172,7 +172,7 @@ async def test_a_symbol_removed_and_added_again_goes_on_without_duplicates(tmp_p
     db = tmp_path / "db"
     async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
         recorder = await nursery.start(run, recorder_config(fx, db, symbols=("BTCUSDT", "ETHUSDT")))
-        with trio.fail_after(40):
+        with trio.fail_after(90):  # a backfill round trip inside: generous on a busy box
             await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].received >= 100)
             await recorder.set_symbols(["BTCUSDT"])
             await wait_for(lambda: fx.log.control_messages >= 1)  # the UNSUBSCRIBE is out
