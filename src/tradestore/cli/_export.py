@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 from tradestore._model import decimal_text
@@ -25,8 +24,10 @@ def register(subparsers) -> None:
         "data.binance.vision aggTrades layout (no header; aggId,price,qty,firstTradeId,"
         "lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps in µs from 2025 as in the "
         "official files) so it can be diffed against them; firstTradeId/lastTradeId are not "
-        "recorded by the stream format and are left empty. Parquet needs the 'parquet' extra "
-        "(pip install 'tradestore-trio[parquet]'). The output appears only when complete.",
+        "recorded by the stream format and are left empty. Parquet is the archive's layout "
+        "(agg_id int64, price/qty decimal(18,8), time timestamp(ms, UTC), is_buyer_maker; "
+        "the same writer as `archive`) and needs the 'parquet' extra (pip install "
+        "'tradestore-trio[parquet]'). The output appears only when complete.",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -83,6 +84,20 @@ def _chunks(store, symbol: str, start: int, end: int):
                 return
 
 
+def _column_chunks(store, symbol: str, start: int, end: int):
+    """Like _chunks, as numpy columns (no Python object per trade)."""
+    lo = start
+    while lo <= end:
+        hi = min(lo + CHUNK_MS - 1, end)
+        cols = store.query_columns(symbol, lo, hi)
+        yield hi, cols
+        lo = hi + 1
+        if not len(cols) and lo <= end:
+            lo = store.next_trade_bound(symbol, lo)
+            if lo is None:
+                return
+
+
 def _write(store, symbol: str, start: int, end: int, fmt: str, path: Path, progress: bool) -> int:
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
@@ -95,24 +110,64 @@ def _write(store, symbol: str, start: int, end: int, fmt: str, path: Path, progr
         disable=not progress or end - start < 6 * CHUNK_MS,
         transient=True,
     )
-    writer = _ParquetWriter(path) if fmt == "parquet" else None
-    with (
-        bar,
-        open(path, "w", encoding="ascii", newline="") if writer is None else nullcontext() as fh,
-    ):
+    if fmt == "parquet":
+        return _write_parquet(store, symbol, start, end, path, bar)
+    with bar, open(path, "w", encoding="ascii", newline="") as fh:
         task = bar.add_task("export", total=end - start + 1)
         for hi, trades in _chunks(store, symbol, start, end):
             if fmt == "csv":
                 fh.writelines(_csv_line(t) for t in trades)
-            elif fmt == "jsonl":
-                fh.writelines(_json_line(t) for t in trades)
             else:
-                writer.write(trades)
+                fh.writelines(_json_line(t) for t in trades)
             count += len(trades)
             bar.update(task, completed=hi - start + 1)
-    if writer is not None:
-        writer.close()
     return count
+
+
+def _write_parquet(store, symbol: str, start: int, end: int, path: Path, bar) -> int:
+    """The archive's writer and layout, fed with columns; ids ascending across chunks
+    (else the whole window is read at once, which sorts and de-duplicates)."""
+    from tradestore.archive import ArchiveValueError, TradeWriter
+
+    try:
+        with bar, open(path, "wb") as fh:
+            writer = TradeWriter(fh)
+            try:
+                task = bar.add_task("export", total=end - start + 1)
+                for hi, cols in _column_chunks(store, symbol, start, end):
+                    _check_fits(cols, symbol)
+                    if (
+                        len(cols)
+                        and writer.last_id is not None
+                        and cols.agg_id[0] <= writer.last_id
+                    ):
+                        raise _OutOfOrder
+                    writer.write(cols)
+                    bar.update(task, completed=hi - start + 1)
+            finally:
+                writer.close()
+        return writer.rows
+    except _OutOfOrder:
+        cols = store.query_columns(symbol, start, end)
+        with open(path, "wb") as fh:
+            writer = TradeWriter(fh)
+            try:
+                writer.write(cols)
+            finally:
+                writer.close()
+        return writer.rows
+    except ArchiveValueError as exc:
+        raise c.UsageError(str(exc)) from None
+
+
+def _check_fits(cols, symbol: str) -> None:
+    from tradestore.archive._parquet import check_fits
+
+    check_fits(cols, symbol)
+
+
+class _OutOfOrder(Exception):
+    pass
 
 
 def _csv_line(t) -> str:
@@ -133,42 +188,3 @@ def _json_line(t) -> str:
         )
         + "\n"
     )
-
-
-class _ParquetWriter:
-    """Exact decimals as decimal128(38, 8) columns, so no float rounding creeps in."""
-
-    def __init__(self, path: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        self._schema = pa.schema(
-            [
-                ("agg_id", pa.int64()),
-                ("price", pa.decimal128(38, 8)),
-                ("qty", pa.decimal128(38, 8)),
-                ("time_ms", pa.int64()),
-                ("is_buyer_maker", pa.bool_()),
-            ]
-        )
-        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
-
-    def write(self, trades) -> None:
-        if not trades:
-            return
-        pa = self._pa
-        table = pa.table(
-            [
-                pa.array([t.agg_id for t in trades], pa.int64()),
-                pa.array([t.price for t in trades], pa.decimal128(38, 8)),
-                pa.array([t.qty for t in trades], pa.decimal128(38, 8)),
-                pa.array([t.time_ms for t in trades], pa.int64()),
-                pa.array([t.is_buyer_maker for t in trades], pa.bool_()),
-            ],
-            schema=self._schema,
-        )
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        self._writer.close()
