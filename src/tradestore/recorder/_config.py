@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from tradestore._flags import cli
 from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
+from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.store import DEFAULT_PATH, check_symbol
 
 ENV_PREFIX = "TRADESTORE_"
@@ -61,6 +62,30 @@ class RecorderConfig:
         metadata=cli("prune trades older than N days, hourly (0 keeps everything)", metavar="N"),
     )
     prune_interval: float = 3600.0
+    # Scale-out: N hosts share one symbol list, each records its own stable share.
+    shard: str | None = field(
+        default=None,
+        metadata=cli(
+            "record only this host's share of the symbols: I of N hosts (1-based, stable "
+            "by symbol name; see docs/SCALING.md)",
+            metavar="I/N",
+        ),
+    )
+    # The cold archive: closed UTC days as Parquet partitions (local path or s3://).
+    archive_to: str | None = field(
+        default=None,
+        metadata=cli(
+            "archive each closed UTC day to this directory or s3://bucket/prefix; retention "
+            "then deletes only days archived and verified",
+            metavar="DEST",
+        ),
+    )
+    # A day is archived this long after it ends (UTC), so late backfills make it in.
+    archive_grace: float = field(
+        default=3600.0,
+        metadata=cli("seconds after a UTC day ends before it is archived", metavar="S"),
+    )
+    archive_interval: float = 900.0
     # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
     per_symbol_streams: bool = field(
         default=False,
@@ -112,6 +137,19 @@ class RecorderConfig:
             raise ConfigError(f"symbols: {exc}") from None
         if not normal:
             raise ConfigError("symbols: at least one symbol is required")
+        if self.shard is not None:
+            try:
+                shard = parse_shard(self.shard)
+            except ValueError as exc:
+                raise ConfigError(f"shard: {exc}") from None
+            set_(self, "shard", f"{shard[0]}/{shard[1]}")
+            own = own_symbols(normal, shard)
+            if not own:
+                raise ConfigError(
+                    f"shard: {self.shard} records none of the {len(normal)} symbols "
+                    f"({', '.join(normal[:5])}{', ...' if len(normal) > 5 else ''})"
+                )
+            normal = own
         set_(self, "symbols", normal)
         set_(self, "endpoint", _url(self.endpoint, "endpoint", ("ws", "wss")))
         set_(self, "rest_endpoint", _url(self.rest_endpoint, "rest_endpoint", ("http", "https")))
@@ -155,12 +193,19 @@ class RecorderConfig:
             "rotation_overlap",
             "backfill_retry",
             "health_stale_after",
+            "archive_interval",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name}: must be a positive number, not {value!r}")
         if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
             raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if not (math.isfinite(self.archive_grace) and self.archive_grace >= 0):
+            raise ConfigError("archive_grace: must be >= 0 seconds")
+        if self.archive_to is not None:
+            if not str(self.archive_to).strip():
+                raise ConfigError("archive_to: empty destination")
+            _check_archive(self.archive_to)
         if self.healthy_after < 0:
             raise ConfigError("healthy_after: must be >= 0")
         if self.backoff_max < self.backoff_initial:
@@ -306,6 +351,20 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{name}: {value!r} must be a base URL (no query or fragment)")
     return url
+
+
+def _check_archive(url: str) -> None:
+    """The destination parses and pyarrow is there, so a typo fails at start, not a day later."""
+    try:
+        from tradestore.archive import Destination, DestinationError
+    except ImportError:
+        raise ConfigError(
+            "archive_to: the archive needs pyarrow: pip install 'tradestore-trio[parquet]'"
+        ) from None
+    try:
+        Destination(url)
+    except DestinationError as exc:
+        raise ConfigError(f"archive_to: {exc}") from None
 
 
 def _host_port(addr: str) -> tuple[str, int]:

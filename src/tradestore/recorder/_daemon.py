@@ -57,6 +57,11 @@ class Recorder:
         self._shards = len(self.connections)  # for unique names of shards added later
         self.throttle = LogThrottle(log)
         self.gapfiller = GapFiller(store, config, self.throttle)
+        self.archiver = None
+        if config.archive_to is not None:
+            from tradestore.recorder._archiving import ArchiveKeeper
+
+            self.archiver = ArchiveKeeper(config, store, self.throttle)
         self.batcher = Batcher(store, config, throttle=self.throttle, on_gap=self.gapfiller.submit)
         self.dispatcher = Dispatcher(self.batcher, throttle=self.throttle)
         self.budget = ConnectionBudget(config.connect_budget, config.connect_budget_window)
@@ -105,6 +110,8 @@ class Recorder:
                 await nursery.start(self.batcher.serve)
                 await nursery.start(self.dispatcher.serve, self._receive)
                 await nursery.start(self.gapfiller.serve, list(config.symbols))
+                if self.archiver is not None:
+                    await nursery.start(self.archiver.serve)
                 if config.retention_days > 0:
                     await nursery.start(self.serve_pruning)
                 if config.metrics_addr is not None:
@@ -227,10 +234,17 @@ class Recorder:
 
     async def prune_once(self) -> dict[str, int]:
         cutoff = int(time.time() * 1000 - self.config.retention_days * DAY_MS)
+        keep_from = None
+        if self.archiver is not None:
+            # Retention never deletes a day that is not archived and verified.
+            await self.archiver.first_run_done.wait()
+            keep_from = await self.archiver.retention_limits(cutoff)
         try:
             # The store serialises its writers itself and compacts outside its write lock,
             # so flushes carry on while a prune compacts.
-            removed = await trio.to_thread.run_sync(self.store.prune, cutoff)
+            removed = await trio.to_thread.run_sync(
+                partial(self.store.prune, cutoff, keep_from=keep_from)
+            )
         except Exception as exc:
             self.throttle.log("prune", logging.ERROR, "pruning failed: %s", exc)
             return {}
@@ -280,6 +294,7 @@ class Recorder:
                 trades_removed=self._pruned_trades,
                 last_ms=self._last_prune_ms,
             ),
+            archive=self.archiver.statistics() if self.archiver is not None else None,
             connect_budget_waits=self.budget.waited,
             gaps=self.gapfiller.gap_records(),
             backfill=self.gapfiller.statistics(),

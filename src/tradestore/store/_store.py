@@ -444,28 +444,35 @@ class TradeStore:
 
     # ------------------------------------------------------------------ maintenance
 
-    def prune(self, before_ms: int) -> dict[str, int]:
+    def prune(
+        self, before_ms: int, *, keep_from: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
         """Drop every batch whose trades all lie before ``before_ms``; reclaim the space.
 
-        One delete_range per symbol (never key-by-key deletes), then compact_range over
-        the same keys so the space is returned and later seeks skip no tombstones.
-        Returns the number of trades removed per symbol.
+        ``keep_from`` lowers the cutoff per symbol: nothing of ``symbol`` at or after
+        ``keep_from[symbol]`` is deleted (the archive's guard: days not yet archived and
+        verified stay). One delete_range per symbol (never key-by-key deletes), then
+        compact_range over the same keys so the space is returned and later seeks skip no
+        tombstones. Returns the number of trades removed per symbol.
         """
         self._require_writable()
         with self._write_lock:
-            removed, ranges = self._delete_expired(before_ms)
+            removed, ranges = self._delete_expired(before_ms, keep_from or {})
         # Compaction can take seconds: outside the lock, so flushes are not held up.
         for lower, upper in ranges:
             self.db.compact_range(lower, upper)
         return removed
 
-    def _delete_expired(self, before_ms: int) -> tuple[dict[str, int], list[tuple[bytes, bytes]]]:
+    def _delete_expired(
+        self, before_ms: int, keep_from: Mapping[str, int]
+    ) -> tuple[dict[str, int], list[tuple[bytes, bytes]]]:
         removed: dict[str, int] = {}
         ranges = []
         for symbol in self.symbols():
+            cutoff = min(before_ms, keep_from.get(symbol, before_ms))
             _before, after = self._span(symbol)
             lower = _keys.trades_prefix(symbol)
-            upper = _keys.trade_key(symbol, before_ms - after)
+            upper = _keys.trade_key(symbol, cutoff - after)
             n_keys = n_trades = 0
             for _key, v in self._iter_range(lower, upper):
                 n_keys += 1
@@ -481,7 +488,7 @@ class TradeStore:
             self.db.write(wb)
             ranges.append((lower, upper))
             removed[symbol] = n_trades
-            log.info("pruned %d %s trades before %d", n_trades, symbol, before_ms)
+            log.info("pruned %d %s trades before %d", n_trades, symbol, cutoff)
         return removed, ranges
 
     def stats(self) -> dict:
