@@ -3,7 +3,6 @@ trades, and an S3-compatible server (moto, in its own process) for the archive t
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -162,18 +161,3 @@ class MotoServer:
             region_name="us-east-1",
         )
         client.create_bucket(Bucket=name)
-
-
-def apply_env(env: dict[str, str]) -> dict[str, str | None]:
-    """Set env and return what was there before (for restore_env)."""
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    return before
-
-
-def restore_env(before: dict[str, str | None]) -> None:
-    for k, v in before.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
