@@ -1,7 +1,8 @@
 """``--shard I/N``: which symbols this host records when N hosts split one symbol list.
 
 Every host is given the same symbol list and its own I (1..N). A symbol belongs to the
-shard whose score ``sha256(f"{i}/{n}:{SYMBOL}")`` is highest (rendezvous hashing):
+shard i (of 1..N) whose score ``sha256(f"{i}:{SYMBOL}")`` is highest (rendezvous
+hashing):
 
 * stable: the answer depends only on the symbol and N, never on the list's order, on the
   other symbols, on the Python version or on the host, so every host agrees without
@@ -36,13 +37,15 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _score(i: int, n: int, symbol: str) -> bytes:
-    return hashlib.sha256(f"{i}/{n}:{symbol}".encode("ascii")).digest()
+def _score(i: int, symbol: str) -> bytes:
+    # Independent of N: adding a host changes no existing score, so a symbol moves only
+    # when the new host's score beats its current one.
+    return hashlib.sha256(f"{i}:{symbol}".encode("ascii")).digest()
 
 
 def shard_of(symbol: str, n: int) -> int:
     """The shard (1..n) that records ``symbol`` when n hosts share the list."""
-    return max(range(1, n + 1), key=lambda i: _score(i, n, symbol))
+    return max(range(1, n + 1), key=lambda i: _score(i, symbol))
 
 
 def own_symbols(symbols: Iterable[str], shard: tuple[int, int]) -> tuple[str, ...]:
