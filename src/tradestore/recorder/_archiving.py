@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -205,7 +206,11 @@ class ArchiveKeeper:
         cmd = [sys.executable, "-m", "tradestore", *argv[:1], "--db", self.config.db, *argv[1:]]
         try:
             done = await trio.run_process(
-                cmd, capture_stdout=True, capture_stderr=True, check=False
+                cmd,
+                stdin=subprocess.DEVNULL,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
             )
         except OSError as exc:
             return -1, "", str(exc)
