@@ -184,7 +184,7 @@ class TradeWriter:
     def __init__(self, sink) -> None:
         _pa_mod, pq = _pa()
         self._writer = pq.ParquetWriter(sink, schema(), **writer_options())
-        self._pending: list[TradeColumns] = []
+        self._pending: list = []  # Arrow tables not yet written
         self._pending_rows = 0
         self.checksum = Checksum()
         self.rows = 0
@@ -208,21 +208,26 @@ class TradeWriter:
         t_lo, t_hi = int(cols.time_ms.min()), int(cols.time_ms.max())
         self.first_time_ms = t_lo if self.first_time_ms is None else min(self.first_time_ms, t_lo)
         self.last_time_ms = t_hi if self.last_time_ms is None else max(self.last_time_ms, t_hi)
-        self._pending.append(cols)
+        self._pending.append(to_table(cols))  # a view of the numpy buffers, no copy
         self._pending_rows += n
         if self._pending_rows >= ROW_GROUP_ROWS:
             self._flush(final=False)
 
     def _flush(self, *, final: bool) -> None:
+        """Write whole 128Ki-row groups (all that is pending when ``final``); Arrow slices
+        and concatenations here are views, so no row is copied before encoding."""
         if not self._pending_rows:
             return
-        merged = concat_columns(self._pending)
-        whole = len(merged) if final else len(merged) // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+        pa, _pq = _pa()
+        pending = pa.concat_tables(self._pending)
+        whole = (
+            self._pending_rows if final else self._pending_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+        )
         if whole:
-            self._writer.write_table(to_table(slice_columns(merged, 0, whole)), ROW_GROUP_ROWS)
-        rest = slice_columns(merged, whole, len(merged))
-        self._pending = [rest] if len(rest) else []
-        self._pending_rows = len(rest)
+            self._writer.write_table(pending.slice(0, whole), ROW_GROUP_ROWS)
+        rest = pending.slice(whole)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
 
     def close(self, metadata: dict[str, str] | None = None) -> None:
         try:
