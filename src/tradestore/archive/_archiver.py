@@ -333,15 +333,17 @@ class Archiver:
         )
 
     def _id_before(self, key: PartitionKey, day_start: int) -> int | None:
-        """The last agg id before the day: this run's previous day, the store's last hour
-        before midnight, or the previous day's partition."""
+        """The last agg id before the day: this run's previous day, the store's trades of
+        the previous day, or the previous day's partition."""
         previous = key.day - timedelta(days=1)
         seen = self._previous.get(key.symbol)
         if seen is not None and seen[0] == previous:
             return seen[1]
-        cols = self.store.query_columns(key.symbol, day_start - CHUNK_MS, day_start - 1)
-        if len(cols):
-            return int(cols.agg_id[-1])
+        # The last hour first (cheap for a busy symbol); a quiet one's whole previous day.
+        for span in (CHUNK_MS, _days.DAY_MS):
+            cols = self.store.query_columns(key.symbol, day_start - span, day_start - 1)
+            if len(cols):
+                return int(cols.agg_id[-1])
         info = self.dest.read_info(PartitionKey(key.market, key.symbol, previous))
         return info.last_agg_id if info is not None else None
 

@@ -249,13 +249,3 @@ def concat_columns(parts: Iterable[TradeColumns]) -> TradeColumns:
         qty=np.concatenate([p.qty for p in parts]),
         is_buyer_maker=np.concatenate([p.is_buyer_maker for p in parts]),
     )
-
-
-def slice_columns(cols: TradeColumns, lo: int, hi: int) -> TradeColumns:
-    return TradeColumns(
-        agg_id=cols.agg_id[lo:hi],
-        time_ms=cols.time_ms[lo:hi],
-        price=cols.price[lo:hi],
-        qty=cols.qty[lo:hi],
-        is_buyer_maker=cols.is_buyer_maker[lo:hi],
-    )
