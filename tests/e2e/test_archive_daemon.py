@@ -1,4 +1,5 @@
-"""The daemon with ``archive_to``: it archives the closed days it holds (child processes on
+"""The daemon with ``archive_to`` (a directory, and a bucket on an S3-compatible server):
+it archives the closed days it holds (child processes on
 a secondary view of the store), serves the archive's figures on /metrics over HTTP, and
 its retention deletes only what is archived and verified — a day whose archive disagrees
 with the store is kept, and so is everything after it."""
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import trio
 
-from tests.helpers.archive import day_trades, write
+from tests.helpers.archive import MotoServer, day_trades, write
 from tests.helpers.recorder import MiniExchange, wait_for
 from tradestore import TradeStore
 from tradestore.recorder import RecorderConfig, run
@@ -23,6 +24,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from tradestore.archive import (  # noqa: E402
     METADATA_KEY,
+    Destination,
     PartitionInfo,
     PartitionKey,
     checksum,
@@ -34,7 +36,7 @@ from tradestore.archive import (  # noqa: E402
 )
 
 
-def forge_conflict(root, key: PartitionKey, trades) -> None:
+def forge_conflict(dest: Destination, key: PartitionKey, trades) -> bytes:
     """A partition for ``key`` whose trade 10 has another qty (consistent with its own
     checksum, marked incomplete): what a second host with other data would have left."""
     cols = TradeColumns(
@@ -59,14 +61,39 @@ def forge_conflict(root, key: PartitionKey, trades) -> None:
         checksum=checksum(cols),
         incomplete_reasons=("written elsewhere",),
     )
-    path = root / key.path
-    path.parent.mkdir(parents=True)
-    pq.write_table(to_table(cols).replace_schema_metadata({METADATA_KEY: info.to_json()}), path)
+    table = to_table(cols).replace_schema_metadata({METADATA_KEY: info.to_json()})
+    dest.fs.create_dir(dest.full(key.directory), recursive=True)
+    with dest.fs.open_output_stream(dest.full(key.path)) as out:
+        pq.write_table(table, out)
+    return read_bytes(dest, key)
+
+
+def read_bytes(dest: Destination, key: PartitionKey) -> bytes:
+    with dest.fs.open_input_stream(dest.full(key.path)) as fh:
+        return fh.read()
+
+
+@pytest.fixture(params=["local", "s3"])
+def destination(request, tmp_path, monkeypatch):
+    """The archive's URL: a directory, or a bucket on an S3-compatible server (moto in
+    its own process) whose settings reach the daemon's children through the environment."""
+    if request.param == "local":
+        yield str(tmp_path / "archive")
+        return
+    pytest.importorskip("moto.server")
+    server = MotoServer(tmp_path / "moto.log").start()
+    try:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        server.create_bucket("trades")
+        yield "s3://trades/archive"
+    finally:
+        server.stop()
 
 
 @pytest.mark.slow
-async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path):
-    db, root = tmp_path / "db", tmp_path / "archive"
+async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path, destination):
+    db, dest = tmp_path / "db", Destination(destination)
     today = day_of(int(time.time() * 1000))
     days = [today - timedelta(days=n) for n in (10, 9, 8)]
     trades = {}
@@ -76,8 +103,7 @@ async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path
             trades[day] = day_trades("BTCUSDT", day, 500, next_id)
             next_id += 500
             write(store, "BTCUSDT", trades[day])
-    forge_conflict(root, PartitionKey("spot", "BTCUSDT", days[1]), trades[days[1]])
-    forged = (root / PartitionKey("spot", "BTCUSDT", days[1]).path).read_bytes()
+    forged = forge_conflict(dest, PartitionKey("spot", "BTCUSDT", days[1]), trades[days[1]])
 
     async def idle(ws, index):
         await trio.sleep_forever()
@@ -86,7 +112,7 @@ async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path
         symbols=("BTCUSDT",),
         db=str(db),
         backfill=False,
-        archive_to=str(root),
+        archive_to=destination,
         archive_grace=0,
         retention_days=5,
         metrics_addr="127.0.0.1:0",
@@ -120,8 +146,7 @@ async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path
         first = held(days[0]).tolist()
         assert len(first) < 100 and first == [t.agg_id for t in trades[days[0]][-len(first) :]]
         assert [len(held(d)) for d in days[1:]] == [500, 500]
-    assert (root / PartitionKey("spot", "BTCUSDT", days[1]).path).read_bytes() == forged
+    assert read_bytes(dest, PartitionKey("spot", "BTCUSDT", days[1])) == forged
     for day in (days[0], days[2]):
-        path = root / PartitionKey("spot", "BTCUSDT", day).path
-        cols = from_table(pq.read_table(path))
+        cols = from_table(dest.read_table(PartitionKey("spot", "BTCUSDT", day)))
         assert cols.agg_id.tolist() == [t.agg_id for t in trades[day]]
