@@ -1,8 +1,8 @@
 """The daemon with ``archive_to`` (a directory, and a bucket on an S3-compatible server):
-it archives the closed days it holds (child processes on
-a secondary view of the store), serves the archive's figures on /metrics over HTTP, and
-its retention deletes only what is archived and verified — a day whose archive disagrees
-with the store is kept, and so is everything after it."""
+it archives the closed days it holds (child processes on a secondary view of the store),
+serves the archive's figures on /metrics over HTTP, and its retention deletes only what
+is archived and verified — a day whose archive disagrees with the store is kept, and so
+is everything after it."""
 
 from __future__ import annotations
 
