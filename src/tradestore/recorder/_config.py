@@ -355,14 +355,14 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
 
 def _check_archive(url: str) -> None:
     """The destination parses and pyarrow is there, so a typo fails at start, not a day later."""
+    from tradestore.archive import Destination, DestinationError
+
     try:
-        from tradestore.archive import Destination, DestinationError
+        Destination(url)
     except ImportError:
         raise ConfigError(
             "archive_to: the archive needs pyarrow: pip install 'tradestore-trio[parquet]'"
         ) from None
-    try:
-        Destination(url)
     except DestinationError as exc:
         raise ConfigError(f"archive_to: {exc}") from None
 
