@@ -269,3 +269,25 @@ def test_partitions_listed_and_read_back_through_the_api(built, tmp_path):
         checks = list(verify_archive(store, dest, symbols=["BTCUSDT"]))
     assert all(c.verdict == "ok" and c.safe_to_delete for c in checks)
     assert sum(c.store_rows for c in checks) == len(data.trades["BTCUSDT"])
+
+
+def test_values_the_archive_cannot_hold_fail_their_day_only(tmp_path, capsys):
+    from tradestore import AggTrade
+
+    db = tmp_path / "db"
+    t0 = day_start_ms(DAYS[0])
+    with TradeStore(db) as store:  # 12 decimals; 10**10 or more; fine
+        store.store_batch("BTCUSDT", [AggTrade(1, Decimal("1.5"), Decimal("1E-12"), t0, True)])
+        store.store_batch(
+            "ETHUSDT", [AggTrade(1, Decimal("1.5"), Decimal("12345678901"), t0, True)]
+        )
+        store.store_batch("BNBUSDT", [AggTrade(1, Decimal("1.5"), Decimal("2"), t0, True)])
+    code, out, err = cli(capsys, "archive", "--db", db, "--to", tmp_path / "a")
+    assert code == 1
+    assert "BTCUSDT 2026-03-01: failed: " in out and "more than 8 decimal places" in out
+    assert "ETHUSDT 2026-03-01: failed: " in out and "does not fit" in out
+    assert "BNBUSDT 2026-03-01: written" in out
+    assert "1 partitions written, 2 failed" in err
+    assert sorted(p.name for p in (tmp_path / "a").glob("market=*/symbol=*/date=*/*")) == [
+        "BNBUSDT-2026-03-01.parquet"
+    ]

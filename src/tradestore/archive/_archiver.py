@@ -29,6 +29,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from tradestore import __version__
+from tradestore._errors import FixedPointError
 from tradestore.archive import _days
 from tradestore.archive._dest import Destination, DestinationError, PartitionKey
 from tradestore.archive._parquet import (
@@ -162,8 +163,15 @@ class Archiver:
                 result = self._stream_new(key, gaps)
             else:
                 result = self._merge(key, gaps, existing)
-        except (ArchiveValueError, ConflictError, DestinationError, OSError) as exc:
-            log.error("archive %s: %s", key, exc)
+        except (
+            ArchiveValueError,
+            FixedPointError,
+            ConflictError,
+            DestinationError,
+            OSError,
+        ) as exc:
+            # The result carries the error; its caller reports it (one line, not two).
+            log.info("archive %s failed: %s", key, exc)
             return DayResult(key, FAILED, seconds=time.perf_counter() - began, error=str(exc))
         if result is None:
             return None
