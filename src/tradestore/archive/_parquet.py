@@ -112,7 +112,7 @@ def from_table(table) -> TradeColumns:
 
     def ints(name: str) -> np.ndarray:
         column = table.column(name)
-        if column.num_chunks == 0:
+        if column.num_chunks == 0 or len(column) == 0:
             return np.zeros(0, dtype=np.int64)
         chunk = column.chunk(0)
         if pa.types.is_decimal(chunk.type) and chunk.type != pa.decimal64(PRECISION, SCALE_DIGITS):
