@@ -104,6 +104,7 @@ def test_archive_to_s3_and_read_back(tmp_path, moto, cli_env):
     assert "3 partitions written" in done.stderr
 
 
+@pytest.mark.slow
 def test_s3_destination_errors_are_clear(tmp_path, moto, cli_env):
     db = tmp_path / "db"
     build_store(db, {"BTCUSDT": 0}, days=1, per_day=100)
