@@ -231,8 +231,8 @@ def test_verify_reports_missing_days(built, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--through", "2026-13-01"], "--through: '2026-13-01' is not a date"),
-        (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+        (["--through", "2026-13-01"], "--through: invalid time '2026-13-01'"),
+        (["--since", "yesterday"], "--since: invalid time 'yesterday'"),
         (["--symbol", "BTC-USDT"], "invalid symbol"),
     ],
 )

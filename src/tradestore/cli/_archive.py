@@ -8,6 +8,7 @@ import sys
 import time
 
 from tradestore.cli import _common as c
+from tradestore.cli._output import terminal_width, wrap
 
 EPILOG = """\
 The dataset is Hive-style, one Parquet file per symbol and UTC day:
@@ -47,9 +48,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--through",
         metavar="DATE",
-        help="the last UTC day to archive, YYYY-MM-DD (default: yesterday, the last closed day)",
+        help="the last UTC day to archive, YYYY-MM-DD or any time (default: yesterday, the "
+        "last closed day)",
     )
-    p.add_argument("--since", metavar="DATE", help="the first UTC day to consider, YYYY-MM-DD")
+    p.add_argument(
+        "--since", metavar="DATE", help="the first UTC day to consider (default: the first stored)"
+    )
     p.add_argument(
         "--market",
         default=None,
@@ -90,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
             print_result(result, args.format)
         status = c.report_corrupt(store)
     if args.format == "table":
-        print(
-            f"{written} partitions written, {failed} failed, in {time.perf_counter() - began:.1f} s"
-            f" -> {archive.redact(args.to)}",
-            file=sys.stderr,
+        line = (
+            f"{written} partitions written, {failed} failed, in "
+            f"{time.perf_counter() - began:.1f} s -> {archive.redact(args.to)}"
         )
+        print("\n".join(wrap(line, terminal_width(sys.stderr))), file=sys.stderr)
     return 1 if failed else status
 
 
@@ -103,19 +107,22 @@ def print_result(result, fmt: str) -> None:
     if fmt == "jsonl":
         print(json.dumps(doc), flush=True)
         return
+    width = terminal_width(sys.stdout)
     what = f"{doc['symbol']} {doc['date']}: {doc['action']}"
     if result.error:
-        print(f"{what}: {result.error}", flush=True)
-        return
-    info = result.info
-    size = (
-        f", {doc['bytes'] / 1e6:.1f} MB ({doc['bytes_per_trade']} B/trade)" if doc["bytes"] else ""
-    )
-    print(
-        f"{what}, {info.rows} trades, ids {info.first_agg_id}..{info.last_agg_id}{size}, "
-        f"{info.summary()} ({doc['seconds']:.1f} s)",
-        flush=True,
-    )
+        lines = [f"{what}: {result.error}"]
+    else:
+        info = result.info
+        size = (
+            f", {doc['bytes'] / 1e6:.1f} MB, {doc['bytes_per_trade']} B/trade"
+            if doc["bytes"]
+            else ""
+        )
+        state = "complete" if info.complete else "INCOMPLETE"
+        lines = [f"{what}, {info.rows:,} trades{size}, {state} ({doc['seconds']:.1f} s)"]
+        lines += [f"  {reason}" for reason in info.incomplete_reasons]
+    for line in lines:
+        print("\n".join(wrap(line, width)), flush=True)
 
 
 def require_archive():
@@ -151,11 +158,12 @@ def destination(url: str):
 
 
 def day_arg(text: str | None, flag: str):
+    """A UTC day: YYYY-MM-DD, or any time the other commands take (its day)."""
     if text is None:
         return None
-    from tradestore.archive import parse_day
+    from tradestore.archive import day_of, parse_day
 
     try:
         return parse_day(text)
-    except ValueError as exc:
-        raise c.UsageError(f"{flag}: {exc}") from None
+    except ValueError:
+        return day_of(c.time_arg(text, flag))

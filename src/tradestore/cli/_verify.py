@@ -6,7 +6,9 @@ import argparse
 import json
 import time
 
+from tradestore._timeparse import is_duration
 from tradestore.cli import _common as c
+from tradestore.store import coverage_from_range, recorded_span
 from tradestore.store._keys import MAX_MS
 
 
@@ -18,12 +20,13 @@ def register(subparsers) -> None:
         "report agg-id holes, ids stored more than once, values that cannot be decoded (by "
         "key) and batches out of id order. Holes inside a closed gap record (rows the exchange "
         "marks invalid, ranges it cannot return) are listed as explained. Exit 0 when clean, "
-        "1 when anything else is found (an open gap still counts: backfill has not closed it). "
+        "1 when anything else is found (an open gap still counts: backfill has not closed it), "
+        "or when nothing was ever recorded in the window (a mistyped symbol?). "
         "With --archive DEST it compares each closed UTC day the store holds (every symbol, "
-        "or --symbol) with its Parquet partition instead, trade by trade: 'ok' (identical), "
-        "'archived' (the store holds part of the day, all of it archived), or a problem: "
-        "'missing', 'stale' (the store has trades the partition lacks: archive again), "
-        "'mismatch', 'corrupt' (exit 1).",
+        "or --symbol; the days of --start..--end, or up to --through) with its Parquet "
+        "partition instead, trade by trade: 'ok' (identical), 'archived' (the store holds "
+        "part of the day, all of it archived), or a problem: 'missing', 'stale' (the store "
+        "has trades the partition lacks: archive again), 'mismatch', 'corrupt' (exit 1).",
     )
     c.add_db(p)
     c.add_symbol(p, required=False)
@@ -38,7 +41,6 @@ def register(subparsers) -> None:
     archive.add_argument(
         "--through", metavar="DATE", help="the last UTC day to compare (default: yesterday)"
     )
-    archive.add_argument("--since", metavar="DATE", help="the first UTC day to compare")
     archive.add_argument(
         "--market", default=None, help="the partitions' market= (default: the store's, else spot)"
     )
@@ -50,24 +52,40 @@ def run(args: argparse.Namespace) -> int:
 
     if args.archive is not None:
         return run_archive(args)
+    if args.through is not None or args.market is not None:
+        raise c.UsageError("--through and --market go with --archive DEST")
     if args.symbol is None:
         raise c.UsageError("--symbol is required (or --archive DEST to compare with an archive)")
     symbol = c.symbol_arg(args)
-    # Everything by default: an audit of the whole record, whatever its span; --hours
-    # counts back from now (the stored span is not known without reading it).
-    everything = (0, MAX_MS if args.hours is None else int(time.time() * 1000))
+    # Everything by default: an audit of the whole record, whatever its span; a length
+    # (--hours, or --start 2h) counts back from now (the stored span is not known without
+    # reading it).
+    length = args.hours is not None or (args.start is not None and is_duration(args.start))
+    everything = (0, int(time.time() * 1000) if length else MAX_MS)
     start, end = c.window_args(args, stored=everything)
+    whole = args.start is None and args.end is None and not length
     with c.open_reader(args) as store:
         report = verify(store, symbol, start, end)
-    doc = report.to_dict()
+        record = recorded_span(store, symbol)
+    # The audit covers what is stored; say when the window asked for was not (all) recorded.
+    # By default the window is the whole record, so only a record that is missing counts.
+    if whole and record is not None:
+        start, end = record
+    cover = coverage_from_range(
+        report.first_id, report.last_id, report.trades, [], start, end, record=record
+    )
+    nothing = cover.recorded == "none"
+    doc = {**report.to_dict(), "recorded": cover.recorded, "record": cover.summary()}
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:
-        verdict = "OK" if report.ok else "PROBLEMS FOUND"
+        verdict = "NOT RECORDED" if nothing else "OK" if report.ok else "PROBLEMS FOUND"
         print(
             f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches, "
             f"ids {report.first_id}..{report.last_id}"
         )
+        if cover.recorded != "full":
+            print(f"  window: {cover.summary()}")
         print(
             f"  id holes: {len(report.holes)} ({report.missing_ids} ids missing), "
             f"{len(report.unexplained_holes)} not explained by a closed gap record"
@@ -84,18 +102,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"  batches out of order: {len(report.out_of_order)}")
         for key in report.out_of_order[:20]:
             print(f"    {key}")
-    return 0 if report.ok else 1
+    return 0 if report.ok and not nothing else 1
 
 
 def run_archive(args: argparse.Namespace) -> int:
+    from tradestore.archive import day_of
     from tradestore.cli._archive import day_arg, destination, require_archive, symbols_arg
 
     archive = require_archive()
-    if args.start or args.end or args.hours is not None:
-        raise c.UsageError("with --archive, choose days with --since/--through")
     dest = destination(args.archive)
     through = day_arg(args.through, "--through")
-    since = day_arg(args.since, "--since")
+    since = None
+    if args.start is not None or args.end is not None or args.hours is not None:
+        start, end = c.window_args(args, stored=(0, int(time.time() * 1000)))
+        since, last = day_of(start), day_of(end)
+        through = last if through is None else min(through, last)
     symbols = symbols_arg([args.symbol] if args.symbol else None)
     checks = []
     with c.open_reader(args) as store:
@@ -105,13 +126,7 @@ def run_archive(args: argparse.Namespace) -> int:
         ):
             checks.append(check)
             if args.format == "table":
-                detail = f" ({check.detail})" if check.detail else ""
-                print(
-                    f"{check.key.symbol} {check.key.day}: {check.verdict}: {check.store_rows} "
-                    f"stored, {check.archive_rows if check.archive_rows is not None else '-'} "
-                    f"archived{detail}",
-                    flush=True,
-                )
+                print(_check_line(check), flush=True)
     problems = [ch for ch in checks if not ch.safe_to_delete]
     if args.format == "json":
         print(json.dumps([ch.to_dict() for ch in checks], indent=2))
@@ -121,3 +136,9 @@ def run_archive(args: argparse.Namespace) -> int:
             f"{len(checks) - len(problems)} archived, {len(problems)} with problems"
         )
     return 1 if problems else 0
+
+
+def _check_line(check) -> str:
+    archived = "-" if check.archive_rows is None else f"{check.archive_rows:,}"
+    line = f"{check.key.symbol} {check.key.day}: {check.verdict}, {check.store_rows:,} stored, {archived} archived"
+    return line + (f"\n  {check.detail}" if check.detail else "")
