@@ -291,3 +291,20 @@ def test_values_the_archive_cannot_hold_fail_their_day_only(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "a").glob("market=*/symbol=*/date=*/*")) == [
         "BNBUSDT-2026-03-01.parquet"
     ]
+
+
+def test_a_quiet_symbol_with_a_day_without_trades_is_still_complete(tmp_path, capsys):
+    db = tmp_path / "db"
+    quiet = (
+        day_trades("QUIETUSDT", DAYS[0], 100, 0)
+        + day_trades("QUIETUSDT", DAYS[2], 100, 100)  # nothing traded on DAYS[1]
+        + day_trades("QUIETUSDT", DAYS[2] + timedelta(days=1), 5, 200)
+    )
+    with TradeStore(db) as store:
+        write(store, "QUIETUSDT", quiet)
+    root = tmp_path / "archive"
+    code, out, _ = cli(capsys, "archive", "--db", db, "--to", root, "--through", DAYS[2])
+    assert code == 0
+    assert not (root / PartitionKey("spot", "QUIETUSDT", DAYS[1]).path).exists()
+    assert info_of(root, "QUIETUSDT", DAYS[0]).complete  # agg id 0: the symbol's first trade
+    assert info_of(root, "QUIETUSDT", DAYS[2]).complete, out  # id 99 two days before

@@ -341,27 +341,33 @@ class Archiver:
         )
 
     def _id_before(self, key: PartitionKey, day_start: int) -> int | None:
-        """The last agg id before the day: this run's previous day, the store's trades of
-        the previous day, or the previous day's partition."""
+        """The last agg id before the day: this run's previous day, the store's last trade
+        before it, or the previous day's partition."""
         previous = key.day - timedelta(days=1)
         seen = self._previous.get(key.symbol)
         if seen is not None and seen[0] == previous:
             return seen[1]
-        # The last hour first (cheap for a busy symbol); a quiet one's whole previous day.
-        for span in (CHUNK_MS, _days.DAY_MS):
-            cols = self.store.query_columns(key.symbol, day_start - span, day_start - 1)
-            if len(cols):
-                return int(cols.agg_id[-1])
+        # One seek finds where the last earlier trade lies, however long ago; then an
+        # hour's window there (a day's, should its batch be wider).
+        bound = self.store.prev_trade_bound(key.symbol, day_start - 1)
+        if bound is not None:
+            for span in (CHUNK_MS, _days.DAY_MS):
+                cols = self.store.query_columns(key.symbol, max(bound - span, 0), day_start - 1)
+                if len(cols):
+                    return int(cols.agg_id[-1])
         info = self.dest.read_info(PartitionKey(key.market, key.symbol, previous))
         return info.last_agg_id if info is not None else None
 
     def _id_after(self, key: PartitionKey, day_end: int) -> int | None:
         """The first agg id after the day: the store's next trade, or the next partition."""
+        # next_trade_bound is a lower bound (one seek): look an hour past it, and jump on
+        # from there while the hour is empty, as long stretches without trades are skipped.
         bound = self.store.next_trade_bound(key.symbol, day_end + 1)
-        if bound is not None:
-            cols = self.store.query_columns(key.symbol, bound, bound + CHUNK_MS)
+        while bound is not None:
+            cols = self.store.query_columns(key.symbol, bound, bound + CHUNK_MS - 1)
             if len(cols):
                 return int(cols.agg_id[0])
+            bound = self.store.next_trade_bound(key.symbol, bound + CHUNK_MS)
         following = PartitionKey(key.market, key.symbol, key.day + timedelta(days=1))
         info = self.dest.read_info(following)
         return info.first_agg_id if info is not None else None
