@@ -8,7 +8,8 @@ import json
 
 import trio
 
-from tests.helpers.recorder import stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange

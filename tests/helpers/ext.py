@@ -1,13 +1,10 @@
-"""Shared by the hot-path tests: both twins of each module, and small stores."""
+"""Shared by the hot-path tests: both twins of each module, and how they fail."""
 
 from __future__ import annotations
 
 import importlib
-from decimal import Decimal
 
 import pytest
-
-from tradestore import AggTrade
 
 
 def twins(name: str) -> list:
@@ -21,10 +18,6 @@ def twins(name: str) -> list:
     else:
         params.append(pytest.param(compiled, id="compiled"))
     return params
-
-
-def trade(agg_id: int, price: str, qty: str, time_ms: int, maker: bool = False) -> AggTrade:
-    return AggTrade(agg_id, Decimal(price), Decimal(qty), time_ms, maker)
 
 
 def outcome(fn, *args):

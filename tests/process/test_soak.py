@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.helpers import REPO
-from tests.helpers.recorder import daemon_env, stored_ids
+from tests.helpers.daemon import daemon_env
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import SentLog

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
+from tests.helpers.trades import T0
 from tradestore import AggTrade
 from tradestore._codec import encode_batch
 from tradestore._pure import decode as pure_decode
@@ -117,7 +118,6 @@ def test_parser_agrees_on_noise(frame):
 
 # ---------------------------------------------------------------- values
 
-T0 = 1_767_225_600_000
 trade_rows = st.builds(
     AggTrade,
     agg_id=st.integers(0, 2**63 - 1),

@@ -29,12 +29,12 @@ from tests.helpers.fuzz import (
     plain_to_fixed,
     twin_modules,
 )
+from tests.helpers.trades import T0
 from tradestore._errors import CorruptValue, FixedPointError
 
 DECODERS = twin_modules("decode")
 PROFILES = twin_modules("profile")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-T0 = 1_767_225_600_000
 GUARD = GuardedBuffer()
 
 decimal_texts = st.one_of(
