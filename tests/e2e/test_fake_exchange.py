@@ -623,8 +623,8 @@ async def test_lifetime_sends_server_shutdown_then_closes(autojump_clock):
 # ---------------------------------------------------------------------------- faults
 
 
-async def test_drop_every_cuts_every_connection_periodically():
-    async with open_fake_exchange(config(drop_every=0.3, rate=50)) as fx:
+async def test_drop_every_cuts_every_connection_periodically(autojump_clock):
+    async with open_on_unix_socket(config(drop_every=0.3, rate=50)) as fx:
         for round_ in range(2):
             async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
                 received = []
@@ -657,9 +657,9 @@ async def test_drop_all_hook_and_ids_across_a_reconnect():
         assert fx.log.connections_dropped == 2
 
 
-async def test_silent_window_keeps_pings_but_sends_no_data():
+async def test_silent_window_keeps_pings_but_sends_no_data(autojump_clock):
     cfg = config(rate=50, silent_after=0.3, silent_for=0.6, ping_interval=0.1, pong_timeout=5)
-    async with open_fake_exchange(cfg) as fx:
+    async with open_on_unix_socket(cfg) as fx:
         async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
             opened = trio.current_time()
             stamps, frames = [], []

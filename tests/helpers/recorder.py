@@ -80,7 +80,6 @@ class MemoryNetwork:
         return client
 
 
-
 Handler = Callable[[trio_websocket.WebSocketConnection, int], Awaitable[None]]
 
 
