@@ -53,9 +53,12 @@ async def record(fx, cfg, n: int, *, until=None):
 
 
 def all_filled(stats) -> bool:
+    # buffered drops to 0 when a flush starts; the gaps it records reach the backfill
+    # worker only once its write is done (in_flight back to 0).
     return (
         stats["backfill"]["queued"] == 0
         and stats["buffered"] == 0
+        and stats["in_flight"] == 0
         and all(not by.get(OPEN) for by in stats["gaps"].values())
         and sum(by.get(FILLED, 0) for by in stats["gaps"].values()) > 0
     )
