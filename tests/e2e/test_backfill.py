@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import trio
 
 from tests.helpers import wait_for
@@ -64,6 +65,7 @@ def all_filled(stats) -> bool:
     )
 
 
+@pytest.mark.slow
 async def test_daemon_fills_every_gap_from_rest(tmp_path):
     """Every 10th trade is never sent over WebSocket (REST has it): each skip opens a gap,
     the worker fills it, and the store ends with every generated id exactly once. (n is
@@ -87,6 +89,7 @@ async def test_daemon_fills_every_gap_from_rest(tmp_path):
     assert backfill["rate_limited"] == 0
 
 
+@pytest.mark.slow
 async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
     """REST answers 429 to every 3rd and 418 to every 4th request, with Retry-After: 1.
     The worker waits as told each time, then completes every gap."""
@@ -115,6 +118,7 @@ async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
     assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}
 
 
+@pytest.mark.slow
 async def test_invalid_rest_rows_are_skipped_and_explained(tmp_path, capsys):
     """REST marks the rows of ids divisible by 7 invalid (p=0, q=0, f=-1). Those that fall
     in a gap are not stored; the gap is filled with a reason naming them, and ``verify``
@@ -178,6 +182,7 @@ async def test_no_backfill_leaves_gaps_open_and_the_next_start_fills_them(tmp_pa
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
 
 
+@pytest.mark.slow
 async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path, capsys):
     """``tradestore-trio backfill --from-id --to-id`` against REST that answers 429 and 418:
     every id of the range ends up stored once; a second run stores nothing new."""

@@ -286,6 +286,7 @@ async def test_watchdog_threshold_follows_the_recent_rate(tmp_path, autojump_clo
     assert stats["connections"][0]["recycled"] == {"silent": 1}
 
 
+@pytest.mark.slow
 async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
     """Every DB write takes 1.5 s while the server streams 400 trades/s and pings every
     0.3 s with a 1 s pong deadline. The intake never waits for the DB: trades keep coming

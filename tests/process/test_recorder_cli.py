@@ -156,6 +156,7 @@ def test_unusable_db_exits_1(clean_env, tmp_path):
 
 
 @pytest.mark.parametrize("flush_interval", [1.0, 3600.0])
+@pytest.mark.slow
 async def test_daemon_process_stores_every_sent_id_exactly_once(tmp_path, flush_interval):
     """The fake exchange sends N trades per symbol to a real ``tradestore-trio run``
     process; after SIGTERM (exit 0) the DB holds every sent id exactly once. With a 1 h

@@ -195,6 +195,7 @@ def test_decoders_agree(values, start, length, dedupe):
 
 @SETTINGS
 @given(st.lists(trade_rows, min_size=1, max_size=30))
+@pytest.mark.slow
 def test_decoders_agree_on_valid_batches(trades):
     assume(all(t.price < 10**10 and t.price.as_tuple().exponent >= -8 for t in trades))
     pairs = [(b"k%d" % i, encode_batch(trades[i : i + 7])) for i in range(0, len(trades), 7)]
