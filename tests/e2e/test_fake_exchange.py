@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
@@ -22,18 +20,16 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 from wsproto.utilities import LocalProtocolError
 
 from tests.helpers import wait_for_async
+from tests.helpers.fake import open_on_unix_socket, rest_in_memory
 from tests.helpers.trades import T0
 from tradestore import AggTrade, InvalidMessage, TradeStore, parse_agg_trade
 from tradestore.cli import main
 from tradestore.fake import (
-    FakeExchange,
     FakeExchangeConfig,
     SentLog,
     open_fake_exchange,
     serve_fake_exchange,
 )
-from tradestore.fake import _server as fake_server
-from tradestore.fake._app import FakeExchangeApp
 
 
 @asynccontextmanager
@@ -68,41 +64,6 @@ async def connect(fx, resource: str, *, message_queue_size: int = 1, rcvbuf: int
         # every few ms in some tests. Only our own close may meet it.
         if not closing:
             raise
-
-
-@asynccontextmanager
-async def open_on_unix_socket(config: FakeExchangeConfig):
-    """The fake exchange served on a Unix socket, for tests on the autojump clock.
-
-    The mock clock jumps as soon as every task waits. Loopback TCP may hand bytes over
-    later, from the kernel's softirq thread on a busy machine, so a jump could land while
-    a frame is in flight; a Unix socket queues the bytes at the reader in the send call.
-    """
-    with tempfile.TemporaryDirectory(prefix="fx") as folder:
-        path = os.path.join(folder, "s")  # short: a Unix socket path has 107 bytes at most
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(path)
-        sock.listen()
-        sock.setblocking(False)
-        exchange = FakeExchange(config)
-        try:
-            with sock:
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(fake_server._serve, exchange, sock)
-                    exchange.unix_path = path
-                    try:
-                        yield exchange
-                    finally:
-                        nursery.cancel_scope.cancel()
-        finally:
-            exchange.close()
-
-
-def rest_in_memory(fx) -> httpx.AsyncClient:
-    """An HTTP client calling the fake's ASGI app directly: no socket, so the autojump
-    clock only moves when the test waits on a timer."""
-    transport = httpx.ASGITransport(app=FakeExchangeApp(fx))
-    return httpx.AsyncClient(transport=transport, base_url="http://fake-exchange")
 
 
 def config(**overrides) -> FakeExchangeConfig:
