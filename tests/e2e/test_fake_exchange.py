@@ -480,8 +480,11 @@ async def test_pings_and_frame_bursts_share_the_socket_one_write_at_a_time():
     the ping task); pings keep coming, nothing is dropped, every id arrives in order.
 
     Counted against the fake's own log of pings sent, not a wall-clock rate: a ping waits
-    for the frame batch being written, and on a loaded machine a batch takes longer."""
-    cfg = config(rate=3000.0, ping_interval=0.005, pong_timeout=5.0)
+    for the frame batch being written, and on a loaded machine a batch takes longer. A
+    machine too busy to read 3000 frames a second falls behind instead of being dropped
+    as a slow client (the queue holds a minute of frames) or for a late pong (a pong
+    comes after every frame queued before its ping)."""
+    cfg = config(rate=3000.0, ping_interval=0.005, pong_timeout=60.0, queue_size=200_000)
     async with open_fake_exchange(cfg) as fx:
         async with connect(fx, "/ws/btcusdt@aggTrade") as ws:
             received = []
