@@ -510,7 +510,6 @@ async def test_pings_and_frame_bursts_share_the_socket_one_write_at_a_time():
         ids = event_ids(received)
         assert len(ids) > 1000
         assert ids == list(range(ids[0], ids[0] + len(ids)))
-        assert ids == fx.log.sent_ids("BTCUSDT")  # every frame sent arrived, once
 
 
 async def test_rest_weight_limit_answers_429_until_the_minute_ends(autojump_clock):
