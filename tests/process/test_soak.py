@@ -30,10 +30,11 @@ def test_short_soak_accounts_for_every_generated_id(tmp_path, capsys):
     results = tmp_path / "results.json"
     argv = [sys.executable, str(SOAK), "--symbols", str(SYMBOLS), "--seconds", "15"]
     argv += ["--rate", "20", "--seed", "3", "--workdir", str(work), "--json", str(results)]
-    # Seed 3 kills at 6.2 s after the daemon is up; each connection goes silent 1 s after
-    # it opens and the watchdog recycles it 1 s later, well before the exchange's first
-    # cut (7 s after it started, which was before the daemon) and the end at ~16 s.
-    argv += ["--drop-every", "7", "--silent-after", "1", "--watchdog-floor", "1"]
+    # Seed 3 kills at 6.2 s after the daemon is up. Each connection goes silent 1 s after
+    # it opens and the watchdog recycles it 1 s later; the exchange cuts every 3 s. Each
+    # fault gets several chances before the end at ~16 s, so a slow start or a cut that
+    # finds the daemon between two connections cannot leave one of them unseen.
+    argv += ["--drop-every", "3", "--silent-after", "1", "--watchdog-floor", "1"]
     argv += ["--skip-every", "97", "--malformed-every", "13", "--duplicate-every", "11"]
     argv += ["--rest-429-every", "5", "--rest-invalid-every", str(INVALID_EVERY)]
     argv += ["--drain-timeout", "40"]
