@@ -1,8 +1,10 @@
 """Helpers shared by the tests of every kind.
 
 ``trades`` builds trades and small stores, ``store`` reads a store the way an outside
-reader does, ``recorder`` scripts WebSocket servers for the recorder, ``daemon`` runs the
-CLI as a real process, ``ext`` and ``fuzz`` serve the hot-path twins.
+reader does, ``cli`` runs the CLI in-process and ``daemon`` as a real process,
+``recorder`` scripts WebSocket servers for the recorder (in memory on the autojump clock),
+``fake`` serves the fake exchange without loopback TCP, ``ext`` and ``fuzz`` serve the
+hot-path twins. Waits poll a condition under the caller's ``trio.fail_after``.
 """
 
 from collections.abc import Awaitable, Callable
