@@ -8,7 +8,10 @@ import json
 import pytest
 import trio
 
-from tests.helpers.recorder import MiniExchange, agg_event, combined, stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.recorder import MiniExchange, agg_event, combined
+from tests.helpers.store import stored_ids
+from tests.helpers.trades import make_trades
 from tradestore import TradeStore
 from tradestore.recorder import DROP_REASONS, RecorderConfig, run
 
@@ -277,18 +280,18 @@ async def test_safety_valve_flushes_early(tmp_path):
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 251))
 
 
-async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monkeypatch):
+async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(
+    tmp_path, monkeypatch, autojump_clock, memory_network
+):
     """Flush k starts at first + k * interval: a slow write does not push the next one back
     (sleeping the interval after each write would drift by the write time every flush)."""
-    import time as _time
-
     interval, write_time = 0.2, 0.08
     starts: list[float] = []
     original = TradeStore.write_batches
 
     def slow_write(self, batches, gaps=()):
-        starts.append(_time.monotonic())
-        _time.sleep(write_time)
+        starts.append(trio.current_time())
+        autojump_clock.jump(write_time)  # the write takes 80 ms of the test's clock
         return original(self, batches, gaps)
 
     monkeypatch.setattr(TradeStore, "write_batches", slow_write)
@@ -296,10 +299,10 @@ async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monke
     async def handler(ws, index):
         for i in range(1, 100_000):
             await ws.send_message(combined(agg_event("BTCUSDT", i)))
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # the scenario: a trade every 10 virtual ms
 
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(handler).start(nursery)
+        fx = await MiniExchange(handler).start(nursery, memory_network)
         cfg = config(fx.url, tmp_path / "db", flush_interval=interval, retention_days=0)
         await nursery.start(run, cfg)
         with trio.fail_after(20):
@@ -307,11 +310,13 @@ async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monke
         nursery.cancel_scope.cancel()
     offsets = [t - starts[0] for t in starts[:11]]
     for k, offset in enumerate(offsets):
-        assert abs(offset - k * interval) < 0.05, offsets
+        assert abs(offset - k * interval) < 1e-6, offsets
 
 
 @pytest.mark.parametrize("wrapper", [None, "data", "event"])
-async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock, wrapper):
+async def test_server_shutdown_event_reconnects_at_once(
+    tmp_path, autojump_clock, memory_network, wrapper
+):
     shutdown = {"e": "serverShutdown", "E": 1}
     if wrapper == "data":
         shutdown = {"stream": "!shutdown", "data": shutdown}
@@ -323,7 +328,7 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
         [combined(agg_event("BTCUSDT", i)) for i in range(4, 11)],
     ]
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(script(frames)).start(nursery)
+        fx = await MiniExchange(script(frames)).start(nursery, memory_network)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
             await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 10)
@@ -340,19 +345,14 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
 
 async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
     import time as _time
-    from decimal import Decimal
-
-    from tradestore import AggTrade
 
     now_ms = int(_time.time() * 1000)
     db = tmp_path / "db"
-
-    def trade(agg_id: int, time_ms: int) -> AggTrade:
-        return AggTrade(agg_id, Decimal("100.5"), Decimal("0.25"), time_ms, False)
-
+    old = make_trades(5, start_id=1, start_ms=now_ms - 10 * 86_400_000)
+    recent = make_trades(3, start_id=6, start_ms=now_ms - 3_600_000)
     with TradeStore(db) as store:
-        store.store_batch("BTCUSDT", [trade(i, now_ms - 10 * 86_400_000 + i) for i in range(1, 6)])
-        store.store_batch("BTCUSDT", [trade(i, now_ms - 3_600_000 + i) for i in range(6, 9)])
+        store.store_batch("BTCUSDT", old)
+        store.store_batch("BTCUSDT", recent)
 
     async def idle(ws, index):
         await trio.sleep_forever()
@@ -378,7 +378,7 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
     original = TradeStore.write_batches
 
     def stalled_write(self, batches, gaps=()):
-        _time.sleep(0.3)
+        _time.sleep(0.3)  # the scenario: a disk that stalls every write for 0.3 s
         return original(self, batches, gaps)
 
     monkeypatch.setattr(TradeStore, "write_batches", stalled_write)
@@ -394,7 +394,7 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
             while recorder.statistics().symbols["BTCUSDT"].stored < 3000:
                 stats = recorder.statistics()
                 peak = max(peak, stats.buffered)
-                await trio.sleep(0.005)
+                await trio.sleep(0.005)  # samples the buffer depth until everything is stored
         nursery.cancel_scope.cancel()
     # The limit is checked after each frame: at most one over it.
     assert 0 < peak <= 500

@@ -8,11 +8,10 @@ import msgpack
 import numpy as np
 import pytest
 
-from tests.helpers.ext import trade, twin_params
+from tests.helpers.ext import twin_params
+from tests.helpers.trades import T0, trade
 from tradestore import CorruptValue, FixedPointError, TradeStore
 from tradestore._codec import encode_batch
-
-T0 = 1_767_225_600_000
 
 
 @pytest.fixture(params=twin_params("decode"))
