@@ -76,10 +76,10 @@ def test_taken_key_is_bumped_and_replay_is_idempotent(tmp_path):
     with TradeStore(tmp_path / "db") as store:
         k1 = store.store_batch("BTCUSDT", a)
         k2 = store.store_batch("BTCUSDT", b)
-        k3 = store.store_batch("BTCUSDT", a)  # the same batch again
+        k3 = store.store_batch("BTCUSDT", a)  # the same batch again: nothing new
         assert k1 == b"trades:BTCUSDT:%d" % BASE_MS
         assert k2 == b"trades:BTCUSDT:%d" % (BASE_MS + 1)
-        assert k3 == k1
+        assert k3 is None
         got = store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 1000)
         assert [t.agg_id for t in got] == [1, 2, 3, 10, 11, 12]
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 6

@@ -6,6 +6,7 @@ import json
 
 from tests.unit.test_store import BASE_MS, make_trades
 from tradestore import Gap, TradeStore
+from tradestore._codec import encode_batch
 from tradestore.cli import main
 
 
@@ -37,9 +38,11 @@ def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys)
         store.store_batch(
             "BTCUSDT", make_trades(10, start_id=21, start_ms=BASE_MS + 1000)
         )  # 11..20 missing
-        store.store_batch(
-            "BTCUSDT", make_trades(5, start_id=28, start_ms=BASE_MS + 2000)
-        )  # 28..30 twice
+        # 28..30 twice: written past the store, as a writer that did not check ids would
+        store.db.put(
+            b"trades:BTCUSDT:%d" % (BASE_MS + 2000),
+            encode_batch(make_trades(5, start_id=28, start_ms=BASE_MS + 2000)),
+        )
         store.store_batch(
             "BTCUSDT", make_trades(5, start_id=35, start_ms=BASE_MS + 3000)
         )  # 33..34 missing
