@@ -17,7 +17,9 @@ def register(subparsers) -> None:
         description="Import a spot aggTrades file from data.binance.vision (.csv, or the .zip "
         "as downloaded). A sibling FILE.CHECKSUM is verified when present. The whole file is "
         "validated before anything is written; trades are stored one batch per second of trade "
-        "time. Importing the same file twice stores nothing twice.",
+        "time. An agg id already in the store is never stored again, whatever wrote it (importing "
+        "the same file twice stores nothing the second time); the report says how many "
+        "trades were new and how many were already stored.",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -37,18 +39,27 @@ def run(args: argparse.Namespace) -> int:
         n_rows = _scan(path, store=None, progress=not args.no_progress, label="checking")
         if n_rows == 0:
             raise c.UsageError(f"{path}: no trades in file")
+        counts = [0, 0]  # new, already stored
         with c.open_writer(args) as store:
-            before = store.stats()["symbols"].get(symbol, {}).get("trades") or 0
-            _scan(path, store=(store, symbol), progress=not args.no_progress, label="importing")
-            after = store.stats()["symbols"][symbol]["trades"]
+            _scan(
+                path,
+                store=(store, symbol, counts),
+                progress=not args.no_progress,
+                label="importing",
+            )
     except CsvFormatError as exc:
         raise c.UsageError(str(exc)) from None
-    print(f"{path.name}: {n_rows} trades read, {after - before} new trades stored for {symbol}")
+    new, already = counts
+    print(
+        f"{path.name}: {n_rows} trades read: {new} new trades stored for {symbol}, "
+        f"{already} already stored"
+    )
     return 0
 
 
 def _scan(path: Path, store, progress: bool, label: str) -> int:
-    """Read every row; with store=(TradeStore, symbol) also write one batch per second."""
+    """Read every row; with store=(TradeStore, symbol, [new, already stored]) also write
+    one batch per second, counting the trades that were new and those already stored."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     n = 0
@@ -68,8 +79,10 @@ def _scan(path: Path, store, progress: bool, label: str) -> int:
                 batch = list(group)
                 n += len(batch)
                 if store is not None:
-                    db, symbol = store
-                    db.store_batch(symbol, batch)
+                    db, symbol, counts = store
+                    report = db.write_batches({symbol: batch})
+                    counts[0] += report.total_new
+                    counts[1] += report.total_already_stored
                 if n % 50_000 < len(batch):
                     bar.update(task, completed=_position(text, size))
     return n

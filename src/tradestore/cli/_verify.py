@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         verdict = "OK" if report.ok else "PROBLEMS FOUND"
         print(
-            f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches, "
-            f"ids {report.first_id}..{report.last_id}"
+            f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches "
+            f"({report.empty_batches} empty), ids {report.first_id}..{report.last_id}"
         )
         print(
             f"  id holes: {len(report.holes)} ({report.missing_ids} ids missing), "
