@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import msgpack
 import pytest
-import rocksdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.seed import write_seed_style
 from tradestore import AggTrade, StoreError, TradeStore
 from tradestore._codec import encode_batch
 
@@ -113,7 +113,7 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
     everything = [tr for b in batches for tr in b]
     path = tmp_path / uuid.uuid4().hex
     if seed_style:
-        _write_seed_style(path, "BTCUSDT", batches)
+        write_seed_style(path, "BTCUSDT", batches)
         store = TradeStore(path, read_only=True)
     else:
         store = TradeStore(path)
@@ -132,19 +132,6 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
             assert cols.time_ms.tolist() == [x.time_ms for x in want]
 
 
-def _write_seed_style(path, symbol, batches):
-    """A DB as the Rust recorder writes it: key = local flush time, after its trades."""
-    opts = rocksdict.Options(raw_mode=True)
-    opts.create_if_missing(True)
-    db = rocksdict.Rdict(str(path), opts)
-    flush_ms = BASE_MS
-    for batch in batches:
-        flush_ms = max(flush_ms + 1, max(t.time_ms for t in batch) + 250)  # lands after the trades
-        rows = [[str(t.price), str(t.qty), t.time_ms, t.agg_id, t.is_buyer_maker] for t in batch]
-        db.put(b"trades:%s:%d" % (symbol.encode(), flush_ms), msgpack.packb(rows))
-    db.close()
-
-
 def test_reads_a_seed_written_db(tmp_path, real_csv):
     """Rust-recorder keys are flush times with trades up to ~1 s before them; queries stay exact."""
     from tradestore.binance._csv import open_text, read_trades
@@ -152,7 +139,7 @@ def test_reads_a_seed_written_db(tmp_path, real_csv):
     with open_text(real_csv) as (text, _size):
         trades = [t for _ln, t in read_trades(text)]
     batches = [list(g) for _s, g in itertools.groupby(trades, key=lambda t: t.time_ms // 1000)]
-    _write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
+    write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
     with TradeStore(tmp_path / "seed", read_only=True) as store:
         start, end = trades[1000].time_ms, trades[2000].time_ms
         got = store.query_trades("BTCUSDT", start, end)
