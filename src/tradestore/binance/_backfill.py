@@ -159,7 +159,11 @@ async def bound_gap(
     )
     parts = [older]
     if split <= gap.last_id:
-        parts.append(replace(gap, first_id=split, after_time_ms=split_ms, resume_from=None))
+        # An earlier fill's progress still counts when it lies past the split.
+        resume = (
+            gap.resume_from if gap.resume_from is not None and gap.resume_from > split else None
+        )
+        parts.append(replace(gap, first_id=split, after_time_ms=split_ms, resume_from=resume))
     await trio.to_thread.run_sync(_put_gaps, store, symbol, parts)
     log.warning(
         "%s: agg ids %d..%d (%d trades) lie before the backfill horizon %s: recorded as "
