@@ -31,14 +31,16 @@ _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
 def encode_batch(trades: Iterable[AggTrade]) -> bytes:
     """The v1 value of trades; ValueError names a trade whose price or qty is not a
     non-negative finite Decimal (negative zero included: no reader would accept it)."""
-    rows = []
-    for t in trades:
-        if not (_amount_ok(t.price) and _amount_ok(t.qty)):
+    trades = list(trades)
+    rows = [t.to_row() for t in trades]
+    for trade, row in zip(trades, rows, strict=True):
+        # Positional text of a non-negative finite Decimal starts with a digit; "-0",
+        # "-1.5", "NaN" and "Infinity" do not (a cheap test on the flush path).
+        if not (row[0][:1].isdigit() and row[1][:1].isdigit()):
             raise ValueError(
-                f"trade {t.agg_id}: price {t.price} and qty {t.qty} must be non-negative "
+                f"trade {trade.agg_id}: price {row[0]} and qty {row[1]} must be non-negative "
                 "finite decimals"
             )
-        rows.append(t.to_row())
     return _packer.pack(rows)
 
 

@@ -38,6 +38,7 @@ from tradestore.store import TradeStore, apply_retention, plan_retention
 
 log = logging.getLogger(__name__)
 
+
 class Recorder:
     """The daemon: its parts, wired here, and ``serve``, which runs them.
 

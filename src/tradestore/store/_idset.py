@@ -132,6 +132,9 @@ class AggIdSet:
 
     def add_ids(self, ids: Iterable[int]) -> int:
         """Add every id; returns how many were already in the set (or repeated)."""
+        ids = list(ids)
+        if ids and ids[-1] - ids[0] + 1 == len(ids) and _strictly_ascending(ids):
+            return self.add_run(ids[0], ids[-1])  # one run: the usual batch
         overlap = 0
         for lo, hi, repeats in _runs(sorted(ids)):
             overlap += self.add_run(lo, hi) + repeats
