@@ -152,7 +152,7 @@ def test_adopt_command_records_what_it_measured(seed_db, real_trades, capsys, ca
 def test_import_into_a_seed_db_stores_nothing_twice(seed_db, real_csv, capsys):
     code, out, _ = run_cli(capsys, "import", "--db", seed_db, "--symbol", SYMBOL, real_csv)
     assert code == 0
-    assert "0 new trades stored" in out and "5000 already stored" in out
+    assert "5,000 trades read, 0 new trades stored, 5,000 already stored" in out
     code, out, _ = run_cli(capsys, "verify", "--db", seed_db, "--symbol", SYMBOL)
     assert code == 0, out
     with TradeStore(seed_db, read_only=True) as store:
@@ -166,11 +166,11 @@ def test_overlapping_imports_store_each_id_once(tmp_path, real_csv, capsys):
     first_1000.write_text("".join(lines[:1000]))
     db = tmp_path / "db"
     base = ["import", "--db", db, "--symbol", SYMBOL]
-    assert run_cli(capsys, *base, first_100)[1].count("100 new trades stored") == 1
+    assert "100 new trades stored, 0 already stored" in run_cli(capsys, *base, first_100)[1]
     code, out, _ = run_cli(capsys, *base, first_1000)
-    assert code == 0 and "900 new trades stored" in out and "100 already stored" in out
+    assert code == 0 and "900 new trades stored, 100 already stored" in out
     code, out, _ = run_cli(capsys, *base, real_csv)
-    assert code == 0 and "4000 new trades stored" in out and "1000 already stored" in out
+    assert code == 0 and "4,000 new trades stored, 1,000 already stored" in out
     assert run_cli(capsys, "verify", "--db", db, "--symbol", SYMBOL)[0] == 0
     with TradeStore(db, read_only=True) as store:
         assert store.stats()["symbols"][SYMBOL]["trades"] == 5000

@@ -24,6 +24,7 @@ from tradestore._codec import decode_batch, encode_batch
 from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue
 from tradestore._model import AggTrade
+from tradestore._timeparse import check_epoch_ms
 from tradestore.store import _book, _keys
 from tradestore.store._adopt import AdoptProgress, AdoptReport
 from tradestore.store._book import SymbolBook
@@ -377,6 +378,8 @@ class TradeStore:
             began = time.perf_counter()
             found = measure(self._iter_range(_keys.trades_prefix(symbol), None))
             self._measured[symbol] = found
+            if not found.batches and not found.corrupt_keys:
+                return found  # nothing stored: nothing to say
             log.warning(
                 "%s has no bookkeeping for %s (written by another program, or by "
                 "tradestore-trio 0.1): measured its %d trades in one pass (%.1f s) to read "
@@ -499,6 +502,21 @@ class TradeStore:
         upper = _keys.prefix_end(_keys.trades_prefix(symbol))
         for key, _value in self._iter_range(lower, upper):
             return max(from_ms, _keys.key_ms(key) - before)
+        return None
+
+    def prev_trade_bound(self, symbol: str, to_ms: int) -> int | None:
+        """A time >= that of the last stored trade at or before to_ms (None: there is none).
+
+        One seek, the mirror of ``next_trade_bound``: a backward walk jumps over stretches
+        where nothing was recorded."""
+        symbol = _keys.check_symbol(symbol)
+        before, after = self.margins(symbol)
+        if to_ms + before + 1 > _keys.MAX_MS:
+            upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+        else:
+            upper = _keys.trade_key(symbol, max(to_ms + before + 1, 0))
+        for key, _value in self._iter_range(_keys.trades_prefix(symbol), upper, reverse=True):
+            return min(to_ms, _keys.key_ms(key) + after)
         return None
 
     def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
@@ -693,10 +711,25 @@ class TradeStore:
             "symbols": symbols,
         }
 
+    def trade_time_span(self, symbol: str) -> tuple[int, int] | None:
+        """(first, last) stored trade time of symbol; None when nothing is stored.
+
+        Exact whatever the keys (empty or re-sent batches at either end): a few seeks and
+        the batches within the recorded margins of each end, or one measurement of a
+        symbol without bookkeeping."""
+        symbol = _keys.check_symbol(symbol)
+        self.refresh()
+        first, last, _first_id = self._edges(symbol)
+        if first is None or last is None:
+            return None
+        return first, last
+
     def _edges(self, symbol: str) -> tuple[int | None, int | None, int | None]:
         """(first trade time, last trade time, first agg id) of symbol, exactly."""
         book = self._book(symbol)
         if book.span is None:
+            if not self._has_batches(symbol):
+                return None, None, None
             found = self._measurement(symbol)
             return found.first_time_ms, found.last_time_ms, found.ids.first
         before, after = book.span
@@ -734,6 +767,8 @@ class TradeStore:
 def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
     if not isinstance(start_ms, int) or not isinstance(end_ms, int):
         raise TypeError("start_ms and end_ms must be integers (unix milliseconds)")
+    check_epoch_ms(start_ms, "start_ms")
+    check_epoch_ms(end_ms, "end_ms")
     if end_ms < start_ms:
         raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
     if limit is not None and limit < 0:
