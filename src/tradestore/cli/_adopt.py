@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
+from tradestore.cli._output import emit, field
 
 
 def register(subparsers) -> None:
@@ -31,8 +31,37 @@ def register(subparsers) -> None:
         help="measure every symbol again (after another program wrote into the database)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    c.add_format(p, choices=("table", "json"))
+    c.add_format(p)
     p.set_defaults(func=run)
+
+
+FIELDS = (
+    "symbol",
+    "batches",
+    "empty_batches",
+    "trades",
+    "distinct_ids",
+    "id_ranges",
+    "duplicates",
+    "first_agg_id",
+    "last_agg_id",
+    "first_time_ms",
+    "last_time_ms",
+    "margin_before_ms",
+    "margin_after_ms",
+    "undecodable_keys",
+)
+COLUMNS = [
+    field("symbol"),
+    field("trades", right=True),
+    field("batches", right=True, drop=3),
+    field("empty_batches", "empty", right=True, drop=4),
+    field("last_agg_id", "last agg id", right=True),
+    field("last_trade", "last trade", drop=2),
+    field("id_ranges", "id\nranges", right=True, drop=5),
+    field("duplicates", "dupli-\ncates", right=True),
+    field("margins", "key margins\n(ms)", right=True, drop=1),
+]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,41 +74,38 @@ def run(args: argparse.Namespace) -> int:
         if args.rebuild:
             with c.adoption_progress(enabled=not args.no_progress) as on_adopt:
                 report = store.adopt(rebuild=True, progress=on_adopt)
-    if args.format == "json":
-        doc = report.as_dict() if report is not None else {"symbols": [], "trades": 0}
-        print(json.dumps(doc, indent=2))
-        return 0
-    if report is None or not report.symbols:
-        print(
-            f"{args.db}: every symbol already has its bookkeeping; nothing to adopt "
-            "(--rebuild measures again)"
-        )
-        return 0
-    rows = [
-        {
-            "symbol": s.symbol,
-            "batches": s.batches,
-            "empty": s.empty_batches,
-            "trades": s.trades,
-            "first_trade": format_time_ms(s.first_time_ms),
-            "last_trade": format_time_ms(s.last_time_ms),
-            "last_agg_id": s.last_agg_id,
-            "id_ranges": s.id_ranges,
-            "duplicates": s.duplicates,
-            "margin_ms": f"-{s.before_ms}/+{s.after_ms}",
-            "undecodable": len(s.undecodable_keys),
-        }
-        for s in report.symbols
-    ]
-    title = (
-        f"adopted {args.db}: {report.trades:,} trades in {report.seconds:.1f} s "
-        f"({report.trades_per_s:,.0f} trades/s)"
+    symbols = report.symbols if report is not None else ()
+    trades = report.trades if report is not None else 0
+    seconds = report.seconds if report is not None else 0.0
+    records = [s.as_dict() for s in symbols]
+    if args.format == "table":
+        if not records:
+            print(f"{args.db}: nothing to adopt (every symbol has its bookkeeping)")
+            return 0
+        for record, s in zip(records, symbols, strict=True):
+            record["last_trade"] = format_time_ms(s.last_time_ms)
+            record["margins"] = f"-{s.before_ms}/+{s.after_ms}"
+    if args.format == "csv":
+        for record in records:
+            record["undecodable_keys"] = " ".join(record["undecodable_keys"])
+    emit(
+        args.format,
+        [{k: r[k] for k in FIELDS} for r in records] if args.format != "table" else records,
+        fields=FIELDS,
+        columns=COLUMNS,
+        document={
+            "trades": trades,
+            "seconds": round(seconds, 3),
+            "trades_per_s": round(report.trades_per_s) if report is not None else 0,
+        },
+        rows_key="symbols",
+        title=f"adopted {args.db}: {trades:,} trades in {seconds:.1f} s "
+        f"({report.trades_per_s if report is not None else 0:,.0f} trades/s)",
     )
-    c.emit(rows, "table", title=title)
-    if any(s.duplicates or s.undecodable_keys for s in report.symbols):
+    if args.format == "table" and any(s.duplicates or s.undecodable_keys for s in symbols):
         print(
-            "some agg ids are stored more than once or some values cannot be decoded: "
-            "every query reads each id once and skips what it cannot decode; "
-            "`tradestore-trio verify --symbol S` lists them"
+            "Some agg ids are stored more than once, or some values cannot be decoded:\n"
+            "queries read each id once and skip what they cannot decode;\n"
+            "`tradestore-trio verify --symbol S` lists them."
         )
     return 0
