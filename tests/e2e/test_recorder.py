@@ -11,7 +11,6 @@ import trio
 from tests.helpers import wait_for
 from tests.helpers.recorder import MiniExchange, agg_event, combined
 from tests.helpers.store import stored_ids
-from tests.helpers.trades import make_trades
 from tradestore import TradeStore
 from tradestore.recorder import DROP_REASONS, RecorderConfig, run
 
@@ -343,20 +342,37 @@ async def test_server_shutdown_event_reconnects_at_once(
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
 
 
-async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
+async def test_retention_deletes_what_aged_out_and_keeps_imported_history(tmp_path, caplog):
+    """Retention deletes trades as they age past the window; what was already older than
+    the window when stored (an imported day, ETHUSDT here) is kept, and the first pass
+    says so plainly."""
+    import logging
     import time as _time
+    from decimal import Decimal
+
+    from tradestore import AggTrade
+    from tradestore.store import apply_retention, plan_retention
 
     now_ms = int(_time.time() * 1000)
+    day = 86_400_000
     db = tmp_path / "db"
-    old = make_trades(5, start_id=1, start_ms=now_ms - 10 * 86_400_000)
-    recent = make_trades(3, start_id=6, start_ms=now_ms - 3_600_000)
+
+    def trade(agg_id: int, time_ms: int) -> AggTrade:
+        return AggTrade(agg_id, Decimal("100.5"), Decimal("0.25"), time_ms, False)
+
     with TradeStore(db) as store:
-        store.store_batch("BTCUSDT", old)
-        store.store_batch("BTCUSDT", recent)
+        # The first retention pass, five days ago: id 1 was already older than its window.
+        store.store_batch("BTCUSDT", [trade(1, now_ms - 13 * day)])
+        apply_retention(store, plan_retention(store, days=7.0, now_ms=now_ms - 5 * day))
+        store.store_batch("BTCUSDT", [trade(i, now_ms - 10 * day + i) for i in range(2, 6)])
+        store.store_batch("BTCUSDT", [trade(i, now_ms - 3_600_000 + i) for i in range(6, 9)])
+        # A day imported from data.binance.vision, a month old: history.
+        store.store_batch("ETHUSDT", [trade(i, now_ms - 30 * day + i) for i in range(1, 4)])
 
     async def idle(ws, index):
         await trio.sleep_forever()
 
+    caplog.set_level(logging.INFO, logger="tradestore.recorder")
     async with trio.open_nursery() as nursery:
         fx = await MiniExchange(idle).start(nursery)
         recorder = await nursery.start(run, config(fx.url, db, retention_days=7.0))
@@ -364,10 +380,15 @@ async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
             await wait_for(lambda: recorder.statistics().prune.runs == 1)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats.prune.trades_removed == 5
-    assert stored_ids(db, "BTCUSDT") == [6, 7, 8]
+    assert stats.prune.trades_removed == 4
+    assert stored_ids(db, "BTCUSDT") == [1, 6, 7, 8]  # id 1: older than the edge when stored
+    assert stored_ids(db, "ETHUSDT") == [1, 2, 3]
     # The last id was read back at start, so the next live trade continues from 8.
     assert stats.symbols["BTCUSDT"].last_id == 8
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retention: keeping 7 days" in said
+    assert "retention: BTCUSDT: deleting 4 trades" in said
+    assert "retention: ETHUSDT: keeping the batches keyed" in said
 
 
 async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from tests.helpers.ext import twin_params
+from tests.helpers.seed import seed_key, seed_value, write_raw
 from tests.helpers.trades import T0, store_with, trade
 from tradestore import TradeStore
 from tradestore._fixed import SCALE
@@ -134,10 +135,17 @@ def test_volumes_beyond_int64_are_exact(tmp_path):
 
 
 def test_duplicates_and_out_of_order_batches_count_once(tmp_path):
+    """A database written by a program that did not check ids (the store never stores
+    one twice): a re-sent batch under a later key counts once."""
     trades = random_trades(1200)
-    with TradeStore(tmp_path / "db") as store:
-        store.store_batch("BTCUSDT", trades[600:])
-        store.store_batch("BTCUSDT", trades[:700])  # ids 601..700 stored twice
+    write_raw(
+        tmp_path / "db",
+        [
+            (seed_key("BTCUSDT", T0 + 10**6), seed_value(trades[600:])),
+            (seed_key("BTCUSDT", T0 + 2 * 10**6), seed_value(trades[:700])),  # 601..700 twice
+        ],
+    )
+    with TradeStore(tmp_path / "db", read_only=True) as store:
         p = volume_profile(store, "BTCUSDT", T0, T0 + 10**8, tick_size="1")
         assert p.trade_count == 1200
         assert p.total_volume == sum(t.qty for t in trades)

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import msgpack
 import pytest
-import rocksdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.seed import write_seed_style
 from tests.helpers.trades import T0, make_trades
 from tradestore import AggTrade, StoreError, TradeStore
 from tradestore._codec import encode_batch
@@ -60,10 +60,10 @@ def test_taken_key_is_bumped_and_replay_is_idempotent(tmp_path):
     with TradeStore(tmp_path / "db") as store:
         k1 = store.store_batch("BTCUSDT", a)
         k2 = store.store_batch("BTCUSDT", b)
-        k3 = store.store_batch("BTCUSDT", a)  # the same batch again
+        k3 = store.store_batch("BTCUSDT", a)  # the same batch again: nothing new
         assert k1 == b"trades:BTCUSDT:%d" % T0
         assert k2 == b"trades:BTCUSDT:%d" % (T0 + 1)
-        assert k3 == k1
+        assert k3 is None
         got = store.query_trades("BTCUSDT", T0, T0 + 1000)
         assert [t.agg_id for t in got] == [1, 2, 3, 10, 11, 12]
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 6
@@ -97,7 +97,7 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
     everything = [tr for b in batches for tr in b]
     path = tmp_path / uuid.uuid4().hex
     if seed_style:
-        _write_seed_style(path, "BTCUSDT", batches)
+        write_seed_style(path, "BTCUSDT", batches)
         store = TradeStore(path, read_only=True)
     else:
         store = TradeStore(path)
@@ -116,19 +116,6 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
             assert cols.time_ms.tolist() == [x.time_ms for x in want]
 
 
-def _write_seed_style(path, symbol, batches):
-    """A DB as the Rust recorder writes it: key = local flush time, after its trades."""
-    opts = rocksdict.Options(raw_mode=True)
-    opts.create_if_missing(True)
-    db = rocksdict.Rdict(str(path), opts)
-    flush_ms = T0
-    for batch in batches:
-        flush_ms = max(flush_ms + 1, max(t.time_ms for t in batch) + 250)  # lands after the trades
-        rows = [[str(t.price), str(t.qty), t.time_ms, t.agg_id, t.is_buyer_maker] for t in batch]
-        db.put(b"trades:%s:%d" % (symbol.encode(), flush_ms), msgpack.packb(rows))
-    db.close()
-
-
 def test_reads_a_seed_written_db(tmp_path, real_csv):
     """Rust-recorder keys are flush times with trades up to ~1 s before them; queries stay exact."""
     from tradestore.binance._csv import open_text, read_trades
@@ -136,7 +123,7 @@ def test_reads_a_seed_written_db(tmp_path, real_csv):
     with open_text(real_csv) as (text, _size):
         trades = [t for _ln, t in read_trades(text)]
     batches = [list(g) for _s, g in itertools.groupby(trades, key=lambda t: t.time_ms // 1000)]
-    _write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
+    write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
     with TradeStore(tmp_path / "seed", read_only=True) as store:
         start, end = trades[1000].time_ms, trades[2000].time_ms
         got = store.query_trades("BTCUSDT", start, end)

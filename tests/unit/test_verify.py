@@ -7,6 +7,7 @@ import json
 from tests.helpers.cli import run_cli
 from tests.helpers.trades import T0, make_trades
 from tradestore import Gap, TradeStore
+from tradestore._codec import encode_batch
 
 
 def test_clean_store_verifies(tmp_path, capsys):
@@ -31,9 +32,11 @@ def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys)
         store.store_batch(
             "BTCUSDT", make_trades(10, start_id=21, start_ms=T0 + 1000)
         )  # 11..20 missing
-        store.store_batch(
-            "BTCUSDT", make_trades(5, start_id=28, start_ms=T0 + 2000)
-        )  # 28..30 twice
+        # 28..30 twice: written past the store, as a writer that did not check ids would
+        store.db.put(
+            b"trades:BTCUSDT:%d" % (T0 + 2000),
+            encode_batch(make_trades(5, start_id=28, start_ms=T0 + 2000)),
+        )
         store.store_batch(
             "BTCUSDT", make_trades(5, start_id=35, start_ms=T0 + 3000)
         )  # 33..34 missing
