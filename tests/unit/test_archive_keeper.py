@@ -76,3 +76,24 @@ async def test_a_backfill_during_verification_holds_that_symbol(tmp_path, archiv
         limits = await k.retention_limits(CUTOFF, now_ms=NOW_MS)
     assert limits["BTCUSDT"] == 0
     assert limits["ETHUSDT"] == day_start_ms(DAYS[1])
+
+
+def test_the_retention_rule_stops_where_the_archive_holds_a_day(tmp_path):
+    from tradestore.store import apply_retention, plan_retention
+
+    db = tmp_path / "db"
+    build_store(db, {"BTCUSDT": 0}, days=3, per_day=500, tail=0)
+    then = day_start_ms(DAYS[0]) - 1 + 86_400_000  # a pass from before the data: edge below
+    now = day_start_ms(DAYS[2]) + 3 * 86_400_000  # a 1-day window: all three days expired
+    with TradeStore(db) as store:
+        apply_retention(store, plan_retention(store, days=1, now_ms=then))
+        held = {"BTCUSDT": day_start_ms(DAYS[1])}
+        plan = plan_retention(store, days=1, now_ms=now, keep_from=held)
+        assert any("not yet archived and verified" in line for line in plan.describe())
+        apply_retention(store, plan)
+        left = store.query_columns("BTCUSDT", 0, now)
+        assert int(left.time_ms.min()) >= day_start_ms(DAYS[0]) + 23 * 3_600_000  # last batch
+        assert len(store.query_columns("BTCUSDT", day_start_ms(DAYS[1]), now)) == 1000
+        # Archived since: the next pass deletes from where the last one stopped.
+        apply_retention(store, plan_retention(store, days=1, now_ms=now))
+        assert len(store.query_columns("BTCUSDT", 0, now)) == 0

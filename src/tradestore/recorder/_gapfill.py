@@ -5,22 +5,25 @@ store (after the flush that wrote it, so a fill can never be overwritten by the 
 record), and at start every gap still open in the store is queued. The queue is bounded;
 a gap that does not fit stays open in the store and is found again by the next scan.
 A fill that fails (REST unreachable, 5xx) leaves the gap open with its reason and is
-retried after ``backfill_retry`` seconds, doubling up to an hour.
+retried after ``backfill_retry`` seconds, doubling up to an hour. The part of a gap older
+than the backfill horizon (``backfill_max_days``, within the retention window) is recorded
+as unfillable and never fetched: retention would delete it again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Mapping
 
 import trio
 
-from tradestore.binance import BinanceRest, fill_gap
+from tradestore.binance import BinanceRest, bound_gap, fill_gap
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._statistics import ActiveFill, BackfillStatistics, frozen
-from tradestore.store import OPEN, Gap, TradeStore
+from tradestore.store import DAY_MS, OPEN, Gap, TradeStore
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,16 @@ class GapFiller:
     async def _fill(self, rest: BinanceRest, retries: trio.Nursery, symbol: str, gap: Gap) -> None:
         self.active = (symbol, gap)
         try:
+            horizon_ms = int(time.time() * 1000 - self.config.backfill_horizon_days * DAY_MS)
+            if gap.after_time_ms < horizon_ms:
+                parts = await bound_gap(self.store, rest, symbol, gap, horizon_ms)
+                for part in parts:
+                    self.note(symbol, part)
+                if parts[-1].status != OPEN:
+                    self.fills[parts[-1].status] += 1
+                    return
+                gap = parts[-1]
+                self.active = (symbol, gap)
             updated = await fill_gap(self.store, rest, symbol, gap)
         except Exception as exc:  # a bug or a storage failure: keep the daemon recording
             log.error(
