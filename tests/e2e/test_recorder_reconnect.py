@@ -295,7 +295,7 @@ async def test_pings_answered_while_the_writer_is_slow(tmp_path, monkeypatch):
     writes: list[tuple[int, int, int]] = []
 
     def progress() -> tuple[int, int]:
-        return recorder.statistics()["frames"], fx.log.pongs_received
+        return recorder.statistics().frames, fx.log.pongs_received
 
     def slow_write(self, batches, gaps=()):
         frames, pongs = trio.from_thread.run_sync(progress)
