@@ -55,6 +55,7 @@ def all_filled(stats) -> bool:
     return (
         stats.backfill.queued == 0
         and stats.buffered == 0
+        and stats.in_flight == 0  # a write in flight may carry a gap not yet handed over
         and all(not by.get(OPEN) for by in stats.gaps.values())
         and sum(by.get(FILLED, 0) for by in stats.gaps.values()) > 0
     )

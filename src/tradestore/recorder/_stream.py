@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # counts it) instead of closing the connection; beyond it the library closes with 1009.
 MAX_MESSAGE_BYTES = 4 * 2**20
 LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
+# Frames handed to the dispatcher in one batch, at most (what the library had queued).
+READ_BATCH = LIBRARY_QUEUE + 1
 DISCONNECT_TIMEOUT = 2.0
 # One recv() takes a burst of frames (the library default of 4 KiB is ~15 frames).
 RECEIVE_BUFFER_BYTES = 64 * 1024
@@ -173,6 +175,7 @@ class Connection:
         self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
         self.current: Session | None = None
         self.mean_interval: float | None = None  # seconds between frames, smoothed
+        self.last_frame_at: float | None = None  # trio time of the last frame, any session
         self.retry_after: float | None = None  # from a rejected handshake's Retry-After
         self._scope = trio.CancelScope()  # stop() ends serve(), even before it starts
 
@@ -210,16 +213,18 @@ class Connection:
         """End ``serve`` (the current session closes without a close handshake)."""
         self._scope.cancel()
 
-    def note_frame(self, now: float, session: Session) -> None:
+    def note_frames(self, now: float, n: int, session: Session) -> None:
+        """Count n frames that arrived together at ``now`` (one batch of the reader)."""
         # The arrival-rate estimate follows one session only: during a rotation's overlap
         # the same trades arrive twice, which would halve the apparent interval.
         if not session.holding and session.frames and session.last_frame_at is not None:
-            gap = now - session.last_frame_at
+            gap = (now - session.last_frame_at) / n
             if self.mean_interval is None:
                 self.mean_interval = gap
             else:
                 self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
-        self.counters.frames += 1
+        self.counters.frames += n
+        self.last_frame_at = now
 
     def watchdog_threshold(self) -> float:
         """Silence longer than this recycles the connection (pings do not count)."""
@@ -281,21 +286,21 @@ class Session:
         self.outcome: tuple[bool, bool, str | None] = (False, False, None)
         self.done = trio.Event()
         self.first_frame = trio.Event()
-        # A successor holds its frames until its predecessor's last one is queued.
+        # A successor holds its batches until its predecessor's last one is queued.
         self.holding = holding
-        self.held: deque = deque()
+        self.held: deque[list[str | bytes]] = deque()
         self.successor: Session | None = None
         self.rotating = False
         self.handover_settled = trio.Event()  # set once a rotation chose its successor
         self._scope: trio.CancelScope | None = None
         self._recycle_reason: str | None = None
 
-    def note_frame(self, now: float) -> None:
-        self.conn.note_frame(now, self)
+    def note_frames(self, now: float, n: int) -> None:
+        self.conn.note_frames(now, n, self)
         self.last_frame_at = now
-        self.frames += 1
-        if self.frames == 1:
+        if not self.frames:
             self.first_frame.set()
+        self.frames += n
 
     def recycle(self, reason: str) -> None:
         """Close this session now (the watchdog's and a completed handover's way out)."""
@@ -314,7 +319,7 @@ class Session:
         self.rotating = True
 
     async def release(self) -> None:
-        """Queue the held frames (in arrival order), then pass new ones straight through."""
+        """Queue the held batches (in arrival order), then pass new ones straight through."""
         send = self.handles.send_channel.send
         while self.held:
             await send((self, self.held.popleft()))
@@ -442,7 +447,7 @@ async def _hand_over(old: Session, reason: str) -> None:
         "%s: rotated to a new connection (%s; make-before-break, %d frames overlapped)",
         conn.name,
         reason.replace("_", " "),
-        len(successor.held),
+        sum(len(batch) for batch in successor.held),
     )
     await successor.release()
 
@@ -572,21 +577,84 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
 async def _read(
     ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, session: Session
 ) -> None:
+    """Hand the frames to the dispatcher in batches: one ``get_message()`` waits for the
+    next frame, then whatever else the library has already queued is taken at once.
+
+    trio-websocket passes each message through its own channel, and every receive from
+    it costs a trip through the scheduler; under a flood that trip, not the parse, was the
+    largest cost per frame. Taking the queued rest without waiting (the channel's own
+    ``receive_nowait``) and handing over one list per wake-up pays it once per batch."""
+    _batch_library_reader(ws)
     get_message = ws.get_message
+    queued = _queued_messages(ws)
     send_nowait = send_channel.send_nowait
-    note_frame = session.note_frame
+    note_frames = session.note_frames
     current_time = trio.current_time
     held = session.held
     while True:
-        frame = await get_message()
-        note_frame(current_time())
+        frames = [await get_message()]
+        try:
+            while len(frames) < READ_BATCH:
+                frames.append(queued())
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            pass  # nothing more queued; a closed channel raises on the next get_message
+        note_frames(current_time(), len(frames))
         if session.holding:
-            held.append(frame)
+            held.append(frames)
             continue
         try:
-            send_nowait((session, frame))
+            send_nowait((session, frames))
         except trio.WouldBlock:
-            await send_channel.send((session, frame))
+            await send_channel.send((session, frames))
+
+
+def _queued_messages(ws: trio_websocket.WebSocketConnection) -> Callable[[], str | bytes]:
+    """The library's ``receive_nowait`` on its message channel; without it every batch
+    is one frame (correct, only slower). See ``_batch_library_reader``."""
+    receive_nowait = getattr(getattr(ws, "_recv_channel", None), "receive_nowait", None)
+    if receive_nowait is None:
+
+        def nothing_queued() -> str | bytes:
+            raise trio.WouldBlock
+
+        return nothing_queued
+    return receive_nowait
+
+
+class _EagerSend:
+    """The library's message channel, minus the checkpoint of each ``send`` while it has
+    room: trio-websocket's reader then queues every message of one socket read before it
+    yields (it still yields on each read, and waits when the queue is full, so the
+    backpressure and the pongs behave as before)."""
+
+    def __init__(self, channel: trio.MemorySendChannel) -> None:
+        self._channel = channel
+        self._send_nowait = channel.send_nowait
+
+    async def send(self, value: str | bytes) -> None:
+        try:
+            self._send_nowait(value)
+        except trio.WouldBlock:
+            await self._channel.send(value)
+
+    def __getattr__(self, name: str):
+        return getattr(self._channel, name)
+
+
+def _batch_library_reader(ws: trio_websocket.WebSocketConnection) -> bool:
+    """Let trio-websocket's reader hand over a whole socket read at a time.
+
+    Each message crosses the library's own memory channel, and each ``send`` on it is a
+    trip through the scheduler: under a flood that trip, once per frame, cost more than
+    parsing and storing the frame. trio-websocket 0.11-0.13 keep the channel as
+    ``_send_channel``/``_recv_channel``; tests/unit/test_stream_batches.py fails if a
+    release renames them (here the batching then simply stays off). Returns whether it
+    is on."""
+    channel = getattr(ws, "_send_channel", None)
+    if not isinstance(channel, trio.MemorySendChannel) or not hasattr(ws, "_recv_channel"):
+        return False
+    ws._send_channel = _EagerSend(channel)  # type: ignore[assignment]
+    return True
 
 
 async def _watchdog(session: Session) -> None:
