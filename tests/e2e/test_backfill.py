@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import trio
 
 from tests.helpers.recorder import stored_ids, wait_for
@@ -80,12 +81,14 @@ async def test_daemon_fills_every_gap_from_rest(tmp_path):
     backfill = stats.backfill
     assert backfill.filled == 2 * (n // 10)
     assert backfill.trades_fetched == 2 * (n // 10)
-    assert backfill.calls == fx.log.rest_requests >= 2 * (n // 10)
+    # Gaps of a symbol that fit in one page share a request: fewer requests than gaps.
+    assert backfill.calls == fx.log.rest_requests
+    assert backfill.calls + backfill.requests_saved == 2 * (n // 10)
     assert backfill.rate_limited == 0
 
 
 async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
-    """REST answers 429 to every 3rd and 418 to every 4th request, with Retry-After: 1.
+    """REST answers 429 to every 2nd and 418 to every 3rd request, with Retry-After: 1.
     The worker waits as told each time, then completes every gap."""
     n = 121
     db = tmp_path / "db"
@@ -94,11 +97,15 @@ async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
         rate=200.0,
         max_trades=n,
         skip_every=20,
-        rest_429_every=3,
-        rest_418_every=4,
+        rest_429_every=2,
+        rest_418_every=3,
         retry_after=1,
     )
     async with open_fake_exchange(fcfg) as fx:
+        # The daemon's requests are fetched several gaps a page, maybe in one request:
+        # one of our own first makes its first request the 3rd-or-4th-rejected kind.
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{fx.rest_url}/api/v3/ping")).status_code == 200
         started = trio.current_time()
         stats = await record(fx, recorder_config(fx, db, symbols=("BTCUSDT",)), n, until=all_filled)
         elapsed = trio.current_time() - started
@@ -126,7 +133,9 @@ async def test_invalid_rest_rows_are_skipped_and_explained(tmp_path, capsys):
     skipped = fx.log.skipped_ids("BTCUSDT")
     invalid = [i for i in skipped if i % 7 == 0]
     assert invalid, "the test needs some skipped ids to be invalid on REST"
-    assert fx.log.rest_invalid_rows == len(invalid)
+    # A page shared by several gaps also brings invalid rows between them (already stored
+    # live): only those inside a gap count as skipped.
+    assert fx.log.rest_invalid_rows >= len(invalid)
     assert stats.backfill.invalid_rows_skipped == len(invalid)
     generated = fx.log.generated_ids("BTCUSDT")
     assert stored_ids(db, "BTCUSDT") == [i for i in generated if i not in set(invalid)]

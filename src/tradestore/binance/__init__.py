@@ -2,7 +2,13 @@
 plan, the REST client with its weight and 429/418 handling, gap backfill over REST, and
 the data.binance.vision CSV reader. Nothing here knows about the recorder or the CLI."""
 
-from tradestore.binance._backfill import FillResult, backfill_range, fill_gap, row_trade
+from tradestore.binance._backfill import (
+    FillResult,
+    backfill_range,
+    fill_gap,
+    fill_gaps,
+    row_trade,
+)
 from tradestore.binance._csv import CsvFormatError, open_text, read_trades, verify_checksum
 from tradestore.binance._markets import (
     AGG_TRADES_PAGE,
@@ -34,6 +40,7 @@ __all__ = [
     "StreamSpec",
     "backfill_range",
     "fill_gap",
+    "fill_gaps",
     "open_text",
     "parse_retry_after",
     "plan_streams",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
@@ -105,11 +106,16 @@ class Dispatcher:
 
     def handle_batch(self, conn: Session | Connection, frames: list[str | bytes]) -> None:
         """Handle the frames one connection delivered together, in order."""
-        handle = self.handle
+        self.batcher.received_batch(trio.current_time(), time.time())
+        handle = self._handle
         for frame in frames:
             handle(conn, frame)
 
     def handle(self, conn: Session | Connection, frame: str | bytes) -> None:
+        """Handle one frame that arrived just now."""
+        self.handle_batch(conn, [frame])
+
+    def _handle(self, conn: Session | Connection, frame: str | bytes) -> None:
         self.frames += 1
         if not isinstance(frame, str):
             self.drop(conn, "binary", f"{len(frame)}-byte binary frame")
@@ -135,7 +141,7 @@ class Dispatcher:
         if label is not None and label != symbol.lower():
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
             return
-        self.batcher.accept(symbol, trade)
+        self.batcher.accept(symbol, trade, conn.line)
 
     def drop(self, conn: Session | Connection, reason: str, detail: str = "") -> None:
         """Count a rejected frame (per symbol when the connection carries only one)."""

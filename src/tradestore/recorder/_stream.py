@@ -12,6 +12,7 @@ import functools
 import logging
 import random
 import ssl
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ EWMA_ALPHA = 0.1
 # Reasons a connection is recycled on purpose.
 SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
 MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
+STALLED = "stalled"  # a symbol on it confirmed stuck by the exchange: rotate
 SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
-PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE})
+PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE, STALLED})
 # How long a rotation's successor may stay without data before it is taken anyway (a
 # quiet market); the old session then closes after rotation_overlap more seconds.
 FIRST_FRAME_WAIT = 10.0
@@ -76,12 +78,22 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port in (80, 443) else f"{host}:{self.port}"
 
-    async def open_stream(self) -> trio.abc.Stream:
-        if self.tls:
-            return await trio.open_ssl_over_tcp_stream(
-                self.host, self.port, ssl_context=_ssl_context(), https_compatible=True
-            )
-        return await trio.open_tcp_stream(self.host, self.port)
+    async def open_stream(self, local_address: str | None = None) -> trio.abc.Stream:
+        tcp = await trio.open_tcp_stream(self.host, self.port, local_address=local_address)
+        if not self.tls:
+            return tcp
+        # trio.open_ssl_over_tcp_stream, with the local address it does not take.
+        tls = trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
+        try:
+            await tls.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
+        return tls
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @functools.cache
@@ -102,6 +114,10 @@ def plan_streams(
     )
 
 
+LINE_A = "a"
+LINE_B = "b"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
     """A connection's fixed part: its streams, where it dials, the settings it obeys."""
@@ -111,15 +127,26 @@ class ConnectionSettings:
     target: Target
     symbols: frozenset[str]
     single_symbol: str | None  # the symbol, when the connection carries only one
+    line: str = LINE_A  # a, or b: the second connection of the same streams (A/B lines)
+    name: str = ""
 
     @classmethod
-    def of(cls, spec: StreamSpec, config: RecorderConfig) -> ConnectionSettings:
+    def of(cls, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> ConnectionSettings:
         single = spec.symbols[0] if len(spec.symbols) == 1 else None
-        return cls(spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single)
+        name = spec.name if line == LINE_A else f"{spec.name}-{line}"
+        return cls(
+            spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single, line, name
+        )
 
     @property
-    def name(self) -> str:
-        return self.spec.name
+    def start_delay(self) -> float:
+        """Seconds before the first connection attempt: line B starts later than line A,
+        so the two never reconnect or rotate in step."""
+        return self.config.line_b_delay if self.line == LINE_B else 0.0
+
+    @property
+    def local_address(self) -> str | None:
+        return self.config.line_b_local_address if self.line == LINE_B else None
 
 
 @dataclass(slots=True)
@@ -169,13 +196,20 @@ class Connection:
     by ``serve`` and passed to each session it opens.
     """
 
-    def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
-        self.settings = ConnectionSettings.of(spec, config)
+    def __init__(self, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> None:
+        self.settings = ConnectionSettings.of(spec, config, line)
         self.counters = ConnectionCounters()
         self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
         self.current: Session | None = None
         self.mean_interval: float | None = None  # seconds between frames, smoothed
         self.last_frame_at: float | None = None  # trio time of the last frame, any session
+        self.last_frame_ms: int | None = None  # ... and its local wall time (/healthz)
+        self.down_since_ms: int | None = None  # wall time since no session is open
+        # The highest agg id this connection delivered per symbol (the batcher keeps it):
+        # tells a line that repeats itself from one that is behind another line.
+        self.last_ids: dict[str, int] = {}
+        self.taken = 0  # agg ids this connection delivered first (the batcher counts)
+        self.line = self  # what the batcher's arbitration knows a delivering line by
         self.retry_after: float | None = None  # from a rejected handshake's Retry-After
         self._scope = trio.CancelScope()  # stop() ends serve(), even before it starts
 
@@ -186,6 +220,10 @@ class Connection:
     @property
     def symbols(self) -> frozenset[str]:
         return self.settings.symbols
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
 
     @property
     def single_symbol(self) -> str | None:
@@ -206,7 +244,9 @@ class Connection:
         with self._scope:
             async with send_channel, trio.open_nursery() as nursery:
                 handles = Handles(nursery, send_channel, budget, on_drop, rng)
+                self.down_since_ms = _wall_ms()
                 task_status.started()
+                await trio.sleep(self.settings.start_delay)
                 await _keep_connected(self, handles, throttle or LogThrottle(log))
 
     def stop(self) -> None:
@@ -225,6 +265,7 @@ class Connection:
                 self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
         self.counters.frames += n
         self.last_frame_at = now
+        self.last_frame_ms = _wall_ms()
 
     def watchdog_threshold(self) -> float:
         """Silence longer than this recycles the connection (pings do not count)."""
@@ -249,6 +290,8 @@ class Connection:
         c = self.counters
         return ConnectionStatistics(
             name=self.name,
+            shard=self.settings.spec.name,
+            line=self.settings.line,
             symbols=self.settings.spec.symbols,
             state=self.state,
             attempts=c.attempts,
@@ -262,6 +305,9 @@ class Connection:
             last_error=c.last_error,
             last_backoff=c.last_backoff,
             watchdog_threshold=self.watchdog_threshold(),
+            last_frame_ms=self.last_frame_ms,
+            down_since_ms=self.down_since_ms,
+            taken=self.taken,
         )
 
 
@@ -279,6 +325,7 @@ class Session:
         self.name = conn.name
         self.symbols = conn.symbols
         self.single_symbol = conn.single_symbol
+        self.line = conn
         self.config = conn.settings.config
         self.frames = 0
         self.opened_at: float | None = None
@@ -396,6 +443,7 @@ async def _follow(session: Session) -> Session:
         session = session.successor
         conn.current = session
         conn.state = "open"
+        conn.down_since_ms = None
 
 
 async def _hand_over(old: Session, reason: str) -> None:
@@ -489,7 +537,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
         async with trio.open_nursery() as library:  # trio-websocket's reader task lives here
             try:
                 with trio.fail_after(cfg.connect_timeout):
-                    stream = await target.open_stream()
+                    stream = await target.open_stream(conn.settings.local_address)
                     ws = await trio_websocket.wrap_client_stream(
                         library,
                         stream,
@@ -505,6 +553,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
             session.opened_at = session.last_frame_at = opened_at
             counters.opens += 1
             conn.state = "open"
+            conn.down_since_ms = None
             if counters.opens == 1:
                 log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
             elif session.holding:
@@ -556,6 +605,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
             task_status.started(False)
     if conn.current is session and conn.state == "open":
         conn.state = "closed"
+        conn.down_since_ms = _wall_ms()
     reason = session._recycle_reason
     handed_over = session.successor is not None
     if reason is not None:
