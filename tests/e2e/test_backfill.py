@@ -385,3 +385,42 @@ async def test_an_interrupted_fill_resumes_where_it_stopped(tmp_path):
         trades = store.query_trades("BTCUSDT", 0, 2_000_000_000_000)
     assert [t.agg_id for t in trades] == list(range(1, 1501))
     assert trades[0] == AggTrade(1, Decimal("100.5"), Decimal("0.25"), 1_767_225_600_001, False)
+
+
+async def test_nearby_gaps_of_a_symbol_share_one_request(tmp_path):
+    """Four open gaps of one symbol: three within one REST page of each other, one far
+    off. The worker fetches the three with one request (shortest first, the others of
+    the page along) and the far one with another; every id ends stored exactly once."""
+    from tradestore.recorder._gapfill import GapFiller
+    from tradestore.store import Gap
+
+    n = 3000
+    fcfg = FakeExchangeConfig(
+        symbols=("BTCUSDT",), rate=5000.0, max_trades=n, start_on_first_subscriber=False
+    )
+    db = tmp_path / "db"
+    async with open_fake_exchange(fcfg) as fx:
+        await fx.wait_generated("BTCUSDT", n)
+        trades = fx.history("BTCUSDT")
+        first = trades[0].agg_id
+        holes = [(10, 12), (100, 100), (300, 349), (2000, 2499)]
+        missing = {first + i for a, b in holes for i in range(a, b + 1)}
+        config = recorder_config(fx, db, symbols=("BTCUSDT",), backfill_concurrency=2)
+        with TradeStore(db) as store:
+            kept = [t for t in trades if t.agg_id not in missing]
+            for i in range(0, len(kept), 100):
+                store.write_batches({"BTCUSDT": kept[i : i + 100]})
+            for a, b in holes:
+                gap = Gap(first + a, first + b, trades[a - 1].time_ms, trades[b + 1].time_ms, 0)
+                store.put_gap("BTCUSDT", gap)
+            filler = GapFiller(store, config)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(filler.serve, ["BTCUSDT"])
+                with trio.fail_after(30):
+                    await wait_for(lambda: filler.gap_records()["BTCUSDT"] == {FILLED: 4})
+                stats = filler.statistics()
+                nursery.cancel_scope.cancel()
+    assert fx.log.rest_requests == stats.calls == 2
+    assert stats.requests_saved == 2 and stats.filled == 4
+    assert stored_ids(db, "BTCUSDT") == [t.agg_id for t in trades]
+    assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}

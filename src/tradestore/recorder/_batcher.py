@@ -237,20 +237,20 @@ class Batcher:
             self._take(symbol, st, trade, line)
             filled = True
         else:
-            i = bisect_left(pending, agg_id, key=_held_id)
-            if i < len(pending) and pending[i].agg_id == agg_id:
-                st.redundant += 1
-                return
-            if not pending:
-                if not self._may_fill(symbol, agg_id):
-                    self._open_gap(symbol, st, trade)
-                    self._take(symbol, st, trade, line)
-                    return
-                st.holds += 1
-                st.hold_until = trio.current_time() + self.config.arbitration_hold
-            pending.insert(i, (trade, line))
-            self.held += 1
             filled = False
+            i = bisect_left(pending, agg_id, key=_held_id)
+            if i < len(pending) and pending[i][0].agg_id == agg_id:
+                st.redundant += 1  # held already; but this line may have passed the jump
+            else:
+                if not pending:
+                    if not self._may_fill(symbol, agg_id):
+                        self._open_gap(symbol, st, trade)
+                        self._take(symbol, st, trade, line)
+                        return
+                    st.holds += 1
+                    st.hold_until = trio.current_time() + self.config.arbitration_hold
+                pending.insert(i, (trade, line))
+                self.held += 1
         # Take the held trades that are now next in line.
         while pending and pending[0][0].agg_id <= st.last_id + 1:
             held, by = pending.pop(0)

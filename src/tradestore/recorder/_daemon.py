@@ -81,7 +81,12 @@ class Recorder:
         self.dispatcher = Dispatcher(self.batcher, throttle=self.throttle)
         self.stalls = (
             StallChecker(
-                config, self.batcher, self.rest, repair=self.repair, throttle=self.throttle
+                config,
+                self.batcher,
+                self.rest,
+                repair=self.repair,
+                lines=self.lines_of,
+                throttle=self.throttle,
             )
             if config.stall_check and self.rest is not None
             else None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import trio
 
-from tradestore._compat import parse_event
+from tradestore._compat import parse_row
 from tradestore._errors import InvalidMessage
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
@@ -49,7 +49,7 @@ class Dispatcher:
         self,
         batcher: Batcher,
         *,
-        parse: Callable = parse_event,
+        parse: Callable = parse_row,
         throttle: LogThrottle | None = None,
     ) -> None:
         self.batcher = batcher

@@ -5,13 +5,15 @@ A live stream shows a hole only when the next trade arrives. Two cases never bri
 - **A stuck symbol.** One subscription of a combined connection stops while the others
   flow, so the connection's own watchdog sees data and is content. Each symbol's trade
   rate is followed here; a symbol silent far beyond it (``stall_factor`` x its mean
-  interval between trades, at least ``stall_floor`` and at most ``stall_max`` seconds) is
-  *suspected* and checked against the exchange: one ``aggTrades?limit=1`` request for
-  its latest trade. Newer ids there *confirm* the stall: the latest trade is taken (the
+  interval between trades, at least ``stall_floor`` and at most ``stall_max`` seconds)
+  while its connection is alive (still delivering other streams, or reconnected since
+  and quiet as long) is *suspected* and checked against the exchange: one
+  ``aggTrades?limit=1`` request for its latest trade. Newer ids there *confirm* the stall: the latest trade is taken (the
   ids before it become a gap for the backfill) and the connections carrying the symbol
   are replaced, make-before-break. No newer ids: the symbol is merely quiet, and its next
   check waits twice as long (up to ``stall_recheck_max``), so a quiet symbol costs an
-  occasional request. All checks together stay within ``stall_check_share`` of the REST
+  occasional request. (A stall that outlives its repair is re-checked the same way, each
+  check fetching what was missed meanwhile.) All checks together stay within ``stall_check_share`` of the REST
   weight budget (a token bucket), however many symbols are quiet.
 - **A crash's tail in a quiet market.** After a crash or a stop, every symbol with stored
   trades is checked the same way at start, at once: the trades the exchange made since
@@ -30,12 +32,13 @@ import math
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
 import trio
 
+from tradestore._model import TradeRow
 from tradestore.binance import (
     AGG_TRADES_WEIGHT,
     WEIGHT_PER_MINUTE,
@@ -46,6 +49,7 @@ from tradestore.binance import (
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._stream import Connection
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +108,21 @@ class StallChecker:
         rest: BinanceRest,
         *,
         repair: Callable[[str], None],
+        lines: Callable[[str], Sequence[Connection]] | None = None,
         throttle: LogThrottle | None = None,
     ) -> None:
-        """``repair(symbol)`` replaces the connections carrying a symbol confirmed stuck."""
+        """``repair(symbol)`` replaces the connections carrying a symbol confirmed stuck;
+        ``lines(symbol)`` names them (without it every silence is checked)."""
         self.config = config
         self.batcher = batcher
         self.rest = rest
         self.repair = repair
+        self.lines = lines
         self.throttle = throttle or LogThrottle(log)
         self.watches: dict[str, Watch] = {}
         per_minute = config.stall_check_share * WEIGHT_PER_MINUTE / AGG_TRADES_WEIGHT
-        self.bucket = TokenBucket(per_minute / 60.0, per_minute)
+        # Ten seconds' worth saved up at most: no minute ever sees much above the share.
+        self.bucket = TokenBucket(per_minute / 60.0, max(1.0, per_minute / 6))
         self.checks: Counter = Counter()  # kind -> REST checks made
         self.check_failures = 0
         self.caught_up = 0  # symbols whose catch-up found trades to fetch
@@ -213,7 +221,7 @@ class StallChecker:
             if watch.checked_at is not None:
                 silent = min(silent, now - watch.checked_at)
                 limit = max(limit, watch.recheck)
-            if silent >= limit:
+            if silent >= limit and self._line_alive(symbol, last, limit, now):
                 due.append((silent / limit, symbol))
         due.sort(reverse=True)
         chosen = []
@@ -231,6 +239,25 @@ class StallChecker:
             chosen.append(symbol)
         return chosen
 
+    def _line_alive(self, symbol: str, last: float, limit: float, now: float) -> bool:
+        """Whether a line carrying ``symbol`` is alive while the symbol is silent: it kept
+        delivering other streams well after the symbol's last trade (a stuck
+        subscription), or it reconnected since and stayed quiet a whole ``limit`` (what
+        the exchange traded meanwhile is unknown). A whole connection gone silent is the
+        data watchdog's to recycle, not a reason to check each of its symbols."""
+        if self.lines is None:
+            return True
+        for line in self.lines(symbol):
+            if not line.is_open:
+                continue
+            if line.last_frame_at is not None and line.last_frame_at - last >= limit / 2:
+                return True
+            session = line.current
+            opened = session.opened_at if session is not None else None
+            if opened is not None and opened > last and now - opened >= limit:
+                return True
+        return False
+
     def threshold(self, watch: Watch) -> float:
         """Seconds of silence that make a symbol suspect: far beyond its own rate."""
         cfg = self.config
@@ -242,6 +269,9 @@ class StallChecker:
         watch = self.watch(symbol)
         try:
             async with limiter:
+                st = self.batcher.symbols.get(symbol)
+                if st is None or (kind == CATCH_UP and st.live):
+                    return  # removed, or a live trade came first and showed what was missed
                 self.checks[kind] += 1
                 rows = await self.rest.recent_agg_trades(symbol, 1)
             self._compare(symbol, kind, watch, rows)
@@ -291,7 +321,7 @@ class StallChecker:
         if trade is None:
             self.batcher.note_hole(symbol, latest, when)
         else:
-            self.batcher.accept(symbol, trade)
+            self.batcher.accept(symbol, TradeRow.of(trade))
         if kind == CATCH_UP:
             self.caught_up += 1
             log.info(
@@ -303,8 +333,13 @@ class StallChecker:
             )
             return
         watch.confirmed += 1
-        watch.stalled_since_ms = int(time.time() * 1000)
-        watch.recheck = 0.0
+        if watch.stalled_since_ms is None:
+            watch.stalled_since_ms = int(time.time() * 1000)
+        # If the repair does not take, the next checks come ever more rarely too (each
+        # still fills what was missed); live trades reset this.
+        watch.recheck = min(
+            self.config.stall_recheck_max, max(self.threshold(watch), watch.recheck) * 2
+        )
         self.throttle.log(
             f"stall:{symbol}",
             logging.WARNING,
