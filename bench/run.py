@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import msgpack  # noqa: E402
 
 import _dataset  # noqa: E402
 from tradestore import TradeStore, _compat  # noqa: E402
+from tradestore._timeparse import format_time_ms  # noqa: E402
 from tradestore.analytics import volume_profile  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -193,6 +195,59 @@ def _run_ingest(script: Path, trades: int, *, pure: bool) -> dict | None:
 # ---------------------------------------------------------------- the run
 
 
+TABLE_ROWS = 20_000
+
+
+def output_rows(row, trades, repeat: int) -> None:
+    """The query table (80 columns) against CSV of the same trades, both from AggTrades
+    to text through the command line's output code; and the 0.1 renderer (a rich Table),
+    once, on a tenth of the rows (it took about 1 ms a row)."""
+    from tradestore.cli import _trades
+    from tradestore.cli._output import emit
+
+    def render(fmt, rows):
+        def run():
+            out = io.StringIO()
+            emit(fmt, _trades.records(rows, "ours"), fields=_trades.FIELDS,
+                 columns=_trades.COLUMNS, out=out)  # fmt: skip
+            return out
+
+        return run
+
+    def rich_table(rows):
+        from rich.console import Console
+        from rich.table import Table
+
+        out = io.StringIO()
+        table = Table(title="query")
+        records = [
+            dict(r, time=format_time_ms(r["time_ms"])) for r in _trades.records(rows, "ours")
+        ]
+        for name in records[0]:
+            table.add_column(name)
+        for r in records:
+            table.add_row(*(str(v) for v in r.values()))
+        Console(file=out, width=80).print(table)
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        n = len(trades)
+        t_csv = best(render("csv", trades), repeat)
+        t_table = best(render("table", trades), repeat)
+        tenth = trades[: n // 10]
+        t_rich = best(lambda: rich_table(tenth), 1) * 10
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    row(f"query table, {n} trades, 80 columns", t_table, against=f"the same {n} as CSV",
+        against_s=t_csv, ratio=t_table / t_csv, target="<= 3x CSV", met=t_table <= 3 * t_csv)  # fmt: skip
+    row(f"rich Table (the 0.1 renderer), {n // 10} trades x 10", t_rich,
+        against="query table", against_s=t_table, ratio=t_rich / t_table)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=24, help="dataset size (default: 24)")
@@ -261,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         naive_1h = best(lambda: naive_decode(store, s_1h, e_1h), 1)
         row("query_trades 1 h (AggTrade, Decimal)", qt, against="msgpack.unpackb + Decimal",
             against_s=naive_1h, ratio=naive_1h / qt, target="<= 0.3 s", met=qt <= 0.3)  # fmt: skip
+
+        output_rows(row, store.query_trades(_dataset.SYMBOL, s_1h, e_1h)[:TABLE_ROWS], args.repeat)
 
         qc = best(lambda: store.query_columns(_dataset.SYMBOL, s_big, e_big), args.repeat)
         naive_big = best(lambda: naive_decode(store, s_big, e_big), 1)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from tradestore import TradeStore
+from tradestore._timeparse import format_time_ms
 from tradestore.cli import main
 
 
@@ -13,13 +16,29 @@ def test_demo_records_and_reports(tmp_path, capsys):
     assert "fake exchange on ws://127.0.0.1:" in out
     with TradeStore(db, read_only=True) as store:
         stats = store.stats()["symbols"]
+        first, last = store.trade_time_span("BTCUSDT")
     assert set(stats) == {"BTCUSDT", "ETHUSDT"}
     for row in stats.values():
         assert row["trades"] >= 500  # about 2.5 s at 500/s each
         assert row["open_gaps"] == 0
         assert str(row["trades"]) in out  # the report shows the stored counts
-    assert "POC" in out  # the volume profile summary
     assert f"the DB stays in {db}" in out
+
+    # The profile's window is the trades' own span, not a guess around the run.
+    assert f"BTCUSDT volume profile {format_time_ms(first)} .. {format_time_ms(last)}" in out
+    # The POC row is labelled with the number the summary gives as the POC.
+    poc = re.search(r"^POC (\S+) ", out, re.MULTILINE).group(1)
+    (row,) = [
+        line
+        for line in out.splitlines()
+        if "◀" in line and line.rstrip().endswith(tuple("0123456789"))
+    ]
+    assert row.split()[0] == poc
+    # Captured output is not a terminal: buy and sell bars differ by character, not colour.
+    assert "█" in row or "▒" in row
+    assert "\x1b[" not in out
+    bars = "".join(line for line in out.splitlines() if "│" in line or "◀" in line)
+    assert "█" in bars and "▒" in bars
 
 
 def test_demo_without_db_cleans_up(tmp_path, capsys, monkeypatch):
@@ -31,6 +50,8 @@ def test_demo_without_db_cleans_up(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "SOLUSDT" in out
     assert list(tmp_path.iterdir()) == []  # the temporary DB was removed
+    assert str(tmp_path) not in out  # ... so its path is never shown
+    assert "a temporary store (removed at the end; --db PATH keeps it)" in out
 
 
 def test_demo_rejects_bad_arguments(capsys):

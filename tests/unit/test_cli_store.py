@@ -31,7 +31,7 @@ def test_import_real_csv_then_query_and_stats(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
     code, out, _ = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
     assert code == 0
-    assert "5000 new trades stored" in out
+    assert "5,000 new trades stored" in out
 
     with TradeStore(db, read_only=True) as store:
         trades = store.query_trades("BTCUSDT", 0, 2_000_000_000_000)
@@ -59,7 +59,13 @@ def test_import_real_csv_then_query_and_stats(tmp_path, capsys, real_csv):
     rows = [json.loads(line) for line in out.splitlines()]
     want = [t for t in trades if 1767225600000 <= t.time_ms <= 1767225659999]
     assert [r["agg_id"] for r in rows] == [t.agg_id for t in want]
-    assert rows[0]["price"] == "87648.21000000" and rows[0]["time"] == "2026-01-01T00:00:00.039Z"
+    assert rows[0] == {
+        "agg_id": FIRST_ID,
+        "price": "87648.21000000",
+        "qty": "0.08185000",
+        "time_ms": 1767225600039,
+        "is_buyer_maker": True,
+    }
 
     code, out, _ = run_cli(capsys, "stats", "--db", db, "--format", "json")
     assert code == 0
@@ -68,7 +74,7 @@ def test_import_real_csv_then_query_and_stats(tmp_path, capsys, real_csv):
     assert (stats["first_agg_id"], stats["last_agg_id"]) == (FIRST_ID, LAST_ID)
 
     code, out, _ = run_cli(capsys, "stats", "--db", db)
-    assert code == 0 and "BTCUSDT" in out and "5000" in out
+    assert code == 0 and "BTCUSDT" in out and "5,000" in out
 
     # Importing the same file again stores nothing twice.
     code, out, _ = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
@@ -84,7 +90,7 @@ def test_import_zip_with_checksum(tmp_path, capsys, real_csv):
     code, out, _ = run_cli(
         capsys, "import", "--db", tmp_path / "db", "--symbol", "BTCUSDT", archive
     )
-    assert code == 0 and "5000 new trades" in out
+    assert code == 0 and "5,000 new trades" in out
 
     (tmp_path / (archive.name + ".CHECKSUM")).write_text(f"{'0' * 64}  {archive.name}\n")
     code, _, err = run_cli(
@@ -150,7 +156,7 @@ def test_prune_command(tmp_path, capsys, real_csv):
         capsys, "prune", "--db", db, "--before", "2026-01-01T00:06:00Z", "--format", "json"
     )
     assert code == 0
-    removed = json.loads(out)[0]["trades_removed"]
+    removed = json.loads(out)["removed"][0]["trades_removed"]
     with TradeStore(db, read_only=True) as store:
         left = store.query_trades("BTCUSDT", 0, 2_000_000_000_000)
     assert removed + len(left) == 5000
@@ -174,7 +180,9 @@ def test_help_explains_itself(capsys):
 def test_stats_per_symbol_bytes_sum_to_table_files(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
     run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
-    run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", real_csv)
+    # The file is named for BTCUSDT: importing it as ETHUSDT takes --force.
+    assert run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", real_csv)[0] == 2
+    assert run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", "--force", real_csv)[0] == 0
     with TradeStore(db) as store:
         store.db.flush()
     code, out, _ = run_cli(capsys, "stats", "--db", db, "--format", "json")

@@ -35,6 +35,8 @@ def test_csv_export_matches_official_columns(tmp_path, capsys, imported, real_cs
         capsys,
         imported,
         "BTCUSDT",
+        "--keys",
+        "binance",
         "--output",
         out_file,
         "--no-progress",
@@ -76,10 +78,11 @@ def test_jsonl_export_window(tmp_path, capsys, imported):
     )
     assert code == 0
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
-    assert rows and all(1767225660000 <= r["T"] <= 1767225719999 for r in rows)
+    assert rows and all(1767225660000 <= r["time_ms"] <= 1767225719999 for r in rows)
     with TradeStore(imported, read_only=True) as store:
         want = store.query_trades("BTCUSDT", 1767225660000, 1767225719999)
-    assert [r["a"] for r in rows] == [t.agg_id for t in want]
+    assert [r["agg_id"] for r in rows] == [t.agg_id for t in want]
+    assert set(rows[0]) == {"agg_id", "price", "qty", "time_ms", "is_buyer_maker"}
 
 
 def test_parquet_export_is_exact(tmp_path, capsys, imported):

@@ -89,7 +89,7 @@ def test_gaps_command(tmp_path, capsys):
         )
     code, out, _ = run_cli(capsys, "gaps", "--db", db, "--format", "json")
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["gaps"]
     assert [(r["first_id"], r["last_id"], r["missing"], r["status"]) for r in rows] == [
         (7, 9, 3, "filled"),
         (100, 149, 50, "open"),
@@ -116,7 +116,7 @@ def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
     assert "record complete" in query(BASE_MS, BASE_MS + 90)
     assert "INCOMPLETE: 5 agg ids missing" in query(BASE_MS, BASE_MS + 1090)
     # No trades at all, but an unfilled gap lies there: "not recorded", not "nothing happened".
-    assert "INCOMPLETE: 1 unfilled gaps overlap" in query(BASE_MS + 1150, BASE_MS + 1160)
+    assert "INCOMPLETE: 1 unfilled gap overlaps" in query(BASE_MS + 1150, BASE_MS + 1160)
     assert "record complete" in query(BASE_MS + 2000, BASE_MS + 3000)
 
 
@@ -140,7 +140,10 @@ def test_profile_says_whether_its_window_is_complete(tmp_path, capsys):
     assert doc["data_complete"] is True and doc["trade_count"] == 1200
     code, out, _ = run_cli(capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000)
     assert code == 0
-    assert "record: INCOMPLETE: 5 agg ids missing" in out
+    # The window runs past the last stored trade (23.99 s) and 5 ids are missing inside.
+    text = " ".join(out.split())
+    assert "PARTLY NOT RECORDED: the record ends 2026-01-01T00:00:23.990Z" in text
+    assert "5 agg ids missing" in text
     code, out, _ = run_cli(
         capsys, "vacuums", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000, "--format", "json"
     )

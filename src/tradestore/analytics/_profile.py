@@ -13,13 +13,14 @@ from fractions import Fraction
 
 from tradestore._compat import accumulate_levels
 from tradestore._fixed import INT64_MAX, SCALE
+from tradestore._timeparse import check_epoch_ms
 from tradestore.analytics._results import (
     InsufficientData,
     ProfileBin,
     VolumeProfile,
     fixed_to_decimal,
 )
-from tradestore.store import check_symbol, coverage_from_range
+from tradestore.store import check_symbol, coverage_from_range, recorded_span
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000
@@ -43,6 +44,8 @@ def volume_profile(
     below ``min_trades`` trades.
     """
     symbol = check_symbol(symbol)
+    check_epoch_ms(start_ms, "start_ms")
+    check_epoch_ms(end_ms, "end_ms")
     if end_ms < start_ms:
         raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
     if not isinstance(bins, int) or bins < 1:
@@ -55,8 +58,19 @@ def volume_profile(
         table = store.decode_window(
             lambda pairs, lo, hi: accumulate_levels(pairs, lo, hi, True), symbol, start_ms, end_ms
         )
+    coverage = coverage_from_range(
+        table.first_agg_id,
+        table.last_agg_id,
+        table.trade_count,
+        store.gaps(symbol),
+        start_ms,
+        end_ms,
+        record=recorded_span(store, symbol),
+    )
     if table.trade_count < max(min_trades, 1):
-        raise InsufficientData(symbol, table.trade_count, max(min_trades, 1), start_ms, end_ms)
+        raise InsufficientData(
+            symbol, table.trade_count, max(min_trades, 1), start_ms, end_ms, coverage
+        )
 
     lo, hi = table.min_price, table.max_price
     if width is None:
@@ -98,14 +112,7 @@ def volume_profile(
         value_area_low_index=va_lo,
         value_area_high_index=va_hi,
         value_area=float(va_fraction),
-        coverage=coverage_from_range(
-            table.first_agg_id,
-            table.last_agg_id,
-            table.trade_count,
-            store.gaps(symbol),
-            start_ms,
-            end_ms,
-        ),
+        coverage=coverage,
     )
 
 

@@ -20,15 +20,25 @@ _EXACT = Context(prec=80)
 class InsufficientData(ValueError):
     """Too few trades in the window for a meaningful profile."""
 
-    def __init__(self, symbol: str, found: int, required: int, start_ms: int, end_ms: int) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        found: int,
+        required: int,
+        start_ms: int,
+        end_ms: int,
+        coverage: Coverage | None = None,
+    ) -> None:
         self.symbol = symbol
         self.found = found
         self.required = required
         self.start_ms = start_ms
         self.end_ms = end_ms
+        self.coverage = coverage  # why so few: was the window recorded at all?
+        why = "" if coverage is None or coverage.complete else f" ({coverage.summary()})"
         super().__init__(
             f"insufficient data: {found} {symbol} trades between {format_time_ms(start_ms)} "
-            f"and {format_time_ms(end_ms)}, at least {required} are needed"
+            f"and {format_time_ms(end_ms)}, at least {required} are needed{why}"
         )
 
 
@@ -202,6 +212,7 @@ class VacuumReport:
             "time_period_end": format_time_ms(p.end_ms),
             "trade_count": p.trade_count,
             "data_complete": p.coverage.complete if p.coverage else None,
+            "coverage": p.coverage.to_dict() if p.coverage else None,
             "bin_size": decimal_str(p.bin_size),
             "bin_count": len(p.bins),
             "median_volume": decimal_str(self.median_volume),

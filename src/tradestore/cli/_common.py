@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tradestore._timeparse import parse_time_ms
+from tradestore._timeparse import is_duration, now_ms, parse_duration_ms, parse_time_ms
+from tradestore.cli._output import DEFAULT_TABLE_ROWS, FORMATS
 from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
 
 # Windows longer than a century are typos (or inf/nan), not requests: refuse them early.
 MAX_HOURS = 100 * 366 * 24
-FORMATS = ("table", "json", "jsonl", "csv")
 
 
 class UsageError(Exception):
@@ -38,19 +35,56 @@ def add_symbol(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 def add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:
     parser.add_argument(
-        "--format", choices=choices, default="table", help="output format (default: table)"
+        "--format",
+        choices=choices,
+        default="table",
+        help="output format (default: table; docs/OUTPUT.md has the shapes)",
     )
 
 
+def add_limit(parser: argparse.ArgumentParser, what: str = "rows") -> None:
+    parser.add_argument(
+        "--limit",
+        type=_limit,
+        default=None,
+        metavar="N|all",
+        help=f"print at most N {what} (default: {DEFAULT_TABLE_ROWS} in a table, all in "
+        "json, jsonl and csv)",
+    )
+
+
+_ALL = -1  # --limit all (None: --limit not given)
+
+
+def _limit(text: str) -> int:
+    if text.strip().lower() == "all":
+        return _ALL
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows or 'all'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0 (or 'all')")
+    return value
+
+
+def row_limit(args: argparse.Namespace) -> int | None:
+    """The --limit in force: as given, else a screenful for a table and no limit otherwise."""
+    if args.limit is not None:
+        return None if args.limit == _ALL else args.limit
+    return DEFAULT_TABLE_ROWS if args.format == "table" else None
+
+
 def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.0) -> None:
-    """--start/--end/--hours. ``default_hours=None``: without flags the window is everything
-    stored (the command passes the stored span to ``window_args``)."""
+    """--start (alias --since)/--end/--hours. ``default_hours=None``: without flags the
+    window is everything stored (the command passes the stored span to ``window_args``)."""
     everything = default_hours is None
     parser.add_argument(
         "--start",
+        "--since",
         metavar="TIME",
-        help="window start: epoch ms or ISO-8601"
-        + (" (default: the first stored trade)" if everything else ""),
+        help="window start: epoch s or ms, ISO-8601, now-1d, or a duration such as 2h "
+        "(that long before the end)" + (" (default: the first stored trade)" if everything else ""),
     )
     parser.add_argument(
         "--end",
@@ -62,7 +96,7 @@ def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.
         "--hours",
         type=float,
         metavar="N",
-        help="window of the last N hours ending at --end"
+        help="window length: the N hours before --end, or after --start"
         + ("" if everything else f" (default: {default_hours:g})"),
     )
     parser.set_defaults(default_hours=default_hours)
@@ -75,9 +109,9 @@ def symbol_arg(args: argparse.Namespace) -> str:
         raise UsageError(str(exc)) from None
 
 
-def time_arg(text: str, flag: str) -> int:
+def time_arg(text: str, flag: str, *, now: int | None = None) -> int:
     try:
-        return parse_time_ms(text)
+        return parse_time_ms(text, now=now)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
 
@@ -85,24 +119,36 @@ def time_arg(text: str, flag: str) -> int:
 def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None) -> tuple[int, int]:
     """(start_ms, end_ms) from --start/--end/--hours; both inclusive.
 
-    A missing end is now, or the last stored trade for a command whose window defaults to
-    everything stored (``stored`` = (first, last) trade time); a missing start is
-    ``--hours`` (or the command's default hours) before the end, or the first stored trade.
+    Any two of the three fix the window (a --start that is a bare duration, ``--start 2h``,
+    counts as a length). With fewer: a missing end is now, or the last stored trade for a
+    command whose window defaults to everything stored (``stored`` = (first, last) trade
+    time); a missing start is the length (``--hours`` or the command's default) before the
+    end, or the first stored trade.
     """
-    if args.start and args.hours is not None:
-        raise UsageError("give --start or --hours, not both")
+    now = now_ms()  # one "now" for every flag of the command
+    length = None if args.hours is None else hours_ms(args.hours)
+    start_text = args.start
+    if start_text is not None and is_duration(start_text):
+        if length is not None:
+            raise UsageError("give --hours or a duration as --start, not both")
+        length = duration_arg(start_text, "--start")
+        start_text = None
+    if start_text is not None and args.end and length is not None:
+        raise UsageError("give at most two of --start, --end and --hours")
+    start = None if start_text is None else time_arg(start_text, "--start", now=now)
     if args.end:
-        end = time_arg(args.end, "--end")
+        end = time_arg(args.end, "--end", now=now)
+    elif start is not None and length is not None:
+        end = start + length
     elif stored is not None:
         end = stored[1]
     else:
-        end = int(time.time() * 1000)
-    if args.start:
-        start = time_arg(args.start, "--start")
-    else:
-        hours = args.hours if args.hours is not None else args.default_hours
-        if hours is not None:
-            start = end - hours_ms(hours)
+        end = now
+    if start is None:
+        if length is None and args.default_hours is not None:
+            length = hours_ms(args.default_hours)
+        if length is not None:
+            start = end - length
         elif stored is not None:
             start = stored[0]
         else:
@@ -110,6 +156,16 @@ def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None)
     if end < start:
         raise UsageError("--end is before --start")
     return start, end
+
+
+def duration_arg(text: str, flag: str) -> int:
+    try:
+        ms = parse_duration_ms(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if ms > MAX_HOURS * 3_600_000:
+        raise UsageError(f"{flag}: {text} is longer than {MAX_HOURS} hours")
+    return ms
 
 
 def hours_ms(hours: float) -> int:
@@ -158,44 +214,6 @@ def report_corrupt(store) -> int:
     return 1 if store.corrupt_keys else 0
 
 
-def emit(rows: Sequence[dict], fmt: str, *, title: str | None = None, out=None) -> None:
-    """Print rows (dicts with the same keys) as a table, JSON array, JSON lines or CSV."""
-    out = out or sys.stdout
-    if fmt == "json":
-        json.dump(list(rows), out, indent=2, default=str)
-        out.write("\n")
-    elif fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, default=str) + "\n")
-    elif fmt == "csv":
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-    else:
-        print_table(rows, title=title, out=out)
-
-
-def print_table(rows: Sequence[dict], *, title: str | None = None, out=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    out = out or sys.stdout
-    # Piped output is not cut to 80 columns: people grep and diff it.
-    width = None if out.isatty() else 1000
-    console = Console(file=out, highlight=False, width=width)
-    table = Table(title=title, show_lines=False)
-    if not rows:
-        console.print(f"{title + ': ' if title else ''}no rows")
-        return
-    for name in rows[0]:
-        table.add_column(name, justify="right" if _numeric(rows[0][name]) else "left")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(table)
-
-
-def _numeric(value) -> bool:
-    from decimal import Decimal
-
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+def note(text: str) -> None:
+    """A one-line remark on stderr, beside a machine-readable result on stdout."""
+    print(f"note: {text}", file=sys.stderr)

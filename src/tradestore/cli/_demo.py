@@ -8,7 +8,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,16 +70,20 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(str(exc)) from None
         # The recorder's own log lines would tear the live display: warnings only.
         logging.getLogger("tradestore").setLevel(max(logging.WARNING, logging.root.level))
-        started = time.time()
-        trio.run(_record, config, args.seconds, args.rate)
-        _report(db, config.symbols, started, temp_dir is None)
+        where = (
+            str(db)
+            if temp_dir is None
+            else "a temporary store (removed at the end; --db PATH keeps it)"
+        )
+        trio.run(_record, config, args.seconds, args.rate, where)
+        _report(db, config.symbols, temp_dir is None)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
 
 
-async def _record(config, seconds: float, rate: float) -> None:
+async def _record(config, seconds: float, rate: float, where: str) -> None:
     from tradestore.fake import FakeExchangeConfig, open_fake_exchange
     from tradestore.recorder import run as run_recorder
 
@@ -90,7 +93,7 @@ async def _record(config, seconds: float, rate: float) -> None:
             config = config.replace(endpoint=fx.ws_url, rest_endpoint=fx.rest_url)
             print(
                 f"fake exchange on {fx.ws_url}; recording {', '.join(config.symbols)} "
-                f"into {config.db} for {seconds:g} s (Ctrl-C stops early)",
+                f"into {where} for {seconds:g} s (Ctrl-C stops early)",
                 flush=True,
             )
             async with trio.open_nursery() as nursery:
@@ -185,8 +188,9 @@ def _progress_table(
     return table
 
 
-def _report(db: Path, symbols, started: float, kept: bool) -> None:
+def _report(db: Path, symbols, kept: bool) -> None:
     from tradestore import TradeStore
+    from tradestore.cli._output import emit, field
 
     with TradeStore(db, read_only=True) as store:
         stats = store.stats()
@@ -200,8 +204,15 @@ def _report(db: Path, symbols, started: float, kept: bool) -> None:
             }
             for s, v in stats["symbols"].items()
         ]
-        c.print_table(rows, title=f"stored in {db} ({stats['bytes_on_disk']:,} bytes on disk)")
-        _profile_summary(store, symbols, started)
+        where = db if kept else "the temporary store"
+        emit(
+            "table",
+            rows,
+            fields=list(rows[0]) if rows else ["symbol"],
+            columns=[field(k, right=k != "symbol") for k in (rows[0] if rows else ["symbol"])],
+            title=f"stored in {where} ({stats['bytes_on_disk']:,} bytes on disk)",
+        )
+        _profile_summary(store, symbols)
     if kept:
         print(
             f"the DB stays in {db}: try `tradestore-trio query --db {db} --symbol "
@@ -209,25 +220,22 @@ def _report(db: Path, symbols, started: float, kept: bool) -> None:
         )
 
 
-def _profile_summary(store, symbols, started: float) -> None:
-    """A volume profile per symbol, if the analytics package is present."""
-    try:
-        from tradestore.analytics import InsufficientData, decimal_str, volume_profile
-    except ImportError:
-        return
-    try:
-        from tradestore.cli._profile import print_profile
-    except ImportError:
-        print_profile = None
-    start_ms = int(started * 1000) - 60_000
-    end_ms = int(time.time() * 1000) + 60_000
+def _profile_summary(store, symbols) -> None:
+    """A volume profile per symbol over the span of its recorded trades."""
+    from tradestore.analytics import InsufficientData, decimal_str, volume_profile
+    from tradestore.cli._profile import print_profile
+
     for i, symbol in enumerate(symbols):
+        span = store.trade_time_span(symbol)
+        if span is None:
+            print(f"{symbol}: no trades were recorded")
+            continue
         try:
-            profile = volume_profile(store, symbol, start_ms, end_ms, bins=20, min_trades=100)
+            profile = volume_profile(store, symbol, span[0], span[1], bins=20, min_trades=100)
         except InsufficientData as exc:
             print(f"{symbol}: no volume profile ({exc})")
             continue
-        if i == 0 and print_profile is not None:
+        if i == 0:
             print_profile(profile)
         else:
             print(

@@ -1,71 +1,128 @@
-"""``export``: a symbol's trades to CSV (data.binance.vision layout), JSONL or Parquet."""
+"""``export``: a symbol's trades to CSV, JSONL or Parquet, in a file or on standard output."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from contextlib import nullcontext
+import sys
 from pathlib import Path
 
 from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
-
-CHUNK_MS = 3_600_000
-# data.binance.vision spot files switched from ms to µs timestamps on 2025-01-01.
-MICROS_FROM_MS = 1_735_689_600_000
+from tradestore.cli import _trades
+from tradestore.cli._output import terminal_width, wrap
+from tradestore.cli._trades import CHUNK_MS
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
         help="write a symbol's trades to CSV, JSONL or Parquet",
-        description="Export trades (all of them, or --start/--end or --hours). CSV uses the "
+        description="Export trades (all of them, or --start/--end or --hours) to a file, or "
+        "to standard output with -o -. CSV and JSONL records carry the same keys as every "
+        "other command's (agg_id, price, qty, time_ms, is_buyer_maker; CSV with its header); "
+        "--keys binance gives Binance's own: a/p/q/T/m in JSONL, and in CSV the "
         "data.binance.vision aggTrades layout (no header; aggId,price,qty,firstTradeId,"
-        "lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps in µs from 2025 as in the "
-        "official files) so it can be diffed against them; firstTradeId/lastTradeId are not "
-        "recorded by the stream format and are left empty. Parquet needs the 'parquet' extra "
-        "(pip install 'tradestore-trio[parquet]'). The output appears only when complete.",
+        "lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps in µs from 2025 as in "
+        "the official files, first/last trade ids empty: the stream does not carry them) so "
+        "it can be diffed against them. Both CSV layouts import back. Parquet needs the "
+        "'parquet' extra (pip install 'tradestore-trio[parquet]'). A file appears only "
+        "when complete.",
     )
     c.add_db(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=None)
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
-    p.add_argument("--output", "-o", type=Path, required=True, metavar="FILE")
+    _trades.add_keys(p)
+    p.add_argument(
+        "--output", "-o", required=True, metavar="FILE", help="the file to write, - for stdout"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     symbol = c.symbol_arg(args)
+    to_stdout = args.output == "-"
     if args.format == "parquet":
+        if to_stdout:
+            raise c.UsageError("Parquet is written to a file: give -o FILE.parquet")
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise c.UsageError(
                 "Parquet export needs pyarrow: pip install 'tradestore-trio[parquet]'"
             ) from None
-    if not args.output.name or args.output.is_dir():
-        raise c.UsageError(f"--output {str(args.output)!r} is a directory; name a file")
-    if args.output.parent and not args.output.parent.is_dir():
-        raise c.UsageError(f"{args.output.parent}: no such directory")
+    output = Path(args.output)
+    if not to_stdout:
+        if not output.name or output.is_dir():
+            raise c.UsageError(f"--output {args.output!r} is a directory; name a file")
+        if output.parent and not output.parent.is_dir():
+            raise c.UsageError(f"{output.parent}: no such directory")
     with c.open_reader(args) as store:
         info = store.stats()["symbols"].get(symbol)
         if info is None:
             raise c.UsageError(f"no trades stored for {symbol} in {args.db}")
         start, end = c.window_args(args, stored=(info["first_time_ms"], info["last_time_ms"]))
-        tmp = args.output.with_name(f".{args.output.name}.partial")
-        try:
-            count = _write(store, symbol, start, end, args.format, tmp, not args.no_progress)
-            os.replace(tmp, args.output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # The progress bar and the summary go to stderr when the trades go to stdout.
+        progress = not args.no_progress and not to_stdout
+        if to_stdout:
+            count = _write(store, symbol, start, end, args, sys.stdout, progress)
+        else:
+            tmp = output.with_name(f".{output.name}.partial")
+            try:
+                if args.format == "parquet":
+                    count = _write(store, symbol, start, end, args, tmp, progress)
+                else:
+                    with open(tmp, "w", encoding="ascii", newline="") as fh:
+                        count = _write(store, symbol, start, end, args, fh, progress)
+                os.replace(tmp, output)
+            finally:
+                tmp.unlink(missing_ok=True)
         status = c.report_corrupt(store)
-    print(
-        f"{count} {symbol} trades {format_time_ms(start)} .. {format_time_ms(end)} -> {args.output}"
+    summary = sys.stderr if to_stdout else sys.stdout
+    line = (
+        f"{count} {symbol} trades {format_time_ms(start)} .. {format_time_ms(end)} -> "
+        f"{'standard output' if to_stdout else output}"
     )
+    print("\n".join(wrap(line, terminal_width(summary))), file=summary)
     return status
+
+
+def _write(store, symbol: str, start: int, end: int, args, target, progress: bool) -> int:
+    """Write the window's trades to ``target`` (a text stream, or a path for Parquet)."""
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    fmt, keys = args.format, args.keys
+    bar = Progress(
+        f"[bold]export[/] {symbol}",
+        BarColumn(),
+        "{task.percentage:>3.0f}%",
+        TimeRemainingColumn(),
+        disable=not progress or end - start < 6 * CHUNK_MS,
+        transient=True,
+    )
+    count = 0
+    writer = _ParquetWriter(target) if fmt == "parquet" else None
+    if fmt == "csv" and keys != "binance":
+        target.write(",".join(_trades.FIELDS) + "\n")
+    with bar:
+        task = bar.add_task("export", total=end - start + 1)
+        for hi, trades in _chunks(store, symbol, start, end):
+            if writer is not None:
+                writer.write(trades)
+            elif fmt == "csv":
+                line = _trades.binance_csv_line if keys == "binance" else _csv_line
+                target.writelines(line(t) for t in trades)
+            else:
+                target.writelines(json.dumps(r) + "\n" for r in _trades.records(trades, keys))
+            count += len(trades)
+            bar.update(task, completed=hi - start + 1)
+    if writer is not None:
+        writer.close()
+    return count
 
 
 def _chunks(store, symbol: str, start: int, end: int):
@@ -83,55 +140,11 @@ def _chunks(store, symbol: str, start: int, end: int):
                 return
 
 
-def _write(store, symbol: str, start: int, end: int, fmt: str, path: Path, progress: bool) -> int:
-    from rich.progress import BarColumn, Progress, TimeRemainingColumn
-
-    count = 0
-    bar = Progress(
-        f"[bold]export[/] {symbol}",
-        BarColumn(),
-        "{task.percentage:>3.0f}%",
-        TimeRemainingColumn(),
-        disable=not progress or end - start < 6 * CHUNK_MS,
-        transient=True,
-    )
-    writer = _ParquetWriter(path) if fmt == "parquet" else None
-    with (
-        bar,
-        open(path, "w", encoding="ascii", newline="") if writer is None else nullcontext() as fh,
-    ):
-        task = bar.add_task("export", total=end - start + 1)
-        for hi, trades in _chunks(store, symbol, start, end):
-            if fmt == "csv":
-                fh.writelines(_csv_line(t) for t in trades)
-            elif fmt == "jsonl":
-                fh.writelines(_json_line(t) for t in trades)
-            else:
-                writer.write(trades)
-            count += len(trades)
-            bar.update(task, completed=hi - start + 1)
-    if writer is not None:
-        writer.close()
-    return count
-
-
 def _csv_line(t) -> str:
-    stamp = t.time_ms * 1000 if t.time_ms >= MICROS_FROM_MS else t.time_ms
-    return f"{t.agg_id},{decimal_text(t.price)},{decimal_text(t.qty)},,,{stamp},{t.is_buyer_maker},True\n"
-
-
-def _json_line(t) -> str:
+    """Our CSV record: agg_id,price,qty,time_ms,is_buyer_maker (as query --format csv)."""
     return (
-        json.dumps(
-            {
-                "a": t.agg_id,
-                "p": decimal_text(t.price),
-                "q": decimal_text(t.qty),
-                "T": t.time_ms,
-                "m": t.is_buyer_maker,
-            }
-        )
-        + "\n"
+        f"{t.agg_id},{decimal_text(t.price)},{decimal_text(t.qty)},{t.time_ms},"
+        f"{'true' if t.is_buyer_maker else 'false'}\n"
     )
 
 

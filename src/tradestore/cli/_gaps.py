@@ -6,18 +6,31 @@ import argparse
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
+from tradestore.cli._output import Column, emit, field
+
+FIELDS = ("symbol", "first_id", "last_id", "missing", "from", "to", "status", "reason")
+COLUMNS = [
+    field("symbol"),
+    Column("agg ids\nfirst / last", lambda r: f"{r['first_id']}\n{r['last_id']}", right=True),
+    Column("missing", lambda r: f"{r['missing']:,}", right=True),
+    Column("between (UTC)", lambda r: f"{r['from']}\n{r['to']}"),
+    field("status"),
+    field("reason", drop=1),
+]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "gaps",
         help="list recorded gaps (missing agg ids) and whether backfill filled them",
-        description="List the gaps the recorder found in a symbol's agg-id sequence: the "
-        "missing ids, where they lie in time, and their status (open, filled, unfillable).",
+        description="List the gaps found in a symbol's agg-id sequence (by the recorder, or "
+        "between imported files): the missing ids, the trade times on either side, and "
+        "their status (open, filled, unfillable).",
     )
     c.add_db(p)
     c.add_symbol(p, required=False)
     p.add_argument("--open", action="store_true", help="only gaps that are still open")
+    c.add_limit(p, "gaps")
     c.add_format(p)
     p.set_defaults(func=run)
 
@@ -25,7 +38,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     with c.open_reader(args) as store:
         symbols = [c.symbol_arg(args)] if args.symbol else store.symbols()
-        rows = [
+        records = [
             {
                 "symbol": symbol,
                 "first_id": g.first_id,
@@ -40,5 +53,16 @@ def run(args: argparse.Namespace) -> int:
             for g in store.gaps(symbol)
             if not args.open or g.status == "open"
         ]
-    c.emit(rows, args.format, title="gaps")
+    limit = c.row_limit(args)
+    shown = records if limit is None else records[:limit]
+    emit(
+        args.format,
+        shown,
+        fields=FIELDS,
+        columns=COLUMNS,
+        document={"open_only": args.open, "count": len(records)},
+        rows_key="gaps",
+        title=f"{len(records)} {'open ' if args.open else ''}gaps",
+        more=len(records) - len(shown),
+    )
     return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from decimal import Decimal
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
+from tradestore.cli._output import emit, terminal_width, wrap
 
 MAX_HOURS = 168
 BAR_WIDTH = 48
@@ -19,8 +21,9 @@ def register(subparsers) -> None:
         "profile",
         help="volume profile (POC, value area) of a symbol over a window",
         description="Bin the traded volume of one symbol by price over a window and mark "
-        "the point of control (POC, the bin with the most volume) and the value area (70%% "
-        "of the volume around the POC). Needs at least 1000 trades in the window.",
+        "the point of control (POC, the bin with the most volume) and the value area (70% "
+        "of the volume around the POC). Needs at least 1000 trades in the window. The table "
+        "draws the bars; json is the whole profile, csv and jsonl a row per bin.",
     )
     add_analytics_args(p)
     p.add_argument(
@@ -43,7 +46,7 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
         help="bin width, e.g. 0.01 (default: a round width giving about --bins bins)",
     )
     p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
-    c.add_format(p, ("table", "json"))
+    c.add_format(p)
 
 
 def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
@@ -85,6 +88,17 @@ def dump_json(doc: dict) -> None:
     sys.stdout.write("\n")
 
 
+BIN_FIELDS = (
+    "price_level",
+    "price_low",
+    "price_high",
+    "volume",
+    "buy_volume",
+    "sell_volume",
+    "trade_count",
+)
+
+
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import volume_profile
 
@@ -93,67 +107,106 @@ def run(args: argparse.Namespace) -> int:
     profile, status = analyse(args, volume_profile, value_area=args.value_area)
     if args.format == "json":
         dump_json(profile.to_json())
-    else:
+    elif args.format == "table":
         print_profile(profile)
+    else:
+        # A row per bin, the same keys as the bins of the JSON histogram, lowest price first.
+        emit(args.format, (b.to_json() for b in profile.bins), fields=BIN_FIELDS)
+        note_coverage(profile)
     return status
 
 
-def print_profile(profile, out=None) -> None:
-    """The profile as horizontal bars, highest price on top, POC and value area marked."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+def note_coverage(profile) -> None:
+    """A one-line stderr note when a csv/jsonl result rests on an incomplete record."""
+    if profile.coverage is not None and not profile.coverage.complete:
+        c.note(f"{profile.symbol}: {profile.coverage.summary()}")
 
+
+# The bar's characters differ, so buy and sell stay apart without colour (piped, NO_COLOR).
+BUY, SELL = "█", "▒"
+_ANSI = {"buy": "32", "sell": "31", "poc": "1;33", "va": "36", "dim": "2", "bad": "1;31"}
+
+
+def print_profile(profile, out=None) -> None:
+    """The profile as horizontal bars, highest price on top, POC and value area marked.
+
+    Each row is labelled with its bin's centre, the same number the POC is given as; the
+    bars fit the terminal (48 cells when piped)."""
     from tradestore.analytics import decimal_str
 
     out = out or sys.stdout
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 160)
+    colour = _use_colour(out)
+
+    def paint(text: str, style: str) -> str:
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m" if colour and text else text
+
     top = max((b.volume for b in profile.bins), default=Decimal(0)) or Decimal(1)
-    title = (
+    labels = [decimal_str(b.price_level) for b in profile.bins]
+    volumes = [decimal_str(b.volume) for b in profile.bins]
+    counts = [f"{b.trade_count:,}" for b in profile.bins]
+    lw = max(len("price"), *map(len, labels))
+    vw = max(len("volume"), *map(len, volumes))
+    cw = max(len("trades"), *map(len, counts))
+    width = terminal_width(out)
+    # label, mark (2), bar, "  POC" (5), volume, trades, with two-space gutters
+    fixed = lw + 2 + 5 + vw + cw + 4 * len("  ")
+    bar_width = BAR_WIDTH if width is None else max(10, min(BAR_WIDTH, width - fixed))
+    lines = wrap(
         f"{profile.symbol} volume profile {format_time_ms(profile.start_ms)} .. "
-        f"{format_time_ms(profile.end_ms)}"
+        f"{format_time_ms(profile.end_ms)}, bin {decimal_str(profile.bin_size)}",
+        width,
     )
-    table = Table(title=title, box=None, pad_edge=False, show_edge=False)
-    table.add_column("price", justify="right")
-    table.add_column("", justify="center", width=2)
-    table.add_column(f"volume (buy ▇ / sell ▇), bin {decimal_str(profile.bin_size)}")
-    table.add_column("volume", justify="right")
-    table.add_column("trades", justify="right")
+    legend = f"volume ({BUY} taker buy, {SELL} taker sell)"
+    if len(legend) > bar_width + 5:  # a narrow terminal: the legend gets its own line
+        lines.append(legend)
+        legend = "volume"
+    lines.append(
+        f"{'price':>{lw}}  {'':2}  {legend:<{bar_width + 5}}  {'volume':>{vw}}  {'trades':>{cw}}"
+    )
     for i in range(len(profile.bins) - 1, -1, -1):
         b = profile.bins[i]
         in_va = profile.value_area_low_index <= i <= profile.value_area_high_index
-        cells = round(b.volume / top * BAR_WIDTH)
-        buy_cells = round(b.buy_volume / top * BAR_WIDTH) if cells else 0
-        bar = Text()
-        bar.append("█" * buy_cells, style="green" if in_va else "dark_green")
-        bar.append("█" * (cells - buy_cells), style="red" if in_va else "dark_red")
+        cells = round(b.volume / top * bar_width)
+        buy_cells = min(round(b.buy_volume / top * bar_width), cells) if cells else 0
+        bar = paint(BUY * buy_cells, "buy") + paint(SELL * (cells - buy_cells), "sell")
+        pad = " " * (bar_width - cells)
         if i == profile.poc_index:
-            mark, style = "◀", "bold yellow"
-            bar.append("  POC", style=style)
+            mark, tail, style = "◀", "  POC", "poc"
         elif in_va:
-            mark, style = "│", "cyan"
+            mark, tail, style = "│", "     ", "va"
         else:
-            mark, style = "", "dim"
-        table.add_row(
-            Text(decimal_str(b.price_low), style=style if i == profile.poc_index else ""),
-            Text(mark, style=style),
-            bar,
-            decimal_str(b.volume),
-            str(b.trade_count),
+            mark, tail, style = " ", "     ", "dim"
+        label = f"{labels[i]:>{lw}}"
+        lines.append(
+            f"{paint(label, style) if style != 'va' else label}  {paint(mark, style)}   "
+            f"{bar}{pad}{paint(tail, 'poc')}  {volumes[i]:>{vw}}  {counts[i]:>{cw}}".rstrip()
         )
-    console.print(table)
     total = profile.total_volume
     va_pct = profile.value_area_volume / total * 100 if total else Decimal(100)
-    console.print(
-        f"trades {profile.trade_count}  first {format_time_ms(profile.first_trade_ms)}  "
-        f"last {format_time_ms(profile.last_trade_ms)}\n"
+    poc = profile.bins[profile.poc_index]
+    summary = [
+        f"{profile.trade_count:,} trades, first {format_time_ms(profile.first_trade_ms)}, "
+        f"last {format_time_ms(profile.last_trade_ms)}",
         f"total volume {decimal_str(total)} (taker buy {decimal_str(profile.buy_volume)}, "
-        f"sell {decimal_str(profile.sell_volume)})\n"
-        f"POC {decimal_str(profile.point_of_control)}  value area "
-        f"{decimal_str(profile.value_area_low)} .. {decimal_str(profile.value_area_high)} "
-        f"({va_pct:.1f}% of volume, │ marks it)"
-    )
+        f"sell {decimal_str(profile.sell_volume)})",
+        f"POC {decimal_str(profile.point_of_control)} (◀, the bin "
+        f"{decimal_str(poc.price_low)} .. {decimal_str(poc.price_high)})",
+        f"value area {decimal_str(profile.value_area_low)} .. "
+        f"{decimal_str(profile.value_area_high)} ({va_pct:.1f}% of the volume, │ marks it)",
+    ]
+    for line in summary:
+        lines += wrap(line, width)
     if profile.coverage is not None:
         cover = profile.coverage
-        style = "green" if cover.complete else "bold red"
-        console.print(f"record: {cover.summary()}", style=style)
+        for line in wrap(cover.summary(), width):
+            lines.append(line if cover.complete else paint(line, "bad"))
+    out.write("\n".join(lines) + "\n")
+
+
+def _use_colour(out) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -7,6 +7,7 @@ import time
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
+from tradestore.cli._output import emit, field
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--days", type=float, default=None, help="keep this many days (default 7)")
     group.add_argument("--before", metavar="TIME", help="delete trades before this time")
-    c.add_format(p, choices=("table", "json"))
+    c.add_format(p)
     p.set_defaults(func=run)
 
 
@@ -38,9 +39,18 @@ def run(args: argparse.Namespace) -> int:
         removed = store.prune(cutoff)
         after = store.stats()["bytes_on_disk"]
     rows = [{"symbol": s, "trades_removed": n} for s, n in sorted(removed.items())]
-    c.emit(
-        rows,
+    emit(
         args.format,
+        rows,
+        fields=("symbol", "trades_removed"),
+        columns=[field("symbol"), field("trades_removed", "trades removed", right=True)],
+        document={
+            "before": format_time_ms(cutoff),
+            "before_ms": cutoff,
+            "bytes_on_disk_before": before,
+            "bytes_on_disk_after": after,
+        },
+        rows_key="removed",
         title=f"pruned before {format_time_ms(cutoff)}; disk {before:,} -> {after:,} bytes",
     )
     return 0

@@ -16,6 +16,8 @@ from tradestore._flags import add_flags, given_flags
 from tradestore.cli import _common as c
 
 log = logging.getLogger("tradestore.cli.run")
+OFFLINE_STATUS_EVERY_S = 60.0
+OFFLINE_POLL_S = 1.0
 
 
 def register(subparsers) -> None:
@@ -85,6 +87,7 @@ async def serve_until_signal(config, reload_config=None) -> int:
                 with daemon_scope:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
+                        inner.start_soon(watch_offline, holder[0], config.endpoint)
             except* StoreUnavailable as group:
                 log.error(
                     "giving up: %s. Exiting 1 with the buffered trades unwritten; once the "
@@ -109,6 +112,48 @@ async def serve_until_signal(config, reload_config=None) -> int:
     if status == 0 and not daemon_scope.cancel_called:
         status = 1  # the daemon only ends on a signal; anything else is a failure
     return status
+
+
+async def watch_offline(recorder, endpoint: str, *, every: float | None = None) -> None:
+    """While no connection to the exchange is up, say so: at the first failure what failed
+    and where to turn (``demo`` works offline), then a status line every ``every`` seconds
+    (a minute), so a daemon that cannot connect never looks merely idle."""
+    every = OFFLINE_STATUS_EVERY_S if every is None else every
+    hinted = False
+    down_since: float | None = None
+    next_status = 0.0
+    while True:
+        await trio.sleep(OFFLINE_POLL_S)
+        connections = recorder.statistics().connections
+        if any(conn.state == "open" for conn in connections):
+            down_since = None
+            continue
+        now = trio.current_time()
+        if down_since is None:
+            down_since = now
+            next_status = now + every
+        failed = [conn for conn in connections if conn.failures]
+        if not failed:
+            continue
+        error = failed[0].last_error
+        if not hinted and not any(conn.opens for conn in connections):
+            hinted = True
+            log.error(
+                "no connection to the exchange: %s. The recorder keeps retrying (a line a "
+                "minute while no connection is up). Without internet access, or where "
+                "Binance is not reachable, `tradestore-trio demo` shows the whole tool "
+                "working offline against a local fake exchange.",
+                error,
+            )
+        elif now >= next_status:
+            next_status = now + every
+            log.warning(
+                "still no connection to %s after %.0f s (%d attempts); last error: %s",
+                endpoint,
+                now - down_since,
+                sum(conn.attempts for conn in connections),
+                error,
+            )
 
 
 async def reload_symbols(recorder, reload_config) -> None:

@@ -7,7 +7,8 @@ import math
 
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
-from tradestore.cli._profile import add_analytics_args, analyse, dump_json
+from tradestore.cli._output import Column, emit, field
+from tradestore.cli._profile import add_analytics_args, analyse, dump_json, note_coverage
 
 
 def register(subparsers) -> None:
@@ -34,7 +35,30 @@ def register(subparsers) -> None:
         metavar="F",
         help="merge vacuums closer than F x the mid price (default: 0.001)",
     )
+    c.add_limit(p, "vacuums")
     p.set_defaults(func=run)
+
+
+VACUUM_FIELDS = (
+    "vacuum_id",
+    "symbol",
+    "price_range_low",
+    "price_range_high",
+    "volume_deficit_pct",
+    "median_volume",
+    "actual_volume",
+    "expected_impact",
+    "bin_count",
+    "detection_timestamp",
+)
+COLUMNS = [
+    Column("price range", lambda r: f"{r['price_range_low']} .. {r['price_range_high']}"),
+    field("bin_count", "thin bins", right=True),
+    field("actual_volume", "mean volume", right=True),
+    Column("deficit", lambda r: f"{r['volume_deficit_pct']:.1f}%", right=True),
+    field("expected_impact", "expected impact"),
+    field("vacuum_id", "id", drop=1),
+]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,22 +72,26 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         dump_json(report.to_json())
         return status
-    rows = [
-        {
-            "price_low": decimal_str(v.price_low),
-            "price_high": decimal_str(v.price_high),
-            "thin_bins": v.bin_count,
-            "actual_volume": decimal_str(v.actual_volume),
-            "deficit_pct": f"{v.volume_deficit_pct:.1f}",
-            "expected_impact": v.expected_impact,
-        }
-        for v in report.vacuums
-    ]
+    # The records are the vacuums of the JSON document, lowest price first.
+    records = report.to_json()["vacuums"]
+    limit = c.row_limit(args)
+    shown = records if limit is None else records[:limit]
     p = report.profile
     title = (
         f"{p.symbol} liquidity vacuums {format_time_ms(p.start_ms)} .. "
-        f"{format_time_ms(p.end_ms)}: {len(rows)} (median bin volume "
+        f"{format_time_ms(p.end_ms)}: {len(records)} (median bin volume "
         f"{decimal_str(report.median_volume)}, bin {decimal_str(p.bin_size)})"
     )
-    c.emit(rows, "table", title=title)
+    footer = [] if p.coverage is None else [p.coverage.summary()]
+    emit(
+        args.format,
+        shown,
+        fields=VACUUM_FIELDS,
+        columns=COLUMNS,
+        title=title,
+        footer=footer,
+        more=len(records) - len(shown),
+    )
+    if args.format != "table":
+        note_coverage(p)
     return status

@@ -6,7 +6,9 @@ import argparse
 import json
 import time
 
+from tradestore._timeparse import is_duration
 from tradestore.cli import _common as c
+from tradestore.store import coverage_from_range, recorded_span
 from tradestore.store._keys import MAX_MS
 
 
@@ -18,7 +20,8 @@ def register(subparsers) -> None:
         "report agg-id holes, ids stored more than once, values that cannot be decoded (by "
         "key) and batches out of id order. Holes inside a closed gap record (rows the exchange "
         "marks invalid, ranges it cannot return) are listed as explained. Exit 0 when clean, "
-        "1 when anything else is found (an open gap still counts: backfill has not closed it).",
+        "1 when anything else is found (an open gap still counts: backfill has not closed it), "
+        "or when nothing was ever recorded in the window (a mistyped symbol?).",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -31,21 +34,35 @@ def run(args: argparse.Namespace) -> int:
     from tradestore.store import verify
 
     symbol = c.symbol_arg(args)
-    # Everything by default: an audit of the whole record, whatever its span; --hours
-    # counts back from now (the stored span is not known without reading it).
-    everything = (0, MAX_MS if args.hours is None else int(time.time() * 1000))
+    # Everything by default: an audit of the whole record, whatever its span; a length
+    # (--hours, or --start 2h) counts back from now (the stored span is not known without
+    # reading it).
+    length = args.hours is not None or (args.start is not None and is_duration(args.start))
+    everything = (0, int(time.time() * 1000) if length else MAX_MS)
     start, end = c.window_args(args, stored=everything)
+    whole = args.start is None and args.end is None and not length
     with c.open_reader(args) as store:
         report = verify(store, symbol, start, end)
-    doc = report.to_dict()
+        record = recorded_span(store, symbol)
+    # The audit covers what is stored; say when the window asked for was not (all) recorded.
+    # By default the window is the whole record, so only a record that is missing counts.
+    if whole and record is not None:
+        start, end = record
+    cover = coverage_from_range(
+        report.first_id, report.last_id, report.trades, [], start, end, record=record
+    )
+    nothing = cover.recorded == "none"
+    doc = {**report.to_dict(), "recorded": cover.recorded, "record": cover.summary()}
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:
-        verdict = "OK" if report.ok else "PROBLEMS FOUND"
+        verdict = "NOT RECORDED" if nothing else "OK" if report.ok else "PROBLEMS FOUND"
         print(
             f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches, "
             f"ids {report.first_id}..{report.last_id}"
         )
+        if cover.recorded != "full":
+            print(f"  window: {cover.summary()}")
         print(
             f"  id holes: {len(report.holes)} ({report.missing_ids} ids missing), "
             f"{len(report.unexplained_holes)} not explained by a closed gap record"
@@ -62,4 +79,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"  batches out of order: {len(report.out_of_order)}")
         for key in report.out_of_order[:20]:
             print(f"    {key}")
-    return 0 if report.ok else 1
+    return 0 if report.ok and not nothing else 1

@@ -8,6 +8,7 @@ an error naming the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import math
 import os
@@ -317,13 +318,29 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
+# TRADESTORE_* variables that are not settings of the recorder.
+OTHER_VARIABLES = frozenset({"TRADESTORE_CONFIG", "TRADESTORE_NO_EXTENSIONS"})
+
+
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
-    """Field values from TRADESTORE_<FIELD> variables (TRADESTORE_CONFIG names the file)."""
+    """Field values from TRADESTORE_<FIELD> variables (TRADESTORE_CONFIG names the file).
+
+    Any other TRADESTORE_* variable is an error naming it, as an unknown key of the file
+    is: a mistyped ``TRADESTORE_SYMBOL`` must not silently leave the default in force."""
+    names = {ENV_PREFIX + f.name.upper(): f.name for f in fields(RecorderConfig)}
+    for variable in environ:
+        if variable.startswith(ENV_PREFIX) and variable not in names.keys() | OTHER_VARIABLES:
+            close = difflib.get_close_matches(variable, list(names), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(
+                f"unknown environment variable {variable}{hint}; the settings are "
+                "TRADESTORE_<KEY> for the keys of --print-config"
+            )
     found = {}
-    for f in fields(RecorderConfig):
-        raw = environ.get(ENV_PREFIX + f.name.upper())
+    for variable, name in names.items():
+        raw = environ.get(variable)
         if raw is not None and raw != "":
-            found[f.name] = raw
+            found[name] = raw
     return found
 
 

@@ -26,6 +26,7 @@ from tradestore.binance import RATE_LIMIT_STATUSES, StreamSpec, parse_retry_afte
 from tradestore.binance import plan_streams as binance_plan
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._diagnose import explain
 from tradestore.recorder._statistics import ConnectionStatistics, frozen
 
 log = logging.getLogger(__name__)
@@ -82,14 +83,9 @@ class Target:
         tcp = await trio.open_tcp_stream(self.host, self.port, local_address=local_address)
         if not self.tls:
             return tcp
-        # trio.open_ssl_over_tcp_stream, with the local address it does not take.
-        tls = trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
-        try:
-            await tls.do_handshake()
-        except BaseException:
-            await trio.aclose_forcefully(tcp)
-            raise
-        return tls
+        # What trio.open_ssl_over_tcp_stream does (the handshake happens on first use),
+        # with the local address it does not take.
+        return trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
 
 
 def _wall_ms() -> int:
@@ -590,9 +586,15 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
         if isinstance(exc, trio_websocket.ConnectionRejected):
             # None (no usable Retry-After): the backoff alone decides the wait.
             conn.retry_after = _retry_after(exc)
-        error = f"connect to {conn.settings.spec.url} failed: {_exc_text(exc)}"
+        why = explain(exc, target.host, target.port) or _exc_text(exc)
+        error = f"connect to {conn.settings.spec.url} failed: {why}"
     except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
-        error = f"network error: {_exc_text(first_leaf(group))}"
+        exc = first_leaf(group)
+        if opened_at is None:  # before the handshake: say what failed, DNS, TCP or TLS
+            why = explain(exc, target.host, target.port) or _exc_text(exc)
+            error = f"connect to {conn.settings.spec.url} failed: {why}"
+        else:
+            error = f"network error: {_exc_text(exc)}"
     except* Exception as group:
         # A bug, not the network: keep recording the other streams, retry under backoff.
         log.error("%s: unexpected error", conn.name, exc_info=first_leaf(group))

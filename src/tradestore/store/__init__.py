@@ -10,7 +10,14 @@ the exchange, the recorder, the analytics or the command line::
 
 from tradestore._codec import decode_batch, encode_batch
 from tradestore.store._columns import TradeColumns
-from tradestore.store._coverage import Coverage, coverage_from_range, coverage_of, window_coverage
+from tradestore.store._coverage import (
+    Coverage,
+    coverage_from_range,
+    coverage_of,
+    declare_recorded,
+    recorded_span,
+    window_coverage,
+)
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap
 from tradestore.store._keys import check_symbol
 from tradestore.store._store import (
@@ -38,8 +45,10 @@ __all__ = [
     "check_symbol",
     "coverage_from_range",
     "coverage_of",
+    "declare_recorded",
     "decode_batch",
     "encode_batch",
+    "recorded_span",
     "verify",
     "window_coverage",
 ]

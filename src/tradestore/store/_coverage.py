@@ -1,41 +1,136 @@
 """Is a window's record complete? Tells "no trades happened" from "not recorded".
 
-A window is complete when the agg ids stored in it are contiguous and no gap record that
-is not filled overlaps it in time. Ids are contiguous per symbol on Binance, so a jump
-inside the window is a hole even when nobody recorded it as a gap.
+Two questions, both answered from what the store holds:
+
+1. **Was the window recorded at all?** A symbol's *record* runs from its first to its last
+   stored trade. A writer that knows better may declare a wider span: an import of a
+   data.binance.vision daily file holds every trade of that UTC day, so the record runs
+   from 00:00:00.000 to 23:59:59.999 even though the day's first trade came at .039. A
+   declaration holds only while the trades it was made beside are still the first (or
+   last) ones stored: prune the day, or record newer trades, and the record's edge moves
+   back to the stored trades. The parts of a window outside the record are *not recorded*:
+   nobody knows whether trades happened there.
+2. **Is the recorded part whole?** Inside the record, agg ids are contiguous per symbol on
+   Binance, so a jump between the ids stored in the window is a hole even when nobody
+   recorded it as a gap, and a gap record that is not filled and overlaps the window in
+   time marks trades the store does not have.
+
+A window is *complete* when it lies wholly inside the record and its recorded part is whole;
+only then does "0 trades" mean no trades happened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgpack
 import numpy as np
 
+from tradestore._timeparse import format_duration_ms, format_time_ms
+from tradestore.store import _keys
 from tradestore.store._gaps import FILLED, Gap
+
+FULL = "full"
+PARTIAL = "partial"
+NONE = "none"
 
 
 @dataclass(frozen=True)
 class Coverage:
-    complete: bool
+    """How much of [start_ms, end_ms] the store's record covers, and whether it is whole."""
+
     trades: int
     first_id: int | None
     last_id: int | None
     missing_ids: int  # holes between the first and last id stored in the window
     open_gaps: list[Gap] = field(default_factory=list)  # gap records overlapping the window
+    start_ms: int | None = None  # the window
+    end_ms: int | None = None
+    # The symbol's record (see the module docstring); None: nothing was ever stored.
+    recorded_from_ms: int | None = None
+    recorded_to_ms: int | None = None
+
+    @property
+    def recorded(self) -> str:
+        """``full``, ``partial`` or ``none``: how much of the window lies in the record."""
+        if self.start_ms is None or self.end_ms is None:
+            return FULL
+        lo, hi = self.recorded_from_ms, self.recorded_to_ms
+        if lo is None or hi is None or hi < self.start_ms or lo > self.end_ms:
+            return NONE
+        if lo <= self.start_ms and self.end_ms <= hi:
+            return FULL
+        return PARTIAL
+
+    @property
+    def not_recorded(self) -> list[tuple[int, int]]:
+        """The parts of the window outside the record, as inclusive (start, end) ms."""
+        state = self.recorded
+        if state == FULL:
+            return []
+        assert self.start_ms is not None and self.end_ms is not None
+        if state == NONE:
+            return [(self.start_ms, self.end_ms)]
+        assert self.recorded_from_ms is not None and self.recorded_to_ms is not None
+        parts = []
+        if self.start_ms < self.recorded_from_ms:
+            parts.append((self.start_ms, self.recorded_from_ms - 1))
+        if self.end_ms > self.recorded_to_ms:
+            parts.append((self.recorded_to_ms + 1, self.end_ms))
+        return parts
+
+    @property
+    def complete(self) -> bool:
+        """The window lies wholly in the record and no trade of it is missing."""
+        return self.recorded == FULL and self.missing_ids == 0 and not self.open_gaps
 
     def summary(self) -> str:
-        if self.complete:
-            return "complete"
-        parts = []
+        """One line for a person: ``record complete``, ``record INCOMPLETE: ...``,
+        ``NOT RECORDED: ...`` or ``PARTLY NOT RECORDED: ...``."""
+        holes = []
         if self.missing_ids:
-            parts.append(f"{self.missing_ids} agg ids missing")
+            holes.append(f"{self.missing_ids} agg ids missing")
         if self.open_gaps:
-            parts.append(f"{len(self.open_gaps)} unfilled gaps overlap the window")
-        return "INCOMPLETE: " + ", ".join(parts)
+            n = len(self.open_gaps)
+            holes.append(f"{n} unfilled gap{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'}")
+        state = self.recorded
+        if state == NONE:
+            if self.recorded_from_ms is None:
+                return "NOT RECORDED: nothing was ever stored for this symbol"
+            return f"NOT RECORDED: the record runs {self._record_text()}"
+        if state == PARTIAL:
+            assert self.start_ms is not None and self.end_ms is not None
+            edges = []
+            for lo, hi in self.not_recorded:
+                span = format_duration_ms(hi - lo + 1)
+                if lo == self.start_ms:
+                    edges.append(
+                        f"the record starts {format_time_ms(self.recorded_from_ms)} "
+                        f"(the window's first {span} are before it)"
+                    )
+                else:
+                    edges.append(
+                        f"the record ends {format_time_ms(self.recorded_to_ms)} "
+                        f"(the window's last {span} are after it)"
+                    )
+            return "PARTLY NOT RECORDED: " + "; ".join(edges + holes)
+        if holes:
+            return "record INCOMPLETE: " + ", ".join(holes)
+        return "record complete"
+
+    def _record_text(self) -> str:
+        return f"{format_time_ms(self.recorded_from_ms)} .. {format_time_ms(self.recorded_to_ms)}"
 
     def to_dict(self) -> dict:
         return {
             "complete": self.complete,
+            "recorded": self.recorded,
+            "recorded_from": _time_or_none(self.recorded_from_ms),
+            "recorded_to": _time_or_none(self.recorded_to_ms),
+            "not_recorded": [
+                {"from": format_time_ms(lo), "to": format_time_ms(hi)}
+                for lo, hi in self.not_recorded
+            ],
             "trades": self.trades,
             "first_agg_id": self.first_id,
             "last_agg_id": self.last_id,
@@ -44,18 +139,29 @@ class Coverage:
                 {"first_id": g.first_id, "last_id": g.last_id, "status": g.status}
                 for g in self.open_gaps
             ],
+            "summary": self.summary(),
         }
 
 
+def _time_or_none(ms: int | None) -> str | None:
+    return None if ms is None else format_time_ms(ms)
+
+
 def coverage_of(
-    agg_ids: np.ndarray | list[int], gaps: list[Gap], start_ms: int, end_ms: int
+    agg_ids: np.ndarray | list[int],
+    gaps: list[Gap],
+    start_ms: int,
+    end_ms: int,
+    *,
+    record: tuple[int, int] | None,
 ) -> Coverage:
-    """Coverage of a window from its ascending, distinct agg ids and the symbol's gaps."""
+    """Coverage of a window from its ascending, distinct agg ids, the symbol's gaps and its
+    record (``recorded_span``: (from, to) ms, or None when nothing was ever stored)."""
     ids = np.asarray(agg_ids, dtype=np.int64)
     n = int(ids.shape[0])
     if not n:
-        return coverage_from_range(None, None, 0, gaps, start_ms, end_ms)
-    return coverage_from_range(int(ids[0]), int(ids[-1]), n, gaps, start_ms, end_ms)
+        return coverage_from_range(None, None, 0, gaps, start_ms, end_ms, record=record)
+    return coverage_from_range(int(ids[0]), int(ids[-1]), n, gaps, start_ms, end_ms, record=record)
 
 
 def coverage_from_range(
@@ -65,8 +171,11 @@ def coverage_from_range(
     gaps: list[Gap],
     start_ms: int,
     end_ms: int,
+    *,
+    record: tuple[int, int] | None,
 ) -> Coverage:
-    """Coverage from the smallest and largest of ``count`` distinct agg ids in the window."""
+    """Coverage from the smallest and largest of ``count`` distinct agg ids in the window
+    (``record`` as for ``coverage_of``)."""
     missing = 0
     if count and first_id is not None and last_id is not None:
         missing = last_id - first_id + 1 - count
@@ -76,11 +185,71 @@ def coverage_from_range(
         if g.status != FILLED and g.after_time_ms <= end_ms and g.before_time_ms >= start_ms
     ]
     return Coverage(
-        missing == 0 and not overlapping, count, first_id, last_id, missing, overlapping
+        count,
+        first_id,
+        last_id,
+        missing,
+        overlapping,
+        start_ms,
+        end_ms,
+        None if record is None else record[0],
+        None if record is None else record[1],
     )
 
 
 def window_coverage(store, symbol: str, start_ms: int, end_ms: int) -> Coverage:
     """Coverage of [start_ms, end_ms] for ``symbol`` in ``store`` (reads the window's ids)."""
     cols = store.query_columns(symbol, start_ms, end_ms)
-    return coverage_of(cols.agg_id, store.gaps(symbol), start_ms, end_ms)
+    return coverage_of(
+        cols.agg_id, store.gaps(symbol), start_ms, end_ms, record=recorded_span(store, symbol)
+    )
+
+
+# ---------------------------------------------------------------------- the record's span
+
+
+def recorded_span(store, symbol: str) -> tuple[int, int] | None:
+    """(from, to) ms of the symbol's record: its first and last stored trade, widened by a
+    declaration that still holds (module docstring). None: nothing stored."""
+    stored = store.trade_time_span(symbol)
+    if stored is None:
+        return None
+    first, last = stored
+    declared = _declaration(store, symbol)
+    if declared is None:
+        return first, last
+    from_ms, first_at, to_ms, last_at = declared
+    return (from_ms if first_at == first else first), (to_ms if last_at == last else last)
+
+
+def declare_recorded(
+    store, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
+) -> tuple[int, int] | None:
+    """Declare that every trade of symbol in [from_ms, to_ms] is stored: call it after
+    storing them (an import of a complete data.binance.vision file), with ``trades`` the
+    (first, last) time of the trades it stored. The record widens to from_ms when those
+    trades hold the first stored one, and to to_ms when they hold the last; returns the
+    record."""
+    symbol = _keys.check_symbol(symbol)
+    stored = store.trade_time_span(symbol)
+    if stored is None:
+        return None
+    first, last = stored
+    lo, hi = recorded_span(store, symbol) or stored
+    if trades[0] == first and from_ms <= first:
+        lo = min(lo, from_ms)
+    if trades[1] == last and last <= to_ms:
+        hi = max(hi, to_ms)
+    store.db.put(_keys.meta_key("recorded", symbol), msgpack.packb([lo, first, hi, last]))
+    return lo, hi
+
+
+def _declaration(store, symbol: str) -> tuple[int, int, int, int] | None:
+    raw = store.db.get(_keys.meta_key("recorded", _keys.check_symbol(symbol)))
+    if raw is None:
+        return None
+    try:
+        from_ms, first_at, to_ms, last_at = msgpack.unpackb(raw)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return None  # unreadable: the stored trades alone decide
+    return int(from_ms), int(first_at), int(to_ms), int(last_at)

@@ -24,6 +24,7 @@ from tradestore._codec import decode_batch, encode_batch
 from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue
 from tradestore._model import AggTrade
+from tradestore._timeparse import check_epoch_ms
 from tradestore.store import _keys
 from tradestore.store._columns import TradeColumns
 from tradestore.store._gaps import Gap
@@ -365,6 +366,21 @@ class TradeStore:
             return max(from_ms, _keys.key_ms(key) - before)
         return None
 
+    def prev_trade_bound(self, symbol: str, to_ms: int) -> int | None:
+        """A time >= that of the last stored trade at or before to_ms (None: there is none).
+
+        One seek, the mirror of ``next_trade_bound``: a backward walk jumps over stretches
+        where nothing was recorded."""
+        symbol = _keys.check_symbol(symbol)
+        before, after = self._span(symbol)
+        if to_ms + before + 1 > _keys.MAX_MS:
+            upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+        else:
+            upper = _keys.trade_key(symbol, max(to_ms + before + 1, 0))
+        for key, _value in self._iter_range(_keys.trades_prefix(symbol), upper, reverse=True):
+            return min(to_ms, _keys.key_ms(key) + after)
+        return None
+
     def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
         """``decode(pairs, start_ms, end_ms)`` over the window's values.
 
@@ -521,6 +537,17 @@ class TradeStore:
             "symbols": symbols,
         }
 
+    def trade_time_span(self, symbol: str) -> tuple[int, int] | None:
+        """(first, last) stored trade time of symbol, from its first and last batch; None
+        when nothing is stored. Two seeks, whatever the amount of data."""
+        symbol = _keys.check_symbol(symbol)
+        self.refresh()
+        first = self._edge_batch(symbol, reverse=False)
+        last = self._edge_batch(symbol, reverse=True)
+        if not first or not last:
+            return None
+        return min(t.time_ms for t in first), max(t.time_ms for t in last)
+
     def _edge_batch(self, symbol: str, *, reverse: bool) -> list[AggTrade]:
         """The first (or last) batch of symbol that decodes; corrupt ones are passed over."""
         for key, value in self._iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
@@ -534,6 +561,8 @@ class TradeStore:
 def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
     if not isinstance(start_ms, int) or not isinstance(end_ms, int):
         raise TypeError("start_ms and end_ms must be integers (unix milliseconds)")
+    check_epoch_ms(start_ms, "start_ms")
+    check_epoch_ms(end_ms, "end_ms")
     if end_ms < start_ms:
         raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
     if limit is not None and limit < 0:

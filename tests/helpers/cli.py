@@ -1,0 +1,26 @@
+"""Driving the command line in-process, as a user would type it."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from tradestore.cli import main
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``tradestore-trio ARGV``."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def official_zip(
+    csv_path: Path, folder: Path, symbol: str = "BTCUSDT", day: str = "2026-01-01"
+) -> Path:
+    """``csv_path`` packed as data.binance.vision names it: SYMBOL-aggTrades-DAY.zip."""
+    name = f"{symbol}-aggTrades-{day}"
+    archive = folder / f"{name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(csv_path, f"{name}.csv")
+    return archive
