@@ -231,7 +231,7 @@ async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) 
         "early_flushes": final.flush.early,
         "max_flush_latency_s": final.flush.max_latency,
         "reconnects": sum(c.reconnects for c in final.connections),
-        "drops": final.drops,
+        "drops": dict(final.drops),
     }
 
 
