@@ -5,11 +5,14 @@ invalid skipped and explained, open gaps of an earlier run picked up at start.""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import httpx
+import pytest
 import trio
 
-from tests.helpers.recorder import stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
@@ -53,6 +56,8 @@ async def record(fx, cfg, n: int, *, until=None):
 
 
 def all_filled(stats) -> bool:
+    # buffered drops to 0 when a flush starts; the gaps it records reach the backfill
+    # worker only once its write is done (in_flight back to 0).
     return (
         stats.backfill.queued == 0
         and stats.buffered == 0
@@ -62,6 +67,7 @@ def all_filled(stats) -> bool:
     )
 
 
+@pytest.mark.slow
 async def test_daemon_fills_every_gap_from_rest(tmp_path):
     """Every 10th trade is never sent over WebSocket (REST has it): each skip opens a gap,
     the worker fills it, and the store ends with every generated id exactly once. (n is
@@ -87,6 +93,7 @@ async def test_daemon_fills_every_gap_from_rest(tmp_path):
     assert backfill.rate_limited == 0
 
 
+@pytest.mark.slow
 async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
     """REST answers 429 to every 2nd and 418 to every 3rd request, with Retry-After: 1.
     The worker waits as told each time, then completes every gap."""
@@ -119,6 +126,7 @@ async def test_backfill_waits_retry_after_on_429_and_418(tmp_path):
     assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}
 
 
+@pytest.mark.slow
 async def test_invalid_rest_rows_are_skipped_and_explained(tmp_path, capsys):
     """REST marks the rows of ids divisible by 7 invalid (p=0, q=0, f=-1). Those that fall
     in a gap are not stored; the gap is filled with a reason naming them, and ``verify``
@@ -184,6 +192,7 @@ async def test_no_backfill_leaves_gaps_open_and_the_next_start_fills_them(tmp_pa
     assert stored_ids(db, "BTCUSDT") == fx.log.generated_ids("BTCUSDT")
 
 
+@pytest.mark.slow
 async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path, capsys):
     """``tradestore-trio backfill --from-id --to-id`` against REST that answers 429 and 418:
     every id of the range ends up stored once; a second run stores nothing new."""
@@ -284,12 +293,16 @@ async def test_more_gaps_than_the_queue_holds_are_all_filled(tmp_path, caplog):
     assert "backfill queue full (2 gaps)" in caplog.text
 
 
-async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_spent():
+async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_spent(
+    autojump_clock, monkeypatch
+):
     """X-MBX-USED-WEIGHT-1M says how much of the minute's budget is used: with a budget of
     8 and two calls of weight 4 made 1.2 s before the minute ends, the third call waits
-    for the next minute instead of earning the 429 the exchange would answer."""
-    import pytest
+    for the next minute instead of earning the 429 the exchange would answer. (On the
+    autojump clock, with REST called in memory: the minute is the exchange's.)"""
+    import httpx
 
+    from tests.helpers.fake import asgi_transport
     from tradestore.binance import BinanceRest
 
     minute = 1_767_225_600_000
@@ -304,6 +317,9 @@ async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_s
     async with open_fake_exchange(fcfg) as fx:
         await fx.wait_generated("BTCUSDT", 10)
         first = fx.log.generated_ids("BTCUSDT")[0]
+        monkeypatch.setattr(
+            httpx, "AsyncClient", partial(httpx.AsyncClient, transport=asgi_transport(fx))
+        )
         # The client's wall clock is the exchange's: both see the minute end together.
         async with BinanceRest(
             fx.rest_url, weight_budget=8, clock=lambda: fx.now_ms() / 1000

@@ -19,16 +19,9 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.recorder import (
-    caught_up,
-    kill_daemon,
-    start_daemon,
-    stop_daemon,
-    stored_count,
-    stored_ids,
-    wait_for,
-    wait_for_log,
-)
+from tests.helpers import wait_for
+from tests.helpers.daemon import kill_daemon, start_daemon, stop_daemon, wait_for_log
+from tests.helpers.store import caught_up, stored_count, stored_ids
 from tradestore import TradeStore
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.store._gaps import FILLED

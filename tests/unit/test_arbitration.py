@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_store import make_trades
+from tests.helpers.trades import make_trades
 from tradestore import TradeStore
 from tradestore.binance import StreamSpec
 from tradestore.recorder import RecorderConfig

@@ -8,18 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tradestore import TradeStore
-from tradestore.cli import main
 
 
 def export(capsys, db, symbol, *argv):
     return run_cli(capsys, "export", "--db", db, "--symbol", symbol, *argv)
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from functools import partial
 import trio
 import trio_websocket
 
-from tests.helpers.recorder import wait_for
+from tests.helpers import wait_for
 from tradestore.binance import StreamSpec
 from tradestore.recorder import RecorderConfig
 from tradestore.recorder._backoff import ConnectionBudget

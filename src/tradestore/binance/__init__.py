@@ -5,6 +5,7 @@ the data.binance.vision CSV reader. Nothing here knows about the recorder or the
 from tradestore.binance._backfill import (
     FillResult,
     backfill_range,
+    bound_gap,
     fill_gap,
     fill_gaps,
     row_trade,
@@ -39,6 +40,7 @@ __all__ = [
     "RestStats",
     "StreamSpec",
     "backfill_range",
+    "bound_gap",
     "fill_gap",
     "fill_gaps",
     "open_text",

@@ -1,8 +1,12 @@
 """Fill agg-id gaps from Binance REST ``GET /api/v3/aggTrades`` (paged by fromId).
 
 Rows Binance marks invalid (``p="0"``, ``q="0"`` or ``f=-1``) are skipped. Fetched trades
-are stored one batch per second of trade time, the same format as live data, so a re-run
-after a crash rewrites identical batches (a no-op) instead of duplicating them.
+are stored one batch per second of trade time, the same format as live data; the store
+leaves out every agg id it already holds, so a re-run after a crash stores nothing twice.
+
+``bound_gap`` keeps a fill within a horizon (the recorder's retention window, or a few
+days): the part of a hole older than it is recorded once as unfillable instead of being
+fetched, so a resume point months old costs a few probes, not millions of ids.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import trio
 
 from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade
+from tradestore._timeparse import format_time_ms
 from tradestore.binance._rest import PAGE_LIMIT, BinanceRest, RestError
 from tradestore.store import FILLED, UNFILLABLE, Gap, TradeStore
 
@@ -77,8 +82,9 @@ async def backfill_range(
         _check_ids(rows, next_id)
         trades, expected = _page_trades(rows, next_id, last_id, result, rest)
         progress = [(symbol, gap.with_progress(expected, "backfill in progress"))] if gap else []
-        await trio.to_thread.run_sync(_store_batches, store, symbol, _by_second(trades), progress)
-        result.stored += len(trades)
+        result.stored += await trio.to_thread.run_sync(
+            _store_batches, store, symbol, _by_second(trades), progress
+        )
         if on_page:
             on_page(len(trades))
         result.next_id = expected
@@ -135,11 +141,90 @@ def _by_second(trades: list[AggTrade]) -> list[list[AggTrade]]:
     return [list(g) for _s, g in groupby(trades, key=lambda t: t.time_ms // 1000)]
 
 
-def _store_batches(store: TradeStore, symbol: str, batches: list, progress: list) -> None:
+def _store_batches(store: TradeStore, symbol: str, batches: list, progress: list) -> int:
+    """Store the batches; the number of trades that were new (not already stored)."""
+    new = 0
     for i, batch in enumerate(batches):
-        store.write_batches({symbol: batch}, gaps=progress if i == len(batches) - 1 else ())
+        report = store.write_batches(
+            {symbol: batch}, gaps=progress if i == len(batches) - 1 else ()
+        )
+        new += report.total_new
     if not batches and progress:
         store.write_batches({}, gaps=progress)
+    return new
+
+
+async def bound_gap(
+    store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap, horizon_ms: int
+) -> list[Gap]:
+    """Split off the part of ``gap`` whose trades are older than ``horizon_ms``.
+
+    That part is recorded as unfillable (the hole stays on record, once) and is never
+    fetched; what is left is recorded as an open gap of its own. Returns the gap records
+    now stored, oldest first: [gap] unchanged when it lies wholly after the horizon.
+    Finding the first id at the horizon takes about log2(gap size) one-row requests.
+    """
+    if gap.after_time_ms >= horizon_ms:
+        return [gap]
+    split, split_ms = gap.last_id + 1, gap.before_time_ms
+    if gap.before_time_ms >= horizon_ms:
+        split, split_ms = await _first_id_at(rest, symbol, gap, horizon_ms)
+    if split <= gap.first_id:
+        return [gap]
+    older = replace(
+        gap.with_status(
+            UNFILLABLE,
+            reason=f"older than the backfill horizon ({format_time_ms(horizon_ms)}): not "
+            "fetched; import it from data.binance.vision",
+            filled_ms=int(time.time() * 1000),
+        ),
+        last_id=split - 1,
+        before_time_ms=split_ms,
+        resume_from=None,
+    )
+    parts = [older]
+    if split <= gap.last_id:
+        # An earlier fill's progress still counts when it lies past the split.
+        resume = (
+            gap.resume_from if gap.resume_from is not None and gap.resume_from > split else None
+        )
+        parts.append(replace(gap, first_id=split, after_time_ms=split_ms, resume_from=resume))
+    await trio.to_thread.run_sync(_put_gaps, store, symbol, parts)
+    log.warning(
+        "%s: agg ids %d..%d (%d trades) lie before the backfill horizon %s: recorded as "
+        "unfillable, not fetched%s",
+        symbol,
+        older.first_id,
+        older.last_id,
+        older.size,
+        format_time_ms(horizon_ms),
+        f"; ids {split}..{gap.last_id} will be backfilled" if len(parts) > 1 else "",
+    )
+    return parts
+
+
+async def _first_id_at(
+    rest: BinanceRest, symbol: str, gap: Gap, horizon_ms: int
+) -> tuple[int, int]:
+    """(the first id in the gap traded at or after horizon_ms, its time), by bisection
+    over one-row ``fromId`` requests; (gap.last_id + 1, gap.before_time_ms) if none is."""
+    lo, hi = gap.first_id, gap.last_id + 1
+    hi_ms = gap.before_time_ms
+    while lo < hi:
+        mid = (lo + hi) // 2
+        rows = await rest.agg_trades(symbol, mid, 1)
+        a, t = (rows[0].get("a"), rows[0].get("T")) if rows else (None, None)
+        if type(a) is not int or type(t) is not int or a > gap.last_id:
+            hi = mid  # no id from mid to the end of the gap exists
+        elif t >= horizon_ms:
+            hi, hi_ms = mid, t  # ids mid..a-1 do not exist; a is at or after the horizon
+        else:
+            lo = a + 1
+    return hi, hi_ms
+
+
+def _put_gaps(store: TradeStore, symbol: str, gaps: list[Gap]) -> None:
+    store.write_batches({}, gaps=[(symbol, g) for g in gaps])
 
 
 def _start(gap: Gap) -> int:
@@ -196,9 +281,8 @@ async def fill_gaps(
         if expected <= gap.last_id:  # the page went past the gap without these ids
             assert result.missing is not None
             result.missing.append((expected, gap.last_id))
-        result.stored = len(trades)
         updated = _outcome(gap, result)
-        await trio.to_thread.run_sync(
+        result.stored = await trio.to_thread.run_sync(
             _store_batches, store, symbol, _by_second(trades), [(symbol, updated)]
         )
         _log_outcome(symbol, gap, updated, result)

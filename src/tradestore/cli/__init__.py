@@ -25,6 +25,7 @@ COMMANDS = {
     "gaps": "_gaps",
     "backfill": "_backfill",
     "export": "_export",
+    "adopt": "_adopt",
 }
 
 DESCRIPTION = """\

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tradestore._timeparse import is_duration, now_ms, parse_duration_ms, parse_time_ms
 from tradestore.cli._output import DEFAULT_TABLE_ROWS, FORMATS
@@ -189,11 +191,14 @@ def open_reader(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
 
 
-def open_writer(args: argparse.Namespace):
+def open_writer(args: argparse.Namespace, *, progress: bool = True):
+    """Open the store for writing. A database written by another program (or by 0.1) is
+    adopted on this first writable open: one pass, with a progress bar on a terminal."""
     from tradestore.store import StoreError, TradeStore
 
     try:
-        return TradeStore(Path(args.db))
+        with adoption_progress(enabled=progress) as on_adopt:
+            store = TradeStore(Path(args.db), on_adopt=on_adopt)
     except OSError as exc:  # --db names a file, or a path below one
         raise UsageError(f"cannot use --db {args.db}: {exc.strerror or exc}") from None
     except StoreError as exc:
@@ -202,6 +207,46 @@ def open_writer(args: argparse.Namespace):
                 f"{args.db} is in use by another process (a running daemon?)"
             ) from None
         raise UsageError(str(exc)) from None
+    report = store.adoption
+    if report is not None and report.symbols and getattr(args, "command", None) != "adopt":
+        print(
+            f"adopted {args.db}: {len(report.symbols)} symbols written without bookkeeping, "
+            f"{report.trades} trades measured in {report.seconds:.1f} s "
+            "(see `tradestore-trio adopt --help`)",
+            file=sys.stderr,
+        )
+    return store
+
+
+@contextmanager
+def adoption_progress(enabled: bool = True) -> Iterator[Callable[[Any], None]]:
+    """A callback for TradeStore's adoption pass drawing a progress bar on stderr (only
+    once the pass has run a moment, and only on a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("[bold]adopting[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[trades]:,} trades"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled or not sys.stderr.isatty(),
+    )
+    task = None
+
+    def on_adopt(p) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(p.symbol, total=1.0, trades=0)
+        bar.update(task, completed=p.fraction, description=p.symbol, trades=p.trades)
+
+    try:
+        yield on_adopt
+    finally:
+        bar.stop()
 
 
 def report_corrupt(store) -> int:

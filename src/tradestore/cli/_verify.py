@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         verdict = "NOT RECORDED" if nothing else "OK" if report.ok else "PROBLEMS FOUND"
         print(
-            f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches, "
-            f"ids {report.first_id}..{report.last_id}"
+            f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches "
+            f"({report.empty_batches} empty), ids {report.first_id}..{report.last_id}"
         )
         if cover.recorded != "full":
             print(f"  window: {cover.summary()}")

@@ -170,8 +170,9 @@ class FakeExchange:
         self._any_change = trio.Event()
 
     async def wait_until(self, predicate) -> None:
-        """Return once ``predicate()`` is true, re-checking whenever a trade is generated
-        or a connection opens, is dropped or ends (e.g. ``lambda: fx.log.connections_dropped``)."""
+        """Return once ``predicate()`` is true, re-checking whenever a trade is generated,
+        a connection opens, is dropped or ends, or a ping or pong passes
+        (e.g. ``lambda: fx.log.connections_dropped``)."""
         while not predicate():
             await self._any_change.wait()
 
@@ -233,6 +234,7 @@ class FakeExchange:
             self.log.pings_sent += 1
         else:
             self.log.pongs_received += 1
+        self._notify()  # so wait_until() can wait for pings and pongs
 
     def attach(self, connection) -> None:
         self._connections.add(connection)

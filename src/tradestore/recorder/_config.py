@@ -57,10 +57,16 @@ class RecorderConfig:
     log_format: str = field(
         default="text", metadata=cli("log lines as text or json", metavar="text|json")
     )
-    # Pruning: keep this many days; 0 keeps everything. Runs at start, then every interval.
+    # Retention: delete trades as they age past this many days (0 keeps everything); never
+    # what was already older when stored (imported or adopted history). At start, then
+    # every prune_interval. The rule lives in tradestore.store._retention.
     retention_days: float = field(
         default=7.0,
-        metadata=cli("prune trades older than N days, hourly (0 keeps everything)", metavar="N"),
+        metadata=cli(
+            "delete trades as they age past N days, hourly (0 keeps everything; history that "
+            "was already older when imported is kept)",
+            metavar="N",
+        ),
     )
     prune_interval: float = 3600.0
     # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
@@ -119,6 +125,11 @@ class RecorderConfig:
     # up again by the next scan), and the delay before a failed fill is retried.
     backfill_queue_size: int = 1000
     backfill_retry: float = 60.0
+    # Backfill reaches back at most this many days, and never past the retention window:
+    # the older part of a hole (a resume point months old) is recorded once as unfillable,
+    # for an import of data.binance.vision's daily files, instead of millions of REST
+    # calls. A day of BTCUSDT is ~1.5M ids: ~1,500 requests, about a minute of weight.
+    backfill_max_days: float = 1.0
     backfill_concurrency: int = 4  # REST requests of the backfill running at once
     # Share of the exchange's REST weight per minute the daemon may use (the rest is left
     # to other tools on the same IP); stall checks may use stall_check_share of it.
@@ -202,6 +213,7 @@ class RecorderConfig:
             "rotate_after",
             "rotation_overlap",
             "backfill_retry",
+            "backfill_max_days",
             "health_stale_after",
             "line_b_delay",
             "arbitration_hold",
@@ -297,6 +309,13 @@ class RecorderConfig:
     @property
     def db_path(self) -> Path:
         return Path(self.db)
+
+    @property
+    def backfill_horizon_days(self) -> float:
+        """How far back backfill fetches: backfill_max_days, within the retention window."""
+        if self.retention_days > 0:
+            return min(self.backfill_max_days, self.retention_days)
+        return self.backfill_max_days
 
 
 def read_toml(path: str | os.PathLike) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Mapping
 from functools import partial
 
 import trio
@@ -37,11 +38,9 @@ from tradestore.recorder._statistics import (
     frozen,
 )
 from tradestore.recorder._stream import LINE_A, LINE_B, STALLED, Connection, plan_streams
-from tradestore.store import TradeStore
+from tradestore.store import TradeStore, apply_retention, plan_retention
 
 log = logging.getLogger(__name__)
-
-DAY_MS = 86_400_000
 
 
 class Recorder:
@@ -167,6 +166,8 @@ class Recorder:
                 await nursery.start(self.gapfiller.serve, list(config.symbols))
                 if config.retention_days > 0:
                     await nursery.start(self.serve_pruning)
+                else:
+                    log.info("retention: off (retention_days = 0): nothing is ever deleted")
                 if config.metrics_addr is not None:
                     from tradestore.recorder._metrics import serve_metrics
 
@@ -296,12 +297,20 @@ class Recorder:
             await self.prune_once()
             next_at += interval
 
-    async def prune_once(self) -> dict[str, int]:
-        cutoff = int(time.time() * 1000 - self.config.retention_days * DAY_MS)
+    async def prune_once(self) -> Mapping[str, int]:
+        """One retention pass (the rule: tradestore.store.plan_retention). The first pass
+        says plainly what retention deletes and what it keeps."""
+        now_ms = int(time.time() * 1000)
         try:
+            plan = await trio.to_thread.run_sync(
+                partial(plan_retention, self.store, days=self.config.retention_days, now_ms=now_ms)
+            )
+            if not self._prunes:
+                for line in plan.describe():
+                    log.info("%s", line)
             # The store serialises its writers itself and compacts outside its write lock,
             # so flushes carry on while a prune compacts.
-            removed = await trio.to_thread.run_sync(self.store.prune, cutoff)
+            removed = await trio.to_thread.run_sync(apply_retention, self.store, plan)
         except Exception as exc:
             self.throttle.log("prune", logging.ERROR, "pruning failed: %s", exc)
             return {}

@@ -10,7 +10,9 @@ keeps, the shortest gaps first: a cut of a busy connection opens one small gap p
 symbol on it, and those are what a reader of the data misses most. Gaps of one symbol
 that fit in one REST page are fetched with one request. A fill that fails (REST
 unreachable, 5xx) leaves the gap open with its reason and is retried after
-``backfill_retry`` seconds, doubling up to an hour.
+``backfill_retry`` seconds, doubling up to an hour. The part of a gap older than the
+backfill horizon (``backfill_max_days``, within the retention window) is recorded as
+unfillable and never fetched: retention would delete it again.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import Mapping
 
 import trio
 
-from tradestore.binance import AGG_TRADES_PAGE, BinanceRest, fill_gaps
+from tradestore.binance import AGG_TRADES_PAGE, BinanceRest, bound_gap, fill_gaps
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._statistics import ActiveFill, BackfillStatistics, frozen
-from tradestore.store import OPEN, Gap, TradeStore
+from tradestore.store import DAY_MS, OPEN, Gap, TradeStore
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +203,9 @@ class GapFiller:
         self, rest: BinanceRest, retries: trio.Nursery, symbol: str, group: list[Gap]
     ) -> None:
         try:
+            group = await self._within_horizon(rest, symbol, group)
+            if not group:
+                return
             updated = await fill_gaps(self.store, rest, symbol, group)
         except Exception as exc:  # a bug or a storage failure: keep the daemon recording
             log.error(
@@ -220,6 +226,24 @@ class GapFiller:
                 retries.start_soon(self._retry_later, symbol, gap, delay)
             else:
                 self.fills[gap.status] += 1
+
+    async def _within_horizon(self, rest: BinanceRest, symbol: str, group: list[Gap]) -> list[Gap]:
+        """The gaps, each cut to what lies within the backfill horizon (the older part is
+        recorded as unfillable, once); those wholly older drop out."""
+        horizon_ms = int(time.time() * 1000 - self.config.backfill_horizon_days * DAY_MS)
+        kept = []
+        for gap in group:
+            if gap.after_time_ms >= horizon_ms:
+                kept.append(gap)
+                continue
+            parts = await bound_gap(self.store, rest, symbol, gap, horizon_ms)
+            for part in parts:
+                self.note(symbol, part)
+            if parts[-1].status != OPEN:
+                self.fills[parts[-1].status] += 1
+                continue
+            kept.append(parts[-1])
+        return kept
 
     async def _retry_later(self, symbol: str, gap: Gap, delay: float) -> None:
         log.info(
