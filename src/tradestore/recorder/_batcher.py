@@ -32,7 +32,7 @@ from typing import Protocol
 
 import trio
 
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, TradeRow
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._statistics import FlushStatistics
@@ -46,6 +46,11 @@ REMIND_EVERY = 60.0  # seconds between the reminder lines of one outage
 
 class StoreUnavailable(RuntimeError):
     """The store refused every write for longer than ``write_failure_timeout``."""
+
+
+# A trade as the batcher holds it: the live path's TradeRow (the exchange's exact
+# strings), or an AggTrade (REST, tests); both give agg_id, time_ms and to_row().
+Trade = AggTrade | TradeRow
 
 
 class Line(Protocol):
@@ -90,7 +95,7 @@ class _Edge:
     time_ms: int
 
 
-def _held_id(held: tuple[AggTrade, Line | None]) -> int:
+def _held_id(held: tuple[Trade, Line | None]) -> int:
     return held[0].agg_id
 
 
@@ -155,7 +160,7 @@ class Batcher:
         # The symbols recorded now; read by statistics, written only here.
         self.symbols: dict[str, SymbolCounters] = {s: SymbolCounters() for s in config.symbols}
         # Buffers outlive a symbol's removal, so its last trades are still written.
-        self.buffers: dict[str, list[AggTrade]] = {s: [] for s in config.symbols}
+        self.buffers: dict[str, list[Trade]] = {s: [] for s in config.symbols}
         self.gaps: list[tuple[str, Gap]] = []
         self.buffered = 0
         self.in_flight = 0
@@ -187,7 +192,7 @@ class Batcher:
         self.batch_at = now
         self.batch_wall = wall
 
-    def accept(self, symbol: str, trade: AggTrade, line: Line | None = None) -> None:
+    def accept(self, symbol: str, trade: Trade, line: Line | None = None) -> None:
         """Take one valid trade of ``symbol`` that ``line`` delivered (None: it came from
         REST), dropping copies already taken and holding or recording jumps."""
         st = self.symbols.get(symbol)
@@ -212,7 +217,7 @@ class Batcher:
             return
         self._take(symbol, st, trade, line)
 
-    def _take(self, symbol: str, st: SymbolCounters, trade: AggTrade, line: Line | None) -> None:
+    def _take(self, symbol: str, st: SymbolCounters, trade: Trade, line: Line | None) -> None:
         st.last_id = trade.agg_id
         st.last_trade_ms = trade.time_ms
         if line is not None:
@@ -226,9 +231,7 @@ class Batcher:
         if self.buffered >= self.config.flush_max_trades:
             self._wake.set()
 
-    def _arbitrate(
-        self, symbol: str, st: SymbolCounters, trade: AggTrade, line: Line | None
-    ) -> None:
+    def _arbitrate(self, symbol: str, st: SymbolCounters, trade: Trade, line: Line | None) -> None:
         """A trade past a jump, or any trade while others are held: hold it, take it, or
         judge the held ones. Held trades stay sorted by id, all above ``last + 1``."""
         pending = st.pending
@@ -312,7 +315,7 @@ class Batcher:
             if st.pending and (everything or now >= st.hold_until):
                 self._settle(symbol, st)
 
-    def _open_gap(self, symbol: str, st: SymbolCounters, trade: AggTrade | _Edge) -> None:
+    def _open_gap(self, symbol: str, st: SymbolCounters, trade: Trade | _Edge) -> None:
         gap = Gap(
             first_id=st.last_id + 1,
             last_id=trade.agg_id - 1,
@@ -505,7 +508,7 @@ class Batcher:
                 f"{outage.first_error}; last error: {outage.last_error})"
             )
 
-    def _restore(self, batches: dict[str, list[AggTrade]], gaps: list[tuple[str, Gap]]) -> None:
+    def _restore(self, batches: dict[str, list[Trade]], gaps: list[tuple[str, Gap]]) -> None:
         for symbol, trades in batches.items():
             self.buffers[symbol][:0] = trades
             self.buffered += len(trades)

@@ -170,7 +170,7 @@ class StallChecker:
     def catch_up(self, symbols) -> None:
         """Catch up symbols added while running (those with stored trades)."""
         symbols = list(symbols)
-        if symbols and self._nursery is not None:
+        if symbols and self._nursery is not None and self._limiter is not None:
             self.catching_up += len(symbols)
             self._nursery.start_soon(self._catch_up, symbols, self._limiter)
 
@@ -224,7 +224,7 @@ class StallChecker:
             if silent >= limit and self._line_alive(symbol, last, limit, now):
                 due.append((silent / limit, symbol))
         due.sort(reverse=True)
-        chosen = []
+        chosen: list[str] = []
         for _ratio, symbol in due:
             if not self.bucket.take(now):
                 self.throttle.log(
