@@ -23,6 +23,7 @@ from tradestore.recorder._statistics import (
     FrameQueueStatistics,
     PruneStatistics,
     RecorderStatistics,
+    StallStatistics,
     SymbolStatistics,
 )
 from tradestore.recorder._stream import plan_streams
@@ -43,6 +44,7 @@ __all__ = [
     "Recorder",
     "RecorderConfig",
     "RecorderStatistics",
+    "StallStatistics",
     "StoreUnavailable",
     "StreamSpec",
     "SymbolStatistics",
