@@ -26,6 +26,8 @@ COMMANDS = {
     "backfill": "_backfill",
     "export": "_export",
     "adopt": "_adopt",
+    "serve": "_serve",
+    "mcp": "_mcp",
 }
 
 DESCRIPTION = """\
