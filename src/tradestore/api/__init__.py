@@ -44,7 +44,7 @@ from tradestore.api._errors import (
 from tradestore.api._http import ApiApp, serve_api
 from tradestore.api._openapi import PREFIX, openapi_document
 from tradestore.api._params import Param, read_arguments
-from tradestore.api._reader import StoreReader
+from tradestore.api._reader import ReaderStatistics, StoreReader
 from tradestore.api._tools import MAX_BINS, MAX_PAGE, TOOLS, TOOLS_BY_NAME, TOOLS_BY_PATH, Tool
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "InsufficientTrades",
     "NotFound",
     "Param",
+    "ReaderStatistics",
     "StoreReader",
     "Tool",
     "ToolError",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,17 @@ T = TypeVar("T")
 
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_WAITING = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderStatistics:
+    """A snapshot: worker threads, how many answer now, how many requests wait."""
+
+    workers: int
+    busy: int
+    waiting: int
+    max_waiting: int
+    store_open: bool
 
 
 class StoreReader:
@@ -56,9 +68,15 @@ class StoreReader:
         self._unavailable: str | None = None  # the last reason, logged once per change
         self._users: dict[int, int] = {}  # id(store) -> calls using it now
 
-    @property
-    def workers(self) -> int:
-        return int(self._limiter.total_tokens)
+    def statistics(self) -> ReaderStatistics:
+        limiter = self._limiter.statistics()
+        return ReaderStatistics(
+            workers=int(limiter.total_tokens),
+            busy=limiter.borrowed_tokens,
+            waiting=limiter.tasks_waiting,
+            max_waiting=self._max_waiting,
+            store_open=self._store is not None,
+        )
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(store, *args)`` in a worker thread; Unavailable or Busy when it cannot run.
