@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from tests.helpers import wait_for
+from tests.helpers.cli import run_cli
 from tests.helpers.trades import T0, make_trades, store_with
 from tradestore._window import FLAG_NAMES, WindowError, resolve_window
 from tradestore.api import (
@@ -154,3 +155,28 @@ async def test_reader_bounds_its_workers_and_leaves_other_threads_free(tmp_path)
     reader.close()
     with pytest.raises(Unavailable, match="shutting down"):
         await reader.call(lambda store: None)
+
+
+def test_serve_and_run_refuse_unsafe_or_unreadable_settings(tmp_path, capsys):
+    """Each refusal is one line on stderr and exit 2, before anything listens."""
+    token = tmp_path / "token"
+    token.write_text("t" * 32)
+    cases = [
+        (["serve", "--addr", "0.0.0.0:0"], "0.0.0.0 is not a loopback address"),
+        (["serve", "--addr", "[::]:8765"], ":: is not a loopback address"),
+        (["serve", "--addr", "localhost"], "--addr: 'localhost' is not HOST:PORT"),
+        (["serve", "--addr", "0.0.0.0:0", "--token-file", tmp_path / "nope"], "no such file"),
+        (["serve", "--workers", "0"], "--workers must be at least 1"),
+        (["mcp", "--workers", "0"], "--workers must be at least 1"),
+        (["run", "--api-addr", "0.0.0.0:8765", "--print-config"], "api_addr: 0.0.0.0 is not a"),
+        (["run", "--api-addr", "8765", "--print-config"], "api_addr: '8765' is not HOST:PORT"),
+    ]
+    for argv, words in cases:
+        code, out, err = run_cli(capsys, *argv, "--db", tmp_path / "db")
+        assert code == 2, (argv, err)
+        assert err.startswith(f"tradestore-trio {argv[0]}: ") and words in err, err
+        assert err.count("\n") == 1 and out == ""
+    code, out, _err = run_cli(
+        capsys, "run", "--api-addr", "127.0.0.1:8765", "--print-config", "--db", tmp_path / "db"
+    )
+    assert code == 0 and 'api_addr = "127.0.0.1:8765"' in out
