@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
 import trio
 
 from tradestore._addr import parse_addr
-from tradestore._asgi import serve_lifespan
+from tradestore._asgi import bind_listener, listener_url, serve_lifespan
 from tradestore.api._auth import BearerToken, check_exposure
 from tradestore.api._errors import BadArgument, Busy, ToolError
 from tradestore.api._openapi import PREFIX, openapi_document
@@ -184,26 +185,27 @@ async def serve_api(
 ) -> None:
     """Serve the HTTP API on ``addr`` (HOST:PORT; port 0 picks a free one) over the store
     at ``db``, read-only, until cancelled. ``task_status.started`` receives the bound
-    ``http://host:port`` URL. A non-loopback ``addr`` needs a ``token``."""
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
+    ``http://host:port`` URL. A non-loopback ``addr`` needs a ``token`` (ExposureError);
+    an address that cannot be bound raises OSError."""
+    from hypercorn.config import Config, Sockets
+    from hypercorn.trio.run import worker_serve
+    from hypercorn.utils import wrap_app
 
-    host, _port = parse_addr(addr)
+    host, port = parse_addr(addr)
     check_exposure(host, token)
-    reader = StoreReader(db, workers=workers)
     config = Config()
-    config.bind = [addr]
     config.accesslog = None
     config.errorlog = logging.getLogger("tradestore.api.hypercorn")
     config.graceful_timeout = 5.0
-
-    class _Status:
-        def started(self, binds=None):
-            url = binds[0] if binds else f"http://{addr}"
-            log.info("HTTP API on %s%s/ (OpenAPI: %s%s/openapi.json)", url, PREFIX, url, PREFIX)
-            task_status.started(url)
-
+    reader = StoreReader(db, workers=workers)
+    app = wrap_app(ApiApp(reader, token=token), config.wsgi_max_body_size, "asgi")
     try:
-        await serve(ApiApp(reader, token=token), config, task_status=_Status(), mode="asgi")
+        with bind_listener(host, port) as sock:
+            url = listener_url(sock)
+            sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
+            async with trio.open_nursery() as nursery:
+                await nursery.start(partial(worker_serve, app, config, sockets=sockets))
+                log.info("HTTP API on %s%s/ (OpenAPI: %s%s/openapi.json)", url, PREFIX, url, PREFIX)
+                task_status.started(url)
     finally:
         reader.close()

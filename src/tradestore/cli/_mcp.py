@@ -9,6 +9,7 @@ from pathlib import Path
 
 import trio
 
+from tradestore._excgroup import leaves
 from tradestore.cli import _common as c
 
 log = logging.getLogger("tradestore.cli.mcp")
@@ -53,5 +54,25 @@ def run(args: argparse.Namespace) -> int:
         log.warning(
             "no trade store at %s yet: tools answer 'unavailable' until one appears", args.db
         )
-    trio.run(lambda: serve_mcp_stdio(args.db, workers=args.workers))
-    return 0
+    if _isatty(sys.stdin):
+        print(
+            "tradestore-trio mcp: speaking MCP (JSON-RPC) on stdin/stdout; an MCP client "
+            "starts this command (docs/MCP.md). Ctrl-C or Ctrl-D ends it.",
+            file=sys.stderr,
+        )
+    failures: list[BaseException] = []
+    try:
+        trio.run(lambda: serve_mcp_stdio(args.db, workers=args.workers))
+        return 0
+    except* OSError as group:  # stdin or stdout closed or unreadable
+        failures = list(leaves(group))
+    for exc in failures:
+        print(f"tradestore-trio mcp: cannot use stdin/stdout: {exc}", file=sys.stderr)
+    return 1
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
