@@ -106,7 +106,7 @@ class ApiApp:
             )
         try:
             request = tool.request(_arguments(query))
-            document = await self.reader.call(tool.answer, request)
+            body = await self.reader.call(_answer_json, tool, request)
         except Busy as exc:
             retry = [(b"retry-after", str(RETRY_AFTER_S).encode())]
             return await _error(send, exc.status, exc.code, str(exc), head, retry)
@@ -117,7 +117,14 @@ class ApiApp:
             return await _error(
                 send, 500, "internal_error", "the server failed; its log says why", head
             )
-        return await _respond(send, 200, _json(document), head)
+        return await _respond(send, 200, body, head)
+
+
+def _answer_json(store, tool: Tool, request: dict[str, Any]) -> bytes:
+    """The answer as JSON bytes, encoded in the worker thread too: a page of 10,000 trades
+    takes milliseconds to encode, which the event loop (the recorder's, under
+    ``run --api-addr``) must not spend."""
+    return _json(tool.answer(store, request))
 
 
 def _arguments(query: bytes) -> dict[str, str]:

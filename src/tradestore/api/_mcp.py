@@ -61,14 +61,14 @@ def build_server(reader: StoreReader, tools: tuple[Tool, ...] = TOOLS) -> Server
             return _error(f"unknown tool {params.name!r}: the tools are {', '.join(by_name)}")
         try:
             request = tool.request(dict(params.arguments or {}))
-            document = await reader.call(tool.answer, request)
+            document, text = await reader.call(_answer_json, tool, request)
         except ToolError as exc:
             return _error(str(exc))
         except Exception as exc:
             log.exception("%s failed", tool.name)
             return _error(f"{tool.name} failed: {exc}")
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=json.dumps(document))],
+            content=[types.TextContent(type="text", text=text)],
             structured_content=document,
         )
 
@@ -79,6 +79,12 @@ def build_server(reader: StoreReader, tools: tuple[Tool, ...] = TOOLS) -> Server
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+
+
+def _answer_json(store, tool: Tool, request: dict) -> tuple[dict, str]:
+    """The document and its JSON text, both made in the worker thread."""
+    document = tool.answer(store, request)
+    return document, json.dumps(document)
 
 
 def _error(message: str) -> types.CallToolResult:
