@@ -117,7 +117,9 @@ def _symbol(args: dict[str, Any]) -> str:
         raise BadArgument(f"symbol: {exc}") from None
 
 
-def _window(args: dict[str, Any], *, default_hours: float, max_hours: float, min_hours=0):
+def _window(
+    args: dict[str, Any], *, default_hours: float, max_hours: float, min_hours: float = 0
+) -> tuple[int, int]:
     try:
         return bounded_window(
             args["start"],
