@@ -27,6 +27,8 @@ COMMANDS = {
     "export": "_export",
     "adopt": "_adopt",
     "archive": "_archive",
+    "serve": "_serve",
+    "mcp": "_mcp",
 }
 
 DESCRIPTION = """\
