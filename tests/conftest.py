@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Binance samples in tests/data, the CLI environment."""
+"""Shared fixtures: the real Binance samples in tests/data, the CLI environment, the
+in-memory network of the autojump-clock tests; the markers by folder."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+import trio
 from hypothesis import settings
 
 from tests.helpers import DATA
+from tests.helpers.daemon import daemon_env
+from tests.helpers.recorder import MemoryNetwork, run_sync_inline
 
 # Locally every run explores new examples; in CI the same ones each time, so a red CI
 # always means a regression (the long, random runs are in fuzz/README.md).
@@ -33,10 +37,23 @@ def real_frames() -> list[str]:
 @pytest.fixture
 def cli_env() -> dict[str, str]:
     """Environment for CLI subprocesses: the same interpreter's package, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADESTORE_")}
-    if os.environ.get("TRADESTORE_NO_EXTENSIONS"):
-        env["TRADESTORE_NO_EXTENSIONS"] = os.environ["TRADESTORE_NO_EXTENSIONS"]
-    return env
+    return daemon_env()
+
+
+@pytest.fixture
+def inline_threads(monkeypatch) -> None:
+    """For tests on the autojump clock: ``trio.to_thread.run_sync`` runs its function in
+    the loop's own thread (see tests/helpers/recorder.py)."""
+    monkeypatch.setattr(trio.to_thread, "run_sync", run_sync_inline)
+
+
+@pytest.fixture
+def memory_network(monkeypatch, inline_threads) -> MemoryNetwork:
+    """For tests on the autojump clock: connections to a ``MiniExchange`` started on it go
+    through memory, and worker threads run inline (see tests/helpers/recorder.py)."""
+    network = MemoryNetwork()
+    monkeypatch.setattr(trio, "open_tcp_stream", network.open_tcp_stream)
+    return network
 
 
 KINDS = ("unit", "property", "e2e", "process")

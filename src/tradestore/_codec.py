@@ -6,6 +6,12 @@ msgpack's smallest encoding (non-negative as uint), strings as str (never bin).
 
 Through msgpack, so exact on any value: the compiled decoders read the usual shape
 themselves and hand every other value to ``decode_batch`` / ``decode_fixed_rows``.
+
+Prices and quantities are non-negative finite decimals. A string in exponent form
+(``1.0E-7``, as ``str(Decimal)`` prints) reads back exactly; a negative one, a negative
+zero (``-0``, which ``rust_decimal`` can print) or ``NaN`` is legal MessagePack but not a
+trade: every reader refuses the whole value alike, naming its key (they all end here),
+and the encoder refuses to write one.
 """
 
 from __future__ import annotations
@@ -23,7 +29,19 @@ _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
 
 
 def encode_batch(trades: Iterable[AggTrade]) -> bytes:
-    return _packer.pack([t.to_row() for t in trades])
+    """The v1 value of trades; ValueError names a trade whose price or qty is not a
+    non-negative finite Decimal (negative zero included: no reader would accept it)."""
+    trades = list(trades)
+    rows = [t.to_row() for t in trades]
+    for trade, row in zip(trades, rows, strict=True):
+        # Positional text of a non-negative finite Decimal starts with a digit; "-0",
+        # "-1.5", "NaN" and "Infinity" do not (a cheap test on the flush path).
+        if not (row[0][:1].isdigit() and row[1][:1].isdigit()):
+            raise ValueError(
+                f"trade {trade.agg_id}: price {row[0]} and qty {row[1]} must be non-negative "
+                "finite decimals"
+            )
+    return _packer.pack(rows)
 
 
 def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:
@@ -36,7 +54,7 @@ def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:
         raise CorruptValue(key, "not an array of trades")
     try:
         return [
-            AggTrade(agg_id=a, price=Decimal(p), qty=Decimal(q), time_ms=t, is_buyer_maker=m)
+            AggTrade(agg_id=a, price=_amount(p), qty=_amount(q), time_ms=t, is_buyer_maker=m)
             for p, q, t, a, m in rows
             if _row_ok(p, q, t, a, m)
         ]
@@ -71,3 +89,14 @@ def _row_ok(p, q, t, a, m) -> bool:
     if type(t) is not int or type(a) is not int or type(m) is not bool:
         raise ValueError("time/id/flag of wrong type")
     return True
+
+
+def _amount(text: str) -> Decimal:
+    value = Decimal(text)
+    if not _amount_ok(value):
+        raise ValueError(f"{text!r} is not a non-negative finite decimal")
+    return value
+
+
+def _amount_ok(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and not value.is_signed()

@@ -8,7 +8,9 @@ import json
 import pytest
 import trio
 
-from tests.helpers.recorder import MiniExchange, agg_event, combined, stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.recorder import MiniExchange, agg_event, combined
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.recorder import DROP_REASONS, RecorderConfig, run
 
@@ -277,18 +279,18 @@ async def test_safety_valve_flushes_early(tmp_path):
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 251))
 
 
-async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monkeypatch):
+async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(
+    tmp_path, monkeypatch, autojump_clock, memory_network
+):
     """Flush k starts at first + k * interval: a slow write does not push the next one back
     (sleeping the interval after each write would drift by the write time every flush)."""
-    import time as _time
-
     interval, write_time = 0.2, 0.08
     starts: list[float] = []
     original = TradeStore.write_batches
 
     def slow_write(self, batches, gaps=()):
-        starts.append(_time.monotonic())
-        _time.sleep(write_time)
+        starts.append(trio.current_time())
+        autojump_clock.jump(write_time)  # the write takes 80 ms of the test's clock
         return original(self, batches, gaps)
 
     monkeypatch.setattr(TradeStore, "write_batches", slow_write)
@@ -296,10 +298,10 @@ async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monke
     async def handler(ws, index):
         for i in range(1, 100_000):
             await ws.send_message(combined(agg_event("BTCUSDT", i)))
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # the scenario: a trade every 10 virtual ms
 
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(handler).start(nursery)
+        fx = await MiniExchange(handler).start(nursery, memory_network)
         cfg = config(fx.url, tmp_path / "db", flush_interval=interval, retention_days=0)
         await nursery.start(run, cfg)
         with trio.fail_after(20):
@@ -307,11 +309,13 @@ async def test_flushes_stay_on_a_fixed_grid_when_writes_are_slow(tmp_path, monke
         nursery.cancel_scope.cancel()
     offsets = [t - starts[0] for t in starts[:11]]
     for k, offset in enumerate(offsets):
-        assert abs(offset - k * interval) < 0.05, offsets
+        assert abs(offset - k * interval) < 1e-6, offsets
 
 
 @pytest.mark.parametrize("wrapper", [None, "data", "event"])
-async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock, wrapper):
+async def test_server_shutdown_event_reconnects_at_once(
+    tmp_path, autojump_clock, memory_network, wrapper
+):
     shutdown = {"e": "serverShutdown", "E": 1}
     if wrapper == "data":
         shutdown = {"stream": "!shutdown", "data": shutdown}
@@ -323,7 +327,7 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
         [combined(agg_event("BTCUSDT", i)) for i in range(4, 11)],
     ]
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(script(frames)).start(nursery)
+        fx = await MiniExchange(script(frames)).start(nursery, memory_network)
         recorder = await nursery.start(run, config(fx.url, tmp_path / "db"))
         with trio.fail_after(20):
             await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored == 10)
@@ -338,25 +342,37 @@ async def test_server_shutdown_event_reconnects_at_once(tmp_path, autojump_clock
     assert stored_ids(tmp_path / "db", "BTCUSDT") == list(range(1, 11))
 
 
-async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
+async def test_retention_deletes_what_aged_out_and_keeps_imported_history(tmp_path, caplog):
+    """Retention deletes trades as they age past the window; what was already older than
+    the window when stored (an imported day, ETHUSDT here) is kept, and the first pass
+    says so plainly."""
+    import logging
     import time as _time
     from decimal import Decimal
 
     from tradestore import AggTrade
+    from tradestore.store import apply_retention, plan_retention
 
     now_ms = int(_time.time() * 1000)
+    day = 86_400_000
     db = tmp_path / "db"
 
     def trade(agg_id: int, time_ms: int) -> AggTrade:
         return AggTrade(agg_id, Decimal("100.5"), Decimal("0.25"), time_ms, False)
 
     with TradeStore(db) as store:
-        store.store_batch("BTCUSDT", [trade(i, now_ms - 10 * 86_400_000 + i) for i in range(1, 6)])
+        # The first retention pass, five days ago: id 1 was already older than its window.
+        store.store_batch("BTCUSDT", [trade(1, now_ms - 13 * day)])
+        apply_retention(store, plan_retention(store, days=7.0, now_ms=now_ms - 5 * day))
+        store.store_batch("BTCUSDT", [trade(i, now_ms - 10 * day + i) for i in range(2, 6)])
         store.store_batch("BTCUSDT", [trade(i, now_ms - 3_600_000 + i) for i in range(6, 9)])
+        # A day imported from data.binance.vision, a month old: history.
+        store.store_batch("ETHUSDT", [trade(i, now_ms - 30 * day + i) for i in range(1, 4)])
 
     async def idle(ws, index):
         await trio.sleep_forever()
 
+    caplog.set_level(logging.INFO, logger="tradestore.recorder")
     async with trio.open_nursery() as nursery:
         fx = await MiniExchange(idle).start(nursery)
         recorder = await nursery.start(run, config(fx.url, db, retention_days=7.0))
@@ -364,10 +380,15 @@ async def test_prunes_expired_trades_at_start_and_keeps_recent_ones(tmp_path):
             await wait_for(lambda: recorder.statistics().prune.runs == 1)
         stats = recorder.statistics()
         nursery.cancel_scope.cancel()
-    assert stats.prune.trades_removed == 5
-    assert stored_ids(db, "BTCUSDT") == [6, 7, 8]
+    assert stats.prune.trades_removed == 4
+    assert stored_ids(db, "BTCUSDT") == [1, 6, 7, 8]  # id 1: older than the edge when stored
+    assert stored_ids(db, "ETHUSDT") == [1, 2, 3]
     # The last id was read back at start, so the next live trade continues from 8.
     assert stats.symbols["BTCUSDT"].last_id == 8
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retention: keeping 7 days" in said
+    assert "retention: BTCUSDT: deleting 4 trades" in said
+    assert "retention: ETHUSDT: keeping the batches keyed" in said
 
 
 async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, monkeypatch):
@@ -378,7 +399,7 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
     original = TradeStore.write_batches
 
     def stalled_write(self, batches, gaps=()):
-        _time.sleep(0.3)
+        _time.sleep(0.3)  # the scenario: a disk that stalls every write for 0.3 s
         return original(self, batches, gaps)
 
     monkeypatch.setattr(TradeStore, "write_batches", stalled_write)
@@ -394,7 +415,7 @@ async def test_intake_pauses_at_the_buffer_limit_and_loses_nothing(tmp_path, mon
             while recorder.statistics().symbols["BTCUSDT"].stored < 3000:
                 stats = recorder.statistics()
                 peak = max(peak, stats.buffered)
-                await trio.sleep(0.005)
+                await trio.sleep(0.005)  # samples the buffer depth until everything is stored
         nursery.cancel_scope.cancel()
     # The limit is checked after each frame: at most one over it.
     assert 0 < peak <= 500
@@ -461,11 +482,13 @@ async def test_statistics_shape_is_stable(tmp_path):
     json.dumps(stats)  # plain JSON all the way down
     assert set(stats) >= {
         "started_ms", "frames", "drops", "server_shutdowns", "buffered", "in_flight", "queue",
-        "flush", "prune", "connect_budget_waits", "symbols", "connections",
+        "flush", "prune", "connect_budget_waits", "symbols", "connections", "held", "stalls",
     }  # fmt: skip
     assert set(stats["symbols"]["BTCUSDT"]) == {
-        "received", "stored", "duplicates", "gaps", "missing_ids", "drops", "reconnects",
-        "last_id", "last_trade_ms", "buffered",
+        "received", "stored", "duplicates", "redundant", "gaps", "missing_ids", "holds",
+        "holds_filled", "drops", "reconnects", "last_id", "last_trade_ms", "buffered",
+        "last_received_ms", "event_lag", "stall_suspected", "stall_confirmed", "stall_quiet",
+        "stalled_since_ms",
     }  # fmt: skip
     assert set(stats["flush"]) == {
         "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms",
@@ -473,5 +496,10 @@ async def test_statistics_shape_is_stable(tmp_path):
     }  # fmt: skip
     conn = stats["connections"][0]
     assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0
+    assert conn["line"] == "a" and conn["taken"] == 1 and conn["last_frame_ms"] is not None
+    assert set(stats["stalls"]) == {
+        "enabled", "checks", "check_failures", "catching_up", "caught_up", "checks_per_minute",
+        "median_event_lag", "clock_skew_suspected",
+    }  # fmt: skip
     assert stats["queue"]["size"] == 4096
     assert snapshot.connections[0].opens == 1 and snapshot.queue.size == 4096

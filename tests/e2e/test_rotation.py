@@ -9,7 +9,9 @@ import json
 import pytest
 import trio
 
-from tests.helpers.recorder import MiniExchange, agg_event, combined, stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.recorder import MiniExchange, agg_event, combined
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.recorder import RecorderConfig, run
@@ -98,7 +100,9 @@ def notice() -> str:
     return json.dumps({"e": "serverShutdown", "E": 1})
 
 
-async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojump_clock):
+async def test_successor_frames_wait_behind_the_old_connection(
+    tmp_path, autojump_clock, memory_network
+):
     """The successor's first trades (8..) arrive while the old connection still delivers
     6, 7: accepted as they come, 8 would open a false gap 6..7. The successor holds its
     frames until the old connection's last one is queued, so the seam has no gap."""
@@ -110,7 +114,7 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
             for frame in frames_old:
                 await ws.send_message(frame)
             for i in range(6, 11):
-                await trio.sleep(0.1)
+                await trio.sleep(0.1)  # the scenario: the old connection trickles on
                 await ws.send_message(combined(agg_event("BTCUSDT", i)))
             try:
                 await ws.get_message()  # the recorder sends nothing: this waits for the close
@@ -123,7 +127,7 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
 
     db = tmp_path / "db"
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(handler).start(nursery)
+        fx = await MiniExchange(handler).start(nursery, memory_network)
         cfg = RecorderConfig(
             symbols=("BTCUSDT",), endpoint=fx.url, db=str(db), retention_days=0, backfill=False
         )
@@ -141,10 +145,13 @@ async def test_successor_frames_wait_behind_the_old_connection(tmp_path, autojum
     # Make-before-break: the successor was accepted at once (on the notice), the old
     # connection closed only after the overlap.
     assert fx.accepted[1][0] - fx.accepted[0][0] < 0.01
-    assert old_closed_at and old_closed_at[0] - fx.accepted[1][0] >= cfg.rotation_overlap
+    # (Virtual times are sums of floats: 8.002 - 7.002 is 0.9999999999999991.)
+    assert old_closed_at and old_closed_at[0] - fx.accepted[1][0] >= cfg.rotation_overlap - 1e-9
 
 
-async def test_rotation_keeps_the_old_connection_when_no_successor_opens(tmp_path, autojump_clock):
+async def test_rotation_keeps_the_old_connection_when_no_successor_opens(
+    tmp_path, autojump_clock, memory_network
+):
     """A successor that cannot connect does not cost the running connection: the old one
     keeps recording, the rotation is retried under backoff and counted as failed."""
     attempts = []
@@ -154,12 +161,12 @@ async def test_rotation_keeps_the_old_connection_when_no_successor_opens(tmp_pat
         if index == 0:
             for i in range(1, 100_000):
                 await ws.send_message(combined(agg_event("BTCUSDT", i)))
-                await trio.sleep(0.5)
+                await trio.sleep(0.5)  # the scenario: two trades a virtual second
         await ws.aclose()  # every successor is closed at once
 
     db = tmp_path / "db"
     async with trio.open_nursery() as nursery:
-        fx = await MiniExchange(handler).start(nursery)
+        fx = await MiniExchange(handler).start(nursery, memory_network)
         cfg = RecorderConfig(
             symbols=("BTCUSDT",),
             endpoint=fx.url,

@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 import trio
 
-from tests.helpers.recorder import wait_for
+from tests.helpers import wait_for
 from tradestore.cli import _run
 from tradestore.recorder import RecorderConfig
 from tradestore.recorder import run as run_recorder

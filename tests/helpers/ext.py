@@ -1,12 +1,10 @@
-"""Shared by the hot-path tests: both twins of each module, and small stores."""
+"""Shared by the hot-path tests: both twins of each module, and how they fail."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from tradestore import AggTrade, _compat
+from tradestore import _compat
 
 
 def twin_params(name: str) -> list:
@@ -19,10 +17,6 @@ def twin_params(name: str) -> list:
         # test_ext_loaded fails in this case unless TRADESTORE_NO_EXTENSIONS is set.
         params.append(pytest.param(None, id="compiled", marks=pytest.mark.skip("not built")))
     return params
-
-
-def trade(agg_id: int, price: str, qty: str, time_ms: int, maker: bool = False) -> AggTrade:
-    return AggTrade(agg_id, Decimal(price), Decimal(qty), time_ms, maker)
 
 
 def outcome(fn, *args):

@@ -126,7 +126,8 @@ def _check_parsed(name: str, got, want: tuple, label: str) -> None:
 
 
 def msgpack_rows(value) -> list[tuple] | None:
-    """The v1 rows of a value as msgpack reads them, or None for a corrupt value."""
+    """The v1 rows of a value as msgpack reads them, or None for a corrupt value (one that
+    is not MessagePack, not rows of five, or holds a price or qty below zero)."""
     try:
         doc = msgpack.unpackb(bytes(value), raw=False, use_list=False, strict_map_key=True)
     except Exception:  # noqa: BLE001 - msgpack raises many types; any of them means corrupt
@@ -143,9 +144,13 @@ def msgpack_rows(value) -> list[tuple] | None:
         if type(m) is not bool:
             return None
         try:
-            rows.append((a, Decimal(p), Decimal(q), t, m))
+            price, qty = Decimal(p), Decimal(q)
         except ArithmeticError:
             return None
+        # A negative amount, a negative zero or NaN is not a trade: the value is corrupt.
+        if not all(d.is_finite() and not d.is_signed() for d in (price, qty)):
+            return None
+        rows.append((a, price, qty, t, m))
     return rows
 
 

@@ -1,23 +1,22 @@
-"""A tiny scripted aggTrade WebSocket server for the recorder tests (loopback, port 0)."""
+"""Scripted aggTrade WebSocket servers for the recorder tests, on 127.0.0.1 or in memory.
+
+On the real clock a ``MiniExchange`` listens on a loopback port. On the autojump clock it
+must not: the mock clock jumps as soon as every task is blocked, and a task waiting for
+the kernel to hand over loopback bytes, or for a worker thread, counts as blocked, so
+virtual time would move while data is in flight. ``MemoryNetwork`` replaces both there.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
-import os
-import re
-import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 import trio
+import trio.testing
 import trio_websocket
-
-from tradestore import TradeStore
-from tradestore._codec import decode_batch
-from tradestore.store._keys import MAX_MS
-from tradestore.store._verify import verify
 
 # Recent trade times, so the recorder's retention pruning never touches test data.
 BASE_MS = (int(time.time()) // 3600 - 1) * 3_600_000
@@ -47,25 +46,85 @@ def combined(event: dict, stream: str | None = None) -> str:
     return json.dumps({"stream": stream, "data": event})
 
 
+async def run_sync_inline(fn, *args, **_options):
+    """``trio.to_thread.run_sync`` without the thread: on the autojump clock a worker
+    thread's real time would let virtual time jump, so the call blocks the loop instead
+    (the daemon's threads are exercised by the real-clock tests)."""
+    await trio.lowlevel.checkpoint()
+    return fn(*args)
+
+
+class MemoryNetwork:
+    """``trio.open_tcp_stream`` to a listener in this process over in-memory streams: with
+    no kernel in between, the autojump clock moves only when the whole test waits on a
+    timer. (The daemon's sockets are exercised by the real-clock tests.)"""
+
+    def __init__(self) -> None:
+        self._listeners: dict[int, tuple[trio.Nursery, Callable]] = {}
+        self._next_port = 40_000
+
+    def listen(self, nursery: trio.Nursery, serve_stream: Callable) -> int:
+        """A port whose connections run ``serve_stream(stream)`` in nursery."""
+        port = self._next_port
+        self._next_port += 1
+        self._listeners[port] = (nursery, serve_stream)
+        return port
+
+    async def open_tcp_stream(self, host: str, port: int, **_options) -> trio.abc.Stream:
+        await trio.lowlevel.checkpoint()
+        if host not in ("127.0.0.1", "localhost") or port not in self._listeners:
+            raise OSError(errno.ECONNREFUSED, f"nothing listens on {host}:{port} (in memory)")
+        nursery, serve_stream = self._listeners[port]
+        client, server = trio.testing.memory_stream_pair()
+        nursery.start_soon(serve_stream, server)
+        return client
+
+
 Handler = Callable[[trio_websocket.WebSocketConnection, int], Awaitable[None]]
 
 
 class MiniExchange:
-    """Runs ``handler(ws, index)`` for each accepted connection; records what happened."""
+    """Runs ``handler(ws, index)`` for each accepted connection; records what happened.
 
-    def __init__(self, handler: Handler) -> None:
+    With ``reject=(status, headers, body)`` every handshake is refused that way instead."""
+
+    def __init__(self, handler: Handler | None = None, *, reject: tuple | None = None) -> None:
         self.handler = handler
+        self.reject = reject
         self.accepted: list[tuple[float, str]] = []  # (trio time, path) per connection
+        self.rejected: list[float] = []  # trio time of each refused handshake
         self.url = ""
 
-    async def start(self, nursery: trio.Nursery) -> MiniExchange:
-        server = await nursery.start(
-            partial(trio_websocket.serve_websocket, self._handle, "127.0.0.1", 0, ssl_context=None)
-        )
-        self.url = f"ws://127.0.0.1:{server.port}"
+    async def start(self, nursery: trio.Nursery, network: MemoryNetwork | None = None):
+        if network is not None:
+            port = network.listen(nursery, self._serve_memory_stream)
+        else:
+            server = await nursery.start(
+                partial(
+                    trio_websocket.serve_websocket, self._handle, "127.0.0.1", 0, ssl_context=None
+                )
+            )
+            port = server.port
+        self.url = f"ws://127.0.0.1:{port}"
         return self
 
+    async def _serve_memory_stream(self, stream: trio.abc.Stream) -> None:
+        # What trio_websocket.WebSocketServer does for each accepted TCP stream.
+        async with stream, trio.open_nursery() as nursery:
+            request = await trio_websocket.wrap_server_stream(nursery, stream)
+            try:
+                await self._handle(request)
+            finally:
+                with trio.move_on_after(1, shield=True):
+                    await request._connection.aclose()
+                nursery.cancel_scope.cancel()
+
     async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
+        if self.reject is not None:
+            self.rejected.append(trio.current_time())
+            status, headers, body = self.reject
+            await request.reject(status, extra_headers=headers, body=body)
+            return
         index = len(self.accepted)
         self.accepted.append((trio.current_time(), request.path))
         ws = await request.accept()
@@ -73,90 +132,3 @@ class MiniExchange:
             await self.handler(ws, index)
         except trio_websocket.ConnectionClosed:
             pass
-
-
-def stored_ids(db, symbol: str) -> list[int]:
-    """Every stored agg id of symbol (in query order) read through a secondary instance."""
-    with TradeStore(db, read_only=True) as store:
-        ids = [t.agg_id for t in store.query_trades(symbol, 0, MAX_MS)]
-        # query_trades de-duplicates; the raw count proves nothing was stored twice.
-        raw = sum(len(decode_batch(v, k)) for k, v in store.iter_values(symbol, 0, MAX_MS))
-    assert raw == len(ids), f"{symbol}: {raw} stored rows for {len(ids)} distinct ids"
-    return ids
-
-
-async def wait_for(predicate: Callable[[], bool], *, step: float = 0.01) -> None:
-    """Poll until predicate() holds (callers bound it with fail_after)."""
-    while not predicate():  # noqa: ASYNC110 - polls counters no event exposes
-        await trio.sleep(step)
-
-
-# ---------------------------------------------------------------- daemon processes
-
-
-def daemon_env() -> dict[str, str]:
-    """The environment of a daemon subprocess: unbuffered, no stray TRADESTORE_* settings."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return {
-        k: v
-        for k, v in env.items()
-        if not k.startswith("TRADESTORE_") or k == "TRADESTORE_NO_EXTENSIONS"
-    }
-
-
-async def start_daemon(argv: list[str], log_path) -> trio.Process:
-    """``python -m tradestore run ARGV`` with stdout and stderr appended to log_path."""
-    with open(log_path, "ab") as log:  # noqa: ASYNC230 - a local file, opened once
-        return await trio.lowlevel.open_process(
-            [sys.executable, "-m", "tradestore", "run", *argv],
-            stdout=log,
-            stderr=log,
-            env=daemon_env(),
-        )
-
-
-async def stop_daemon(proc: trio.Process, log_path, sig: int = signal.SIGTERM) -> int:
-    """Send sig and wait for the exit status (a SIGTERM must end with 0)."""
-    proc.send_signal(sig)
-    with trio.fail_after(30):
-        rc = await proc.wait()
-    if sig == signal.SIGTERM:
-        assert rc == 0, log_path.read_text()
-    return rc
-
-
-async def kill_daemon(proc: trio.Process) -> None:
-    if proc.returncode is None:
-        proc.kill()
-        with trio.CancelScope(shield=True):
-            await proc.wait()
-
-
-async def wait_for_log(log_path, pattern: str, *, after: int = 0) -> re.Match:
-    """The first match of the regex pattern in the log (from byte offset ``after``)."""
-    while True:
-        text = log_path.read_text(errors="replace")[after:] if log_path.exists() else ""
-        match = re.search(pattern, text)
-        if match:
-            return match
-        await trio.sleep(0.05)
-
-
-def caught_up(db, fx, symbols) -> bool:
-    """Every id the fake exchange generated is stored, without a hole (via a secondary)."""
-    if not (db / "CURRENT").exists():
-        return False
-    with TradeStore(db, read_only=True) as store:
-        for symbol in symbols:
-            report = verify(store, symbol)
-            if not report.ok or report.last_id != fx.log.generated_ids(symbol)[-1]:
-                return False
-    return True
-
-
-def stored_count(db) -> int:
-    """Trades stored in db (all symbols), read through a secondary instance."""
-    if not (db / "CURRENT").exists():
-        return 0
-    with TradeStore(db, read_only=True) as store:
-        return sum(s["trades"] for s in store.stats()["symbols"].values())

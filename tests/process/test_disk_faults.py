@@ -28,15 +28,10 @@ import httpx
 import pytest
 import trio
 
-from tests.helpers import REPO
-from tests.helpers.recorder import (
-    caught_up,
-    daemon_env,
-    kill_daemon,
-    stored_count,
-    stored_ids,
-    wait_for,
-)
+from tests.helpers import REPO, wait_for
+from tests.helpers.daemon import daemon_env, kill_daemon, metric, metrics_url, wait_for_log
+from tests.helpers.store import caught_up, stored_count, stored_ids
+from tests.helpers.trades import make_trades
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
@@ -85,15 +80,6 @@ async def open_daemon(argv: list[str], log_path, *, file_size_limit: int | None 
             yield proc
         finally:
             await kill_daemon(proc)
-
-
-async def wait_in_log(log_path, pattern: str, *, after: int = 0) -> re.Match:
-    while True:
-        text = log_path.read_text(errors="replace")[after:] if log_path.exists() else ""
-        match = re.search(pattern, text)
-        if match:
-            return match
-        await trio.sleep(0.05)
 
 
 def daemon_argv(tmp_path, fx, **settings) -> list[str]:
@@ -192,18 +178,22 @@ async def test_a_full_disk_for_a_while_loses_nothing(tmp_path, capsys, disk_faul
         argv = daemon_argv(tmp_path, fx, metrics_addr="127.0.0.1:0")
         argv[argv.index("--db") + 1] = str(db)
         async with open_daemon(argv, log_path) as proc:
-            with trio.fail_after(40):
-                url = (await wait_in_log(log_path, r"metrics on (http://\S+)/metrics")).group(1)
+            with trio.fail_after(60):
+                url = await metrics_url(log_path)
                 await wait_for(lambda: stored_count(db) >= 200, step=0.1)
                 disk_fault.fill(proc)
-                await wait_in_log(log_path, FAILED.pattern)
-                await trio.sleep(4.0)  # several retries, each reopening on the full disk
+                await wait_for_log(log_path, FAILED.pattern)
                 async with httpx.AsyncClient(base_url=url) as client:
+                    # Several retries (three failed attempts), each reopening on the full disk.
+                    while True:
+                        metrics = (await client.get("/metrics")).text
+                        if metric(metrics, "tradestore_flush_failures_total") >= 3:
+                            break
+                        await trio.sleep(0.1)
                     health = await client.get("/healthz")
-                    metrics = (await client.get("/metrics")).text
                 stored_during = {s: stored_ids(db, s) for s in SYMBOLS}
                 disk_fault.free(proc)
-                await wait_in_log(log_path, r"the store takes writes again")
+                await wait_for_log(log_path, r"the store takes writes again")
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)
                 await wait_for(lambda: caught_up(db, fx, SYMBOLS), step=0.2)
@@ -279,7 +269,7 @@ async def test_a_disk_that_stays_full_exits_1_and_a_restart_recovers(tmp_path, c
             with trio.fail_after(30):
                 await wait_for(lambda: stored_count(db) >= 200, step=0.1)
                 set_file_size_limit(proc.pid, FULL)
-                await wait_in_log(log_path, FAILED.pattern)
+                await wait_for_log(log_path, FAILED.pattern)
                 if ending == "sigterm":
                     proc.send_signal(signal.SIGTERM)
                 rc = await proc.wait()
@@ -319,7 +309,7 @@ async def test_a_disk_that_stays_full_exits_1_and_a_restart_recovers(tmp_path, c
 LATCH_SCRIPT = """
 import json, os, resource, sys
 from tradestore import TradeStore
-from tests.unit.test_store import make_trades
+from tests.helpers.trades import make_trades
 
 db = sys.argv[1]
 limits = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -386,8 +376,6 @@ class _FailingWrites:
 
 def test_a_failed_write_leaves_the_counts_and_last_id_true(tmp_path):
     """The store's cached bookkeeping must not count a write that did not happen."""
-    from tests.unit.test_store import make_trades
-
     with TradeStore(tmp_path / "db") as store:
         store.store_batch("BTCUSDT", make_trades(100))
         failures = iter([True, True])
@@ -424,8 +412,6 @@ class _Disk:
 
 
 async def test_outage_logs_once_keeps_every_trade_and_recovers(tmp_path, caplog, monkeypatch):
-    from tests.unit.test_store import make_trades
-
     disk = _Disk(monkeypatch)
     batcher, store = _batcher(tmp_path, flush_interval=0.05)
     trades = make_trades(300)
@@ -461,9 +447,8 @@ async def test_outage_logs_once_keeps_every_trade_and_recovers(tmp_path, caplog,
 
 
 async def test_gives_up_after_write_failure_timeout_with_the_trades_kept(
-    tmp_path, monkeypatch, caplog
+    tmp_path, monkeypatch, caplog, autojump_clock, inline_threads
 ):
-    from tests.unit.test_store import make_trades
     from tradestore.recorder import StoreUnavailable
     from tradestore.recorder import _batcher as batcher_module
 

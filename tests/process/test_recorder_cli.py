@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import tomllib
 
 import pytest
 import trio
 
-from tests.helpers.recorder import stored_ids, wait_for
-from tradestore import TradeStore
+from tests.helpers import wait_for, wait_for_async
+from tests.helpers.daemon import (
+    accepted_up_to,
+    kill_daemon,
+    metrics_url,
+    start_daemon,
+    stop_daemon,
+    wait_for_log,
+)
+from tests.helpers.store import stored_count, stored_ids
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.recorder import RecorderConfig
@@ -148,31 +155,8 @@ def test_unusable_db_exits_1(clean_env, tmp_path):
     assert main(argv) == 1
 
 
-async def start_daemon(argv: list[str], log_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env = {
-        k: v
-        for k, v in env.items()
-        if not k.startswith("TRADESTORE_") or k == "TRADESTORE_NO_EXTENSIONS"
-    }
-    with open(log_path, "wb") as log:  # noqa: ASYNC230 - a local file, opened once
-        return await trio.lowlevel.open_process(
-            [sys.executable, "-m", "tradestore", "run", *argv],
-            stdout=log,
-            stderr=log,
-            env=env,
-        )
-
-
-async def sigterm_and_wait(proc, log_path) -> int:
-    proc.send_signal(signal.SIGTERM)
-    with trio.fail_after(30):
-        rc = await proc.wait()
-    assert rc == 0, log_path.read_text()
-    return rc
-
-
 @pytest.mark.parametrize("flush_interval", [1.0, 3600.0])
+@pytest.mark.slow
 async def test_daemon_process_stores_every_sent_id_exactly_once(tmp_path, flush_interval):
     """The fake exchange sends N trades per symbol to a real ``tradestore-trio run``
     process; after SIGTERM (exit 0) the DB holds every sent id exactly once. With a 1 h
@@ -198,22 +182,25 @@ async def test_daemon_process_stores_every_sent_id_exactly_once(tmp_path, flush_
             str(config),
             "--retention-days",
             "0",
+            "--metrics-addr",
+            "127.0.0.1:0",
         ]
         proc = await start_daemon(argv, log_path)
         try:
             with trio.fail_after(60):
+                base = await metrics_url(log_path)
                 for symbol in symbols:
                     await wait_for(lambda s=symbol: len(fx.log.sent_ids(s)) == n, step=0.05)
+                # Once the daemon holds the last frame of each symbol, SIGTERM loses nothing.
+                last_sent = {s: fx.log.sent_ids(s)[-1] for s in symbols}
+                await wait_for_async(lambda: accepted_up_to(base, last_sent))
                 if flush_interval == 1.0:
-                    await wait_for(lambda: _stored_count(db) == 2 * n, step=0.2)
+                    await wait_for(lambda: stored_count(db) == 2 * n, step=0.2)
                 else:
-                    await trio.sleep(1.5)  # loopback delivery of the last frames
-                    assert not (db / "CURRENT").exists() or _stored_count(db) == 0
-            await sigterm_and_wait(proc, log_path)
+                    assert stored_count(db) == 0
+            await stop_daemon(proc, log_path)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill_daemon(proc)
     for symbol in symbols:
         sent = fx.log.sent_ids(symbol)
         assert len(sent) == n
@@ -221,13 +208,6 @@ async def test_daemon_process_stores_every_sent_id_exactly_once(tmp_path, flush_
     text = log_path.read_text()
     assert "shutdown: all buffers flushed" in text
     assert "Traceback" not in text
-
-
-def _stored_count(db) -> int:
-    if not (db / "CURRENT").exists():
-        return 0
-    with TradeStore(db, read_only=True) as store:
-        return sum(s["trades"] for s in store.stats()["symbols"].values())
 
 
 async def test_second_signal_exits_at_once(monkeypatch):
@@ -271,13 +251,11 @@ async def test_second_daemon_on_the_same_db_exits_1(tmp_path):
     first = await start_daemon(argv, tmp_path / "first.log")
     try:
         with trio.fail_after(30):
-            await wait_for(lambda: (db / "LOCK").exists(), step=0.05)
-            await trio.sleep(0.5)
+            # Logged once the store is open: from then on the first daemon holds the lock.
+            await wait_for_log(tmp_path / "first.log", r"recording \d+ symbols")
             second = await start_daemon(argv, tmp_path / "second.log")
             assert await second.wait() == 1
         assert "is in use by another process" in (tmp_path / "second.log").read_text()
-        await sigterm_and_wait(first, tmp_path / "first.log")
+        await stop_daemon(first, tmp_path / "first.log")
     finally:
-        if first.returncode is None:
-            first.kill()
-            await first.wait()
+        await kill_daemon(first)

@@ -10,15 +10,9 @@ import signal
 import pytest
 import trio
 
-from tests.helpers.recorder import (
-    caught_up,
-    kill_daemon,
-    start_daemon,
-    stop_daemon,
-    stored_count,
-    stored_ids,
-    wait_for,
-)
+from tests.helpers import wait_for
+from tests.helpers.daemon import kill_daemon, start_daemon, stop_daemon
+from tests.helpers.store import caught_up, stored_count, stored_ids
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
@@ -38,15 +32,22 @@ async def test_kill_9_then_restart_leaves_no_hole(tmp_path, capsys):
         argv += ["--symbols", ",".join(SYMBOLS), "--retention-days", "0"]
         proc = await start_daemon(argv, log_path)
         try:
-            with trio.fail_after(30):
+            with trio.fail_after(60):
                 await wait_for(lambda: stored_count(db) >= 200, step=0.1)
-                # Mid-stream: trades are buffered (not yet flushed) and more are coming.
-                await trio.sleep(0.5)
+                # Mid-stream: more was sent than the last flush stored (so trades are
+                # buffered, and lost with the kill), and more trades are coming.
+                flushed = stored_count(db)
+                await wait_for(
+                    lambda: sum(len(fx.log.sent_ids(s)) for s in SYMBOLS) >= flushed + 50,
+                    step=0.02,
+                )
                 killed_at = fx.generated("BTCUSDT")
                 await stop_daemon(proc, log_path, signal.SIGKILL)
                 assert proc.returncode == -signal.SIGKILL
                 before = {s: stored_ids(db, s) for s in SYMBOLS}
-                await trio.sleep(1.0)  # down for a second: these trades are only on REST
+                # Down while 100 more trades of each symbol happen: those are only on REST.
+                for symbol in SYMBOLS:
+                    await fx.wait_generated(symbol, killed_at + 100)
                 proc = await start_daemon(argv, log_path)
                 for symbol in SYMBOLS:
                     await fx.wait_generated(symbol, n)

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.helpers import REPO
-from tests.helpers.recorder import daemon_env, stored_ids
+from tests.helpers.daemon import daemon_env
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import SentLog
@@ -29,9 +30,11 @@ def test_short_soak_accounts_for_every_generated_id(tmp_path, capsys):
     results = tmp_path / "results.json"
     argv = [sys.executable, str(SOAK), "--symbols", str(SYMBOLS), "--seconds", "15"]
     argv += ["--rate", "20", "--seed", "3", "--workdir", str(work), "--json", str(results)]
-    # Seed 3 kills at 6.2 s; each connection goes silent 2 s after it opens and the
-    # watchdog recycles it 2 s later, well before the 7 s cuts and the end at ~16 s.
-    argv += ["--drop-every", "7", "--silent-after", "2", "--watchdog-floor", "2"]
+    # Seed 3 kills at 6.2 s after the daemon is up. Each connection goes silent 1 s after
+    # it opens and the watchdog recycles it 1 s later; the exchange cuts every 3 s. Each
+    # fault gets several chances before the end at ~16 s, so a slow start or a cut that
+    # finds the daemon between two connections cannot leave one of them unseen.
+    argv += ["--drop-every", "3", "--silent-after", "1", "--watchdog-floor", "1"]
     argv += ["--skip-every", "97", "--malformed-every", "13", "--duplicate-every", "11"]
     argv += ["--rest-429-every", "5", "--rest-invalid-every", str(INVALID_EVERY)]
     argv += ["--drain-timeout", "40"]
@@ -103,4 +106,10 @@ def test_short_soak_accounts_for_every_generated_id(tmp_path, capsys):
         for line in log.splitlines()
         if "no data for" in line
     ]
-    assert any(t + 1 <= last_trade_s for t in recycled_at), (recycled_at, last_trade_s)
+    timeline = [line[:160] for line in log.splitlines() if "stream-0" in line or "resuming" in line]
+    assert any(t + 1 <= last_trade_s for t in recycled_at), (
+        recycled_at,
+        last_trade_s,
+        result["timeline"] if "timeline" in result else None,
+        timeline,
+    )

@@ -13,7 +13,9 @@ import sys
 import pytest
 import trio
 
-from tests.helpers.recorder import daemon_env, stored_count, stored_ids, wait_for
+from tests.helpers import wait_for, wait_for_async
+from tests.helpers.daemon import accepted_up_to, daemon_env, metrics_url
+from tests.helpers.store import stored_count, stored_ids
 from tradestore import TradeStore
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.store._verify import verify
@@ -43,7 +45,7 @@ serverurl=unix://{dir}/supervisor.sock
 
 ; As docs/deploy/supervisord.conf: SIGTERM, time to flush, restart only on a crash.
 [program:tradestore]
-command={python} -m tradestore run --db {db} --symbols {symbol} --endpoint {ws} --rest-endpoint {rest} --retention-days 0
+command={python} -m tradestore run --db {db} --symbols {symbol} --endpoint {ws} --rest-endpoint {rest} --retention-days 0 --metrics-addr 127.0.0.1:0
 autostart=true
 autorestart=unexpected
 exitcodes=0
@@ -111,16 +113,22 @@ async def test_supervisord_stop_flushes_and_a_kill_is_restarted_and_backfilled(t
             stderr=subprocess.DEVNULL,
         )
         try:
-            with trio.fail_after(60):
+            with trio.fail_after(90):
                 first_pid = await wait_running(tmp_path)
                 await wait_for(lambda: stored_count(db) >= 200, step=0.1)
-                await trio.sleep(0.5)  # mid-flush-interval: trades are buffered
+                # Mid-flush-interval: more was sent than stored, so trades are buffered.
+                flushed = stored_count(db)
+                await wait_for(lambda: len(fx.log.sent_ids(SYMBOL)) >= flushed + 50, step=0.02)
+                log_size = (tmp_path / "daemon.log").stat().st_size
                 os.kill(first_pid, signal.SIGKILL)
                 # supervisord sees an unexpected exit and starts the daemon again.
                 second_pid = await wait_running(tmp_path, not_pid=first_pid)
                 assert second_pid != first_pid
+                base = await metrics_url(tmp_path / "daemon.log", after=log_size)
                 await fx.wait_generated(SYMBOL, n)
-                await trio.sleep(0.3)  # the last trades reach the daemon's buffer
+                # The last trade is in the daemon's buffer (the next flush is seconds away).
+                last = {SYMBOL: fx.log.generated_ids(SYMBOL)[-1]}
+                await wait_for_async(lambda: accepted_up_to(base, last))
                 # The restart read back the last stored id; the hole became a gap that
                 # backfill fills from REST. Stop once it is filled, with the live tail of
                 # the stream still buffered (flushes are 5 s apart).

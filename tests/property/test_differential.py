@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
+from tests.helpers.trades import T0
 from tradestore import AggTrade, _compat
 from tradestore._codec import encode_batch
 
@@ -94,6 +95,7 @@ def _parse_outcomes(impl, frame):
     return (
         outcome(impl.parse_event, frame),
         outcome(impl.parse_agg_trade, frame),
+        outcome(impl.parse_row, frame),
     )
 
 
@@ -116,7 +118,6 @@ def test_parser_agrees_on_noise(frame):
 
 # ---------------------------------------------------------------- values
 
-T0 = 1_767_225_600_000
 trade_rows = st.builds(
     AggTrade,
     agg_id=st.integers(0, 2**63 - 1),
@@ -194,6 +195,7 @@ def test_decoders_agree(values, start, length, dedupe):
 
 @SETTINGS
 @given(st.lists(trade_rows, min_size=1, max_size=30))
+@pytest.mark.slow
 def test_decoders_agree_on_valid_batches(trades):
     assume(all(t.price < 10**10 and t.price.as_tuple().exponent >= -8 for t in trades))
     pairs = [(b"k%d" % i, encode_batch(trades[i : i + 7])) for i in range(0, len(trades), 7)]

@@ -26,13 +26,13 @@ from tests.helpers.fuzz import (
     check_decoders,
     expected_columns,
 )
+from tests.helpers.trades import T0
 from tradestore._compat import twins
 from tradestore._errors import CorruptValue, FixedPointError
 
 DECODERS = twins("decode")
 PROFILES = twins("profile")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-T0 = 1_767_225_600_000
 GUARD = GuardedBuffer()
 
 decimal_texts = st.one_of(
@@ -148,12 +148,14 @@ def _pairs(values):
 @example([msgpack.packb([["1E+999999999", "1", T0, 1, True]])], (T0, T0))
 @example([msgpack.packb([["0E+999999999", "1e-999999999", T0, 1, True]])], (T0, T0))
 @example([msgpack.packb([["1." + "0" * 5000, "9" * 5000, T0, 1, True]])], (T0, T0))
+@pytest.mark.slow
 def test_decoders_match_msgpack(values, window):
     check_decoders(_pairs(values), *window, DECODERS)
 
 
 @SETTINGS
 @given(v1_values(), st.data())
+@pytest.mark.slow
 def test_truncated_prefix_of_longer_buffer(value, data):
     """A prefix handed as a view into the whole value: reading on would find valid bytes."""
     cut = data.draw(st.integers(0, len(value)))

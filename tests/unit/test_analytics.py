@@ -9,7 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from tests.helpers.ext import trade, twin_params
+from tests.helpers.ext import twin_params
+from tests.helpers.seed import seed_key, seed_value, write_raw
+from tests.helpers.trades import T0, store_with, trade
 from tradestore import TradeStore
 from tradestore._fixed import SCALE
 from tradestore.analytics import (
@@ -24,7 +26,6 @@ from tradestore.analytics import (
 from tradestore.analytics import _profile as profile_module
 from tradestore.cli import main
 
-T0 = 1_767_225_600_000
 E8 = SCALE
 
 
@@ -48,13 +49,6 @@ def random_trades(n: int, seed: int = 7, first_id: int = 1) -> list:
     return trades
 
 
-def store_with(tmp_path, trades, batch: int = 100) -> TradeStore:
-    store = TradeStore(tmp_path / "db")
-    for i in range(0, len(trades), batch):
-        store.store_batch("BTCUSDT", trades[i : i + batch])
-    return store
-
-
 def reference(trades, start, end, width: Decimal):
     """The profile computed the obvious way, from AggTrades and Decimals."""
     window = [t for t in trades if start <= t.time_ms <= end]
@@ -75,7 +69,7 @@ def reference(trades, start, end, width: Decimal):
 def test_profile_matches_decimal_reference(tmp_path):
     trades = random_trades(3000)
     start, end = T0 + 5_000, T0 + 100_000
-    with store_with(tmp_path, trades) as store:
+    with store_with(tmp_path / "db", trades) as store:
         p = volume_profile(store, "btcusdt", start, end, bins=40)
         assert p.symbol == "BTCUSDT"
         low, volume, buy, count, window = reference(trades, start, end, p.bin_size)
@@ -104,7 +98,7 @@ def test_profile_matches_decimal_reference(tmp_path):
 
 def test_tick_size_bins_and_json(tmp_path):
     trades = random_trades(1500)
-    with store_with(tmp_path, trades) as store:
+    with store_with(tmp_path / "db", trades) as store:
         p = volume_profile(store, "BTCUSDT", T0, T0 + 10**8, tick_size="0.05")
     assert p.bin_size == Decimal("0.05")
     low, volume, _buy, _count, _ = reference(trades, T0, T0 + 10**8, Decimal("0.05"))
@@ -123,7 +117,7 @@ def test_tick_size_bins_and_json(tmp_path):
 
 
 def test_insufficient_data(tmp_path):
-    with store_with(tmp_path, random_trades(999)) as store:
+    with store_with(tmp_path / "db", random_trades(999)) as store:
         with pytest.raises(InsufficientData, match="insufficient data: 999 BTCUSDT trades"):
             volume_profile(store, "BTCUSDT", T0, T0 + 10**8)
         assert volume_profile(store, "BTCUSDT", T0, T0 + 10**8, min_trades=10).trade_count == 999
@@ -134,17 +128,24 @@ def test_insufficient_data(tmp_path):
 def test_volumes_beyond_int64_are_exact(tmp_path):
     big = Decimal("92233720368.54775807")
     trades = [trade(i, "2.5", str(big), T0 + i, i % 2 == 0) for i in range(1, 1201)]
-    with store_with(tmp_path, trades) as store:
+    with store_with(tmp_path / "db", trades) as store:
         p = volume_profile(store, "BTCUSDT", T0, T0 + 10**6)
     assert p.total_volume == big * 1200
     assert p.bins[p.poc_index].buy_volume == big * 600
 
 
 def test_duplicates_and_out_of_order_batches_count_once(tmp_path):
+    """A database written by a program that did not check ids (the store never stores
+    one twice): a re-sent batch under a later key counts once."""
     trades = random_trades(1200)
-    with TradeStore(tmp_path / "db") as store:
-        store.store_batch("BTCUSDT", trades[600:])
-        store.store_batch("BTCUSDT", trades[:700])  # ids 601..700 stored twice
+    write_raw(
+        tmp_path / "db",
+        [
+            (seed_key("BTCUSDT", T0 + 10**6), seed_value(trades[600:])),
+            (seed_key("BTCUSDT", T0 + 2 * 10**6), seed_value(trades[:700])),  # 601..700 twice
+        ],
+    )
+    with TradeStore(tmp_path / "db", read_only=True) as store:
         p = volume_profile(store, "BTCUSDT", T0, T0 + 10**8, tick_size="1")
         assert p.trade_count == 1200
         assert p.total_volume == sum(t.qty for t in trades)
@@ -171,7 +172,7 @@ def ladder_store(tmp_path, volumes: list[int]) -> TradeStore:
         for _ in range(n):
             trades.append(trade(agg_id, f"{100 + i}.5", "1", T0 + agg_id))
             agg_id += 1
-    return store_with(tmp_path, trades, batch=500)
+    return store_with(tmp_path / "db", trades, batch=500)
 
 
 def test_vacuums_runs_merge_and_impact(tmp_path):
@@ -199,7 +200,7 @@ def test_vacuums_runs_merge_and_impact(tmp_path):
 
 
 def test_cli_profile_and_vacuums(tmp_path, capsys):
-    with store_with(tmp_path, random_trades(2000)):
+    with store_with(tmp_path / "db", random_trades(2000)):
         pass
     db = str(tmp_path / "db")
     window = ["--start", "2026-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"]
@@ -231,7 +232,7 @@ def test_cli_profile_and_vacuums(tmp_path, capsys):
     ],
 )
 def test_cli_usage_errors_exit_2(tmp_path, capsys, args, message):
-    with store_with(tmp_path, random_trades(1200)):
+    with store_with(tmp_path / "db", random_trades(1200)):
         pass
     for command in ("profile", "vacuums"):
         code = main([command, "--db", str(tmp_path / "db"), "--symbol", "BTCUSDT", *args])

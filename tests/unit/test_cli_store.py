@@ -10,16 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tradestore import TradeStore
 from tradestore.cli import main
 
 FIRST_ID, LAST_ID = 3800397495, 3800402494
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def csv_qty_sum(path) -> Decimal:

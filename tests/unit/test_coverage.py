@@ -144,7 +144,8 @@ def test_trade_time_span_and_the_bounds_around_a_time(tmp_path):
         assert store.prev_trade_bound("BTCUSDT", t0) is None
         for i, t in enumerate((t0, t0 + 5_000, t0 + 3_600_000)):
             store.store_batch(
-                "BTCUSDT", [AggTrade(i + 1, Decimal(1), Decimal(1), t + k, False) for k in range(3)]
+                "BTCUSDT",
+                [AggTrade(3 * i + k + 1, Decimal(1), Decimal(1), t + k, False) for k in range(3)],
             )
         assert store.trade_time_span("BTCUSDT") == (t0, t0 + 3_600_002)
         # prev: a time at or after the last trade at or before to_ms, never after to_ms

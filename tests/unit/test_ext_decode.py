@@ -8,11 +8,11 @@ import msgpack
 import numpy as np
 import pytest
 
-from tests.helpers.ext import trade, twin_params
+from tests.helpers.ext import twin_params
+from tests.helpers.seed import seed_key, write_raw
+from tests.helpers.trades import T0, trade
 from tradestore import CorruptValue, FixedPointError, TradeStore
 from tradestore._codec import encode_batch
-
-T0 = 1_767_225_600_000
 
 
 @pytest.fixture(params=twin_params("decode"))
@@ -171,9 +171,15 @@ def test_accumulate_out_of_order_needs_dedupe(profile):
 
 
 def test_store_queries_dedupe_and_order(tmp_path):
-    with TradeStore(tmp_path / "db") as store:
-        store.store_batch("BTCUSDT", batch(6, 5, T0 + 1000))
-        store.store_batch("BTCUSDT", batch(1, 8, T0))  # overlaps ids 6..8, keyed earlier
+    """Ids stored twice by another writer (the store never does): each read once."""
+    write_raw(
+        tmp_path / "db",
+        [
+            (seed_key("BTCUSDT", T0 + 1000), encode_batch(batch(6, 5, T0 + 1000))),
+            (seed_key("BTCUSDT", T0), encode_batch(batch(1, 8, T0))),  # ids 6..8, keyed earlier
+        ],
+    )
+    with TradeStore(tmp_path / "db", read_only=True) as store:
         trades = store.query_trades("BTCUSDT", T0, T0 + 10**6)
         assert [t.agg_id for t in trades] == list(range(1, 11))
         cols = store.query_columns("BTCUSDT", T0, T0 + 10**6)

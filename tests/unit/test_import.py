@@ -38,7 +38,10 @@ def test_several_files_and_a_glob_with_one_summary(tmp_path, capsys, parts):
     code, out, err = run_cli(capsys, "import", "--db", db, pattern, "--no-progress")
     assert code == 0, err
     assert out.startswith(f"imported 2 files into {db}:\n")
-    assert "BTCUSDT: 4,000 trades read, 4,000 new trades stored; 1 gap recorded" in out
+    assert (
+        "BTCUSDT: 4,000 trades read, 4,000 new trades stored, 0 already stored; 1 gap recorded"
+        in out
+    )
     assert "3800399495..3800400494 between 2026-01-01T00:05:18.897Z and" in out
 
     # Exact accounting: every id of the files stored once, the hole on record as a gap.
@@ -62,7 +65,9 @@ def test_several_files_and_a_glob_with_one_summary(tmp_path, capsys, parts):
     # The missing file arrives: stored, the gap closed, the record whole.
     code, out, _ = run_cli(capsys, "import", "--db", db, parts["b"], parts["a"])
     assert code == 0
-    assert "3,000 trades read, 1,000 new trades stored; 1 open gap filled" in out
+    assert (
+        "3,000 trades read, 1,000 new trades stored, 2,000 already stored; 1 open gap filled" in out
+    )
     assert stored_ids(db) == list(range(FIRST_ID, LAST_ID + 1))
     code, out, _ = run_cli(capsys, "gaps", "--db", db, "--open", "--format", "json")
     assert json.loads(out)["gaps"] == []

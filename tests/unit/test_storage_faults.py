@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from tests.unit.test_store import BASE_MS, make_trades
+from tests.helpers.cli import run_cli
+from tests.helpers.trades import T0, make_trades
 from tradestore import CorruptValue, TradeStore
-from tradestore.cli import main
 
-BAD_KEY = b"trades:BTCUSDT:%d" % (BASE_MS + 5500)  # between two good batches
+BAD_KEY = b"trades:BTCUSDT:%d" % (T0 + 5500)  # between two good batches
 
 
 @pytest.fixture
@@ -20,32 +20,26 @@ def damaged(tmp_path):
     with TradeStore(db) as store:
         for i in range(12):
             store.store_batch(
-                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=BASE_MS + i * 1000)
+                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=T0 + i * 1000)
             )
         store.db.put(BAD_KEY, b"\x92\x95\xa5garbage")
     return db
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_library_raises_naming_the_key_or_skips_on_request(damaged):
     with TradeStore(damaged, read_only=True) as store:
         with pytest.raises(CorruptValue) as exc:
-            store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 60_000)
+            store.query_trades("BTCUSDT", T0, T0 + 60_000)
         assert exc.value.key == BAD_KEY
     with TradeStore(damaged, read_only=True, skip_corrupt=True) as store:
-        trades = store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 60_000)
+        trades = store.query_trades("BTCUSDT", T0, T0 + 60_000)
         assert [t.agg_id for t in trades] == list(range(1, 1201))
-        assert len(store.query_columns("BTCUSDT", BASE_MS, BASE_MS + 60_000)) == 1200
+        assert len(store.query_columns("BTCUSDT", T0, T0 + 60_000)) == 1200
         assert store.corrupt_keys == {BAD_KEY}
 
 
 def test_cli_reads_around_the_bad_value_and_names_it(damaged, capsys):
-    base = ["--db", damaged, "--symbol", "BTCUSDT", "--start", BASE_MS, "--end", BASE_MS + 60_000]
+    base = ["--db", damaged, "--symbol", "BTCUSDT", "--start", T0, "--end", T0 + 60_000]
     code, out, err = run_cli(capsys, "query", *base, "--format", "jsonl")
     assert code == 1
     assert len(out.splitlines()) == 1200
@@ -65,6 +59,6 @@ def test_cli_reads_around_the_bad_value_and_names_it(damaged, capsys):
 
     # The writer side keeps working on the damaged DB.
     with TradeStore(damaged) as store:
-        store.store_batch("BTCUSDT", make_trades(10, start_id=1201, start_ms=BASE_MS + 20_000))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1201, start_ms=T0 + 20_000))
     code, out, _ = run_cli(capsys, "query", *base, "--format", "jsonl")
     assert code == 1 and len(out.splitlines()) == 1210

@@ -10,29 +10,13 @@ from decimal import Decimal
 
 import msgpack
 import pytest
-import rocksdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.seed import write_seed_style
+from tests.helpers.trades import T0, make_trades
 from tradestore import AggTrade, StoreError, TradeStore
 from tradestore._codec import encode_batch
-
-BASE_MS = 1_767_225_600_000
-
-
-def make_trades(
-    n: int, start_id: int = 1, start_ms: int = BASE_MS, step_ms: int = 10
-) -> list[AggTrade]:
-    return [
-        AggTrade(
-            agg_id=start_id + i,
-            price=Decimal(f"{87000 + i % 50}.{i % 100:02d}000000"),
-            qty=Decimal(f"0.{(i * 7919) % 10**8:08d}"),
-            time_ms=start_ms + i * step_ms,
-            is_buyer_maker=bool(i % 3),
-        )
-        for i in range(n)
-    ]
 
 
 def test_store_and_query_roundtrip_exact(tmp_path):
@@ -40,13 +24,13 @@ def test_store_and_query_roundtrip_exact(tmp_path):
     with TradeStore(tmp_path / "db") as store:
         for i in range(0, 300, 100):
             store.store_batch("BTCUSDT", trades[i : i + 100])
-        got = store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 10**7)
+        got = store.query_trades("BTCUSDT", T0, T0 + 10**7)
         assert got == trades
         assert [str(t.price) for t in got] == [str(t.price) for t in trades]
         # Inclusive bounds at both ends.
         assert store.query_trades("BTCUSDT", trades[5].time_ms, trades[9].time_ms) == trades[5:10]
-        assert store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 10**7, limit=7) == trades[:7]
-        assert store.query_trades("ETHUSDT", BASE_MS, BASE_MS + 10**7) == []
+        assert store.query_trades("BTCUSDT", T0, T0 + 10**7, limit=7) == trades[:7]
+        assert store.query_trades("ETHUSDT", T0, T0 + 10**7) == []
 
 
 def test_value_bytes_match_rmp_serde_layout(tmp_path):
@@ -76,11 +60,11 @@ def test_taken_key_is_bumped_and_replay_is_idempotent(tmp_path):
     with TradeStore(tmp_path / "db") as store:
         k1 = store.store_batch("BTCUSDT", a)
         k2 = store.store_batch("BTCUSDT", b)
-        k3 = store.store_batch("BTCUSDT", a)  # the same batch again
-        assert k1 == b"trades:BTCUSDT:%d" % BASE_MS
-        assert k2 == b"trades:BTCUSDT:%d" % (BASE_MS + 1)
-        assert k3 == k1
-        got = store.query_trades("BTCUSDT", BASE_MS, BASE_MS + 1000)
+        k3 = store.store_batch("BTCUSDT", a)  # the same batch again: nothing new
+        assert k1 == b"trades:BTCUSDT:%d" % T0
+        assert k2 == b"trades:BTCUSDT:%d" % (T0 + 1)
+        assert k3 is None
+        got = store.query_trades("BTCUSDT", T0, T0 + 1000)
         assert [t.agg_id for t in got] == [1, 2, 3, 10, 11, 12]
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 6
 
@@ -102,7 +86,7 @@ batch_st = st.lists(
 )
 def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
     """Random batches, same-ms trades across batch boundaries, random windows."""
-    batches, agg_id, t = [], 100, BASE_MS
+    batches, agg_id, t = [], 100, T0
     for gap, size in shape:
         batch = []
         for _ in range(size):
@@ -113,7 +97,7 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
     everything = [tr for b in batches for tr in b]
     path = tmp_path / uuid.uuid4().hex
     if seed_style:
-        _write_seed_style(path, "BTCUSDT", batches)
+        write_seed_style(path, "BTCUSDT", batches)
         store = TradeStore(path, read_only=True)
     else:
         store = TradeStore(path)
@@ -121,7 +105,7 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
             store.store_batch("BTCUSDT", b)
     with store:
         for offset, length in windows:
-            start = BASE_MS + offset
+            start = T0 + offset
             end = start + length
             want = sorted(
                 (x for x in everything if start <= x.time_ms <= end), key=lambda x: x.agg_id
@@ -132,19 +116,6 @@ def test_query_equals_naive_filter(tmp_path, shape, windows, seed_style):
             assert cols.time_ms.tolist() == [x.time_ms for x in want]
 
 
-def _write_seed_style(path, symbol, batches):
-    """A DB as the Rust recorder writes it: key = local flush time, after its trades."""
-    opts = rocksdict.Options(raw_mode=True)
-    opts.create_if_missing(True)
-    db = rocksdict.Rdict(str(path), opts)
-    flush_ms = BASE_MS
-    for batch in batches:
-        flush_ms = max(flush_ms + 1, max(t.time_ms for t in batch) + 250)  # lands after the trades
-        rows = [[str(t.price), str(t.qty), t.time_ms, t.agg_id, t.is_buyer_maker] for t in batch]
-        db.put(b"trades:%s:%d" % (symbol.encode(), flush_ms), msgpack.packb(rows))
-    db.close()
-
-
 def test_reads_a_seed_written_db(tmp_path, real_csv):
     """Rust-recorder keys are flush times with trades up to ~1 s before them; queries stay exact."""
     from tradestore.binance._csv import open_text, read_trades
@@ -152,7 +123,7 @@ def test_reads_a_seed_written_db(tmp_path, real_csv):
     with open_text(real_csv) as (text, _size):
         trades = [t for _ln, t in read_trades(text)]
     batches = [list(g) for _s, g in itertools.groupby(trades, key=lambda t: t.time_ms // 1000)]
-    _write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
+    write_seed_style(tmp_path / "seed", "BTCUSDT", batches)
     with TradeStore(tmp_path / "seed", read_only=True) as store:
         start, end = trades[1000].time_ms, trades[2000].time_ms
         got = store.query_trades("BTCUSDT", start, end)
@@ -167,7 +138,7 @@ def test_query_seeks_instead_of_scanning_from_first_key(tmp_path, monkeypatch):
     with TradeStore(tmp_path / "db") as store:
         for hour in range(48):
             store.store_batch(
-                "BTCUSDT", make_trades(5, start_id=hour * 10, start_ms=BASE_MS + hour * 3_600_000)
+                "BTCUSDT", make_trades(5, start_id=hour * 10, start_ms=T0 + hour * 3_600_000)
             )
         seen = []
         original = store._iter_range
@@ -178,32 +149,30 @@ def test_query_seeks_instead_of_scanning_from_first_key(tmp_path, monkeypatch):
                 yield kv
 
         monkeypatch.setattr(store, "_iter_range", spy)
-        got = store.query_trades("BTCUSDT", BASE_MS + 47 * 3_600_000, BASE_MS + 48 * 3_600_000)
+        got = store.query_trades("BTCUSDT", T0 + 47 * 3_600_000, T0 + 48 * 3_600_000)
         assert [t.agg_id for t in got] == [470, 471, 472, 473, 474]
-        assert seen == [b"trades:BTCUSDT:%d" % (BASE_MS + 47 * 3_600_000)]
+        assert seen == [b"trades:BTCUSDT:%d" % (T0 + 47 * 3_600_000)]
 
 
 def test_prune_shrinks_db_and_keeps_newer_data(tmp_path):
     day = 86_400_000
     with TradeStore(tmp_path / "db") as store:
         for i in range(400):
-            store.store_batch(
-                "BTCUSDT", make_trades(100, start_id=i * 100, start_ms=BASE_MS + i * 1000)
-            )
+            store.store_batch("BTCUSDT", make_trades(100, start_id=i * 100, start_ms=T0 + i * 1000))
         for i in range(50):
             store.store_batch(
                 "BTCUSDT",
-                make_trades(100, start_id=10**6 + i * 100, start_ms=BASE_MS + 2 * day + i * 1000),
+                make_trades(100, start_id=10**6 + i * 100, start_ms=T0 + 2 * day + i * 1000),
             )
         store.db.flush()
         store.db.compact_range(None, None)
         before = store.stats()["bytes_on_disk"]
-        removed = store.prune(BASE_MS + day)
+        removed = store.prune(T0 + day)
         after = store.stats()["bytes_on_disk"]
         assert removed == {"BTCUSDT": 40_000}
         assert after < before / 2
-        assert store.query_trades("BTCUSDT", 0, BASE_MS + day) == []
-        newer = store.query_trades("BTCUSDT", BASE_MS + day, BASE_MS + 3 * day)
+        assert store.query_trades("BTCUSDT", 0, T0 + day) == []
+        newer = store.query_trades("BTCUSDT", T0 + day, T0 + 3 * day)
         assert len(newer) == 5000 and newer[0].agg_id == 10**6
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 5000
 
@@ -214,15 +183,15 @@ def test_reader_sees_what_a_live_writer_adds(tmp_path, cli_env):
         writer.store_batch("BTCUSDT", make_trades(10))
         reader = TradeStore(path, read_only=True)
         try:
-            assert len(reader.query_trades("BTCUSDT", 0, 2 * BASE_MS)) == 10
-            writer.store_batch("BTCUSDT", make_trades(10, start_id=11, start_ms=BASE_MS + 5000))
-            assert len(reader.query_trades("BTCUSDT", 0, 2 * BASE_MS)) == 20
+            assert len(reader.query_trades("BTCUSDT", 0, 2 * T0)) == 10
+            writer.store_batch("BTCUSDT", make_trades(10, start_id=11, start_ms=T0 + 5000))
+            assert len(reader.query_trades("BTCUSDT", 0, 2 * T0)) == 20
             with pytest.raises(StoreError):
                 reader.store_batch("BTCUSDT", make_trades(1, start_id=99))
         finally:
             reader.close()
         # Another process, while this one still holds the DB open for writing.
-        writer.store_batch("BTCUSDT", make_trades(5, start_id=21, start_ms=BASE_MS + 9000))
+        writer.store_batch("BTCUSDT", make_trades(5, start_id=21, start_ms=T0 + 9000))
         out = subprocess.run(
             [
                 sys.executable,
@@ -236,7 +205,7 @@ def test_reader_sees_what_a_live_writer_adds(tmp_path, cli_env):
                 "--start",
                 "0",
                 "--end",
-                str(2 * BASE_MS),
+                str(2 * T0),
                 "--format",
                 "jsonl",
             ],
@@ -274,4 +243,4 @@ def test_tiny_decimals_are_stored_as_sent_never_in_exponent_form(tmp_path):
         key = store.store_batch("SHIBUSDT", [trade])
         raw = msgpack.unpackb(store.db.get(key))
         assert raw == [["0.00000089", "0.00000000", 1767225600000, 7, True]]
-        assert store.query_trades("SHIBUSDT", 0, 2 * BASE_MS) == [trade]
+        assert store.query_trades("SHIBUSDT", 0, 2 * T0) == [trade]

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.test_store import BASE_MS, make_trades
+from tests.helpers.cli import run_cli
+from tests.helpers.trades import T0, make_trades
 from tradestore import Gap, TradeStore
-from tradestore.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tradestore._codec import encode_batch
 
 
 def test_clean_store_verifies(tmp_path, capsys):
     with TradeStore(tmp_path / "db") as store:
         for i in range(5):
             store.store_batch(
-                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=BASE_MS + i * 1000)
+                "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=T0 + i * 1000)
             )
     code, out, _ = run_cli(
         capsys, "verify", "--db", tmp_path / "db", "--symbol", "BTCUSDT", "--format", "json"
@@ -33,18 +28,20 @@ def test_clean_store_verifies(tmp_path, capsys):
 def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys):
     db = tmp_path / "db"
     with TradeStore(db) as store:
-        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=BASE_MS))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=T0))
         store.store_batch(
-            "BTCUSDT", make_trades(10, start_id=21, start_ms=BASE_MS + 1000)
+            "BTCUSDT", make_trades(10, start_id=21, start_ms=T0 + 1000)
         )  # 11..20 missing
+        # 28..30 twice: written past the store, as a writer that did not check ids would
+        store.db.put(
+            b"trades:BTCUSDT:%d" % (T0 + 2000),
+            encode_batch(make_trades(5, start_id=28, start_ms=T0 + 2000)),
+        )
         store.store_batch(
-            "BTCUSDT", make_trades(5, start_id=28, start_ms=BASE_MS + 2000)
-        )  # 28..30 twice
-        store.store_batch(
-            "BTCUSDT", make_trades(5, start_id=35, start_ms=BASE_MS + 3000)
+            "BTCUSDT", make_trades(5, start_id=35, start_ms=T0 + 3000)
         )  # 33..34 missing
-        store.put_gap("BTCUSDT", Gap(11, 20, BASE_MS + 90, BASE_MS + 1000, BASE_MS + 1001))
-        store.db.put(b"trades:BTCUSDT:%d" % (BASE_MS + 1500), b"\xc1garbage")
+        store.put_gap("BTCUSDT", Gap(11, 20, T0 + 90, T0 + 1000, T0 + 1001))
+        store.db.put(b"trades:BTCUSDT:%d" % (T0 + 1500), b"\xc1garbage")
     code, out, _ = run_cli(capsys, "verify", "--db", db, "--symbol", "BTCUSDT", "--format", "json")
     assert code == 1
     doc = json.loads(out)
@@ -54,8 +51,8 @@ def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys)
     ]
     assert doc["missing_ids"] == 12
     assert doc["duplicates"] == 3
-    assert doc["undecodable_keys"] == [f"trades:BTCUSDT:{BASE_MS + 1500}"]
-    assert doc["out_of_order_keys"] == [f"trades:BTCUSDT:{BASE_MS + 2000}"]
+    assert doc["undecodable_keys"] == [f"trades:BTCUSDT:{T0 + 1500}"]
+    assert doc["out_of_order_keys"] == [f"trades:BTCUSDT:{T0 + 2000}"]
 
     code, out, _ = run_cli(capsys, "verify", "--db", db, "--symbol", "BTCUSDT")
     assert code == 1 and "PROBLEMS FOUND" in out and "11..20 (gap record: open)" in out
@@ -69,9 +66,9 @@ def test_verify_names_holes_duplicates_bad_values_and_disorder(tmp_path, capsys)
         "--symbol",
         "BTCUSDT",
         "--start",
-        BASE_MS,
+        T0,
         "--end",
-        BASE_MS + 500,
+        T0 + 500,
     )
     assert code == 0, out
 
@@ -80,12 +77,10 @@ def test_gaps_command(tmp_path, capsys):
     db = tmp_path / "db"
     with TradeStore(db) as store:
         store.store_batch("ETHUSDT", make_trades(3))
-        store.put_gap("ETHUSDT", Gap(100, 149, BASE_MS, BASE_MS + 5000, BASE_MS + 6000))
+        store.put_gap("ETHUSDT", Gap(100, 149, T0, T0 + 5000, T0 + 6000))
         store.put_gap(
             "ETHUSDT",
-            Gap(7, 9, BASE_MS, BASE_MS + 50, BASE_MS + 60).with_status(
-                "filled", filled_ms=BASE_MS + 99
-            ),
+            Gap(7, 9, T0, T0 + 50, T0 + 60).with_status("filled", filled_ms=T0 + 99),
         )
     code, out, _ = run_cli(capsys, "gaps", "--db", db, "--format", "json")
     assert code == 0
@@ -101,10 +96,10 @@ def test_gaps_command(tmp_path, capsys):
 def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
     db = tmp_path / "db"
     with TradeStore(db) as store:
-        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=BASE_MS))
-        store.store_batch("BTCUSDT", make_trades(10, start_id=16, start_ms=BASE_MS + 1000))
-        store.store_batch("BTCUSDT", make_trades(10, start_id=26, start_ms=BASE_MS + 60_000))
-        store.put_gap("BTCUSDT", Gap(26, 30, BASE_MS + 1090, BASE_MS + 1200, BASE_MS + 1300))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=1, start_ms=T0))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=16, start_ms=T0 + 1000))
+        store.store_batch("BTCUSDT", make_trades(10, start_id=26, start_ms=T0 + 60_000))
+        store.put_gap("BTCUSDT", Gap(26, 30, T0 + 1090, T0 + 1200, T0 + 1300))
 
     def query(start, end):
         code, out, _ = run_cli(
@@ -113,11 +108,11 @@ def test_query_table_says_whether_the_window_is_complete(tmp_path, capsys):
         assert code == 0
         return " ".join(out.split())  # the title may wrap
 
-    assert "record complete" in query(BASE_MS, BASE_MS + 90)
-    assert "INCOMPLETE: 5 agg ids missing" in query(BASE_MS, BASE_MS + 1090)
+    assert "record complete" in query(T0, T0 + 90)
+    assert "INCOMPLETE: 5 agg ids missing" in query(T0, T0 + 1090)
     # No trades at all, but an unfilled gap lies there: "not recorded", not "nothing happened".
-    assert "INCOMPLETE: 1 unfilled gap overlaps" in query(BASE_MS + 1150, BASE_MS + 1160)
-    assert "record complete" in query(BASE_MS + 2000, BASE_MS + 3000)
+    assert "INCOMPLETE: 1 unfilled gap overlaps" in query(T0 + 1150, T0 + 1160)
+    assert "record complete" in query(T0 + 2000, T0 + 3000)
 
 
 def test_profile_says_whether_its_window_is_complete(tmp_path, capsys):
@@ -127,24 +122,22 @@ def test_profile_says_whether_its_window_is_complete(tmp_path, capsys):
             first = 1 + i * 100 + (5 if i == 18 else 0)  # ids 1801..1805 never stored
             store.store_batch(
                 "BTCUSDT",
-                make_trades(
-                    100 - (5 if i == 18 else 0), start_id=first, start_ms=BASE_MS + i * 1000
-                ),
+                make_trades(100 - (5 if i == 18 else 0), start_id=first, start_ms=T0 + i * 1000),
             )
     base = ["--db", db, "--symbol", "BTCUSDT"]
     code, out, _ = run_cli(
-        capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 11_999, "--format", "json"
+        capsys, "profile", *base, "--start", T0, "--end", T0 + 11_999, "--format", "json"
     )
     assert code == 0
     doc = json.loads(out)
     assert doc["data_complete"] is True and doc["trade_count"] == 1200
-    code, out, _ = run_cli(capsys, "profile", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000)
+    code, out, _ = run_cli(capsys, "profile", *base, "--start", T0, "--end", T0 + 30_000)
     assert code == 0
     # The window runs past the last stored trade (23.99 s) and 5 ids are missing inside.
     text = " ".join(out.split())
     assert "PARTLY NOT RECORDED: the record ends 2026-01-01T00:00:23.990Z" in text
     assert "5 agg ids missing" in text
     code, out, _ = run_cli(
-        capsys, "vacuums", *base, "--start", BASE_MS, "--end", BASE_MS + 30_000, "--format", "json"
+        capsys, "vacuums", *base, "--start", T0, "--end", T0 + 30_000, "--format", "json"
     )
     assert code == 0 and json.loads(out)["data_complete"] is False

@@ -3,7 +3,14 @@ exchangeInfo, stream names and the connection plan, the REST client with its wei
 429/418 handling, gap backfill over REST, and the data.binance.vision CSV reader. Nothing
 here knows about the recorder or the CLI."""
 
-from tradestore.binance._backfill import FillResult, backfill_range, fill_gap, row_trade
+from tradestore.binance._backfill import (
+    FillResult,
+    backfill_range,
+    bound_gap,
+    fill_gap,
+    fill_gaps,
+    row_trade,
+)
 from tradestore.binance._csv import CsvFormatError, open_text, read_trades, verify_checksum
 from tradestore.binance._exchange_info import (
     ExchangeInfoError,
@@ -72,9 +79,11 @@ __all__ = [
     "StreamSpec",
     "SymbolInfo",
     "backfill_range",
+    "bound_gap",
     "combined_url",
     "control_message",
     "fill_gap",
+    "fill_gaps",
     "market",
     "open_text",
     "parse_control_reply",

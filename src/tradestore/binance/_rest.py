@@ -1,9 +1,11 @@
 """A small Binance market-data REST client on httpx, honouring Binance's rate limits.
 
 Every call costs its market's request weight (spot ``GET /api/v3/aggTrades``: 4 of 6000 a
-minute; futures: 20 of 2400) and the weight used so far is read back from
+minute; futures: 20 of 2400), and the weight used so far is read back from
 ``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds before
-anything else; transport errors and 5xx answers are retried with backoff.
+anything else; transport errors and 5xx answers are retried with backoff. Several
+tasks may share one client: requests in flight count against the budget, and a 429 or
+418 pauses every request of the client, not only the one that received it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class BinanceRest:
         )
         self._weight_budget = market.weight_per_minute if weight_budget is None else weight_budget
         self._used_weight = 0
+        self._in_flight = 0
+        self._paused_until = 0.0  # trio time before which no request is sent (Retry-After)
         self._retries = transient_retries
         self._clock = clock
         self.stats = RestStats()
@@ -77,17 +81,14 @@ class BinanceRest:
 
     async def agg_trades(self, symbol: str, from_id: int, limit: int = PAGE_LIMIT) -> list[dict]:
         """One page of raw aggTrades rows starting at ``from_id`` (inclusive)."""
-        params: dict[str, str | int] = {"symbol": symbol, "fromId": from_id, "limit": limit}
-        response = await self._get(
-            self.market.agg_trades_path,
-            params,
-            self.market.agg_trades_weight,
-            f"{symbol} fromId={from_id}",
+        return await self._agg_trades(
+            {"symbol": symbol, "fromId": from_id, "limit": limit}, f"{symbol} fromId={from_id}"
         )
-        rows = response.json()
-        if not isinstance(rows, list):
-            raise RestError(f"REST answer is not a list: {response.text[:200]}")
-        return rows
+
+    async def recent_agg_trades(self, symbol: str, limit: int = 1) -> list[dict]:
+        """The exchange's latest ``limit`` aggTrades rows of ``symbol`` (oldest first): what
+        a stall check compares with the last id received. Same weight as a page."""
+        return await self._agg_trades({"symbol": symbol, "limit": limit}, f"{symbol} latest")
 
     async def exchange_info(self) -> dict:
         """The market's ``exchangeInfo`` document (symbols, their status and assets).
@@ -108,6 +109,14 @@ class BinanceRest:
         """The request weight the exchange last said this IP used in the current minute."""
         return self._used_weight
 
+    async def _agg_trades(self, params: dict[str, str | int], what: str) -> list[dict]:
+        weight = self.market.agg_trades_weight
+        response = await self._get(self.market.agg_trades_path, params, weight, what)
+        rows = response.json()
+        if not isinstance(rows, list):
+            raise RestError(f"REST answer is not a list: {response.text[:200]}")
+        return rows
+
     async def _get(
         self, path: str, params: dict[str, str | int], weight: int, what: str
     ) -> httpx.Response:
@@ -117,6 +126,7 @@ class BinanceRest:
         while True:
             await self._respect_weight_budget(weight)
             self.stats.calls += 1
+            self._in_flight += 1
             try:
                 response = await self._client.get(path, params=params)
             except httpx.TransportError as exc:
@@ -132,6 +142,8 @@ class BinanceRest:
                 )
                 await self._wait(delay)
                 continue
+            finally:
+                self._in_flight -= 1
             self._note_weight(response, weight)
             if response.status_code in RATE_LIMIT_STATUSES:
                 self.stats.rate_limited += 1
@@ -143,6 +155,8 @@ class BinanceRest:
                     "rate limited" if response.status_code == 429 else "IP banned",
                     delay,
                 )
+                # Every request of this client waits it out, not only this one.
+                self._paused_until = max(self._paused_until, trio.current_time() + delay)
                 await self._wait(delay)
                 continue
             if response.status_code >= 500:
@@ -165,7 +179,11 @@ class BinanceRest:
             self._used_weight += weight
 
     async def _respect_weight_budget(self, weight: int) -> None:
-        if self._used_weight + weight <= self._weight_budget:
+        pause = self._paused_until - trio.current_time()
+        if pause > 0:
+            await self._wait(pause)
+        # Requests in flight have spent their weight already, the header just not yet.
+        if self._used_weight + (self._in_flight + 1) * weight <= self._weight_budget:
             return
         # The used-weight window resets at each wall-clock minute.
         delay = 60.5 - self._clock() % 60

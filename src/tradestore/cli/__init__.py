@@ -25,6 +25,10 @@ COMMANDS = {
     "gaps": "_gaps",
     "backfill": "_backfill",
     "export": "_export",
+    "adopt": "_adopt",
+    "archive": "_archive",
+    "serve": "_serve",
+    "mcp": "_mcp",
 }
 
 DESCRIPTION = """\

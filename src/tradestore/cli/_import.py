@@ -48,7 +48,9 @@ def register(subparsers) -> None:
         "its data.binance.vision name unless --symbol is given; a name for another symbol is "
         "refused unless --force. A sibling FILE.CHECKSUM is verified when present. Every "
         "file is validated before anything is written; trades are stored one batch per "
-        "second of trade time, and importing the same trades twice stores nothing twice. "
+        "second of trade time. An agg id already in the store is never stored again, whatever "
+        "wrote it: importing the same trades twice stores nothing the second time, and the "
+        "summary says how many trades were new and how many already stored. "
         "Agg ids missing between the imported files (or between them and what was stored "
         "before) are recorded as gaps, so `gaps` and the read commands report them.",
     )
@@ -75,6 +77,8 @@ class Source:
     first: AggTrade | None = None
     last: AggTrade | None = None
     holes: list[Gap] = field(default_factory=list)  # agg ids missing inside the file
+    new: int = 0  # trades the store took (their agg ids were not stored yet)
+    already_stored: int = 0  # trades left out: their agg ids were stored already
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,12 +93,9 @@ def run(args: argparse.Namespace) -> int:
                 raise c.UsageError(f"{src.path}: no trades in file")
         symbols = sorted({src.symbol for src in sources})
         with c.open_writer(args) as store:
-            before = {s: _stored(store, s) for s in symbols}
             for src in sources:
                 _scan(src, store, progress, "importing")
-            lines = [
-                _settle(store, s, [x for x in sources if x.symbol == s], before[s]) for s in symbols
-            ]
+            lines = [_settle(store, s, [x for x in sources if x.symbol == s]) for s in symbols]
     except (CsvFormatError, _trades.TradeCsvError) as exc:
         raise c.UsageError(str(exc)) from None
     files = f"{len(sources)} file{'s' if len(sources) > 1 else ''}"
@@ -177,10 +178,6 @@ def _source(path: Path, wanted: str | None, force: bool) -> Source:
     return Source(path, wanted, period)
 
 
-def _stored(store, symbol: str) -> int:
-    return store.stats()["symbols"].get(symbol, {}).get("trades") or 0
-
-
 def _scan(src: Source, store, progress: bool, label: str) -> None:
     """Read every row of src; with a store also write one batch per second of trade time.
     The checking pass records the file's first and last trade and the holes inside it."""
@@ -206,7 +203,9 @@ def _scan(src: Source, store, progress: bool, label: str) -> None:
                 batch = list(group)
                 n += len(batch)
                 if not checking:
-                    store.store_batch(src.symbol, batch)
+                    report = store.write_batches({src.symbol: batch})
+                    src.new += report.total_new
+                    src.already_stored += report.total_already_stored
                 if n % 50_000 < len(batch):
                     bar.update(task, completed=_position(text, size))
     if checking:
@@ -257,7 +256,7 @@ def _position(text, size: int) -> int:
 # ------------------------------------------------------------------ after the writes
 
 
-def _settle(store, symbol: str, sources: list[Source], before: int) -> str:
+def _settle(store, symbol: str, sources: list[Source]) -> str:
     """Record the holes around and inside what was imported, close the gaps it filled,
     declare the complete periods recorded; the symbol's line of the summary."""
     new_gaps: dict[int, Gap] = {}
@@ -281,8 +280,9 @@ def _settle(store, symbol: str, sources: list[Source], before: int) -> str:
             if lo <= src.first.time_ms and src.last.time_ms <= hi:
                 declare_recorded(store, symbol, lo, hi, (src.first.time_ms, src.last.time_ms))
     read = sum(src.rows for src in sources)
-    new = _stored(store, symbol) - before
-    line = f"{symbol}: {read:,} trades read, {new:,} new trades stored"
+    new = sum(src.new for src in sources)
+    already = sum(src.already_stored for src in sources)
+    line = f"{symbol}: {read:,} trades read, {new:,} new trades stored, {already:,} already stored"
     if recorded:
         missing = sum(g.size for g in recorded)
         line += (

@@ -15,8 +15,10 @@ def register(subparsers) -> None:
         "prune",
         help="delete trades older than a retention period and compact the freed range",
         description="Delete whole batches whose trades are all older than the cut-off (one "
-        "range delete per symbol, then a compaction of that range). Needs the DB not to be "
-        "held by a running daemon; the daemon prunes by itself every hour.",
+        "range delete per symbol, then a compaction of that range). Everything older goes, "
+        "including history the daemon's retention keeps (trades that were already older than "
+        "its window when they were imported or adopted). Needs the DB not to be held by a "
+        "running daemon; the daemon applies its retention by itself every hour.",
     )
     c.add_db(p)
     group = p.add_mutually_exclusive_group()

@@ -173,7 +173,7 @@ async def reload_symbols(recorder, reload_config) -> None:
     except c.UsageError as exc:
         log.error("SIGHUP: configuration not reloaded: %s", exc)
         return
-    current = recorder.config
+    current = recorder.user_config
     reloadable = ("symbols", "quote")
     ignored = [
         name

@@ -217,7 +217,10 @@ class _KeepaliveWSStream(WSStream):
             # hypercorn's close path shuts the socket down (send_eof) without its send
             # lock; a write that starts meanwhile finds the stream busy. It is closing.
             return False
-        return not (self.closed or self.aborted)
+        # hypercorn reports a failed write by closing the stream, not by raising. An abort
+        # that began during this write does not undo it: abort() waits for our lock, so
+        # the bytes precede its FIN and the client reads them; they count as sent.
+        return not self.closed
 
     async def abort(self) -> None:
         if self.aborted or self.closed:

@@ -35,6 +35,7 @@ from tradestore.binance import (
 )
 from tradestore.recorder._backoff import Backoff, LogThrottle
 from tradestore.recorder._config import ConfigError, RecorderConfig
+from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.recorder._statistics import SymbolSetStatistics
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class Universe:
                     later_level=logging.WARNING,
                 )
                 await trio.sleep(delay)
-        selected = select_symbols(infos, self.quote)
+        selected = self._chosen(infos)
         if not selected:
             quoted = f" quoted in {','.join(self.quote)}" if self.quote else ""
             raise ConfigError(f"symbols: no {self.market.title} symbol{quoted} is trading")
@@ -125,11 +126,18 @@ class Universe:
         self._trading = {i.symbol for i in infos if i.trading}
         self._quote_of.update((i.symbol, i.quote_asset) for i in infos)
 
+    def _chosen(self, infos: list[SymbolInfo]) -> list[str]:
+        """What trades and matches the quote filter (and this host's --shard)."""
+        chosen = select_symbols(infos, self.quote)
+        if self.config.shard is not None:
+            chosen = list(own_symbols(chosen, parse_shard(self.config.shard)))
+        return chosen
+
     def select(self, infos: list[SymbolInfo]) -> list[str]:
         """The selection after a read: what trades (and matches the quote filter), plus
         the selected symbols missing from fewer than ABSENT_READS reads in a row."""
         present = {i.symbol for i in infos}
-        chosen = set(select_symbols(infos, self.quote))
+        chosen = set(self._chosen(infos))
         wanted_quote = set(self.quote)
         for symbol in self.selected:
             if symbol in present:

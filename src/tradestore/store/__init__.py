@@ -9,6 +9,7 @@ the exchange, the recorder, the analytics or the command line::
 """
 
 from tradestore._codec import decode_batch, encode_batch
+from tradestore.store._adopt import AdoptProgress, AdoptReport, SymbolAdoption
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
@@ -19,23 +20,42 @@ from tradestore.store._coverage import (
     window_coverage,
 )
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap
+from tradestore.store._idset import AggIdSet
 from tradestore.store._keys import check_symbol
+from tradestore.store._retention import (
+    DAY_MS,
+    RetentionPlan,
+    SymbolRetention,
+    apply_retention,
+    plan_retention,
+    retention_cutoff,
+)
 from tradestore.store._store import (
-    DEFAULT_MARGIN_MS,
     DEFAULT_PATH,
     FORMAT_VERSION,
     MarketMismatch,
     StoreError,
     TradeStore,
+    WriteReport,
 )
 from tradestore.store._verify import VerifyReport, verify
 
 __all__ = [
-    "DEFAULT_MARGIN_MS",
+    "DAY_MS",
     "DEFAULT_PATH",
     "FILLED",
     "FORMAT_VERSION",
     "OPEN",
+    "AdoptProgress",
+    "AdoptReport",
+    "AggIdSet",
+    "RetentionPlan",
+    "SymbolAdoption",
+    "SymbolRetention",
+    "WriteReport",
+    "apply_retention",
+    "plan_retention",
+    "retention_cutoff",
     "UNFILLABLE",
     "Coverage",
     "Gap",

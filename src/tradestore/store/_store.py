@@ -2,21 +2,21 @@
 
 One writer process opens the DB read-write; any number of readers open it with
 ``read_only=True`` as RocksDB secondary instances, which catch up with the writer before
-each read. Values are stored raw (bytes in, bytes out) so other RocksDB tools see them.
+each read and write nothing into the database folder. Values are stored raw (bytes in,
+bytes out) so other RocksDB tools see them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import numpy as np
 import rocksdict
 
@@ -25,22 +25,42 @@ from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue
 from tradestore._model import AggTrade
 from tradestore._timeparse import check_epoch_ms
-from tradestore.store import _keys
+from tradestore.store import _book, _keys
+from tradestore.store._adopt import AdoptProgress, AdoptReport
+from tradestore.store._book import SymbolBook
 from tradestore.store._columns import TradeColumns
 from tradestore.store._gaps import Gap
+from tradestore.store._idset import AggIdSet
+from tradestore.store._measure import Measure, array_len, measure
+from tradestore.store._mirror import FolderMirror
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 # Where the daemon and the commands keep the store unless told otherwise.
 DEFAULT_PATH = "tradestore-data"
-# How far trades may lie from their batch key when a DB carries no span bookkeeping
-# (written by the Rust recorder, whose keys are flush times: trades lie before the key).
-DEFAULT_MARGIN_MS = 60_000
 
 
 class StoreError(RuntimeError):
     """The DB could not be opened or written."""
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one ``write_batches`` call stored: per symbol, the trades that were new and
+    those already stored (not written again)."""
+
+    keys: tuple[bytes, ...] = ()
+    new: Mapping[str, int] = field(default_factory=dict)
+    already_stored: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total_new(self) -> int:
+        return sum(self.new.values())
+
+    @property
+    def total_already_stored(self) -> int:
+        return sum(self.already_stored.values())
 
 
 class MarketMismatch(StoreError):
@@ -48,26 +68,45 @@ class MarketMismatch(StoreError):
 
 
 class TradeStore:
-    """Batches of AggTrades per symbol in RocksDB, with exact time-range queries."""
+    """Batches of AggTrades per symbol in RocksDB, with exact time-range queries.
+
+    Opening a database for writing adopts whatever it holds that the project did not
+    write (``adopt``): the bookkeeping every write path relies on is then exact.
+    ``on_adopt`` receives the progress of that pass (default: a log line every few
+    seconds).
+    """
 
     def __init__(
-        self, path: str | os.PathLike, read_only: bool = False, *, skip_corrupt: bool = False
+        self,
+        path: str | os.PathLike,
+        read_only: bool = False,
+        *,
+        skip_corrupt: bool = False,
+        on_adopt: Callable[[AdoptProgress], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         # Reads leave out undecodable values (collected here) instead of failing.
         self.skip_corrupt = skip_corrupt
         self.corrupt_keys: set[bytes] = set()
-        self._secondary_dir: str | None = None
-        self._db: rocksdict.Rdict | None = self._open()
-        # symbol -> [max ms a trade lies before its key, max ms a trade lies after it]
-        self._spans: dict[str, list[int]] = {}
-        self._counts: dict[str, int] = {}
-        self._last_ids: dict[str, int] = {}
+        self._mirror: FolderMirror | None = None
+        self._books: dict[str, SymbolBook] = {}
+        # Symbols without bookkeeping, measured in memory by this instance (read-only use
+        # of a database nobody adopted): kept across refreshes, measured once.
+        self._measured: dict[str, Measure] = {}
         # The recorder's flushes and the backfill worker write from different threads.
         self._write_lock = threading.Lock()
+        # What the adoption pass at this writable open did (None: nothing needed it).
+        self.adoption: AdoptReport | None = None
+        self._db: rocksdict.Rdict | None = self._open()
         if not read_only:
-            self._check_format_version()
+            try:
+                self._check_format_version()
+                if self.unadopted():
+                    self.adoption = self.adopt(progress=on_adopt)
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -80,15 +119,7 @@ class TradeStore:
         options.set_bottommost_compression_type(rocksdict.DBCompressionType.lz4())
         options.set_max_open_files(-1 if self.read_only else 512)
         if self.read_only:
-            if not (self.path / "CURRENT").is_file():
-                raise FileNotFoundError(f"no trade store at {self.path} (no RocksDB CURRENT file)")
-            self._secondary_dir = tempfile.mkdtemp(prefix="tradestore-secondary-")
-            access = rocksdict.AccessType.secondary(self._secondary_dir)
-            try:
-                return rocksdict.Rdict(str(self.path), options, access_type=access)
-            except Exception as exc:
-                shutil.rmtree(self._secondary_dir, ignore_errors=True)
-                raise StoreError(f"cannot open {self.path} for reading: {exc}") from exc
+            return self._open_secondary(options)
         options.create_if_missing(True)
         self.path.mkdir(parents=True, exist_ok=True)
         try:
@@ -102,6 +133,28 @@ class TradeStore:
         )
         return db
 
+    def _open_secondary(self, options: rocksdict.Options) -> rocksdict.Rdict:
+        """A secondary instance over a private mirror of the folder: a reader writes
+        nothing into the database folder, so it needs no write permission there."""
+        try:
+            has_db = (self.path / "CURRENT").is_file()
+        except PermissionError:
+            raise StoreError(
+                f"cannot open {self.path} for reading: permission denied (a reader needs "
+                "read and search permission on the folder and read permission on its files)"
+            ) from None
+        if not has_db:
+            raise FileNotFoundError(f"no trade store at {self.path} (no RocksDB CURRENT file)")
+        mirror = FolderMirror(self.path.absolute())
+        access = rocksdict.AccessType.secondary(str(mirror.secondary))
+        try:
+            db = rocksdict.Rdict(str(mirror.view), options, access_type=access)
+        except Exception as exc:
+            mirror.close()
+            raise StoreError(f"cannot open {self.path} for reading: {exc}") from exc
+        self._mirror = mirror
+        return db
+
     def _check_format_version(self) -> None:
         key = _keys.meta_key("format_version")
         stored = self.db.get(key)
@@ -113,10 +166,10 @@ class TradeStore:
     def refresh(self) -> None:
         """Let a read-only (secondary) instance see what the writer has added since."""
         if self.read_only:
+            if self._mirror is not None:
+                self._mirror.sync()  # the files the writer created since: linked first
             self.db.try_catch_up_with_primary()
-            self._spans.clear()
-            self._counts.clear()
-            self._last_ids.clear()
+            self._books.clear()
 
     def close(self) -> None:
         if self._db is not None:
@@ -128,9 +181,9 @@ class TradeStore:
                     db.flush_wal(True)
             finally:
                 db.close()
-        if self._secondary_dir:
-            shutil.rmtree(self._secondary_dir, ignore_errors=True)
-            self._secondary_dir = None
+        if self._mirror is not None:
+            self._mirror.close()
+            self._mirror = None
 
     def reopen(self) -> None:
         """Close the DB and open it again (raises StoreError if it cannot be opened; the
@@ -152,9 +205,7 @@ class TradeStore:
             self._db = self._open()
 
     def _forget_bookkeeping(self) -> None:
-        self._spans.clear()
-        self._counts.clear()
-        self._last_ids.clear()
+        self._books.clear()
 
     def __enter__(self) -> TradeStore:
         return self
@@ -169,91 +220,148 @@ class TradeStore:
             raise StoreError("the store is closed")
         return self._db
 
+    # ------------------------------------------------------------------ adoption
+
+    def unadopted(self) -> list[str]:
+        """Symbols with stored batches but no agg-id set: written by another program (the
+        Rust recorder) or by tradestore-trio 0.1. Writing needs them adopted first."""
+        return [s for s in self.symbols() if self._book(s).ids is None]
+
+    def adopt(
+        self,
+        *,
+        rebuild: bool = False,
+        progress: Callable[[AdoptProgress], None] | None = None,
+    ) -> AdoptReport:
+        """Measure every unadopted symbol in one pass and record its bookkeeping.
+
+        Per symbol: the trade count, the true last agg id (whatever key it lies under),
+        the real key-to-trade margins (so queries seek exactly), and the set of stored
+        agg ids (so no write path stores an id twice). ``rebuild`` measures every
+        symbol again, for a database another program has written into since.
+        """
+        from tradestore.store._adopt import adopt_symbols
+
+        self._require_writable()
+        symbols = self.symbols() if rebuild else self.unadopted()
+        return adopt_symbols(self, symbols, progress=progress)
+
+    def _record_measure(self, symbol: str, found: Measure) -> SymbolBook:
+        """Write a symbol's measured bookkeeping in one WriteBatch (the adoption pass)."""
+        with self._write_lock:
+            book = _adopted_book(found, _book.load(self.db, symbol))
+            wb = rocksdict.WriteBatch(raw_mode=True)
+            _book.put_all(wb, symbol, book)
+            self.db.write(wb)
+            self._books[symbol] = book
+            self._measured.pop(symbol, None)
+            return book
+
     # ------------------------------------------------------------------ writing
 
     def store_batch(self, symbol: str, trades: Sequence[AggTrade]) -> bytes | None:
-        """Store one batch under one new key, atomically. Returns the key (None if empty)."""
-        keys = self.write_batches({symbol: trades})
-        return keys[0] if keys else None
+        """Store one batch under one new key, atomically. Returns the key, or None when
+        nothing was new (every agg id already stored, or no trades)."""
+        report = self.write_batches({symbol: trades})
+        return report.keys[0] if report.keys else None
+
+    def new_trades(self, symbol: str, trades: Sequence[AggTrade]) -> tuple[list[AggTrade], int]:
+        """(the trades whose agg ids are not stored yet, in their order; how many are).
+
+        The one decision every write path makes before encoding anything: an agg id is
+        stored once, whatever the keys of the data already there. An id repeated within
+        ``trades`` counts once. Changes nothing.
+        """
+        symbol = _keys.check_symbol(symbol)
+        ids = self._book(symbol).ids
+        if ids is None:
+            ids = self._measurement(symbol).ids
+        return ids.split_new(trades)
 
     def write_batches(
         self,
         batches: Mapping[str, Sequence[AggTrade]],
         gaps: Sequence[tuple[str, Gap]] = (),
-    ) -> list[bytes]:
-        """Write one batch per symbol (and any gap records) in a single atomic WriteBatch.
+    ) -> WriteReport:
+        """Write the new trades of one batch per symbol (and any gap records) in a single
+        atomic WriteBatch; trades whose agg ids are already stored are left out.
 
-        Each batch gets the key of its first trade's exchange time, bumped by +1 ms while
-        that key is taken, so no batch ever overwrites another.
+        Each batch gets the key of its first new trade's exchange time, bumped by +1 ms
+        while that key is taken, so no batch ever overwrites another.
         """
         self._require_writable()
         with self._write_lock:
             try:
                 return self._write_batches(batches, gaps)
             except BaseException:
-                # The cached spans, counts and last ids already count this write: re-read.
+                # The cached bookkeeping already counts this write: re-read it.
                 self._forget_bookkeeping()
                 raise
 
     def _write_batches(
         self, batches: Mapping[str, Sequence[AggTrade]], gaps: Sequence[tuple[str, Gap]]
-    ) -> list[bytes]:
+    ) -> WriteReport:
         wb = rocksdict.WriteBatch(raw_mode=True)
         keys: list[bytes] = []
-        taken: set[bytes] = set()
+        new: dict[str, int] = {}
+        already: dict[str, int] = {}
         for raw_symbol, trades in batches.items():
             if not trades:
                 continue
             symbol = _keys.check_symbol(raw_symbol)
-            first_t = trades[0].time_ms
-            lo_t = min(t.time_ms for t in trades)
-            hi_t = max(t.time_ms for t in trades)
-            value = encode_batch(trades)
-            key, replay = self._free_key(symbol, first_t, value, taken)
-            keys.append(key)
-            if replay:
+            book = self._writable_book(symbol, wb)
+            assert book.ids is not None and book.span is not None and book.count is not None
+            fresh, repeated = book.ids.split_new(trades)
+            new[symbol] = new.get(symbol, 0) + len(fresh)
+            already[symbol] = already.get(symbol, 0) + repeated
+            if not fresh:
                 continue
-            taken.add(key)
+            value = encode_batch(fresh)
+            key = self._free_key(symbol, fresh[0].time_ms)
+            keys.append(key)
             wb.put(key, value)
             ms = _keys.key_ms(key)
-            self._note_span(wb, symbol, before=ms - lo_t, after=hi_t - ms)
-            self._note_count(wb, symbol, len(trades), max(t.agg_id for t in trades))
+            times = [t.time_ms for t in fresh]
+            before, after = book.span
+            if ms - min(times) > before or max(times) - ms > after:
+                book.span = (max(before, ms - min(times)), max(after, max(times) - ms))
+                _book.put_span(wb, symbol, book.span)
+            book.count += len(fresh)
+            _book.put_count(wb, symbol, book.count)
+            book.ids.add_ids(t.agg_id for t in fresh)
+            _book.put_ids(wb, symbol, book.ids)
+            top = max(t.agg_id for t in fresh)
+            if book.last_id is None or top > book.last_id:
+                book.last_id = top
+                _book.put_last_id(wb, symbol, top)
         for symbol, gap in gaps:
             wb.put(_keys.gap_key(symbol, gap.first_id), gap.to_bytes())
         if not wb.is_empty():
             self.db.write(wb)
-        return keys
+        return WriteReport(tuple(keys), new, already)
 
-    def _free_key(
-        self, symbol: str, ms: int, value: bytes, taken: set[bytes]
-    ) -> tuple[bytes, bool]:
-        """The first untaken key at or after ms; (key, True) if ms already holds this value."""
+    def _writable_book(self, symbol: str, wb: rocksdict.WriteBatch) -> SymbolBook:
+        book = self._book(symbol)
+        if book.complete:
+            return book
+        if not self._has_batches(symbol):
+            book = self._books[symbol] = SymbolBook.empty()
+            return book
+        # Batches nobody adopted (written beside this handle): measured now, and the
+        # bookkeeping goes into the same WriteBatch as the trades.
+        book = self._books[symbol] = _adopted_book(
+            measure(self._iter_range(_keys.trades_prefix(symbol), None)), book
+        )
+        _book.put_all(wb, symbol, book)
+        return book
+
+    def _free_key(self, symbol: str, ms: int) -> bytes:
+        """The first key at or after ms that holds no batch."""
         while True:
             key = _keys.trade_key(symbol, ms)
-            if key not in taken:
-                existing = self.db.get(key)
-                if existing is None:
-                    return key, False
-                if existing == value:
-                    return key, True  # the same batch again (a replay): never store it twice
+            if self.db.get(key) is None:
+                return key
             ms += 1
-
-    def _note_span(self, wb: rocksdict.WriteBatch, symbol: str, before: int, after: int) -> None:
-        span = self._span(symbol)
-        if before > span[0] or after > span[1]:
-            span[0] = max(span[0], before)
-            span[1] = max(span[1], after)
-            wb.put(_keys.meta_key("span", symbol), msgpack.packb(span))
-
-    def _note_count(self, wb: rocksdict.WriteBatch, symbol: str, n: int, max_id: int) -> None:
-        count = self._count(symbol)
-        if count is not None:
-            self._counts[symbol] = count + n
-            wb.put(_keys.meta_key("count", symbol), b"%d" % (count + n))
-        last = self.last_agg_id(symbol)
-        if last is None or max_id > last:
-            self._last_ids[symbol] = max_id
-            wb.put(_keys.meta_key("last_id", symbol), b"%d" % max_id)
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -261,58 +369,87 @@ class TradeStore:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _span(self, symbol: str) -> list[int]:
-        span = self._spans.get(symbol)
-        if span is None:
-            raw = self.db.get(_keys.meta_key("span", symbol))
-            if raw is not None:
-                span = list(msgpack.unpackb(raw))
-            elif self._has_trades(symbol):
-                # Written by something that kept no spans (the Rust recorder): assume the default.
-                span = [DEFAULT_MARGIN_MS, DEFAULT_MARGIN_MS]
-            else:
-                span = [0, 0]
-            self._spans[symbol] = span
-        return span
+    def _book(self, symbol: str) -> SymbolBook:
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = _book.load(self.db, symbol)
+        return book
 
-    def _count(self, symbol: str) -> int | None:
-        """The exact trade count kept in meta, or None when this DB has none for symbol."""
-        if symbol not in self._counts:
-            raw = self.db.get(_keys.meta_key("count", symbol))
-            if raw is not None:
-                self._counts[symbol] = int(raw)
-            elif not self._has_trades(symbol):
-                self._counts[symbol] = 0
-            else:
-                return None
-        return self._counts[symbol]
+    def _measurement(self, symbol: str) -> Measure:
+        """Every batch of a symbol without bookkeeping, measured once by this instance."""
+        found = self._measured.get(symbol)
+        if found is None:
+            began = time.perf_counter()
+            found = measure(self._iter_range(_keys.trades_prefix(symbol), None))
+            self._measured[symbol] = found
+            if not found.batches and not found.corrupt_keys:
+                return found  # nothing stored: nothing to say
+            log.warning(
+                "%s has no bookkeeping for %s (written by another program, or by "
+                "tradestore-trio 0.1): measured its %d trades in one pass (%.1f s) to read "
+                "exactly; `tradestore-trio adopt --db %s` records it once for every reader",
+                self.path,
+                symbol,
+                found.trades,
+                time.perf_counter() - began,
+                self.path,
+            )
+        return found
+
+    def margins(self, symbol: str) -> tuple[int, int]:
+        """(before, after): the most a stored trade's time lies before, and after, its
+        batch key. Measured once when the database does not record them."""
+        symbol = _keys.check_symbol(symbol)
+        span = self._book(symbol).span
+        if span is not None:
+            return span
+        if not self._has_batches(symbol):
+            return (0, 0)
+        found = self._measurement(symbol)
+        return (found.before_ms, found.after_ms)
+
+    def trade_count(self, symbol: str) -> int:
+        """Trades stored for symbol (an id stored twice, by an older writer, counts twice)."""
+        symbol = _keys.check_symbol(symbol)
+        count = self._book(symbol).count
+        if count is not None:
+            return count
+        if not self._has_batches(symbol):
+            return 0
+        return self._measurement(symbol).trades
 
     def last_agg_id(self, symbol: str) -> int | None:
-        """The highest agg id stored for symbol (None if nothing is stored)."""
+        """The highest agg id stored for symbol (None if nothing is stored), whatever key
+        it lies under: where a restarted recorder resumes."""
         symbol = _keys.check_symbol(symbol)
-        if symbol not in self._last_ids:
-            raw = self.db.get(_keys.meta_key("last_id", symbol))
-            if raw is not None:
-                self._last_ids[symbol] = int(raw)
-            else:
-                last = None
-                for _key, value in self._iter_range(
-                    _keys.trades_prefix(symbol), None, reverse=True
-                ):
-                    last = max(t.agg_id for t in decode_batch(value, _key))
-                    break
-                if last is None:
-                    return None
-                self._last_ids[symbol] = last
-        return self._last_ids[symbol]
+        book = self._book(symbol)
+        if book.last_id is not None:
+            return book.last_id
+        if book.ids is not None:
+            return book.ids.last
+        if not self._has_batches(symbol):
+            return None
+        return self._measurement(symbol).ids.last
 
     def last_trade_time_ms(self, symbol: str) -> int | None:
         """The latest trade time T in symbol's last stored batch (None if nothing is
-        stored): one reverse seek, for resuming a symbol without a full ``stats()``."""
-        last = self._edge_batch(_keys.check_symbol(symbol), reverse=True)
-        return max(t.time_ms for t in last) if last else None
+        stored): for resuming a symbol without a full ``stats()``."""
+        return self._edges(_keys.check_symbol(symbol))[1]
 
-    def _has_trades(self, symbol: str) -> bool:
+    def stored_ids(self, symbol: str) -> AggIdSet:
+        """The agg ids stored for symbol, as intervals (a copy)."""
+        symbol = _keys.check_symbol(symbol)
+        ids = self._book(symbol).ids
+        if ids is None:
+            ids = self._measurement(symbol).ids if self._has_batches(symbol) else AggIdSet()
+        return AggIdSet(ids.intervals)
+
+    def retention_edge(self, symbol: str) -> int | None:
+        """The key time below which retention has dealt with every batch (None: it never
+        ran on symbol). See tradestore.store.plan_retention."""
+        return self._book(_keys.check_symbol(symbol)).retention_edge_ms
+
+    def _has_batches(self, symbol: str) -> bool:
         for _ in self._iter_range(_keys.trades_prefix(symbol), None):
             return True
         return False
@@ -379,7 +516,7 @@ class TradeStore:
         The margins come from the per-symbol span bookkeeping, so the seek never starts at
         the symbol's first key: the cost depends on the window, not on retained data.
         """
-        before, after = self._span(symbol)
+        before, after = self.margins(symbol)
         lower = _keys.trade_key(symbol, start_ms - after)
         upper = _keys.trade_key(symbol, end_ms + before + 1)
         if end_ms + before + 1 > _keys.MAX_MS:
@@ -401,7 +538,7 @@ class TradeStore:
         One seek: lets a long scan jump over stretches where nothing was recorded.
         """
         symbol = _keys.check_symbol(symbol)
-        before, after = self._span(symbol)
+        before, after = self.margins(symbol)
         lower = _keys.trade_key(symbol, from_ms - after)
         upper = _keys.prefix_end(_keys.trades_prefix(symbol))
         for key, _value in self._iter_range(lower, upper):
@@ -414,7 +551,7 @@ class TradeStore:
         One seek, the mirror of ``next_trade_bound``: a backward walk jumps over stretches
         where nothing was recorded."""
         symbol = _keys.check_symbol(symbol)
-        before, after = self._span(symbol)
+        before, after = self.margins(symbol)
         if to_ms + before + 1 > _keys.MAX_MS:
             upper = _keys.prefix_end(_keys.trades_prefix(symbol))
         else:
@@ -474,7 +611,7 @@ class TradeStore:
         )
 
     def symbols(self) -> list[str]:
-        """Every symbol with stored trades, found by one seek per symbol."""
+        """Every symbol with stored batches, found by one seek per symbol."""
         self.refresh()
         found: list[str] = []
         lower = _keys.TRADES
@@ -505,60 +642,96 @@ class TradeStore:
     def prune(self, before_ms: int) -> dict[str, int]:
         """Drop every batch whose trades all lie before ``before_ms``; reclaim the space.
 
-        One delete_range per symbol (never key-by-key deletes), then compact_range over
-        the same keys so the space is returned and later seeks skip no tombstones.
-        Returns the number of trades removed per symbol.
+        Everything goes, history that retention keeps included: this is the explicit
+        cut (``tradestore-trio prune``); the daemon's retention is
+        ``tradestore.store.plan_retention``. Returns the trades removed per symbol.
         """
-        self._require_writable()
-        with self._write_lock:
-            removed, ranges = self._delete_expired(before_ms)
-        # Compaction can take seconds: outside the lock, so flushes are not held up.
-        for lower, upper in ranges:
-            self.db.compact_range(lower, upper)
+        removed: dict[str, int] = {}
+        for symbol in self.symbols():
+            _before, after = self.margins(symbol)
+            n = self.delete_batches(
+                symbol, None, before_ms - after, retention_edge_ms=before_ms - after
+            )
+            if n is not None:
+                removed[symbol] = n
+                log.info("pruned %d %s trades before %d", n, symbol, before_ms)
         return removed
 
-    def _delete_expired(self, before_ms: int) -> tuple[dict[str, int], list[tuple[bytes, bytes]]]:
-        removed: dict[str, int] = {}
-        ranges = []
-        for symbol in self.symbols():
-            _before, after = self._span(symbol)
-            lower = _keys.trades_prefix(symbol)
-            upper = _keys.trade_key(symbol, before_ms - after)
-            n_keys = n_trades = 0
-            for _key, v in self._iter_range(lower, upper):
-                n_keys += 1
-                n_trades += _array_len(v)
-            if not n_keys:
-                continue
-            wb = rocksdict.WriteBatch(raw_mode=True)
-            wb.delete_range(lower, upper)
-            count = self._count(symbol)
-            if count is not None:
-                self._counts[symbol] = max(count - n_trades, 0)
-                wb.put(_keys.meta_key("count", symbol), b"%d" % self._counts[symbol])
+    def delete_batches(
+        self,
+        symbol: str,
+        lower_ms: int | None,
+        upper_ms: int,
+        *,
+        retention_edge_ms: int | None = None,
+    ) -> int | None:
+        """Delete the batches keyed in [lower_ms, upper_ms) (None: from the first) with
+        one delete_range, never key by key, then compact the range so the space is
+        returned and later seeks skip no tombstones. The count and the agg-id set lose
+        what was deleted in the same WriteBatch; ``retention_edge_ms`` (never lowered)
+        goes into it too. Returns the trades removed (None: no batch was in range).
+        """
+        self._require_writable()
+        symbol = _keys.check_symbol(symbol)
+        with self._write_lock:
+            try:
+                removed, span = self._delete_batches(symbol, lower_ms, upper_ms, retention_edge_ms)
+            except BaseException:
+                self._forget_bookkeeping()
+                raise
+        if span is not None:
+            # Compaction can take seconds: outside the lock, so flushes are not held up.
+            self.db.compact_range(*span)
+        return removed
+
+    def _delete_batches(
+        self, symbol: str, lower_ms: int | None, upper_ms: int, edge_ms: int | None
+    ) -> tuple[int | None, tuple[bytes, bytes] | None]:
+        lower = (
+            _keys.trades_prefix(symbol) if lower_ms is None else _keys.trade_key(symbol, lower_ms)
+        )
+        upper = _keys.trade_key(symbol, upper_ms)
+        wb = rocksdict.WriteBatch(raw_mode=True)
+        book = self._book(symbol)
+        removed: int | None = None
+        span = None
+        if lower < upper:
+            gone = measure(self._iter_range(lower, upper))
+            if gone.batches or gone.corrupt_keys:
+                removed, span = gone.trades, (lower, upper)
+                wb.delete_range(lower, upper)
+                if book.count is not None:
+                    book.count = max(book.count - gone.trades, 0)
+                    _book.put_count(wb, symbol, book.count)
+                if book.ids is not None and len(gone.ids):
+                    for lo, hi in gone.ids.intervals:
+                        book.ids.remove_run(lo, hi)
+                    _book.put_ids(wb, symbol, book.ids)
+        if edge_ms is not None and (
+            book.retention_edge_ms is None or edge_ms > book.retention_edge_ms
+        ):
+            book.retention_edge_ms = edge_ms
+            _book.put_retention_edge(wb, symbol, edge_ms)
+        if not wb.is_empty():
             self.db.write(wb)
-            ranges.append((lower, upper))
-            removed[symbol] = n_trades
-            log.info("pruned %d %s trades before %d", n_trades, symbol, before_ms)
-        return removed, ranges
+        return removed, span
 
     def stats(self) -> dict:
-        """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk."""
+        """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk.
+
+        Exact whatever the keys: the first and last trade come from the batches whose
+        keys lie within the recorded margins of either end of the record.
+        """
         symbols: dict[str, dict[str, Any]] = {}
         for symbol in self.symbols():
-            first = self._edge_batch(symbol, reverse=False)
-            last = self._edge_batch(symbol, reverse=True)
-            count = self._count(symbol)
-            if count is None:
-                count = sum(
-                    _array_len(v) for _k, v in self._iter_range(_keys.trades_prefix(symbol), None)
-                )
+            count = self.trade_count(symbol)
+            first_time, last_time, first_id = self._edges(symbol)
             gaps = self.gaps(symbol)
             symbols[symbol] = {
                 "trades": count,
-                "first_time_ms": min(t.time_ms for t in first) if first else None,
-                "last_time_ms": max(t.time_ms for t in last) if last else None,
-                "first_agg_id": min(t.agg_id for t in first) if first else None,
+                "first_time_ms": first_time,
+                "last_time_ms": last_time,
+                "first_agg_id": first_id,
                 "last_agg_id": self.last_agg_id(symbol),
                 "open_gaps": sum(1 for g in gaps if g.status == "open"),
                 "filled_gaps": sum(1 for g in gaps if g.status == "filled"),
@@ -580,24 +753,56 @@ class TradeStore:
         }
 
     def trade_time_span(self, symbol: str) -> tuple[int, int] | None:
-        """(first, last) stored trade time of symbol, from its first and last batch; None
-        when nothing is stored. Two seeks, whatever the amount of data."""
+        """(first, last) stored trade time of symbol; None when nothing is stored.
+
+        Exact whatever the keys (empty or re-sent batches at either end): a few seeks and
+        the batches within the recorded margins of each end, or one measurement of a
+        symbol without bookkeeping."""
         symbol = _keys.check_symbol(symbol)
         self.refresh()
-        first = self._edge_batch(symbol, reverse=False)
-        last = self._edge_batch(symbol, reverse=True)
-        if not first or not last:
+        first, last, _first_id = self._edges(symbol)
+        if first is None or last is None:
             return None
-        return min(t.time_ms for t in first), max(t.time_ms for t in last)
+        return first, last
 
-    def _edge_batch(self, symbol: str, *, reverse: bool) -> list[AggTrade]:
-        """The first (or last) batch of symbol that decodes; corrupt ones are passed over."""
+    def _edges(self, symbol: str) -> tuple[int | None, int | None, int | None]:
+        """(first trade time, last trade time, first agg id) of symbol, exactly."""
+        book = self._book(symbol)
+        if book.span is None:
+            if not self._has_batches(symbol):
+                return None, None, None
+            found = self._measurement(symbol)
+            return found.first_time_ms, found.last_time_ms, found.ids.first
+        before, after = book.span
+        prefix = _keys.trades_prefix(symbol)
+        first = self._filled_key_ms(symbol, reverse=False)
+        last = self._filled_key_ms(symbol, reverse=True)
+        if first is None or last is None:
+            return None, None, None
+        # A trade lies within [key - before, key + after]: no batch keyed after
+        # first + before + after can hold a trade earlier than the first batch's.
+        head = measure(
+            self._iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1))
+        )
+        tail = measure(
+            self._iter_range(
+                _keys.trade_key(symbol, last - before - after), _keys.prefix_end(prefix)
+            )
+        )
+        first_id = book.ids.first if book.ids is not None else head.ids.first
+        return head.first_time_ms, tail.last_time_ms, first_id
+
+    def _filled_key_ms(self, symbol: str, *, reverse: bool) -> int | None:
+        """The key time of the first (last) batch holding at least one decodable trade."""
         for key, value in self._iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
+            if not array_len(value):
+                continue  # an empty batch (or one without a v1 header)
             try:
-                return decode_batch(value, key)
-            except CorruptValue as exc:
+                if decode_batch(value, key):
+                    return _keys.key_ms(key)
+            except (CorruptValue, ValueError) as exc:
                 log.error("stats: skipping %s", exc)
-        return []
+        return None
 
 
 def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
@@ -611,17 +816,19 @@ def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
         raise ValueError("limit must be >= 0")
 
 
-def _array_len(value: bytes) -> int:
-    """Number of trades in a v1 value, from its MessagePack array header alone (0 when it
-    has none: a corrupt value counts no trades, and expires with its neighbours)."""
-    tag = value[0] if value else None
-    if tag is not None and 0x90 <= tag <= 0x9F:
-        return tag - 0x90
-    if tag == 0xDC and len(value) >= 3:
-        return int.from_bytes(value[1:3], "big")
-    if tag == 0xDD and len(value) >= 5:
-        return int.from_bytes(value[1:5], "big")
-    return 0
+def _adopted_book(found: Measure, previous: SymbolBook) -> SymbolBook:
+    """The complete bookkeeping of a symbol measured in full (``previous``: what the
+    database recorded before, whose last id and retention edge are kept)."""
+    last = found.ids.last
+    if previous.last_id is not None and (last is None or previous.last_id > last):
+        last = previous.last_id  # never lowered: pruning may have removed that trade
+    return SymbolBook(
+        span=(found.before_ms, found.after_ms),
+        count=found.trades,
+        last_id=last,
+        ids=found.ids,
+        retention_edge_ms=previous.retention_edge_ms,
+    )
 
 
 def _dir_size(path: Path) -> int:

@@ -17,6 +17,7 @@ from tradestore._compat import decode_columns
 from tradestore._errors import CorruptValue, FixedPointError
 from tradestore.store import _keys
 from tradestore.store._gaps import OPEN, Gap
+from tradestore.store._measure import array_len
 from tradestore.store._store import TradeStore
 
 MAX_LISTED = 1000
@@ -25,7 +26,8 @@ MAX_LISTED = 1000
 @dataclass
 class VerifyReport:
     symbol: str
-    batches: int = 0
+    batches: int = 0  # values read in the window, empty ones included
+    empty_batches: int = 0  # values holding no trade (legal: the Rust recorder wrote them)
     trades: int = 0
     first_id: int | None = None
     last_id: int | None = None
@@ -62,6 +64,7 @@ class VerifyReport:
             "symbol": self.symbol,
             "ok": self.ok,
             "batches": self.batches,
+            "empty_batches": self.empty_batches,
             "trades": self.trades,
             "first_agg_id": self.first_id,
             "last_agg_id": self.last_id,
@@ -105,9 +108,13 @@ def verify(
         except CorruptValue:
             report.undecodable.append(key.decode("ascii", "replace"))
             continue
-        if not key[-_keys.MS_DIGITS :].isdigit():
+        key_ms = _key_ms(key)
+        if key_ms is None:
             report.out_of_order.append(key.decode("ascii", "replace"))
         if not ids:
+            if not array_len(value) and key_ms is not None and lo <= key_ms <= hi:
+                report.batches += 1
+                report.empty_batches += 1
             continue
         report.batches += 1
         report.trades += len(ids)
@@ -128,6 +135,11 @@ def verify(
         next((g for g in gaps if g.first_id <= a and b <= g.last_id), None) for a, b in report.holes
     ]
     return report
+
+
+def _key_ms(key: bytes) -> int | None:
+    tail = key[-_keys.MS_DIGITS :]
+    return int(tail) if tail.isdigit() else None
 
 
 def _window_ids(key: bytes, value: bytes, lo: int, hi: int) -> list[int]:

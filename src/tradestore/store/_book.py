@@ -1,0 +1,100 @@
+"""The per-symbol bookkeeping kept under ``meta:`` keys (docs/FORMAT.md).
+
+Every write path updates it in the same WriteBatch as the trades, so it is exact at
+every moment a reader can see. A database written by another program (the Rust
+recorder) has none of it, and one written by tradestore-trio 0.1 lacks the agg-id set:
+the adoption pass measures what is missing once (``TradeStore.adopt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgpack
+import rocksdict
+
+from tradestore.store import _keys
+from tradestore.store._idset import AggIdSet
+
+SPAN = "span"
+COUNT = "count"
+LAST_ID = "last_id"
+IDS = "ids"
+RETENTION_EDGE = "retention_edge"
+
+
+@dataclass
+class SymbolBook:
+    """One symbol's bookkeeping; a field is None when the database does not record it."""
+
+    # The largest distance (ms) a trade lies before its batch key, and after it.
+    span: tuple[int, int] | None = None
+    count: int | None = None  # trades stored
+    last_id: int | None = None  # highest agg id ever stored (pruning does not lower it)
+    ids: AggIdSet | None = None  # the agg ids stored now
+    # Retention has dealt with every batch keyed before this time (ms): what lies below
+    # was already older than the window when it was stored, and retention keeps it.
+    retention_edge_ms: int | None = None
+
+    @classmethod
+    def empty(cls) -> SymbolBook:
+        """The book of a symbol with nothing stored yet: complete, and all zero."""
+        return cls(span=(0, 0), count=0, ids=AggIdSet())
+
+    @property
+    def complete(self) -> bool:
+        """Every write path can rely on it (the agg-id set above all)."""
+        return self.span is not None and self.count is not None and self.ids is not None
+
+
+def load(db: rocksdict.Rdict, symbol: str) -> SymbolBook:
+    book = SymbolBook()
+    raw = db.get(_keys.meta_key(SPAN, symbol))
+    if raw is not None:
+        before, after = msgpack.unpackb(raw)
+        book.span = (int(before), int(after))
+    raw = db.get(_keys.meta_key(COUNT, symbol))
+    if raw is not None:
+        book.count = int(raw)
+    raw = db.get(_keys.meta_key(LAST_ID, symbol))
+    if raw is not None:
+        book.last_id = int(raw)
+    raw = db.get(_keys.meta_key(IDS, symbol))
+    if raw is not None:
+        book.ids = AggIdSet.from_bytes(raw)
+    raw = db.get(_keys.meta_key(RETENTION_EDGE, symbol))
+    if raw is not None:
+        book.retention_edge_ms = int(raw)
+    return book
+
+
+def put_span(wb: rocksdict.WriteBatch, symbol: str, span: tuple[int, int]) -> None:
+    wb.put(_keys.meta_key(SPAN, symbol), msgpack.packb(list(span)))
+
+
+def put_count(wb: rocksdict.WriteBatch, symbol: str, count: int) -> None:
+    wb.put(_keys.meta_key(COUNT, symbol), b"%d" % count)
+
+
+def put_last_id(wb: rocksdict.WriteBatch, symbol: str, last_id: int) -> None:
+    wb.put(_keys.meta_key(LAST_ID, symbol), b"%d" % last_id)
+
+
+def put_ids(wb: rocksdict.WriteBatch, symbol: str, ids: AggIdSet) -> None:
+    wb.put(_keys.meta_key(IDS, symbol), ids.to_bytes())
+
+
+def put_retention_edge(wb: rocksdict.WriteBatch, symbol: str, edge_ms: int) -> None:
+    wb.put(_keys.meta_key(RETENTION_EDGE, symbol), b"%d" % edge_ms)
+
+
+def put_all(wb: rocksdict.WriteBatch, symbol: str, book: SymbolBook) -> None:
+    """Every recorded field of book (the adoption pass writes them all at once)."""
+    if book.span is not None:
+        put_span(wb, symbol, book.span)
+    if book.count is not None:
+        put_count(wb, symbol, book.count)
+    if book.last_id is not None:
+        put_last_id(wb, symbol, book.last_id)
+    if book.ids is not None:
+        put_ids(wb, symbol, book.ids)
