@@ -265,6 +265,7 @@ class Recorder:
 
     async def _start_connection(self, conn: Connection) -> None:
         """Run ``conn`` in serve's nursery (``conn.stop()`` ends it)."""
+        assert self._nursery is not None, "connections start inside serve()"
         await self._nursery.start(
             partial(
                 conn.serve,
