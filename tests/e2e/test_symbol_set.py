@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tests.helpers.recorder import stored_ids, wait_for
+from tests.helpers import wait_for
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.recorder import ConfigError, RecorderConfig, run

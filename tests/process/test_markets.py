@@ -13,15 +13,9 @@ import httpx
 import pytest
 import trio
 
-from tests.helpers.recorder import (
-    daemon_env,
-    kill_daemon,
-    start_daemon,
-    stop_daemon,
-    stored_ids,
-    wait_for,
-    wait_for_log,
-)
+from tests.helpers import wait_for
+from tests.helpers.daemon import daemon_env, kill_daemon, start_daemon, stop_daemon, wait_for_log
+from tests.helpers.store import stored_ids
 from tradestore import TradeStore
 from tradestore.binance import MARKETS
 from tradestore.fake import SentLog
