@@ -33,6 +33,7 @@ from tradestore.store._retention import (
 from tradestore.store._store import (
     DEFAULT_PATH,
     FORMAT_VERSION,
+    MarketMismatch,
     StoreError,
     TradeStore,
     WriteReport,
@@ -58,6 +59,7 @@ __all__ = [
     "UNFILLABLE",
     "Coverage",
     "Gap",
+    "MarketMismatch",
     "StoreError",
     "TradeColumns",
     "TradeStore",
