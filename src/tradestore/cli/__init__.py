@@ -26,6 +26,7 @@ COMMANDS = {
     "backfill": "_backfill",
     "export": "_export",
     "adopt": "_adopt",
+    "report": "_report",
 }
 
 DESCRIPTION = """\
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for provenance
     _configure_logging(args.verbose, getattr(args, "log_format", "text"))
     try:
         return int(args.func(args) or 0)
