@@ -7,10 +7,12 @@ elements a picture names by id back as pixel boxes."""
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal
 
+import tradestore
 from tests.helpers.trades import T0
 from tradestore import AggTrade
 
@@ -101,3 +103,13 @@ def svg_boxes(svg: bytes | str) -> dict[str, Box]:
 def svg_size(svg: bytes | str) -> tuple[str, str]:
     root = ET.fromstring(svg)
     return root.get("width", ""), root.get("height", "")
+
+
+def hide_matplotlib(monkeypatch) -> None:
+    """Make this test's process an install without the plot extra: importing matplotlib
+    (or the package's plot part, which needs it) fails as it would there."""
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith(("matplotlib.", "tradestore.plot")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.delattr(tradestore, "plot", raising=False)  # `from tradestore import plot`

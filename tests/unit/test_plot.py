@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.helpers.plot import (  # noqa: E402
     PER_BIN,
     POC_BIN,
     VACUUM_BINS,
+    hide_matplotlib,
     shaped_trades,
     svg_boxes,
     svg_size,
@@ -248,11 +248,7 @@ def test_report_on_a_real_imported_day(real_csv, tmp_path, capsys):
 
 @pytest.fixture
 def no_matplotlib(monkeypatch):
-    """An install without the plot extra: importing matplotlib fails."""
-    for name in list(sys.modules):
-        if name == "matplotlib" or name.startswith(("matplotlib.", "tradestore.plot")):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hide_matplotlib(monkeypatch)
 
 
 @pytest.mark.parametrize("command", ["profile", "vacuums", "report"])

@@ -78,9 +78,12 @@ class PlotRequest:
 
     def draw(self, vacuums, holes) -> int:
         """Draw the profile of ``vacuums`` (a VacuumReport) with its holes; exit status."""
-        fig = self.plot.profile_figure(
-            vacuums.profile, vacuums=vacuums, holes=holes, size=self.size
+        return self.save(
+            self.plot.profile_figure(vacuums.profile, vacuums=vacuums, holes=holes, size=self.size)
         )
+
+    def save(self, fig) -> int:
+        """Write a figure to the --plot file and say so on stderr; the exit status."""
         try:
             written = self.plot.save_figure(fig, self.path)
         except OSError as exc:

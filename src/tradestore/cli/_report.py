@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.cli import _common as c
+from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._plot import load_plot, writable_target
 from tradestore.cli._profile import analytics_window
 
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
             f"tradestore-trio report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr
         )
         return 1
-    print(f"wrote {output} ({size / 1024:,.0f} KiB) in {time.perf_counter() - began:.1f} s")
-    print(f"{report.subtitle}; {report.status}")
+    width = terminal_width(sys.stdout)
+    lines = [f"wrote {output} ({size / 1024:,.0f} KiB) in {time.perf_counter() - began:.1f} s"]
+    lines += wrap(f"{report.subtitle}; {report.status}", width)
+    print("\n".join(lines))
     return status

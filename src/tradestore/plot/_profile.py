@@ -156,6 +156,14 @@ def draw_profile(
                 float(v.price_low),
                 float(v.price_high),
                 facecolor=(*_rgb(s.VACUUM), 0.10),
+                linewidth=0,
+                zorder=2,
+            )
+            # The hatch is a patch of its own: an SVG fill's opacity would fade it too.
+            ax.axhspan(
+                float(v.price_low),
+                float(v.price_high),
+                facecolor="none",
                 edgecolor=(*_rgb(s.VACUUM), 0.55),
                 hatch="///",
                 linewidth=0.6,
@@ -275,12 +283,7 @@ def _legend(vacuums: VacuumReport | None, holes: Sequence[RecordHole]) -> list:
     ]
     if vacuums is not None and vacuums.vacuums:
         handles.append(
-            Patch(
-                facecolor=(*_rgb(s.VACUUM), 0.10),
-                edgecolor=s.VACUUM,
-                hatch="///",
-                label="liquidity vacuum",
-            )
+            Patch(facecolor="none", edgecolor=s.VACUUM, hatch="///", label="liquidity vacuum")
         )
     if holes:
         handles.append(Patch(facecolor="none", edgecolor=s.HOLE, hatch="\\\\", label="record hole"))

@@ -307,7 +307,7 @@ def profile_section(
                 "price range",
                 f"{decimal_str(profile.price_low)} .. {decimal_str(profile.price_high)}",
             ),
-            ("bins", f"{len(profile.bins)} of {decimal_str(profile.bin_size)}"),
+            ("bins", f"{len(profile.bins)}, each {decimal_str(profile.bin_size)} wide"),
         ],
         caption="Summary",
     )
