@@ -2,7 +2,8 @@
 
 Horizontal bars, one per price bin, highest price on top, each split into taker buys
 (green, from the axis) and taker sells (red, after them). The point of control is framed,
-the value area is a pale band, liquidity vacuums are hatched violet bands, and the price
+the value area is a pale band, liquidity vacuums are violet bands (their thin bins
+hatched), and the price
 bands the market crossed while the record has a hole are hatched red, so a thin area that
 is missing data is never read as a vacuum. A strip below the bars is the window's time
 axis: pale green where the record is whole, grey where nothing was recorded, red where
@@ -10,7 +11,8 @@ trades are missing.
 
 The elements a reader (or a test) looks for carry SVG ids: ``profile-axes`` (the bars'
 frame), ``bin-<i>-buy``/``bin-<i>-sell`` (bin i, lowest price first), ``poc``,
-``value-area``, ``vacuum-<k>``, ``hole-<k>``, ``record``, ``not-recorded-<k>``,
+``value-area``, ``vacuum-<k>`` (with ``vacuum-<k>-thin-<j>`` per run of thin bins),
+``hole-<k>``, ``record``, ``not-recorded-<k>``,
 ``hole-time-<k>``.
 """
 
@@ -159,21 +161,24 @@ def draw_profile(
                 linewidth=0,
                 zorder=2,
             )
-            # The hatch is a patch of its own: an SVG fill's opacity would fade it too.
-            ax.axhspan(
-                float(v.price_low),
-                float(v.price_high),
-                facecolor="none",
-                edgecolor=(*_rgb(s.VACUUM), 0.55),
-                hatch="///",
-                linewidth=0.6,
-                zorder=2,
-            )
             band.set_gid(f"vacuum-{k}")
+            # Hatched: the thin bins themselves (a merged vacuum also spans the bins between
+            # its runs). The hatch is a patch of its own: an SVG fill's opacity would fade it.
+            for j, (lo, hi) in enumerate(_thin_runs(profile, v.price_low, v.price_high, vacuums)):
+                thin = ax.axhspan(
+                    lo,
+                    hi,
+                    facecolor="none",
+                    edgecolor=(*_rgb(s.VACUUM), 0.55),
+                    hatch="///",
+                    linewidth=0.6,
+                    zorder=2,
+                )
+                thin.set_gid(f"vacuum-{k}-thin-{j}")
             if k < MAX_LABELLED_VACUUMS:
                 text = f"vacuum −{v.volume_deficit_pct:.0f}%"
                 if doubt:
-                    text += " (doubtful: record has holes)"
+                    text += " (doubtful: the record is incomplete)"
                 ax.text(
                     most * 0.02,
                     (float(v.price_low) + float(v.price_high)) / 2,
@@ -249,6 +254,20 @@ def draw_record_strip(ax: Axes, profile: VolumeProfile, holes: Sequence[RecordHo
         ax.axvspan(_date(a), _date(b), color=s.HOLE, linewidth=0).set_gid(f"hole-time-{k}")
 
 
+def _thin_runs(profile: VolumeProfile, low, high, vacuums: VacuumReport) -> list:
+    """(low, high) prices of each run of thin bins (below the vacuum threshold) within
+    [low, high)."""
+    runs: list[list[float]] = []
+    for b in profile.bins:
+        if not (low <= b.price_low < high) or b.volume >= vacuums.threshold_volume:
+            continue
+        if runs and runs[-1][1] == float(b.price_low):
+            runs[-1][1] = float(b.price_high)
+        else:
+            runs.append([float(b.price_low), float(b.price_high)])
+    return [(lo, hi) for lo, hi in runs]
+
+
 def _title(fig: Figure, ax: Axes, profile: VolumeProfile) -> None:
     fig.suptitle(
         f"{profile.symbol} volume profile  {format_time_ms(profile.start_ms)} .. "
@@ -268,8 +287,8 @@ def _title(fig: Figure, ax: Axes, profile: VolumeProfile) -> None:
     )
     complete = cover is None or cover.complete
     if cover is not None:
-        # About 6 px per character of 9 pt DejaVu Sans: wrap within the figure's width.
-        chars = max(40, int(fig.get_figwidth() * fig.dpi / 6.2))
+        # About 7 px per character of 9 pt DejaVu Sans at 100 dpi, from the axes' left edge.
+        chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))
         line += "\n" + "\n".join(textwrap.wrap(cover.summary(), chars))
     ax.set_title(line, fontsize=9, color=s.MUTED if complete else s.HOLE, loc="left")
 

@@ -339,8 +339,8 @@ def profile_section(
         tables=(summary, histogram),
         notes=(
             "Volume by price: taker buys green, taker sells red. The framed bar is the point "
-            "of control, the pale band the value area; hatched violet bands are liquidity "
-            "vacuums, hatched red bands prices the market crossed while trades are missing "
+            "of control, the pale band the value area; violet bands are liquidity vacuums "
+            "(their thin bins hatched), hatched red bands prices the market crossed while trades are missing "
             "from the record. The strip below is the window's time: green where recorded, "
             "grey where not recorded, red where trades are missing.",
         ),
