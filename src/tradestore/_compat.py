@@ -68,6 +68,7 @@ decode_trades = MODULES["decode"].decode_trades
 accumulate_levels = MODULES["profile"].accumulate
 parse_event = MODULES["parse"].parse_event
 parse_agg_trade = MODULES["parse"].parse_agg_trade
+parse_row = MODULES["parse"].parse_row
 
 __all__ = [
     "EXTENSIONS_LOADED",
@@ -81,6 +82,7 @@ __all__ = [
     "decode_trades",
     "parse_agg_trade",
     "parse_event",
+    "parse_row",
     "pure",
     "twins",
 ]

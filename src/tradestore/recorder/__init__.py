@@ -21,6 +21,7 @@ from tradestore.recorder._statistics import (
     FrameQueueStatistics,
     PruneStatistics,
     RecorderStatistics,
+    StallStatistics,
     SymbolStatistics,
 )
 from tradestore.recorder._stream import plan_streams
@@ -40,6 +41,7 @@ __all__ = [
     "Recorder",
     "RecorderConfig",
     "RecorderStatistics",
+    "StallStatistics",
     "StoreUnavailable",
     "StreamSpec",
     "SymbolStatistics",

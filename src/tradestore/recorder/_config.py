@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import os
 import tomllib
@@ -74,6 +75,25 @@ class RecorderConfig:
         metadata=cli("one /ws/<symbol>@aggTrade connection per symbol instead of combined streams"),
     )
     max_streams_per_connection: int = 200
+    # A/B lines: every connection's streams also on a second connection (line B), opened
+    # line_b_delay seconds later (so the two never reconnect or rotate in step), optionally
+    # from another local address; each agg id is taken from whichever line delivers it
+    # first, so a cut, stall or rotation of one line leaves no hole.
+    ab_lines: bool = field(
+        default=False,
+        metadata=cli(
+            "subscribe every stream on two connections (A/B lines) and take each trade from "
+            "whichever delivers it first: a cut of one line leaves no gap"
+        ),
+    )
+    line_b_delay: float = 5.0
+    line_b_local_address: str | None = field(
+        default=None,
+        metadata=cli("local address line B connects from (e.g. a second interface)", metavar="IP"),
+    )
+    # A jump in the agg ids seen on one line waits this long for another live line to
+    # deliver the missing ids before it is recorded as a gap (only while one could).
+    arbitration_hold: float = 1.0
     # Batching: flush every interval (on a fixed grid), early at flush_max_trades buffered.
     flush_interval: float = 1.0
     flush_max_trades: int = 10_000
@@ -110,8 +130,34 @@ class RecorderConfig:
     # for an import of data.binance.vision's daily files, instead of millions of REST
     # calls. A day of BTCUSDT is ~1.5M ids: ~1,500 requests, about a minute of weight.
     backfill_max_days: float = 1.0
-    # /healthz answers 503 when a symbol had no trade for this many seconds.
+    backfill_concurrency: int = 4  # REST requests of the backfill running at once
+    # Share of the exchange's REST weight per minute the daemon may use (the rest is left
+    # to other tools on the same IP); stall checks may use stall_check_share of it.
+    rest_weight_share: float = 0.8
+    # Stall checks: a symbol silent for max(stall_floor, stall_factor x its mean interval
+    # between trades) -- at most stall_max -- is checked against the exchange's latest
+    # trade (one cheap REST request). Newer ids there: a confirmed stall, the hole is
+    # recorded and backfilled and the connection replaced. None: merely quiet, and the
+    # next check of that symbol waits twice as long (up to stall_recheck_max).
+    stall_check: bool = field(
+        default=True,
+        metadata=cli(
+            "do not check silent symbols against the exchange (nor catch up at start)",
+            name="--no-stall-check",
+        ),
+    )
+    stall_floor: float = 60.0
+    stall_factor: float = 30.0
+    stall_max: float = 900.0
+    stall_recheck_max: float = 3600.0
+    stall_check_share: float = 0.1
+    # /healthz: 503 when no line of a connection was open, or a confirmed stall stayed
+    # unrepaired, for this many seconds (a quiet market never makes it unhealthy).
     health_stale_after: float = 120.0
+    # Event lag (receive time - trade time) outside [-clock_skew_tolerance,
+    # event_lag_plausible] on most symbols logs a clock-skew warning.
+    clock_skew_tolerance: float = 2.0
+    event_lag_plausible: float = 60.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -144,6 +190,7 @@ class RecorderConfig:
             "max_buffered_trades",
             "frame_queue_size",
             "backfill_queue_size",
+            "backfill_concurrency",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1")
@@ -168,6 +215,14 @@ class RecorderConfig:
             "backfill_retry",
             "backfill_max_days",
             "health_stale_after",
+            "line_b_delay",
+            "arbitration_hold",
+            "stall_floor",
+            "stall_factor",
+            "stall_max",
+            "stall_recheck_max",
+            "clock_skew_tolerance",
+            "event_lag_plausible",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -180,6 +235,19 @@ class RecorderConfig:
             raise ConfigError("backoff_max: must be >= backoff_initial")
         if self.watchdog_max < self.watchdog_floor:
             raise ConfigError("watchdog_max: must be >= watchdog_floor")
+        if self.stall_max < self.stall_floor:
+            raise ConfigError("stall_max: must be >= stall_floor")
+        for name in ("rest_weight_share", "stall_check_share"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 1):
+                raise ConfigError(f"{name}: must be a fraction in (0, 1], not {value!r}")
+        if self.line_b_local_address is not None:
+            try:
+                ipaddress.ip_address(self.line_b_local_address)
+            except ValueError:
+                raise ConfigError(
+                    f"line_b_local_address: {self.line_b_local_address!r} is not an IP address"
+                ) from None
 
     # ------------------------------------------------------------------ sources
 
