@@ -303,3 +303,33 @@ def test_report_of_too_few_trades_writes_nothing(shaped_db, tmp_path, capsys):
     assert code == 2
     assert "insufficient data" in err
     assert not out.exists()
+
+
+def test_holes_at_the_window_edge_and_unrecorded_time_doubt_every_vacuum(tmp_path):
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from tradestore.plot import record_holes, vacuum_doubt
+
+    trades = shaped_trades(first_id=1_000)
+    start, end = window()
+    with store_with(tmp_path / "db", trades) as store:
+        # A gap record just before the first stored trade: its ids lie outside the window's
+        # stored ids, its time inside the window, so the prices it crossed are unknown.
+        store.put_gap("BTCUSDT", Gap(990, 999, start - 5, start, start, OPEN))
+        profile = volume_profile(store, "BTCUSDT", start, end, tick_size="1")
+        holes = record_holes(store, "BTCUSDT", start, end, profile.coverage)
+    assert [(h.first_id, h.last_id, h.gap, h.price_band) for h in holes] == [
+        (990, 999, "open", None)
+    ]
+    low, high = Decimal(108), Decimal(110)
+    assert vacuum_doubt(low, high, holes, profile.coverage) == (
+        "the record has a hole at unknown prices"
+    )
+    # Time outside the record: a moment casts no doubt, 1% of the window does.
+    span = end - start + 1
+    brief = replace(profile.coverage, open_gaps=[], start_ms=start - span // 1000)
+    assert brief.recorded == "partial"
+    assert vacuum_doubt(low, high, [], brief) is None
+    long = replace(profile.coverage, open_gaps=[], start_ms=start - span // 50)
+    assert vacuum_doubt(low, high, [], long) == "2% of the window was not recorded"
