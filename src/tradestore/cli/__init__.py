@@ -26,6 +26,7 @@ COMMANDS = {
     "backfill": "_backfill",
     "export": "_export",
     "adopt": "_adopt",
+    "archive": "_archive",
     "report": "_report",
 }
 

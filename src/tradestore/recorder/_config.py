@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from tradestore._flags import cli
 from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
+from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.store import DEFAULT_PATH, check_symbol
 
 ENV_PREFIX = "TRADESTORE_"
@@ -69,6 +70,30 @@ class RecorderConfig:
         ),
     )
     prune_interval: float = 3600.0
+    # Scale-out: N hosts share one symbol list, each records its own stable share.
+    shard: str | None = field(
+        default=None,
+        metadata=cli(
+            "record only this host's share of the symbols: I of N hosts (1-based, stable "
+            "by symbol name; see docs/SCALING.md)",
+            metavar="I/N",
+        ),
+    )
+    # The cold archive: closed UTC days as Parquet partitions (local path or s3://).
+    archive_to: str | None = field(
+        default=None,
+        metadata=cli(
+            "archive each closed UTC day to this directory or s3://bucket/prefix; retention "
+            "then deletes only days archived and verified",
+            metavar="DEST",
+        ),
+    )
+    # A day is archived this long after it ends (UTC), so late backfills make it in.
+    archive_grace: float = field(
+        default=3600.0,
+        metadata=cli("seconds after a UTC day ends before it is archived", metavar="S"),
+    )
+    archive_interval: float = 900.0
     # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
     per_symbol_streams: bool = field(
         default=False,
@@ -170,6 +195,19 @@ class RecorderConfig:
             raise ConfigError(f"symbols: {exc}") from None
         if not normal:
             raise ConfigError("symbols: at least one symbol is required")
+        if self.shard is not None:
+            try:
+                shard = parse_shard(self.shard)
+            except ValueError as exc:
+                raise ConfigError(f"shard: {exc}") from None
+            set_(self, "shard", f"{shard[0]}/{shard[1]}")
+            own = own_symbols(normal, shard)
+            if not own:
+                raise ConfigError(
+                    f"shard: {self.shard} records none of the {len(normal)} symbols "
+                    f"({', '.join(normal[:5])}{', ...' if len(normal) > 5 else ''})"
+                )
+            normal = own
         set_(self, "symbols", normal)
         set_(self, "endpoint", _url(self.endpoint, "endpoint", ("ws", "wss")))
         set_(self, "rest_endpoint", _url(self.rest_endpoint, "rest_endpoint", ("http", "https")))
@@ -215,6 +253,7 @@ class RecorderConfig:
             "backfill_retry",
             "backfill_max_days",
             "health_stale_after",
+            "archive_interval",
             "line_b_delay",
             "arbitration_hold",
             "stall_floor",
@@ -229,6 +268,12 @@ class RecorderConfig:
                 raise ConfigError(f"{name}: must be a positive number, not {value!r}")
         if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
             raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if not (math.isfinite(self.archive_grace) and self.archive_grace >= 0):
+            raise ConfigError("archive_grace: must be >= 0 seconds")
+        if self.archive_to is not None:
+            if not str(self.archive_to).strip():
+                raise ConfigError("archive_to: empty destination")
+            _check_archive(self.archive_to)
         if self.healthy_after < 0:
             raise ConfigError("healthy_after: must be >= 0")
         if self.backoff_max < self.backoff_initial:
@@ -410,6 +455,20 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{name}: {value!r} must be a base URL (no query or fragment)")
     return url
+
+
+def _check_archive(url: str) -> None:
+    """The destination parses and pyarrow is there, so a typo fails at start, not a day later."""
+    from tradestore.archive import Destination, DestinationError
+
+    try:
+        Destination(url)
+    except ImportError:
+        raise ConfigError(
+            "archive_to: the archive needs pyarrow: pip install 'tradestore-trio[parquet]'"
+        ) from None
+    except DestinationError as exc:
+        raise ConfigError(f"archive_to: {exc}") from None
 
 
 def _host_port(addr: str) -> tuple[str, int]:

@@ -38,7 +38,7 @@ from tradestore.recorder._statistics import (
     frozen,
 )
 from tradestore.recorder._stream import LINE_A, LINE_B, STALLED, Connection, plan_streams
-from tradestore.store import TradeStore, apply_retention, plan_retention
+from tradestore.store import TradeStore, apply_retention, plan_retention, retention_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,11 @@ class Recorder:
             else None
         )
         self.gapfiller = GapFiller(store, config, self.throttle, rest=self.rest)
+        self.archiver = None
+        if config.archive_to is not None:
+            from tradestore.recorder._archiving import ArchiveKeeper
+
+            self.archiver = ArchiveKeeper(config, store, self.throttle)
         self.batcher = Batcher(
             store,
             config,
@@ -164,6 +169,8 @@ class Recorder:
                 await nursery.start(self.batcher.serve)
                 await nursery.start(self.dispatcher.serve, self._receive)
                 await nursery.start(self.gapfiller.serve, list(config.symbols))
+                if self.archiver is not None:
+                    await nursery.start(self.archiver.serve)
                 if config.retention_days > 0:
                     await nursery.start(self.serve_pruning)
                 else:
@@ -299,11 +306,24 @@ class Recorder:
 
     async def prune_once(self) -> Mapping[str, int]:
         """One retention pass (the rule: tradestore.store.plan_retention). The first pass
-        says plainly what retention deletes and what it keeps."""
+        says plainly what retention deletes and what it keeps. With an archive, nothing
+        of a symbol from its first day not archived and verified on is deleted."""
         now_ms = int(time.time() * 1000)
+        keep_from = None
+        if self.archiver is not None:
+            await self.archiver.first_run_done.wait()
+            keep_from = await self.archiver.retention_limits(
+                retention_cutoff(self.config.retention_days, now_ms), now_ms=now_ms
+            )
         try:
             plan = await trio.to_thread.run_sync(
-                partial(plan_retention, self.store, days=self.config.retention_days, now_ms=now_ms)
+                partial(
+                    plan_retention,
+                    self.store,
+                    days=self.config.retention_days,
+                    now_ms=now_ms,
+                    keep_from=keep_from,
+                )
             )
             if not self._prunes:
                 for line in plan.describe():
@@ -362,6 +382,7 @@ class Recorder:
                 trades_removed=self._pruned_trades,
                 last_ms=self._last_prune_ms,
             ),
+            archive=self.archiver.statistics() if self.archiver is not None else None,
             connect_budget_waits=self.budget.waited,
             gaps=self.gapfiller.gap_records(),
             backfill=self.gapfiller.statistics(),

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import date
 
 import trio
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tradestore._asgi import serve_lifespan
 from tradestore.recorder._statistics import (
+    ArchiveStatistics,
     ConnectionStatistics,
     RecorderStatistics,
     SymbolStatistics,
@@ -166,6 +168,8 @@ class RecorderCollector:
             "Trades removed by pruning",
             value=stats.prune.trades_removed,
         )
+        if stats.archive is not None:
+            yield from _archive_families(stats.archive, now)
         yield GaugeMetricFamily(
             "tradestore_held_trades",
             "Trades held back by the A/B arbitration, judged within a second or two",
@@ -260,6 +264,46 @@ def _symbol_families(stats: RecorderStatistics, now: float):
         drops.add_metric(["", reason], count)
     yield from (family for family, _ in counters)
     yield from (last_id, last_time, lag, buffered, drops, event_lag, since_trade, stalled)
+
+
+def _archive_families(archive: ArchiveStatistics, now: float):
+    """The archive keeper: runs, partitions written, last success and lag per symbol."""
+    yield CounterMetricFamily("tradestore_archive_runs", "Archive runs", value=archive.runs)
+    yield CounterMetricFamily(
+        "tradestore_archive_failed_runs",
+        "Archive runs where a day failed or the run did not finish",
+        value=archive.failed_runs,
+    )
+    yield CounterMetricFamily(
+        "tradestore_archive_partitions_written",
+        "Days written (or replaced) in the archive",
+        value=archive.partitions_written,
+    )
+    yield GaugeMetricFamily(
+        "tradestore_archive_failed_days",
+        "Days that failed in the last run",
+        value=archive.failed_days,
+    )
+    if archive.last_success_ms is not None:
+        yield GaugeMetricFamily(
+            "tradestore_archive_last_success_timestamp_seconds",
+            "Wall time of the last archive run with no failure",
+            value=archive.last_success_ms / 1000,
+        )
+    yield GaugeMetricFamily(
+        "tradestore_archive_retention_held_days",
+        "Days past retention kept because they are not archived and verified",
+        value=archive.retention_held_days,
+    )
+    lag = GaugeMetricFamily(
+        "tradestore_archive_lag_seconds",
+        "Now minus the end of the newest UTC day archived, per symbol",
+        labels=["symbol"],
+    )
+    for symbol, day in archive.archived_through.items():
+        end = (date.fromisoformat(day) - date(1970, 1, 1)).days * 86_400 + 86_400
+        lag.add_metric([symbol], max(now - end, 0.0))
+    yield lag
 
 
 def _stall_families(stats: RecorderStatistics):

@@ -122,6 +122,21 @@ class PruneStatistics(_Snapshot):
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveStatistics(_Snapshot):
+    """The archive keeper (present when ``archive_to`` is set)."""
+
+    destination: str  # the archive's URL, secrets redacted
+    runs: int
+    failed_runs: int  # runs where a day failed or the child did not finish
+    partitions_written: int  # days written or replaced
+    failed_days: int  # days that failed in the last run
+    last_run_ms: int | None
+    last_success_ms: int | None  # wall time of the last run with no failure
+    archived_through: Mapping[str, str]  # symbol -> newest day archived (YYYY-MM-DD)
+    retention_held_days: int  # days past retention kept because not archived and verified
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveFill(_Snapshot):
     """A gap the backfill workers are filling right now."""
 
@@ -175,6 +190,7 @@ class RecorderStatistics(_Snapshot):
     queue: FrameQueueStatistics
     flush: FlushStatistics
     prune: PruneStatistics
+    archive: ArchiveStatistics | None  # None unless archive_to is set
     connect_budget_waits: int  # attempts that waited for the connection budget
     gaps: Mapping[str, Mapping[str, int]]  # gap records by symbol and status
     backfill: BackfillStatistics

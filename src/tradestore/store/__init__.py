@@ -28,6 +28,7 @@ from tradestore.store._retention import (
     SymbolRetention,
     apply_retention,
     plan_retention,
+    retention_cutoff,
 )
 from tradestore.store._store import (
     DEFAULT_PATH,
@@ -53,6 +54,7 @@ __all__ = [
     "WriteReport",
     "apply_retention",
     "plan_retention",
+    "retention_cutoff",
     "UNFILLABLE",
     "Coverage",
     "Gap",
