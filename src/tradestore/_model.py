@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,21 @@ class AggTrade:
 def decimal_text(value: Decimal) -> str:
     """A Decimal as plain positional text, exactly as an exchange string it was built from."""
     return format(value, "f")
+
+
+class StorableTrade(Protocol):
+    """What the store needs of a trade to write it: an AggTrade or a TradeRow."""
+
+    @property
+    def agg_id(self) -> int: ...
+
+    @property
+    def time_ms(self) -> int: ...
+
+    @property
+    def is_buyer_maker(self) -> bool: ...
+
+    def to_row(self) -> list | TradeRow: ...
 
 
 class TradeRow(NamedTuple):

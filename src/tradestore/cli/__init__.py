@@ -28,6 +28,8 @@ COMMANDS = {
     "adopt": "_adopt",
     "archive": "_archive",
     "report": "_report",
+    "serve": "_serve",
+    "mcp": "_mcp",
 }
 
 DESCRIPTION = """\

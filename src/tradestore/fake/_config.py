@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradestore._addr import is_loopback
 from tradestore._flags import cli, off_if_zero
 from tradestore._timeparse import parse_time_ms
 from tradestore.store import check_symbol
@@ -269,12 +269,3 @@ class FakeExchangeConfig:
 def _positive(name: str, value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive number, not {value!r}")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

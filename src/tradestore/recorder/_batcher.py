@@ -236,7 +236,7 @@ class Batcher:
         judge the held ones. Held trades stay sorted by id, all above ``last + 1``."""
         pending = st.pending
         agg_id = trade.agg_id
-        if agg_id == st.last_id + 1:
+        if agg_id == _next_id(st):
             self._take(symbol, st, trade, line)
             filled = True
         else:
@@ -255,10 +255,10 @@ class Batcher:
                 pending.insert(i, (trade, line))
                 self.held += 1
         # Take the held trades that are now next in line.
-        while pending and pending[0][0].agg_id <= st.last_id + 1:
+        while pending and pending[0][0].agg_id <= _next_id(st):
             held, by = pending.pop(0)
             self.held -= 1
-            if held.agg_id == st.last_id + 1:
+            if held.agg_id == _next_id(st):
                 self._take(symbol, st, held, by)
             else:
                 st.redundant += 1
@@ -283,10 +283,11 @@ class Batcher:
         self.held -= len(pending)
         st.pending = []
         for trade, line in pending:
-            if trade.agg_id <= st.last_id:
+            next_id = _next_id(st)
+            if trade.agg_id < next_id:
                 st.redundant += 1
                 continue
-            if trade.agg_id != st.last_id + 1:
+            if trade.agg_id != next_id:
                 self._open_gap(symbol, st, trade)
             self._take(symbol, st, trade, line)
 
@@ -317,7 +318,7 @@ class Batcher:
 
     def _open_gap(self, symbol: str, st: SymbolCounters, trade: Trade | _Edge) -> None:
         gap = Gap(
-            first_id=st.last_id + 1,
+            first_id=_next_id(st),
             last_id=trade.agg_id - 1,
             after_time_ms=st.last_trade_ms if st.last_trade_ms is not None else trade.time_ms,
             before_time_ms=trade.time_ms,
@@ -534,3 +535,10 @@ class Batcher:
             failing_since_ms=f.failing_since_ms,
             last_error=f.last_error,
         )
+
+
+def _next_id(st: SymbolCounters) -> int:
+    """The id after the last one taken (asked only once a symbol has taken or resumed)."""
+    last = st.last_id
+    assert last is not None, "a jump before any trade was taken"
+    return last + 1

@@ -52,6 +52,15 @@ class RecorderConfig:
     metrics_addr: str | None = field(
         default=None, metadata=cli("serve /metrics and /healthz", metavar="HOST:PORT")
     )
+    # The HTTP JSON API (tradestore.api) over the store being recorded, read-only. Loopback
+    # only: beyond this machine, run `tradestore-trio serve --token-file` beside the daemon.
+    api_addr: str | None = field(
+        default=None,
+        metadata=cli(
+            "also serve the read-only HTTP JSON API (/api/v1/...) on a loopback address",
+            metavar="HOST:PORT",
+        ),
+    )
     backfill: bool = field(
         default=True, metadata=cli("do not fill gaps from the REST API", name="--no-backfill")
     )
@@ -216,6 +225,8 @@ class RecorderConfig:
         set_(self, "db", str(self.db))
         if self.metrics_addr is not None:
             _host_port(self.metrics_addr)
+        if self.api_addr is not None:
+            _loopback(_host_port(self.api_addr, "api_addr")[0], "api_addr")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: {self.log_format!r} is not 'text' or 'json'")
         if not 1 <= self.max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
@@ -471,11 +482,21 @@ def _check_archive(url: str) -> None:
         raise ConfigError(f"archive_to: {exc}") from None
 
 
-def _host_port(addr: str) -> tuple[str, int]:
+def _host_port(addr: str, name: str = "metrics_addr") -> tuple[str, int]:
     host, sep, port = str(addr).rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"metrics_addr: {addr!r} is not HOST:PORT")
+        raise ConfigError(f"{name}: {addr!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def _loopback(host: str, name: str) -> None:
+    from tradestore._addr import is_loopback
+
+    if not is_loopback(host):
+        raise ConfigError(
+            f"{name}: {host} is not a loopback address; the recorder serves its API on this "
+            "machine only (run `tradestore-trio serve --token-file` to serve it further)"
+        )
 
 
 def _toml_value(value: Any) -> str:

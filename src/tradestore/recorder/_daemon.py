@@ -105,6 +105,7 @@ class Recorder:
         self._last_prune_ms: int | None = None
         self._reloads = 0
         self._metrics_url: str | None = None
+        self.api_url: str | None = None  # the HTTP API's base URL, once it serves
         self._nursery: trio.Nursery | None = None  # serve's, for connections added later
         self._reload_lock = trio.Lock()
 
@@ -186,6 +187,12 @@ class Recorder:
                             stale_after_s=config.health_stale_after,
                         )
                     )
+                if config.api_addr is not None:
+                    from tradestore.api import serve_api
+
+                    # Its own read-only store and worker threads: a request never waits
+                    # on the recorder, nor the recorder on a request.
+                    self.api_url = await nursery.start(serve_api, config.api_addr, config.db)
                 for conn in self.connections:
                     await self._start_connection(conn)
                 if self.stalls is not None:
@@ -217,6 +224,7 @@ class Recorder:
 
     async def _start_connection(self, conn: Connection) -> None:
         """Run ``conn`` in serve's nursery (``conn.stop()`` ends it)."""
+        assert self._nursery is not None, "connections start inside serve()"
         await self._nursery.start(
             partial(
                 conn.serve,

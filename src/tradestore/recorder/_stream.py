@@ -72,6 +72,8 @@ class Target:
         tls = parts.scheme == "wss"
         port = parts.port or (443 if tls else 80)
         resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.hostname:
+            raise ValueError(f"no host in the stream URL {url!r}")
         return cls(parts.hostname, port, resource, tls)
 
     @property
@@ -79,7 +81,9 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port in (80, 443) else f"{host}:{self.port}"
 
-    async def open_stream(self, local_address: str | None = None) -> trio.abc.Stream:
+    async def open_stream(
+        self, local_address: str | None = None
+    ) -> trio.SocketStream | trio.SSLStream[trio.SocketStream]:
         tcp = await trio.open_tcp_stream(self.host, self.port, local_address=local_address)
         if not self.tls:
             return tcp
@@ -577,10 +581,12 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                         await ws.aclose()
                 library.cancel_scope.cancel()
     except* trio_websocket.ConnectionClosed as group:
-        reason = first_leaf(group).reason
-        if reason is not None and reason.code == 1009:
+        closed = first_leaf(group)
+        assert isinstance(closed, trio_websocket.ConnectionClosed)
+        close_reason = closed.reason
+        if close_reason is not None and close_reason.code == 1009:
             session.handles.on_drop(session, "oversized")
-        error = f"connection closed ({_close_text(reason)})"
+        error = f"connection closed ({_close_text(close_reason)})"
     except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
         exc = first_leaf(group)
         if isinstance(exc, trio_websocket.ConnectionRejected):
@@ -712,7 +718,9 @@ def _batch_library_reader(ws: trio_websocket.WebSocketConnection) -> bool:
 async def _watchdog(session: Session) -> None:
     conn = session.conn
     while True:
-        deadline = session.last_frame_at + conn.watchdog_threshold()
+        last_frame_at = session.last_frame_at
+        assert last_frame_at is not None, "the watchdog starts after the handshake"
+        deadline = last_frame_at + conn.watchdog_threshold()
         if trio.current_time() >= deadline:
             session.recycle(SILENT)
             return
@@ -721,7 +729,9 @@ async def _watchdog(session: Session) -> None:
 
 async def _rotation_timer(session: Session) -> None:
     """Rotate before the exchange's connection age limit (24 h on Binance)."""
-    await trio.sleep_until(session.opened_at + session.config.rotate_after)
+    opened_at = session.opened_at
+    assert opened_at is not None, "the rotation timer starts after the handshake"
+    await trio.sleep_until(opened_at + session.config.rotate_after)
     session.rotate(MAX_AGE)
 
 

@@ -23,7 +23,7 @@ import rocksdict
 from tradestore._codec import decode_batch, encode_batch
 from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
 from tradestore.store import _book, _keys
 from tradestore.store._adopt import AdoptProgress, AdoptReport
@@ -276,7 +276,7 @@ class TradeStore:
 
     def write_batches(
         self,
-        batches: Mapping[str, Sequence[AggTrade]],
+        batches: Mapping[str, Sequence[StorableTrade]],
         gaps: Sequence[tuple[str, Gap]] = (),
     ) -> WriteReport:
         """Write the new trades of one batch per symbol (and any gap records) in a single
@@ -295,7 +295,7 @@ class TradeStore:
                 raise
 
     def _write_batches(
-        self, batches: Mapping[str, Sequence[AggTrade]], gaps: Sequence[tuple[str, Gap]]
+        self, batches: Mapping[str, Sequence[StorableTrade]], gaps: Sequence[tuple[str, Gap]]
     ) -> WriteReport:
         wb = rocksdict.WriteBatch(raw_mode=True)
         keys: list[bytes] = []
