@@ -27,6 +27,7 @@ COMMANDS = {
     "export": "_export",
     "adopt": "_adopt",
     "archive": "_archive",
+    "report": "_report",
     "serve": "_serve",
     "mcp": "_mcp",
 }
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for provenance
     _configure_logging(args.verbose, getattr(args, "log_format", "text"))
     try:
         return int(args.func(args) or 0)

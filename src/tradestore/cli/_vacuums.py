@@ -8,6 +8,7 @@ import math
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
+from tradestore.cli._plot import plot_request
 from tradestore.cli._profile import add_analytics_args, analyse, dump_json, note_coverage
 
 
@@ -18,7 +19,9 @@ def register(subparsers) -> None:
         description="Find the price ranges of a symbol's volume profile whose bins traded "
         "less than --threshold x the median bin volume (empty bins included). Such ranges "
         "offer little resistance: price tends to move fast through them. Needs at least "
-        "1000 trades in the window.",
+        "1000 trades in the window. --plot draws the volume profile with the vacuums "
+        "shaded and any hole in the record marked, so a thin area that is missing data is "
+        "not taken for a vacuum.",
     )
     add_analytics_args(p)
     p.add_argument(
@@ -62,16 +65,30 @@ COLUMNS = [
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import decimal_str, liquidity_vacuums
+    from tradestore.analytics import liquidity_vacuums
 
     if not (0 < args.threshold < math.inf and 0 <= args.merge_distance < math.inf):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
-    report, status = analyse(
-        args, liquidity_vacuums, threshold=args.threshold, merge_distance=args.merge_distance
+    picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
+    report, status, holes = analyse(
+        args,
+        liquidity_vacuums,
+        threshold=args.threshold,
+        merge_distance=args.merge_distance,
+        then=None if picture is None else lambda store, r: picture.holes(store, r.profile),
     )
+    print_report(args, report)
+    if picture is not None:
+        status = max(status, picture.draw(report, holes))
+    return status
+
+
+def print_report(args: argparse.Namespace, report) -> None:
+    from tradestore.analytics import decimal_str
+
     if args.format == "json":
         dump_json(report.to_json())
-        return status
+        return
     # The records are the vacuums of the JSON document, lowest price first.
     records = report.to_json()["vacuums"]
     limit = c.row_limit(args)
@@ -94,4 +111,3 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format != "table":
         note_coverage(p)
-    return status
