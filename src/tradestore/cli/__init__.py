@@ -33,11 +33,13 @@ COMMANDS = {
 }
 
 DESCRIPTION = """\
-Record Binance spot aggTrade streams into RocksDB and query them.
+Record Binance aggTrade streams (spot, USD-M or COIN-M futures) into RocksDB and query them.
 
 Start recording with `tradestore-trio run` (or `tradestore-trio demo` offline), then read
-the data with `query`, `stats` and the other read commands, which work while the daemon
-runs. Times are epoch milliseconds or ISO-8601 (UTC unless an offset is given).
+the data with `query`, `stats`, `profile` and the other read commands, which work while
+the daemon runs, or serve them with `serve` (HTTP) and `mcp` (agents). Times are epoch
+seconds or milliseconds (the digit count tells), ISO-8601 (UTC unless an offset is
+given), `now` or `now-2h`.
 Exit codes: 0 ok, 2 bad usage or input, 1 runtime failure."""
 
 
