@@ -211,3 +211,25 @@ def test_a_symbol_leaves_all_when_delisted_or_missing_from_two_reads():
     universe.selected = ["BTCUSDT", "NEWUSDT", "SOLUSDT"]
     # Missing from a second read in a row: delisted.
     assert universe.select([info("BTCUSDT"), info("NEWUSDT")]) == ["BTCUSDT", "NEWUSDT"]
+
+
+def test_all_with_a_shard_keeps_this_hosts_share_of_every_read():
+    """Two hosts recording ALL with --shard 1/2 and 2/2 split each exchangeInfo read
+    between them: every trading symbol on exactly one host, listings included."""
+    from tradestore.binance import SymbolInfo
+    from tradestore.recorder._shard import own_symbols, parse_shard
+    from tradestore.recorder._universe import Universe
+
+    def info(symbol: str) -> SymbolInfo:
+        return SymbolInfo(symbol, "TRADING", symbol.removesuffix("USDT"), "USDT")
+
+    listed = [f"S{i:03d}USDT" for i in range(60)]
+    hosts = [Universe(RecorderConfig(symbols=("ALL",), shard=f"{i}/2")) for i in (1, 2)]
+    picks = []
+    for universe in hosts:
+        universe._note_read({"serverTime": 1}, [info(s) for s in listed])
+        picks.append(universe.select([info(s) for s in [*listed, "NEWUSDT"]]))
+    assert sorted(picks[0] + picks[1]) == sorted([*listed, "NEWUSDT"])
+    assert not set(picks[0]) & set(picks[1])
+    assert picks[0] == sorted(own_symbols([*listed, "NEWUSDT"], parse_shard("1/2")))
+    assert 15 < len(picks[0]) < 45  # both hosts carry a share
