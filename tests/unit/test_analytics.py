@@ -23,7 +23,7 @@ from tradestore.analytics import (
     value_area_bounds,
     volume_profile,
 )
-from tradestore.analytics import _profile as profile_module
+from tradestore.analytics import _levels as levels_module
 from tradestore.cli import main
 
 E8 = SCALE
@@ -32,7 +32,7 @@ E8 = SCALE
 @pytest.fixture(params=twin_params("profile"), autouse=True)
 def accumulator(request, monkeypatch):
     """Run every test here on the compiled and on the pure accumulator."""
-    monkeypatch.setattr(profile_module, "accumulate_levels", request.param.accumulate)
+    monkeypatch.setattr(levels_module, "accumulate_levels", request.param.accumulate)
     return request.param
 
 

@@ -10,6 +10,7 @@ the exchange, the recorder, the analytics or the command line::
 
 from tradestore._codec import decode_batch, encode_batch
 from tradestore.store._adopt import AdoptProgress, AdoptReport, SymbolAdoption
+from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
@@ -29,6 +30,18 @@ from tradestore.store._retention import (
     apply_retention,
     plan_retention,
 )
+from tradestore.store._rollups import (
+    HOUR_MS,
+    MINUTE_MS,
+    Pyramid,
+    RollupMismatch,
+    RollupProgress,
+    RollupReport,
+    SymbolRollups,
+    minute_summaries,
+    pyramid,
+    whole_minutes,
+)
 from tradestore.store._store import (
     DEFAULT_PATH,
     FORMAT_VERSION,
@@ -40,6 +53,17 @@ from tradestore.store._verify import VerifyReport, verify
 
 __all__ = [
     "DAY_MS",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "Pyramid",
+    "RollupMismatch",
+    "RollupProgress",
+    "RollupReport",
+    "RollupState",
+    "SymbolRollups",
+    "minute_summaries",
+    "pyramid",
+    "whole_minutes",
     "DEFAULT_PATH",
     "FILLED",
     "FORMAT_VERSION",
