@@ -26,6 +26,11 @@ COMMANDS = {
     "backfill": "_backfill",
     "export": "_export",
     "adopt": "_adopt",
+    "candles": "_candles",
+    "footprint": "_footprint",
+    "cvd": "_cvd",
+    "composite": "_composite",
+    "rollups": "_rollups",
 }
 
 DESCRIPTION = """\

@@ -40,6 +40,7 @@ from tradestore.store._rollups import (
     SymbolRollups,
     minute_summaries,
     pyramid,
+    rollup_counts,
     whole_minutes,
 )
 from tradestore.store._store import (
@@ -63,6 +64,7 @@ __all__ = [
     "SymbolRollups",
     "minute_summaries",
     "pyramid",
+    "rollup_counts",
     "whole_minutes",
     "DEFAULT_PATH",
     "FILLED",

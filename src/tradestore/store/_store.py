@@ -562,6 +562,16 @@ class TradeStore:
                 yield it.key(), it.value()
                 it.next()
 
+    def _iter_keys(self, lower: bytes, upper: bytes) -> Iterator[bytes]:
+        """The keys in [lower, upper), without copying their values."""
+        opts = rocksdict.ReadOptions()
+        opts.set_iterate_upper_bound(upper)
+        it = self.db.iter(opts)
+        it.seek(lower)
+        while it.valid():
+            yield it.key()
+            it.next()
+
     def key_window(self, symbol: str, start_ms: int, end_ms: int) -> tuple[bytes, bytes]:
         """Key bounds [lower, upper) holding every batch that may contain start <= T <= end.
 
