@@ -113,7 +113,7 @@ def _raw_chunks(store, symbol: str, start_ms: int, end_ms: int) -> Iterator:
         lo = hi + 1
 
 
-def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int):
+def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int, use_rollups: bool):
     """bucket start -> Summary of the window's trades, per interval."""
     buckets: dict[int, Summary] = {}
 
@@ -127,7 +127,13 @@ def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int)
 
     state = store.rollup_state(symbol)
     first, end = whole_minutes(start_ms, end_ms)
-    if interval_ms % MINUTE_MS or state is None or not state.kept or first >= end:
+    if (
+        not use_rollups
+        or interval_ms % MINUTE_MS
+        or state is None
+        or not state.kept
+        or first >= end
+    ):
         for cols in _raw_chunks(store, symbol, start_ms, end_ms):
             add_raw(cols)
         return buckets
@@ -192,14 +198,21 @@ def _total(buckets: dict[int, Summary]) -> Summary | None:
 
 
 def candles(
-    store, symbol: str, start_ms: int, end_ms: int, interval_ms: int = MINUTE_MS
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int = MINUTE_MS,
+    *,
+    use_rollups: bool = True,
 ) -> CandleSeries:
-    """Candles of ``interval_ms`` (at least 1 s) over start_ms <= T <= end_ms."""
+    """Candles of ``interval_ms`` (at least 1 s) over start_ms <= T <= end_ms.
+    ``use_rollups=False`` reads every trade (slower, the same result: for checking)."""
     symbol = check_symbol(symbol)
     check_window(start_ms, end_ms)
     check_interval(interval_ms)
     with store.reading():
-        buckets = _summaries(store, symbol, start_ms, end_ms, interval_ms)
+        buckets = _summaries(store, symbol, start_ms, end_ms, interval_ms, use_rollups)
         total = _total(buckets)
         coverage = _coverage(store, symbol, start_ms, end_ms, total)
     return CandleSeries(
@@ -214,11 +227,17 @@ def candles(
 
 
 def cumulative_volume_delta(
-    store, symbol: str, start_ms: int, end_ms: int, interval_ms: int = MINUTE_MS
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int = MINUTE_MS,
+    *,
+    use_rollups: bool = True,
 ) -> VolumeDelta:
     """Taker-buy minus taker-sell volume per interval over start_ms <= T <= end_ms, and
     its running sum from the window's start."""
-    series = candles(store, symbol, start_ms, end_ms, interval_ms)
+    series = candles(store, symbol, start_ms, end_ms, interval_ms, use_rollups=use_rollups)
     points = []
     running = Decimal(0)
     buy = sell = Decimal(0)
@@ -250,6 +269,7 @@ def footprint(
     interval_ms: int = MINUTE_MS,
     *,
     tick_size: Decimal | str | None = None,
+    use_rollups: bool = True,
 ) -> Footprint:
     """Per candle of ``interval_ms`` (a whole number of minutes) over start_ms <= T <=
     end_ms, per price (or per bin of ``tick_size``): taker-buy and taker-sell volume."""
@@ -267,7 +287,7 @@ def footprint(
         return found
 
     with store.reading():
-        pieces = _pieces(store, symbol, start_ms, end_ms, interval_ms)
+        pieces = _pieces(store, symbol, start_ms, end_ms, interval_ms) if use_rollups else None
         if pieces is None:
             chunks = list(_raw_chunks(store, symbol, start_ms, end_ms))
         else:
