@@ -147,7 +147,7 @@ def stream_url(base: str, symbols: list[str]) -> str:
 
 
 async def bare_loop(url: str, total: int) -> dict:
-    """The floor: receive frames and count them, nothing else."""
+    """The floor: receive frames and count them, nothing else (stock trio-websocket)."""
     n = 0
     first = None
     async with trio_websocket.open_websocket_url(url, message_queue_size=64) as ws:
@@ -156,6 +156,32 @@ async def bare_loop(url: str, total: int) -> dict:
             if first is None:
                 first = time.perf_counter()
             n += 1
+    elapsed = time.perf_counter() - first
+    return {"frames": n, "seconds": elapsed, "per_s": (n - 1) / elapsed}
+
+
+async def batched_loop(url: str, total: int) -> dict:
+    """The bare loop with the recorder's batched hand-off (the library's reader queues a
+    whole socket read before it yields; the loop takes what is queued at once): the floor
+    of the recorder's own reader, receiving and counting only."""
+    from tradestore.recorder._stream import _batch_library_reader, _queued_messages
+
+    n = 0
+    first = None
+    async with trio_websocket.open_websocket_url(url, message_queue_size=64) as ws:
+        _batch_library_reader(ws)
+        queued = _queued_messages(ws)
+        while n < total:
+            await ws.get_message()
+            if first is None:
+                first = time.perf_counter()
+            n += 1
+            try:
+                while n < total:
+                    queued()
+                    n += 1
+            except trio.WouldBlock:
+                pass
     elapsed = time.perf_counter() - first
     return {"frames": n, "seconds": elapsed, "per_s": (n - 1) / elapsed}
 
@@ -205,7 +231,7 @@ async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) 
         "early_flushes": final.flush.early,
         "max_flush_latency_s": final.flush.max_latency,
         "reconnects": sum(c.reconnects for c in final.connections),
-        "drops": final.drops,
+        "drops": dict(final.drops),
     }
 
 
@@ -304,13 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Capacity: a producer that sends as fast as the consumer reads.
     # Alternating runs, best of each: the machine is shared, so load comes and goes.
     total = args.trades * len(symbols)
-    bares, recs = [], []
+    bares, batcheds, recs = [], [], []
     for _ in range(args.repeat):
         with flood_exchange(symbols, args.trades) as url:
             bares.append(trio.run(bare_loop, stream_url(url, symbols), total))
+        with flood_exchange(symbols, args.trades) as url:
+            batcheds.append(trio.run(batched_loop, stream_url(url, symbols), total))
         with flood_exchange(symbols, args.trades) as url, tempfile.TemporaryDirectory() as tmp:
             recs.append(trio.run(recorder_run, url, symbols, args.trades, Path(tmp) / "db"))
     bare = max(bares, key=lambda r: r["per_s"])
+    batched = max(batcheds, key=lambda r: r["per_s"])
     rec = max(recs, key=lambda r: r["stored_per_s"])
     # 3. Memory.
     rss_2 = recorder_rss(2, 50.0, args.rss_seconds)
@@ -329,9 +358,15 @@ def main(argv: list[str] | None = None) -> int:
             "fake exchange: recorder stored",
             f"{fake_rec['stored_per_s']:,.0f} trades/s",
             f"{fake_ratio:.2f}x bare",
-            "ok" if fake_ratio >= 0.8 else "MISSED (target >= 0.8x)",
+            "ok" if fake_ratio >= 0.9 else "MISSED (target >= 0.9x)",
         ),
         ("flood producer: bare trio-websocket loop", f"{bare['per_s']:,.0f} frames/s", "", ""),
+        (
+            "flood producer: bare loop, batched hand-off",
+            f"{batched['per_s']:,.0f} frames/s",
+            f"{batched['per_s'] / bare['per_s']:.2f}x bare",
+            "",
+        ),
         (
             "flood producer: recorder received",
             f"{rec['received_per_s']:,.0f} trades/s",
@@ -341,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         (
             "flood producer: recorder stored",
             f"{rec['stored_per_s']:,.0f} trades/s",
-            f"{ratio:.2f}x bare",
-            "ok" if ratio >= 0.8 else "MISSED (target >= 0.8x)",
+            f"{ratio:.2f}x bare, {rec['stored_per_s'] / batched['per_s']:.2f}x batched",
+            "ok" if ratio >= 0.9 else "MISSED (target >= 0.9x)",
         ),
         (
             "recorder RSS, 2 symbols",
@@ -372,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         "flood": {
             "trades": total,
             "bare_loop_runs_per_s": [r["per_s"] for r in bares],
+            "batched_loop_runs_per_s": [r["per_s"] for r in batcheds],
+            "batched_loop": batched,
             "recorder_runs_stored_per_s": [r["stored_per_s"] for r in recs],
             "bare_loop": bare,
             "recorder": rec,

@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--drop-every", type=float, default=29.0, metavar="S", help="cut every connection"
     )
     faults.add_argument(
+        "--drop-one-every",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="cut the connection open the longest (one line at a time)",
+    )
+    faults.add_argument(
         "--silent-after", type=float, default=20.0, metavar="S", help="then no data, for good"
     )
     faults.add_argument(
@@ -92,6 +99,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rest-invalid-every", type=int, default=0, metavar="N", help="REST rows marked invalid"
     )
     p.add_argument("--per-symbol-streams", action="store_true", help="one connection per symbol")
+    p.add_argument(
+        "--ab-lines", action="store_true", help="the daemon subscribes every stream on two lines"
+    )
+    p.add_argument(
+        "--line-b-delay",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --ab-lines: line B starts S seconds after line A (the daemon's default 5)",
+    )
     p.add_argument(
         "--workdir", type=Path, help="keep the DB, logs and sent-log here (default: a temp dir)"
     )
@@ -127,6 +144,7 @@ def start_exchange(args, symbols: list[str], work: Path) -> tuple[subprocess.Pop
     argv += ["--sent-log", str(work / "sent.json"), "--history-limit", "0"]
     for flag, value in (
         ("--drop-every", args.drop_every),
+        ("--drop-one-every", args.drop_one_every),
         ("--silent-after", args.silent_after),
         ("--malformed-every", args.malformed_every),
         ("--duplicate-every", args.duplicate_every),
@@ -280,9 +298,12 @@ def soak(args) -> dict:
     db = work / "db"
     config = work / "recorder.toml"
     # Quicker than production so a short run sees them: the watchdog notices a silent
-    # connection after a few seconds, and a failed fill is retried after 5 s, not 60.
+    # connection (and the stall check a silent symbol) after a few seconds, and a failed
+    # fill is retried after 5 s, not 60.
     config.write_text(
-        f"watchdog_floor = {args.watchdog_floor}\nbackfill_retry = 5.0\nhealthy_after = 5.0\n"
+        f"watchdog_floor = {args.watchdog_floor}\nstall_floor = {args.watchdog_floor}\n"
+        "backfill_retry = 5.0\nhealthy_after = 5.0\n"
+        f"line_b_delay = {args.line_b_delay}\n"
     )
     exchange, ws_url = start_exchange(args, symbols, work)
     rest_url = ws_url.replace("ws://", "http://", 1)
@@ -291,6 +312,8 @@ def soak(args) -> dict:
     argv += ["--config", str(config), "--retention-days", "0"]
     if args.per_symbol_streams:
         argv.append("--per-symbol-streams")
+    if args.ab_lines:
+        argv.append("--ab-lines")
     daemon = Daemon(argv, work / "daemon.log")
     timeline: dict[str, float] = {}
     term_rc = None
@@ -302,22 +325,32 @@ def soak(args) -> dict:
         t0 = time.monotonic()
         time.sleep(max(kill_at - (time.monotonic() - t0), 0))
         timeline["killed_at_s"] = time.monotonic() - t0
+        timeline["killed_wall_ms"] = time.time() * 1000
         daemon.kill()
         time.sleep(args.down)
         timeline["restarted_at_s"] = time.monotonic() - t0
         daemon.start()
         # Generation started at the first subscription (~1 s in) and lasts args.seconds.
-        time.sleep(max(args.seconds + 1.0 - (time.monotonic() - t0), 0))
+        generated_by = t0 + args.seconds + 1.0
+        time.sleep(max(generated_by - time.monotonic(), 0))
+        timeline["generation_ended_at_s"] = generated_by - t0
         deadline = time.monotonic() + args.drain_timeout
-        stable, previous = 0, None
+        stable, previous, closed_at = 0, None, None
         while time.monotonic() < deadline and stable < 3:
             time.sleep(1.0)
             snap = daemon.scrape()
             stored = total(snap, "trades_stored") if snap else None
             stable = stable + 1 if drained(snap) and stored == previous else 0
             previous = stored
+            if snap is not None and total(snap, "gaps", status="open") == 0:
+                closed_at = closed_at or time.monotonic()
+            else:
+                closed_at = None
         timeline["drained_at_s"] = time.monotonic() - t0
         timeline["drained"] = stable >= 3
+        # When the open-gap count last reached 0 for good (scraped once a second).
+        if closed_at is not None:
+            timeline["gaps_closed_after_end_s"] = max(closed_at - generated_by, 0.0)
     finally:
         exchange.send_signal(signal.SIGTERM)
         exchange_rc = exchange.wait(timeout=60)
@@ -338,6 +371,8 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
     failures: list[str] = []
     open_gaps: list[dict] = []
     causes: dict[str, int] = defaultdict(int)
+    gap_causes: dict[str, int] = defaultdict(int)
+    killed_ms = timeline.get("killed_wall_ms")
     with TradeStore(work / "db", read_only=True) as store:
         for symbol in symbols:
             generated = sent.generated_ids(symbol)
@@ -347,6 +382,9 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             distinct = set(stored)
             sent_ids = set(sent.sent_ids(symbol))
             gaps = store.gaps(symbol)
+            skipped = set(sent.skipped_ids(symbol))
+            for g in gaps:
+                gap_causes[gap_cause(g, skipped, killed_ms)] += 1
             missing = sorted(set(generated) - distinct)
             foreign = len(distinct - set(generated))
             last_stored = max(distinct, default=None)
@@ -467,6 +505,12 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
             "missing_by_cause": dict(causes),
             "unexplained_missing": sum(r["unexplained_count"] for r in per_symbol.values()),
             "gaps_recorded": sum(r["gaps"] for r in per_symbol.values()),
+            "gaps_by_cause": dict(gap_causes),
+            "gaps_closed_after_end_s": timeline.get("gaps_closed_after_end_s"),
+            "redundant_copies": sum(total(s, "redundant_copies") for s in lives),
+            "arbitration_holds": sum(total(s, "arbitration_holds") for s in lives),
+            "arbitration_holds_filled": sum(total(s, "arbitration_holds_filled") for s in lives),
+            "backfill_requests_saved": sum(total(s, "backfill_requests_saved") for s in lives),
             "gaps_left_open": open_gaps,
             "verify_clean_symbols": sum(r["verify_exit"] == 0 for r in per_symbol.values()),
             "daemon_lives": len(lives),
@@ -497,6 +541,16 @@ def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at
         "lives": [life_summary(s) for s in lives],
         "per_symbol": per_symbol,
     }
+
+
+def gap_cause(gap, skipped: set[int], killed_ms: float | None) -> str:
+    """Why a gap record exists: ids the exchange sent to nobody, the kill -9's downtime,
+    or a connection cut or stall (the only kind A/B lines can cover)."""
+    if all(i in skipped for i in range(gap.first_id, gap.last_id + 1)):
+        return "skipped ids"
+    if killed_ms is not None and gap.after_time_ms <= killed_ms <= gap.before_time_ms + 1000:
+        return "kill -9"
+    return "cut or stall"
 
 
 def life_summary(snap: dict) -> dict:
@@ -582,6 +636,24 @@ def print_table(result: dict) -> None:
                 f"{g['symbol']} {g['first_id']}..{g['last_id']}: {g['reason']}"
                 for g in f["gaps_left_open"][:5]
             ),
+        ),
+        (
+            "gaps by cause",
+            ", ".join(f"{n} {c}" for c, n in sorted(f["gaps_by_cause"].items())) or "none",
+            "",
+        ),
+        (
+            "every gap closed, after the end of generation",
+            "never (drain timeout)"
+            if f["gaps_closed_after_end_s"] is None
+            else f"{f['gaps_closed_after_end_s']:.0f} s",
+            f"{f['backfill_requests_saved']:.0f} gaps fetched in another's page",
+        ),
+        (
+            "A/B: copies dropped / jumps held (filled by the other line)",
+            f"{f['redundant_copies']:.0f} / {f['arbitration_holds']:.0f} "
+            f"({f['arbitration_holds_filled']:.0f})",
+            "A/B lines" if result["params"]["ab_lines"] else "one line",
         ),
         ("verify clean", f"{f['verify_clean_symbols']} / {f['symbols']} symbols", ""),
         (

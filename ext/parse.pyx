@@ -30,7 +30,7 @@ from decimal import Decimal
 
 from tradestore import _decimal, _frame
 from tradestore._frame import read_event
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, TradeRow, decimal_text
 
 cdef enum:
     CACHE_BITS = 10
@@ -46,6 +46,11 @@ if MAX_DECIMAL > DECIMAL_CAPACITY:
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
+    # A new instance of a tuple subclass with n (NULL) items, as tuple's own tp_new for
+    # a subtype makes one; its items are set with PyTuple_SET_ITEM.
+    object PyType_GenericAlloc(type subtype, Py_ssize_t n)
+    void PyTuple_SET_ITEM(object p, Py_ssize_t pos, object o)
+    void Py_INCREF(object o)
 
 cdef object _new_object = object.__new__
 check_python_side()
@@ -481,3 +486,38 @@ def parse_agg_trade(frame):
         return read_event(frame)[1]
     return _trade(&p)
 
+
+
+cdef inline void _put(object row, Py_ssize_t i, object value):
+    Py_INCREF(value)  # PyTuple_SET_ITEM steals a reference
+    PyTuple_SET_ITEM(row, i, value)
+
+
+cdef object _text(const unsigned char* text, Py_ssize_t n):
+    """The decimal string as the store writes it: the exchange's own text, except that a
+    leading zero before a digit (never sent by Binance) is dropped as Decimal drops it."""
+    if n > 1 and text[0] == 48 and text[1] != 46:
+        return decimal_text(Decimal(PyUnicode_DecodeASCII(<const char*>text, n, NULL)))
+    return PyUnicode_DecodeASCII(<const char*>text, n, NULL)
+
+
+cdef object _row(Parsed* p):
+    row = PyType_GenericAlloc(TradeRow, 5)
+    _put(row, 0, _text(p.price, p.ev.p.length))
+    _put(row, 1, _text(p.qty, p.ev.q.length))
+    _put(row, 2, p.ev.t)
+    _put(row, 3, p.ev.a)
+    _put(row, 4, True if p.ev.m else False)
+    PyObject_GC_UnTrack(row)  # strs, ints and a bool: no cycles to find
+    return row
+
+
+def parse_row(frame):
+    """(symbol field ``s`` or None, TradeRow) of a raw aggTrade event or combined wrapper:
+    what parse_event gives, with the exact decimal strings instead of Decimals (the
+    recorder's path: the store writes those strings as they are)."""
+    cdef Parsed p
+    if _parse(frame, &p) or (symbol := _symbol(&p)) is False:
+        symbol, trade = read_event(frame)
+        return symbol, TradeRow.of(trade)
+    return symbol, _row(&p)

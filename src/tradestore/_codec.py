@@ -23,12 +23,12 @@ import msgpack
 
 from tradestore._errors import CorruptValue
 from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, StorableTrade
 
 _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
 
 
-def encode_batch(trades: Iterable[AggTrade]) -> bytes:
+def encode_batch(trades: Iterable[StorableTrade]) -> bytes:
     """The v1 value of trades; ValueError names a trade whose price or qty is not a
     non-negative finite Decimal (negative zero included: no reader would accept it)."""
     trades = list(trades)

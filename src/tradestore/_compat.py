@@ -68,6 +68,7 @@ decode_trades = MODULES["decode"].decode_trades
 accumulate_levels = MODULES["profile"].accumulate
 parse_event = MODULES["parse"].parse_event
 parse_agg_trade = MODULES["parse"].parse_agg_trade
+parse_row = MODULES["parse"].parse_row
 Rollup = MODULES["rollup"].Rollup
 rollup_split = MODULES["rollup"].split
 rollup_summary = MODULES["rollup"].summary
@@ -87,6 +88,7 @@ __all__ = [
     "decode_trades",
     "parse_agg_trade",
     "parse_event",
+    "parse_row",
     "pure",
     "rollup_bin_values",
     "rollup_decode",

@@ -1012,3 +1012,44 @@ async def test_cli_prints_the_port_and_writes_the_sent_log_on_a_signal(tmp_path,
     assert sent.sent_ids("BTCUSDT") == ids
     assert sent.generated_ids("BTCUSDT") == list(range(1_000_000, 1_000_040))
     assert sent.skipped_ids("BTCUSDT") == list(range(1_000_009, 1_000_040, 10))
+
+
+async def test_a_stuck_symbol_stops_on_its_connection_while_the_others_flow():
+    """stall_symbol: 0.5 s into each connection ETHUSDT stops on it (REST still has its
+    trades), BTCUSDT flows on; a new connection gets ETHUSDT again until its own 0.5 s."""
+    cfg = config(stall_symbol="ETHUSDT", stall_after=0.5)
+    resource = "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
+    async with open_fake_exchange(cfg) as fx:
+        async with connect(fx, resource, message_queue_size=1000) as ws:
+            received = []
+            with trio.move_on_after(1.5):
+                while True:
+                    received.append(json.loads(await ws.get_message())["data"])
+        withheld = fx.log.trades_withheld
+        async with connect(fx, resource, message_queue_size=1000) as ws:
+            again = [json.loads(await ws.get_message())["data"]["s"] for _ in range(20)]
+        eth_generated = fx.generated("ETHUSDT")
+    times = {s: [e["T"] for e in received if e["s"] == s] for s in ("BTCUSDT", "ETHUSDT")}
+    start = min(times["BTCUSDT"] + times["ETHUSDT"])
+    assert max(times["ETHUSDT"]) - start <= 600  # stopped about 0.5 s in
+    assert max(times["BTCUSDT"]) - start >= 1200  # flowed on
+    assert withheld > 0 and eth_generated > len(times["ETHUSDT"])
+    assert "ETHUSDT" in again
+
+
+async def test_drop_oldest_cuts_one_connection_and_stall_silences_one_symbol():
+    async with open_fake_exchange(config()) as fx:
+        async with (
+            connect(fx, "/ws/btcusdt@aggTrade") as first,
+            connect(fx, "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade") as second,
+        ):
+            await first.get_message()
+            await second.get_message()
+            assert fx.stall("ETHUSDT") == 1  # only the second carries it
+            assert fx.drop_oldest()
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await first.get_message()
+            frames = [json.loads(await second.get_message())["data"]["s"] for _ in range(50)]
+    assert fx.log.drops_by_reason == {"drop_one": 1}
+    assert set(frames[-40:]) == {"BTCUSDT"}  # ETHUSDT withheld from it from now on

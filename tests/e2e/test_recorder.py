@@ -482,11 +482,13 @@ async def test_statistics_shape_is_stable(tmp_path):
     json.dumps(stats)  # plain JSON all the way down
     assert set(stats) >= {
         "started_ms", "frames", "drops", "server_shutdowns", "buffered", "in_flight", "queue",
-        "flush", "prune", "connect_budget_waits", "symbols", "connections",
+        "flush", "prune", "connect_budget_waits", "symbols", "connections", "held", "stalls",
     }  # fmt: skip
     assert set(stats["symbols"]["BTCUSDT"]) == {
-        "received", "stored", "duplicates", "gaps", "missing_ids", "drops", "reconnects",
-        "last_id", "last_trade_ms", "buffered",
+        "received", "stored", "duplicates", "redundant", "gaps", "missing_ids", "holds",
+        "holds_filled", "drops", "reconnects", "last_id", "last_trade_ms", "buffered",
+        "last_received_ms", "event_lag", "stall_suspected", "stall_confirmed", "stall_quiet",
+        "stalled_since_ms",
     }  # fmt: skip
     assert set(stats["flush"]) == {
         "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms",
@@ -494,5 +496,10 @@ async def test_statistics_shape_is_stable(tmp_path):
     }  # fmt: skip
     conn = stats["connections"][0]
     assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0
+    assert conn["line"] == "a" and conn["taken"] == 1 and conn["last_frame_ms"] is not None
+    assert set(stats["stalls"]) == {
+        "enabled", "checks", "check_failures", "catching_up", "caught_up", "checks_per_minute",
+        "median_event_lag", "clock_skew_suspected",
+    }  # fmt: skip
     assert stats["queue"]["size"] == 4096
     assert snapshot.connections[0].opens == 1 and snapshot.queue.size == 4096

@@ -95,6 +95,7 @@ def _parse_outcomes(impl, frame):
     return (
         outcome(impl.parse_event, frame),
         outcome(impl.parse_agg_trade, frame),
+        outcome(impl.parse_row, frame),
     )
 
 

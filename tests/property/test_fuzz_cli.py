@@ -10,9 +10,10 @@ symbol with an undecodable value).
 
 Commands that run until a signal are made to stop at once: ``run`` always gets
 ``--print-config``, ``demo`` always ends with ``--rate 0`` (a usage error after its other
-arguments are parsed), ``fake-exchange`` is pointed at a port this test holds (bind fails,
-exit 1) after its whole configuration was validated, and ``backfill`` talks to a local
-REST stub that answers every page with ``[]``.
+arguments are parsed), ``fake-exchange`` and ``serve`` are pointed at a port this test
+holds (bind fails, exit 1) after their whole configuration was validated, ``mcp`` finds
+its standard input unreadable (pytest's) and ``backfill`` talks to a local REST stub that
+answers every page with ``[]``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def _raw_value(action, world) -> st.SearchStrategy[str]:
         return st.one_of(st.sampled_from(list(action.choices)), TEXT)
     if dest == "config":  # binary files: see test_run_config_not_utf8
         return st.one_of(st.sampled_from(world["text_paths"]), TEXT)
-    if dest in ("db", "file", "output", "csv", "replay_db", "sent_log"):
+    if dest in ("db", "file", "output", "csv", "replay_db", "sent_log", "token_file"):
         return st.one_of(paths, paths, TEXT)
     if dest in ("start", "end", "before", "start_time"):
         return st.one_of(
@@ -170,7 +171,7 @@ def _raw_value(action, world) -> st.SearchStrategy[str]:
         )
     if dest == "endpoint":
         return st.sampled_from(["ws://127.0.0.1:1", "wss://x:99999", "http://x", "", "not a url"])
-    if dest == "metrics_addr":
+    if dest in ("metrics_addr", "api_addr", "addr"):
         return st.sampled_from(
             ["127.0.0.1:0", "127.0.0.1", ":", "[::1]:0", "x:-1", "1.2.3.4:99999"]
         )
@@ -258,6 +259,8 @@ def world(tmp_path, template_db, rest_url, held_port, monkeypatch):
             return ["--rate", "0"]
         if command == "fake-exchange":
             return ["--host", "127.0.0.1", "--port", str(held_port)]
+        if command == "serve":  # every setting checked, then the bind fails: exit 1
+            return ["--addr", f"127.0.0.1:{held_port}"]
         if command == "backfill" and not any(a.startswith("--rest") for a in argv):
             return ["--rest-endpoint", rest_url]
         return []

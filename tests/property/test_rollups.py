@@ -144,11 +144,11 @@ def test_pyramid_equals_raw_for_every_window(data):
                 a, b = data.draw(windows(trades))
                 _same(volume_profile, store, SYMBOL, a, b, min_trades=1, bins=7)
                 _same(volume_profile, store, SYMBOL, a, b, min_trades=1, tick_size="0.5")
-                interval = data.draw(st.sampled_from([1000, 60_000, 120_000, 3_600_000, 86_400_000]))
+                interval = data.draw(
+                    st.sampled_from([1000, 60_000, 120_000, 3_600_000, 86_400_000])
+                )
                 _same(candles, store, SYMBOL, a, b, interval)
                 _same(cumulative_volume_delta, store, SYMBOL, a, b, interval)
                 if interval % 60_000 == 0:
                     _same(footprint, store, SYMBOL, a, b, interval, tick_size="0.02")
-                _same(
-                    composite_profile, store, SYMBOL, a, b, session_ms=3_600_000, min_trades=1
-                )
+                _same(composite_profile, store, SYMBOL, a, b, session_ms=3_600_000, min_trades=1)

@@ -94,6 +94,12 @@ def test_parquet_export_is_exact(tmp_path, capsys, imported):
     assert code == 0
     table = pq.read_table(out_file)
     assert table.num_rows == 5000
+    # The archive's layout and writer: exact decimals on INT64, a UTC timestamp, sorted ids.
+    assert str(table.schema.field("price").type) == "decimal64(18, 8)"
+    assert str(table.schema.field("time").type) == "timestamp[ms, tz=UTC]"
+    assert pq.read_metadata(out_file).schema.column(1).physical_type == "INT64"
+    ids = table.column("agg_id").to_pylist()
+    assert ids == sorted(ids)
     with TradeStore(imported, read_only=True) as store:
         trades = store.query_trades("BTCUSDT", 0, 2 * 10**12)
     assert sum(table.column("qty").to_pylist(), Decimal(0)) == sum(

@@ -39,7 +39,7 @@ def test_public_entry_points_use_the_chosen_twins():
 
     assert _compat.parse_event is _compat.MODULES["parse"].parse_event
     assert tradestore.parse_agg_trade is _compat.MODULES["parse"].parse_agg_trade
-    assert _dispatch.parse_event is _compat.MODULES["parse"].parse_event  # live frames
+    assert _dispatch.parse_row is _compat.MODULES["parse"].parse_row  # live frames
     assert _compat.decode_columns is _compat.MODULES["decode"].decode_columns
     assert _compat.accumulate_levels is _compat.MODULES["profile"].accumulate
 

@@ -30,6 +30,21 @@ def test_real_frames_str_and_bytes(impl, real_frames):
     assert str(trade.price) == "78918.01000000"  # the exchange's text, exactly
 
 
+def test_rows_are_the_stored_rows_of_the_trades(impl, real_frames):
+    """parse_row carries the exchange's strings to the store: the same v1 bytes as the
+    AggTrade path, without a Decimal per trade."""
+    from tradestore._codec import encode_batch
+    from tradestore._model import TradeRow
+
+    rows = [impl.parse_row(text) for text in real_frames]
+    trades = [pure.parse_event(text) for text in real_frames]
+    assert [s for s, _ in rows] == [s for s, _ in trades]
+    assert all(type(r) is TradeRow for _, r in rows)
+    assert [r.to_trade() for _, r in rows] == [t for _, t in trades]
+    assert encode_batch([r for _, r in rows]) == encode_batch([t for _, t in trades])
+    assert rows[0][1].price_text == "78918.01000000" and rows[0][1].price == trades[0][1].price
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -55,6 +70,8 @@ def test_unusual_but_valid_frames_agree(impl, text):
     expected = outcome(pure.parse_event, text)
     assert outcome(impl.parse_event, text) == expected
     assert outcome(impl.parse_event, text.encode()) == expected
+    rows = outcome(pure.parse_row, text)
+    assert outcome(impl.parse_row, text) == outcome(impl.parse_row, text.encode()) == rows
 
 
 def test_values_beyond_int64_fixed_point_keep_their_decimal(impl):

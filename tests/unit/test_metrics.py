@@ -118,11 +118,44 @@ async def test_metrics_and_health(tmp_path):
                 r = await client.get("/healthz")
                 assert r.status_code == 200 and r.json()["status"] == "ok"
 
-                stale = replace(stats.symbols["ETHUSDT"], last_trade_ms=now_ms - 600_000)
-                state["stats"] = replace(stats, symbols={**stats.symbols, "ETHUSDT": stale})
+                # Trade times from a past day (a replay, a skewed clock) are event lag,
+                # never ill health: liveness is judged by what arrives, on the local clock.
+                old = replace(
+                    stats.symbols["ETHUSDT"], last_trade_ms=now_ms - 86_400_000, event_lag=86400.0
+                )
+                state["stats"] = replace(stats, symbols={**stats.symbols, "ETHUSDT": old})
                 r = await client.get("/healthz")
-                assert r.status_code == 503
-                assert list(r.json()["stale"]) == ["ETHUSDT"]
+                assert r.status_code == 200 and r.json()["status"] == "ok"
+                assert r.json()["symbols"]["ETHUSDT"]["event_lag_seconds"] == 86400.0
+                assert samples((await client.get("/metrics")).text)[
+                    ("tradestore_event_lag_seconds", eth_label)
+                ] == pytest.approx(86400.0)
+
+                # A connection down for longer than stale_after: 503, naming it.
+                down = replace(eth, state="backoff", opens=1, down_since_ms=now_ms - 61_000)
+                state["stats"] = replace(stats, connections=(stats.connections[0], down))
+                r = await client.get("/healthz")
+                assert r.status_code == 503 and r.json()["status"] == "disconnected"
+                assert 61 <= r.json()["disconnected"][eth.shard] < 90
+
+                # With A/B lines one line down is only degraded: the other carries on.
+                line_b = replace(eth, name=f"{eth.name}-b", line="b", state="open")
+                state["stats"] = replace(stats, connections=(stats.connections[0], down, line_b))
+                r = await client.get("/healthz")
+                assert r.status_code == 200 and r.json()["status"] == "degraded"
+                assert r.json()["lines_down"] == [eth.name]
+
+                # A confirmed stall unrepaired for longer than stale_after: 503.
+                stuck = replace(
+                    stats.symbols["BTCUSDT"], stall_confirmed=1, stalled_since_ms=now_ms - 75_000
+                )
+                state["stats"] = replace(stats, symbols={**stats.symbols, "BTCUSDT": stuck})
+                r = await client.get("/healthz")
+                assert r.status_code == 503 and r.json()["status"] == "stalled"
+                assert list(r.json()["stalled"]) == ["BTCUSDT"]
+                metrics = samples((await client.get("/metrics")).text)
+                assert metrics[("tradestore_stall_confirmed_total", btc_label)] == 1
+                assert 75 <= metrics[("tradestore_stalled_seconds", btc_label)] < 100
 
                 # A store refusing writes makes the daemon unhealthy even with fresh trades.
                 failing = replace(

@@ -6,7 +6,7 @@ The specification itself (tradestore/_frame.py), with nothing taken as a shortcu
 from __future__ import annotations
 
 from tradestore._frame import read_event
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, TradeRow
 
 
 def parse_event(frame: str | bytes) -> tuple[str | None, AggTrade]:
@@ -20,3 +20,11 @@ def parse_event(frame: str | bytes) -> tuple[str | None, AggTrade]:
 def parse_agg_trade(frame: str | bytes) -> AggTrade:
     """The AggTrade of a raw aggTrade event or combined-stream wrapper (see parse_event)."""
     return read_event(frame)[1]
+
+
+def parse_row(frame: str | bytes) -> tuple[str | None, TradeRow]:
+    """(symbol field ``s`` or None, TradeRow) of a raw aggTrade event or combined wrapper:
+    what parse_event gives, with the exact decimal strings instead of Decimals (the
+    recorder's path: the store writes those strings as they are)."""
+    symbol, trade = read_event(frame)
+    return symbol, TradeRow.of(trade)

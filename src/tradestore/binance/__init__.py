@@ -7,6 +7,7 @@ from tradestore.binance._backfill import (
     backfill_range,
     bound_gap,
     fill_gap,
+    fill_gaps,
     row_trade,
 )
 from tradestore.binance._csv import CsvFormatError, open_text, read_trades, verify_checksum
@@ -41,6 +42,7 @@ __all__ = [
     "backfill_range",
     "bound_gap",
     "fill_gap",
+    "fill_gaps",
     "open_text",
     "parse_retry_after",
     "plan_streams",

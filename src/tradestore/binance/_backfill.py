@@ -79,33 +79,11 @@ async def backfill_range(
         if not rows:
             result.missing.append((next_id, last_id))
             break
-        trades = []
-        expected = next_id
-        for row in rows:
-            a = row.get("a")
-            if type(a) is not int or a < next_id:
-                raise RestError(f"REST returned id {a!r} before fromId {next_id}")
-            if a > last_id:
-                # The exchange went past the range: the ids before this row do not exist.
-                if expected <= last_id:
-                    result.missing.append((expected, last_id))
-                    expected = last_id + 1
-                break
-            if a > expected:
-                result.missing.append((expected, a - 1))
-            expected = a + 1
-            trade = row_trade(row)
-            if trade is None:
-                result.invalid_skipped += 1
-                result.invalid_ids.append(a)
-                rest.stats.invalid_rows_skipped += 1
-                continue
-            trades.append(trade)
-        rest.stats.trades_fetched += len(trades)
-        batches = [list(g) for _s, g in groupby(trades, key=lambda t: t.time_ms // 1000)]
+        _check_ids(rows, next_id)
+        trades, expected = _page_trades(rows, next_id, last_id, result, rest)
         progress = [(symbol, gap.with_progress(expected, "backfill in progress"))] if gap else []
         result.stored += await trio.to_thread.run_sync(
-            _store_batches, store, symbol, batches, progress
+            _store_batches, store, symbol, _by_second(trades), progress
         )
         if on_page:
             on_page(len(trades))
@@ -114,6 +92,53 @@ async def backfill_range(
             break
         next_id = expected
     return result
+
+
+def _check_ids(rows: list[dict], from_id: int) -> None:
+    """REST rows must come in increasing agg-id order, none before ``from_id``."""
+    previous = from_id - 1
+    for row in rows:
+        a = row.get("a")
+        if type(a) is not int or a <= previous:
+            if type(a) is int and a >= from_id:
+                raise RestError(f"REST returned id {a} out of order (after {previous})")
+            raise RestError(f"REST returned id {a!r} before fromId {from_id}")
+        previous = a
+
+
+def _page_trades(
+    rows: list[dict], next_id: int, last_id: int, result: FillResult, rest: BinanceRest
+) -> tuple[list[AggTrade], int]:
+    """The trades of one page within next_id..last_id, noting in ``result`` the ids the
+    exchange skipped and the rows it marks invalid; also the id the next page starts at."""
+    assert result.missing is not None and result.invalid_ids is not None
+    trades = []
+    expected = next_id
+    for row in rows:
+        a = row["a"]
+        if a > last_id:
+            # The exchange went past the range: the ids before this row do not exist.
+            if expected <= last_id:
+                result.missing.append((expected, last_id))
+                expected = last_id + 1
+            break
+        if a > expected:
+            result.missing.append((expected, a - 1))
+        expected = a + 1
+        trade = row_trade(row)
+        if trade is None:
+            result.invalid_skipped += 1
+            result.invalid_ids.append(a)
+            rest.stats.invalid_rows_skipped += 1
+            continue
+        trades.append(trade)
+    rest.stats.trades_fetched += len(trades)
+    return trades, expected
+
+
+def _by_second(trades: list[AggTrade]) -> list[list[AggTrade]]:
+    """One batch per second of trade time, the shape live data is stored in."""
+    return [list(g) for _s, g in groupby(trades, key=lambda t: t.time_ms // 1000)]
 
 
 def _store_batches(store: TradeStore, symbol: str, batches: list, progress: list) -> int:
@@ -202,36 +227,99 @@ def _put_gaps(store: TradeStore, symbol: str, gaps: list[Gap]) -> None:
     store.write_batches({}, gaps=[(symbol, g) for g in gaps])
 
 
+def _start(gap: Gap) -> int:
+    """The first id of a gap still to fetch (a resumed fill starts past its progress)."""
+    return gap.resume_from if gap.resume_from is not None else gap.first_id
+
+
 async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) -> Gap:
     """Fill one gap; return (and store) its new record: filled, unfillable, or still open."""
-    start = gap.resume_from if gap.resume_from is not None else gap.first_id
+    start = _start(gap)
     log.debug("backfilling %s ids %d..%d", symbol, start, gap.last_id)
     result = FillResult()
     try:
         await backfill_range(store, rest, symbol, start, gap.last_id, gap=gap, result=result)
     except (RestError, httpx.HTTPError, ValueError) as exc:
-        # ValueError: a body that is not JSON. The gap stays open, with the reason and
-        # the progress made (the next attempt resumes there).
-        updated = gap.with_status(gap.status, reason=f"backfill failed: {exc}"[:300])
-        if result.next_id is not None and result.next_id > start:
-            updated = replace(updated, resume_from=result.next_id)
-        await trio.to_thread.run_sync(store.put_gap, symbol, updated)
-        log.error("backfill of %s %d..%d failed: %s", symbol, gap.first_id, gap.last_id, exc)
-        return updated
+        return await _failed(store, symbol, gap, exc, result.next_id)
+    updated = _outcome(gap, result)
+    await trio.to_thread.run_sync(store.put_gap, symbol, updated)
+    _log_outcome(symbol, gap, updated, result)
+    return updated
+
+
+async def fill_gaps(
+    store: TradeStore, rest: BinanceRest, symbol: str, gaps: list[Gap]
+) -> list[Gap]:
+    """Fill several gaps of one symbol that lie within one REST page with one request.
+
+    Each gap ends as ``fill_gap`` would end it (its trades and its new record in one
+    write); a gap the page does not reach to its end (the exchange returned fewer rows)
+    goes on with ``fill_gap`` from where the page stopped. A page costs the same weight
+    whatever its size, so thousands of small gaps (one per symbol of a cut connection,
+    several per symbol over time) drain in as many requests as symbols, not as gaps."""
+    if len(gaps) == 1:
+        return [await fill_gap(store, rest, symbol, gaps[0])]
+    first = min(_start(g) for g in gaps)
+    last = max(g.last_id for g in gaps)
+    if last - first + 1 > PAGE_LIMIT:
+        raise ValueError(f"gaps {first}..{last} do not fit in one page of {PAGE_LIMIT}")
+    try:
+        rows = await rest.agg_trades(symbol, first, last - first + 1)
+        _check_ids(rows, first)
+    except (RestError, httpx.HTTPError, ValueError) as exc:
+        return [await _failed(store, symbol, g, exc, None) for g in gaps]
+    reached = rows[-1]["a"] if rows else first - 1
+    done = []
+    for gap in sorted(gaps, key=lambda g: g.first_id):
+        start = _start(gap)
+        if reached < gap.last_id:
+            done.append(await fill_gap(store, rest, symbol, gap))
+            continue
+        result = FillResult(missing=[], invalid_ids=[])
+        inside = [r for r in rows if start <= r["a"] <= gap.last_id]
+        trades, expected = _page_trades(inside, start, gap.last_id, result, rest)
+        if expected <= gap.last_id:  # the page went past the gap without these ids
+            assert result.missing is not None
+            result.missing.append((expected, gap.last_id))
+        updated = _outcome(gap, result)
+        result.stored = await trio.to_thread.run_sync(
+            _store_batches, store, symbol, _by_second(trades), [(symbol, updated)]
+        )
+        _log_outcome(symbol, gap, updated, result)
+        done.append(updated)
+    return done
+
+
+async def _failed(
+    store: TradeStore, symbol: str, gap: Gap, exc: BaseException, next_id: int | None
+) -> Gap:
+    # ValueError: a body that is not JSON. The gap stays open, with the reason and the
+    # progress made (the next attempt resumes there).
+    updated = gap.with_status(gap.status, reason=f"backfill failed: {exc}"[:300])
+    if next_id is not None and next_id > _start(gap):
+        updated = replace(updated, resume_from=next_id)
+    await trio.to_thread.run_sync(store.put_gap, symbol, updated)
+    log.error("backfill of %s %d..%d failed: %s", symbol, gap.first_id, gap.last_id, exc)
+    return updated
+
+
+def _outcome(gap: Gap, result: FillResult) -> Gap:
+    """The gap's record once every id of it was fetched: filled, or unfillable."""
     now = int(time.time() * 1000)
     if result.missing:
         missing = sum(b - a + 1 for a, b in result.missing)
-        updated = gap.with_status(
+        return gap.with_status(
             UNFILLABLE, reason=f"exchange returned no data for {missing} ids", filled_ms=now
         )
-    else:
-        reason = ""
-        if result.invalid_ids:
-            shown = ", ".join(map(str, result.invalid_ids[:20]))
-            more = ", ..." if len(result.invalid_ids) > 20 else ""
-            reason = f"{len(result.invalid_ids)} rows marked invalid by the exchange skipped (ids {shown}{more})"
-        updated = gap.with_status(FILLED, reason=reason, filled_ms=now)
-    await trio.to_thread.run_sync(store.put_gap, symbol, updated)
+    reason = ""
+    if result.invalid_ids:
+        shown = ", ".join(map(str, result.invalid_ids[:20]))
+        more = ", ..." if len(result.invalid_ids) > 20 else ""
+        reason = f"{len(result.invalid_ids)} rows marked invalid by the exchange skipped (ids {shown}{more})"
+    return gap.with_status(FILLED, reason=reason, filled_ms=now)
+
+
+def _log_outcome(symbol: str, gap: Gap, updated: Gap, result: FillResult) -> None:
     log.info(
         "gap %s %d..%d %s (%d trades stored)",
         symbol,
@@ -240,4 +328,3 @@ async def fill_gap(store: TradeStore, rest: BinanceRest, symbol: str, gap: Gap) 
         updated.status,
         result.stored,
     )
-    return updated

@@ -2,7 +2,9 @@
 
 Each ``GET /api/v3/aggTrades`` costs 4 weight against a budget of 6000 a minute, read back
 from ``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds
-before anything else; transport errors and 5xx answers are retried with backoff.
+before anything else; transport errors and 5xx answers are retried with backoff. Several
+tasks may share one client: requests in flight count against the budget, and a 429 or
+418 pauses every request of the client, not only the one that received it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class BinanceRest:
         )
         self._weight_budget = weight_budget
         self._used_weight = 0
+        self._in_flight = 0
+        self._paused_until = 0.0  # trio time before which no request is sent (Retry-After)
         self._retries = transient_retries
         self._clock = clock
         self.stats = RestStats()
@@ -78,11 +82,21 @@ class BinanceRest:
 
     async def agg_trades(self, symbol: str, from_id: int, limit: int = PAGE_LIMIT) -> list[dict]:
         """One page of raw aggTrades rows starting at ``from_id`` (inclusive)."""
-        params: dict[str, str | int] = {"symbol": symbol, "fromId": from_id, "limit": limit}
+        return await self._agg_trades(
+            {"symbol": symbol, "fromId": from_id, "limit": limit}, f"{symbol} fromId={from_id}"
+        )
+
+    async def recent_agg_trades(self, symbol: str, limit: int = 1) -> list[dict]:
+        """The exchange's latest ``limit`` aggTrades rows of ``symbol`` (oldest first): what
+        a stall check compares with the last id received. Same weight as a page."""
+        return await self._agg_trades({"symbol": symbol, "limit": limit}, f"{symbol} latest")
+
+    async def _agg_trades(self, params: dict[str, str | int], what: str) -> list[dict]:
         failures = 0
         while True:
             await self._respect_weight_budget()
             self.stats.calls += 1
+            self._in_flight += 1
             try:
                 response = await self._client.get(AGG_TRADES_PATH, params=params)
             except httpx.TransportError as exc:
@@ -90,11 +104,11 @@ class BinanceRest:
                 if failures > self._retries:
                     raise
                 delay = min(2.0**failures, 30.0)
-                log.warning(
-                    "REST %s fromId=%d failed (%s); retry in %.0f s", symbol, from_id, exc, delay
-                )
+                log.warning("REST %s failed (%s); retry in %.0f s", what, exc, delay)
                 await self._wait(delay)
                 continue
+            finally:
+                self._in_flight -= 1
             self._note_weight(response)
             if response.status_code in RATE_LIMIT_STATUSES:
                 self.stats.rate_limited += 1
@@ -106,6 +120,8 @@ class BinanceRest:
                     "rate limited" if response.status_code == 429 else "IP banned",
                     delay,
                 )
+                # Every request of this client waits it out, not only this one.
+                self._paused_until = max(self._paused_until, trio.current_time() + delay)
                 await self._wait(delay)
                 continue
             if response.status_code >= 500:
@@ -131,7 +147,11 @@ class BinanceRest:
             self._used_weight += CALL_WEIGHT
 
     async def _respect_weight_budget(self) -> None:
-        if self._used_weight + CALL_WEIGHT <= self._weight_budget:
+        pause = self._paused_until - trio.current_time()
+        if pause > 0:
+            await self._wait(pause)
+        # Requests in flight have spent their weight already, the header just not yet.
+        if self._used_weight + (self._in_flight + 1) * CALL_WEIGHT <= self._weight_budget:
             return
         # The used-weight window resets at each wall-clock minute.
         delay = 60.5 - self._clock() % 60

@@ -31,6 +31,9 @@ COMMANDS = {
     "cvd": "_cvd",
     "composite": "_composite",
     "rollups": "_rollups",
+    "archive": "_archive",
+    "serve": "_serve",
+    "mcp": "_mcp",
 }
 
 DESCRIPTION = """\

@@ -9,13 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tradestore._timeparse import is_duration, now_ms, parse_duration_ms, parse_time_ms
+from tradestore._window import FLAG_NAMES, WindowError, duration_ms, resolve_window, time_ms
 from tradestore.cli._output import DEFAULT_TABLE_ROWS, FORMATS
 from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
-
-# Windows longer than a century are typos (or inf/nan), not requests: refuse them early.
-MAX_HOURS = 100 * 366 * 24
 
 
 class UsageError(Exception):
@@ -113,68 +110,27 @@ def symbol_arg(args: argparse.Namespace) -> str:
 
 def time_arg(text: str, flag: str, *, now: int | None = None) -> int:
     try:
-        return parse_time_ms(text, now=now)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+        return time_ms(text, flag, now=now)
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None) -> tuple[int, int]:
-    """(start_ms, end_ms) from --start/--end/--hours; both inclusive.
-
-    Any two of the three fix the window (a --start that is a bare duration, ``--start 2h``,
-    counts as a length). With fewer: a missing end is now, or the last stored trade for a
-    command whose window defaults to everything stored (``stored`` = (first, last) trade
-    time); a missing start is the length (``--hours`` or the command's default) before the
-    end, or the first stored trade.
-    """
-    now = now_ms()  # one "now" for every flag of the command
-    length = None if args.hours is None else hours_ms(args.hours)
-    start_text = args.start
-    if start_text is not None and is_duration(start_text):
-        if length is not None:
-            raise UsageError("give --hours or a duration as --start, not both")
-        length = duration_arg(start_text, "--start")
-        start_text = None
-    if start_text is not None and args.end and length is not None:
-        raise UsageError("give at most two of --start, --end and --hours")
-    start = None if start_text is None else time_arg(start_text, "--start", now=now)
-    if args.end:
-        end = time_arg(args.end, "--end", now=now)
-    elif start is not None and length is not None:
-        end = start + length
-    elif stored is not None:
-        end = stored[1]
-    else:
-        end = now
-    if start is None:
-        if length is None and args.default_hours is not None:
-            length = hours_ms(args.default_hours)
-        if length is not None:
-            start = end - length
-        elif stored is not None:
-            start = stored[0]
-        else:
-            raise UsageError("give --start or --hours")
-    if end < start:
-        raise UsageError("--end is before --start")
-    return start, end
-
-
-def duration_arg(text: str, flag: str) -> int:
+    """(start_ms, end_ms) from --start/--end/--hours; both inclusive. The rule (any two of
+    the three fix the window; ``--start 2h`` is a length) is ``tradestore._window``'s;
+    ``stored`` = (first, last) trade time for a command whose window defaults to
+    everything stored."""
     try:
-        ms = parse_duration_ms(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
-    if ms > MAX_HOURS * 3_600_000:
-        raise UsageError(f"{flag}: {text} is longer than {MAX_HOURS} hours")
-    return ms
-
-
-def hours_ms(hours: float) -> int:
-    """--hours as milliseconds, refusing nan, inf, zero, negatives and absurd spans."""
-    if not 0 < hours <= MAX_HOURS:
-        raise UsageError(f"--hours must be a positive number of hours up to {MAX_HOURS}")
-    return int(hours * 3_600_000)
+        return resolve_window(
+            args.start,
+            args.end,
+            args.hours,
+            default_hours=args.default_hours,
+            stored=stored,
+            names=FLAG_NAMES,
+        )
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def open_reader(args: argparse.Namespace):
@@ -294,7 +250,10 @@ def add_interval(parser: argparse.ArgumentParser, default: str, *, minutes: bool
 
 def interval_arg(args: argparse.Namespace, *, minutes: bool = False) -> int:
     """--interval in ms: at least 1 s (a whole number of minutes with ``minutes``)."""
-    ms = duration_arg(args.interval, "--interval")
+    try:
+        ms = duration_ms(args.interval, "--interval")
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
     if ms < 1000:
         raise UsageError("--interval must be at least 1s")
     if minutes and ms % 60_000:

@@ -27,9 +27,10 @@ def register(subparsers) -> None:
         "data.binance.vision aggTrades layout (no header; aggId,price,qty,firstTradeId,"
         "lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps in µs from 2025 as in "
         "the official files, first/last trade ids empty: the stream does not carry them) so "
-        "it can be diffed against them. Both CSV layouts import back. Parquet needs the "
-        "'parquet' extra (pip install 'tradestore-trio[parquet]'). A file appears only "
-        "when complete.",
+        "it can be diffed against them. Both CSV layouts import back. Parquet is the archive's "
+        "layout, written by the archive's writer (agg_id int64, price/qty decimal(18,8), "
+        "time timestamp(ms, UTC), is_buyer_maker) and needs the 'parquet' extra (pip "
+        "install 'tradestore-trio[parquet]'). A file appears only when complete.",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -104,25 +105,64 @@ def _write(store, symbol: str, start: int, end: int, args, target, progress: boo
         disable=not progress or end - start < 6 * CHUNK_MS,
         transient=True,
     )
+    if fmt == "parquet":
+        return _write_parquet(store, symbol, start, end, target, bar)
     count = 0
-    writer = _ParquetWriter(target) if fmt == "parquet" else None
     if fmt == "csv" and keys != "binance":
         target.write(",".join(_trades.FIELDS) + "\n")
     with bar:
         task = bar.add_task("export", total=end - start + 1)
         for hi, trades in _chunks(store, symbol, start, end):
-            if writer is not None:
-                writer.write(trades)
-            elif fmt == "csv":
+            if fmt == "csv":
                 line = _trades.binance_csv_line if keys == "binance" else _csv_line
                 target.writelines(line(t) for t in trades)
             else:
                 target.writelines(json.dumps(r) + "\n" for r in _trades.records(trades, keys))
             count += len(trades)
             bar.update(task, completed=hi - start + 1)
-    if writer is not None:
-        writer.close()
     return count
+
+
+def _write_parquet(store, symbol: str, start: int, end: int, path: Path, bar) -> int:
+    """The archive's writer and layout, fed with columns (no Python object per trade);
+    ids ascending across chunks, else the whole window is read at once, which sorts and
+    de-duplicates."""
+    from tradestore.archive import ArchiveValueError, TradeWriter
+    from tradestore.archive._parquet import check_fits
+
+    try:
+        with bar, open(path, "wb") as fh:
+            writer = TradeWriter(fh)
+            try:
+                task = bar.add_task("export", total=end - start + 1)
+                for hi, cols in _column_chunks(store, symbol, start, end):
+                    check_fits(cols, symbol)
+                    if (
+                        len(cols)
+                        and writer.last_id is not None
+                        and cols.agg_id[0] <= writer.last_id
+                    ):
+                        raise _OutOfOrder
+                    writer.write(cols)
+                    bar.update(task, completed=hi - start + 1)
+            finally:
+                writer.close()
+        return writer.rows
+    except _OutOfOrder:
+        cols = store.query_columns(symbol, start, end)
+        with open(path, "wb") as fh:
+            writer = TradeWriter(fh)
+            try:
+                writer.write(cols)
+            finally:
+                writer.close()
+        return writer.rows
+    except ArchiveValueError as exc:
+        raise c.UsageError(str(exc)) from None
+
+
+class _OutOfOrder(Exception):
+    """Agg ids not ascending across the export's hour windows."""
 
 
 def _chunks(store, symbol: str, start: int, end: int):
@@ -140,48 +180,23 @@ def _chunks(store, symbol: str, start: int, end: int):
                 return
 
 
+def _column_chunks(store, symbol: str, start: int, end: int):
+    """Like _chunks, as numpy columns."""
+    lo = start
+    while lo <= end:
+        hi = min(lo + CHUNK_MS - 1, end)
+        cols = store.query_columns(symbol, lo, hi)
+        yield hi, cols
+        lo = hi + 1
+        if not len(cols) and lo <= end:
+            lo = store.next_trade_bound(symbol, lo)
+            if lo is None:
+                return
+
+
 def _csv_line(t) -> str:
     """Our CSV record: agg_id,price,qty,time_ms,is_buyer_maker (as query --format csv)."""
     return (
         f"{t.agg_id},{decimal_text(t.price)},{decimal_text(t.qty)},{t.time_ms},"
         f"{'true' if t.is_buyer_maker else 'false'}\n"
     )
-
-
-class _ParquetWriter:
-    """Exact decimals as decimal128(38, 8) columns, so no float rounding creeps in."""
-
-    def __init__(self, path: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        self._schema = pa.schema(
-            [
-                ("agg_id", pa.int64()),
-                ("price", pa.decimal128(38, 8)),
-                ("qty", pa.decimal128(38, 8)),
-                ("time_ms", pa.int64()),
-                ("is_buyer_maker", pa.bool_()),
-            ]
-        )
-        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
-
-    def write(self, trades) -> None:
-        if not trades:
-            return
-        pa = self._pa
-        table = pa.table(
-            [
-                pa.array([t.agg_id for t in trades], pa.int64()),
-                pa.array([t.price for t in trades], pa.decimal128(38, 8)),
-                pa.array([t.qty for t in trades], pa.decimal128(38, 8)),
-                pa.array([t.time_ms for t in trades], pa.int64()),
-                pa.array([t.is_buyer_maker for t in trades], pa.bool_()),
-            ],
-            schema=self._schema,
-        )
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        self._writer.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from tradestore._timeparse import format_time_ms
+from tradestore.api._documents import GAP_FIELDS, gap_records, gaps_document
 from tradestore.cli import _common as c
-from tradestore.cli._output import Column, emit, field
+from tradestore.cli._output import Column, emit, field, write_json
 
-FIELDS = ("symbol", "first_id", "last_id", "missing", "from", "to", "status", "reason")
+FIELDS = GAP_FIELDS
 COLUMNS = [
     field("symbol"),
     Column("agg ids\nfirst / last", lambda r: f"{r['first_id']}\n{r['last_id']}", right=True),
@@ -38,30 +39,19 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     with c.open_reader(args) as store:
         symbols = [c.symbol_arg(args)] if args.symbol else store.symbols()
-        records = [
-            {
-                "symbol": symbol,
-                "first_id": g.first_id,
-                "last_id": g.last_id,
-                "missing": g.size,
-                "from": format_time_ms(g.after_time_ms),
-                "to": format_time_ms(g.before_time_ms),
-                "status": g.status,
-                "reason": g.reason,
-            }
-            for symbol in symbols
-            for g in store.gaps(symbol)
-            if not args.open or g.status == "open"
-        ]
+        records = gap_records(store, symbols, open_only=args.open)
     limit = c.row_limit(args)
     shown = records if limit is None else records[:limit]
+    if args.format == "json":
+        document = gaps_document(records, open_only=args.open, limit=limit)
+        document["gaps"] = iter(document["gaps"])  # one gap per line
+        write_json(document, sys.stdout)
+        return 0
     emit(
         args.format,
         shown,
         fields=FIELDS,
         columns=COLUMNS,
-        document={"open_only": args.open, "count": len(records)},
-        rows_key="gaps",
         title=f"{len(records)} {'open ' if args.open else ''}gaps",
         more=len(records) - len(shown),
     )

@@ -9,10 +9,11 @@ import sys
 from decimal import Decimal
 
 from tradestore._timeparse import format_time_ms
+from tradestore._window import ANALYTICS_MAX_HOURS, FLAG_NAMES, WindowError, bounded_window
 from tradestore.cli import _common as c
 from tradestore.cli._output import emit, terminal_width, wrap
 
-MAX_HOURS = 168
+MAX_HOURS = ANALYTICS_MAX_HOURS
 BAR_WIDTH = 48
 
 
@@ -51,11 +52,18 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
 
 def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
     """(start, end) within the analytics tools' limits: --hours 1..168, windows up to 168 h."""
-    if args.hours is not None and not 1 <= args.hours <= MAX_HOURS:
-        raise c.UsageError(f"--hours must be between 1 and {MAX_HOURS}")
-    start, end = c.window_args(args)
-    if end - start > MAX_HOURS * 3_600_000:
-        raise c.UsageError(f"the window is longer than {MAX_HOURS} hours")
+    try:
+        start, end = bounded_window(
+            args.start,
+            args.end,
+            args.hours,
+            default_hours=args.default_hours,
+            min_hours=1,
+            max_hours=MAX_HOURS,
+            names=FLAG_NAMES,
+        )
+    except WindowError as exc:
+        raise c.UsageError(str(exc)) from None
     if args.bins < 1:
         raise c.UsageError("--bins must be at least 1")
     if args.tick_size is not None:

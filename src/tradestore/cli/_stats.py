@@ -5,28 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tradestore._timeparse import format_time_ms
+from tradestore.api._documents import STATS_FIELDS, stats_document, stats_records
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field, write_json
-from tradestore.store import recorded_span
 
-FIELDS = (
-    "symbol",
-    "trades",
-    "recorded_from",
-    "recorded_to",
-    "first_trade_time",
-    "last_trade_time",
-    "first_time_ms",
-    "last_time_ms",
-    "first_agg_id",
-    "last_agg_id",
-    "open_gaps",
-    "filled_gaps",
-    "unfillable_gaps",
-    "missing_ids_open",
-    "bytes_on_disk_est",
-)
+FIELDS = STATS_FIELDS
 
 COLUMNS = [
     field("symbol"),
@@ -58,32 +41,24 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tradestore.api import NotFound
+
+    symbol = c.symbol_arg(args) if args.symbol else None
     with c.open_reader(args) as store:
-        stats = store.stats()
-        symbols = stats["symbols"]
-        if args.symbol:
-            symbol = c.symbol_arg(args)
-            if symbol not in symbols:
-                raise c.UsageError(f"no trades stored for {symbol} in {args.db}")
-            symbols = {symbol: symbols[symbol]}
-        spans = {name: recorded_span(store, name) for name in symbols}
-    records = [record(name, s, spans[name]) for name, s in symbols.items()]
+        try:
+            header, records = stats_records(store, symbol)
+        except NotFound as exc:
+            raise c.UsageError(f"{exc} in {args.db}") from None
     limit = c.row_limit(args)
     shown = records if limit is None else records[:limit]
-    header = {
-        "path": stats["path"],
-        "format_version": stats["format_version"],
-        "bytes_on_disk": stats["bytes_on_disk"],
-        "table_bytes": stats["table_bytes"],
-    }
     if args.format == "json":
         # Keyed by symbol; each value is the record the csv and jsonl rows carry.
-        write_json({**header, "symbols": {r["symbol"]: r for r in shown}}, sys.stdout)
+        write_json(stats_document(header, shown), sys.stdout)
         return 0
     title = (
-        f"{stats['path']}: {len(records)} symbol{'' if len(records) == 1 else 's'}, "
+        f"{header['path']}: {len(records)} symbol{'' if len(records) == 1 else 's'}, "
         f"{sum(r['trades'] for r in records):,} trades, "
-        f"{human_bytes(stats['bytes_on_disk'])} on disk"
+        f"{human_bytes(header['bytes_on_disk'])} on disk"
     )
     emit(
         args.format,
@@ -94,31 +69,6 @@ def run(args: argparse.Namespace) -> int:
         more=len(records) - len(shown),
     )
     return 0
-
-
-def record(symbol: str, s: dict, span: tuple[int, int] | None) -> dict:
-    """The same fields in every format (a None time is null in JSON, empty in CSV)."""
-    return {
-        "symbol": symbol,
-        "trades": s["trades"],
-        "recorded_from": None if span is None else format_time_ms(span[0]),
-        "recorded_to": None if span is None else format_time_ms(span[1]),
-        "first_trade_time": _time(s["first_time_ms"]),
-        "last_trade_time": _time(s["last_time_ms"]),
-        "first_time_ms": s["first_time_ms"],
-        "last_time_ms": s["last_time_ms"],
-        "first_agg_id": s["first_agg_id"],
-        "last_agg_id": s["last_agg_id"],
-        "open_gaps": s["open_gaps"],
-        "filled_gaps": s["filled_gaps"],
-        "unfillable_gaps": s["unfillable_gaps"],
-        "missing_ids_open": s["missing_ids_open"],
-        "bytes_on_disk_est": s["bytes_on_disk_est"],
-    }
-
-
-def _time(ms: int | None) -> str | None:
-    return None if ms is None else format_time_ms(ms)
 
 
 def _gaps_cell(r: dict) -> str:

@@ -18,9 +18,11 @@ from decimal import Decimal
 from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
+from tradestore.api._documents import TRADE_FIELDS
+from tradestore.api._documents import trade_record as record
 from tradestore.cli._output import Column, field
 
-FIELDS = ("agg_id", "price", "qty", "time_ms", "is_buyer_maker")
+FIELDS = TRADE_FIELDS
 BINANCE_FIELDS = ("a", "p", "q", "T", "m")
 KEYS = ("ours", "binance")
 CHUNK_MS = 3_600_000
@@ -51,16 +53,6 @@ def add_keys(parser: argparse.ArgumentParser) -> None:
 
 def fields(keys: str) -> tuple[str, ...]:
     return BINANCE_FIELDS if keys == "binance" else FIELDS
-
-
-def record(t: AggTrade) -> dict:
-    return {
-        "agg_id": t.agg_id,
-        "price": decimal_text(t.price),
-        "qty": decimal_text(t.qty),
-        "time_ms": t.time_ms,
-        "is_buyer_maker": t.is_buyer_maker,
-    }
 
 
 def binance_record(t: AggTrade) -> dict:

@@ -22,18 +22,41 @@ def register(subparsers) -> None:
         "recomputation from the trades. Holes inside a closed gap record (rows the exchange "
         "marks invalid, ranges it cannot return) are listed as explained. Exit 0 when clean, "
         "1 when anything else is found (an open gap still counts: backfill has not closed it), "
-        "or when nothing was ever recorded in the window (a mistyped symbol?).",
+        "or when nothing was ever recorded in the window (a mistyped symbol?). "
+        "With --archive DEST it compares each closed UTC day the store holds (every symbol, "
+        "or --symbol; the days of --start..--end, or up to --through) with its Parquet "
+        "partition instead, trade by trade: 'ok' (identical), 'archived' (the store holds "
+        "part of the day, all of it archived), or a problem: 'missing', 'stale' (the store "
+        "has trades the partition lacks: archive again), 'mismatch', 'corrupt' (exit 1).",
     )
     c.add_db(p)
-    c.add_symbol(p)
+    c.add_symbol(p, required=False)
     c.add_window(p, default_hours=None)
     c.add_format(p, choices=("table", "json"))
+    archive = p.add_argument_group("comparing with the archive")
+    archive.add_argument(
+        "--archive",
+        metavar="DEST",
+        help="compare with the Parquet archive at DEST (a path or s3://)",
+    )
+    archive.add_argument(
+        "--through", metavar="DATE", help="the last UTC day to compare (default: yesterday)"
+    )
+    archive.add_argument(
+        "--market", default=None, help="the partitions' market= (default: the store's, else spot)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tradestore.store import verify
 
+    if args.archive is not None:
+        return run_archive(args)
+    if args.through is not None or args.market is not None:
+        raise c.UsageError("--through and --market go with --archive DEST")
+    if args.symbol is None:
+        raise c.UsageError("--symbol is required (or --archive DEST to compare with an archive)")
     symbol = c.symbol_arg(args)
     # Everything by default: an audit of the whole record, whatever its span; a length
     # (--hours, or --start 2h) counts back from now (the stored span is not known without
@@ -94,3 +117,42 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"  rollups: {report.rollups} (analytics read the trades)")
     return 0 if report.ok and not nothing else 1
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    from tradestore.archive import day_of
+    from tradestore.cli._archive import day_arg, destination, require_archive, symbols_arg
+
+    archive = require_archive()
+    dest = destination(args.archive)
+    through = day_arg(args.through, "--through")
+    since = None
+    if args.start is not None or args.end is not None or args.hours is not None:
+        start, end = c.window_args(args, stored=(0, int(time.time() * 1000)))
+        since, last = day_of(start), day_of(end)
+        through = last if through is None else min(through, last)
+    symbols = symbols_arg([args.symbol] if args.symbol else None)
+    checks = []
+    with c.open_reader(args) as store:
+        market = args.market or archive.store_market(store)
+        for check in archive.verify_archive(
+            store, dest, market=market, symbols=symbols, through=through, since=since
+        ):
+            checks.append(check)
+            if args.format == "table":
+                print(_check_line(check), flush=True)
+    problems = [ch for ch in checks if not ch.safe_to_delete]
+    if args.format == "json":
+        print(json.dumps([ch.to_dict() for ch in checks], indent=2))
+    else:
+        print(
+            f"{len(checks)} days compared with {archive.redact(args.archive)}: "
+            f"{len(checks) - len(problems)} archived, {len(problems)} with problems"
+        )
+    return 1 if problems else 0
+
+
+def _check_line(check) -> str:
+    archived = "-" if check.archive_rows is None else f"{check.archive_rows:,}"
+    line = f"{check.key.symbol} {check.key.day}: {check.verdict}, {check.store_rows:,} stored, {archived} archived"
+    return line + (f"\n  {check.detail}" if check.detail else "")

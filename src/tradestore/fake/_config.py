@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradestore._addr import is_loopback
 from tradestore._flags import cli, off_if_zero
 from tradestore._timeparse import parse_time_ms
 from tradestore.store import check_symbol
@@ -28,8 +28,13 @@ class FakeExchangeConfig:
       previous trade.
     - ``skip_every=N``: every Nth generated trade of a symbol is sent to nobody; REST has it.
     - ``drop_every=S``: every S seconds every connection is cut (no close frame).
+    - ``drop_one_every=S``: every S seconds the connection open the longest is cut (a cut of
+      one line, where ``drop_every`` cuts them all at once).
     - ``silent_after=S, silent_for=M``: S seconds into each connection, M seconds without
       data (pings continue); the trades of that window are never sent to it.
+    - ``stall_symbol=SYM, stall_after=S, stall_for=M``: S seconds into each connection, M
+      seconds (0: until it ends) without that one symbol's trades, while its other streams
+      flow: a stuck subscription.
     - ``rest_429_every`` / ``rest_418_every=N``: every Nth REST request (all endpoints) is
       answered 429 / 418 with ``Retry-After: retry_after``.
     - ``rest_invalid_every=N``: REST returns the row of every agg id divisible by N marked
@@ -99,6 +104,15 @@ class FakeExchangeConfig:
             parse=off_if_zero(float),
         ),
     )
+    drop_one_every: float | None = field(
+        default=None,
+        metadata=cli(
+            "cut the connection open the longest every S seconds",
+            metavar="S",
+            group="faults",
+            parse=off_if_zero(float),
+        ),
+    )
     silent_after: float | None = field(
         default=None,
         metadata=cli(
@@ -110,6 +124,29 @@ class FakeExchangeConfig:
         default=0.0,
         metadata=cli(
             "how long the silence lasts (0: until the connection ends)", metavar="S", group="faults"
+        ),
+    )
+    stall_symbol: str | None = field(
+        default=None,
+        metadata=cli(
+            "stop sending this one symbol on each connection after --stall-after S while its "
+            "other streams flow",
+            metavar="SYMBOL",
+            group="faults",
+        ),
+    )
+    stall_after: float = field(
+        default=0.0,
+        metadata=cli(
+            "seconds into each connection the --stall-symbol stops", metavar="S", group="faults"
+        ),
+    )
+    stall_for: float = field(
+        default=0.0,
+        metadata=cli(
+            "how long that symbol stays stuck (0: until the connection ends)",
+            metavar="S",
+            group="faults",
         ),
     )
     malformed_every: int = field(
@@ -183,6 +220,14 @@ class FakeExchangeConfig:
         _positive("lifetime", self.lifetime)
         if self.drop_every is not None:
             _positive("drop_every", self.drop_every)
+        if self.drop_one_every is not None:
+            _positive("drop_one_every", self.drop_one_every)
+        if self.stall_symbol is not None:
+            object.__setattr__(self, "stall_symbol", check_symbol(self.stall_symbol))
+            if self.stall_symbol not in symbols:
+                raise ValueError(f"stall_symbol {self.stall_symbol} is not one of the symbols")
+        if not (math.isfinite(self.stall_after) and self.stall_after >= 0):
+            raise ValueError("stall_after must be >= 0")
         if self.silent_after is not None and not self.silent_after >= 0:
             raise ValueError("silent_after must be >= 0")
         if self.shutdown_notice is not None and not 0 <= self.shutdown_notice <= self.lifetime:
@@ -224,12 +269,3 @@ class FakeExchangeConfig:
 def _positive(name: str, value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive number, not {value!r}")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -24,8 +24,8 @@ class FakeExchange:
 
     ``history`` keeps the generated trades (skipped ids included; the last
     ``history_limit`` per symbol) for REST. ``log`` accounts for what went out over
-    WebSocket. The test hooks (``drop_all``,
-    ``set_silent``) act on every connection at once.
+    WebSocket. The test hooks (``drop_all``, ``set_silent``) act on every connection at
+    once; ``drop_oldest`` on one, ``stall`` on one symbol of the connections open now.
     """
 
     def __init__(self, config: FakeExchangeConfig) -> None:
@@ -109,6 +109,8 @@ class FakeExchange:
                 nursery.start_soon(self._generate, symbol)
             if self.config.drop_every is not None:
                 nursery.start_soon(self._drop_periodically)
+            if self.config.drop_one_every is not None:
+                nursery.start_soon(self._drop_one_periodically)
             task_status.started()
 
     async def _generate(self, symbol: str) -> None:
@@ -271,6 +273,23 @@ class FakeExchange:
             connection.request_abort(reason)
         return len(connections)
 
+    def stall(self, symbol: str) -> int:
+        """Stop sending ``symbol`` on every connection open now, while their other streams
+        flow (connections opened later are not affected): a stuck subscription. Returns
+        how many connections carry the symbol."""
+        symbol = self._symbol(symbol)
+        stuck = [c for c in self._subscribers[symbol]]
+        for connection in stuck:
+            connection.stuck.add(symbol)
+        return len(stuck)
+
+    def drop_oldest(self, reason: str = "drop_one") -> bool:
+        """Abruptly close the connection open the longest; False when none is open."""
+        if not self._connections:
+            return False
+        min(self._connections, key=lambda c: c.opened_at).request_abort(reason)
+        return True
+
     def set_silent(self, silent: bool) -> None:
         """Stop (or resume) data frames on every connection; pings and replies continue.
         Trades generated while silent are never sent (REST still has them)."""
@@ -279,6 +298,15 @@ class FakeExchange:
     @property
     def silent(self) -> bool:
         return self._silent
+
+    async def _drop_one_periodically(self) -> None:
+        every = self.config.drop_one_every
+        deadline = trio.current_time()
+        while True:
+            deadline += every
+            await trio.sleep_until(deadline)
+            if self.drop_oldest("drop_one_every"):
+                log.info("dropped the oldest connection (drop_one_every=%s s)", every)
 
     async def _drop_periodically(self) -> None:
         every = self.config.drop_every

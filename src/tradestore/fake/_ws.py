@@ -59,12 +59,13 @@ class Connection:
         self._frames = 0  # data, malformed and duplicate frames: the fault counters' clock
         control.on_drop = exchange.note_dropped
         self._previous: dict[str, str] = {}  # symbol -> its last raw event sent
+        self.stuck: set[str] = set()  # symbols withheld from this connection (a test hook)
         self._close_code: int | None = None
 
     # ------------------------------------------------------------------ producers' side
 
     def offer_trade(self, symbol: str, record: Record, raw: str) -> None:
-        if self._silent_now():
+        if self._silent_now() or symbol in self.stuck or self._stuck_now(symbol):
             self.exchange.log.trades_withheld += 1
             return
         self._put(("trade", symbol, record, raw))
@@ -85,6 +86,15 @@ class Connection:
         if self._abort_reason is None:
             self._abort_reason = reason
             self._abort_requested.set()
+
+    def _stuck_now(self, symbol: str) -> bool:
+        cfg = self.config
+        if symbol != cfg.stall_symbol:
+            return False
+        age = trio.current_time() - self.opened_at
+        return age >= cfg.stall_after and (
+            cfg.stall_for <= 0 or age < cfg.stall_after + cfg.stall_for
+        )
 
     def _silent_now(self) -> bool:
         after = self.config.silent_after

@@ -13,14 +13,17 @@ from tradestore.recorder._batcher import StoreUnavailable
 from tradestore.recorder._config import ConfigError, RecorderConfig
 from tradestore.recorder._daemon import Recorder, run
 from tradestore.recorder._dispatch import DROP_REASONS
+from tradestore.recorder._shard import own_symbols, parse_shard, shard_of
 from tradestore.recorder._statistics import (
     ActiveFill,
+    ArchiveStatistics,
     BackfillStatistics,
     ConnectionStatistics,
     FlushStatistics,
     FrameQueueStatistics,
     PruneStatistics,
     RecorderStatistics,
+    StallStatistics,
     SymbolStatistics,
 )
 from tradestore.recorder._stream import plan_streams
@@ -28,6 +31,7 @@ from tradestore.recorder._stream import plan_streams
 __all__ = [
     "DROP_REASONS",
     "ActiveFill",
+    "ArchiveStatistics",
     "BackfillStatistics",
     "Backoff",
     "ConfigError",
@@ -40,9 +44,13 @@ __all__ = [
     "Recorder",
     "RecorderConfig",
     "RecorderStatistics",
+    "StallStatistics",
     "StoreUnavailable",
     "StreamSpec",
     "SymbolStatistics",
+    "own_symbols",
+    "parse_shard",
     "plan_streams",
+    "shard_of",
     "run",
 ]

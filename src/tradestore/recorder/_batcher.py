@@ -5,6 +5,13 @@ last one is a duplicate and is dropped; an id past ``last + 1`` opens a gap reco
 written in the same atomic WriteBatch as the trade that revealed it, so the store never
 holds the trades after a hole without the record of the hole.
 
+Several lines may deliver a symbol (A/B lines: the same streams on two connections, or a
+REST probe beside the live stream), each in order but at slightly different moments, so
+the first copy of each id wins and the later copies are dropped. A jump seen on one line
+is not yet a gap while another open line has not passed that id: it may be about to
+deliver the missing ids. Such a trade is held (``arbitration_hold`` at most) and the gap
+is judged only once no live line can still fill it.
+
 A failed write (disk full, EFBIG, an I/O error) keeps every trade buffered, in order, and
 starts an outage: RocksDB latches the error and refuses all later writes until the DB is
 reopened, so each retry reopens the store first, with backoff. One ERROR line opens the
@@ -18,12 +25,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import trio
 
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, TradeRow
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._statistics import FlushStatistics
@@ -39,17 +48,55 @@ class StoreUnavailable(RuntimeError):
     """The store refused every write for longer than ``write_failure_timeout``."""
 
 
+# A trade as the batcher holds it: the live path's TradeRow (the exchange's exact
+# strings), or an AggTrade (REST, tests); both give agg_id, time_ms and to_row().
+Trade = AggTrade | TradeRow
+
+
+class Line(Protocol):
+    """A source of one symbol's trades in id order: a connection (A/B line)."""
+
+    last_ids: dict[str, int]  # the highest agg id it delivered, per symbol
+    taken: int  # agg ids it delivered first
+
+    @property
+    def is_open(self) -> bool: ...
+
+
 @dataclass(slots=True)
 class SymbolCounters:
     """One symbol's continuity since the daemon started (the batcher's own counters)."""
 
     received: int = 0
     stored: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # a line repeated an id (or one the store held at start)
+    redundant: int = 0  # copies of ids another line delivered first (A/B lines)
     gaps: int = 0
     missing_ids: int = 0
+    holds: int = 0  # jumps held back while another line could still fill them
+    holds_filled: int = 0  # ... that another line did fill (no gap recorded)
     last_id: int | None = None  # highest agg id accepted (or read back from the store)
     last_trade_ms: int | None = None
+    resumed_id: int = -1  # the last id the store held at start: copies up to it are replays
+    live: int = 0  # new agg ids that came live (not from REST)
+    last_live_at: float | None = None  # trio time the last of them arrived
+    last_live_wall: float | None = None  # ... and its local wall time
+    event_lag: float | None = None  # its receive wall time minus its trade time, seconds
+    # Trades past a jump, held in id order until the jump is judged (arbitration).
+    pending: list = field(default_factory=list)
+    hold_until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    """Where a hole ends when no trade marks it: the first id after it and its time."""
+
+    agg_id: int
+    time_ms: int
+
+
+def _held_id(held: tuple[Trade, Line | None]) -> int:
+    return held[0].agg_id
 
 
 @dataclass(slots=True)
@@ -94,18 +141,26 @@ class Batcher:
         *,
         throttle: LogThrottle | None = None,
         on_gap: Callable[[str, Gap], None] | None = None,
+        lines: Callable[[str], Sequence[Line]] | None = None,
     ) -> None:
         """Record ``config.symbols``. ``on_gap(symbol, gap)`` is called once a gap record is
         durably stored (the backfill worker's intake): never before, or a fill could be
-        overwritten by the "open" record."""
+        overwritten by the "open" record. ``lines(symbol)`` names the live lines that
+        carry a symbol (for the arbitration of jumps; none: every jump is a gap at once)."""
         self.store = store
         self.config = config
         self.throttle = throttle or LogThrottle(log)
         self._on_gap = on_gap
+        self._lines = lines or (lambda symbol: ())
+        self.held = 0  # trades held back by the arbitration, all symbols
+        # When the batch being handled arrived: trio time and wall time (the dispatcher
+        # sets them once per batch, so accept() never reads a clock per trade).
+        self.batch_at = 0.0
+        self.batch_wall = 0.0
         # The symbols recorded now; read by statistics, written only here.
         self.symbols: dict[str, SymbolCounters] = {s: SymbolCounters() for s in config.symbols}
         # Buffers outlive a symbol's removal, so its last trades are still written.
-        self.buffers: dict[str, list[AggTrade]] = {s: [] for s in config.symbols}
+        self.buffers: dict[str, list[Trade]] = {s: [] for s in config.symbols}
         self.gaps: list[tuple[str, Gap]] = []
         self.buffered = 0
         self.in_flight = 0
@@ -119,39 +174,151 @@ class Batcher:
         stored), so the first trade past a hole opens a gap. Adds the symbol if needed."""
         counters = self.symbols.setdefault(symbol, SymbolCounters())
         counters.last_id = last_id
+        counters.resumed_id = -1 if last_id is None else last_id
         counters.last_trade_ms = last_trade_ms
         self.buffers.setdefault(symbol, [])
 
     def remove_symbol(self, symbol: str) -> None:
-        """Stop recording ``symbol``; what is buffered of it is still written."""
+        """Stop recording ``symbol``; what is buffered (or held) of it is still written."""
+        st = self.symbols.get(symbol)
+        if st is not None and st.pending:
+            self._settle(symbol, st)
         self.symbols.pop(symbol, None)
 
     # ------------------------------------------------------------------ intake
 
-    def accept(self, symbol: str, trade: AggTrade) -> None:
-        """Take one valid trade of ``symbol`` (dropping duplicates, recording gaps)."""
+    def received_batch(self, now: float, wall: float) -> None:
+        """The dispatcher starts handling a batch that arrived at ``now`` (trio time)."""
+        self.batch_at = now
+        self.batch_wall = wall
+
+    def accept(self, symbol: str, trade: Trade, line: Line | None = None) -> None:
+        """Take one valid trade of ``symbol`` that ``line`` delivered (None: it came from
+        REST), dropping copies already taken and holding or recording jumps."""
         st = self.symbols.get(symbol)
         if st is None:
             return  # a symbol a reload removed; its connection is closing
         st.received += 1
-        last = st.last_id
         agg_id = trade.agg_id
-        if last is not None:
-            if agg_id <= last:
-                st.duplicates += 1
+        if line is not None:
+            seen = line.last_ids.get(symbol)
+            if seen is not None and agg_id <= seen:
+                st.duplicates += 1  # the line repeated itself
                 return
-            if agg_id != last + 1:
-                self._open_gap(symbol, st, trade)
-        st.last_id = agg_id
+            line.last_ids[symbol] = agg_id
+        last = st.last_id
+        if last is not None and (agg_id != last + 1 or st.pending):
+            if agg_id > last:
+                self._arbitrate(symbol, st, trade, line)
+            elif line is None or agg_id <= st.resumed_id:
+                st.duplicates += 1  # REST, or a replay of what the store held at start
+            else:
+                st.redundant += 1  # another line (or REST) delivered it first
+            return
+        self._take(symbol, st, trade, line)
+
+    def _take(self, symbol: str, st: SymbolCounters, trade: Trade, line: Line | None) -> None:
+        st.last_id = trade.agg_id
         st.last_trade_ms = trade.time_ms
+        if line is not None:
+            line.taken += 1
+            st.live += 1
+            st.last_live_at = self.batch_at
+            st.last_live_wall = self.batch_wall
+            st.event_lag = self.batch_wall - trade.time_ms / 1000
         self.buffers[symbol].append(trade)
         self.buffered += 1
         if self.buffered >= self.config.flush_max_trades:
             self._wake.set()
 
-    def _open_gap(self, symbol: str, st: SymbolCounters, trade: AggTrade) -> None:
+    def _arbitrate(self, symbol: str, st: SymbolCounters, trade: Trade, line: Line | None) -> None:
+        """A trade past a jump, or any trade while others are held: hold it, take it, or
+        judge the held ones. Held trades stay sorted by id, all above ``last + 1``."""
+        pending = st.pending
+        agg_id = trade.agg_id
+        if agg_id == _next_id(st):
+            self._take(symbol, st, trade, line)
+            filled = True
+        else:
+            filled = False
+            i = bisect_left(pending, agg_id, key=_held_id)
+            if i < len(pending) and pending[i][0].agg_id == agg_id:
+                st.redundant += 1  # held already; but this line may have passed the jump
+            else:
+                if not pending:
+                    if not self._may_fill(symbol, agg_id):
+                        self._open_gap(symbol, st, trade)
+                        self._take(symbol, st, trade, line)
+                        return
+                    st.holds += 1
+                    st.hold_until = trio.current_time() + self.config.arbitration_hold
+                pending.insert(i, (trade, line))
+                self.held += 1
+        # Take the held trades that are now next in line.
+        while pending and pending[0][0].agg_id <= _next_id(st):
+            held, by = pending.pop(0)
+            self.held -= 1
+            if held.agg_id == _next_id(st):
+                self._take(symbol, st, held, by)
+            else:
+                st.redundant += 1
+        if not pending:
+            if filled:
+                st.holds_filled += 1  # another line delivered the missing ids: no gap
+            return
+        if trio.current_time() >= st.hold_until or not self._may_fill(symbol, pending[0][0].agg_id):
+            self._settle(symbol, st)
+
+    def _may_fill(self, symbol: str, agg_id: int) -> bool:
+        """Whether an open line has not yet passed ``agg_id`` (lines deliver in order, so
+        one that has passed it would have delivered the ids before it, if it had them)."""
+        for line in self._lines(symbol):
+            if line.is_open and line.last_ids.get(symbol, -1) < agg_id:
+                return True
+        return False
+
+    def _settle(self, symbol: str, st: SymbolCounters) -> None:
+        """Judge the held trades: each jump left among them is a gap now."""
+        pending = st.pending
+        self.held -= len(pending)
+        st.pending = []
+        for trade, line in pending:
+            next_id = _next_id(st)
+            if trade.agg_id < next_id:
+                st.redundant += 1
+                continue
+            if trade.agg_id != next_id:
+                self._open_gap(symbol, st, trade)
+            self._take(symbol, st, trade, line)
+
+    def note_hole(self, symbol: str, through_id: int, time_ms: int) -> None:
+        """The exchange has ids up to ``through_id`` (traded at ``time_ms``) that cannot be
+        taken as a trade (REST marks that row invalid): record the ids after the last one
+        taken, through ``through_id``, as a gap for the backfill."""
+        st = self.symbols.get(symbol)
+        if st is None:
+            return
+        if st.pending:
+            self._settle(symbol, st)
+        if st.last_id is None or through_id <= st.last_id:
+            return
+        self._open_gap(symbol, st, _Edge(through_id + 1, time_ms))
+        st.last_id = through_id
+        st.last_trade_ms = time_ms
+
+    def settle_due(self, *, everything: bool = False) -> None:
+        """Judge the held trades whose hold has run out (all of them with everything=True,
+        at shutdown: what is held must be written before the store closes)."""
+        if not self.held:
+            return
+        now = trio.current_time()
+        for symbol, st in list(self.symbols.items()):
+            if st.pending and (everything or now >= st.hold_until):
+                self._settle(symbol, st)
+
+    def _open_gap(self, symbol: str, st: SymbolCounters, trade: Trade | _Edge) -> None:
         gap = Gap(
-            first_id=st.last_id + 1,
+            first_id=_next_id(st),
             last_id=trade.agg_id - 1,
             after_time_ms=st.last_trade_ms if st.last_trade_ms is not None else trade.time_ms,
             before_time_ms=trade.time_ms,
@@ -203,6 +370,7 @@ class Batcher:
                 # A failing store is retried on its backoff, not on every full-buffer wake.
                 await trio.sleep_until(self.outage.retry_at)
             self._wake = trio.Event()
+            self.settle_due()
             if not await self.flush():
                 self.give_up_if_hopeless()
             now = trio.current_time()
@@ -341,14 +509,16 @@ class Batcher:
                 f"{outage.first_error}; last error: {outage.last_error})"
             )
 
-    def _restore(self, batches: dict[str, list[AggTrade]], gaps: list[tuple[str, Gap]]) -> None:
+    def _restore(self, batches: dict[str, list[Trade]], gaps: list[tuple[str, Gap]]) -> None:
         for symbol, trades in batches.items():
             self.buffers[symbol][:0] = trades
             self.buffered += len(trades)
         self.gaps[:0] = gaps
 
     def depth(self, symbol: str) -> int:
-        return len(self.buffers.get(symbol, ()))
+        """Trades of ``symbol`` waiting to be written (held ones included)."""
+        st = self.symbols.get(symbol)
+        return len(self.buffers.get(symbol, ())) + (len(st.pending) if st is not None else 0)
 
     def statistics(self) -> FlushStatistics:
         f = self._flush
@@ -365,3 +535,10 @@ class Batcher:
             failing_since_ms=f.failing_since_ms,
             last_error=f.last_error,
         )
+
+
+def _next_id(st: SymbolCounters) -> int:
+    """The id after the last one taken (asked only once a symbol has taken or resumed)."""
+    last = st.last_id
+    assert last is not None, "a jump before any trade was taken"
+    return last + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import os
 import tomllib
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from tradestore._flags import cli
 from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
+from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.store import DEFAULT_PATH, check_symbol
 
 ENV_PREFIX = "TRADESTORE_"
@@ -50,6 +52,15 @@ class RecorderConfig:
     metrics_addr: str | None = field(
         default=None, metadata=cli("serve /metrics and /healthz", metavar="HOST:PORT")
     )
+    # The HTTP JSON API (tradestore.api) over the store being recorded, read-only. Loopback
+    # only: beyond this machine, run `tradestore-trio serve --token-file` beside the daemon.
+    api_addr: str | None = field(
+        default=None,
+        metadata=cli(
+            "also serve the read-only HTTP JSON API (/api/v1/...) on a loopback address",
+            metavar="HOST:PORT",
+        ),
+    )
     backfill: bool = field(
         default=True, metadata=cli("do not fill gaps from the REST API", name="--no-backfill")
     )
@@ -68,12 +79,55 @@ class RecorderConfig:
         ),
     )
     prune_interval: float = 3600.0
+    # Scale-out: N hosts share one symbol list, each records its own stable share.
+    shard: str | None = field(
+        default=None,
+        metadata=cli(
+            "record only this host's share of the symbols: I of N hosts (1-based, stable "
+            "by symbol name; see docs/SCALING.md)",
+            metavar="I/N",
+        ),
+    )
+    # The cold archive: closed UTC days as Parquet partitions (local path or s3://).
+    archive_to: str | None = field(
+        default=None,
+        metadata=cli(
+            "archive each closed UTC day to this directory or s3://bucket/prefix; retention "
+            "then deletes only days archived and verified",
+            metavar="DEST",
+        ),
+    )
+    # A day is archived this long after it ends (UTC), so late backfills make it in.
+    archive_grace: float = field(
+        default=3600.0,
+        metadata=cli("seconds after a UTC day ends before it is archived", metavar="S"),
+    )
+    archive_interval: float = 900.0
     # Streams: combined /stream?streams=... sharded per connection, or one /ws/<s> each.
     per_symbol_streams: bool = field(
         default=False,
         metadata=cli("one /ws/<symbol>@aggTrade connection per symbol instead of combined streams"),
     )
     max_streams_per_connection: int = 200
+    # A/B lines: every connection's streams also on a second connection (line B), opened
+    # line_b_delay seconds later (so the two never reconnect or rotate in step), optionally
+    # from another local address; each agg id is taken from whichever line delivers it
+    # first, so a cut, stall or rotation of one line leaves no hole.
+    ab_lines: bool = field(
+        default=False,
+        metadata=cli(
+            "subscribe every stream on two connections (A/B lines) and take each trade from "
+            "whichever delivers it first: a cut of one line leaves no gap"
+        ),
+    )
+    line_b_delay: float = 5.0
+    line_b_local_address: str | None = field(
+        default=None,
+        metadata=cli("local address line B connects from (e.g. a second interface)", metavar="IP"),
+    )
+    # A jump in the agg ids seen on one line waits this long for another live line to
+    # deliver the missing ids before it is recorded as a gap (only while one could).
+    arbitration_hold: float = 1.0
     # Batching: flush every interval (on a fixed grid), early at flush_max_trades buffered.
     flush_interval: float = 1.0
     flush_max_trades: int = 10_000
@@ -110,8 +164,34 @@ class RecorderConfig:
     # for an import of data.binance.vision's daily files, instead of millions of REST
     # calls. A day of BTCUSDT is ~1.5M ids: ~1,500 requests, about a minute of weight.
     backfill_max_days: float = 1.0
-    # /healthz answers 503 when a symbol had no trade for this many seconds.
+    backfill_concurrency: int = 4  # REST requests of the backfill running at once
+    # Share of the exchange's REST weight per minute the daemon may use (the rest is left
+    # to other tools on the same IP); stall checks may use stall_check_share of it.
+    rest_weight_share: float = 0.8
+    # Stall checks: a symbol silent for max(stall_floor, stall_factor x its mean interval
+    # between trades) -- at most stall_max -- is checked against the exchange's latest
+    # trade (one cheap REST request). Newer ids there: a confirmed stall, the hole is
+    # recorded and backfilled and the connection replaced. None: merely quiet, and the
+    # next check of that symbol waits twice as long (up to stall_recheck_max).
+    stall_check: bool = field(
+        default=True,
+        metadata=cli(
+            "do not check silent symbols against the exchange (nor catch up at start)",
+            name="--no-stall-check",
+        ),
+    )
+    stall_floor: float = 60.0
+    stall_factor: float = 30.0
+    stall_max: float = 900.0
+    stall_recheck_max: float = 3600.0
+    stall_check_share: float = 0.1
+    # /healthz: 503 when no line of a connection was open, or a confirmed stall stayed
+    # unrepaired, for this many seconds (a quiet market never makes it unhealthy).
     health_stale_after: float = 120.0
+    # Event lag (receive time - trade time) outside [-clock_skew_tolerance,
+    # event_lag_plausible] on most symbols logs a clock-skew warning.
+    clock_skew_tolerance: float = 2.0
+    event_lag_plausible: float = 60.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -124,6 +204,19 @@ class RecorderConfig:
             raise ConfigError(f"symbols: {exc}") from None
         if not normal:
             raise ConfigError("symbols: at least one symbol is required")
+        if self.shard is not None:
+            try:
+                shard = parse_shard(self.shard)
+            except ValueError as exc:
+                raise ConfigError(f"shard: {exc}") from None
+            set_(self, "shard", f"{shard[0]}/{shard[1]}")
+            own = own_symbols(normal, shard)
+            if not own:
+                raise ConfigError(
+                    f"shard: {self.shard} records none of the {len(normal)} symbols "
+                    f"({', '.join(normal[:5])}{', ...' if len(normal) > 5 else ''})"
+                )
+            normal = own
         set_(self, "symbols", normal)
         set_(self, "endpoint", _url(self.endpoint, "endpoint", ("ws", "wss")))
         set_(self, "rest_endpoint", _url(self.rest_endpoint, "rest_endpoint", ("http", "https")))
@@ -132,6 +225,8 @@ class RecorderConfig:
         set_(self, "db", str(self.db))
         if self.metrics_addr is not None:
             _host_port(self.metrics_addr)
+        if self.api_addr is not None:
+            _loopback(_host_port(self.api_addr, "api_addr")[0], "api_addr")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: {self.log_format!r} is not 'text' or 'json'")
         if not 1 <= self.max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
@@ -144,6 +239,7 @@ class RecorderConfig:
             "max_buffered_trades",
             "frame_queue_size",
             "backfill_queue_size",
+            "backfill_concurrency",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be >= 1")
@@ -168,18 +264,46 @@ class RecorderConfig:
             "backfill_retry",
             "backfill_max_days",
             "health_stale_after",
+            "archive_interval",
+            "line_b_delay",
+            "arbitration_hold",
+            "stall_floor",
+            "stall_factor",
+            "stall_max",
+            "stall_recheck_max",
+            "clock_skew_tolerance",
+            "event_lag_plausible",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name}: must be a positive number, not {value!r}")
         if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
             raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if not (math.isfinite(self.archive_grace) and self.archive_grace >= 0):
+            raise ConfigError("archive_grace: must be >= 0 seconds")
+        if self.archive_to is not None:
+            if not str(self.archive_to).strip():
+                raise ConfigError("archive_to: empty destination")
+            _check_archive(self.archive_to)
         if self.healthy_after < 0:
             raise ConfigError("healthy_after: must be >= 0")
         if self.backoff_max < self.backoff_initial:
             raise ConfigError("backoff_max: must be >= backoff_initial")
         if self.watchdog_max < self.watchdog_floor:
             raise ConfigError("watchdog_max: must be >= watchdog_floor")
+        if self.stall_max < self.stall_floor:
+            raise ConfigError("stall_max: must be >= stall_floor")
+        for name in ("rest_weight_share", "stall_check_share"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 1):
+                raise ConfigError(f"{name}: must be a fraction in (0, 1], not {value!r}")
+        if self.line_b_local_address is not None:
+            try:
+                ipaddress.ip_address(self.line_b_local_address)
+            except ValueError:
+                raise ConfigError(
+                    f"line_b_local_address: {self.line_b_local_address!r} is not an IP address"
+                ) from None
 
     # ------------------------------------------------------------------ sources
 
@@ -344,11 +468,35 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     return url
 
 
-def _host_port(addr: str) -> tuple[str, int]:
+def _check_archive(url: str) -> None:
+    """The destination parses and pyarrow is there, so a typo fails at start, not a day later."""
+    from tradestore.archive import Destination, DestinationError
+
+    try:
+        Destination(url)
+    except ImportError:
+        raise ConfigError(
+            "archive_to: the archive needs pyarrow: pip install 'tradestore-trio[parquet]'"
+        ) from None
+    except DestinationError as exc:
+        raise ConfigError(f"archive_to: {exc}") from None
+
+
+def _host_port(addr: str, name: str = "metrics_addr") -> tuple[str, int]:
     host, sep, port = str(addr).rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"metrics_addr: {addr!r} is not HOST:PORT")
+        raise ConfigError(f"{name}: {addr!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def _loopback(host: str, name: str) -> None:
+    from tradestore._addr import is_loopback
+
+    if not is_loopback(host):
+        raise ConfigError(
+            f"{name}: {host} is not a loopback address; the recorder serves its API on this "
+            "machine only (run `tradestore-trio serve --token-file` to serve it further)"
+        )
 
 
 def _toml_value(value: Any) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import trio
 
-from tradestore._compat import parse_event
+from tradestore._compat import parse_row
 from tradestore._errors import InvalidMessage
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
@@ -48,7 +49,7 @@ class Dispatcher:
         self,
         batcher: Batcher,
         *,
-        parse: Callable = parse_event,
+        parse: Callable = parse_row,
         throttle: LogThrottle | None = None,
     ) -> None:
         self.batcher = batcher
@@ -67,29 +68,29 @@ class Dispatcher:
     async def serve(
         self, receive_channel: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Handle frames until cancelled. The channel stays open so shutdown can drain it."""
+        """Handle batches of frames until cancelled. The channel stays open so shutdown
+        can drain it."""
         task_status.started()
         batcher = self.batcher
-        handle = self.handle
+        handle_batch = self.handle_batch
         receive_nowait = receive_channel.receive_nowait
         while True:
-            conn, frame = await receive_channel.receive()
-            handle(conn, frame)
-            # Take whatever else is queued without a trip through the scheduler per frame
+            conn, frames = await receive_channel.receive()
+            handle_batch(conn, frames)
+            # Take whatever else is queued without a trip through the scheduler per batch
             # (the queue is bounded, so this loop is too).
             try:
                 while not batcher.full:
-                    conn, frame = receive_nowait()
-                    handle(conn, frame)
+                    conn, frames = receive_nowait()
+                    handle_batch(conn, frames)
             except trio.WouldBlock:
                 pass
             if batcher.full:
                 await batcher.wait_for_room()
             else:
-                # Let frames gather for a moment: one wake-up then handles dozens of them
-                # instead of one, which roughly halves the scheduling cost per frame under
-                # load. The bounded queue absorbs the pause; latency is irrelevant next to
-                # the 1 s flush.
+                # Let batches gather for a moment: one wake-up then handles several
+                # connections' batches instead of one. The bounded queue absorbs the
+                # pause; latency is irrelevant next to the 1 s flush.
                 await trio.sleep(COALESCE_S)
 
     def drain(self, receive_channel: trio.MemoryReceiveChannel) -> int:
@@ -97,13 +98,24 @@ class Dispatcher:
         n = 0
         while True:
             try:
-                conn, frame = receive_channel.receive_nowait()
+                conn, frames = receive_channel.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
                 return n
-            self.handle(conn, frame)
-            n += 1
+            self.handle_batch(conn, frames)
+            n += len(frames)
+
+    def handle_batch(self, conn: Session | Connection, frames: list[str | bytes]) -> None:
+        """Handle the frames one connection delivered together, in order."""
+        self.batcher.received_batch(trio.current_time(), time.time())
+        handle = self._handle
+        for frame in frames:
+            handle(conn, frame)
 
     def handle(self, conn: Session | Connection, frame: str | bytes) -> None:
+        """Handle one frame that arrived just now."""
+        self.handle_batch(conn, [frame])
+
+    def _handle(self, conn: Session | Connection, frame: str | bytes) -> None:
         self.frames += 1
         if not isinstance(frame, str):
             self.drop(conn, "binary", f"{len(frame)}-byte binary frame")
@@ -129,7 +141,7 @@ class Dispatcher:
         if label is not None and label != symbol.lower():
             self.drop(conn, "wrong_symbol", f"{symbol[:40]!r} in the {label[:40]!r} stream")
             return
-        self.batcher.accept(symbol, trade)
+        self.batcher.accept(symbol, trade, conn.line)
 
     def drop(self, conn: Session | Connection, reason: str, detail: str = "") -> None:
         """Count a rejected frame (per symbol when the connection carries only one)."""

@@ -2,8 +2,15 @@
 
 The figures are read from ``Recorder.statistics()`` at scrape time by a custom
 collector, so the hot path keeps plain integer counters and never touches a metrics
-library. ``/healthz`` answers 200 when every symbol has had a trade within its
-threshold and 503 naming the stale ones otherwise.
+library.
+
+``/healthz`` judges liveness by what arrives, on the local clock: a connection by the
+frames it receives, a symbol by the stalls the exchange confirmed -- never by a market that
+is merely quiet, and never by the exchange's trade times (a replay of a past day, or a
+skewed clock, is reported as event lag, not as ill health). It answers 503 when no line
+of a connection has been open for ``stale_after`` seconds, when a confirmed stall stayed
+unrepaired that long, or when the store refuses writes; 200 otherwise ("degraded" while
+one line of an A/B pair is down or a stall is being repaired).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import date
 
 import trio
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tradestore._asgi import serve_lifespan
 from tradestore.recorder._statistics import (
+    ArchiveStatistics,
     ConnectionStatistics,
     RecorderStatistics,
     SymbolStatistics,
@@ -39,8 +48,38 @@ SYMBOL_COUNTERS: tuple[tuple[str, str, Callable[[SymbolStatistics], int]], ...] 
         "Trades dropped because their agg id was already seen",
         lambda s: s.duplicates,
     ),
+    (
+        "redundant_copies",
+        "Copies of agg ids another line (A/B) or REST delivered first, dropped",
+        lambda s: s.redundant,
+    ),
     ("gaps_detected", "Holes detected in the agg-id sequence", lambda s: s.gaps),
     ("gap_missing_ids", "Agg ids inside detected holes", lambda s: s.missing_ids),
+    (
+        "arbitration_holds",
+        "Jumps in the agg ids held while another line could still deliver the missing ids",
+        lambda s: s.holds,
+    ),
+    (
+        "arbitration_holds_filled",
+        "Held jumps another line filled (no gap recorded)",
+        lambda s: s.holds_filled,
+    ),
+    (
+        "stall_suspected",
+        "Silences far beyond the symbol's trade rate, checked against the exchange",
+        lambda s: s.stall_suspected,
+    ),
+    (
+        "stall_confirmed",
+        "Checks that found newer trades on the exchange (a stuck stream: filled, repaired)",
+        lambda s: s.stall_confirmed,
+    ),
+    (
+        "stall_quiet",
+        "Checks that found no newer trade (a quiet market, not a stall)",
+        lambda s: s.stall_quiet,
+    ),
     (
         "reconnects",
         "Reconnections of the connection carrying the symbol",
@@ -57,6 +96,12 @@ CONNECTION_COUNTERS: tuple[tuple[str, str, Callable[[ConnectionStatistics], int]
         "connection_rotation_failures",
         "Rotations whose successor failed (the old connection was kept)",
         lambda c: c.rotation_failures,
+    ),
+    ("connection_frames", "Frames received", lambda c: c.frames),
+    (
+        "connection_taken",
+        "Agg ids this connection delivered first (A/B lines: the other's copies dropped)",
+        lambda c: c.taken,
     ),
 )
 
@@ -113,7 +158,7 @@ class RecorderCollector:
             "How long the store has refused every write (0 when it takes writes)",
             value=_failing_for(flush.failing_since_ms, now) or 0.0,
         )
-        yield from _connection_families(stats.connections)
+        yield from _connection_families(stats.connections, now)
         yield GaugeMetricFamily(
             "tradestore_frame_queue_used", "Frames waiting in the queue", value=stats.queue.used
         )
@@ -123,7 +168,26 @@ class RecorderCollector:
             "Trades removed by pruning",
             value=stats.prune.trades_removed,
         )
+        if stats.archive is not None:
+            yield from _archive_families(stats.archive, now)
+        yield GaugeMetricFamily(
+            "tradestore_held_trades",
+            "Trades held back by the A/B arbitration, judged within a second or two",
+            value=stats.held,
+        )
+        yield from _stall_families(stats)
         backfill = stats.backfill
+        yield GaugeMetricFamily(
+            "tradestore_backfill_active", "Gaps being filled now", value=len(backfill.active)
+        )
+        yield GaugeMetricFamily(
+            "tradestore_backfill_queued", "Gaps queued or being filled", value=backfill.queued
+        )
+        yield CounterMetricFamily(
+            "tradestore_backfill_requests_saved",
+            "Gaps fetched in the same REST page as another gap of their symbol",
+            value=backfill.requests_saved,
+        )
         yield CounterMetricFamily("tradestore_backfill_calls", "REST calls", value=backfill.calls)
         yield CounterMetricFamily(
             "tradestore_backfill_rate_limited",
@@ -159,6 +223,22 @@ def _symbol_families(stats: RecorderStatistics, now: float):
     buffered = GaugeMetricFamily(
         "tradestore_buffered_trades", "Trades waiting for the next flush", labels=["symbol"]
     )
+    event_lag = GaugeMetricFamily(
+        "tradestore_event_lag_seconds",
+        "Receive time minus the exchange time of the last live trade (clock skew, replay "
+        "or network delay; never used for health)",
+        labels=["symbol"],
+    )
+    since_trade = GaugeMetricFamily(
+        "tradestore_seconds_since_trade",
+        "Local time since the last live trade of the symbol arrived",
+        labels=["symbol"],
+    )
+    stalled = GaugeMetricFamily(
+        "tradestore_stalled_seconds",
+        "Seconds since a confirmed stall of the symbol, until trades flow again",
+        labels=["symbol"],
+    )
     drops = CounterMetricFamily(
         "tradestore_frames_dropped",
         "Frames rejected, by symbol and reason",
@@ -175,13 +255,92 @@ def _symbol_families(stats: RecorderStatistics, now: float):
             last_time.add_metric([symbol], row.last_trade_ms / 1000)
             lag.add_metric([symbol], max(now - row.last_trade_ms / 1000, 0.0))
         buffered.add_metric([symbol], row.buffered)
+        if row.event_lag is not None:
+            event_lag.add_metric([symbol], row.event_lag)
+        if row.last_received_ms is not None:
+            since_trade.add_metric([symbol], _since(row.last_received_ms, now) or 0.0)
+        stalled.add_metric([symbol], _since(row.stalled_since_ms, now) or 0.0)
     for reason, count in stats.drops.items():
         drops.add_metric(["", reason], count)
     yield from (family for family, _ in counters)
-    yield from (last_id, last_time, lag, buffered, drops)
+    yield from (last_id, last_time, lag, buffered, drops, event_lag, since_trade, stalled)
 
 
-def _connection_families(connections: tuple[ConnectionStatistics, ...]):
+def _archive_families(archive: ArchiveStatistics, now: float):
+    """The archive keeper: runs, partitions written, last success and lag per symbol."""
+    yield CounterMetricFamily("tradestore_archive_runs", "Archive runs", value=archive.runs)
+    yield CounterMetricFamily(
+        "tradestore_archive_failed_runs",
+        "Archive runs where a day failed or the run did not finish",
+        value=archive.failed_runs,
+    )
+    yield CounterMetricFamily(
+        "tradestore_archive_partitions_written",
+        "Days written (or replaced) in the archive",
+        value=archive.partitions_written,
+    )
+    yield GaugeMetricFamily(
+        "tradestore_archive_failed_days",
+        "Days that failed in the last run",
+        value=archive.failed_days,
+    )
+    if archive.last_success_ms is not None:
+        yield GaugeMetricFamily(
+            "tradestore_archive_last_success_timestamp_seconds",
+            "Wall time of the last archive run with no failure",
+            value=archive.last_success_ms / 1000,
+        )
+    yield GaugeMetricFamily(
+        "tradestore_archive_retention_held_days",
+        "Days past retention kept because they are not archived and verified",
+        value=archive.retention_held_days,
+    )
+    lag = GaugeMetricFamily(
+        "tradestore_archive_lag_seconds",
+        "Now minus the end of the newest UTC day archived, per symbol",
+        labels=["symbol"],
+    )
+    for symbol, day in archive.archived_through.items():
+        end = (date.fromisoformat(day) - date(1970, 1, 1)).days * 86_400 + 86_400
+        lag.add_metric([symbol], max(now - end, 0.0))
+    yield lag
+
+
+def _stall_families(stats: RecorderStatistics):
+    """The stall checker, the catch-up and the clock-skew watch."""
+    stalls = stats.stalls
+    checks = CounterMetricFamily(
+        "tradestore_stall_checks",
+        "REST checks of a symbol's latest trade (catch_up at start, stall on a silence)",
+        labels=["kind"],
+    )
+    for kind, count in stalls.checks.items():
+        checks.add_metric([kind], count)
+    yield checks
+    yield CounterMetricFamily(
+        "tradestore_stall_check_failures",
+        "Stall checks that got no usable answer",
+        value=stalls.check_failures,
+    )
+    yield GaugeMetricFamily(
+        "tradestore_catching_up",
+        "Symbols whose catch-up at start is still to do",
+        value=stalls.catching_up,
+    )
+    if stalls.median_event_lag is not None:
+        yield GaugeMetricFamily(
+            "tradestore_event_lag_median_seconds",
+            "Median event lag over the symbols that traded in the last minute",
+            value=stalls.median_event_lag,
+        )
+    yield GaugeMetricFamily(
+        "tradestore_clock_skew_suspected",
+        "1 when the median event lag is implausible (check the local clock)",
+        value=1 if stalls.clock_skew_suspected else 0,
+    )
+
+
+def _connection_families(connections: tuple[ConnectionStatistics, ...], now: float):
     """Per-connection counters, labelled by the connection's name."""
     counters = [
         (CounterMetricFamily(f"tradestore_{name}", doc, labels=["connection"]), figure)
@@ -190,12 +349,32 @@ def _connection_families(connections: tuple[ConnectionStatistics, ...]):
     up = GaugeMetricFamily(
         "tradestore_connection_open", "1 while the connection is open", labels=["connection"]
     )
+    since_frame = GaugeMetricFamily(
+        "tradestore_connection_seconds_since_frame",
+        "Local time since the connection's last frame",
+        labels=["connection"],
+    )
+    down = GaugeMetricFamily(
+        "tradestore_connection_down_seconds",
+        "Seconds without an open session (0 while one is open)",
+        labels=["connection"],
+    )
     for conn in connections:
         for family, figure in counters:
             family.add_metric([conn.name], figure(conn))
         up.add_metric([conn.name], 1 if conn.state == "open" else 0)
+        if conn.last_frame_ms is not None:
+            since_frame.add_metric([conn.name], _since(conn.last_frame_ms, now) or 0.0)
+        down.add_metric([conn.name], _since(conn.down_since_ms, now) or 0.0)
     yield from (family for family, _ in counters)
-    yield up
+    yield from (up, since_frame, down)
+
+
+def _since(stamp_ms: int | None, now_s: float) -> float | None:
+    """Seconds from a wall-time stamp to now (never negative); None for no stamp."""
+    if stamp_ms is None:
+        return None
+    return max(now_s - stamp_ms / 1000, 0.0)
 
 
 def _failing_for(failing_since_ms: int | None, now_s: float) -> float | None:
@@ -208,33 +387,82 @@ def _failing_for(failing_since_ms: int | None, now_s: float) -> float | None:
 def health(
     statistics: RecorderStatistics, now_s: float, stale_after_s: float = DEFAULT_STALE_AFTER_S
 ) -> tuple[bool, dict]:
-    """(healthy, document): healthy when every symbol had a trade within stale_after_s and
-    the store takes writes."""
-    started_s = statistics.started_ms / 1000
-    stale = {}
+    """(healthy, document): liveness by frames received and confirmed stalls, on the local
+    clock. Unhealthy when every line of a connection has been down for stale_after_s, when
+    a confirmed stall stayed unrepaired that long, or when the store refuses writes."""
+    shards: dict[str, list] = {}
+    connections = {}
+    down_for: dict[str, float] = {}
+    for conn in statistics.connections:
+        shards.setdefault(conn.shard, []).append(conn)
+        down = _since(conn.down_since_ms, now_s)
+        connections[conn.name] = {
+            "line": conn.line,
+            "state": conn.state,
+            "seconds_since_frame": _rounded(_since(conn.last_frame_ms, now_s)),
+            "down_for_seconds": _rounded(down),
+        }
+        if down is not None and down > stale_after_s:
+            down_for[conn.name] = down
+    disconnected = {}
+    lines_down = []
+    for shard, lines in shards.items():
+        down_lines = [c.name for c in lines if c.name in down_for]
+        lines_down.extend(down_lines)
+        if len(down_lines) == len(lines):
+            disconnected[shard] = round(min(down_for[n] for n in down_lines), 1)
     symbols = {}
+    stalled = {}
+    repairing = []
     for symbol, row in statistics.symbols.items():
-        last_ms = row.last_trade_ms
-        # A symbol with no trade yet is measured from the daemon's start.
-        age = now_s - (last_ms / 1000 if last_ms is not None else started_s)
-        symbols[symbol] = {"last_trade_ms": last_ms, "seconds_since_last_trade": round(age, 3)}
-        if age > stale_after_s:
-            stale[symbol] = round(age, 1)
+        symbols[symbol] = {
+            "last_trade_ms": row.last_trade_ms,
+            "seconds_since_trade": _rounded(_since(row.last_received_ms, now_s)),
+            "event_lag_seconds": _rounded(row.event_lag),
+        }
+        stalled_for = _since(row.stalled_since_ms, now_s)
+        if stalled_for is not None:
+            symbols[symbol]["stalled_for_seconds"] = _rounded(stalled_for)
+            if stalled_for > stale_after_s:
+                stalled[symbol] = round(stalled_for, 1)
+            else:
+                repairing.append(symbol)
     flush = statistics.flush
     failing_for = _failing_for(flush.failing_since_ms, now_s)
     store: dict = {"writable": failing_for is None}
     if failing_for is not None:
         store["failing_for_seconds"] = round(failing_for, 3)
         store["last_error"] = flush.last_error
-    healthy = not stale and store["writable"]
+    if not store["writable"]:
+        status = "store_failing"
+    elif disconnected:
+        status = "disconnected"
+    elif stalled:
+        status = "stalled"
+    elif lines_down or repairing:
+        status = "degraded"
+    else:
+        status = "ok"
+    stalls = statistics.stalls
     doc = {
-        "status": "ok" if healthy else ("stale" if stale else "store_failing"),
-        "stale": stale,
+        "status": status,
+        "disconnected": disconnected,
+        "stalled": stalled,
+        "lines_down": lines_down,
+        "connections": connections,
         "symbols": symbols,
         "stale_after_seconds": stale_after_s,
+        "event_lag": {
+            "median_seconds": _rounded(stalls.median_event_lag),
+            "clock_skew_suspected": stalls.clock_skew_suspected,
+        },
         "store": store,
     }
-    return healthy, doc
+    return status in ("ok", "degraded"), doc
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 class MetricsApp:

@@ -43,14 +43,23 @@ class SymbolStatistics(_Snapshot):
 
     received: int  # valid trades for this symbol, duplicates included
     stored: int  # trades written to the store
-    duplicates: int  # agg id <= the last one seen: dropped
+    duplicates: int  # a line repeated an agg id it had delivered already: dropped
+    redundant: int  # copies of ids another line (A/B) or REST delivered first: dropped
     gaps: int  # holes in the agg-id sequence recorded under gaps:
     missing_ids: int  # agg ids inside those holes
+    holds: int  # jumps held back while another line could still deliver the ids before
+    holds_filled: int  # ... that another line did deliver (no gap)
     drops: Mapping[str, int]  # rejected frames by reason (single-symbol connections only)
     reconnects: int  # reconnections of the connection carrying this symbol
     last_id: int | None  # highest agg id accepted (or read back from the store)
     last_trade_ms: int | None  # exchange time T of that trade
-    buffered: int  # trades waiting for the next flush
+    buffered: int  # trades waiting for the next flush (held ones included)
+    last_received_ms: int | None  # local wall time its last live trade arrived
+    event_lag: float | None  # receive time minus trade time of that trade, seconds
+    stall_suspected: int  # silences far beyond its trade rate, checked against REST
+    stall_confirmed: int  # ... where the exchange had newer trades (filled, repaired)
+    stall_quiet: int  # ... where it had none: merely a quiet market
+    stalled_since_ms: int | None  # wall time of a confirmed stall, until trades flow again
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,8 @@ class ConnectionStatistics(_Snapshot):
     """One connection (a shard of symbols kept connected for ever)."""
 
     name: str
+    shard: str  # the streams it carries, by name (both lines of a shard share it)
+    line: str  # a, or b: the second connection of the same streams (A/B lines)
     symbols: tuple[str, ...]
     state: str  # idle | connecting | open | backoff | closed | stopped
     attempts: int  # connection attempts, successors of rotations included
@@ -71,6 +82,9 @@ class ConnectionStatistics(_Snapshot):
     last_error: str | None
     last_backoff: float | None  # seconds waited before the latest reconnect
     watchdog_threshold: float  # seconds of silence that recycle the connection
+    last_frame_ms: int | None  # local wall time its last frame arrived; None: none yet
+    down_since_ms: int | None  # local wall time since which no session is open
+    taken: int  # agg ids this connection delivered first (the others' copies were dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +122,23 @@ class PruneStatistics(_Snapshot):
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveStatistics(_Snapshot):
+    """The archive keeper (present when ``archive_to`` is set)."""
+
+    destination: str  # the archive's URL, secrets redacted
+    runs: int
+    failed_runs: int  # runs where a day failed or the child did not finish
+    partitions_written: int  # days written or replaced
+    failed_days: int  # days that failed in the last run
+    last_run_ms: int | None
+    last_success_ms: int | None  # wall time of the last run with no failure
+    archived_through: Mapping[str, str]  # symbol -> newest day archived (YYYY-MM-DD)
+    retention_held_days: int  # days past retention kept because not archived and verified
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveFill(_Snapshot):
-    """The gap the backfill worker is filling right now."""
+    """A gap the backfill workers are filling right now."""
 
     symbol: str
     first_id: int
@@ -121,15 +150,30 @@ class BackfillStatistics(_Snapshot):
 
     enabled: bool
     queued: int  # gaps queued or being filled
-    active: ActiveFill | None
+    active: tuple[ActiveFill, ...]  # the gaps being filled now
     filled: int
     unfillable: int  # the exchange no longer has those ids
     failed: int  # fills that failed and are retried later
+    requests_saved: int  # gaps fetched in the same REST page as another of their symbol
     calls: int  # REST requests
     rate_limited: int  # 429 and 418 answers
     waited_s: float  # seconds spent waiting on rate limits and retries
     trades_fetched: int
     invalid_rows_skipped: int  # REST rows marked invalid by the exchange
+
+
+@dataclass(frozen=True, slots=True)
+class StallStatistics(_Snapshot):
+    """The stall checker and the catch-up at start."""
+
+    enabled: bool
+    checks: Mapping[str, int]  # REST checks of a symbol's latest trade, by kind
+    check_failures: int  # checks that got no answer (retried on the next silence)
+    catching_up: int  # symbols whose catch-up at start is still to do
+    caught_up: int  # symbols whose catch-up found trades to fetch
+    checks_per_minute: float  # the budget of stall checks
+    median_event_lag: float | None  # over the symbols that traded in the last minute
+    clock_skew_suspected: bool  # that median is implausible (see clock_skew_tolerance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +185,16 @@ class RecorderStatistics(_Snapshot):
     drops: Mapping[str, int]  # rejected frames by reason, all connections
     server_shutdowns: int  # serverShutdown notices received
     buffered: int  # trades waiting for the next flush, all symbols
+    held: int  # trades held back by the A/B arbitration (judged within a second or two)
     in_flight: int  # trades in the write running now
     queue: FrameQueueStatistics
     flush: FlushStatistics
     prune: PruneStatistics
+    archive: ArchiveStatistics | None  # None unless archive_to is set
     connect_budget_waits: int  # attempts that waited for the connection budget
     gaps: Mapping[str, Mapping[str, int]]  # gap records by symbol and status
     backfill: BackfillStatistics
+    stalls: StallStatistics
     reloads: int  # symbol-list changes applied (SIGHUP)
     metrics_url: str | None  # where /metrics and /healthz are served, if they are
     symbols: Mapping[str, SymbolStatistics]

@@ -12,6 +12,7 @@ import functools
 import logging
 import random
 import ssl
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 # counts it) instead of closing the connection; beyond it the library closes with 1009.
 MAX_MESSAGE_BYTES = 4 * 2**20
 LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
+# Frames handed to the dispatcher in one batch, at most (what the library had queued).
+READ_BATCH = LIBRARY_QUEUE + 1
 DISCONNECT_TIMEOUT = 2.0
 # One recv() takes a burst of frames (the library default of 4 KiB is ~15 frames).
 RECEIVE_BUFFER_BYTES = 64 * 1024
@@ -42,8 +45,9 @@ EWMA_ALPHA = 0.1
 # Reasons a connection is recycled on purpose.
 SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
 MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
+STALLED = "stalled"  # a symbol on it confirmed stuck by the exchange: rotate
 SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
-PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE})
+PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE, STALLED})
 # How long a rotation's successor may stay without data before it is taken anyway (a
 # quiet market); the old session then closes after rotation_overlap more seconds.
 FIRST_FRAME_WAIT = 10.0
@@ -68,6 +72,8 @@ class Target:
         tls = parts.scheme == "wss"
         port = parts.port or (443 if tls else 80)
         resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.hostname:
+            raise ValueError(f"no host in the stream URL {url!r}")
         return cls(parts.hostname, port, resource, tls)
 
     @property
@@ -75,12 +81,19 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port in (80, 443) else f"{host}:{self.port}"
 
-    async def open_stream(self) -> trio.abc.Stream:
-        if self.tls:
-            return await trio.open_ssl_over_tcp_stream(
-                self.host, self.port, ssl_context=_ssl_context(), https_compatible=True
-            )
-        return await trio.open_tcp_stream(self.host, self.port)
+    async def open_stream(
+        self, local_address: str | None = None
+    ) -> trio.SocketStream | trio.SSLStream[trio.SocketStream]:
+        tcp = await trio.open_tcp_stream(self.host, self.port, local_address=local_address)
+        if not self.tls:
+            return tcp
+        # What trio.open_ssl_over_tcp_stream does (the handshake happens on first use),
+        # with the local address it does not take.
+        return trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @functools.cache
@@ -101,6 +114,10 @@ def plan_streams(
     )
 
 
+LINE_A = "a"
+LINE_B = "b"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
     """A connection's fixed part: its streams, where it dials, the settings it obeys."""
@@ -110,15 +127,26 @@ class ConnectionSettings:
     target: Target
     symbols: frozenset[str]
     single_symbol: str | None  # the symbol, when the connection carries only one
+    line: str = LINE_A  # a, or b: the second connection of the same streams (A/B lines)
+    name: str = ""
 
     @classmethod
-    def of(cls, spec: StreamSpec, config: RecorderConfig) -> ConnectionSettings:
+    def of(cls, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> ConnectionSettings:
         single = spec.symbols[0] if len(spec.symbols) == 1 else None
-        return cls(spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single)
+        name = spec.name if line == LINE_A else f"{spec.name}-{line}"
+        return cls(
+            spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single, line, name
+        )
 
     @property
-    def name(self) -> str:
-        return self.spec.name
+    def start_delay(self) -> float:
+        """Seconds before the first connection attempt: line B starts later than line A,
+        so the two never reconnect or rotate in step."""
+        return self.config.line_b_delay if self.line == LINE_B else 0.0
+
+    @property
+    def local_address(self) -> str | None:
+        return self.config.line_b_local_address if self.line == LINE_B else None
 
 
 @dataclass(slots=True)
@@ -168,12 +196,20 @@ class Connection:
     by ``serve`` and passed to each session it opens.
     """
 
-    def __init__(self, spec: StreamSpec, config: RecorderConfig) -> None:
-        self.settings = ConnectionSettings.of(spec, config)
+    def __init__(self, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> None:
+        self.settings = ConnectionSettings.of(spec, config, line)
         self.counters = ConnectionCounters()
         self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
         self.current: Session | None = None
         self.mean_interval: float | None = None  # seconds between frames, smoothed
+        self.last_frame_at: float | None = None  # trio time of the last frame, any session
+        self.last_frame_ms: int | None = None  # ... and its local wall time (/healthz)
+        self.down_since_ms: int | None = None  # wall time since no session is open
+        # The highest agg id this connection delivered per symbol (the batcher keeps it):
+        # tells a line that repeats itself from one that is behind another line.
+        self.last_ids: dict[str, int] = {}
+        self.taken = 0  # agg ids this connection delivered first (the batcher counts)
+        self.line = self  # what the batcher's arbitration knows a delivering line by
         self.retry_after: float | None = None  # from a rejected handshake's Retry-After
         self._scope = trio.CancelScope()  # stop() ends serve(), even before it starts
 
@@ -184,6 +220,10 @@ class Connection:
     @property
     def symbols(self) -> frozenset[str]:
         return self.settings.symbols
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
 
     @property
     def single_symbol(self) -> str | None:
@@ -204,23 +244,28 @@ class Connection:
         with self._scope:
             async with send_channel, trio.open_nursery() as nursery:
                 handles = Handles(nursery, send_channel, budget, on_drop, rng)
+                self.down_since_ms = _wall_ms()
                 task_status.started()
+                await trio.sleep(self.settings.start_delay)
                 await _keep_connected(self, handles, throttle or LogThrottle(log))
 
     def stop(self) -> None:
         """End ``serve`` (the current session closes without a close handshake)."""
         self._scope.cancel()
 
-    def note_frame(self, now: float, session: Session) -> None:
+    def note_frames(self, now: float, n: int, session: Session) -> None:
+        """Count n frames that arrived together at ``now`` (one batch of the reader)."""
         # The arrival-rate estimate follows one session only: during a rotation's overlap
         # the same trades arrive twice, which would halve the apparent interval.
         if not session.holding and session.frames and session.last_frame_at is not None:
-            gap = now - session.last_frame_at
+            gap = (now - session.last_frame_at) / n
             if self.mean_interval is None:
                 self.mean_interval = gap
             else:
                 self.mean_interval += EWMA_ALPHA * (gap - self.mean_interval)
-        self.counters.frames += 1
+        self.counters.frames += n
+        self.last_frame_at = now
+        self.last_frame_ms = _wall_ms()
 
     def watchdog_threshold(self) -> float:
         """Silence longer than this recycles the connection (pings do not count)."""
@@ -245,6 +290,8 @@ class Connection:
         c = self.counters
         return ConnectionStatistics(
             name=self.name,
+            shard=self.settings.spec.name,
+            line=self.settings.line,
             symbols=self.settings.spec.symbols,
             state=self.state,
             attempts=c.attempts,
@@ -258,6 +305,9 @@ class Connection:
             last_error=c.last_error,
             last_backoff=c.last_backoff,
             watchdog_threshold=self.watchdog_threshold(),
+            last_frame_ms=self.last_frame_ms,
+            down_since_ms=self.down_since_ms,
+            taken=self.taken,
         )
 
 
@@ -275,6 +325,7 @@ class Session:
         self.name = conn.name
         self.symbols = conn.symbols
         self.single_symbol = conn.single_symbol
+        self.line = conn
         self.config = conn.settings.config
         self.frames = 0
         self.opened_at: float | None = None
@@ -282,21 +333,21 @@ class Session:
         self.outcome: tuple[bool, bool, str | None] = (False, False, None)
         self.done = trio.Event()
         self.first_frame = trio.Event()
-        # A successor holds its frames until its predecessor's last one is queued.
+        # A successor holds its batches until its predecessor's last one is queued.
         self.holding = holding
-        self.held: deque = deque()
+        self.held: deque[list[str | bytes]] = deque()
         self.successor: Session | None = None
         self.rotating = False
         self.handover_settled = trio.Event()  # set once a rotation chose its successor
         self._scope: trio.CancelScope | None = None
         self._recycle_reason: str | None = None
 
-    def note_frame(self, now: float) -> None:
-        self.conn.note_frame(now, self)
+    def note_frames(self, now: float, n: int) -> None:
+        self.conn.note_frames(now, n, self)
         self.last_frame_at = now
-        self.frames += 1
-        if self.frames == 1:
+        if not self.frames:
             self.first_frame.set()
+        self.frames += n
 
     def recycle(self, reason: str) -> None:
         """Close this session now (the watchdog's and a completed handover's way out)."""
@@ -315,7 +366,7 @@ class Session:
         self.rotating = True
 
     async def release(self) -> None:
-        """Queue the held frames (in arrival order), then pass new ones straight through."""
+        """Queue the held batches (in arrival order), then pass new ones straight through."""
         send = self.handles.send_channel.send
         while self.held:
             await send((self, self.held.popleft()))
@@ -392,6 +443,7 @@ async def _follow(session: Session) -> Session:
         session = session.successor
         conn.current = session
         conn.state = "open"
+        conn.down_since_ms = None
 
 
 async def _hand_over(old: Session, reason: str) -> None:
@@ -443,7 +495,7 @@ async def _hand_over(old: Session, reason: str) -> None:
         "%s: rotated to a new connection (%s; make-before-break, %d frames overlapped)",
         conn.name,
         reason.replace("_", " "),
-        len(successor.held),
+        sum(len(batch) for batch in successor.held),
     )
     await successor.release()
 
@@ -485,7 +537,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
         async with trio.open_nursery() as library:  # trio-websocket's reader task lives here
             try:
                 with trio.fail_after(cfg.connect_timeout):
-                    stream = await target.open_stream()
+                    stream = await target.open_stream(conn.settings.local_address)
                     ws = await trio_websocket.wrap_client_stream(
                         library,
                         stream,
@@ -501,6 +553,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
             session.opened_at = session.last_frame_at = opened_at
             counters.opens += 1
             conn.state = "open"
+            conn.down_since_ms = None
             if counters.opens == 1:
                 log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
             elif session.holding:
@@ -528,10 +581,12 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                         await ws.aclose()
                 library.cancel_scope.cancel()
     except* trio_websocket.ConnectionClosed as group:
-        reason = first_leaf(group).reason
-        if reason is not None and reason.code == 1009:
+        closed = first_leaf(group)
+        assert isinstance(closed, trio_websocket.ConnectionClosed)
+        close_reason = closed.reason
+        if close_reason is not None and close_reason.code == 1009:
             session.handles.on_drop(session, "oversized")
-        error = f"connection closed ({_close_text(reason)})"
+        error = f"connection closed ({_close_text(close_reason)})"
     except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
         exc = first_leaf(group)
         if isinstance(exc, trio_websocket.ConnectionRejected):
@@ -558,6 +613,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
             task_status.started(False)
     if conn.current is session and conn.state == "open":
         conn.state = "closed"
+        conn.down_since_ms = _wall_ms()
     reason = session._recycle_reason
     handed_over = session.successor is not None
     if reason is not None:
@@ -579,27 +635,92 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
 async def _read(
     ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, session: Session
 ) -> None:
+    """Hand the frames to the dispatcher in batches: one ``get_message()`` waits for the
+    next frame, then whatever else the library has already queued is taken at once.
+
+    trio-websocket passes each message through its own channel, and every receive from
+    it costs a trip through the scheduler; under a flood that trip, not the parse, was the
+    largest cost per frame. Taking the queued rest without waiting (the channel's own
+    ``receive_nowait``) and handing over one list per wake-up pays it once per batch."""
+    _batch_library_reader(ws)
     get_message = ws.get_message
+    queued = _queued_messages(ws)
     send_nowait = send_channel.send_nowait
-    note_frame = session.note_frame
+    note_frames = session.note_frames
     current_time = trio.current_time
     held = session.held
     while True:
-        frame = await get_message()
-        note_frame(current_time())
+        frames = [await get_message()]
+        try:
+            while len(frames) < READ_BATCH:
+                frames.append(queued())
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            pass  # nothing more queued; a closed channel raises on the next get_message
+        note_frames(current_time(), len(frames))
         if session.holding:
-            held.append(frame)
+            held.append(frames)
             continue
         try:
-            send_nowait((session, frame))
+            send_nowait((session, frames))
         except trio.WouldBlock:
-            await send_channel.send((session, frame))
+            await send_channel.send((session, frames))
+
+
+def _queued_messages(ws: trio_websocket.WebSocketConnection) -> Callable[[], str | bytes]:
+    """The library's ``receive_nowait`` on its message channel; without it every batch
+    is one frame (correct, only slower). See ``_batch_library_reader``."""
+    receive_nowait = getattr(getattr(ws, "_recv_channel", None), "receive_nowait", None)
+    if receive_nowait is None:
+
+        def nothing_queued() -> str | bytes:
+            raise trio.WouldBlock
+
+        return nothing_queued
+    return receive_nowait
+
+
+class _EagerSend:
+    """The library's message channel, minus the checkpoint of each ``send`` while it has
+    room: trio-websocket's reader then queues every message of one socket read before it
+    yields (it still yields on each read, and waits when the queue is full, so the
+    backpressure and the pongs behave as before)."""
+
+    def __init__(self, channel: trio.MemorySendChannel) -> None:
+        self._channel = channel
+        self._send_nowait = channel.send_nowait
+
+    async def send(self, value: str | bytes) -> None:
+        try:
+            self._send_nowait(value)
+        except trio.WouldBlock:
+            await self._channel.send(value)
+
+    def __getattr__(self, name: str):
+        return getattr(self._channel, name)
+
+
+def _batch_library_reader(ws: trio_websocket.WebSocketConnection) -> bool:
+    """Let trio-websocket's reader hand over a whole socket read at a time.
+
+    Each message crosses the library's own memory channel, and each ``send`` on it is a
+    trip through the scheduler: under a flood that trip, once per frame, cost more than
+    parsing and storing the frame. trio-websocket 0.11-0.13 keep the channel as
+    ``_send_channel``/``_recv_channel``; tests/unit/test_stream_batches.py fails if a
+    release renames them (here the batching then simply stays off). Returns whether it
+    is on."""
+    channel = getattr(ws, "_send_channel", None)
+    if not isinstance(channel, trio.MemorySendChannel) or not hasattr(ws, "_recv_channel"):
+        return False
+    ws._send_channel = _EagerSend(channel)  # type: ignore[assignment]
+    return True
 
 
 async def _watchdog(session: Session) -> None:
     conn = session.conn
     while True:
-        deadline = session.last_frame_at + conn.watchdog_threshold()
+        last_frame_at = session.last_frame_at
+        assert last_frame_at is not None, "the watchdog starts after the handshake"
+        deadline = last_frame_at + conn.watchdog_threshold()
         if trio.current_time() >= deadline:
             session.recycle(SILENT)
             return
@@ -608,7 +729,9 @@ async def _watchdog(session: Session) -> None:
 
 async def _rotation_timer(session: Session) -> None:
     """Rotate before the exchange's connection age limit (24 h on Binance)."""
-    await trio.sleep_until(session.opened_at + session.config.rotate_after)
+    opened_at = session.opened_at
+    assert opened_at is not None, "the rotation timer starts after the handshake"
+    await trio.sleep_until(opened_at + session.config.rotate_after)
     session.rotate(MAX_AGE)
 
 

@@ -29,6 +29,7 @@ from tradestore.store._retention import (
     SymbolRetention,
     apply_retention,
     plan_retention,
+    retention_cutoff,
 )
 from tradestore.store._rollups import (
     HOUR_MS,
@@ -79,6 +80,7 @@ __all__ = [
     "WriteReport",
     "apply_retention",
     "plan_retention",
+    "retention_cutoff",
     "UNFILLABLE",
     "Coverage",
     "Gap",

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 import msgpack
 
-from tradestore._model import AggTrade
+from tradestore._model import StorableTrade
 
-T = TypeVar("T", bound=AggTrade)
+T = TypeVar("T", bound=StorableTrade)
 
 
 class AggIdSet:

@@ -12,8 +12,11 @@ older trades deletes none of them and says so.
 
 Batches are deleted whole, and only when all their trades are older than the window
 (the key must lie the symbol's ``after`` margin before the window's start). Anything
-that adds a condition on what may be deleted (an archive that must hold a day first)
-narrows ``plan_retention``'s range here, and nowhere else.
+that adds a condition on what may be deleted narrows ``plan_retention``'s range here, and
+nowhere else. The archive's is ``keep_from``: with an archive configured, the recorder
+passes, per symbol, the start of the first day that is not archived and verified, and
+nothing from there on is deleted (the edge stops below it, so the next pass picks up
+from there once the day is archived).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class SymbolRetention:
     # Key times of the kept history: batches below the edge (None: there are none).
     history_from_ms: int | None
     history_to_ms: int | None
+    # Trades from this time on are kept because the archive does not hold them yet.
+    held_for_archive_from_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,12 @@ class RetentionPlan:
                     f"{format_time_ms(s.delete_from_ms)} .. {format_time_ms(s.delete_to_ms)} "
                     "(aged past the window)"
                 )
+            if s.held_for_archive_from_ms is not None:
+                lines.append(
+                    f"retention: {s.symbol}: keeping everything from "
+                    f"{format_time_ms(s.held_for_archive_from_ms)}: not yet archived and "
+                    "verified"
+                )
             if s.history_from_ms is not None and s.history_to_ms is not None:
                 lines.append(
                     f"retention: {s.symbol}: keeping the batches keyed "
@@ -80,15 +91,34 @@ class RetentionPlan:
         return lines
 
 
-def plan_retention(store: TradeStore, *, days: float, now_ms: int) -> RetentionPlan:
-    """What a retention pass at ``now_ms`` with a window of ``days`` deletes and keeps."""
+def retention_cutoff(days: float, now_ms: int) -> int:
+    """The window's start: trades older than this have aged past it."""
+    return now_ms - round(days * DAY_MS)
+
+
+def plan_retention(
+    store: TradeStore,
+    *,
+    days: float,
+    now_ms: int,
+    keep_from: Mapping[str, int] | None = None,
+) -> RetentionPlan:
+    """What a retention pass at ``now_ms`` with a window of ``days`` deletes and keeps.
+
+    ``keep_from`` (symbol -> time) narrows it: nothing of a symbol at or after its time is
+    deleted (the archive's condition: see the module's doc).
+    """
     if not days > 0:
         raise ValueError("retention needs a window of more than 0 days")
-    cutoff = now_ms - round(days * DAY_MS)
+    cutoff = retention_cutoff(days, now_ms)
     plans = []
     for symbol in store.symbols():
         _before, after = store.margins(symbol)
-        upper = cutoff - after  # batches keyed below hold only trades older than cutoff
+        held = None if keep_from is None else keep_from.get(symbol)
+        if held is not None and held >= cutoff:
+            held = None  # the archive holds everything older than the window
+        # Batches keyed below hold only trades older than the cutoff (or the held time).
+        upper = (cutoff if held is None else held) - after
         edge = store.retention_edge(symbol)
         lower = upper if edge is None else max(edge, 0)
         prefix = _keys.trades_prefix(symbol)
@@ -110,6 +140,7 @@ def plan_retention(store: TradeStore, *, days: float, now_ms: int) -> RetentionP
                 first_pass=edge is None,
                 history_from_ms=history[0] if history else None,
                 history_to_ms=history[1] if history else None,
+                held_for_archive_from_ms=held,
             )
         )
     return RetentionPlan(days, cutoff, tuple(plans))

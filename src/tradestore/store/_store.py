@@ -24,7 +24,7 @@ import rocksdict
 from tradestore._codec import decode_batch, encode_batch
 from tradestore._compat import decode_columns, decode_trades
 from tradestore._errors import CorruptValue, FixedPointError
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
 from tradestore.store import _book, _keys, _rollups
 from tradestore.store._adopt import AdoptProgress, AdoptReport
@@ -312,7 +312,7 @@ class TradeStore:
 
     def write_batches(
         self,
-        batches: Mapping[str, Sequence[AggTrade]],
+        batches: Mapping[str, Sequence[StorableTrade]],
         gaps: Sequence[tuple[str, Gap]] = (),
     ) -> WriteReport:
         """Write the new trades of one batch per symbol (and any gap records) in a single
@@ -331,7 +331,7 @@ class TradeStore:
                 raise
 
     def _write_batches(
-        self, batches: Mapping[str, Sequence[AggTrade]], gaps: Sequence[tuple[str, Gap]]
+        self, batches: Mapping[str, Sequence[StorableTrade]], gaps: Sequence[tuple[str, Gap]]
     ) -> WriteReport:
         wb = rocksdict.WriteBatch(raw_mode=True)
         keys: list[bytes] = []

@@ -1,0 +1,406 @@
+"""The read side as a table of tools: one row per question a client can ask.
+
+Each ``Tool`` names its MCP tool and its HTTP endpoint, declares its arguments (named as
+the command line's flags), checks them (``check``, on the event loop: a bad request never
+waits for a worker) and answers from a read-only store (``answer``, in a worker thread)
+with the document ``--format json`` prints for the same command. The MCP server, the HTTP
+API and its OpenAPI document are all generated from ``TOOLS``; a new analytic is one more
+row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tradestore._window import ANALYTICS_MAX_HOURS, WindowError, bounded_window
+from tradestore.analytics._vacuums import MERGE_BINS
+from tradestore.api._documents import (
+    Cursor,
+    coverage_document,
+    gap_records,
+    gaps_document,
+    known_symbol,
+    require_symbol,
+    stats_document,
+    stats_records,
+    trades_page,
+)
+from tradestore.api._errors import BadArgument, InsufficientTrades, NotFound
+from tradestore.api._params import Param, read_arguments
+from tradestore.store import check_symbol
+
+# Result sizes: a response never holds more than these.
+MAX_BINS = 10_000
+MAX_PAGE = 10_000
+DEFAULT_PAGE = 100
+# Trades are paged; one request still reads within at most this window.
+TRADES_MAX_HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """One question: its MCP name, its HTTP path (under /api/v1/), what it answers, its
+    arguments, ``check(arguments) -> request`` and ``answer(store, request) -> document``."""
+
+    name: str
+    path: str
+    command: str  # the command line's equivalent, for the docs
+    summary: str
+    description: str
+    params: tuple[Param, ...]
+    check: Callable[[dict[str, Any]], dict[str, Any]]
+    answer: Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+    def request(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The checked request from raw arguments (JSON or query text); BadArgument."""
+        return self.check(read_arguments(self.params, raw, self.name))
+
+    def input_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {p.name: p.schema() for p in self.params},
+            "required": [p.name for p in self.params if p.required],
+            "additionalProperties": False,
+        }
+
+
+# ---------------------------------------------------------------------------- arguments
+
+SYMBOL = Param("symbol", "string", "the trading pair, e.g. BTCUSDT", required=True)
+ANY_SYMBOL = Param("symbol", "string", "only this trading pair (default: every symbol)")
+TIME_FORMS = (
+    "ISO-8601 (UTC unless an offset is given, e.g. 2026-01-01T09:30:00Z), epoch seconds "
+    "(10 digits) or milliseconds (13 digits), now, or now-2h"
+)
+START = Param(
+    "start",
+    "time",
+    f"window start: {TIME_FORMS}; or a duration such as 90m, 2h, 1d (that long before end)",
+)
+END = Param("end", "time", f"window end, inclusive: {TIME_FORMS} (default: now)")
+
+
+def hours(default: float, maximum: float, minimum: float | None = None) -> Param:
+    return Param(
+        "hours",
+        "number",
+        f"window length in hours: the hours before end, or after start (default: {default:g}; "
+        f"any two of start, end and hours fix the window)",
+        minimum=minimum,
+        maximum=maximum,
+        exclusive_minimum=None if minimum is not None else 0,
+    )
+
+
+TICK_SIZE = Param(
+    "tick_size",
+    "decimal",
+    "bin width in price units, e.g. 0.01 or 10 (default: a round width giving about `bins` bins)",
+)
+BINS = Param(
+    "bins",
+    "integer",
+    "about how many price bins (when no tick_size)",
+    100,
+    minimum=1,
+    maximum=MAX_BINS,
+)
+ANALYTICS_WINDOW = (START, END, hours(24, ANALYTICS_MAX_HOURS, minimum=1))
+
+
+def _symbol(args: dict[str, Any]) -> str:
+    try:
+        return check_symbol(args["symbol"])
+    except ValueError as exc:
+        raise BadArgument(f"symbol: {exc}") from None
+
+
+def _window(
+    args: dict[str, Any], *, default_hours: float, max_hours: float, min_hours: float = 0
+) -> tuple[int, int]:
+    try:
+        return bounded_window(
+            args["start"],
+            args["end"],
+            args["hours"],
+            default_hours=default_hours,
+            max_hours=max_hours,
+            min_hours=min_hours,
+        )
+    except WindowError as exc:
+        raise BadArgument(str(exc)) from None
+
+
+def _check_analytics(args: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import tick_to_fixed
+
+    start, end = _window(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS, min_hours=1)
+    if args["tick_size"] is not None:
+        try:
+            tick_to_fixed(args["tick_size"])
+        except ValueError as exc:
+            raise BadArgument(f"tick_size: {exc}") from None
+    return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end}
+
+
+@contextmanager
+def _analysis() -> Iterator[None]:
+    """The analytics' refusals as answers: too few trades (422), bad input (400)."""
+    from tradestore.analytics import InsufficientData
+
+    try:
+        yield
+    except InsufficientData as exc:
+        raise InsufficientTrades(str(exc)) from None
+    except ValueError as exc:
+        raise BadArgument(str(exc)) from None
+
+
+def _bounded_bins(profile, args: dict[str, Any]) -> None:
+    n = len(profile.bins)
+    if n > MAX_BINS:
+        raise BadArgument(
+            f"tick_size {args['tick_size']} cuts the price range into {n} bins, more than "
+            f"{MAX_BINS}: use a larger tick_size"
+        )
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+def _answer_profile(store, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import volume_profile
+
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        profile = volume_profile(
+            store,
+            r["symbol"],
+            r["start_ms"],
+            r["end_ms"],
+            tick_size=r["tick_size"],
+            bins=r["bins"],
+            value_area=r["value_area"],
+        )
+    _bounded_bins(profile, r)
+    return profile.to_json()
+
+
+def _answer_vacuums(store, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import find_vacuums, volume_profile
+
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        profile = volume_profile(
+            store, r["symbol"], r["start_ms"], r["end_ms"], tick_size=r["tick_size"], bins=r["bins"]
+        )
+        _bounded_bins(profile, r)
+        report = find_vacuums(
+            profile,
+            threshold=r["threshold"],
+            merge_bins=r["merge_bins"],
+            merge_distance=r["merge_distance"],
+        )
+    return report.to_json()
+
+
+def _check_trades(args: dict[str, Any]) -> dict[str, Any]:
+    start, end = _window(args, default_hours=1, max_hours=TRADES_MAX_HOURS)
+    cursor = None if args["cursor"] is None else Cursor.parse(args["cursor"])
+    return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end, "cursor": cursor}
+
+
+def _answer_trades(store, r: dict[str, Any]) -> dict[str, Any]:
+    require_symbol(store, r["symbol"])
+    return trades_page(
+        store, r["symbol"], r["start_ms"], r["end_ms"], limit=r["limit"], cursor=r["cursor"]
+    )
+
+
+def _check_optional_symbol(args: dict[str, Any]) -> dict[str, Any]:
+    return {**args, "symbol": None if args["symbol"] is None else _symbol(args)}
+
+
+def _answer_stats(store, r: dict[str, Any]) -> dict[str, Any]:
+    return stats_document(*stats_records(store, r["symbol"]))
+
+
+def _answer_gaps(store, r: dict[str, Any]) -> dict[str, Any]:
+    symbol = r["symbol"]
+    if symbol is None:
+        symbols = store.symbols()
+    else:
+        if not known_symbol(store, symbol) and not store.gaps(symbol):
+            raise NotFound(f"nothing stored for {symbol}")
+        symbols = [symbol]
+    records = gap_records(store, symbols, open_only=r["open"])
+    return gaps_document(records, open_only=r["open"], limit=r["limit"])
+
+
+def _check_coverage(args: dict[str, Any]) -> dict[str, Any]:
+    start, end = _window(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS)
+    return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end}
+
+
+def _answer_coverage(store, r: dict[str, Any]) -> dict[str, Any]:
+    require_symbol(store, r["symbol"])
+    return coverage_document(store, r["symbol"], r["start_ms"], r["end_ms"])
+
+
+# ---------------------------------------------------------------------------- the table
+
+WINDOW_NOTE = (
+    "Times are UTC. The result says whether the window's record is complete (`coverage`): "
+    "a window outside what was recorded is NOT RECORDED, which is not the same as no trades."
+)
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="get_volume_profile",
+        path="profile",
+        command="profile --format json",
+        summary="Volume profile: traded volume by price, point of control, value area",
+        description="The volume profile of one symbol over a window of 1 to 168 hours "
+        "(default: the last 24 h): traded volume per price bin split into taker buys and "
+        "sells, the point of control (the bin with the most volume) and the value area "
+        "(the bins around it holding `value_area` of the volume). Decimals are exact "
+        "strings. Needs at least 1000 trades in the window. " + WINDOW_NOTE,
+        params=(
+            SYMBOL,
+            *ANALYTICS_WINDOW,
+            TICK_SIZE,
+            BINS,
+            Param(
+                "value_area",
+                "number",
+                "fraction of the volume the value area holds",
+                0.70,
+                maximum=1,
+                exclusive_minimum=0,
+            ),
+        ),
+        check=_check_analytics,
+        answer=_answer_profile,
+    ),
+    Tool(
+        name="get_liquidity_vacuums",
+        path="vacuums",
+        command="vacuums --format json",
+        summary="Liquidity vacuums: price ranges that traded far below the median bin",
+        description="The price ranges of a symbol's volume profile (window as for "
+        "get_volume_profile) whose bins traded less than `threshold` x the median bin "
+        "volume, empty bins included; thin runs at most `merge_bins` bins apart merge, never "
+        "across a bin at or above the median. Price tends to move fast through such ranges: `expected_impact` is "
+        "FastMovement (deficit > 80%), ModerateMovement (> 50%) or Negligible. " + WINDOW_NOTE,
+        params=(
+            SYMBOL,
+            *ANALYTICS_WINDOW,
+            TICK_SIZE,
+            BINS,
+            Param(
+                "threshold",
+                "number",
+                "a bin is thin below threshold x the median bin volume",
+                0.20,
+                exclusive_minimum=0,
+            ),
+            Param(
+                "merge_bins",
+                "integer",
+                "merge two thin runs separated by at most this many bins, none of them at or "
+                "above the median volume (0 never merges)",
+                MERGE_BINS,
+                minimum=0,
+            ),
+            Param(
+                "merge_distance",
+                "number",
+                "also require merged runs to be closer than this fraction of the mid price "
+                "(default: no such cap)",
+                minimum=0,
+            ),
+        ),
+        check=_check_analytics,
+        answer=_answer_vacuums,
+    ),
+    Tool(
+        name="query_trades",
+        path="trades",
+        command="query --format json",
+        summary="Trades of a symbol in a window, a page at a time",
+        description="The stored aggregate trades of one symbol with start <= time <= end "
+        f"(default: the last hour; at most {TRADES_MAX_HOURS} h), ascending by agg id, at "
+        f"most `limit` per call (default {DEFAULT_PAGE}, at most {MAX_PAGE}). When more "
+        "remain, `next_cursor` is set: pass it back as `cursor` for the next page; `count` "
+        "and `coverage` describe the trades of this page. " + WINDOW_NOTE,
+        params=(
+            SYMBOL,
+            START,
+            END,
+            hours(1, TRADES_MAX_HOURS),
+            Param(
+                "limit",
+                "integer",
+                "trades per page",
+                DEFAULT_PAGE,
+                minimum=1,
+                maximum=MAX_PAGE,
+            ),
+            Param(
+                "cursor",
+                "string",
+                "next_cursor of the previous page (or an agg id: the trades after it)",
+            ),
+        ),
+        check=_check_trades,
+        answer=_answer_trades,
+    ),
+    Tool(
+        name="get_stats",
+        path="stats",
+        command="stats --format json",
+        summary="What the store holds, per symbol",
+        description="Per symbol: the trade count, the span its record covers, first and "
+        "last trade time and agg id, open/filled/unfillable gaps and an estimate of its "
+        "size on disk; for the store: its path, format version and bytes on disk.",
+        params=(ANY_SYMBOL,),
+        check=_check_optional_symbol,
+        answer=_answer_stats,
+    ),
+    Tool(
+        name="get_gaps",
+        path="gaps",
+        command="gaps --format json",
+        summary="Holes in the agg-id sequence and whether they were filled",
+        description="The gaps the recorder (or an import) found in a symbol's agg-id "
+        "sequence: the missing ids, the times of the trades on either side and their status "
+        "(open, filled by backfill, or unfillable). `count` is every matching gap; at most "
+        "`limit` are listed.",
+        params=(
+            ANY_SYMBOL,
+            Param("open", "boolean", "only gaps that are still open", False),
+            Param("limit", "integer", "gaps listed at most", 1000, minimum=1, maximum=MAX_PAGE),
+        ),
+        check=_check_optional_symbol,
+        answer=_answer_gaps,
+    ),
+    Tool(
+        name="get_coverage",
+        path="coverage",
+        command="query --format json (its coverage)",
+        summary="Is a window recorded, and is its record whole?",
+        description="Whether a window (default: the last 24 h, at most 168 h) of a symbol "
+        "lies inside what was recorded and has no missing agg id or unfilled gap: "
+        "`complete` true means every trade of the window is stored, so an empty result "
+        "really means no trades happened. Reads only the window's agg ids.",
+        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS)),
+        check=_check_coverage,
+        answer=_answer_coverage,
+    ),
+)
+
+TOOLS_BY_NAME = {t.name: t for t in TOOLS}
+TOOLS_BY_PATH = {t.path: t for t in TOOLS}
