@@ -529,7 +529,7 @@ cdef class Rollup:
         if acc == NULL:
             raise MemoryError()
         cdef Py_ssize_t i
-        cdef int64_t index
+        cdef uint64_t index
         cdef Level* s
         try:
             memset(acc, 0, max(nbins, 1) * sizeof(Level))
@@ -537,8 +537,9 @@ cdef class Rollup:
                 s = &self.lv[i]
                 if s.price < origin:
                     raise ValueError(f"price {s.price} lies outside the {nbins} bins")
-                index = (s.price - origin) // width
-                if index >= nbins:
+                # In uint64: price - origin is exact there whatever the int64 extremes.
+                index = (<uint64_t>s.price - <uint64_t>origin) // <uint64_t>width
+                if index >= <uint64_t>nbins:
                     raise ValueError(f"price {s.price} lies outside the {nbins} bins")
                 acc[index].vol += s.vol
                 acc[index].buy += s.buy
@@ -968,7 +969,8 @@ def bin_values(pairs, origin, width, nbins):
     cdef u128 sums[3]
     cdef uint64_t not_hi
     cdef Py_ssize_t n, i, b
-    cdef int64_t bin_hi
+    cdef uint64_t uw = <uint64_t>w
+    cdef uint64_t bin_hi  # offsets from the origin in uint64: exact, never overflowing
     try:
         memset(acc, 0, max(nb, 1) * sizeof(Level))
         for key, value in pairs:
@@ -980,16 +982,17 @@ def bin_values(pairs, origin, width, nbins):
                 PyBuffer_Release(&buf)
             if n < 0:
                 raise CorruptValue(key, _REASONS[-n])
-            if scratch[0].price < o or (scratch[n - 1].price - o) // w >= nb:
+            if (scratch[0].price < o
+                    or (<uint64_t>scratch[n - 1].price - <uint64_t>o) // uw >= <uint64_t>nb):
                 raise ValueError(f"prices {scratch[0].price}..{scratch[n - 1].price} lie "
                                  f"outside the {nb} bins")
             # Levels ascend: walk the bins alongside instead of dividing per level.
-            b = (scratch[0].price - o) // w
-            bin_hi = o + (b + 1) * w
+            b = <Py_ssize_t>((<uint64_t>scratch[0].price - <uint64_t>o) // uw)
+            bin_hi = (<uint64_t>b + 1) * uw
             for i in range(n):
-                while scratch[i].price >= bin_hi:
+                while b < nb - 1 and <uint64_t>scratch[i].price - <uint64_t>o >= bin_hi:
                     b += 1
-                    bin_hi += w
+                    bin_hi += uw
                 acc[b].vol += scratch[i].vol
                 acc[b].buy += scratch[i].buy
                 acc[b].count += scratch[i].count
