@@ -127,9 +127,10 @@ class TradeStore:
 
     def _open(self) -> rocksdict.Rdict:
         options = rocksdict.Options(raw_mode=True)
-        # LZ4 on every level. ZSTD at the bottom halves the disk (10 vs 18 bytes/trade on
-        # the bench data) but its decompression made a 24 h scan ~2.5x slower, which the
-        # query targets cannot afford; 18 bytes/trade is inside the 20-byte budget.
+        # LZ4 on every level. ZSTD at the bottom takes 11.3 instead of 19.7 bytes/trade on
+        # the bench data, but even with the analytics reading rollups it made
+        # query_columns 24 h 1.57x and query_trades 1 h 1.11x slower (bench/run.py);
+        # 19.7 bytes/trade is inside the 20-byte budget.
         options.set_compression_type(rocksdict.DBCompressionType.lz4())
         options.set_bottommost_compression_type(rocksdict.DBCompressionType.lz4())
         options.set_max_open_files(-1 if self.read_only else 512)
