@@ -485,6 +485,27 @@ def output_rows(row, trades, repeat: int) -> None:
         against="query table", against_s=t_table, ratio=t_rich / t_table)  # fmt: skip
 
 
+def picture_rows(row, store, start, end, hours, profile_s, repeat: int) -> None:
+    """The pictures (the plot extra, when installed): the profile drawn and encoded, and
+    the whole HTML report, against the profile they show."""
+    try:
+        from tradestore import plot
+    except ImportError:
+        print("  (no picture rows: matplotlib is not installed; pip install '.[plot]')")
+        return
+    from tradestore.analytics import liquidity_vacuums
+
+    vac = liquidity_vacuums(store, _dataset.SYMBOL, start, end)
+    for fmt in ("png", "svg"):
+        t = best(lambda f=fmt: plot.figure_bytes(plot.profile_figure(vac.profile, vacuums=vac), f),
+                 repeat)  # fmt: skip
+        row(f"profile picture {fmt.upper()} 1200x800 (draw + encode)", t,
+            against=f"volume profile {hours:g} h", against_s=profile_s, ratio=t / profile_s)  # fmt: skip
+    t_report = best(lambda: plot.build_report(store, _dataset.SYMBOL, start, end).to_html(), repeat)
+    row(f"HTML report {hours:g} h (profile, vacuums, record, picture)", t_report,
+        against=f"volume profile {hours:g} h", against_s=profile_s, ratio=t_report / profile_s)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=24, help="dataset size (default: 24)")
@@ -578,6 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         naive_prof_big = best(lambda: naive_profile(store, s_big, e_big), 1)
         row(f"naive Decimal profile {H:g} h (baseline)", naive_prof_big, against="volume profile",
             against_s=prof_big, ratio=naive_prof_big / prof_big)  # fmt: skip
+
+        picture_rows(row, store, s_big, e_big, H, prof_big, args.repeat)
 
         # -- parsing
         frames = frames_from(store, s_big, args.frames)

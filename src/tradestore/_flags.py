@@ -86,7 +86,8 @@ def add_flags(
         else:
             options["type"] = _explained(spec.parse) if spec.parse else _converter(kind)
             options["metavar"] = spec.metavar or _metavar(kind)
-            text = spec.help if default is None else f"{spec.help} (default: {_shown(default)})"
+            unset = default is None or default == ()
+            text = spec.help if unset else f"{spec.help} (default: {_shown(default)})"
         target.add_argument(flag_name(field), help=text.replace("%", "%%"), **options)
 
 

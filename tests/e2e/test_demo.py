@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tests.helpers.plot import hide_matplotlib
 from tradestore import TradeStore
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import main
@@ -23,6 +24,12 @@ def test_demo_records_and_reports(tmp_path, capsys):
         assert row["open_gaps"] == 0
         assert str(row["trades"]) in out  # the report shows the stored counts
     assert f"the DB stays in {db}" in out
+    # It ends with an HTML report of the first symbol beside the kept DB.
+    report = tmp_path / "demo-db-BTCUSDT-report.html"
+    assert f"report: {report}" in out
+    page = report.read_text()
+    assert "BTCUSDT market profile" in page and 'src="data:image/svg+xml;base64,' in page
+    assert f"{stats['BTCUSDT']['trades']:,} trades" in page
 
     # The profile's window is the trades' own span, not a guess around the run.
     assert f"BTCUSDT volume profile {format_time_ms(first)} .. {format_time_ms(last)}" in out
@@ -46,12 +53,26 @@ def test_demo_without_db_cleans_up(tmp_path, capsys, monkeypatch):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    assert main(["demo", "--seconds", "1", "--rate", "50", "--symbols", "SOLUSDT"]) == 0
+    assert main(["demo", "--seconds", "1", "--rate", "500", "--symbols", "SOLUSDT"]) == 0
     out = capsys.readouterr().out
     assert "SOLUSDT" in out
-    assert list(tmp_path.iterdir()) == []  # the temporary DB was removed
-    assert str(tmp_path) not in out  # ... so its path is never shown
+    # The temporary DB was removed (so its path is never shown); the report is kept in a
+    # folder of its own, and its path is the one printed.
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("tradestore-demo-report-")
+    assert [p.name for p in folder.iterdir()] == ["SOLUSDT-report.html"]
+    assert f"report: {folder / 'SOLUSDT-report.html'}" in out
+    assert out.count(str(tmp_path)) == 1
     assert "a temporary store (removed at the end; --db PATH keeps it)" in out
+
+
+def test_demo_without_matplotlib_still_records_and_says_why(tmp_path, capsys, monkeypatch):
+    hide_matplotlib(monkeypatch)
+    db = tmp_path / "db"
+    assert main(["demo", "--seconds", "1", "--rate", "200", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "no HTML report: it needs matplotlib (pip install 'tradestore-trio[plot]')" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]
 
 
 def test_demo_rejects_bad_arguments(capsys):

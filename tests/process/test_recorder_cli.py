@@ -252,7 +252,7 @@ async def test_second_daemon_on_the_same_db_exits_1(tmp_path):
     try:
         with trio.fail_after(30):
             # Logged once the store is open: from then on the first daemon holds the lock.
-            await wait_for_log(tmp_path / "first.log", r"recording \d+ symbols")
+            await wait_for_log(tmp_path / "first.log", r"recording \d+ \w+ symbols")
             second = await start_daemon(argv, tmp_path / "second.log")
             assert await second.wait() == 1
         assert "is in use by another process" in (tmp_path / "second.log").read_text()

@@ -474,5 +474,4 @@ def _prefetch(chunks: Iterator[TradeColumns], depth: int = 2) -> Iterator[TradeC
 
 def store_market(store: TradeStore) -> str:
     """The market a store records (kept under ``meta:market`` by the recorder), else spot."""
-    raw = store.db.get(b"meta:market")
-    return raw.decode("ascii") if raw else "spot"
+    return store.market() or "spot"

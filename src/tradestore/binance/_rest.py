@@ -1,14 +1,16 @@
 """A small Binance market-data REST client on httpx, honouring Binance's rate limits.
 
-Each ``GET /api/v3/aggTrades`` costs 4 weight against a budget of 6000 a minute, read back
-from ``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds
-before anything else; transport errors and 5xx answers are retried with backoff. Several
+Every call costs its market's request weight (spot ``GET /api/v3/aggTrades``: 4 of 6000 a
+minute; futures: 20 of 2400), and the weight used so far is read back from
+``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds before
+anything else; transport errors and 5xx answers are retried with backoff. Several
 tasks may share one client: requests in flight count against the budget, and a 429 or
 418 pauses every request of the client, not only the one that received it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -18,19 +20,11 @@ from dataclasses import dataclass
 import httpx
 import trio
 
-from tradestore.binance._markets import (
-    AGG_TRADES_PAGE,
-    AGG_TRADES_PATH,
-    AGG_TRADES_WEIGHT,
-    RATE_LIMIT_STATUSES,
-    WEIGHT_PER_MINUTE,
-)
+from tradestore.binance._markets import AGG_TRADES_PAGE, RATE_LIMIT_STATUSES, SPOT, Market
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = AGG_TRADES_PAGE
-CALL_WEIGHT = AGG_TRADES_WEIGHT
-WEIGHT_BUDGET_PER_MIN = WEIGHT_PER_MINUTE
 # A rate-limited answer without a usable Retry-After: wait out a whole weight window.
 RETRY_AFTER_FALLBACK_S = 60.0
 # Never hammer back sooner than this, whatever the header says.
@@ -48,6 +42,7 @@ class RestStats:
     waited_s: float = 0.0
     invalid_rows_skipped: int = 0
     trades_fetched: int = 0
+    exchange_info_calls: int = 0
 
 
 class BinanceRest:
@@ -57,16 +52,20 @@ class BinanceRest:
         self,
         base_url: str,
         *,
-        weight_budget: int = WEIGHT_BUDGET_PER_MIN,
+        market: Market = SPOT,
+        weight_budget: int | None = None,
         transient_retries: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``weight_budget``: the request weight this client lets itself use per minute
+        (default: all of the market's)."""
+        self.market = market
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(10.0),
             headers={"User-Agent": "tradestore-trio"},
         )
-        self._weight_budget = weight_budget
+        self._weight_budget = market.weight_per_minute if weight_budget is None else weight_budget
         self._used_weight = 0
         self._in_flight = 0
         self._paused_until = 0.0  # trio time before which no request is sent (Retry-After)
@@ -91,25 +90,61 @@ class BinanceRest:
         a stall check compares with the last id received. Same weight as a page."""
         return await self._agg_trades({"symbol": symbol, "limit": limit}, f"{symbol} latest")
 
+    async def exchange_info(self) -> dict:
+        """The market's ``exchangeInfo`` document (symbols, their status and assets).
+
+        The spot document runs to megabytes; it is parsed in a worker thread so the
+        event loop (and the WebSocket pongs it sends) never waits on it."""
+        response = await self._get(
+            self.market.exchange_info_path, {}, self.market.exchange_info_weight, "exchangeInfo"
+        )
+        doc = await trio.to_thread.run_sync(json.loads, response.content)
+        if not isinstance(doc, dict) or not isinstance(doc.get("symbols"), list):
+            raise RestError(f"exchangeInfo answer has no symbols list: {response.text[:200]}")
+        self.stats.exchange_info_calls += 1
+        return doc
+
+    @property
+    def used_weight(self) -> int:
+        """The request weight the exchange last said this IP used in the current minute."""
+        return self._used_weight
+
     async def _agg_trades(self, params: dict[str, str | int], what: str) -> list[dict]:
+        weight = self.market.agg_trades_weight
+        response = await self._get(self.market.agg_trades_path, params, weight, what)
+        rows = response.json()
+        if not isinstance(rows, list):
+            raise RestError(f"REST answer is not a list: {response.text[:200]}")
+        return rows
+
+    async def _get(
+        self, path: str, params: dict[str, str | int], weight: int, what: str
+    ) -> httpx.Response:
+        """A 200 answer to ``GET path``, within the weight budget, after any waits that
+        rate limits ask for and retries of transient failures."""
         failures = 0
         while True:
-            await self._respect_weight_budget()
+            await self._respect_weight_budget(weight)
             self.stats.calls += 1
             self._in_flight += 1
             try:
-                response = await self._client.get(AGG_TRADES_PATH, params=params)
+                response = await self._client.get(path, params=params)
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > self._retries:
                     raise
                 delay = min(2.0**failures, 30.0)
-                log.warning("REST %s failed (%s); retry in %.0f s", what, exc, delay)
+                log.warning(
+                    "REST %s failed (%s); retry in %.0f s",
+                    what,
+                    str(exc) or type(exc).__name__,  # a timeout's text is empty
+                    delay,
+                )
                 await self._wait(delay)
                 continue
             finally:
                 self._in_flight -= 1
-            self._note_weight(response)
+            self._note_weight(response, weight)
             if response.status_code in RATE_LIMIT_STATUSES:
                 self.stats.rate_limited += 1
                 asked = parse_retry_after(response.headers.get("Retry-After"))
@@ -132,26 +167,23 @@ class BinanceRest:
                 continue
             if response.status_code != 200:
                 raise RestError(f"REST {response.status_code}: {response.text[:200]}")
-            rows = response.json()
-            if not isinstance(rows, list):
-                raise RestError(f"REST answer is not a list: {response.text[:200]}")
-            return rows
+            return response
 
-    def _note_weight(self, response: httpx.Response) -> None:
+    def _note_weight(self, response: httpx.Response, weight: int) -> None:
         used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get(
             "x-mbx-used-weight-1m"
         )
         if used and used.isdigit():
             self._used_weight = int(used)
         else:
-            self._used_weight += CALL_WEIGHT
+            self._used_weight += weight
 
-    async def _respect_weight_budget(self) -> None:
+    async def _respect_weight_budget(self, weight: int) -> None:
         pause = self._paused_until - trio.current_time()
         if pause > 0:
             await self._wait(pause)
         # Requests in flight have spent their weight already, the header just not yet.
-        if self._used_weight + (self._in_flight + 1) * CALL_WEIGHT <= self._weight_budget:
+        if self._used_weight + (self._in_flight + 1) * weight <= self._weight_budget:
             return
         # The used-weight window resets at each wall-clock minute.
         delay = 60.5 - self._clock() % 60

@@ -32,16 +32,19 @@ COMMANDS = {
     "composite": "_composite",
     "rollups": "_rollups",
     "archive": "_archive",
+    "report": "_report",
     "serve": "_serve",
     "mcp": "_mcp",
 }
 
 DESCRIPTION = """\
-Record Binance spot aggTrade streams into RocksDB and query them.
+Record Binance aggTrade streams (spot, USD-M or COIN-M futures) into RocksDB and query them.
 
 Start recording with `tradestore-trio run` (or `tradestore-trio demo` offline), then read
-the data with `query`, `stats` and the other read commands, which work while the daemon
-runs. Times are epoch milliseconds or ISO-8601 (UTC unless an offset is given).
+the data with `query`, `stats`, `profile` and the other read commands, which work while
+the daemon runs, or serve them with `serve` (HTTP) and `mcp` (agents). Times are epoch
+seconds or milliseconds (the digit count tells), ISO-8601 (UTC unless an offset is
+given), `now` or `now-2h`.
 Exit codes: 0 ok, 2 bad usage or input, 1 runtime failure."""
 
 
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for provenance
     _configure_logging(args.verbose, getattr(args, "log_format", "text"))
     try:
         return int(args.func(args) or 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from tradestore.binance import DEFAULT_REST_URL as DEFAULT_REST
 from tradestore.cli import _common as c
 
 
@@ -13,7 +12,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "backfill",
         help="fetch missing agg ids from Binance REST (an id range, or every open gap)",
-        description="Fetch trades from GET /api/v3/aggTrades by agg id and store them in the "
+        description="Fetch trades from GET aggTrades (/api/v3, /fapi/v1 or /dapi/v1: the "
+        "market the DB records) by agg id and store them in the "
         "live format. With --from-id/--to-id, that range; without, every open gap recorded "
         "for --symbol (or for all symbols), marking each filled or unfillable. Honours "
         "Binance's weight limits and Retry-After. The running daemon backfills by itself; "
@@ -25,9 +25,10 @@ def register(subparsers) -> None:
     p.add_argument("--to-id", type=int, metavar="B", help="last agg id to fetch (inclusive)")
     p.add_argument(
         "--rest-endpoint",
-        default=DEFAULT_REST,
+        default=None,
         metavar="HTTP_BASE_URL",
-        help=f"the part before /api/v3/... (default: {DEFAULT_REST})",
+        help="the part before /api/v3/... (default: the DB's market's, e.g. "
+        "https://api.binance.com for spot)",
     )
     p.set_defaults(func=run)
 
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError("--from-id/--to-id need --symbol")
         if args.from_id < 0 or args.to_id < args.from_id:
             raise c.UsageError("need 0 <= --from-id <= --to-id")
-    if not args.rest_endpoint.startswith(("http://", "https://")):
+    if args.rest_endpoint is not None and not args.rest_endpoint.startswith(
+        ("http://", "https://")
+    ):
         raise c.UsageError(f"--rest-endpoint must be an http(s) URL, not {args.rest_endpoint!r}")
     symbol = c.symbol_arg(args) if args.symbol else None
     with c.open_writer(args) as store:
@@ -50,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _backfill(store, args, symbol: str | None) -> int:
-    from tradestore.binance import BinanceRest, RestError, backfill_range, fill_gap
+    from tradestore.binance import MARKETS, BinanceRest, RestError, backfill_range, fill_gap
 
     failed = 0
-    async with BinanceRest(args.rest_endpoint) as rest:
+    market = MARKETS[store.market() or "spot"]
+    rest_endpoint = args.rest_endpoint or market.rest_url
+    async with BinanceRest(rest_endpoint, market=market) as rest:
         if args.from_id is not None:
             try:
                 result = await backfill_range(store, rest, symbol, args.from_id, args.to_id)

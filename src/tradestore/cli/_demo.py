@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from tradestore.cli import _common as c
+from tradestore.cli._plot import EXTRA, writable_target
 
 if TYPE_CHECKING:
     from tradestore.recorder import RecorderStatistics
@@ -29,9 +30,10 @@ def register(subparsers) -> None:
         help="record from a local fake exchange for a few seconds and show the results",
         description="Start a fake Binance exchange on a free loopback port and the recorder "
         "against it, show trades/s and stored trades per symbol while it runs, then (after "
-        "--seconds or Ctrl-C) print the store's statistics and a volume profile. Needs no "
+        "--seconds or Ctrl-C) print the store's statistics and a volume profile, and write "
+        "an HTML report of the first symbol (when matplotlib is installed). Needs no "
         "network. The DB goes to a temporary directory that is removed afterwards unless "
-        "--db is given.",
+        "--db is given; the report is kept.",
     )
     p.add_argument(
         "--db", default=None, metavar="PATH", help="keep the recorded DB here (default: temp)"
@@ -40,6 +42,12 @@ def register(subparsers) -> None:
     p.add_argument("--symbols", default=DEFAULT_SYMBOLS, metavar="S,S", help=DEFAULT_SYMBOLS)
     p.add_argument(
         "--rate", type=float, default=100.0, metavar="R", help="trades/s per symbol (default 100)"
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the HTML report here (default: beside --db, else in a new folder under "
+        "the temporary directory, which is kept)",
     )
     p.set_defaults(func=run)
 
@@ -51,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise c.UsageError("--seconds must be positive")
     if not args.rate > 0:
         raise c.UsageError("--rate must be positive")
+    if args.report is not None:
+        writable_target(args.report, "--report")
     temp_dir = None
     if args.db is None:
         temp_dir = tempfile.mkdtemp(prefix="tradestore-demo-")
@@ -77,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         )
         trio.run(_record, config, args.seconds, args.rate, where)
         _report(db, config.symbols, temp_dir is None)
+        _html_report(db, config.symbols[0], args.report, kept=temp_dir is None)
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -245,3 +256,48 @@ def _profile_summary(store, symbols) -> None:
                 f"{decimal_str(profile.value_area_high)}, "
                 f"volume {decimal_str(profile.total_volume)}"
             )
+
+
+DEMO_MIN_TRADES = 100  # a few seconds of a demo: fewer than the analytics commands ask
+
+
+def _html_report(db: Path, symbol: str, target: str | None, *, kept: bool) -> Path | None:
+    """Write the HTML report of ``symbol`` over its recorded trades and print its path.
+
+    Without matplotlib, or with too few trades, the demo says why and goes on: the report
+    is a bonus, not the demo's point."""
+    from tradestore import TradeStore
+
+    try:
+        from tradestore import plot
+    except ImportError:
+        print(f"no HTML report: it needs matplotlib ({EXTRA})")
+        return None
+    with TradeStore(db, read_only=True) as store:
+        span = store.trade_time_span(symbol)
+        if span is None:
+            print(f"no HTML report: no {symbol} trades were recorded")
+            return None
+        try:
+            report = plot.build_report(
+                store,
+                symbol,
+                span[0],
+                span[1],
+                bins=20,
+                min_trades=DEMO_MIN_TRADES,
+                command="tradestore-trio demo",
+                db=str(db.resolve()) if kept else "a temporary store, removed after the demo",
+            )
+        except ValueError as exc:  # too few trades
+            print(f"no HTML report: {exc}")
+            return None
+    if target is not None:
+        path = Path(target)
+    elif not kept:  # the DB's folder goes away: the report gets one of its own
+        path = Path(tempfile.mkdtemp(prefix="tradestore-demo-report-")) / f"{symbol}-report.html"
+    else:
+        path = db.parent / f"{db.name}-{symbol}-report.html"
+    report.write(path)
+    print(f"report: {path.resolve()} (open it in a browser; it works offline)")
+    return path

@@ -25,11 +25,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "fake-exchange",
         help="serve a fake Binance (WebSocket + REST) for tests, the demo and replay",
-        description="Serve Binance's spot market-data API for aggTrades on one port: "
+        description="Serve Binance's market-data API for aggTrades on one port, as spot, "
+        "USD-M or COIN-M futures (--market): "
         "WebSocket /ws/<sym>@aggTrade, /stream?streams=..., bare /ws and /stream with "
-        "SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS, server pings, a connection lifetime with "
-        "the serverShutdown event, and REST GET /api/v3/aggTrades, /api/v3/ping, "
-        "/api/v3/time. Trades come from a seeded random walk (--rate per symbol), a "
+        "SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS (at most the market's messages per second "
+        "per connection), server pings, a connection lifetime with "
+        "the serverShutdown event, and REST GET aggTrades, exchangeInfo, ping and time "
+        "under /api/v3, /fapi/v1 or /dapi/v1. Symbols can be listed and delisted while "
+        "running (--listings, --delistings). Trades come from a seeded random walk (--rate "
+        "per symbol, skewed by --zipf, with --burst-every), a "
         "data.binance.vision CSV (--csv, first symbol) or an existing store (--replay-db). "
         "Once bound it prints one line, 'listening on ws://HOST:PORT', to stdout. "
         "SIGTERM or Ctrl-C stop it with exit status 0, after writing --sent-log. "

@@ -12,6 +12,7 @@ from tradestore._timeparse import format_time_ms
 from tradestore._window import ANALYTICS_MAX_HOURS, FLAG_NAMES, WindowError, bounded_window
 from tradestore.cli import _common as c
 from tradestore.cli._output import emit, terminal_width, wrap
+from tradestore.cli._plot import add_plot, plot_request
 
 MAX_HOURS = ANALYTICS_MAX_HOURS
 BAR_WIDTH = 48
@@ -24,7 +25,9 @@ def register(subparsers) -> None:
         description="Bin the traded volume of one symbol by price over a window and mark "
         "the point of control (POC, the bin with the most volume) and the value area (70% "
         "of the volume around the POC). Needs at least 1000 trades in the window. The table "
-        "draws the bars; json is the whole profile, csv and jsonl a row per bin.",
+        "draws the bars; json is the whole profile, csv and jsonl a row per bin. --plot "
+        "also draws it as a picture, with the liquidity vacuums (as `vacuums` finds them "
+        "by default) shaded and any hole in the record marked.",
     )
     add_analytics_args(p)
     p.add_argument(
@@ -48,6 +51,7 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
     c.add_format(p)
+    add_plot(p)
 
 
 def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
@@ -76,9 +80,10 @@ def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
     return start, end
 
 
-def analyse(args: argparse.Namespace, analysis, **options):
-    """(result, exit status) of analysis(store, symbol, start, end, tick_size, bins, ...)
-    over the window the flags give; bad input and too few trades are usage errors."""
+def analyse(args: argparse.Namespace, analysis, *, then=None, **options):
+    """(result, exit status, extra) of analysis(store, symbol, start, end, tick_size, bins,
+    ...) over the window the flags give; bad input and too few trades are usage errors.
+    ``extra`` is ``then(store, result)``, read before the store closes (None without it)."""
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
     with c.open_reader(args) as store:
@@ -88,7 +93,8 @@ def analyse(args: argparse.Namespace, analysis, **options):
             )
         except ValueError as exc:  # InsufficientData is a ValueError too
             raise c.UsageError(str(exc)) from None
-        return result, c.report_corrupt(store)
+        extra = None if then is None else then(store, result)
+        return result, c.report_corrupt(store), extra
 
 
 def dump_json(doc: dict) -> None:
@@ -112,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.value_area <= 1:
         raise c.UsageError("--value-area must be in (0, 1]")
-    profile, status = analyse(args, volume_profile, value_area=args.value_area)
+    picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
+    profile, status, holes = analyse(
+        args,
+        volume_profile,
+        value_area=args.value_area,
+        then=None if picture is None else picture.holes,
+    )
     if args.format == "json":
         dump_json(profile.to_json())
     elif args.format == "table":
@@ -121,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
         # A row per bin, the same keys as the bins of the JSON histogram, lowest price first.
         emit(args.format, (b.to_json() for b in profile.bins), fields=BIN_FIELDS)
         note_coverage(profile)
+    if picture is not None:
+        from tradestore.analytics import find_vacuums
+
+        status = max(status, picture.draw(find_vacuums(profile), holes))
     return status
 
 

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
-    from tradestore.recorder import StoreUnavailable
+    from tradestore.recorder import ConfigError, StoreUnavailable
     from tradestore.recorder import run as run_recorder
-    from tradestore.store import StoreError
+    from tradestore.store import MarketMismatch, StoreError
 
     holder: list = []
     status = 0
@@ -88,6 +88,11 @@ async def serve_until_signal(config, reload_config=None) -> int:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
                         inner.start_soon(watch_offline, holder[0], config.endpoint)
+            except* (MarketMismatch, ConfigError) as group:
+                # Bad input found once the store or the exchange could be asked: a usage
+                # error, and nothing was recorded.
+                print(f"tradestore-trio run: {first_leaf(group)}", file=sys.stderr)
+                status = 2
             except* StoreUnavailable as group:
                 log.error(
                     "giving up: %s. Exiting 1 with the buffered trades unwritten; once the "
@@ -109,6 +114,8 @@ async def serve_until_signal(config, reload_config=None) -> int:
                 outer.cancel_scope.cancel()
     if holder and holder[0].statistics().buffered:
         status = 1
+    if status == 2:
+        return status
     if status == 0 and not daemon_scope.cancel_called:
         status = 1  # the daemon only ends on a signal; anything else is a failure
     return status
@@ -159,20 +166,35 @@ async def watch_offline(recorder, endpoint: str, *, every: float | None = None) 
 async def reload_symbols(recorder, reload_config) -> None:
     """SIGHUP: apply the symbol list of the re-read configuration (file, environment and
     the original flags, in the usual precedence). Other keys need a restart: a change to
-    one is logged, not applied. A configuration that does not load changes nothing."""
+    one is logged, not applied. A configuration that does not load changes nothing.
+    With ``symbols = ALL`` it reads exchangeInfo at once (with the new quote filter)."""
     try:
         fresh = reload_config()
     except c.UsageError as exc:
         log.error("SIGHUP: configuration not reloaded: %s", exc)
         return
-    current = recorder.config
+    current = recorder.user_config
+    reloadable = ("symbols", "quote")
     ignored = [
         name
         for name in type(current).__dataclass_fields__
-        if name != "symbols" and getattr(fresh, name) != getattr(current, name)
+        if name not in reloadable and getattr(fresh, name) != getattr(current, name)
     ]
     if ignored:
-        log.warning("SIGHUP: only symbols are reloaded; restart to apply %s", ", ".join(ignored))
+        log.warning(
+            "SIGHUP: only symbols and quote are reloaded; restart to apply %s", ", ".join(ignored)
+        )
+    if fresh.follow_all != current.follow_all:
+        log.error(
+            "SIGHUP: switching between ALL and a symbol list needs a restart; nothing changed"
+        )
+        return
+    if fresh.follow_all:
+        log.info(
+            "SIGHUP: reading exchangeInfo now (quote filter: %s)", ",".join(fresh.quote) or "none"
+        )
+        recorder.universe.refresh_soon(fresh.quote)
+        return
     if fresh.symbols == current.symbols:
         log.info("SIGHUP: symbol list unchanged (%d symbols)", len(current.symbols))
         return

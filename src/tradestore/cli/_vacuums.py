@@ -9,6 +9,7 @@ from tradestore._timeparse import format_time_ms
 from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
+from tradestore.cli._plot import plot_request
 from tradestore.cli._profile import add_analytics_args, analyse, dump_json, note_coverage
 
 
@@ -20,7 +21,9 @@ def register(subparsers) -> None:
         "less than --threshold x the median bin volume (empty bins included); thin runs close "
         "together merge into one range, never across a bin at or above the median. Such "
         "ranges offer little resistance: price tends to move fast through them. Needs at "
-        "least 1000 trades in the window.",
+        "least 1000 trades in the window. --plot draws the volume profile with the vacuums "
+        "shaded and any hole in the record marked, so a thin area that is missing data is "
+        "not taken for a vacuum.",
     )
     add_analytics_args(p)
     p.add_argument(
@@ -72,23 +75,34 @@ COLUMNS = [
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import decimal_str, liquidity_vacuums
+    from tradestore.analytics import liquidity_vacuums
 
     distance = args.merge_distance
     if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
     if args.merge_bins < 0:
         raise c.UsageError("--merge-bins must be 0 or more")
-    report, status = analyse(
+    picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
+    report, status, holes = analyse(
         args,
         liquidity_vacuums,
         threshold=args.threshold,
         merge_bins=args.merge_bins,
         merge_distance=distance,
+        then=None if picture is None else lambda store, r: picture.holes(store, r.profile),
     )
+    print_report(args, report)
+    if picture is not None:
+        status = max(status, picture.draw(report, holes))
+    return status
+
+
+def print_report(args: argparse.Namespace, report) -> None:
+    from tradestore.analytics import decimal_str
+
     if args.format == "json":
         dump_json(report.to_json())
-        return status
+        return
     # The records are the vacuums of the JSON document, lowest price first.
     records = report.to_json()["vacuums"]
     limit = c.row_limit(args)
@@ -111,4 +125,3 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format != "table":
         note_coverage(p)
-    return status

@@ -9,6 +9,7 @@ from pathlib import Path
 from tradestore._addr import is_loopback
 from tradestore._flags import cli, off_if_zero
 from tradestore._timeparse import parse_time_ms
+from tradestore.binance import DEFAULT_MARKET, Market, market
 from tradestore.store import check_symbol
 
 
@@ -47,10 +48,56 @@ class FakeExchangeConfig:
         metadata=cli("address to bind (loopback only, unless --allow-remote)", metavar="HOST"),
     )
     port: int = field(default=0, metadata=cli("port to bind; 0 picks a free one"))
-    symbols: tuple[str, ...] = field(
-        default=("BTCUSDT", "ETHUSDT"), metadata=cli("served symbols", metavar="S,S")
+    market: str = field(
+        default=DEFAULT_MARKET,
+        metadata=cli(
+            "the Binance market to impersonate: spot, usdm or coinm (REST paths, weights, "
+            "limits, event shape)",
+            metavar="spot|usdm|coinm",
+        ),
     )
-    rate: float = field(default=10.0, metadata=cli("trades per second per symbol"))
+    # None: the market's defaults (BTCUSDT,ETHUSDT; COIN-M: BTCUSD_PERP,ETHUSD_PERP).
+    symbols: tuple[str, ...] = field(
+        default=None,  # type: ignore[arg-type]  # resolved in __post_init__
+        metadata=cli("symbols listed from the start", metavar="S,S"),
+    )
+    rate: float = field(
+        default=10.0, metadata=cli("trades per second per symbol (the mean, with --zipf)")
+    )
+    # Skew: the symbols share rate x N trades/s by rank k (1 = the first symbol) with
+    # weights 1/k^zipf, so a few symbols carry most trades and most trade rarely.
+    zipf: float = field(
+        default=0.0,
+        metadata=cli("share the total rate by Zipf's law with this exponent (0: evenly)"),
+    )
+    # Bursts: in the middle of every burst_every seconds, burst_for seconds at
+    # burst_factor x the rate.
+    burst_every: float | None = field(
+        default=None,
+        metadata=cli("every S seconds a burst of trades", metavar="S", parse=off_if_zero(float)),
+    )
+    burst_for: float = field(default=5.0, metadata=cli("how long a burst lasts", metavar="S"))
+    burst_factor: float = field(default=6.0, metadata=cli("the rate multiplier of a burst"))
+    # Listings and delistings while running: "SECONDS:SYMBOL" entries (seconds after start).
+    listings: tuple[str, ...] = field(
+        default=(),
+        metadata=cli(
+            "list symbols while running, e.g. 30:NEWUSDT,90:NEW2USDT", metavar="S:SYM,..."
+        ),
+    )
+    delistings: tuple[str, ...] = field(
+        default=(),
+        metadata=cli("delist symbols while running, e.g. 60:ETHUSDT", metavar="S:SYM,..."),
+    )
+    # Binance cuts a connection that sends more than the market's limit of messages a
+    # second (pongs and control messages alike); False only counts them.
+    enforce_message_limit: bool = field(
+        default=True,
+        metadata=cli(
+            "count but do not enforce the limit on incoming messages per second",
+            name="--no-message-limit",
+        ),
+    )
     seed: int = field(default=0, metadata=cli("random-walk seed"))
     start_id: int = field(default=1_000_000, metadata=cli("first synthetic agg id"))
     start_time_ms: int | None = field(
@@ -65,6 +112,14 @@ class FakeExchangeConfig:
     max_trades: int | None = field(
         default=None, metadata=cli("stop after N trades per symbol (default: never)")
     )
+    stop_after: float | None = field(
+        default=None,
+        metadata=cli(
+            "stop generating S seconds after the start (default: never)",
+            metavar="S",
+            parse=off_if_zero(float),
+        ),
+    )
     start_on_first_subscriber: bool = field(
         default=True,
         metadata=cli(
@@ -77,11 +132,16 @@ class FakeExchangeConfig:
         metadata=cli("replay a data.binance.vision CSV or ZIP (first symbol)", metavar="FILE"),
     )
     replay_db: Path | None = field(default=None, metadata=cli("replay a trade store"))
+    # None: the market's (spot: a ping every 20 s, 60 s to pong; futures: 180 s, 600 s).
     ping_interval: float = field(
-        default=20.0, metadata=cli("seconds between server pings", metavar="S")
+        default=None,  # type: ignore[assignment]  # resolved in __post_init__
+        metadata=cli("seconds between server pings (default: the market's)", metavar="S"),
     )
     pong_timeout: float = field(
-        default=60.0, metadata=cli("disconnect a client that has not ponged for S", metavar="S")
+        default=None,  # type: ignore[assignment]  # resolved in __post_init__
+        metadata=cli(
+            "disconnect a client that has not ponged for S (default: the market's)", metavar="S"
+        ),
     )
     lifetime: float = field(
         default=86400.0, metadata=cli("seconds each connection lives", metavar="S")
@@ -177,9 +237,11 @@ class FakeExchangeConfig:
         default=1,
         metadata=cli("the Retry-After of 429/418 answers", metavar="S", group="faults"),
     )
-    # Binance's REQUEST_WEIGHT limit per minute; above it every call gets a 429.
+    # Binance's REQUEST_WEIGHT limit per minute (None: the market's); above it every
+    # call gets a 429.
     rest_weight_limit: int = field(
-        default=6000, metadata=cli("REST request weight allowed per minute")
+        default=None,  # type: ignore[assignment]  # resolved in __post_init__
+        metadata=cli("REST request weight allowed per minute (default: the market's)"),
     )
     # Frames waiting for one connection; a client that lets more pile up is disconnected.
     queue_size: int = field(
@@ -196,12 +258,25 @@ class FakeExchangeConfig:
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.symbols, str):
-            object.__setattr__(self, "symbols", tuple(self.symbols.split(",")))
-        symbols = tuple(dict.fromkeys(check_symbol(s) for s in self.symbols))
+        info = market(self.market)  # ValueError naming the choices
+        set_ = object.__setattr__
+        symbols = info.default_symbols if self.symbols is None else self.symbols
+        if isinstance(symbols, str):
+            symbols = tuple(symbols.split(","))
+        symbols = tuple(dict.fromkeys(check_symbol(s) for s in symbols if s.strip()))
         if not symbols:
             raise ValueError("at least one symbol is needed")
-        object.__setattr__(self, "symbols", symbols)
+        set_(self, "symbols", symbols)
+        if self.ping_interval is None:
+            set_(self, "ping_interval", info.ping_interval_s)
+        if self.pong_timeout is None:
+            set_(self, "pong_timeout", info.pong_timeout_s)
+        if self.rest_weight_limit is None:
+            set_(self, "rest_weight_limit", info.weight_per_minute)
+        for name in ("listings", "delistings"):
+            value = getattr(self, name)
+            entries = value.split(",") if isinstance(value, str) else value
+            set_(self, name, tuple(_schedule_entry(e, name) for e in entries if str(e).strip()))
         for name in ("csv", "replay_db"):
             value = getattr(self, name)
             if value is not None:
@@ -215,6 +290,14 @@ class FakeExchangeConfig:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} out of range")
         _positive("rate", self.rate)
+        if not (math.isfinite(self.zipf) and self.zipf >= 0):
+            raise ValueError("zipf must be >= 0 (0: every symbol at the same rate)")
+        if self.burst_every is not None:
+            _positive("burst_every", self.burst_every)
+            _positive("burst_for", self.burst_for)
+            if self.burst_for >= self.burst_every:
+                raise ValueError("burst_for must be shorter than burst_every")
+        _positive("burst_factor", self.burst_factor)
         _positive("ping_interval", self.ping_interval)
         _positive("pong_timeout", self.pong_timeout)
         _positive("lifetime", self.lifetime)
@@ -232,6 +315,8 @@ class FakeExchangeConfig:
             raise ValueError("silent_after must be >= 0")
         if self.shutdown_notice is not None and not 0 <= self.shutdown_notice <= self.lifetime:
             raise ValueError("shutdown_notice must lie between 0 and lifetime")
+        if self.stop_after is not None:
+            _positive("stop_after", self.stop_after)
         if self.max_trades is not None and self.max_trades < 0:
             raise ValueError("max_trades must be >= 0")
         if self.start_id < 0:
@@ -259,11 +344,38 @@ class FakeExchangeConfig:
             raise ValueError("history_limit must be >= 1 (None keeps everything)")
 
     @property
+    def market_info(self) -> Market:
+        return market(self.market)
+
+    def schedule(self) -> list[tuple[float, str, str]]:
+        """(seconds after start, "list" or "delist", symbol), in time order."""
+        events = [(*_split_entry(e), "list") for e in self.listings]
+        events += [(*_split_entry(e), "delist") for e in self.delistings]
+        return sorted((at, kind, symbol) for at, symbol, kind in events)
+
+    @property
     def notice(self) -> float:
         """Seconds between the serverShutdown event and the end of a connection."""
         if self.shutdown_notice is not None:
             return self.shutdown_notice
         return min(10.0, self.lifetime / 10)
+
+
+def _schedule_entry(entry: str, name: str) -> str:
+    """Validate and normalise one "SECONDS:SYMBOL" entry."""
+    at, sep, symbol = str(entry).strip().partition(":")
+    try:
+        seconds = float(at)
+    except ValueError:
+        seconds = math.nan
+    if not sep or not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{name}: {entry!r} is not SECONDS:SYMBOL (e.g. 30:NEWUSDT)")
+    return f"{seconds:g}:{check_symbol(symbol)}"
+
+
+def _split_entry(entry: str) -> tuple[float, str]:
+    at, _sep, symbol = entry.partition(":")
+    return float(at), symbol
 
 
 def _positive(name: str, value: float) -> None:

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
+import random
 import time
+import zlib
 from contextlib import ExitStack
 
 import trio
 
+from tradestore.binance import TRADING
 from tradestore.fake._config import FakeExchangeConfig
 from tradestore.fake._frames import event_json
 from tradestore.fake._log import SentLog
 from tradestore.fake._source import Record, SyntheticSource, csv_source, store_source
+from tradestore.store import check_symbol
 
 log = logging.getLogger(__name__)
 
 MAX_BURST = 1000  # trades generated per symbol between two checkpoints when catching up
+# A busy symbol wakes at most once per quantum and publishes every trade due by then (each
+# keeps its scheduled time): 5 ms batches instead of a wake-up per trade at 800/s.
+WAKE_QUANTUM = 0.005
 
 
 class FakeExchange:
@@ -30,16 +38,25 @@ class FakeExchange:
 
     def __init__(self, config: FakeExchangeConfig) -> None:
         self.config = config
+        self.market = config.market_info
         self.log = SentLog(config.symbols)
         self.port: int | None = None
-        self._records: dict[str, list[Record]] = {s: [] for s in config.symbols}
-        self._generated = {s: 0 for s in config.symbols}
-        self._subscribers: dict[str, set] = {s: set() for s in config.symbols}
+        self._records: dict[str, list[Record]] = {}
+        self._generated: dict[str, int] = {}
+        self._subscribers: dict[str, set] = {}
         self._connections: set = set()
-        self._first_subscriber = {s: trio.Event() for s in config.symbols}
-        self._changed = {s: trio.Event() for s in config.symbols}
+        self._first_subscriber: dict[str, trio.Event] = {}
+        self._changed: dict[str, trio.Event] = {}
         self._any_change = trio.Event()
-        self._finished = {s: False for s in config.symbols}
+        self._waiters = 0  # tasks in wait_until / wait_generated
+        self._finished: dict[str, bool] = {}
+        # exchangeInfo status by symbol; a symbol not listed yet is absent.
+        self.status: dict[str, str] = {}
+        self._rates = _symbol_rates(config)
+        self._generators: dict[str, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+        for symbol in config.symbols:
+            self._add_symbol(symbol)
         self._silent = False
         self._origin_time = trio.current_time()
         self._origin_ms = (
@@ -93,6 +110,8 @@ class FakeExchange:
             sources[cfg.symbols[0]] = csv_source(cfg.csv)
         for symbol in cfg.symbols:
             sources.setdefault(symbol, SyntheticSource(symbol, cfg.seed, cfg.start_id))
+        for _at, _kind, symbol in cfg.schedule():
+            sources.setdefault(symbol, SyntheticSource(symbol, cfg.seed, cfg.start_id))
         for source in sources.values():
             if hasattr(source, "close"):
                 self._resources.callback(source.close)
@@ -105,32 +124,154 @@ class FakeExchange:
 
     async def serve_generators(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             for symbol in self.config.symbols:
-                nursery.start_soon(self._generate, symbol)
+                self._start_generator(symbol)
             if self.config.drop_every is not None:
                 nursery.start_soon(self._drop_periodically)
             if self.config.drop_one_every is not None:
                 nursery.start_soon(self._drop_one_periodically)
+            if self.config.schedule():
+                nursery.start_soon(self._follow_schedule)
             task_status.started()
 
-    async def _generate(self, symbol: str) -> None:
+    def _add_symbol(self, symbol: str) -> None:
+        self.status[symbol] = TRADING
+        self._records.setdefault(symbol, [])
+        self._generated.setdefault(symbol, 0)
+        self._subscribers.setdefault(symbol, set())
+        self._first_subscriber.setdefault(symbol, trio.Event())
+        self._changed.setdefault(symbol, trio.Event())
+        self._finished[symbol] = False
+        self.log.note_listed(symbol)
+
+    def _start_generator(self, symbol: str) -> None:
+        scope = trio.CancelScope()
+        self._generators[symbol] = scope
+        assert self._nursery is not None
+        self._nursery.start_soon(self._generate, symbol, scope)
+
+    def rate_of(self, symbol: str) -> float:
+        """Trades per second of ``symbol`` outside bursts."""
+        return self._rates.get(symbol, self.config.rate)
+
+    # ------------------------------------------------------------------ listings
+
+    def list_symbol(self, symbol: str, rate: float | None = None) -> None:
+        """List ``symbol`` (TRADING in exchangeInfo) and start trading it now; a delisted
+        symbol trades again, its ids going on from where they stopped."""
+        symbol = check_symbol(symbol)
+        if self.status.get(symbol) == TRADING:
+            return
+        if rate is not None:
+            if not (rate > 0 and math.isfinite(rate)):
+                raise ValueError(f"rate must be a positive number, not {rate!r}")
+            self._rates[symbol] = rate
+        if symbol not in self._sources:
+            self._sources[symbol] = SyntheticSource(symbol, self.config.seed, self.config.start_id)
+        self._add_symbol(symbol)
+        if self._nursery is not None:
+            self._start_generator(symbol)
+        log.info("listed %s (%.3g trades/s)", symbol, self.rate_of(symbol))
+        self._notify(symbol)
+
+    def delist_symbol(self, symbol: str) -> None:
+        """Stop trading ``symbol`` now: exchangeInfo shows it with the market's delisted
+        status, its stream goes quiet, REST keeps its history."""
+        symbol = self._symbol(symbol)
+        if self.status.get(symbol) != TRADING:
+            return
+        self.status[symbol] = self.market.delisted_status
+        scope = self._generators.pop(symbol, None)
+        if scope is not None:
+            scope.cancel()
+        self.log.note_delisted(symbol)
+        log.info("delisted %s", symbol)
+        self._notify(symbol)
+
+    def listed(self) -> list[str]:
+        """The symbols trading now."""
+        return [s for s, status in self.status.items() if status == TRADING]
+
+    async def _follow_schedule(self) -> None:
+        start = self._origin_time
+        for at, kind, symbol in self.config.schedule():
+            await trio.sleep_until(start + at)
+            if kind == "list":
+                self.list_symbol(symbol)
+            else:
+                self.delist_symbol(symbol)
+
+    # ------------------------------------------------------------------ generation
+
+    def _clock(self, t: float) -> float:
+        """Seconds of trading at the base rate from the origin to trio time ``t``: a
+        burst second counts burst_factor seconds. Each burst_every period is calm, then
+        bursts for burst_for seconds in its middle, then calm again."""
         cfg = self.config
-        if cfg.start_on_first_subscriber:
-            await self._first_subscriber[symbol].wait()
+        elapsed = t - self._origin_time
+        if cfg.burst_every is None:
+            return elapsed
+        every, length, factor = cfg.burst_every, cfg.burst_for, cfg.burst_factor
+        periods, into = divmod(elapsed, every)
+        calm = (every - length) / 2  # before the burst (and again after it)
+        per_period = every - length + factor * length
+        burst = min(max(into - calm, 0.0), length)
+        return periods * per_period + into - burst + factor * burst
+
+    def _time_at(self, clock: float) -> float:
+        """The trio time at which ``_clock`` reaches ``clock`` (its inverse)."""
+        cfg = self.config
+        if cfg.burst_every is None:
+            return self._origin_time + clock
+        every, length, factor = cfg.burst_every, cfg.burst_for, cfg.burst_factor
+        calm = (every - length) / 2
+        periods, into = divmod(clock, every - length + factor * length)
+        if into <= calm:
+            offset = into
+        elif into <= calm + factor * length:
+            offset = calm + (into - calm) / factor
+        else:
+            offset = into - factor * length + length
+        return self._origin_time + periods * every + offset
+
+    async def _generate(self, symbol: str, scope: trio.CancelScope) -> None:
+        cfg = self.config
+        with scope:
+            if cfg.start_on_first_subscriber:
+                await self._first_subscriber[symbol].wait()
+            await self._run_generator(symbol)
+
+    async def _run_generator(self, symbol: str) -> None:
+        cfg = self.config
         source = self._sources[symbol]
         limit = cfg.max_trades
-        interval = 1.0 / cfg.rate
-        start = trio.current_time()
-        n = 0
+        interval = 1.0 / self.rate_of(symbol)
+        # With a skew, each symbol's trades start at a seeded phase of its interval, so
+        # thousands of rare symbols do not all trade in the same instant.
+        phase = 0.0
+        if cfg.zipf:
+            phase = random.Random(cfg.seed * 7919 + zlib.crc32(symbol.encode())).random()
+        start = self._clock(trio.current_time()) + phase * interval
+        n = self._generated[symbol]
+        first = n
+        end = None if cfg.stop_after is None else self._origin_time + cfg.stop_after
+        woke = -math.inf
         try:
             while limit is None or n < limit:
-                # Deadlines come from the start time, not from the previous wake-up: no drift,
+                # Deadlines come from the start, not from the previous wake-up: no drift,
                 # and a late wake-up catches up with every trade that fell due meanwhile.
-                await trio.sleep_until(start + n * interval)
-                now = trio.current_time()
+                deadline = self._time_at(start + (n - first) * interval)
+                await trio.sleep_until(max(deadline, woke + WAKE_QUANTUM))
+                now = woke = trio.current_time()
                 due = n + MAX_BURST  # then yield, so a long stall cannot starve the rest
-                while (limit is None or n < limit) and start + n * interval <= now and n < due:
-                    record = source.next(self.to_ms(start + n * interval))
+                while limit is None or n < limit:
+                    at = self._time_at(start + (n - first) * interval)
+                    if at > now or n >= due:
+                        break
+                    if end is not None and at > end:
+                        return
+                    record = source.next(self.to_ms(at))
                     if record is None:
                         log.info("%s: source exhausted after %d trades", symbol, n)
                         return
@@ -158,11 +299,15 @@ class FakeExchange:
             self.log.trades_withheld += len(subscribers)
             return
         if subscribers:
-            raw = event_json(symbol, record, record.trade.time_ms)
+            raw = event_json(symbol, record, record.trade.time_ms, self.market.event_has_best_match)
             for connection in tuple(subscribers):
                 connection.offer_trade(symbol, record, raw)
 
     def _notify(self, symbol: str | None = None) -> None:
+        # Only while someone waits (a test): this runs for every trade, and thousands of
+        # new Events a second are a real cost at whole-market rates.
+        if not self._waiters:
+            return
         if symbol is not None:
             self._changed[symbol].set()
             self._changed[symbol] = trio.Event()
@@ -174,7 +319,11 @@ class FakeExchange:
         a connection opens, is dropped or ends, or a ping or pong passes
         (e.g. ``lambda: fx.log.connections_dropped``)."""
         while not predicate():
-            await self._any_change.wait()
+            self._waiters += 1
+            try:
+                await self._any_change.wait()
+            finally:
+                self._waiters -= 1
 
     def note_dropped(self, reason: str) -> None:
         self.log.note_dropped(reason)
@@ -188,7 +337,11 @@ class FakeExchange:
                 raise RuntimeError(
                     f"{symbol}: generation stopped after {self._generated[symbol]} trades"
                 )
-            await self._changed[symbol].wait()
+            self._waiters += 1
+            try:
+                await self._changed[symbol].wait()
+            finally:
+                self._waiters -= 1
 
     def generated(self, symbol: str) -> int:
         """How many trades of ``symbol`` were generated so far."""
@@ -203,7 +356,7 @@ class FakeExchange:
         return self._records[self._symbol(symbol)]
 
     def _symbol(self, symbol: str) -> str:
-        if symbol not in self._records:
+        if symbol not in self.status:
             raise KeyError(f"{symbol} is not served (symbols: {', '.join(self._records)})")
         return symbol
 
@@ -248,7 +401,8 @@ class FakeExchange:
         self._notify()
 
     def serves(self, symbol: str) -> bool:
-        return symbol in self._subscribers
+        """True for a symbol listed now or before (a delisted stream exists, silent)."""
+        return symbol in self.status
 
     def subscribe(self, connection, symbol: str) -> None:
         self._subscribers[symbol].add(connection)
@@ -316,3 +470,15 @@ class FakeExchange:
             await trio.sleep_until(deadline)
             n = self.drop_all("drop_every")
             log.info("dropped %d connections (drop_every=%s s)", n, every)
+
+
+def _symbol_rates(config: FakeExchangeConfig) -> dict[str, float]:
+    """Trades/s per symbol: ``rate`` each, or with ``zipf`` the total rate x N shared by
+    rank (the listed symbols first, then the scheduled listings) with weights 1/k^zipf."""
+    symbols = list(dict.fromkeys([*config.symbols, *(s for _a, _k, s in config.schedule())]))
+    if not config.zipf:
+        return {s: config.rate for s in symbols}
+    weights = [1.0 / (k**config.zipf) for k in range(1, len(symbols) + 1)]
+    total = config.rate * len(symbols)
+    norm = sum(weights)
+    return {s: total * w / norm for s, w in zip(symbols, weights, strict=True)}

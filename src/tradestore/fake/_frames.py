@@ -11,12 +11,17 @@ from tradestore.fake._source import Record
 _EVENT = (
     '{"e":"aggTrade","E":%d,"s":"%s","a":%d,"p":"%s","q":"%s","f":%d,"l":%d,"T":%d,"m":%s,"M":true}'
 )
+# Futures events carry no "M" (best match) flag.
+_FUTURES_EVENT = (
+    '{"e":"aggTrade","E":%d,"s":"%s","a":%d,"p":"%s","q":"%s","f":%d,"l":%d,"T":%d,"m":%s}'
+)
 
 
-def event_json(symbol: str, record: Record, event_ms: int) -> str:
-    """A raw aggTrade event, field order and number format as Binance's."""
+def event_json(symbol: str, record: Record, event_ms: int, best_match: bool = True) -> str:
+    """A raw aggTrade event, field order and number format as Binance's (futures events
+    have no ``M``: ``best_match=False``)."""
     t = record.trade
-    return _EVENT % (
+    return (_EVENT if best_match else _FUTURES_EVENT) % (
         event_ms,
         symbol,
         t.agg_id,
@@ -33,12 +38,12 @@ def combined(stream: str, data: str) -> str:
     return f'{{"stream":"{stream}","data":{data}}}'
 
 
-def rest_row(record: Record, invalid: bool = False) -> dict:
-    """A GET /api/v3/aggTrades row; ``invalid`` gives the shape Binance uses for rows it
-    marks invalid (zero price and quantity, no trade ids)."""
+def rest_row(record: Record, invalid: bool = False, best_match: bool = True) -> dict:
+    """A GET aggTrades row; ``invalid`` gives the shape Binance uses for rows it marks
+    invalid (zero price and quantity, no trade ids); futures rows have no ``M``."""
     t = record.trade
     if invalid:
-        return {
+        row = {
             "a": t.agg_id,
             "p": "0",
             "q": "0",
@@ -46,18 +51,20 @@ def rest_row(record: Record, invalid: bool = False) -> dict:
             "l": -1,
             "T": t.time_ms,
             "m": t.is_buyer_maker,
-            "M": True,
         }
-    return {
-        "a": t.agg_id,
-        "p": decimal_text(t.price),
-        "q": decimal_text(t.qty),
-        "f": record.first_trade_id,
-        "l": record.last_trade_id,
-        "T": t.time_ms,
-        "m": t.is_buyer_maker,
-        "M": True,
-    }
+    else:
+        row = {
+            "a": t.agg_id,
+            "p": decimal_text(t.price),
+            "q": decimal_text(t.qty),
+            "f": record.first_trade_id,
+            "l": record.last_trade_id,
+            "T": t.time_ms,
+            "m": t.is_buyer_maker,
+        }
+    if best_match:
+        row["M"] = True
+    return row
 
 
 def shutdown_event(event_ms: int) -> str:

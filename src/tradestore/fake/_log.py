@@ -38,6 +38,18 @@ class SentLog:
         self.rest_429_sent = 0
         self.rest_418_sent = 0
         self.rest_invalid_rows = 0  # rows REST returned marked invalid (rest_invalid_every)
+        # Listings and delistings while running (symbols listed from the start not counted).
+        self.listings: list[str] = []
+        self.delistings: list[str] = []
+        self._started = set(symbols)
+        # Incoming WebSocket messages: control messages (SUBSCRIBE, ...), and the most
+        # messages of any kind (pongs too) one connection sent within one second.
+        self.control_messages = 0
+        self.control_by_method: Counter[str] = Counter()
+        self.max_messages_per_second = 0
+        self.message_limit_drops = 0  # connections cut for exceeding the limit
+        # REST request weight used, by minute of exchange time (epoch minute -> weight).
+        self.rest_weight_by_minute: dict[int, int] = {}
 
     # -- recording (the exchange calls these)
 
@@ -48,6 +60,23 @@ class SentLog:
 
     def note_sent(self, symbol: str, agg_id: int) -> None:
         self._sent.setdefault(symbol, set()).add(agg_id)
+
+    def note_listed(self, symbol: str) -> None:
+        self._generated.setdefault(symbol, array("q"))
+        if symbol in self._started:
+            self._started.discard(symbol)  # listed from the start: not a listing
+        else:
+            self.listings.append(symbol)
+
+    def note_delisted(self, symbol: str) -> None:
+        self.delistings.append(symbol)
+
+    def note_control(self, method: str) -> None:
+        self.control_messages += 1
+        self.control_by_method[method] += 1
+
+    def note_rest_weight(self, minute: int, used: int) -> None:
+        self.rest_weight_by_minute[minute] = used
 
     def note_dropped(self, reason: str) -> None:
         self.connections_dropped += 1
@@ -103,6 +132,13 @@ class SentLog:
             "rest_429_sent": self.rest_429_sent,
             "rest_418_sent": self.rest_418_sent,
             "rest_invalid_rows": self.rest_invalid_rows,
+            "listings": list(self.listings),
+            "delistings": list(self.delistings),
+            "control_messages": self.control_messages,
+            "control_by_method": dict(self.control_by_method),
+            "max_messages_per_second": self.max_messages_per_second,
+            "message_limit_drops": self.message_limit_drops,
+            "rest_weight_by_minute": {str(k): v for k, v in self.rest_weight_by_minute.items()},
         }
 
     def to_dict(self) -> dict:
@@ -149,8 +185,17 @@ class SentLog:
             "rest_429_sent",
             "rest_418_sent",
             "rest_invalid_rows",
+            "control_messages",
+            "max_messages_per_second",
+            "message_limit_drops",
         ):
             setattr(log, name, data.get(name, 0))
+        log.listings = list(data.get("listings", []))
+        log.delistings = list(data.get("delistings", []))
+        log.control_by_method.update(data.get("control_by_method", {}))
+        log.rest_weight_by_minute = {
+            int(k): v for k, v in data.get("rest_weight_by_minute", {}).items()
+        }
         log.malformed_by_kind.update(data["malformed_by_kind"])
         log.drops_by_reason.update(data["drops_by_reason"])
         return log

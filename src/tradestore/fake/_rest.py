@@ -1,5 +1,6 @@
-"""The REST side: /api/v3/aggTrades, /api/v3/ping, /api/v3/time, Binance's errors and
-weight headers, and injected 429/418 answers."""
+"""The REST side: aggTrades, exchangeInfo, ping and time under the impersonated market's
+prefix (/api/v3, /fapi/v1 or /dapi/v1), Binance's errors and weight headers, and injected
+429/418 answers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from urllib.parse import parse_qs
 
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._frames import rest_row
+from tradestore.fake._info import exchange_info
 
-# Request weights of the current spot API docs (GET /api/v3/aggTrades is 4).
-WEIGHTS = {"/api/v3/aggTrades": 4, "/api/v3/ping": 1, "/api/v3/time": 1}
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
 MAX_WINDOW_MS = 3_600_000
@@ -29,6 +29,8 @@ class ApiError(Exception):
 class RestApi:
     def __init__(self, exchange: FakeExchange) -> None:
         self.exchange = exchange
+        self.market = exchange.market
+        self.weights = self.market.weights  # request weight by path
         self._minute = -1
         self._used = 0
 
@@ -36,13 +38,14 @@ class RestApi:
         """(status, extra headers, JSON body) for one request."""
         log = self.exchange.log
         cfg = self.exchange.config
-        if path not in WEIGHTS:
+        weight = self.weights.get(path)
+        if weight is None:
             return 404, {}, {"code": -1, "msg": f"Not found: {path}"}
         if method not in ("GET", "HEAD"):
             return 405, {}, {"code": -1, "msg": f"Method {method} not allowed"}
         log.rest_requests += 1
         n = log.rest_requests
-        headers = {"X-MBX-USED-WEIGHT-1M": str(self._use_weight(WEIGHTS[path]))}
+        headers = {"X-MBX-USED-WEIGHT-1M": str(self._use_weight(weight))}
         if cfg.rest_418_every and n % cfg.rest_418_every == 0:
             log.rest_418_sent += 1
             until = self.exchange.now_ms() + cfg.retry_after * 1000
@@ -73,11 +76,15 @@ class RestApi:
                 },
             )
         try:
-            if path == "/api/v3/ping":
+            market = self.market
+            if path == market.ping_path:
                 return 200, headers, {}
-            if path == "/api/v3/time":
+            if path == market.time_path:
                 return 200, headers, {"serverTime": self.exchange.now_ms()}
-            return 200, headers, self._agg_trades(parse_qs(query_string.decode("latin-1")))
+            query = parse_qs(query_string.decode("latin-1"))
+            if path == market.exchange_info_path:
+                return 200, headers, self._exchange_info(query)
+            return 200, headers, self._agg_trades(query)
         except ApiError as exc:
             return exc.status, headers, {"code": exc.code, "msg": exc.msg}
 
@@ -89,7 +96,38 @@ class RestApi:
         if minute != self._minute:
             self._minute, self._used = minute, 0
         self._used += weight
+        self.exchange.log.note_rest_weight(minute, self._used)
         return self._used
+
+    def _exchange_info(self, query: dict[str, list[str]]) -> dict:
+        """Every symbol listed so far (delisted ones with their status), or the ones named
+        by ``symbol`` / ``symbols`` (a JSON list), as Binance filters them."""
+        status = self.exchange.status
+        one = _one(query, "symbol")
+        many = _one(query, "symbols")
+        if one is not None and many is not None:
+            raise ApiError(400, -1128, "Combination of optional parameters invalid.")
+        names: list[str] | None = None
+        if one is not None:
+            names = [one]
+        elif many is not None:
+            try:
+                names = json.loads(many)
+            except ValueError:
+                names = None
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ApiError(400, -1100, "Illegal characters found in parameter 'symbols'.")
+        if names is not None:
+            missing = [n for n in names if n not in status]
+            if missing:
+                raise ApiError(400, -1121, "Invalid symbol.")
+            status = {n: status[n] for n in names}
+        return exchange_info(
+            self.market,
+            dict(status),
+            self.exchange.now_ms(),
+            self.exchange.config.rest_weight_limit,
+        )
 
     def _agg_trades(self, query: dict[str, list[str]]) -> list[dict]:
         symbol = _one(query, "symbol")
@@ -130,13 +168,14 @@ class RestApi:
         else:
             records = self.exchange.recent(symbol, limit)
         every = self.exchange.config.rest_invalid_every
+        best_match = self.market.event_has_best_match
         if not every:
-            return [rest_row(r) for r in records]
+            return [rest_row(r, False, best_match) for r in records]
         rows = []
         for r in records:
             invalid = r.trade.agg_id % every == 0
             self.exchange.log.rest_invalid_rows += invalid
-            rows.append(rest_row(r, invalid))
+            rows.append(rest_row(r, invalid, best_match))
         return rows
 
 

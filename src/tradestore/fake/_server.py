@@ -26,6 +26,9 @@ def _hypercorn_config(config: FakeExchangeConfig, exchange: FakeExchange) -> Fak
     hc.accesslog = None
     hc.errorlog = logging.getLogger("tradestore.fake.hypercorn")
     hc.graceful_timeout = 0.5
+    # REST clients keep connections alive between requests (backfill pages); a server that
+    # closes them after hypercorn's 5 s races the client's next request on them.
+    hc.keep_alive_timeout = 75.0
     hc.websocket_ping_interval = None  # the keepalive stream sends its own pings
     hc.fake_ping_interval = config.ping_interval
     hc.fake_pong_timeout = config.pong_timeout

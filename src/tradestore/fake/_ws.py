@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from urllib.parse import parse_qs
 
 import trio
@@ -58,9 +59,13 @@ class Connection:
         self._abort_reason: str | None = None
         self._frames = 0  # data, malformed and duplicate frames: the fault counters' clock
         control.on_drop = exchange.note_dropped
+        control.on_pong = self._note_incoming
         self._previous: dict[str, str] = {}  # symbol -> its last raw event sent
         self.stuck: set[str] = set()  # symbols withheld from this connection (a test hook)
         self._close_code: int | None = None
+        # Arrival times of the incoming messages (pongs too) of the last second.
+        self._incoming: deque[float] = deque()
+        self._message_limit = exchange.market.control_messages_per_second
 
     # ------------------------------------------------------------------ producers' side
 
@@ -153,7 +158,31 @@ class Connection:
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", "replace")
+            if not self._note_incoming():
+                return
             self.offer_text(self._answer(text))
+
+    def _note_incoming(self) -> bool:
+        """Count one incoming message against the market's per-second limit; False (and
+        the connection cut, as Binance does) when this one is over it."""
+        now = trio.current_time()
+        window = self._incoming
+        window.append(now)
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        log_ = self.exchange.log
+        log_.max_messages_per_second = max(log_.max_messages_per_second, len(window))
+        if len(window) <= self._message_limit or not self.config.enforce_message_limit:
+            return True
+        log.info(
+            "client %s sent %d messages within a second (limit %d): dropped",
+            self.peer,
+            len(window),
+            self._message_limit,
+        )
+        log_.message_limit_drops += 1
+        self.request_abort("too_many_messages")
+        return False
 
     # ------------------------------------------------------------------ sending
 
@@ -309,6 +338,7 @@ class Connection:
             return _frames.error_reply(2, str(exc), request_id)
 
     def _apply(self, method: str, params: list, request_id) -> str:
+        self.exchange.log.note_control(method)
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not all(isinstance(p, str) for p in params):
                 return _frames.error_reply(1, "Invalid value type: expected String", request_id)

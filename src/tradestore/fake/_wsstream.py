@@ -51,6 +51,8 @@ class WebSocketControl:
         self.drop_reason: str | None = None
         # Called once, with the reason, just before the server cuts the connection.
         self.on_drop: Callable[[str], None] | None = None
+        # Called for each unsolicited pong: they count against the incoming-message limit.
+        self.on_pong: Callable[[], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -102,6 +104,7 @@ class _KeepaliveWSStream(WSStream):
         super().__init__(*args, **kwargs)
         self._ours = isinstance(self.config, FakeHypercornConfig)
         self._unanswered_since: float | None = None
+        self._pings_unanswered = 0
         self.aborted = False
         self.control = WebSocketControl(self)
         # Cancelled when the stream closes, so the keepalive task does not outlive it
@@ -128,8 +131,14 @@ class _KeepaliveWSStream(WSStream):
 
     def _pong_received(self) -> None:
         # Binance: any pong counts, solicited or not, and answers every ping before it.
+        solicited = self._pings_unanswered > 0
+        self._pings_unanswered = max(self._pings_unanswered - 1, 0)
         self._unanswered_since = None
         self._count("pong")
+        # Unsolicited pongs count against the limit; an answer to our own ping does not
+        # (a test may ping many times a second, Binance pings every 20 s or more).
+        if not solicited and self.control.on_pong is not None:
+            self.control.on_pong()
 
     def _count(self, what: str) -> None:
         hook = self.config.fake_on_keepalive
@@ -171,6 +180,7 @@ class _KeepaliveWSStream(WSStream):
                         # with a write: the connection is going away.
                         return
                 self._count("ping")
+                self._pings_unanswered += 1
                 if self._unanswered_since is None:
                     self._unanswered_since = now
                 next_ping += interval

@@ -24,6 +24,7 @@ from tradestore.recorder._statistics import (
     PruneStatistics,
     RecorderStatistics,
     StallStatistics,
+    SymbolSetStatistics,
     SymbolStatistics,
 )
 from tradestore.recorder._stream import plan_streams
@@ -47,6 +48,7 @@ __all__ = [
     "StallStatistics",
     "StoreUnavailable",
     "StreamSpec",
+    "SymbolSetStatistics",
     "SymbolStatistics",
     "own_symbols",
     "parse_shard",

@@ -77,6 +77,10 @@ class SymbolCounters:
     holds_filled: int = 0  # ... that another line did fill (no gap recorded)
     last_id: int | None = None  # highest agg id accepted (or read back from the store)
     last_trade_ms: int | None = None
+    # The first trade accepted when nothing was known before it (a symbol new to the
+    # store): where the record begins, unless begin_at() says it begins earlier.
+    first_id: int | None = None
+    first_trade_ms: int | None = None
     resumed_id: int = -1  # the last id the store held at start: copies up to it are replays
     live: int = 0  # new agg ids that came live (not from REST)
     last_live_at: float | None = None  # trio time the last of them arrived
@@ -159,6 +163,9 @@ class Batcher:
         self.batch_wall = 0.0
         # The symbols recorded now; read by statistics, written only here.
         self.symbols: dict[str, SymbolCounters] = {s: SymbolCounters() for s in config.symbols}
+        # Symbols no longer recorded whose last frames may still be in flight: their
+        # trades are still taken (in order, de-duplicated) until they are recorded again.
+        self.retired: dict[str, SymbolCounters] = {}
         # Buffers outlive a symbol's removal, so its last trades are still written.
         self.buffers: dict[str, list[Trade]] = {s: [] for s in config.symbols}
         self.gaps: list[tuple[str, Gap]] = []
@@ -178,12 +185,47 @@ class Batcher:
         counters.last_trade_ms = last_trade_ms
         self.buffers.setdefault(symbol, [])
 
+    def reinstate(self, symbol: str) -> bool:
+        """Record a retired symbol again, continuing from its last accepted trade (fresher
+        than the store, which lacks what is still buffered). False if it was not retired."""
+        counters = self.retired.pop(symbol, None)
+        if counters is None:
+            return False
+        self.symbols[symbol] = counters
+        return True
+
     def remove_symbol(self, symbol: str) -> None:
-        """Stop recording ``symbol``; what is buffered (or held) of it is still written."""
+        """Stop recording ``symbol``; what is buffered (or held) of it is still written,
+        and trades of it still in flight (sent before the exchange took the
+        unsubscription) are still taken, so none of what the exchange delivered is lost."""
         st = self.symbols.get(symbol)
         if st is not None and st.pending:
             self._settle(symbol, st)
-        self.symbols.pop(symbol, None)
+        counters = self.symbols.pop(symbol, None)
+        if counters is not None:
+            self.retired[symbol] = counters
+
+    def begin_at(self, symbol: str, first_id: int, first_trade_ms: int) -> None:
+        """Say that ``symbol``'s record begins at ``first_id`` (a new listing's first
+        trade, time ``first_trade_ms``), so the ids before the first live trade become
+        a gap that backfill fills. Does nothing for a symbol resumed from the store."""
+        st = self.symbols.get(symbol)
+        if st is None:
+            return
+        if st.last_id is None:
+            st.last_id = first_id - 1
+            st.last_trade_ms = first_trade_ms
+        elif st.first_id is not None and first_id < st.first_id:
+            assert st.first_trade_ms is not None
+            gap = Gap(
+                first_id=first_id,
+                last_id=st.first_id - 1,
+                after_time_ms=first_trade_ms,
+                before_time_ms=st.first_trade_ms,
+                detected_ms=int(time.time() * 1000),
+            )
+            st.first_id = first_id
+            self._note_gap(symbol, st, gap)
 
     # ------------------------------------------------------------------ intake
 
@@ -197,7 +239,9 @@ class Batcher:
         REST), dropping copies already taken and holding or recording jumps."""
         st = self.symbols.get(symbol)
         if st is None:
-            return  # a symbol a reload removed; its connection is closing
+            st = self.retired.get(symbol)
+            if st is None:
+                return
         st.received += 1
         agg_id = trade.agg_id
         if line is not None:
@@ -218,6 +262,9 @@ class Batcher:
         self._take(symbol, st, trade, line)
 
     def _take(self, symbol: str, st: SymbolCounters, trade: Trade, line: Line | None) -> None:
+        if st.last_id is None:  # nothing known before it: where the record begins
+            st.first_id = trade.agg_id
+            st.first_trade_ms = trade.time_ms
         st.last_id = trade.agg_id
         st.last_trade_ms = trade.time_ms
         if line is not None:
@@ -324,6 +371,9 @@ class Batcher:
             before_time_ms=trade.time_ms,
             detected_ms=int(time.time() * 1000),
         )
+        self._note_gap(symbol, st, gap)
+
+    def _note_gap(self, symbol: str, st: SymbolCounters, gap: Gap) -> None:
         self.gaps.append((symbol, gap))
         st.gaps += 1
         st.missing_ids += gap.size

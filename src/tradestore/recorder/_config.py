@@ -20,11 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tradestore._flags import cli
-from tradestore.binance import DEFAULT_REST_URL, DEFAULT_WS_URL, MAX_STREAMS_PER_CONNECTION
+from tradestore.binance import DEFAULT_MARKET, MARKETS, Market, market
 from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.store import DEFAULT_PATH, check_symbol
 
 ENV_PREFIX = "TRADESTORE_"
+# ``symbols = ALL``: every trading symbol of the market, kept current from exchangeInfo.
+ALL = "ALL"
 
 
 class ConfigError(ValueError):
@@ -35,18 +37,52 @@ class ConfigError(ValueError):
 class RecorderConfig:
     """Everything ``tradestore-trio run`` needs; validated and normalised on creation."""
 
+    # None: the market's defaults (BTCUSDT,ETHUSDT; COIN-M: BTCUSD_PERP,ETHUSD_PERP).
     symbols: tuple[str, ...] = field(
-        default=("BTCUSDT", "ETHUSDT"), metadata=cli("symbols to record", metavar="S,S")
+        default=None,  # type: ignore[arg-type]  # resolved in __post_init__
+        metadata=cli(
+            "symbols to record, or ALL for every trading symbol of the market, kept current "
+            "from its exchangeInfo (default: BTCUSDT,ETHUSDT; coinm: BTCUSD_PERP,ETHUSD_PERP)",
+            metavar="S,S|ALL",
+        ),
     )
+    quote: tuple[str, ...] = field(
+        default=(),
+        metadata=cli(
+            "with --symbols ALL: only symbols quoted in these assets, e.g. USDT or USDT,FDUSD",
+            metavar="ASSET,ASSET",
+        ),
+    )
+    market: str = field(
+        default=DEFAULT_MARKET,
+        metadata=cli(
+            "the Binance market: spot, usdm (USD-M futures) or coinm (COIN-M futures); it "
+            "picks the default hosts, REST paths, weights and limits. One database per market",
+            metavar="spot|usdm|coinm",
+        ),
+    )
+    # None: the market's (spot: wss://stream.binance.com:9443, https://api.binance.com).
     endpoint: str = field(
-        default=DEFAULT_WS_URL,
-        metadata=cli("WebSocket base URL, the part before /ws or /stream", metavar="WS_BASE_URL"),
+        default=None,  # type: ignore[assignment]  # resolved in __post_init__
+        metadata=cli(
+            "WebSocket base URL, the part before /ws or /stream (default: the market's, "
+            "e.g. wss://stream.binance.com:9443 for spot)",
+            metavar="WS_BASE_URL",
+        ),
     )
     rest_endpoint: str = field(
-        default=DEFAULT_REST_URL,
+        default=None,  # type: ignore[assignment]  # resolved in __post_init__
         metadata=cli(
-            "REST base URL, the part before /api/v3 (for backfill)", metavar="HTTP_BASE_URL"
+            "REST base URL, the part before /api/v3, /fapi/v1 or /dapi/v1 (default: the "
+            "market's, e.g. https://api.binance.com for spot)",
+            metavar="HTTP_BASE_URL",
         ),
+    )
+    # With symbols = ALL: how often the market's exchangeInfo is read again for listings
+    # and delistings (spot: weight 20 a read, 0.3 % of the minute's budget at 60 s).
+    exchange_info_interval: float = field(
+        default=60.0,
+        metadata=cli("with --symbols ALL: seconds between two reads of exchangeInfo", metavar="S"),
     )
     db: str = field(default=DEFAULT_PATH, metadata=cli("the store directory", metavar="PATH"))
     metrics_addr: str | None = field(
@@ -165,9 +201,12 @@ class RecorderConfig:
     # calls. A day of BTCUSDT is ~1.5M ids: ~1,500 requests, about a minute of weight.
     backfill_max_days: float = 1.0
     backfill_concurrency: int = 4  # REST requests of the backfill running at once
-    # Share of the exchange's REST weight per minute the daemon may use (the rest is left
-    # to other tools on the same IP); stall checks may use stall_check_share of it.
-    rest_weight_share: float = 0.8
+    # Share of the market's REST weight per minute the daemon may use (backfill, stall
+    # checks and exchangeInfo together; the exchange reports the IP's use), leaving the
+    # rest to other tools on the same IP; stall checks may use stall_check_share of it.
+    # Under half, with room for two requests that each see the budget free just before
+    # the other lands.
+    rest_weight_share: float = 0.45
     # Stall checks: a symbol silent for max(stall_floor, stall_factor x its mean interval
     # between trades) -- at most stall_max -- is checked against the exchange's latest
     # trade (one cheap REST request). Newer ids there: a confirmed stall, the hole is
@@ -195,13 +234,23 @@ class RecorderConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        symbols = self.symbols
+        try:
+            info = market(self.market)
+        except ValueError as exc:
+            raise ConfigError(f"market: {exc}") from None
+        symbols = info.default_symbols if self.symbols is None else self.symbols
         if isinstance(symbols, str):
             symbols = symbols.split(",")
-        try:
-            normal = tuple(dict.fromkeys(check_symbol(s) for s in symbols if str(s).strip()))
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"symbols: {exc}") from None
+        names = [str(s).strip() for s in symbols if str(s).strip()]
+        if any(n.upper() == ALL for n in names):
+            if len(names) > 1:
+                raise ConfigError("symbols: ALL stands alone (it means every symbol)")
+            normal: tuple[str, ...] = (ALL,)
+        else:
+            try:
+                normal = tuple(dict.fromkeys(check_symbol(s) for s in names))
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"symbols: {exc}") from None
         if not normal:
             raise ConfigError("symbols: at least one symbol is required")
         if self.shard is not None:
@@ -210,7 +259,8 @@ class RecorderConfig:
             except ValueError as exc:
                 raise ConfigError(f"shard: {exc}") from None
             set_(self, "shard", f"{shard[0]}/{shard[1]}")
-            own = own_symbols(normal, shard)
+            # With ALL, the shard filters what exchangeInfo lists (recorder/_universe.py).
+            own = normal if normal == (ALL,) else own_symbols(normal, shard)
             if not own:
                 raise ConfigError(
                     f"shard: {self.shard} records none of the {len(normal)} symbols "
@@ -218,8 +268,19 @@ class RecorderConfig:
                 )
             normal = own
         set_(self, "symbols", normal)
-        set_(self, "endpoint", _url(self.endpoint, "endpoint", ("ws", "wss")))
-        set_(self, "rest_endpoint", _url(self.rest_endpoint, "rest_endpoint", ("http", "https")))
+        quote = self.quote.split(",") if isinstance(self.quote, str) else self.quote
+        quote = tuple(dict.fromkeys(str(q).strip().upper() for q in quote if str(q).strip()))
+        for asset in quote:
+            if not (asset.isascii() and asset.isalnum()):
+                raise ConfigError(f"quote: {asset!r} is not an asset name like USDT")
+        if quote and normal != (ALL,):
+            raise ConfigError("quote: only applies with symbols = ALL")
+        set_(self, "quote", quote)
+        endpoint = info.ws_url if self.endpoint is None else self.endpoint
+        rest_endpoint = info.rest_url if self.rest_endpoint is None else self.rest_endpoint
+        set_(self, "endpoint", _url(endpoint, "endpoint", ("ws", "wss")))
+        set_(self, "rest_endpoint", _url(rest_endpoint, "rest_endpoint", ("http", "https")))
+        _same_market(info, self.endpoint, self.rest_endpoint)
         if not str(self.db).strip():
             raise ConfigError("db: empty path")
         set_(self, "db", str(self.db))
@@ -229,10 +290,10 @@ class RecorderConfig:
             _loopback(_host_port(self.api_addr, "api_addr")[0], "api_addr")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format: {self.log_format!r} is not 'text' or 'json'")
-        if not 1 <= self.max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
+        if not 1 <= self.max_streams_per_connection <= info.max_streams_per_connection:
             raise ConfigError(
                 f"max_streams_per_connection: {self.max_streams_per_connection} is not "
-                f"within 1..{MAX_STREAMS_PER_CONNECTION}"
+                f"within 1..{info.max_streams_per_connection} ({info.title}'s limit)"
             )
         for name in (
             "flush_max_trades",
@@ -245,8 +306,12 @@ class RecorderConfig:
                 raise ConfigError(f"{name}: must be >= 1")
         if self.max_buffered_trades < self.flush_max_trades:
             raise ConfigError("max_buffered_trades: must be >= flush_max_trades")
-        if self.connect_budget < 1:
-            raise ConfigError("connect_budget: must be >= 1")
+        if not 1 <= self.connect_budget <= info.max_connects_per_window:
+            raise ConfigError(
+                f"connect_budget: must be within 1..{info.max_connects_per_window} "
+                f"({info.title} allows {info.max_connects_per_window} connections per "
+                f"{info.connect_window_s:.0f} s per IP)"
+            )
         for name in (
             "prune_interval",
             "flush_interval",
@@ -264,6 +329,7 @@ class RecorderConfig:
             "backfill_retry",
             "backfill_max_days",
             "health_stale_after",
+            "exchange_info_interval",
             "archive_interval",
             "line_b_delay",
             "arbitration_hold",
@@ -357,6 +423,21 @@ class RecorderConfig:
             else:
                 lines.append(f"{f.name} = {_toml_value(value)}")
         return "\n".join(lines) + "\n"
+
+    @property
+    def market_info(self) -> Market:
+        """The market's hosts, paths, weights and limits."""
+        return MARKETS[self.market]
+
+    @property
+    def rest_weight_budget(self) -> int:
+        """The REST weight per minute the recorder may use."""
+        return max(1, int(self.market_info.weight_per_minute * self.rest_weight_share))
+
+    @property
+    def follow_all(self) -> bool:
+        """True with ``symbols = ALL``: the symbol list comes from exchangeInfo."""
+        return self.symbols == (ALL,)
 
     @property
     def metrics_host_port(self) -> tuple[str, int] | None:
@@ -466,6 +547,23 @@ def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{name}: {value!r} must be a base URL (no query or fragment)")
     return url
+
+
+def _same_market(info: Market, endpoint: str, rest_endpoint: str) -> None:
+    """Refuse another market's default host: a config written for spot and switched to
+    usdm would otherwise record spot trades as futures."""
+    for other in MARKETS.values():
+        if other is info:
+            continue
+        for name, url, theirs in (
+            ("endpoint", endpoint, other.ws_url),
+            ("rest_endpoint", rest_endpoint, other.rest_url),
+        ):
+            if url == theirs:
+                raise ConfigError(
+                    f"{name}: {url} is {other.title}'s, but market is {info.name} "
+                    f"(remove {name} to use {info.title}'s)"
+                )
 
 
 def _check_archive(url: str) -> None:

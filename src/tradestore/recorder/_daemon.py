@@ -5,11 +5,12 @@
         --> per-symbol buffers --1 s grid / 10k valve--> one WriteBatch (worker thread)
         --> each new gap record --> backfill workers (REST, shortest first) --> store
 
-plus the stall checker (which also catches every symbol up at start), the prune timer
-and the /metrics + /healthz server. Shutdown (cancellation) stops the readers, drains the
-channel and flushes every buffer under a shielded grace deadline before the store is
-closed. ``Recorder.set_symbols`` (SIGHUP) changes the symbol list live: only connections
-whose symbol set changes are touched.
+plus the stall checker (which also catches every symbol up at start), the prune timer,
+the /metrics + /healthz server and, with ``symbols = ALL``, the exchangeInfo refresh
+(``_universe.py``). Shutdown (cancellation) stops the readers, drains the channel and
+flushes every buffer under a shielded grace deadline before the store is closed.
+``Recorder.set_symbols`` (SIGHUP, exchangeInfo) changes the symbol list live: on combined
+connections by SUBSCRIBE/UNSUBSCRIBE (on both lines of a shard), never by dropping one.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import trio
 
-from tradestore.binance import WEIGHT_PER_MINUTE, BinanceRest, StreamSpec
+from tradestore.binance import BinanceRest, StreamSpec
 from tradestore.recorder._backoff import ConnectionBudget, LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._config import RecorderConfig
@@ -34,10 +36,12 @@ from tradestore.recorder._statistics import (
     PruneStatistics,
     RecorderStatistics,
     StallStatistics,
+    SymbolSetStatistics,
     SymbolStatistics,
     frozen,
 )
 from tradestore.recorder._stream import LINE_A, LINE_B, STALLED, Connection, plan_streams
+from tradestore.recorder._universe import Universe
 from tradestore.store import TradeStore, apply_retention, plan_retention, retention_cutoff
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,23 @@ class Recorder:
     """
 
     def __init__(
-        self, config: RecorderConfig, store: TradeStore, *, rng: random.Random | None = None
+        self,
+        config: RecorderConfig,
+        store: TradeStore,
+        *,
+        rng: random.Random | None = None,
+        universe: Universe | None = None,
+        symbols: Sequence[str] | None = None,
     ) -> None:
+        """Record ``config.symbols``; with ``symbols = ALL``, the ``universe`` that read
+        them from exchangeInfo and the ``symbols`` it chose to start with."""
+        self.user_config = config  # as given: symbols may be ALL (SIGHUP compares it)
+        self.universe = universe
+        if config.follow_all and (universe is None or not symbols):
+            raise ValueError("symbols = ALL needs the universe and its first symbol list")
+        # The parts see a plain symbol list (the first one; set_symbols changes it).
+        if symbols:
+            config = config.replace(symbols=tuple(symbols), quote=())
         self.config = config
         self.store = store
         self.started_ms = int(time.time() * 1000)
@@ -64,9 +83,10 @@ class Recorder:
         self.rest = (
             BinanceRest(
                 config.rest_endpoint,
-                weight_budget=int(WEIGHT_PER_MINUTE * config.rest_weight_share),
+                market=config.market_info,
+                weight_budget=config.rest_weight_budget,
             )
-            if config.backfill or config.stall_check
+            if config.backfill or config.stall_check or universe is not None
             else None
         )
         self.gapfiller = GapFiller(store, config, self.throttle, rest=self.rest)
@@ -108,6 +128,8 @@ class Recorder:
         self.api_url: str | None = None  # the HTTP API's base URL, once it serves
         self._nursery: trio.Nursery | None = None  # serve's, for connections added later
         self._reload_lock = trio.Lock()
+        # Control messages sent and failed by connections closed since (for the totals).
+        self._retired_control = [0, 0]
 
     def _lines(self, spec: StreamSpec) -> list[Connection]:
         """The connections of one shard: line A, and line B with A/B lines."""
@@ -136,8 +158,11 @@ class Recorder:
     async def load_positions(self, symbols) -> list[str]:
         """Resume each symbol after its last stored agg id (and its time), so the first
         live trade after a restart opens a gap if ids were missed while we were down.
-        Returns the symbols that have stored trades (the ones to catch up)."""
-        positions = await trio.to_thread.run_sync(self._read_positions, list(symbols))
+        A symbol removed earlier in this run goes on from its last accepted trade, which
+        the store may not have yet (it can still be buffered). Returns the symbols that
+        have stored trades (the ones to catch up)."""
+        symbols = [s for s in symbols if not self.batcher.reinstate(s)]
+        positions = await trio.to_thread.run_sync(self._read_positions, symbols)
         stored = []
         for symbol, (last_id, last_trade_ms) in positions.items():
             self.batcher.resume(symbol, last_id, last_trade_ms)
@@ -147,12 +172,23 @@ class Recorder:
         return stored
 
     def _read_positions(self, symbols: list[str]) -> dict[str, tuple[int | None, int | None]]:
-        last_ids = {s: self.store.last_agg_id(s) for s in symbols}
-        last_times = {}
-        if any(i is not None for i in last_ids.values()):
-            stats = self.store.stats()["symbols"]
-            last_times = {s: v.get("last_time_ms") for s, v in stats.items()}
-        return {s: (last_ids[s], last_times.get(s)) for s in symbols}
+        positions: dict[str, tuple[int | None, int | None]] = {}
+        for symbol in symbols:
+            last_id = self.store.last_agg_id(symbol)
+            last_ms = None if last_id is None else self.store.last_trade_time_ms(symbol)
+            positions[symbol] = (last_id, last_ms)
+        return positions
+
+    def new_to_store(self, symbol: str) -> bool:
+        """True while nothing of ``symbol`` is known: nothing stored when it was added,
+        and no trade since."""
+        st = self.batcher.symbols.get(symbol)
+        return st is not None and st.last_id is None
+
+    def has_traded(self, symbol: str) -> bool:
+        """True once a trade of ``symbol`` was taken (or one was known when it was added)."""
+        st = self.batcher.symbols.get(symbol)
+        return st is not None and st.last_id is not None
 
     # ------------------------------------------------------------------ running
 
@@ -197,10 +233,15 @@ class Recorder:
                     await self._start_connection(conn)
                 if self.stalls is not None:
                     await nursery.start(self.stalls.serve, stored)
+                if self.universe is not None:
+                    assert self.rest is not None
+                    await nursery.start(self.universe.serve, self, self.rest)
                 log.info(
-                    "recording %d symbols over %d connections%s from %s into %s (backfill %s, "
-                    "stall checks %s)",
+                    "recording %d %s symbols%s over %d connections%s from %s into %s "
+                    "(backfill %s, stall checks %s)",
                     len(config.symbols),
+                    config.market,
+                    " (ALL, kept current from exchangeInfo)" if self.universe else "",
                     len(self.connections),
                     " (A/B lines)" if config.ab_lines else "",
                     config.endpoint,
@@ -236,64 +277,145 @@ class Recorder:
             )
         )
 
-    async def set_symbols(self, symbols) -> dict[str, list[str]]:
+    async def set_symbols(self, symbols) -> dict:
         """Record exactly ``symbols`` from now on, touching as few connections as possible.
 
-        What "unchanged" means: a connection whose whole symbol set is still wanted stays
-        up, untouched. A connection that lost a symbol is replaced by one carrying its
-        remaining symbols (the replacement is opened before the old one is closed; the
-        seam is de-duplicated by agg id, any hole becomes a gap that backfill fills).
-        Added symbols get new connections of their own (packed up to
-        max_streams_per_connection), so adding never disturbs a running connection.
-        Returns {"added": [...], "removed": [...], "reconnected": [connection names]}.
+        Combined connections (the default) change in place: a removed symbol is
+        unsubscribed from the lines carrying it, an added one subscribed on the shard
+        with the most room (within max_streams_per_connection; on both lines with A/B
+        lines), and only the symbols that fit nowhere get a new shard. No running
+        connection is dropped; a shard left with no symbol is closed. Trades of a removed
+        symbol that the exchange sent before it took the unsubscription are still stored.
+
+        Per-symbol ``/ws`` connections cannot change: a connection that lost its symbol
+        is closed, and each added symbol gets its own.
+
+        Returns {"added", "removed", "reconnected", "opened", "closed": [...],
+        "subscribed", "unsubscribed": {connection name: [symbols]}}.
         """
-        wanted = self.config.replace(symbols=tuple(symbols)).symbols  # validated, normalised
+        # Validated and normalised like the configuration's own list.
+        wanted = self.config.replace(symbols=tuple(symbols)).symbols
+        if wanted == ("ALL",):
+            raise ValueError("set_symbols takes symbol names; ALL is followed by the universe")
         async with self._reload_lock:
             current = list(self.batcher.symbols)
+            wanted_set = set(wanted)
             added = [s for s in wanted if s not in current]
-            removed = [s for s in current if s not in set(wanted)]
-            keep, stop, homeless = [], [], list(added)
-            for conn in self.connections:
-                if conn.symbols <= set(wanted):
-                    keep.append(conn)
-                else:
-                    stop.append(conn)
-                    if conn.settings.line == LINE_A:  # line B carries the same symbols
-                        homeless.extend(s for s in conn.settings.spec.symbols if s in set(wanted))
-            homeless.sort(key=list(wanted).index)
-            if added:
-                stored = await self.load_positions(added)
-                if self.stalls is not None:
-                    self.stalls.catch_up(stored)
-            new = [c for spec in self._plan(homeless) for c in self._lines(spec)]
-            for conn in new:
-                await self._start_connection(conn)
-            for conn in stop:
-                conn.stop()
-            for symbol in removed:
-                self.batcher.remove_symbol(symbol)
-                self.dispatcher.forget(symbol)
-            self.connections = keep + new
+            removed = [s for s in current if s not in wanted_set]
+            if self.config.per_symbol_streams:
+                change = await self._replace_connections(list(wanted), added, removed)
+            else:
+                change = await self._change_in_place(added, removed)
             self._index_lines()
             self.config = self.config.replace(symbols=wanted)
+            if not self.user_config.follow_all:
+                self.user_config = self.user_config.replace(symbols=wanted)
             self._reloads += 1
-            change = {
-                "added": added,
-                "removed": removed,
-                "reconnected": [c.name for c in stop],
-                "opened": [c.name for c in new],
-            }
             log.info(
-                "symbols reloaded: %d recorded; added %s, removed %s; connections opened %s, "
-                "closed %s, %d untouched",
+                "symbols reloaded: %d recorded; added %s, removed %s; connections opened "
+                "%s, closed %s, %d untouched",
                 len(self.batcher.symbols),
-                ",".join(added) or "none",
-                ",".join(removed) or "none",
-                ",".join(change["opened"]) or "none",
-                ",".join(change["reconnected"]) or "none",
-                len(keep),
+                _names(added),
+                _names(removed),
+                _names(change["opened"]),
+                _names(change["reconnected"] + change["closed"]),
+                len(self.connections) - len(change["opened"]),
             )
             return change
+
+    async def _change_in_place(self, added: list[str], removed: list[str]) -> dict:
+        unsubscribed: defaultdict[Connection, list[str]] = defaultdict(list)
+        for symbol in removed:
+            for conn in self.lines_of(symbol):
+                unsubscribed[conn].append(symbol)
+        for conn, names in unsubscribed.items():
+            conn.unsubscribe(names)
+        for symbol in removed:
+            self.batcher.remove_symbol(symbol)
+            self.dispatcher.forget(symbol)
+        emptied = [c for c in self.connections if not c.symbols]
+        for conn in emptied:
+            self._retire(conn)
+        self.connections = [c for c in self.connections if c.symbols]
+        if added:
+            stored = await self.load_positions(added)
+            if self.stalls is not None:
+                self.stalls.catch_up(stored)
+        # A shard is its lines (A, and B with A/B lines): they carry the same symbols.
+        shards: dict[str, list[Connection]] = {}
+        for conn in self.connections:
+            shards.setdefault(conn.settings.spec.name, []).append(conn)
+        room = {name: lines[0].room for name, lines in shards.items()}
+        placed: defaultdict[str, list[str]] = defaultdict(list)
+        homeless = []
+        for symbol in added:
+            name = max(room, key=room.__getitem__, default=None)
+            if name is None or room[name] <= 0:
+                homeless.append(symbol)
+                continue
+            placed[name].append(symbol)
+            room[name] -= 1
+        subscribed = {}
+        for name, names in placed.items():
+            for conn in shards[name]:
+                conn.subscribe(names)
+                subscribed[conn.name] = names
+        new = [c for spec in self._plan(homeless) for c in self._lines(spec)]
+        for conn in new:
+            await self._start_connection(conn)
+        self.connections += new
+        return {
+            "added": added,
+            "removed": removed,
+            "reconnected": [],
+            "opened": [c.name for c in new],
+            "closed": [c.name for c in emptied],
+            "subscribed": subscribed,
+            "unsubscribed": {c.name: names for c, names in unsubscribed.items()},
+        }
+
+    async def _replace_connections(
+        self, wanted: list[str], added: list[str], removed: list[str]
+    ) -> dict:
+        """Per-symbol streams: close the connections of removed symbols, open one per
+        added symbol (opened before the old ones close)."""
+        wanted_set = set(wanted)
+        keep, stop, homeless = [], [], list(added)
+        for conn in self.connections:
+            if conn.symbols <= wanted_set:
+                keep.append(conn)
+            else:
+                stop.append(conn)
+                if conn.settings.line == LINE_A:  # line B carries the same symbols
+                    homeless.extend(s for s in conn.settings.spec.symbols if s in wanted_set)
+        homeless.sort(key=wanted.index)
+        if added:
+            stored = await self.load_positions(added)
+            if self.stalls is not None:
+                self.stalls.catch_up(stored)
+        new = [c for spec in self._plan(homeless) for c in self._lines(spec)]
+        for conn in new:
+            await self._start_connection(conn)
+        for conn in stop:
+            self._retire(conn)
+        for symbol in removed:
+            self.batcher.remove_symbol(symbol)
+            self.dispatcher.forget(symbol)
+        self.connections = keep + new
+        return {
+            "added": added,
+            "removed": removed,
+            "reconnected": [c.name for c in stop],
+            "opened": [c.name for c in new],
+            "closed": [],
+            "subscribed": {},
+            "unsubscribed": {},
+        }
+
+    def _retire(self, conn: Connection) -> None:
+        conn.stop()
+        self._retired_control[0] += conn.counters.control_messages
+        self._retired_control[1] += conn.counters.control_failures
 
     def _plan(self, symbols: list[str]) -> list[StreamSpec]:
         specs = plan_streams(self.config, symbols, first_index=self._shards)
@@ -396,9 +518,34 @@ class Recorder:
             backfill=self.gapfiller.statistics(),
             stalls=self._stall_statistics(),
             reloads=self._reloads,
+            symbol_set=self._symbol_set_statistics(),
             metrics_url=self._metrics_url,
             symbols=frozen({s: self._symbol_statistics(s) for s in self.batcher.symbols}),
             connections=tuple(c.statistics() for c in self.connections),
+        )
+
+    def _symbol_set_statistics(self) -> SymbolSetStatistics:
+        subscribed = len(self._lines_of)
+        sent = sum(c.counters.control_messages for c in self.connections)
+        failed = sum(c.counters.control_failures for c in self.connections)
+        sent += self._retired_control[0]
+        failed += self._retired_control[1]
+        if self.universe is not None:
+            return self.universe.statistics(subscribed, sent, failed)
+        return SymbolSetStatistics(
+            market=self.config.market,
+            follow_all=False,
+            quote=(),
+            subscribed=subscribed,
+            listings=0,
+            delistings=0,
+            catch_ups=0,
+            refreshes=0,
+            refresh_failures=0,
+            last_refresh_ms=None,
+            last_error=None,
+            control_messages=sent,
+            control_failures=failed,
         )
 
     def _stall_statistics(self) -> StallStatistics:
@@ -444,20 +591,41 @@ class Recorder:
         )
 
 
+def _names(symbols: list[str]) -> str:
+    if not symbols:
+        return "none"
+    return ",".join(symbols) if len(symbols) <= 20 else f"{len(symbols)} ({symbols[0]}, ...)"
+
+
 async def run(
     config: RecorderConfig,
     *,
     rng: random.Random | None = None,
     task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Record ``config.symbols`` into ``config.db`` until cancelled.
+    """Record ``config.symbols`` (or, with ALL, the market's trading symbols) into
+    ``config.db`` until cancelled.
 
     ``task_status.started`` receives the Recorder (its ``statistics()`` are live).
     Cancel the surrounding scope to stop: the buffers are flushed before this returns.
+    Raises MarketMismatch (before recording anything) when the database holds another
+    market's trades, and ConfigError when ALL finds no trading symbol.
     """
     store = await trio.to_thread.run_sync(TradeStore, config.db_path)
     try:
-        await Recorder(config, store, rng=rng).serve(task_status=task_status)
+        await trio.to_thread.run_sync(store.claim_market, config.market)
+        universe = symbols = None
+        if config.follow_all:
+            universe = Universe(config)
+            client = BinanceRest(
+                config.rest_endpoint,
+                market=config.market_info,
+                weight_budget=config.rest_weight_budget,
+            )
+            async with client as rest:
+                symbols = await universe.first_read(rest)
+        recorder = Recorder(config, store, rng=rng, universe=universe, symbols=symbols)
+        await recorder.serve(task_status=task_status)
     finally:
         with trio.CancelScope(shield=True):
             try:

@@ -19,6 +19,7 @@ import trio
 
 from tradestore._compat import parse_row
 from tradestore._errors import InvalidMessage
+from tradestore.binance import parse_control_reply
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Session
@@ -60,6 +61,7 @@ class Dispatcher:
         self.drops: Counter = Counter()
         self.symbol_drops: defaultdict[str, Counter] = defaultdict(Counter)
         self.shutdown_events = 0
+        self.control_replies = 0
 
     def forget(self, symbol: str) -> None:
         """Drop a removed symbol's counters (it starts from zero if it comes back)."""
@@ -126,6 +128,13 @@ class Dispatcher:
             if exc.reason == "wrong_event" and is_server_shutdown(frame):
                 self.shutdown_events += 1
                 conn.rotate(SERVER_SHUTDOWN)  # make-before-break, on this very socket
+                return
+            reply = parse_control_reply(frame)
+            if reply is not None and isinstance(conn, Session):
+                # The answer to a SUBSCRIBE/UNSUBSCRIBE: handled here, in frame order,
+                # so every trade the exchange sent before it has been taken already.
+                self.control_replies += 1
+                conn.control_reply(reply)
                 return
             self.drop(conn, exc.reason, exc.detail)
             return

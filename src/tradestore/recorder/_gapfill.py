@@ -161,7 +161,15 @@ class GapFiller:
             task_status.started()
             return
         own = self.rest is None
-        rest = self.rest if self.rest is not None else BinanceRest(self.config.rest_endpoint)
+        rest = (
+            self.rest
+            if self.rest is not None
+            else BinanceRest(
+                self.config.rest_endpoint,
+                market=self.config.market_info,
+                weight_budget=self.config.rest_weight_budget,
+            )
+        )
         self.rest = rest
         try:
             async with trio.open_nursery() as nursery:

@@ -159,6 +159,7 @@ class RecorderCollector:
             value=_failing_for(flush.failing_since_ms, now) or 0.0,
         )
         yield from _connection_families(stats.connections, now)
+        yield from _symbol_set_families(stats)
         yield GaugeMetricFamily(
             "tradestore_frame_queue_used", "Frames waiting in the queue", value=stats.queue.used
         )
@@ -199,6 +200,51 @@ class RecorderCollector:
             "Trades fetched by backfill",
             value=backfill.trades_fetched,
         )
+
+
+def _symbol_set_families(stats: RecorderStatistics):
+    """Which symbols are recorded and how the set changed (listings, control messages)."""
+    ss = stats.symbol_set
+    yield GaugeMetricFamily(
+        "tradestore_symbols_subscribed",
+        "Symbols the WebSocket connections carry now",
+        value=ss.subscribed,
+    )
+    yield CounterMetricFamily(
+        "tradestore_listings",
+        "New listings subscribed while running (symbols = ALL)",
+        value=ss.listings,
+    )
+    yield CounterMetricFamily(
+        "tradestore_delistings",
+        "Delisted symbols unsubscribed while running (symbols = ALL)",
+        value=ss.delistings,
+    )
+    yield CounterMetricFamily(
+        "tradestore_listing_catch_ups",
+        "New listings recorded from their first trade (earlier ids backfilled)",
+        value=ss.catch_ups,
+    )
+    yield CounterMetricFamily(
+        "tradestore_exchange_info_refreshes",
+        "exchangeInfo reads (symbols = ALL)",
+        value=ss.refreshes,
+    )
+    yield CounterMetricFamily(
+        "tradestore_exchange_info_failures",
+        "exchangeInfo reads that failed (the symbol list stayed as it was)",
+        value=ss.refresh_failures,
+    )
+    yield CounterMetricFamily(
+        "tradestore_control_messages",
+        "SUBSCRIBE/UNSUBSCRIBE messages sent on live connections",
+        value=ss.control_messages,
+    )
+    yield CounterMetricFamily(
+        "tradestore_control_failures",
+        "Control messages refused or unanswered (the connection was replaced)",
+        value=ss.control_failures,
+    )
 
 
 def _symbol_families(stats: RecorderStatistics, now: float):

@@ -40,8 +40,6 @@ import trio
 
 from tradestore._model import TradeRow
 from tradestore.binance import (
-    AGG_TRADES_WEIGHT,
-    WEIGHT_PER_MINUTE,
     BinanceRest,
     RestError,
     row_trade,
@@ -120,7 +118,8 @@ class StallChecker:
         self.lines = lines
         self.throttle = throttle or LogThrottle(log)
         self.watches: dict[str, Watch] = {}
-        per_minute = config.stall_check_share * WEIGHT_PER_MINUTE / AGG_TRADES_WEIGHT
+        market = config.market_info
+        per_minute = config.stall_check_share * market.weight_per_minute / market.agg_trades_weight
         # Ten seconds' worth saved up at most: no minute ever sees much above the share.
         self.bucket = TokenBucket(per_minute / 60.0, max(1.0, per_minute / 6))
         self.checks: Counter = Counter()  # kind -> REST checks made

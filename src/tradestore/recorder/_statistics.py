@@ -79,6 +79,8 @@ class ConnectionStatistics(_Snapshot):
     failures: int  # sessions that ended with an error
     recycled: Mapping[str, int]  # sessions closed on purpose, by reason
     frames: int  # frames received, on every session
+    control_messages: int  # SUBSCRIBE/UNSUBSCRIBE messages sent
+    control_failures: int  # control messages refused or never answered
     last_error: str | None
     last_backoff: float | None  # seconds waited before the latest reconnect
     watchdog_threshold: float  # seconds of silence that recycle the connection
@@ -163,6 +165,26 @@ class BackfillStatistics(_Snapshot):
 
 
 @dataclass(frozen=True, slots=True)
+class SymbolSetStatistics(_Snapshot):
+    """Which symbols are recorded, and how the set changed (``symbols = ALL`` follows
+    the market's exchangeInfo)."""
+
+    market: str  # spot | usdm | coinm
+    follow_all: bool  # symbols = ALL
+    quote: tuple[str, ...]  # the quote-asset filter of ALL (empty: every quote asset)
+    subscribed: int  # symbols the connections carry now
+    listings: int  # new listings subscribed while running
+    delistings: int  # delisted symbols unsubscribed while running
+    catch_ups: int  # listings recorded from their first trade (earlier ids backfilled)
+    refreshes: int  # exchangeInfo reads
+    refresh_failures: int  # exchangeInfo reads that failed
+    last_refresh_ms: int | None  # wall time of the last successful read
+    last_error: str | None  # of the last failed read
+    control_messages: int  # SUBSCRIBE/UNSUBSCRIBE sent, all connections
+    control_failures: int  # control messages refused or never answered
+
+
+@dataclass(frozen=True, slots=True)
 class StallStatistics(_Snapshot):
     """The stall checker and the catch-up at start."""
 
@@ -195,7 +217,8 @@ class RecorderStatistics(_Snapshot):
     gaps: Mapping[str, Mapping[str, int]]  # gap records by symbol and status
     backfill: BackfillStatistics
     stalls: StallStatistics
-    reloads: int  # symbol-list changes applied (SIGHUP)
+    reloads: int  # symbol-list changes applied (SIGHUP, exchangeInfo)
+    symbol_set: SymbolSetStatistics
     metrics_url: str | None  # where /metrics and /healthz are served, if they are
     symbols: Mapping[str, SymbolStatistics]
     connections: tuple[ConnectionStatistics, ...]

@@ -4,6 +4,12 @@ The task that calls ``get_message()`` does nothing else: it stamps the frame's a
 hands it to a bounded channel. trio-websocket answers pings from its own reader task, which
 stops while the library's small message queue is full, so any stall here (a slow parse, a
 DB write) would eventually get us dropped by the exchange for a missed pong.
+
+A combined connection changes its symbols in place: ``Connection.subscribe`` and
+``unsubscribe`` change the set it should carry, and each open session reconciles with it
+by SUBSCRIBE/UNSUBSCRIBE messages, one at a time and paced under the market's limit on
+incoming messages per connection. A session that (re)connects asks for the current set
+in its URL, so nothing is lost to a change made while it was down.
 """
 
 from __future__ import annotations
@@ -22,7 +28,17 @@ import trio
 import trio_websocket
 
 from tradestore._excgroup import first_leaf
-from tradestore.binance import RATE_LIMIT_STATUSES, StreamSpec, parse_retry_after
+from tradestore.binance import (
+    MAX_STREAMS_PER_CONTROL_MESSAGE,
+    RATE_LIMIT_STATUSES,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    ControlReply,
+    StreamSpec,
+    combined_url,
+    control_message,
+    parse_retry_after,
+)
 from tradestore.binance import plan_streams as binance_plan
 from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._config import RecorderConfig
@@ -47,7 +63,13 @@ SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
 MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
 STALLED = "stalled"  # a symbol on it confirmed stuck by the exchange: rotate
 SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
-PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE, STALLED})
+# A control message the exchange refused or never answered: the session's subscriptions
+# are unknown, so it is replaced (make-before-break) by one that asks for them in its URL.
+CONTROL_FAILED = "control_failed"
+PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE, STALLED, CONTROL_FAILED})
+# How long a control message may wait for its reply (a successor's replies are held
+# back during a rotation, up to FIRST_FRAME_WAIT plus the overlap).
+CONTROL_REPLY_TIMEOUT = 30.0
 # How long a rotation's successor may stay without data before it is taken anyway (a
 # quiet market); the old session then closes after rotation_overlap more seconds.
 FIRST_FRAME_WAIT = 10.0
@@ -120,23 +142,21 @@ LINE_B = "b"
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
-    """A connection's fixed part: its streams, where it dials, the settings it obeys."""
+    """A connection's fixed part: its first streams, where it dials, the settings it
+    obeys, and whether its streams can change in place (combined) or not (``/ws/<s>``)."""
 
     spec: StreamSpec
     config: RecorderConfig
     target: Target
-    symbols: frozenset[str]
-    single_symbol: str | None  # the symbol, when the connection carries only one
+    live: bool  # a combined /stream connection: SUBSCRIBE/UNSUBSCRIBE change its streams
     line: str = LINE_A  # a, or b: the second connection of the same streams (A/B lines)
     name: str = ""
 
     @classmethod
     def of(cls, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> ConnectionSettings:
-        single = spec.symbols[0] if len(spec.symbols) == 1 else None
+        live = not config.per_symbol_streams
         name = spec.name if line == LINE_A else f"{spec.name}-{line}"
-        return cls(
-            spec, config, Target.from_url(spec.url), frozenset(spec.symbols), single, line, name
-        )
+        return cls(spec, config, Target.from_url(spec.url), live, line, name)
 
     @property
     def start_delay(self) -> float:
@@ -147,6 +167,12 @@ class ConnectionSettings:
     @property
     def local_address(self) -> str | None:
         return self.config.line_b_local_address if self.line == LINE_B else None
+
+    def target_for(self, symbols: frozenset[str]) -> Target:
+        """Where a session carrying ``symbols`` dials (per-symbol streams: always the same)."""
+        if not self.live or symbols == frozenset(self.spec.symbols):
+            return self.target
+        return Target.from_url(combined_url(self.config.endpoint, sorted(symbols)))
 
 
 @dataclass(slots=True)
@@ -160,6 +186,8 @@ class ConnectionCounters:
     rotation_failures: int = 0  # successors that could not be opened
     recycled: Counter = field(default_factory=Counter)  # sessions closed on purpose
     frames: int = 0
+    control_messages: int = 0  # SUBSCRIBE/UNSUBSCRIBE sent
+    control_failures: int = 0  # refused or unanswered control messages
     last_error: str | None = None
     last_backoff: float | None = None
 
@@ -199,6 +227,9 @@ class Connection:
     def __init__(self, spec: StreamSpec, config: RecorderConfig, line: str = LINE_A) -> None:
         self.settings = ConnectionSettings.of(spec, config, line)
         self.counters = ConnectionCounters()
+        # The symbols this connection should carry now; sessions reconcile with it.
+        self._wanted = frozenset(spec.symbols)
+        self._wanted_changed = trio.Event()
         self.state = "idle"  # idle | connecting | open | backoff | closed | stopped
         self.current: Session | None = None
         self.mean_interval: float | None = None  # seconds between frames, smoothed
@@ -219,7 +250,9 @@ class Connection:
 
     @property
     def symbols(self) -> frozenset[str]:
-        return self.settings.symbols
+        """The symbols this connection should carry (a change reaches the exchange
+        through the open session's control messages, or the next session's URL)."""
+        return self._wanted
 
     @property
     def is_open(self) -> bool:
@@ -227,7 +260,37 @@ class Connection:
 
     @property
     def single_symbol(self) -> str | None:
-        return self.settings.single_symbol
+        return next(iter(self._wanted)) if len(self._wanted) == 1 else None
+
+    @property
+    def live(self) -> bool:
+        return self.settings.live
+
+    @property
+    def room(self) -> int:
+        """How many more streams this connection may carry."""
+        return self.settings.config.max_streams_per_connection - len(self._wanted)
+
+    def subscribe(self, symbols) -> None:
+        """Carry ``symbols`` too (combined connections only)."""
+        self._change(self._wanted | frozenset(symbols))
+
+    def unsubscribe(self, symbols) -> None:
+        """Stop carrying ``symbols``; frames of theirs already received are still handed
+        on, and the dispatcher takes them until the exchange confirms the change."""
+        self._change(self._wanted - frozenset(symbols))
+
+    def _change(self, wanted: frozenset[str]) -> None:
+        if not self.live:
+            raise RuntimeError(f"{self.name}: a /ws/<symbol> connection cannot change streams")
+        if wanted == self._wanted:
+            return
+        self._wanted = wanted
+        self._wanted_changed.set()
+        self._wanted_changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        await self._wanted_changed.wait()
 
     async def serve(
         self,
@@ -292,7 +355,7 @@ class Connection:
             name=self.name,
             shard=self.settings.spec.name,
             line=self.settings.line,
-            symbols=self.settings.spec.symbols,
+            symbols=tuple(sorted(self._wanted)),
             state=self.state,
             attempts=c.attempts,
             opens=c.opens,
@@ -302,6 +365,8 @@ class Connection:
             failures=c.failures,
             recycled=frozen(c.recycled),
             frames=c.frames,
+            control_messages=c.control_messages,
+            control_failures=c.control_failures,
             last_error=c.last_error,
             last_backoff=c.last_backoff,
             watchdog_threshold=self.watchdog_threshold(),
@@ -323,10 +388,20 @@ class Session:
         self.conn = conn
         self.handles = handles
         self.name = conn.name
-        self.symbols = conn.symbols
-        self.single_symbol = conn.single_symbol
+        # What the exchange was asked for (the URL, then control messages) ...
+        self.subscribed: frozenset[str] = conn.symbols
+        self.target = conn.settings.target_for(self.subscribed)
+        # ... and what the dispatcher takes from this session: the subscribed symbols plus
+        # those whose UNSUBSCRIBE is not confirmed yet (their frames still arrive).
+        self.symbols: frozenset[str] = self.subscribed
+        self.single_symbol: str | None = None
+        self._note_symbols()
         self.line = conn
         self.config = conn.settings.config
+        self._control_id = 0
+        self._awaiting: tuple[int, str, tuple[str, ...]] | None = None
+        self._reply: ControlReply | None = None
+        self._replied = trio.Event()
         self.frames = 0
         self.opened_at: float | None = None
         self.last_frame_at: float | None = None
@@ -341,6 +416,25 @@ class Session:
         self.handover_settled = trio.Event()  # set once a rotation chose its successor
         self._scope: trio.CancelScope | None = None
         self._recycle_reason: str | None = None
+
+    def _note_symbols(self) -> None:
+        # One symbol: the dispatcher's check of the symbol says it all (no stream label).
+        self.single_symbol = next(iter(self.symbols)) if len(self.symbols) == 1 else None
+
+    def control_reply(self, reply: ControlReply) -> None:
+        """The exchange answered a control message (called by the dispatcher, in frame
+        order: every frame the exchange sent before the answer has been handled)."""
+        awaiting = self._awaiting
+        if awaiting is None or reply.id != awaiting[0]:
+            log.warning("%s: reply to an unknown control message id %s", self.name, reply.id)
+            return
+        request_id, method, symbols = awaiting
+        self._awaiting = None
+        if method == UNSUBSCRIBE and reply.error is None:
+            self.symbols = self.symbols - frozenset(symbols)
+            self._note_symbols()
+        self._reply = reply
+        self._replied.set()
 
     def note_frames(self, now: float, n: int) -> None:
         self.conn.note_frames(now, n, self)
@@ -527,7 +621,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
     cfg = conn.settings.config
     opened_at = None
     error: str | None = None
-    target = conn.settings.target
+    target = session.target
     started = False
     # We open (and always close) the TCP/TLS stream ourselves and hand it to
     # wrap_client_stream: trio-websocket 0.12 leaves the socket open when the server
@@ -571,6 +665,8 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                     session._scope = nursery.cancel_scope
                     nursery.start_soon(_watchdog, session)
                     nursery.start_soon(_rotation_timer, session)
+                    if conn.live:
+                        nursery.start_soon(_reconcile, session, ws)
                     await _read(ws, session.handles.send_channel, session)
             finally:
                 session._scope = None
@@ -593,12 +689,12 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
             # None (no usable Retry-After): the backoff alone decides the wait.
             conn.retry_after = _retry_after(exc)
         why = explain(exc, target.host, target.port) or _exc_text(exc)
-        error = f"connect to {conn.settings.spec.url} failed: {why}"
+        error = f"connect to {_url_text(conn, target)} failed: {why}"
     except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
         exc = first_leaf(group)
         if opened_at is None:  # before the handshake: say what failed, DNS, TCP or TLS
             why = explain(exc, target.host, target.port) or _exc_text(exc)
-            error = f"connect to {conn.settings.spec.url} failed: {why}"
+            error = f"connect to {_url_text(conn, target)} failed: {why}"
         else:
             error = f"network error: {_exc_text(exc)}"
     except* Exception as group:
@@ -715,6 +811,68 @@ def _batch_library_reader(ws: trio_websocket.WebSocketConnection) -> bool:
     return True
 
 
+async def _reconcile(session: Session, ws: trio_websocket.WebSocketConnection) -> None:
+    """Bring the session's subscriptions in line with its connection's wanted symbols:
+    one SUBSCRIBE or UNSUBSCRIBE at a time, each answered before the next, spaced under
+    the market's limit on incoming messages per connection (pongs count too)."""
+    conn = session.conn
+    counters = conn.counters
+    interval = session.config.market_info.control_interval_s
+    next_at = trio.current_time()
+    while True:
+        wanted = conn.symbols
+        removed = session.subscribed - wanted
+        added = wanted - session.subscribed
+        if not removed and not added:
+            await conn.wait_changed()
+            continue
+        # Removals first: they free room on the connection for the additions.
+        method = UNSUBSCRIBE if removed else SUBSCRIBE
+        names = tuple(sorted(removed or added)[:MAX_STREAMS_PER_CONTROL_MESSAGE])
+        await trio.sleep_until(next_at)
+        session._control_id += 1
+        request_id = session._control_id
+        if method == SUBSCRIBE:
+            # Taken from now on: the exchange may send the first trade right after its reply.
+            session.symbols = session.symbols | frozenset(names)
+            session.subscribed = session.subscribed | frozenset(names)
+        else:
+            session.subscribed = session.subscribed - frozenset(names)
+        session._note_symbols()
+        session._awaiting = (request_id, method, names)
+        session._reply = None
+        session._replied = trio.Event()
+        await ws.send_message(control_message(method, names, request_id))
+        counters.control_messages += 1
+        next_at = trio.current_time() + interval
+        with trio.move_on_after(CONTROL_REPLY_TIMEOUT):
+            await session._replied.wait()
+        reply = session._reply
+        problem = (
+            f"no answer within {CONTROL_REPLY_TIMEOUT:g} s"
+            if reply is None
+            else (f"refused: {reply.error}" if reply.error is not None else None)
+        )
+        if problem is not None:
+            counters.control_failures += 1
+            log.error(
+                "%s: %s of %d streams %s; replacing the connection",
+                conn.name,
+                method,
+                len(names),
+                problem,
+            )
+            session.rotate(CONTROL_FAILED)
+            return
+        log.info(
+            "%s: %s %s (%d streams on the connection)",
+            conn.name,
+            "subscribed" if method == SUBSCRIBE else "unsubscribed",
+            ",".join(names) if len(names) <= 10 else f"{len(names)} symbols",
+            len(session.subscribed),
+        )
+
+
 async def _watchdog(session: Session) -> None:
     conn = session.conn
     while True:
@@ -733,6 +891,13 @@ async def _rotation_timer(session: Session) -> None:
     assert opened_at is not None, "the rotation timer starts after the handshake"
     await trio.sleep_until(opened_at + session.config.rotate_after)
     session.rotate(MAX_AGE)
+
+
+def _url_text(conn: Connection, target: Target) -> str:
+    """The URL a connection dialled, shortened: a combined one names its stream count."""
+    if conn.live:
+        return f"{conn.settings.config.endpoint}/stream ({len(conn.symbols)} streams)"
+    return conn.settings.spec.url
 
 
 def _close_text(reason: trio_websocket.CloseReason | None) -> str:

@@ -47,6 +47,7 @@ from tradestore.store._rollups import (
 from tradestore.store._store import (
     DEFAULT_PATH,
     FORMAT_VERSION,
+    MarketMismatch,
     StoreError,
     TradeStore,
     WriteReport,
@@ -84,6 +85,7 @@ __all__ = [
     "UNFILLABLE",
     "Coverage",
     "Gap",
+    "MarketMismatch",
     "StoreError",
     "TradeColumns",
     "TradeStore",

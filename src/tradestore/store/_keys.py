@@ -26,7 +26,9 @@ MS_DIGITS = 13
 MAX_MS = 10**MS_DIGITS - 1
 ID_DIGITS = 20
 
-_SYMBOL_RE = re.compile(r"[A-Z0-9]{2,30}")
+# Letters and digits, and inner underscores for futures contracts (BTCUSD_PERP,
+# BTCUSDT_250627); never a colon, which separates the parts of a key.
+_SYMBOL_RE = re.compile(r"[A-Z0-9](?:[A-Z0-9_]{0,28}[A-Z0-9])")
 
 
 def check_symbol(symbol: str) -> str:
@@ -36,7 +38,8 @@ def check_symbol(symbol: str) -> str:
     normal = symbol.strip().upper()
     if not _SYMBOL_RE.fullmatch(normal):
         raise ValueError(
-            f"invalid symbol {symbol!r}: expected 2-30 letters or digits, e.g. BTCUSDT"
+            f"invalid symbol {symbol!r}: expected 2-30 letters or digits (inner _ allowed), "
+            "e.g. BTCUSDT or BTCUSD_PERP"
         )
     return normal
 

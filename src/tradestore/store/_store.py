@@ -65,6 +65,10 @@ class WriteReport:
         return sum(self.already_stored.values())
 
 
+class MarketMismatch(StoreError):
+    """A database asked to take trades of a market other than the one it holds."""
+
+
 class TradeStore:
     """Batches of AggTrades per symbol in RocksDB, with exact time-range queries.
 
@@ -521,6 +525,11 @@ class TradeStore:
             return None
         return self._measurement(symbol).ids.last
 
+    def last_trade_time_ms(self, symbol: str) -> int | None:
+        """The latest trade time T in symbol's last stored batch (None if nothing is
+        stored): for resuming a symbol without a full ``stats()``."""
+        return self._edges(_keys.check_symbol(symbol))[1]
+
     def stored_ids(self, symbol: str) -> AggIdSet:
         """The agg ids stored for symbol, as intervals (a copy)."""
         symbol = _keys.check_symbol(symbol)
@@ -536,6 +545,38 @@ class TradeStore:
 
     def _has_batches(self, symbol: str) -> bool:
         for _ in self._iter_range(_keys.trades_prefix(symbol), None):
+            return True
+        return False
+
+    # ------------------------------------------------------------------ market
+
+    def market(self) -> str | None:
+        """The market this database records (``meta:market``): spot, usdm or coinm.
+
+        A database written before markets were recorded holds spot trades, the only
+        market there was: it answers "spot" once it has any trade, None while empty."""
+        raw = self.db.get(_keys.meta_key("market"))
+        if raw is not None:
+            return raw.decode("ascii")
+        return "spot" if self._any_trades() else None
+
+    def claim_market(self, market: str) -> None:
+        """Record that this database holds ``market``'s trades; MarketMismatch if it
+        already holds another market's (agg ids and symbols of two markets must never
+        mix: BTCUSDT spot and BTCUSDT USD-M futures are different instruments)."""
+        self._require_writable()
+        with self._write_lock:
+            held = self.market()
+            if held is not None and held != market:
+                raise MarketMismatch(
+                    f"{self.path} holds {held} trades; it cannot record {market} "
+                    f"(use one database per market, e.g. --db {self.path.name}-{market})"
+                )
+            if self.db.get(_keys.meta_key("market")) is None:
+                self.db.put(_keys.meta_key("market"), market.encode("ascii"))
+
+    def _any_trades(self) -> bool:
+        for _ in self._iter_range(_keys.TRADES, _keys.prefix_end(_keys.TRADES)):
             return True
         return False
 

@@ -1,0 +1,127 @@
+"""``report``: one self-contained HTML file with the pictures, tables and the record."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from tradestore._timeparse import format_duration_ms, format_time_ms
+from tradestore.analytics._vacuums import MERGE_BINS
+from tradestore.cli import _common as c
+from tradestore.cli._output import terminal_width, wrap
+from tradestore.cli._plot import load_plot, writable_target
+from tradestore.cli._profile import analytics_window
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write one self-contained HTML report: profile picture, vacuums, the record",
+        description="Write one HTML file about a symbol over a window: the volume profile "
+        "as a picture (POC, value area, liquidity vacuums shaded, holes in the record "
+        "marked), the summary and vacuum tables, whether the window's record is complete "
+        "and where not, and how the report was made. The file holds everything it shows "
+        "(pictures embedded, no script, no font or image to fetch): it opens offline and "
+        "can be mailed or archived. Needs at least 1000 trades in the window and "
+        "matplotlib (pip install 'tradestore-trio[plot]').",
+    )
+    c.add_db(p)
+    c.add_symbol(p)
+    c.add_window(p, default_hours=24.0)
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the HTML file to write (default: SYMBOL-report.html here); replaced if it exists",
+    )
+    p.add_argument(
+        "--tick-size",
+        metavar="PRICE",
+        help="bin width, e.g. 0.01 (default: a round width giving about --bins bins)",
+    )
+    p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
+    p.add_argument(
+        "--value-area",
+        type=float,
+        default=0.70,
+        metavar="F",
+        help="fraction of the volume the value area holds (default: 0.70)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.20,
+        metavar="F",
+        help="a bin is a vacuum below F x the median bin volume (default: 0.20)",
+    )
+    p.add_argument(
+        "--merge-bins",
+        type=int,
+        default=MERGE_BINS,
+        metavar="N",
+        help="merge two thin runs separated by at most N bins, none of them at or above the "
+        f"median volume (default: {MERGE_BINS}; 0 never merges)",
+    )
+    p.add_argument(
+        "--merge-distance",
+        type=float,
+        default=None,
+        metavar="F",
+        help="also require the runs to be closer than F x the mid price (default: no such cap)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    symbol = c.symbol_arg(args)
+    start, end = analytics_window(args)
+    if not 0 < args.value_area <= 1:
+        raise c.UsageError("--value-area must be in (0, 1]")
+    distance = args.merge_distance
+    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
+        raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
+    if args.merge_bins < 0:
+        raise c.UsageError("--merge-bins must be 0 or more")
+    output = writable_target(args.output or f"{symbol}-report.html", "--output")
+    plot = load_plot("report")
+    print(
+        f"report: {symbol} {format_time_ms(start)} .. {format_time_ms(end)} "
+        f"({format_duration_ms(end - start + 1)}) from {args.db} ...",
+        file=sys.stderr,
+    )
+    began = time.perf_counter()
+    with c.open_reader(args) as store:
+        try:
+            report = plot.build_report(
+                store,
+                symbol,
+                start,
+                end,
+                tick_size=args.tick_size,
+                bins=args.bins,
+                value_area=args.value_area,
+                threshold=args.threshold,
+                merge_bins=args.merge_bins,
+                merge_distance=distance,
+                command=shlex.join(["tradestore-trio", *args.argv]),
+                db=str(Path(args.db).resolve()),
+            )
+        except ValueError as exc:  # InsufficientData is a ValueError too
+            raise c.UsageError(str(exc)) from None
+        status = c.report_corrupt(store)
+    try:
+        size = report.write(output)
+    except OSError as exc:
+        print(
+            f"tradestore-trio report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
+    width = terminal_width(sys.stdout)
+    lines = [f"wrote {output} ({size / 1024:,.0f} KiB) in {time.perf_counter() - began:.1f} s"]
+    lines += wrap(f"{report.subtitle}; {report.status}", width)
+    print("\n".join(lines))
+    return status
