@@ -6,6 +6,7 @@ import argparse
 
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
+from tradestore.cli._plot import add_plot, plot_request
 from tradestore.cli._profile import note_coverage
 
 FIELDS = (
@@ -48,7 +49,9 @@ def register(subparsers) -> None:
         "Intervals are aligned to the Unix epoch as the exchange's klines are (1d opens at "
         "00:00 UTC); an interval without a trade has no candle. Whole minutes come from the "
         "price-level rollups, so a day of 1m candles takes milliseconds; intervals shorter "
-        "than a minute (or not a whole number of minutes) are summed from the trades.",
+        "than a minute (or not a whole number of minutes) are summed from the trades. "
+        "--plot also draws them, with volume and cumulative volume delta below and any "
+        "hole in the record marked.",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -56,6 +59,7 @@ def register(subparsers) -> None:
     c.add_interval(p, "1m")
     c.add_limit(p, "candles")
     c.add_format(p)
+    add_plot(p, "the candles, with volume and cumulative volume delta below them")
     p.set_defaults(func=run)
 
 
@@ -66,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
     interval = c.interval_arg(args)
     start, end = c.window_args(args)
     c.check_span(start, end, interval)
+    picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     with c.open_reader(args) as store:
         series = candles(store, symbol, start, end, interval)
+        holes = [] if picture is None else picture.holes(store, series)
         status = c.report_corrupt(store)
     doc = series.to_json()
     records = doc.pop("candles")
@@ -87,4 +93,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format in ("csv", "jsonl"):
         note_coverage(series)
+    if picture is not None:
+        figure = picture.plot.candles_figure(series, holes=holes, size=picture.size)
+        status = max(status, picture.save(figure))
     return status

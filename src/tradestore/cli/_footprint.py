@@ -6,6 +6,7 @@ import argparse
 
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
+from tradestore.cli._plot import add_plot, plot_request
 from tradestore.cli._profile import note_coverage
 
 # A row per (candle, price level): flat, so csv and jsonl carry the whole footprint.
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
         "traded at each price, split into taker buys and taker sells, exact. Prices are "
         "grouped into bins of --tick-size (default: every traded price on its own). json "
         "gives the candles with their levels; csv, jsonl and the table a row per candle and "
-        "price.",
+        "price. --plot also draws the footprint as a grid (candles across, prices up), for "
+        "short windows: at most 60 candles and 80 price rows (a --tick-size makes fewer rows).",
     )
     c.add_db(p)
     c.add_symbol(p)
@@ -49,11 +51,12 @@ def register(subparsers) -> None:
     )
     c.add_limit(p, "rows")
     c.add_format(p)
+    add_plot(p, "the footprint as a grid of taker sell | taker buy per candle and price")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import footprint, interval_label, tick_to_fixed
+    from tradestore.analytics import footprint, tick_to_fixed
 
     symbol = c.symbol_arg(args)
     interval = c.interval_arg(args, minutes=True)
@@ -64,13 +67,37 @@ def run(args: argparse.Namespace) -> int:
             tick_to_fixed(args.tick_size)
         except ValueError as exc:
             raise c.UsageError(f"--tick-size: {exc}") from None
+    picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
+    if picture is not None:
+        columns = len(picture.plot.intervals(start, end, interval))
+        try:
+            picture.plot.check_grid(columns)
+        except ValueError as exc:
+            raise c.UsageError(f"--plot: {exc}") from None
     with c.open_reader(args) as store:
         result = footprint(store, symbol, start, end, interval, tick_size=args.tick_size)
+        holes = [] if picture is None else picture.holes(store, result)
         status = c.report_corrupt(store)
+    if picture is not None:
+        try:  # before any output: a grid too large to read is a usage error
+            picture.plot.check_grid(columns, len(picture.plot.price_rows(result)))
+        except ValueError as exc:
+            raise c.UsageError(f"--plot: {exc}") from None
+    _emit(args, symbol, interval, result)
+    if picture is not None:
+        figure = picture.plot.footprint_figure(result, holes=holes, size=picture.size)
+        status = max(status, picture.save(figure))
+    return status
+
+
+def _emit(args: argparse.Namespace, symbol: str, interval: int, result) -> None:
+    """The footprint in --format: json as the result's document, else a row per level."""
+    from tradestore.analytics import interval_label
+
     doc = result.to_json()
     if args.format == "json":
         emit("json", iter(doc.pop("candles")), fields=(), document=doc, rows_key="candles")
-        return status
+        return
     records = [
         {"open_time": candle["open_time"], "open_time_ms": candle["open_time_ms"], **level}
         for candle in doc["candles"]
@@ -91,4 +118,3 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format in ("csv", "jsonl"):
         note_coverage(result)
-    return status
