@@ -22,7 +22,7 @@ RATE = 100  # trades per second
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 FIRST_ID = 3_800_000_000
 CACHE = Path(__file__).parent / ".cache"
-VERSION = 3  # bump when the generator or the store options change: no stale caches
+VERSION = 4  # bump when the generator or the store options change: no stale caches
 
 
 def dataset_path(hours: float) -> Path:

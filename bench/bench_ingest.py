@@ -13,6 +13,7 @@ it can and the consumer is the bottleneck. Figures go to bench/results-ingest.js
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -186,8 +188,11 @@ async def batched_loop(url: str, total: int) -> dict:
     return {"frames": n, "seconds": elapsed, "per_s": (n - 1) / elapsed}
 
 
-async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) -> dict:
-    """The recorder with its defaults, fed a burst of per_symbol trades per symbol.
+async def recorder_run(
+    url: str, symbols: list[str], per_symbol: int, db: Path, *, rollups: bool = True
+) -> dict:
+    """The recorder with its defaults, fed a burst of per_symbol trades per symbol
+    (``rollups`` False: its store keeps no price-level rollups, to price them).
 
     ``received_per_s`` is the intake rate (parsed, checked, buffered); ``stored_per_s``
     the sustained rate into RocksDB: trades stored by the last flush that completed while
@@ -197,6 +202,26 @@ async def recorder_run(url: str, symbols: list[str], per_symbol: int, db: Path) 
     """
     config = RecorderConfig(symbols=tuple(symbols), endpoint=url, db=str(db), retention_days=0)
     total = per_symbol * len(symbols)
+    with _store_rollups(rollups):
+        return await _recorder_run(config, total)
+
+
+@contextmanager
+def _store_rollups(keep: bool) -> Iterator[None]:
+    """The recorder's store with (the default) or without its rollups, for this run."""
+    from tradestore import TradeStore
+    from tradestore.recorder import _daemon
+
+    saved = _daemon.TradeStore
+    if not keep:
+        _daemon.TradeStore = functools.partial(TradeStore, rollups=False)  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        _daemon.TradeStore = saved  # type: ignore[misc]
+
+
+async def _recorder_run(config: RecorderConfig, total: int) -> dict:
     async with trio.open_nursery() as nursery:
         recorder = await nursery.start(run, config)
         first = received_at = None
@@ -330,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Capacity: a producer that sends as fast as the consumer reads.
     # Alternating runs, best of each: the machine is shared, so load comes and goes.
     total = args.trades * len(symbols)
-    bares, batcheds, recs = [], [], []
+    bares, batcheds, recs, plains = [], [], [], []
     for _ in range(args.repeat):
         with flood_exchange(symbols, args.trades) as url:
             bares.append(trio.run(bare_loop, stream_url(url, symbols), total))
@@ -338,9 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             batcheds.append(trio.run(batched_loop, stream_url(url, symbols), total))
         with flood_exchange(symbols, args.trades) as url, tempfile.TemporaryDirectory() as tmp:
             recs.append(trio.run(recorder_run, url, symbols, args.trades, Path(tmp) / "db"))
+        with flood_exchange(symbols, args.trades) as url, tempfile.TemporaryDirectory() as tmp:
+            run_plain = functools.partial(recorder_run, rollups=False)
+            plains.append(trio.run(run_plain, url, symbols, args.trades, Path(tmp) / "db"))
     bare = max(bares, key=lambda r: r["per_s"])
     batched = max(batcheds, key=lambda r: r["per_s"])
     rec = max(recs, key=lambda r: r["stored_per_s"])
+    plain = max(plains, key=lambda r: r["stored_per_s"])
     # 3. Memory.
     rss_2 = recorder_rss(2, 50.0, args.rss_seconds)
     rss_200 = recorder_rss(200, 5.0, args.rss_seconds)
@@ -380,6 +409,14 @@ def main(argv: list[str] | None = None) -> int:
             "ok" if ratio >= 0.9 else "MISSED (target >= 0.9x)",
         ),
         (
+            "flood producer: recorder stored, no rollups",
+            f"{plain['stored_per_s']:,.0f} trades/s",
+            f"rollups cost {1 - rec['stored_per_s'] / plain['stored_per_s']:.1%}",
+            "ok"
+            if rec["stored_per_s"] >= 0.9 * plain["stored_per_s"]
+            else "MISSED (target <= 10%)",
+        ),
+        (
             "recorder RSS, 2 symbols",
             f"{rss_2['peak_rss_mb']:.1f} MB peak",
             f"{rss_2['stored_trades']:,} trades stored",
@@ -413,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
             "bare_loop": bare,
             "recorder": rec,
             "ratio_stored_vs_bare": ratio,
+            "recorder_without_rollups_runs_stored_per_s": [r["stored_per_s"] for r in plains],
+            "recorder_without_rollups": plain,
+            "rollup_cost": 1 - rec["stored_per_s"] / plain["stored_per_s"],
         },
         "rss_2_symbols": rss_2,
         "rss_200_symbols": rss_200,

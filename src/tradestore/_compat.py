@@ -16,7 +16,7 @@ from types import ModuleType
 # module name -> (compiled module: ext/<name>.pyx, its pure-Python twin: _pure/<name>.py)
 REGISTRY: dict[str, tuple[str, str]] = {
     name: (f"tradestore._ext.{name}", f"tradestore._pure.{name}")
-    for name in ("decode", "parse", "profile")
+    for name in ("decode", "parse", "profile", "rollup")
 }
 
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
@@ -69,6 +69,11 @@ accumulate_levels = MODULES["profile"].accumulate
 parse_event = MODULES["parse"].parse_event
 parse_agg_trade = MODULES["parse"].parse_agg_trade
 parse_row = MODULES["parse"].parse_row
+Rollup = MODULES["rollup"].Rollup
+rollup_split = MODULES["rollup"].split
+rollup_summary = MODULES["rollup"].summary
+rollup_decode = MODULES["rollup"].decode
+rollup_bin_values = MODULES["rollup"].bin_values
 
 __all__ = [
     "EXTENSIONS_LOADED",
@@ -76,6 +81,7 @@ __all__ = [
     "MODULES",
     "NO_EXTENSIONS",
     "REGISTRY",
+    "Rollup",
     "accumulate_levels",
     "compiled",
     "decode_columns",
@@ -84,5 +90,9 @@ __all__ = [
     "parse_event",
     "parse_row",
     "pure",
+    "rollup_bin_values",
+    "rollup_decode",
+    "rollup_split",
+    "rollup_summary",
     "twins",
 ]

@@ -4,6 +4,8 @@ page exactly, the token is required when set, the OpenAPI document is valid."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 from openapi_spec_validator import validate
@@ -11,7 +13,9 @@ from openapi_spec_validator import validate
 from tests.helpers.api import (
     HOLE,
     Sample,
+    btc_trades,
     cli_json,
+    exact_bars,
     sample_store,
     serving_api,
     undated,
@@ -21,6 +25,7 @@ from tests.helpers.trades import T0
 from tradestore import TradeStore
 from tradestore._timeparse import format_time_ms
 from tradestore.api import TOOLS, ExposureError, serve_api
+from tradestore.api import _tools as tools
 
 
 @pytest.fixture
@@ -204,3 +209,74 @@ async def test_head_answers_without_a_body(sample):
         response = await client.head("/api/v1/stats")
     assert response.status_code == 200 and response.content == b""
     assert int(response.headers["content-length"]) > 0
+
+
+async def test_candles_footprint_and_cvd_answer_the_command_lines_exact_json(sample, capsys):
+    """A window cutting its first minute (rollups and raw trades both read): each answer is
+    the command's JSON, and the figures are those summed from the raw trades."""
+    start, end = sample.start_ms + 7_300, sample.end_ms
+    window = {"symbol": "BTCUSDT", "start": start, "end": end}
+    flags = ["--db", sample.db, "--symbol", "BTCUSDT", "--start", start, "--end", end]
+    async with serving_api(sample.db) as url, httpx.AsyncClient(base_url=url) as client:
+        candles = await get_json(client, "candles", **window, interval="1m")
+        seconds = await get_json(client, "candles", **window, interval="15s")
+        cvd = await get_json(client, "cvd", **window, interval="2m")
+        footprint = await get_json(client, "footprint", **window, interval="2m")
+        binned = await get_json(client, "footprint", **window, interval="2m", tick_size="0.5")
+    assert candles == cli_json(capsys, "candles", *flags)
+    assert seconds == cli_json(capsys, "candles", *flags, "--interval", "15s")
+    assert cvd == cli_json(capsys, "cvd", *flags, "--interval", "2m")
+    assert footprint == cli_json(capsys, "footprint", *flags, "--interval", "2m")
+    assert binned == cli_json(capsys, "footprint", *flags, "--interval", "2m", "--tick-size", 0.5)
+
+    trades = btc_trades()
+    for doc, interval_ms in ((candles, 60_000), (seconds, 15_000)):
+        exact = exact_bars(trades, start, end, interval_ms)
+        assert [c["open_time_ms"] for c in doc["candles"]] == sorted(exact)
+        for c in doc["candles"]:
+            o, h, low, close, volume, buy, n, _ = exact[c["open_time_ms"]]
+            figures = [c[k] for k in ("open", "high", "low", "close", "volume", "buy_volume")]
+            assert [Decimal(x) for x in figures] == [o, h, low, close, volume, buy]
+            assert c["trade_count"] == n and Decimal(c["sell_volume"]) == volume - buy
+    assert candles["trade_count"] == sum(1 for t in trades if start <= t.time_ms <= end)
+    assert candles["data_complete"] is False  # the window holds the open gap
+
+    exact = exact_bars(trades, start, end, 120_000)
+    running = Decimal(0)
+    for point in cvd["points"]:
+        bar = exact[point["open_time_ms"]]
+        running += 2 * bar[5] - bar[4]
+        assert Decimal(point["cumulative_delta"]) == running
+    assert Decimal(cvd["delta"]) == running and len(cvd["points"]) == len(exact)
+    for c in footprint["candles"]:
+        levels = exact[c["open_time_ms"]][7]
+        assert {Decimal(lv["price"]): (Decimal(lv["buy_volume"]), Decimal(lv["sell_volume"]))
+                for lv in c["levels"]} == levels  # fmt: skip
+    for c in binned["candles"]:
+        per_bin: dict[Decimal, Decimal] = {}
+        for price, (buy, sell) in exact[c["open_time_ms"]][7].items():
+            low = (price * 2).to_integral_value(rounding="ROUND_FLOOR") / 2
+            per_bin[low] = per_bin.get(low, Decimal(0)) + buy + sell
+        assert {Decimal(lv["price"]): Decimal(lv["buy_volume"]) + Decimal(lv["sell_volume"])
+                for lv in c["levels"]} == per_bin  # fmt: skip
+
+
+async def test_candles_footprint_and_cvd_refuse_answers_too_large(sample, monkeypatch):
+    monkeypatch.setattr(tools, "MAX_LEVELS", 100)
+    async with serving_api(sample.db) as url, httpx.AsyncClient(base_url=url) as client:
+        cases = [
+            ("candles", {"interval": "1s", "hours": "12"}, "more than 10,000 per answer"),
+            ("candles", {"interval": "15s", "hours": "48"}, "at most 24 hours"),
+            ("candles", {"interval": "500ms"}, "interval must be at least 1s"),
+            ("candles", {"interval": "soon"}, "interval: "),
+            ("cvd", {"interval": "1m", "hours": "200"}, "hours must be"),
+            ("footprint", {"interval": "90s"}, "whole number of minutes"),
+            ("footprint", {"hours": "48"}, "hours must be"),
+            ("footprint", {"tick_size": "-1"}, "tick_size"),
+            ("footprint", {"start": sample.start_ms, "hours": 1}, "more than 100 per answer"),
+        ]
+        for path, params, words in cases:
+            error = await get_json(client, path, 400, symbol="BTCUSDT", **params)
+            assert words in error["message"], (path, params, error)
+        missing = await get_json(client, "candles", 404, symbol="XRPUSDT")
+    assert "no trades stored for XRPUSDT" in missing["message"]

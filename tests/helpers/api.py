@@ -112,3 +112,28 @@ def undated(vacuums: dict) -> dict:
         **vacuums,
         "vacuums": [without(v, "detection_timestamp") for v in vacuums["vacuums"]],
     }
+
+
+def exact_bars(trades: list[AggTrade], start_ms: int, end_ms: int, interval_ms: int) -> dict:
+    """Per interval open time, from the raw trades of the window: (open, high, low, close,
+    volume, taker-buy volume, trade count) and the volume per price {price: (buy, sell)}."""
+    bars: dict[int, list] = {}
+    for t in sorted(trades, key=lambda t: t.agg_id):
+        if not start_ms <= t.time_ms <= end_ms:
+            continue
+        open_ms = t.time_ms - t.time_ms % interval_ms
+        buy = Decimal(0) if t.is_buyer_maker else t.qty
+        bar = bars.get(open_ms)
+        if bar is None:
+            bars[open_ms] = [t.price, t.price, t.price, t.price, t.qty, buy, 1, {}]
+            bar = bars[open_ms]
+        else:
+            bar[1] = max(bar[1], t.price)
+            bar[2] = min(bar[2], t.price)
+            bar[3] = t.price
+            bar[4] += t.qty
+            bar[5] += buy
+            bar[6] += 1
+        level_buy, level_sell = bar[7].get(t.price, (Decimal(0), Decimal(0)))
+        bar[7][t.price] = (level_buy + buy, level_sell + t.qty - buy)
+    return bars

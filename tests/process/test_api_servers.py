@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from contextlib import asynccontextmanager
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -15,7 +16,15 @@ import trio
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.helpers.api import HOLE, cli_json, sample_store, undated, without
+from tests.helpers.api import (
+    HOLE,
+    btc_trades,
+    cli_json,
+    exact_bars,
+    sample_store,
+    undated,
+    without,
+)
 from tests.helpers.daemon import daemon_env, wait_for_log
 from tradestore.api import TOOLS
 
@@ -55,7 +64,15 @@ async def test_mcp_tools_answer_the_command_lines_json(tmp_path, capsys):
             gaps = await call(session, "get_gaps", symbol="BTCUSDT", open=True)
             coverage = await call(session, "get_coverage", symbol="ETHUSDT", **window)
             bad = await session.call_tool("get_volume_profile", {"symbol": "BTCUSDT", "hours": 0})
-            unknown = await session.call_tool("get_candles", {"symbol": "BTCUSDT"})
+            candles = await call(session, "get_candles", symbol="BTCUSDT", **window)
+            footprint = await call(
+                session, "get_footprint", symbol="BTCUSDT", interval="2m", tick_size=0.5, **window
+            )
+            cvd = await call(session, "get_cvd", symbol="BTCUSDT", interval="30s", **window)
+            too_many = await session.call_tool(
+                "get_candles", {"symbol": "BTCUSDT", "interval": "1s", "hours": 12}
+            )
+            unknown = await session.call_tool("get_orderbook", {"symbol": "BTCUSDT"})
             missing = await session.call_tool("get_gaps", {"symbol": "XRPUSDT"})
             # The server goes on serving after each refusal.
             again = await call(session, "get_stats", symbol="ETHUSDT")
@@ -73,7 +90,15 @@ async def test_mcp_tools_answer_the_command_lines_json(tmp_path, capsys):
     assert gaps["gaps"][0]["first_id"] == HOLE[0]
     assert coverage["coverage"]["trades"] == 1_500 and coverage["coverage"]["complete"] is False
     assert bad.is_error and "hours must be between 1 and 168" in bad.content[0].text
-    assert unknown.is_error and "unknown tool 'get_candles'" in unknown.content[0].text
+    assert candles == cli_json(capsys, "candles", "--symbol", "BTCUSDT", *flags)
+    exact = exact_bars(btc_trades(), sample.start_ms, sample.end_ms, 60_000)
+    assert [Decimal(c["high"]) for c in candles["candles"]] == [b[1] for b in exact.values()]
+    assert footprint == cli_json(
+        capsys, "footprint", "--symbol", "BTCUSDT", "--interval", "2m", "--tick-size", 0.5, *flags
+    )
+    assert cvd == cli_json(capsys, "cvd", "--symbol", "BTCUSDT", "--interval", "30s", *flags)
+    assert too_many.is_error and "more than 10,000 per answer" in too_many.content[0].text
+    assert unknown.is_error and "unknown tool 'get_orderbook'" in unknown.content[0].text
     assert missing.is_error and "nothing stored for XRPUSDT" in missing.content[0].text
     assert set(again["symbols"]) == {"ETHUSDT"}
 

@@ -18,6 +18,7 @@ answers every page with ``[]``.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.server
 import io
@@ -193,10 +194,17 @@ def _raw_value(action, world) -> st.SearchStrategy[str]:
 @st.composite
 def argvs(draw, command: str, world) -> list[str]:
     sub = world["subparsers"][command]
-    options = [a for a in sub._actions if a.option_strings and a.dest != "help"]
     argv = draw(st.sampled_from([[]] * 8 + [["-v"], ["-vv"]] + [["--version"], ["--help"]])) + [
         command
     ]
+    # A command with actions of its own (``rollups rebuild|status``): mostly one of them,
+    # with its options; sometimes none (argparse's "required" refusal).
+    nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+    if nested and draw(st.integers(0, 9)) < 9:
+        action_name = draw(st.sampled_from(sorted(nested[0].choices)))
+        argv.append(action_name)
+        sub = nested[0].choices[action_name]
+    options = [a for a in sub._actions if a.option_strings and a.dest != "help"]
     for _ in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["option"] * 16 + ["junk", "junk", "undecodable", "help"]))
         if kind == "junk":
@@ -207,6 +215,8 @@ def argvs(draw, command: str, world) -> list[str]:
             continue
         if kind == "undecodable":  # how Python hands over argv bytes that are not UTF-8
             argv.append(os.fsdecode(b"\xff\xfeBTC"))
+            continue
+        if not options:
             continue
         action = draw(st.sampled_from(options))
         flag = draw(st.sampled_from(action.option_strings))

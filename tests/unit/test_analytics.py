@@ -23,7 +23,7 @@ from tradestore.analytics import (
     value_area_bounds,
     volume_profile,
 )
-from tradestore.analytics import _profile as profile_module
+from tradestore.analytics import _levels as levels_module
 from tradestore.cli import main
 
 E8 = SCALE
@@ -32,7 +32,7 @@ E8 = SCALE
 @pytest.fixture(params=twin_params("profile"), autouse=True)
 def accumulator(request, monkeypatch):
     """Run every test here on the compiled and on the pure accumulator."""
-    monkeypatch.setattr(profile_module, "accumulate_levels", request.param.accumulate)
+    monkeypatch.setattr(levels_module, "accumulate_levels", request.param.accumulate)
     return request.param
 
 
@@ -190,13 +190,31 @@ def test_vacuums_runs_merge_and_impact(tmp_path):
             110,
             "ModerateMovement",
         )
-        # merging: runs closer than 3% of the mid price (~3.4 bins) become one range
-        merged = find_vacuums(report.profile, merge_distance=0.03)
-        assert [(v.price_low, v.price_high, v.bin_count) for v in merged.vacuums] == [(103, 109, 3)]
-        assert merged.vacuums[0].actual_volume == Decimal(5)
-        doc = merged.to_json()
+        # merging never crosses a bin at or above the median, however far it may reach
+        apart = find_vacuums(report.profile, merge_bins=10)
+        assert [(v.price_low, v.price_high) for v in apart.vacuums] == [(103, 105), (108, 109)]
+        doc = apart.to_json()
         assert doc["vacuums"][0]["price_range_low"] == "103"
         assert doc["vacuums"][0]["expected_impact"] == "FastMovement"
+
+
+def test_vacuums_merge_across_thin_bins_only(tmp_path):
+    """Runs separated by bins below the median merge (up to merge_bins of them);
+    merge_distance, a share of the mid price, can only narrow that."""
+    volumes = [100] * 3 + [0, 5] + [60, 70] + [10] + [100] * 4
+    with ladder_store(tmp_path, volumes) as store:
+        profile = volume_profile(store, "BTCUSDT", T0, T0 + 10**8, tick_size="1", min_trades=1)
+    spans = lambda r: [(v.price_low, v.price_high, v.bin_count) for v in r.vacuums]  # noqa: E731
+    assert spans(find_vacuums(profile)) == [(103, 108, 3)]  # 2 bins between: merged
+    assert spans(find_vacuums(profile, merge_bins=1)) == [(103, 105, 2), (107, 108, 1)]
+    assert spans(find_vacuums(profile, merge_bins=0)) == [(103, 105, 2), (107, 108, 1)]
+    merged = find_vacuums(profile)
+    assert merged.vacuums[0].actual_volume == Decimal(5)  # the mean of the thin bins only
+    # 2 bins of 1 at a mid price of ~106: 1.9% of it; a 1% cap keeps them apart
+    assert spans(find_vacuums(profile, merge_distance=0.01)) == [(103, 105, 2), (107, 108, 1)]
+    assert spans(find_vacuums(profile, merge_distance=0.05)) == [(103, 108, 3)]
+    with pytest.raises(ValueError, match="merge_bins"):
+        find_vacuums(profile, merge_bins=-1)
 
 
 def test_cli_profile_and_vacuums(tmp_path, capsys):

@@ -29,7 +29,7 @@ from tests.helpers.plot import (  # noqa: E402
 )
 from tests.helpers.trades import store_with  # noqa: E402
 from tradestore import TradeStore  # noqa: E402
-from tradestore.analytics import find_vacuums, volume_profile  # noqa: E402
+from tradestore.analytics import candles, find_vacuums, volume_profile  # noqa: E402
 from tradestore.store import OPEN, Gap  # noqa: E402
 
 TOL = 0.01  # SVG coordinates are written with 6 decimals
@@ -194,15 +194,18 @@ def test_report_is_self_contained_and_says_how_it_was_made(shaped_db, tmp_path, 
     assert not re.search(r"<script(?![^>]*application/json)", page)
     assert "<link" not in page and "@import" not in page and "url(" not in page
     images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)
-    assert len(images) == 1
+    assert len(images) == 2  # the profile, the candles
     boxes = svg_boxes(base64.b64decode(images[0]))
     assert {"poc", "vacuum-0", "value-area", "profile-axes"} <= set(boxes)
+    assert {"candle-0", "volume-0-buy", "cvd"} <= set(svg_boxes(base64.b64decode(images[1])))
 
     # The numbers are the library's, and the page says how they were made.
     with TradeStore(shaped_db, read_only=True) as store:
         profile = volume_profile(store, "BTCUSDT", *window(), tick_size="1")
+        series = candles(store, "BTCUSDT", *window(), 60_000)
     data = report_data(page)
     assert data["profile"] == profile.to_json()
+    assert data["candles"] == series.to_json()  # a 1-minute window: 1m candles
     expected = find_vacuums(profile).to_json()["vacuums"]
     for doc in (*data["vacuums"]["vacuums"], *expected):
         doc.pop("detection_timestamp")  # when each was computed

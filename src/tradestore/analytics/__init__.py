@@ -1,10 +1,32 @@
-"""Market-profile analytics over stored trades.
+"""Market analytics over stored trades, exact, from the price-level rollups where they
+are kept (whole hours, whole minutes, raw trades only at a window's edges).
 
 ``volume_profile`` bins the traded volume of a window by price, with the point of
-control and the value area; ``liquidity_vacuums`` finds the price ranges that traded far
-below the median bin. Both read the stored bytes directly (compiled hot path).
+control and the value area; ``composite_profile`` does so over several sessions (days)
+with each session's own POC and value area; ``liquidity_vacuums`` finds the price ranges
+that traded far below the median bin. ``candles`` gives OHLCV candles with taker-buy and
+taker-sell volume and VWAP for any interval of 1 s or more, ``footprint`` the volume per
+price inside each candle, ``cumulative_volume_delta`` the running taker-buy minus
+taker-sell volume. docs/ANALYTICS.md defines every figure.
 """
 
+from tradestore.analytics._bars import (
+    Candle,
+    CandleSeries,
+    DeltaPoint,
+    Footprint,
+    FootprintCandle,
+    FootprintLevel,
+    VolumeDelta,
+    interval_label,
+)
+from tradestore.analytics._candles import candles, cumulative_volume_delta, footprint
+from tradestore.analytics._composite import (
+    CompositeProfile,
+    SessionProfile,
+    composite_profile,
+    session_bounds,
+)
 from tradestore.analytics._profile import (
     MIN_TRADES,
     nice_width,
@@ -25,6 +47,21 @@ from tradestore.analytics._vacuums import find_vacuums, liquidity_vacuums
 
 __all__ = [
     "MIN_TRADES",
+    "Candle",
+    "CandleSeries",
+    "CompositeProfile",
+    "DeltaPoint",
+    "Footprint",
+    "FootprintCandle",
+    "FootprintLevel",
+    "SessionProfile",
+    "VolumeDelta",
+    "candles",
+    "composite_profile",
+    "cumulative_volume_delta",
+    "footprint",
+    "interval_label",
+    "session_bounds",
     "InsufficientData",
     "LiquidityVacuum",
     "ProfileBin",

@@ -1,8 +1,10 @@
-"""volume_profile: traded volume by price, computed straight from the stored bytes.
+"""volume_profile: traded volume by price over any window, exact.
 
-One scan of the window's values accumulates volume per exact price (compiled: no Python
-object per trade, 128-bit sums); the bins are then cut from the distinct prices, so any
-width is exact. docs/ANALYTICS.md defines every figure.
+The window's volume per exact price comes from the price-level rollups where they are
+kept (whole hours, whole minutes, raw trades only at the partial edge minutes) or else
+from one compiled scan of its trades (analytics/_levels.py); both are exact 128-bit sums.
+The bins are then cut from the distinct prices, so any width is exact.
+docs/ANALYTICS.md defines every figure.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
-from tradestore._compat import accumulate_levels
 from tradestore._fixed import INT64_MAX, SCALE
 from tradestore._timeparse import check_epoch_ms
+from tradestore.analytics._levels import WindowLevels, levels_from_trades, window_levels
 from tradestore.analytics._results import (
     InsufficientData,
     ProfileBin,
     VolumeProfile,
     fixed_to_decimal,
 )
-from tradestore.store import check_symbol, coverage_from_range, recorded_span
+from tradestore.store import Coverage, check_symbol, coverage_from_range, recorded_span
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000
@@ -36,45 +38,61 @@ def volume_profile(
     bins: int = 100,
     value_area: float = 0.70,
     min_trades: int = MIN_TRADES,
+    use_rollups: bool = True,
 ) -> VolumeProfile:
     """The volume profile of ``symbol`` over start_ms <= T <= end_ms (inclusive).
 
     Bin width is ``tick_size`` if given, else the round number (1, 2 or 5 x 10^k) nearest
     above range/bins; bins are aligned to multiples of the width. Raises InsufficientData
-    below ``min_trades`` trades.
+    below ``min_trades`` trades. ``use_rollups=False`` reads every trade of the window
+    even where rollups are kept (slower, the same result: for checking).
     """
     symbol = check_symbol(symbol)
+    check_window(start_ms, end_ms)
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError("bins must be a positive integer")
+    va_fraction = fraction(value_area, "value_area")
+    width = tick_to_fixed(tick_size) if tick_size is not None else None
+    with store.reading():
+        if use_rollups:
+            levels = window_levels(store, symbol, start_ms, end_ms)
+        else:
+            levels = levels_from_trades(store, symbol, start_ms, end_ms)
+        coverage = levels_coverage(store, symbol, start_ms, end_ms, levels)
+    if levels.trade_count < max(min_trades, 1):
+        raise InsufficientData(
+            symbol, levels.trade_count, max(min_trades, 1), start_ms, end_ms, coverage
+        )
+    assert levels.min_price is not None and levels.max_price is not None
+    if width is None:
+        width = nice_width(levels.max_price - levels.min_price, bins)
+    origin, n_bins = bin_grid(levels.min_price, levels.max_price, width)
+    return build_profile(
+        symbol, start_ms, end_ms, levels, origin, width, n_bins, va_fraction, coverage
+    )
+
+
+def check_window(start_ms: int, end_ms: int) -> None:
     check_epoch_ms(start_ms, "start_ms")
     check_epoch_ms(end_ms, "end_ms")
     if end_ms < start_ms:
         raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError("bins must be a positive integer")
-    va_fraction = _fraction(value_area, "value_area")
-    width = tick_to_fixed(tick_size) if tick_size is not None else None
 
-    table = store.decode_window(accumulate_levels, symbol, start_ms, end_ms)
-    if table is None:  # agg ids out of scan order: count each id once, first copy wins
-        table = store.decode_window(
-            lambda pairs, lo, hi: accumulate_levels(pairs, lo, hi, True), symbol, start_ms, end_ms
-        )
-    coverage = coverage_from_range(
-        table.first_agg_id,
-        table.last_agg_id,
-        table.trade_count,
+
+def levels_coverage(store, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels):
+    return coverage_from_range(
+        levels.first_agg_id,
+        levels.last_agg_id,
+        levels.trade_count,
         store.gaps(symbol),
         start_ms,
         end_ms,
         record=recorded_span(store, symbol),
     )
-    if table.trade_count < max(min_trades, 1):
-        raise InsufficientData(
-            symbol, table.trade_count, max(min_trades, 1), start_ms, end_ms, coverage
-        )
 
-    lo, hi = table.min_price, table.max_price
-    if width is None:
-        width = nice_width(hi - lo, bins)
+
+def bin_grid(lo: int, hi: int, width: int) -> tuple[int, int]:
+    """(origin, number of bins) of the bins of ``width`` from price lo to price hi."""
     first, last = lo // width, hi // width
     n_bins = last - first + 1
     if n_bins > MAX_BINS:
@@ -82,7 +100,26 @@ def volume_profile(
             f"{n_bins} bins of {fixed_to_decimal(width)} over {fixed_to_decimal(lo)}.."
             f"{fixed_to_decimal(hi)}: more than {MAX_BINS}; use a larger tick size"
         )
-    volume, buy, count = table.bins(first * width, width, n_bins)
+    return first * width, n_bins
+
+
+def build_profile(
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    levels: WindowLevels,
+    origin: int,
+    width: int,
+    n_bins: int,
+    va_fraction: Fraction,
+    coverage: Coverage | None,
+) -> VolumeProfile:
+    """The profile of ``levels`` on the bins [origin + i*width, +width), i < n_bins."""
+    assert levels.trade_count and levels.min_price is not None and levels.max_price is not None
+    assert levels.first_time_ms is not None and levels.last_time_ms is not None
+    lo, hi = levels.min_price, levels.max_price
+    first = origin // width
+    volume, buy, count = levels.bins(origin, width, n_bins)
     profile_bins = tuple(
         ProfileBin(
             price_low=fixed_to_decimal((first + i) * width),
@@ -100,9 +137,9 @@ def volume_profile(
         symbol=symbol,
         start_ms=start_ms,
         end_ms=end_ms,
-        first_trade_ms=table.first_time_ms,
-        last_trade_ms=table.last_time_ms,
-        trade_count=table.trade_count,
+        first_trade_ms=levels.first_time_ms,
+        last_trade_ms=levels.last_time_ms,
+        trade_count=levels.trade_count,
         price_low=fixed_to_decimal(lo),
         price_high=fixed_to_decimal(hi),
         bin_size=fixed_to_decimal(width),
@@ -172,7 +209,7 @@ def tick_to_fixed(tick_size: Decimal | str | int) -> int:
     return int(units)
 
 
-def _fraction(value: float, name: str) -> Fraction:
+def fraction(value: float, name: str) -> Fraction:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be in (0, 1], not {value}")
     frac = Fraction(Decimal(str(value)))

@@ -2,9 +2,14 @@
 
 Over the profile's bins from the lowest to the highest traded price (empty bins
 included), a vacuum is a maximal run of bins with volume below ``threshold`` x the median
-bin volume; runs closer than ``merge_distance`` x the mid price are merged into one range.
-``actual_volume`` is the mean volume of the range's thin bins, so the deficit says how
-thin they are. Exact arithmetic throughout; only the deficit percentage is a float.
+bin volume. Two runs separated by at most ``merge_bins`` bins are merged into one range,
+but never across a bin at or above the median volume: a well-traded price between two
+thin stretches is liquidity, and a range that swallowed it (or the POC) would mean
+nothing. The distance counts bins, so it scales with the bin width of any window, short
+or long; ``merge_distance`` (a share of the mid price, off by default) can cap it
+further. ``actual_volume`` is the mean volume of the range's thin bins, so the deficit
+says how thin they are. Exact arithmetic throughout; only the deficit percentage is a
+float.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from tradestore.analytics._results import LiquidityVacuum, VacuumReport, VolumeP
 
 FAST_MOVEMENT_PCT = 80.0
 MODERATE_MOVEMENT_PCT = 50.0
+MERGE_BINS = 2
 
 
 def liquidity_vacuums(
@@ -30,7 +36,8 @@ def liquidity_vacuums(
     tick_size: Decimal | str | None = None,
     bins: int = 100,
     threshold: float = 0.20,
-    merge_distance: float = 0.001,
+    merge_bins: int = MERGE_BINS,
+    merge_distance: float | None = None,
     fast_movement_pct: float = FAST_MOVEMENT_PCT,
     moderate_movement_pct: float = MODERATE_MOVEMENT_PCT,
     min_trades: int = MIN_TRADES,
@@ -42,6 +49,7 @@ def liquidity_vacuums(
     return find_vacuums(
         profile,
         threshold=threshold,
+        merge_bins=merge_bins,
         merge_distance=merge_distance,
         fast_movement_pct=fast_movement_pct,
         moderate_movement_pct=moderate_movement_pct,
@@ -52,16 +60,21 @@ def find_vacuums(
     profile: VolumeProfile,
     *,
     threshold: float = 0.20,
-    merge_distance: float = 0.001,
+    merge_bins: int = MERGE_BINS,
+    merge_distance: float | None = None,
     fast_movement_pct: float = FAST_MOVEMENT_PCT,
     moderate_movement_pct: float = MODERATE_MOVEMENT_PCT,
 ) -> VacuumReport:
     """The vacuums of an already computed profile (see the module docstring)."""
-    if not (math.isfinite(threshold) and math.isfinite(merge_distance)):
+    if not math.isfinite(threshold) or (
+        merge_distance is not None and not math.isfinite(merge_distance)
+    ):
         raise ValueError("threshold and merge_distance must be finite numbers")
+    if not isinstance(merge_bins, int) or isinstance(merge_bins, bool) or merge_bins < 0:
+        raise ValueError("merge_bins must be a whole number of bins, 0 or more")
     limit = Fraction(Decimal(str(threshold)))
-    merge = Fraction(Decimal(str(merge_distance)))
-    if limit <= 0 or merge < 0:
+    merge = None if merge_distance is None else Fraction(Decimal(str(merge_distance)))
+    if limit <= 0 or (merge is not None and merge < 0):
         raise ValueError("threshold must be positive and merge_distance non-negative")
     volumes = [Fraction(b.volume) for b in profile.bins]
     median = _median(volumes)
@@ -77,10 +90,17 @@ def find_vacuums(
     width = Fraction(profile.bin_size)
     merged: list[list[list[int]]] = []  # each vacuum: the runs it is made of
     for run in runs:
-        if merged and (run[0] - merged[-1][-1][1] - 1) * width < merge * mid:
-            merged[-1].append(run)
-        else:
-            merged.append([run])
+        if merged:
+            gap_from, gap_to = merged[-1][-1][1] + 1, run[0]  # the bins between
+            gap = gap_to - gap_from
+            if (
+                gap <= merge_bins
+                and all(volumes[i] < median for i in range(gap_from, gap_to))
+                and (merge is None or gap * width < merge * mid)
+            ):
+                merged[-1].append(run)
+                continue
+        merged.append([run])
     vacuums = []
     for parts in merged:
         lo, hi = parts[0][0], parts[-1][1]

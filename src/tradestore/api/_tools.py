@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tradestore._window import ANALYTICS_MAX_HOURS, WindowError, bounded_window
+from tradestore._window import (
+    ANALYTICS_MAX_HOURS,
+    HOUR_MS,
+    WindowError,
+    bounded_window,
+    duration_ms,
+)
+from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.api._documents import (
     Cursor,
     coverage_document,
@@ -37,6 +44,16 @@ MAX_PAGE = 10_000
 DEFAULT_PAGE = 100
 # Trades are paged; one request still reads within at most this window.
 TRADES_MAX_HOURS = 24
+# Candles, volume delta and footprints: at most this many intervals per answer (a day of
+# 1m candles is 1,441, a week of 1h ones 169). Intervals that are not whole minutes are
+# summed from the trades, so their window is bounded as a page of trades is.
+MAX_CANDLES = 10_000
+RAW_INTERVAL_MAX_HOURS = TRADES_MAX_HOURS
+# A footprint lists every traded price of every candle: a shorter window, and at most
+# this many (candle, price) levels in one answer.
+FOOTPRINT_MAX_HOURS = 24
+MAX_LEVELS = 50_000
+MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +214,12 @@ def _answer_vacuums(store, r: dict[str, Any]) -> dict[str, Any]:
             store, r["symbol"], r["start_ms"], r["end_ms"], tick_size=r["tick_size"], bins=r["bins"]
         )
         _bounded_bins(profile, r)
-        report = find_vacuums(profile, threshold=r["threshold"], merge_distance=r["merge_distance"])
+        report = find_vacuums(
+            profile,
+            threshold=r["threshold"],
+            merge_bins=r["merge_bins"],
+            merge_distance=r["merge_distance"],
+        )
     return report.to_json()
 
 
@@ -244,6 +266,114 @@ def _answer_coverage(store, r: dict[str, Any]) -> dict[str, Any]:
     return coverage_document(store, r["symbol"], r["start_ms"], r["end_ms"])
 
 
+def _interval(args: dict[str, Any], *, minutes: bool) -> int:
+    try:
+        ms = duration_ms(args["interval"], "interval")
+    except WindowError as exc:
+        raise BadArgument(str(exc)) from None
+    if ms < 1000:
+        raise BadArgument("interval must be at least 1s")
+    if minutes and ms % MINUTE_MS:
+        raise BadArgument(f"interval must be a whole number of minutes, not {args['interval']}")
+    return ms
+
+
+def _check_intervals(
+    args: dict[str, Any], *, default_hours: float, max_hours: float, minutes: bool = False
+) -> dict[str, Any]:
+    """The window and the interval, within the bounds of one answer (MAX_CANDLES)."""
+    from tradestore.analytics import interval_label
+
+    interval = _interval(args, minutes=minutes)
+    start, end = _window(args, default_hours=default_hours, max_hours=max_hours)
+    if interval % MINUTE_MS and end - start > RAW_INTERVAL_MAX_HOURS * HOUR_MS:
+        raise BadArgument(
+            f"an interval of {args['interval']} is summed from the trades: the window can be "
+            f"at most {RAW_INTERVAL_MAX_HOURS} hours (or use whole minutes)"
+        )
+    count = end // interval - start // interval + 1
+    if count > MAX_CANDLES:
+        raise BadArgument(
+            f"{count:,} intervals of {interval_label(interval)} in the window, more than "
+            f"{MAX_CANDLES:,} per answer: use a longer interval or a shorter window"
+        )
+    return {
+        **args,
+        "symbol": _symbol(args),
+        "start_ms": start,
+        "end_ms": end,
+        "interval_ms": interval,
+    }
+
+
+def _check_candles(args: dict[str, Any]) -> dict[str, Any]:
+    return _check_intervals(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS)
+
+
+def _check_footprint(args: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import tick_to_fixed
+
+    request = _check_intervals(args, default_hours=1, max_hours=FOOTPRINT_MAX_HOURS, minutes=True)
+    if args["tick_size"] is not None:
+        try:
+            tick_to_fixed(args["tick_size"])
+        except ValueError as exc:
+            raise BadArgument(f"tick_size: {exc}") from None
+    return request
+
+
+def _answer_candles(store, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import candles
+
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        series = candles(store, r["symbol"], r["start_ms"], r["end_ms"], r["interval_ms"])
+    return series.to_json()
+
+
+def _answer_cvd(store, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import cumulative_volume_delta
+
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        result = cumulative_volume_delta(
+            store, r["symbol"], r["start_ms"], r["end_ms"], r["interval_ms"]
+        )
+    return result.to_json()
+
+
+def _answer_footprint(store, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import footprint
+
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        result = footprint(
+            store,
+            r["symbol"],
+            r["start_ms"],
+            r["end_ms"],
+            r["interval_ms"],
+            tick_size=r["tick_size"],
+        )
+    levels = sum(len(c.levels) for c in result.candles)
+    if levels > MAX_LEVELS:
+        raise BadArgument(
+            f"the footprint has {levels:,} price levels, more than {MAX_LEVELS:,} per answer: "
+            "use a larger tick_size, a longer interval or a shorter window"
+        )
+    return result.to_json()
+
+
+def interval(default: str, *, minutes: bool = False) -> Param:
+    return Param(
+        "interval",
+        "string",
+        f"length of each candle, e.g. 1s, 15s, 1m, 15m, 1h, 4h, 1d (default: {default}; "
+        + ("a whole number of minutes)" if minutes else "at least 1s)"),
+        default,
+    )
+
+
 # ---------------------------------------------------------------------------- the table
 
 WINDOW_NOTE = (
@@ -286,8 +416,8 @@ TOOLS: tuple[Tool, ...] = (
         summary="Liquidity vacuums: price ranges that traded far below the median bin",
         description="The price ranges of a symbol's volume profile (window as for "
         "get_volume_profile) whose bins traded less than `threshold` x the median bin "
-        "volume, empty bins included; runs closer than `merge_distance` x the mid price are "
-        "merged. Price tends to move fast through such ranges: `expected_impact` is "
+        "volume, empty bins included; thin runs at most `merge_bins` bins apart merge, never "
+        "across a bin at or above the median. Price tends to move fast through such ranges: `expected_impact` is "
         "FastMovement (deficit > 80%), ModerateMovement (> 50%) or Negligible. " + WINDOW_NOTE,
         params=(
             SYMBOL,
@@ -302,15 +432,78 @@ TOOLS: tuple[Tool, ...] = (
                 exclusive_minimum=0,
             ),
             Param(
+                "merge_bins",
+                "integer",
+                "merge two thin runs separated by at most this many bins, none of them at or "
+                "above the median volume (0 never merges)",
+                MERGE_BINS,
+                minimum=0,
+            ),
+            Param(
                 "merge_distance",
                 "number",
-                "merge vacuums closer than this fraction of the mid price",
-                0.001,
+                "also require merged runs to be closer than this fraction of the mid price "
+                "(default: no such cap)",
                 minimum=0,
             ),
         ),
         check=_check_analytics,
         answer=_answer_vacuums,
+    ),
+    Tool(
+        name="get_candles",
+        path="candles",
+        command="candles --format json",
+        summary="OHLCV candles with taker-buy/sell volume and VWAP, for any interval",
+        description="Candles of one symbol over a window (default: the last 24 h, at most "
+        f"{ANALYTICS_MAX_HOURS} h): open, high, low, close, volume, taker-buy and taker-sell "
+        "volume, trade count, VWAP and the first and last agg id per interval, exact. "
+        "Intervals are aligned to the Unix epoch as the exchange's klines are; an interval "
+        f"without a trade has no candle. At most {MAX_CANDLES:,} intervals per call; "
+        "intervals that are not whole minutes are summed from the trades, over at most "
+        f"{RAW_INTERVAL_MAX_HOURS} h. " + WINDOW_NOTE,
+        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS), interval("1m")),
+        check=_check_candles,
+        answer=_answer_candles,
+    ),
+    Tool(
+        name="get_footprint",
+        path="footprint",
+        command="footprint --format json",
+        summary="Per candle and price: taker-buy and taker-sell volume (a footprint chart)",
+        description="For each candle of a window (default: the last hour, at most "
+        f"{FOOTPRINT_MAX_HOURS} h; intervals of whole minutes) the volume traded at each "
+        "price, split into taker buys and sells, with the candle's OHLCV and delta, exact. "
+        "Prices are grouped into bins of `tick_size` (default: every traded price on its "
+        f"own). At most {MAX_CANDLES:,} candles and {MAX_LEVELS:,} (candle, price) levels "
+        "per call: a larger tick_size makes fewer levels. " + WINDOW_NOTE,
+        params=(
+            SYMBOL,
+            START,
+            END,
+            hours(1, FOOTPRINT_MAX_HOURS),
+            interval("5m", minutes=True),
+            Param(
+                "tick_size",
+                "decimal",
+                "group prices into bins of this width, e.g. 10 (default: every traded price)",
+            ),
+        ),
+        check=_check_footprint,
+        answer=_answer_footprint,
+    ),
+    Tool(
+        name="get_cvd",
+        path="cvd",
+        command="cvd --format json",
+        summary="Cumulative volume delta: taker buys minus taker sells, by interval",
+        description="Per interval of a window (as for get_candles): taker-buy volume, "
+        "taker-sell volume, their difference (the delta) and its running sum from the "
+        "window's start (the cumulative volume delta), exact; and the whole window's "
+        "totals. " + WINDOW_NOTE,
+        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS), interval("1m")),
+        check=_check_candles,
+        answer=_answer_cvd,
     ),
     Tool(
         name="query_trades",

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tradestore._window import FLAG_NAMES, WindowError, resolve_window, time_ms
+from tradestore._window import FLAG_NAMES, WindowError, duration_ms, resolve_window, time_ms
 from tradestore.cli._output import DEFAULT_TABLE_ROWS, FORMATS
 from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
@@ -149,12 +149,16 @@ def open_reader(args: argparse.Namespace):
 
 def open_writer(args: argparse.Namespace, *, progress: bool = True):
     """Open the store for writing. A database written by another program (or by 0.1) is
-    adopted on this first writable open: one pass, with a progress bar on a terminal."""
+    adopted on this first writable open, and a symbol without price-level rollups gets
+    them: one pass each, with a progress bar on a terminal."""
     from tradestore.store import StoreError, TradeStore
 
     try:
-        with adoption_progress(enabled=progress) as on_adopt:
-            store = TradeStore(Path(args.db), on_adopt=on_adopt)
+        with (
+            adoption_progress(enabled=progress) as on_adopt,
+            progress_bar("rollups", enabled=progress) as on_rollups,
+        ):
+            store = TradeStore(Path(args.db), on_adopt=on_adopt, on_rollups=on_rollups)
     except OSError as exc:  # --db names a file, or a path below one
         raise UsageError(f"cannot use --db {args.db}: {exc.strerror or exc}") from None
     except StoreError as exc:
@@ -171,18 +175,32 @@ def open_writer(args: argparse.Namespace, *, progress: bool = True):
             "(see `tradestore-trio adopt --help`)",
             file=sys.stderr,
         )
+    built = store.rollup_build
+    if built is not None and built.symbols and getattr(args, "command", None) != "rollups":
+        print(
+            f"built the price-level rollups of {len(built.symbols)} symbols of {args.db} from "
+            f"{built.trades} trades in {built.seconds:.1f} s (see `tradestore-trio rollups "
+            "--help`)",
+            file=sys.stderr,
+        )
     return store
 
 
+def adoption_progress(enabled: bool = True):
+    """A callback for TradeStore's adoption pass drawing a progress bar on stderr."""
+    return progress_bar("adopting", enabled=enabled)
+
+
 @contextmanager
-def adoption_progress(enabled: bool = True) -> Iterator[Callable[[Any], None]]:
-    """A callback for TradeStore's adoption pass drawing a progress bar on stderr (only
-    once the pass has run a moment, and only on a terminal)."""
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[Any], None]]:
+    """A callback for a pass over every trade (adoption, a rollup build) drawing a progress
+    bar on stderr (only once the pass has run a moment, and only on a terminal); it takes
+    objects with ``symbol``, ``fraction`` and ``trades``."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
-        TextColumn("[bold]adopting[/] {task.description}"),
+        TextColumn(f"[bold]{label}[/] {{task.description}}"),
         BarColumn(),
         TextColumn("{task.fields[trades]:,} trades"),
         TimeRemainingColumn(),
@@ -192,7 +210,7 @@ def adoption_progress(enabled: bool = True) -> Iterator[Callable[[Any], None]]:
     )
     task = None
 
-    def on_adopt(p) -> None:
+    def on_progress(p) -> None:
         nonlocal task
         if task is None:
             bar.start()
@@ -200,7 +218,7 @@ def adoption_progress(enabled: bool = True) -> Iterator[Callable[[Any], None]]:
         bar.update(task, completed=p.fraction, description=p.symbol, trades=p.trades)
 
     try:
-        yield on_adopt
+        yield on_progress
     finally:
         bar.stop()
 
@@ -218,3 +236,35 @@ def report_corrupt(store) -> int:
 def note(text: str) -> None:
     """A one-line remark on stderr, beside a machine-readable result on stdout."""
     print(f"note: {text}", file=sys.stderr)
+
+
+def add_interval(parser: argparse.ArgumentParser, default: str, *, minutes: bool = False) -> None:
+    parser.add_argument(
+        "--interval",
+        default=default,
+        metavar="DURATION",
+        help=f"length of each candle, e.g. 1s, 15s, 1m, 15m, 1h, 4h, 1d (default: {default}"
+        + ("; a whole number of minutes)" if minutes else "; at least 1 s)"),
+    )
+
+
+def interval_arg(args: argparse.Namespace, *, minutes: bool = False) -> int:
+    """--interval in ms: at least 1 s (a whole number of minutes with ``minutes``)."""
+    try:
+        ms = duration_ms(args.interval, "--interval")
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
+    if ms < 1000:
+        raise UsageError("--interval must be at least 1s")
+    if minutes and ms % 60_000:
+        raise UsageError(f"--interval must be a whole number of minutes, not {args.interval}")
+    return ms
+
+
+def check_span(start_ms: int, end_ms: int, interval_ms: int, limit: int = 1_000_000) -> None:
+    """Refuse a window that would make more than ``limit`` candles (a typo, most likely)."""
+    count = end_ms // interval_ms - start_ms // interval_ms + 1
+    if count > limit:
+        raise UsageError(
+            f"{count:,} intervals in the window: at most {limit:,} (a longer --interval?)"
+        )

@@ -21,8 +21,8 @@ def register(subparsers) -> None:
         help="serve the read side as MCP tools over stdio (for AI agents)",
         description="Speak the Model Context Protocol on stdin/stdout: an MCP client (Claude "
         "Desktop, an agent framework) starts this command and calls its tools: "
-        "get_volume_profile, get_liquidity_vacuums, query_trades, get_stats, get_gaps and "
-        "get_coverage, with arguments named as the read commands' flags; each answers the "
+        "get_volume_profile, get_liquidity_vacuums, get_candles, get_footprint, get_cvd, "
+        "query_trades, get_stats, get_gaps and get_coverage, with arguments named as the read commands' flags; each answers the "
         "document the command prints with --format json. The store is opened read-only "
         "and may be recorded into at the same time. Logs go to stderr. Needs the mcp "
         "extra: pip install 'tradestore-trio[mcp]'. docs/MCP.md has a client configuration.",

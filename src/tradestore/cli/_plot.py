@@ -16,12 +16,14 @@ EXTRA = "pip install 'tradestore-trio[plot]'"
 DEFAULT_SIZE = "1200x800"
 
 
-def add_plot(p: argparse.ArgumentParser) -> None:
+PROFILE_PICTURE = "the profile (POC, value area, vacuums, holes in the record)"
+
+
+def add_plot(p: argparse.ArgumentParser, what: str = PROFILE_PICTURE) -> None:
     p.add_argument(
         "--plot",
         metavar="FILE",
-        help="also draw the profile (POC, value area, vacuums, holes in the record) into "
-        f"FILE.png or FILE.svg; needs matplotlib ({EXTRA})",
+        help=f"also draw {what} into FILE.png or FILE.svg; needs matplotlib ({EXTRA})",
     )
     p.add_argument(
         "--plot-size",
@@ -69,7 +71,8 @@ class PlotRequest:
         self.path = writable_target(args.plot, "--plot")
 
     def holes(self, store, profile) -> list:
-        """The record's holes in the profile's window (none read when it is complete)."""
+        """The record's holes in a result's window (a profile, candles, a footprint;
+        none read when it is complete)."""
         if profile.coverage is None:
             return []
         return self.plot.record_holes(

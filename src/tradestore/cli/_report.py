@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tradestore._timeparse import format_duration_ms, format_time_ms
+from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.cli import _common as c
 from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._plot import load_plot, writable_target
@@ -58,11 +59,19 @@ def register(subparsers) -> None:
         help="a bin is a vacuum below F x the median bin volume (default: 0.20)",
     )
     p.add_argument(
+        "--merge-bins",
+        type=int,
+        default=MERGE_BINS,
+        metavar="N",
+        help="merge two thin runs separated by at most N bins, none of them at or above the "
+        f"median volume (default: {MERGE_BINS}; 0 never merges)",
+    )
+    p.add_argument(
         "--merge-distance",
         type=float,
-        default=0.001,
+        default=None,
         metavar="F",
-        help="merge vacuums closer than F x the mid price (default: 0.001)",
+        help="also require the runs to be closer than F x the mid price (default: no such cap)",
     )
     p.set_defaults(func=run)
 
@@ -72,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
     start, end = analytics_window(args)
     if not 0 < args.value_area <= 1:
         raise c.UsageError("--value-area must be in (0, 1]")
-    if not (0 < args.threshold < math.inf and 0 <= args.merge_distance < math.inf):
+    distance = args.merge_distance
+    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
+    if args.merge_bins < 0:
+        raise c.UsageError("--merge-bins must be 0 or more")
     output = writable_target(args.output or f"{symbol}-report.html", "--output")
     plot = load_plot("report")
     print(
@@ -93,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 bins=args.bins,
                 value_area=args.value_area,
                 threshold=args.threshold,
-                merge_distance=args.merge_distance,
+                merge_bins=args.merge_bins,
+                merge_distance=distance,
                 command=shlex.join(["tradestore-trio", *args.argv]),
                 db=str(Path(args.db).resolve()),
             )

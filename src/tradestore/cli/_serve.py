@@ -22,8 +22,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "serve",
         help="serve the read side as an HTTP JSON API (profile, vacuums, trades, ...)",
-        description="Answer GET /api/v1/profile, /vacuums, /trades, /stats, /gaps and "
-        "/coverage with the documents the read commands print with --format json; the "
+        description="Answer GET /api/v1/profile, /vacuums, /candles, /footprint, /cvd, "
+        "/trades, /stats, /gaps and /coverage with the documents the read commands print with --format json; the "
         "arguments are query parameters named as their flags (?symbol=BTCUSDT&hours=4). "
         "The OpenAPI document is at /api/v1/openapi.json. The store is opened read-only "
         "and may be recorded into at the same time; until it exists the answers are 503. "

@@ -6,6 +6,7 @@ import argparse
 import math
 
 from tradestore._timeparse import format_time_ms
+from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
 from tradestore.cli._plot import plot_request
@@ -17,9 +18,10 @@ def register(subparsers) -> None:
         "vacuums",
         help="liquidity vacuums: price ranges with far less volume than the median bin",
         description="Find the price ranges of a symbol's volume profile whose bins traded "
-        "less than --threshold x the median bin volume (empty bins included). Such ranges "
-        "offer little resistance: price tends to move fast through them. Needs at least "
-        "1000 trades in the window. --plot draws the volume profile with the vacuums "
+        "less than --threshold x the median bin volume (empty bins included); thin runs close "
+        "together merge into one range, never across a bin at or above the median. Such "
+        "ranges offer little resistance: price tends to move fast through them. Needs at "
+        "least 1000 trades in the window. --plot draws the volume profile with the vacuums "
         "shaded and any hole in the record marked, so a thin area that is missing data is "
         "not taken for a vacuum.",
     )
@@ -32,11 +34,19 @@ def register(subparsers) -> None:
         help="a bin is thin below F x the median bin volume (default: 0.20)",
     )
     p.add_argument(
+        "--merge-bins",
+        type=int,
+        default=MERGE_BINS,
+        metavar="N",
+        help="merge two thin runs separated by at most N bins, none of them at or above the "
+        f"median volume (default: {MERGE_BINS}; 0 never merges)",
+    )
+    p.add_argument(
         "--merge-distance",
         type=float,
-        default=0.001,
+        default=None,
         metavar="F",
-        help="merge vacuums closer than F x the mid price (default: 0.001)",
+        help="also require the runs to be closer than F x the mid price (default: no such cap)",
     )
     c.add_limit(p, "vacuums")
     p.set_defaults(func=run)
@@ -67,14 +77,18 @@ COLUMNS = [
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import liquidity_vacuums
 
-    if not (0 < args.threshold < math.inf and 0 <= args.merge_distance < math.inf):
+    distance = args.merge_distance
+    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
         raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
+    if args.merge_bins < 0:
+        raise c.UsageError("--merge-bins must be 0 or more")
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     report, status, holes = analyse(
         args,
         liquidity_vacuums,
         threshold=args.threshold,
-        merge_distance=args.merge_distance,
+        merge_bins=args.merge_bins,
+        merge_distance=distance,
         then=None if picture is None else lambda store, r: picture.holes(store, r.profile),
     )
     print_report(args, report)

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         help="check a symbol's trades for id holes, duplicates, bad values, disorder",
         description="Walk the stored trades of one symbol (optionally only --start..--end) and "
         "report agg-id holes, ids stored more than once, values that cannot be decoded (by "
-        "key) and batches out of id order. Holes inside a closed gap record (rows the exchange "
+        "key), batches out of id order, and price-level rollups that disagree with a "
+        "recomputation from the trades. Holes inside a closed gap record (rows the exchange "
         "marks invalid, ranges it cannot return) are listed as explained. Exit 0 when clean, "
         "1 when anything else is found (an open gap still counts: backfill has not closed it), "
         "or when nothing was ever recorded in the window (a mistyped symbol?). "
@@ -102,6 +103,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  batches out of order: {len(report.out_of_order)}")
         for key in report.out_of_order[:20]:
             print(f"    {key}")
+        if report.rollups == "kept":
+            print(
+                f"  rollups: {len(report.rollup_mismatches)} disagree with the trades"
+                + (
+                    " (`tradestore-trio rollups rebuild` recomputes them)"
+                    if report.rollup_mismatches
+                    else ""
+                )
+            )
+            for m in report.rollup_mismatches[:20]:
+                print(f"    {m.key}: {m.problem}")
+        else:
+            print(f"  rollups: {report.rollups} (analytics read the trades)")
     return 0 if report.ok and not nothing else 1
 
 

@@ -4,7 +4,8 @@ Needs matplotlib (``pip install 'tradestore-trio[plot]'``): importing this packa
 without it raises ImportError, so the recorder and the other commands, which never
 import it, stay light. One function per picture, each returning a matplotlib ``Figure``
 that ``save_figure`` writes as PNG or SVG; the report (``build_report``) is a list of
-sections, one builder per picture with its tables::
+sections, one builder per picture with its tables. ``candles_figure`` draws candles with
+volume and cumulative volume delta, ``footprint_figure`` a footprint grid::
 
     from tradestore.plot import profile_figure, record_holes, save_figure
     report = liquidity_vacuums(store, "BTCUSDT", start_ms, end_ms)
@@ -12,6 +13,16 @@ sections, one builder per picture with its tables::
     save_figure(profile_figure(report.profile, vacuums=report, holes=holes), "day.png")
 """
 
+from tradestore.plot._candles import candles_figure, draw_candles, draw_cvd, draw_volume
+from tradestore.plot._footprint import (
+    MAX_COLUMNS,
+    MAX_ROWS,
+    check_grid,
+    draw_footprint,
+    footprint_figure,
+    intervals,
+    price_rows,
+)
 from tradestore.plot._holes import RecordHole, record_holes, vacuum_doubt
 from tradestore.plot._profile import draw_profile, draw_record_strip, profile_figure
 from tradestore.plot._report import (
@@ -20,6 +31,7 @@ from tradestore.plot._report import (
     Section,
     Table,
     build_report,
+    candles_section,
     profile_section,
     record_section,
     vacuums_section,
@@ -36,6 +48,8 @@ from tradestore.plot._style import (
 __all__ = [
     "DEFAULT",
     "FORMATS",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
     "Picture",
     "PictureSize",
     "RecordHole",
@@ -43,10 +57,20 @@ __all__ = [
     "Section",
     "Table",
     "build_report",
+    "candles_figure",
+    "candles_section",
+    "check_grid",
+    "draw_candles",
+    "draw_cvd",
+    "draw_footprint",
     "draw_profile",
+    "draw_volume",
+    "footprint_figure",
     "draw_record_strip",
     "figure_bytes",
+    "intervals",
     "picture_format",
+    "price_rows",
     "profile_figure",
     "profile_section",
     "record_holes",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
@@ -32,6 +33,7 @@ from tradestore._timeparse import format_time_ms
 from tradestore.analytics import VacuumReport, VolumeProfile, decimal_str
 from tradestore.plot import _style as s
 from tradestore.plot._holes import RecordHole, vacuum_doubt
+from tradestore.store import Coverage
 
 MAX_BARS = 2000  # beyond this many bins the bars are drawn as two filled outlines
 MAX_LABELLED_VACUUMS = 12
@@ -217,7 +219,18 @@ def draw_profile(
         )
 
 
-def draw_record_strip(ax: Axes, profile: VolumeProfile, holes: Sequence[RecordHole]) -> None:
+class Windowed(Protocol):
+    """A result over a window with its coverage: a profile, candles, a footprint."""
+
+    @property
+    def start_ms(self) -> int: ...
+    @property
+    def end_ms(self) -> int: ...
+    @property
+    def coverage(self) -> Coverage | None: ...
+
+
+def draw_record_strip(ax: Axes, profile: Windowed, holes: Sequence[RecordHole]) -> None:
     """The window's time axis: recorded (green), not recorded (grey), holes (red)."""
     start, end = profile.start_ms, profile.end_ms
     ax.set_xlim(_date(start), _date(end + 1))

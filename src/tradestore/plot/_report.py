@@ -28,18 +28,34 @@ from tradestore._compat import EXTENSIONS_LOADED
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.analytics import (
     MIN_TRADES,
+    CandleSeries,
     VacuumReport,
     VolumeProfile,
+    candles,
     decimal_str,
     find_vacuums,
+    interval_label,
     volume_profile,
 )
+from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.plot import _style as s
+from tradestore.plot._candles import candles_figure, cumulative_delta
 from tradestore.plot._holes import RecordHole, record_holes, vacuum_doubt
 from tradestore.plot._profile import profile_figure
 from tradestore.store import Coverage
 
 REPORT_SIZE = s.PictureSize(1200, 800)
+# The report's candles: the shortest of these intervals giving at most REPORT_CANDLES.
+CANDLE_INTERVALS_MS = tuple(m * 60_000 for m in (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440))
+REPORT_CANDLES = 150
+
+
+def report_interval(start_ms: int, end_ms: int) -> int:
+    """The candle interval the report draws a window with: about 50 to 150 candles."""
+    for interval in CANDLE_INTERVALS_MS:
+        if end_ms // interval - start_ms // interval + 1 <= REPORT_CANDLES:
+            return interval
+    return CANDLE_INTERVALS_MS[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,15 +215,18 @@ def build_report(
     bins: int = 100,
     value_area: float = 0.70,
     threshold: float = 0.20,
-    merge_distance: float = 0.001,
+    merge_bins: int = MERGE_BINS,
+    merge_distance: float | None = None,
     min_trades: int = MIN_TRADES,
+    interval_ms: int | None = None,
     command: str = "",
     db: str = "",
 ) -> Report:
     """The report of ``symbol`` over [start_ms, end_ms] (both inclusive) in ``store``.
 
     Raises the analytics' errors (InsufficientData below ``min_trades`` trades, ValueError
-    for bad parameters) before anything is drawn."""
+    for bad parameters) before anything is drawn. The candles are of ``interval_ms``
+    (default: ``report_interval``, about 50 to 150 candles)."""
     began = time.perf_counter()
     profile = volume_profile(
         store,
@@ -219,12 +238,17 @@ def build_report(
         value_area=value_area,
         min_trades=min_trades,
     )
-    vacuums = find_vacuums(profile, threshold=threshold, merge_distance=merge_distance)
+    vacuums = find_vacuums(
+        profile, threshold=threshold, merge_bins=merge_bins, merge_distance=merge_distance
+    )
     cover = profile.coverage
     holes = [] if cover is None else record_holes(store, profile.symbol, start_ms, end_ms, cover)
+    interval = report_interval(start_ms, end_ms) if interval_ms is None else interval_ms
+    series = candles(store, profile.symbol, start_ms, end_ms, interval)
     sections = [
         profile_section(profile, vacuums, holes),
         vacuums_section(vacuums, holes),
+        candles_section(series, holes),
         record_section(cover, holes),
     ]
     made = {
@@ -239,8 +263,10 @@ def build_report(
             " (--tick-size)" if tick_size is not None else f" (a round width for about {bins} bins)"
         ),
         "value area": f"{value_area:.0%} of the volume",
-        "vacuum rule": f"bins below {threshold:g} x the median bin volume, "
-        f"runs closer than {merge_distance:g} x the mid price merged",
+        "candles": f"{interval_label(interval)} ({len(series.candles):,})",
+        "vacuum rule": f"bins below {threshold:g} x the median bin volume, runs at most "
+        f"{merge_bins} bins apart merged, never across a bin at or above the median"
+        + ("" if merge_distance is None else f", nor {merge_distance:g} x the mid price apart"),
         "trades": f"{profile.trade_count:,}",
         "hot path": "compiled (Cython)" if EXTENSIONS_LOADED else "pure Python",
         "pictures": f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}",
@@ -266,6 +292,7 @@ def build_report(
             "made": made,
             "profile": profile.to_json(),
             "vacuums": vacuums.to_json(),
+            "candles": series.to_json(),
             "holes": [_hole_json(h) for h in holes],
         },
     )
@@ -344,6 +371,58 @@ def profile_section(
             "from the record. The strip below is the window's time: green where recorded, "
             "grey where not recorded, red where trades are missing.",
         ),
+    )
+
+
+def candles_section(series: CandleSeries, holes: Sequence[RecordHole]) -> Section:
+    """The candles picture (volume and cumulative volume delta below, the record's holes
+    marked) and its summary table."""
+    fig = candles_figure(series, holes=holes, size=REPORT_SIZE)
+    label = interval_label(series.interval_ms)
+    bars = series.candles
+    notes = [
+        f"{label} candles: green when a candle closed at or above its open, red below. "
+        "Below them the volume of each candle (taker buys green, taker sells red) and the "
+        "cumulative volume delta (taker buys minus taker sells from the window's start). "
+        "Hatched red: time when trades are missing from the record; grey: not recorded."
+    ]
+    if not bars:
+        notes.append("No trade in the window.")
+        return Section("candles", "Candles", notes=tuple(notes))
+    cvd = cumulative_delta(series)
+    lowest, highest = (
+        min(range(len(cvd)), key=cvd.__getitem__),
+        max(range(len(cvd)), key=cvd.__getitem__),
+    )
+    top = max(bars, key=lambda c: c.high)
+    bottom = min(bars, key=lambda c: c.low)
+    summary = Table(
+        [
+            ("candles", f"{len(bars):,} of {label}"),
+            ("open", f"{decimal_str(bars[0].open)} ({format_time_ms(bars[0].open_time_ms)})"),
+            ("high", f"{decimal_str(top.high)} (candle of {format_time_ms(top.open_time_ms)})"),
+            ("low", f"{decimal_str(bottom.low)} (candle of {format_time_ms(bottom.open_time_ms)})"),
+            ("close", decimal_str(bars[-1].close)),
+            ("volume delta", f"{decimal_str(cvd[-1])} (taker buys minus taker sells)"),
+            (
+                "cumulative delta range",
+                f"{decimal_str(cvd[lowest])} (after {format_time_ms(bars[lowest].open_time_ms)}) "
+                f".. {decimal_str(cvd[highest])} (after "
+                f"{format_time_ms(bars[highest].open_time_ms)})",
+            ),
+        ],
+        caption="Summary",
+    )
+    alt = (
+        f"{series.symbol} {label} candles with volume and cumulative volume delta: high "
+        f"{decimal_str(top.high)}, low {decimal_str(bottom.low)}, delta {decimal_str(cvd[-1])}"
+    )
+    return Section(
+        "candles",
+        "Candles and cumulative volume delta",
+        pictures=(Picture(s.figure_bytes(fig, "svg"), alt),),
+        tables=(summary,),
+        notes=tuple(notes),
     )
 
 

@@ -10,6 +10,7 @@ the exchange, the recorder, the analytics or the command line::
 
 from tradestore._codec import decode_batch, encode_batch
 from tradestore.store._adopt import AdoptProgress, AdoptReport, SymbolAdoption
+from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
@@ -30,6 +31,19 @@ from tradestore.store._retention import (
     plan_retention,
     retention_cutoff,
 )
+from tradestore.store._rollups import (
+    HOUR_MS,
+    MINUTE_MS,
+    Pyramid,
+    RollupMismatch,
+    RollupProgress,
+    RollupReport,
+    SymbolRollups,
+    minute_summaries,
+    pyramid,
+    rollup_counts,
+    whole_minutes,
+)
 from tradestore.store._store import (
     DEFAULT_PATH,
     FORMAT_VERSION,
@@ -42,6 +56,18 @@ from tradestore.store._verify import VerifyReport, verify
 
 __all__ = [
     "DAY_MS",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "Pyramid",
+    "RollupMismatch",
+    "RollupProgress",
+    "RollupReport",
+    "RollupState",
+    "SymbolRollups",
+    "minute_summaries",
+    "pyramid",
+    "rollup_counts",
+    "whole_minutes",
     "DEFAULT_PATH",
     "FILLED",
     "FORMAT_VERSION",

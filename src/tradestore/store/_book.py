@@ -8,7 +8,7 @@ the adoption pass measures what is missing once (``TradeStore.adopt``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgpack
 import rocksdict
@@ -21,6 +21,43 @@ COUNT = "count"
 LAST_ID = "last_id"
 IDS = "ids"
 RETENTION_EDGE = "retention_edge"
+ROLLUPS = "rollups"
+
+
+@dataclass
+class RollupState:
+    """Whether a symbol's price-level rollups are kept (docs/FORMAT.md, "Rollups").
+
+    A symbol without a state has none: readers compute from the trades, and the next
+    writable open builds them. ``off`` says why they were switched off (a value that
+    could not be summarised exactly, or a corrupt rollup): readers ignore them until
+    ``tradestore-trio rollups rebuild`` builds them again. ``open_hours`` are the hours
+    (start ms) whose minutes are summarised but not the hour itself yet: readers take
+    their minutes, and a write that reaches a later hour summarises them.
+    """
+
+    open_hours: set[int] = field(default_factory=set)
+    off: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.off is None
+
+    def to_bytes(self) -> bytes:
+        doc: dict = {"v": 1, "open": sorted(self.open_hours)}
+        if self.off is not None:
+            doc["off"] = self.off
+        return msgpack.packb(doc)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> RollupState:
+        try:
+            doc = msgpack.unpackb(raw)
+            if doc.get("v") != 1:
+                return cls(off=f"unknown rollup state version {doc.get('v')!r}")
+            return cls({int(h) for h in doc.get("open", ())}, doc.get("off"))
+        except (ValueError, TypeError, AttributeError, msgpack.UnpackException):
+            return cls(off="unreadable rollup state")
 
 
 @dataclass
@@ -35,11 +72,13 @@ class SymbolBook:
     # Retention has dealt with every batch keyed before this time (ms): what lies below
     # was already older than the window when it was stored, and retention keeps it.
     retention_edge_ms: int | None = None
+    rollups: RollupState | None = None  # None: the symbol has no rollups
 
     @classmethod
-    def empty(cls) -> SymbolBook:
-        """The book of a symbol with nothing stored yet: complete, and all zero."""
-        return cls(span=(0, 0), count=0, ids=AggIdSet())
+    def empty(cls, rollups: bool = True) -> SymbolBook:
+        """The book of a symbol with nothing stored yet: complete, and all zero (with
+        ``rollups``, kept from its first trade on)."""
+        return cls(span=(0, 0), count=0, ids=AggIdSet(), rollups=RollupState() if rollups else None)
 
     @property
     def complete(self) -> bool:
@@ -65,6 +104,9 @@ def load(db: rocksdict.Rdict, symbol: str) -> SymbolBook:
     raw = db.get(_keys.meta_key(RETENTION_EDGE, symbol))
     if raw is not None:
         book.retention_edge_ms = int(raw)
+    raw = db.get(_keys.meta_key(ROLLUPS, symbol))
+    if raw is not None:
+        book.rollups = RollupState.from_bytes(raw)
     return book
 
 
@@ -86,6 +128,15 @@ def put_ids(wb: rocksdict.WriteBatch, symbol: str, ids: AggIdSet) -> None:
 
 def put_retention_edge(wb: rocksdict.WriteBatch, symbol: str, edge_ms: int) -> None:
     wb.put(_keys.meta_key(RETENTION_EDGE, symbol), b"%d" % edge_ms)
+
+
+def put_rollups(wb: rocksdict.WriteBatch, symbol: str, state: RollupState | None) -> None:
+    """Record the rollup state (None: the symbol has no rollups)."""
+    key = _keys.meta_key(ROLLUPS, symbol)
+    if state is None:
+        wb.delete(key)
+    else:
+        wb.put(key, state.to_bytes())
 
 
 def put_all(wb: rocksdict.WriteBatch, symbol: str, book: SymbolBook) -> None:

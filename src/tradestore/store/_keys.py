@@ -3,6 +3,9 @@
 ``trades:{SYMBOL}:{13-digit unix ms}``   one batch of trades, keyed by its first trade's T
 ``gaps:{SYMBOL}:{20-digit first missing id}``   a hole in the agg-id sequence
 ``meta:...``   format version and per-symbol bookkeeping
+``rollup:m:{SYMBOL}:{13-digit minute}``, ``rollup:h:{SYMBOL}:{13-digit hour}``   the
+    price-level rollups of one minute or hour of trade time; ``rollup:c:...:{minute}``
+    the minute's summary alone
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ import re
 TRADES = b"trades:"
 GAPS = b"gaps:"
 META = b"meta:"
+ROLLUP = b"rollup:"
+MINUTE = "m"  # rollup tiers
+HOUR = "h"
+CANDLE = "c"  # a minute's summary alone (candles read it without the price levels)
+TIERS = (MINUTE, HOUR, CANDLE)
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
 MS_DIGITS = 13
 MAX_MS = 10**MS_DIGITS - 1
 ID_DIGITS = 20
@@ -71,3 +81,11 @@ def meta_key(name: str, symbol: str | None = None) -> bytes:
 def prefix_end(prefix: bytes) -> bytes:
     """The smallest key greater than every key that starts with ``prefix``."""
     return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+def rollup_prefix(tier: str, symbol: str) -> bytes:
+    return ROLLUP + tier.encode("ascii") + b":" + symbol.encode("ascii") + b":"
+
+
+def rollup_key(tier: str, symbol: str, ms: int) -> bytes:
+    return rollup_prefix(tier, symbol) + b"%013d" % clamp_ms(ms)

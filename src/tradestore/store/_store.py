@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,18 @@ import rocksdict
 
 from tradestore._codec import decode_batch, encode_batch
 from tradestore._compat import decode_columns, decode_trades
-from tradestore._errors import CorruptValue
+from tradestore._errors import CorruptValue, FixedPointError
 from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
-from tradestore.store import _book, _keys
+from tradestore.store import _book, _keys, _rollups
 from tradestore.store._adopt import AdoptProgress, AdoptReport
-from tradestore.store._book import SymbolBook
+from tradestore.store._book import RollupState, SymbolBook
 from tradestore.store._columns import TradeColumns
 from tradestore.store._gaps import Gap
 from tradestore.store._idset import AggIdSet
 from tradestore.store._measure import Measure, array_len, measure
 from tradestore.store._mirror import FolderMirror
+from tradestore.store._rollups import RollupProgress, RollupReport
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,11 @@ class TradeStore:
     Opening a database for writing adopts whatever it holds that the project did not
     write (``adopt``): the bookkeeping every write path relies on is then exact.
     ``on_adopt`` receives the progress of that pass (default: a log line every few
-    seconds).
+    seconds). Then every symbol without price-level rollups gets them, built from its
+    trades in one pass (``build_rollups``; progress to ``on_rollups``), and every write
+    keeps them exact from then on. ``rollups=False`` skips both: symbols written through
+    this handle lose their rollups (readers compute from the trades instead) until a
+    later writable open builds them again.
     """
 
     def __init__(
@@ -83,6 +89,8 @@ class TradeStore:
         *,
         skip_corrupt: bool = False,
         on_adopt: Callable[[AdoptProgress], None] | None = None,
+        rollups: bool = True,
+        on_rollups: Callable[[RollupProgress], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -91,19 +99,30 @@ class TradeStore:
         self.corrupt_keys: set[bytes] = set()
         self._mirror: FolderMirror | None = None
         self._books: dict[str, SymbolBook] = {}
+        # The minute each symbol's rollups last wrote, decoded (see _rollups.ops_for_trades).
+        self._hot_minutes: dict[str, tuple] = {}
         # Symbols without bookkeeping, measured in memory by this instance (read-only use
         # of a database nobody adopted): kept across refreshes, measured once.
         self._measured: dict[str, Measure] = {}
         # The recorder's flushes and the backfill worker write from different threads.
         self._write_lock = threading.Lock()
+        self._pinned = 0  # reading() blocks open: no catch-up with the writer meanwhile
+        self._pin_lock = threading.Lock()
         # What the adoption pass at this writable open did (None: nothing needed it).
         self.adoption: AdoptReport | None = None
+        # Whether writes through this handle keep the rollups, and what the build of the
+        # missing ones at this writable open did (None: nothing needed it).
+        self.keep_rollups = rollups and not read_only
+        self.rollup_build: RollupReport | None = None
         self._db: rocksdict.Rdict | None = self._open()
         if not read_only:
             try:
                 self._check_format_version()
                 if self.unadopted():
                     self.adoption = self.adopt(progress=on_adopt)
+                missing = self.rollups_missing() if self.keep_rollups else []
+                if missing:
+                    self.rollup_build = self.build_rollups(missing, progress=on_rollups)
             except BaseException:
                 self.close()
                 raise
@@ -112,9 +131,10 @@ class TradeStore:
 
     def _open(self) -> rocksdict.Rdict:
         options = rocksdict.Options(raw_mode=True)
-        # LZ4 on every level. ZSTD at the bottom halves the disk (10 vs 18 bytes/trade on
-        # the bench data) but its decompression made a 24 h scan ~2.5x slower, which the
-        # query targets cannot afford; 18 bytes/trade is inside the 20-byte budget.
+        # LZ4 on every level. ZSTD at the bottom takes 11.3 instead of 19.7 bytes/trade on
+        # the bench data, but even with the analytics reading rollups it made
+        # query_columns 24 h 1.57x and query_trades 1 h 1.11x slower (bench/run.py);
+        # 19.7 bytes/trade is inside the 20-byte budget.
         options.set_compression_type(rocksdict.DBCompressionType.lz4())
         options.set_bottommost_compression_type(rocksdict.DBCompressionType.lz4())
         options.set_max_open_files(-1 if self.read_only else 512)
@@ -164,12 +184,28 @@ class TradeStore:
             raise StoreError(f"{self.path} has format version {stored!r}; this build reads 1")
 
     def refresh(self) -> None:
-        """Let a read-only (secondary) instance see what the writer has added since."""
-        if self.read_only:
+        """Let a read-only (secondary) instance see what the writer has added since
+        (not inside ``reading()``, which caught up once for all its reads)."""
+        if self.read_only and not self._pinned:
             if self._mirror is not None:
                 self._mirror.sync()  # the files the writer created since: linked first
             self.db.try_catch_up_with_primary()
             self._books.clear()
+
+    @contextmanager
+    def reading(self) -> Iterator[TradeStore]:
+        """Several reads from one catch-up with the writer: a read-only instance catches
+        up once, on entry, and every read inside sees the same state of the database
+        (an analytic reads the rollups, the trades at its edges and the gaps this way).
+        Other threads reading through the same instance meanwhile do not catch up."""
+        self.refresh()
+        with self._pin_lock:
+            self._pinned += 1
+        try:
+            yield self
+        finally:
+            with self._pin_lock:
+                self._pinned -= 1
 
     def close(self) -> None:
         if self._db is not None:
@@ -206,6 +242,7 @@ class TradeStore:
 
     def _forget_bookkeeping(self) -> None:
         self._books.clear()
+        self._hot_minutes.clear()
 
     def __enter__(self) -> TradeStore:
         return self
@@ -305,10 +342,14 @@ class TradeStore:
         keys: list[bytes] = []
         new: dict[str, int] = {}
         already: dict[str, int] = {}
+        written: dict[str, list[tuple[bytes, bytes]]] = {}
+        first_trades: set[str] = set()  # symbols storing their first trades now
         for raw_symbol, trades in batches.items():
             if not trades:
                 continue
             symbol = _keys.check_symbol(raw_symbol)
+            if not self._book(symbol).complete and not self._has_batches(symbol):
+                first_trades.add(symbol)
             book = self._writable_book(symbol, wb)
             assert book.ids is not None and book.span is not None and book.count is not None
             fresh, repeated = book.ids.split_new(trades)
@@ -320,6 +361,7 @@ class TradeStore:
             key = self._free_key(symbol, fresh[0].time_ms)
             keys.append(key)
             wb.put(key, value)
+            written.setdefault(symbol, []).append((key, value))
             ms = _keys.key_ms(key)
             times = [t.time_ms for t in fresh]
             before, after = book.span
@@ -334,18 +376,70 @@ class TradeStore:
             if book.last_id is None or top > book.last_id:
                 book.last_id = top
                 _book.put_last_id(wb, symbol, top)
+        for symbol, pairs in written.items():
+            self._roll_up(wb, symbol, pairs, first=symbol in first_trades)
         for symbol, gap in gaps:
             wb.put(_keys.gap_key(symbol, gap.first_id), gap.to_bytes())
         if not wb.is_empty():
             self.db.write(wb)
         return WriteReport(tuple(keys), new, already)
 
+    def _roll_up(
+        self,
+        wb: rocksdict.WriteBatch,
+        symbol: str,
+        pairs: list[tuple[bytes, bytes]],
+        *,
+        first: bool,
+    ) -> None:
+        """Add the new trades of ``pairs`` (the values just encoded) to the symbol's
+        rollups in the same WriteBatch (``first``: the symbol's first trades). Nothing
+        here may fail the write: a rollup that cannot be kept exact is switched off
+        (readers use the trades) and logged."""
+        book = self._book(symbol)
+        state = book.rollups
+        if first:
+            # Whatever an earlier life of the symbol left behind goes.
+            _rollups.apply(wb, _rollups.drop_all(symbol))
+        if state is None or not state.kept:
+            return
+        if not self.keep_rollups:
+            # Not kept by this handle: readers must not trust them, and none stay behind.
+            book.rollups = None
+            _rollups.apply(wb, _rollups.drop_all(symbol))
+            _book.put_rollups(wb, symbol, None)
+            return
+        working = RollupState(set(state.open_hours))
+        try:
+            cols = _rollups._distinct(decode_columns(pairs, 0, _keys.MAX_MS))
+            ops = _rollups.ops_for_trades(
+                self, symbol, working, cols, stored=not first, hot=self._hot_minutes
+            )
+        except (CorruptValue, FixedPointError) as exc:
+            working = RollupState(off=f"switched off while storing trades: {exc}")
+            ops = []
+            log.error(
+                "%s: price-level rollups switched off (%s); analytics read the trades "
+                "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
+                "them again",
+                symbol,
+                exc,
+                self.path,
+                symbol,
+            )
+        _rollups.apply(wb, ops)
+        if working != state:
+            book.rollups = working
+            _book.put_rollups(wb, symbol, working)
+
     def _writable_book(self, symbol: str, wb: rocksdict.WriteBatch) -> SymbolBook:
         book = self._book(symbol)
         if book.complete:
             return book
         if not self._has_batches(symbol):
-            book = self._books[symbol] = SymbolBook.empty()
+            # A new symbol: its rollups are kept from its first trade on.
+            book = self._books[symbol] = SymbolBook.empty(rollups=self.keep_rollups)
+            _book.put_rollups(wb, symbol, book.rollups)
             return book
         # Batches nobody adopted (written beside this handle): measured now, and the
         # bookkeeping goes into the same WriteBatch as the trades.
@@ -509,6 +603,16 @@ class TradeStore:
             while it.valid():
                 yield it.key(), it.value()
                 it.next()
+
+    def _iter_keys(self, lower: bytes, upper: bytes) -> Iterator[bytes]:
+        """The keys in [lower, upper), without copying their values."""
+        opts = rocksdict.ReadOptions()
+        opts.set_iterate_upper_bound(upper)
+        it = self.db.iter(opts)
+        it.seek(lower)
+        while it.valid():
+            yield it.key()
+            it.next()
 
     def key_window(self, symbol: str, start_ms: int, end_ms: int) -> tuple[bytes, bytes]:
         """Key bounds [lower, upper) holding every batch that may contain start <= T <= end.
@@ -699,6 +803,7 @@ class TradeStore:
             gone = measure(self._iter_range(lower, upper))
             if gone.batches or gone.corrupt_keys:
                 removed, span = gone.trades, (lower, upper)
+                self._roll_down(wb, symbol, lower_ms, upper_ms)
                 wb.delete_range(lower, upper)
                 if book.count is not None:
                     book.count = max(book.count - gone.trades, 0)
@@ -715,6 +820,88 @@ class TradeStore:
         if not wb.is_empty():
             self.db.write(wb)
         return removed, span
+
+    def _roll_down(
+        self, wb: rocksdict.WriteBatch, symbol: str, lower_ms: int | None, upper_ms: int
+    ) -> None:
+        """Take the trades of the batches keyed in [lower_ms, upper_ms), about to be
+        deleted, out of the symbol's rollups in the same WriteBatch."""
+        book = self._book(symbol)
+        state = book.rollups
+        if state is None or not state.kept:
+            return
+        working = RollupState(set(state.open_hours))
+        try:
+            ops = _rollups.ops_for_delete(
+                self, symbol, working, lower_ms, upper_ms, self.margins(symbol)
+            )
+        except (CorruptValue, FixedPointError) as exc:
+            working = RollupState(off=f"switched off while deleting trades: {exc}")
+            ops = []
+            log.error(
+                "%s: price-level rollups switched off (%s); `tradestore-trio rollups "
+                "rebuild --db %s --symbol %s` builds them again",
+                symbol,
+                exc,
+                self.path,
+                symbol,
+            )
+        _rollups.apply(wb, ops)
+        if working != state:
+            book.rollups = working
+            _book.put_rollups(wb, symbol, working)
+
+    # ------------------------------------------------------------------ rollups
+
+    def rollup_state(self, symbol: str) -> RollupState | None:
+        """The symbol's rollup state (None: it has no price-level rollups)."""
+        return self._book(_keys.check_symbol(symbol)).rollups
+
+    def rollups_missing(self) -> list[str]:
+        """Symbols with stored trades but no rollups (written before rollups existed, by
+        another program, or through a handle opened with ``rollups=False``)."""
+        return [s for s in self.symbols() if self.rollup_state(s) is None]
+
+    def build_rollups(
+        self,
+        symbols: Sequence[str] | None = None,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        progress: Callable[[RollupProgress], None] | None = None,
+    ) -> RollupReport:
+        """Compute the rollups of ``symbols`` (default: every symbol) from their trades.
+
+        A symbol whose rollups are kept has those of the hours [start_ms, end_ms]
+        touches rebuilt; one without (or with them switched off) is built whole.
+        ``progress`` is called as the build goes (default: a log line every few seconds).
+        """
+        self._require_writable()
+        chosen = self.symbols() if symbols is None else [_keys.check_symbol(s) for s in symbols]
+        return _rollups.build(self, chosen, start_ms=start_ms, end_ms=end_ms, progress=progress)
+
+    def _rollup_write(self, symbol: str, ops: list, built_hour: int | None) -> None:
+        """Apply a build's ops in one WriteBatch; ``built_hour`` is summarised now."""
+        with self._write_lock:
+            try:
+                wb = rocksdict.WriteBatch(raw_mode=True)
+                _rollups.apply(wb, ops)
+                book = self._book(symbol)
+                state = book.rollups
+                if built_hour is not None and state is not None and built_hour in state.open_hours:
+                    book.rollups = RollupState(state.open_hours - {built_hour}, state.off)
+                    _book.put_rollups(wb, symbol, book.rollups)
+                self.db.write(wb)
+            except BaseException:
+                self._forget_bookkeeping()
+                raise
+
+    def _set_rollup_state(self, symbol: str, state: RollupState | None) -> None:
+        with self._write_lock:
+            wb = rocksdict.WriteBatch(raw_mode=True)
+            _book.put_rollups(wb, symbol, state)
+            self.db.write(wb)
+            self._book(symbol).rollups = state
 
     def stats(self) -> dict:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk.
@@ -828,6 +1015,7 @@ def _adopted_book(found: Measure, previous: SymbolBook) -> SymbolBook:
         last_id=last,
         ids=found.ids,
         retention_edge_ms=previous.retention_edge_ms,
+        rollups=previous.rollups,
     )
 
 

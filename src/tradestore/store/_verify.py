@@ -6,6 +6,10 @@ are listed but explained; anything else fails the audit.
 Each batch is reduced to the agg-id intervals it covers (a live batch is one contiguous
 interval), so a week of trades costs memory per batch, not per trade. Sorting the
 intervals then shows holes (ids never stored) and duplicates (ids stored twice).
+
+Where the symbol's price-level rollups are kept, every rollup of the hours the window
+touches is recomputed from the stored trades and compared byte for byte (their encoding
+is canonical): one that disagrees, is missing or should not exist is a defect.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from tradestore._errors import CorruptValue, FixedPointError
 from tradestore.store import _keys
 from tradestore.store._gaps import OPEN, Gap
 from tradestore.store._measure import array_len
+from tradestore.store._rollups import RollupMismatch
+from tradestore.store._rollups import check as check_rollups
 from tradestore.store._store import TradeStore
 
 MAX_LISTED = 1000
@@ -38,6 +44,10 @@ class VerifyReport:
     duplicate_examples: list[int] = field(default_factory=list)
     undecodable: list[str] = field(default_factory=list)  # keys
     out_of_order: list[str] = field(default_factory=list)  # keys
+    # The symbol's rollups: "kept", "none" (never built: readers use the trades), or
+    # "off: why" (switched off: readers use the trades until a rebuild).
+    rollups: str = "none"
+    rollup_mismatches: list[RollupMismatch] = field(default_factory=list)
 
     @property
     def missing_ids(self) -> int:
@@ -56,7 +66,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not (
-            self.unexplained_holes or self.duplicates or self.undecodable or self.out_of_order
+            self.unexplained_holes
+            or self.duplicates
+            or self.undecodable
+            or self.out_of_order
+            or self.rollup_mismatches
         )
 
     def to_dict(self) -> dict:
@@ -78,6 +92,10 @@ class VerifyReport:
             "duplicate_examples": self.duplicate_examples[:20],
             "undecodable_keys": self.undecodable[:MAX_LISTED],
             "out_of_order_keys": self.out_of_order[:MAX_LISTED],
+            "rollups": self.rollups,
+            "rollup_mismatches": [
+                {"key": m.key, "problem": m.problem} for m in self.rollup_mismatches[:MAX_LISTED]
+            ],
         }
 
 
@@ -93,9 +111,23 @@ def _hole_doc(first: int, last: int, gap: Gap | None) -> dict:
 
 
 def verify(
-    store: TradeStore, symbol: str, start_ms: int | None = None, end_ms: int | None = None
+    store: TradeStore,
+    symbol: str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    *,
+    rollups: bool = True,
 ) -> VerifyReport:
-    """Audit the trades of ``symbol`` (with start_ms <= T <= end_ms when given)."""
+    """Audit the trades of ``symbol`` (with start_ms <= T <= end_ms when given) and,
+    with ``rollups``, the rollups of the hours the window touches. One catch-up with the
+    writer for everything: the trades and rollups audited are of one moment."""
+    with store.reading():
+        return _verify(store, symbol, start_ms, end_ms, rollups)
+
+
+def _verify(
+    store: TradeStore, symbol: str, start_ms: int | None, end_ms: int | None, rollups: bool
+) -> VerifyReport:
     symbol = _keys.check_symbol(symbol)
     report = VerifyReport(symbol)
     lo = 0 if start_ms is None else start_ms
@@ -134,6 +166,11 @@ def verify(
     report.hole_gaps = [
         next((g for g in gaps if g.first_id <= a and b <= g.last_id), None) for a, b in report.holes
     ]
+    state = store.rollup_state(symbol)
+    if state is not None:
+        report.rollups = "kept" if state.kept else f"off: {state.off}"
+    if rollups and state is not None and state.kept:
+        report.rollup_mismatches = check_rollups(store, symbol, lo, hi, limit=MAX_LISTED)
     return report
 
 

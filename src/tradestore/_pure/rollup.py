@@ -1,0 +1,508 @@
+"""Exact price-level rollups: accumulate, merge, encode (pure-Python twin of ext/rollup.pyx).
+
+A ``Rollup`` sums the trades of one period (a minute, an hour, or any window) per exact
+price (int64 fixed point at 1e-8): volume, taker-buy volume and trade count, beside a
+summary of the period: the trade count, the first and last trade time, the lowest and
+highest agg id with their prices (a candle's open and close), the lowest and highest
+price, and the sums of volume, taker-buy volume and notional (price x quantity, at
+1e-16). Sums are Python ints here and 128-bit (notional 192-bit) in the compiled twin:
+neither can overflow.
+
+Rollups add up: the rollup of a window is the sum of the rollups of its parts, whatever
+the order. ``encode`` writes the value format of the ``rollup:`` keys (docs/FORMAT.md),
+one canonical byte string per content, so a stored rollup and one recomputed from the
+trades compare byte for byte. The layout and its rules live in tradestore/_rollupfmt.py,
+which both twins follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from tradestore import _rollupfmt as fmt
+from tradestore._errors import CorruptValue
+
+
+class Rollup:
+    """Per-price sums and the summary of a set of trades (see the module docstring)."""
+
+    __slots__ = (
+        "_levels",
+        "trade_count",
+        "first_time_ms",
+        "last_time_ms",
+        "first_agg_id",
+        "last_agg_id",
+        "open_price",
+        "close_price",
+        "volume",
+        "buy_volume",
+        "notional",
+    )
+
+    def __init__(self) -> None:
+        self._levels: dict[int, list[int]] = {}  # price -> [volume, buy volume, count]
+        self.trade_count = 0
+        self.first_time_ms: int | None = None
+        self.last_time_ms: int | None = None
+        self.first_agg_id: int | None = None  # the lowest agg id, and its price (open)
+        self.last_agg_id: int | None = None
+        self.open_price: int | None = None
+        self.close_price: int | None = None
+        self.volume = 0
+        self.buy_volume = 0
+        self.notional = 0  # sum of price x qty, in units of 1e-16
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def min_price(self) -> int | None:
+        return min(self._levels) if self._levels else None
+
+    @property
+    def max_price(self) -> int | None:
+        return max(self._levels) if self._levels else None
+
+    @property
+    def level_count(self) -> int:
+        return len(self._levels)
+
+    def levels(self, width: int = 1) -> list[tuple[int, int, int, int]]:
+        """(price, volume, taker-buy volume, trade count) per price, ascending; with
+        ``width`` > 1 per bin [k*width, (k+1)*width) that holds trades, keyed by its low."""
+        if width < 1:
+            raise ValueError("width must be positive")
+        if width == 1:
+            return [(p, v, b, n) for p, (v, b, n) in sorted(self._levels.items())]
+        grouped: dict[int, list[int]] = {}
+        for price, (vol, buy, n) in self._levels.items():
+            acc = grouped.setdefault(price - price % width, [0, 0, 0])
+            acc[0] += vol
+            acc[1] += buy
+            acc[2] += n
+        return [(p, v, b, n) for p, (v, b, n) in sorted(grouped.items())]
+
+    def bins(self, origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
+        """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
+        if width <= 0 or nbins < 0:
+            raise ValueError("width must be positive and nbins non-negative")
+        volume = [0] * nbins
+        buy = [0] * nbins
+        count = [0] * nbins
+        for price, (vol, buy_vol, n) in self._levels.items():
+            index = (price - origin) // width
+            if not 0 <= index < nbins:
+                raise ValueError(f"price {price} lies outside the {nbins} bins")
+            volume[index] += vol
+            buy[index] += buy_vol
+            count[index] += n
+        return volume, buy, count
+
+    # ------------------------------------------------------------------ adding
+
+    def add_columns(
+        self,
+        agg_id: Sequence[int],
+        time_ms: Sequence[int],
+        price: Sequence[int],
+        qty: Sequence[int],
+        is_buyer_maker: Sequence[bool],
+        lo: int = 0,
+        hi: int | None = None,
+    ) -> None:
+        """Add the trades at positions lo..hi-1 of the columns (TradeColumns' arrays)."""
+        n = len(agg_id)
+        hi = n if hi is None else hi
+        if not (len(time_ms) == len(price) == len(qty) == len(is_buyer_maker) == n):
+            raise ValueError("columns of different lengths")
+        if not 0 <= lo <= hi <= n:
+            raise ValueError(f"positions {lo}..{hi} outside 0..{n}")
+        levels = self._levels
+        for i in range(lo, hi):
+            p, q, a, t = int(price[i]), int(qty[i]), int(agg_id[i]), int(time_ms[i])
+            if p < 0 or q < 0:
+                raise ValueError(f"trade {a}: negative price or quantity")
+            level = levels.get(p)
+            if level is None:
+                level = levels[p] = [0, 0, 0]
+            level[0] += q
+            level[2] += 1
+            self.volume += q
+            if not is_buyer_maker[i]:
+                level[1] += q
+                self.buy_volume += q
+            self.notional += p * q
+            self._note(1, t, t, a, p, a, p)
+
+    def add(self, other: Rollup) -> None:
+        """Add another rollup's trades (they must be other trades than this one's)."""
+        for price, (vol, buy, n) in other._levels.items():
+            level = self._levels.get(price)
+            if level is None:
+                self._levels[price] = [vol, buy, n]
+            else:
+                level[0] += vol
+                level[1] += buy
+                level[2] += n
+        if other.trade_count:
+            assert other.first_time_ms is not None and other.last_time_ms is not None
+            assert other.first_agg_id is not None and other.last_agg_id is not None
+            assert other.open_price is not None and other.close_price is not None
+            self.volume += other.volume
+            self.buy_volume += other.buy_volume
+            self.notional += other.notional
+            self._note(
+                other.trade_count,
+                other.first_time_ms,
+                other.last_time_ms,
+                other.first_agg_id,
+                other.open_price,
+                other.last_agg_id,
+                other.close_price,
+            )
+
+    def add_value(self, value: bytes, key: bytes = b"?") -> None:
+        """Add the trades summarised by a stored rollup value."""
+        self.add(decode(value, key))
+
+    def _note(
+        self,
+        count: int,
+        first_t: int,
+        last_t: int,
+        first_id: int,
+        open_p: int,
+        last_id: int,
+        close_p: int,
+    ) -> None:
+        if self.trade_count == 0:
+            self.first_time_ms, self.last_time_ms = first_t, last_t
+            self.first_agg_id, self.open_price = first_id, open_p
+            self.last_agg_id, self.close_price = last_id, close_p
+        else:
+            assert self.first_time_ms is not None and self.last_time_ms is not None
+            assert self.first_agg_id is not None and self.last_agg_id is not None
+            self.first_time_ms = min(self.first_time_ms, first_t)
+            self.last_time_ms = max(self.last_time_ms, last_t)
+            if first_id < self.first_agg_id:
+                self.first_agg_id, self.open_price = first_id, open_p
+            if last_id > self.last_agg_id:
+                self.last_agg_id, self.close_price = last_id, close_p
+        self.trade_count += count
+
+    # ------------------------------------------------------------------ encoding
+
+    def _head(self) -> bytearray:
+        if not self.trade_count:
+            raise ValueError("an empty rollup has no value")
+        assert self.first_time_ms is not None and self.last_time_ms is not None
+        assert self.first_agg_id is not None and self.last_agg_id is not None
+        assert self.open_price is not None and self.close_price is not None
+        low, high = min(self._levels), max(self._levels)
+        out = bytearray([fmt.FORMAT])
+        for field in (
+            self.trade_count,
+            self.first_time_ms,
+            self.last_time_ms - self.first_time_ms,
+            self.first_agg_id,
+            self.last_agg_id - self.first_agg_id,
+            self.open_price,
+            self.close_price,
+            low,
+            high - low,
+            self.volume,
+            self.buy_volume,
+            self.notional,
+        ):
+            _put(out, field)
+        return out
+
+    def encode_summary(self) -> bytes:
+        """The format byte and the summary alone: the head of ``encode()``, all a candle
+        needs (``summary`` reads it); ValueError when empty."""
+        return bytes(self._head())
+
+    def encode(self) -> bytes:
+        """The canonical value of this rollup (docs/FORMAT.md); ValueError when empty."""
+        out = self._head()
+        prices = sorted(self._levels)
+        _put(out, len(prices))
+        k = min(min(fmt.trailing_zeros(p) for p in prices), fmt.MAX_PRICE_EXP)
+        amounts = [a for v, b, _n in self._levels.values() for a in (v, b)]
+        j = min(min(fmt.trailing_zeros(a) for a in amounts), fmt.MAX_QTY_EXP)
+        out += bytes([k, j])
+        p_unit, q_unit = 10**k, 10**j
+        previous = 0
+        for price in prices:
+            _put(out, (price - previous) // p_unit)
+            previous = price
+        listed = []
+        for price in prices:
+            vol, buy, n = self._levels[price]
+            if buy == 0:
+                code = fmt.BUY_NONE
+            elif buy == vol:
+                code = fmt.BUY_ALL
+            else:
+                code = fmt.BUY_LISTED
+                listed.append(buy)
+            _put(out, n << 2 | code)
+        for price in prices:
+            _put(out, self._levels[price][0] // q_unit)
+        for buy in listed:
+            _put(out, buy // q_unit)
+        return bytes(out)
+
+
+def _put(out: bytearray, value: int) -> None:
+    """Unsigned LEB128: 7 bits a byte, low first, high bit set on all but the last."""
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+# Why a value was refused (the compiled twin says the same, in the same order of checks).
+_NOT_FORMAT = "not a rollup value of format 1"
+_RANGE = "rollup value truncated or a number out of range"
+_NO_TRADES = "rollup of no trades"
+_LEVELS = "rollup price levels out of range"
+_SCALE = "rollup scale out of range"
+_ORDER = "rollup prices not ascending"
+_EMPTY_LEVEL = "rollup level of no trades"
+_BUY = "rollup taker-buy volume out of range"
+_TRAILING = "bytes after the rollup value"
+_DISAGREE = "rollup summary disagrees with its levels"
+_OPEN_CLOSE = "rollup open or close is not a traded price"
+
+_I64 = 2**63 - 1
+_U128 = 2**128
+_U192 = 2**192
+
+
+class _Reader:
+    __slots__ = ("data", "key", "pos")
+
+    def __init__(self, data: bytes, key: bytes) -> None:
+        self.data = data
+        self.key = key
+        self.pos = 0
+
+    def fail(self, reason: str) -> CorruptValue:
+        return CorruptValue(self.key, reason)
+
+    def varint(self, bits: int = 128) -> int:
+        """An unsigned LEB128 of at most ``bits`` bits, in its shortest form."""
+        data, pos = self.data, self.pos
+        value = shift = 0
+        while True:
+            if pos >= len(data):
+                raise self.fail(_RANGE)
+            byte = data[pos]
+            pos += 1
+            part = byte & 0x7F
+            if shift + 7 > bits and part >> (bits - shift):
+                raise self.fail(_RANGE)
+            value |= part << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift >= bits:
+                raise self.fail(_RANGE)
+        if byte == 0 and shift:
+            raise self.fail(_RANGE)
+        self.pos = pos
+        return value
+
+    def int64(self) -> int:
+        value = self.varint()
+        if value > _I64:
+            raise self.fail(_RANGE)
+        return value
+
+    def plus(self, base: int) -> int:
+        """base + the next number, which must stay an int64."""
+        step = self.int64()
+        if step > _I64 - base:
+            raise self.fail(_RANGE)
+        return base + step
+
+
+def _read_summary(r: _Reader) -> list[int]:
+    if r.pos >= len(r.data) or r.data[r.pos] != fmt.FORMAT:
+        raise r.fail(_NOT_FORMAT)
+    r.pos += 1
+    count = r.int64()
+    first_t = r.int64()
+    last_t = r.plus(first_t)
+    first_id = r.int64()
+    last_id = r.plus(first_id)
+    open_p, close_p, low = r.int64(), r.int64(), r.int64()
+    high = r.plus(low)
+    vol, buy, notional = r.varint(128), r.varint(128), r.varint(192)
+    if count < 1:
+        raise r.fail(_NO_TRADES)
+    return [
+        count,
+        first_t,
+        last_t,
+        first_id,
+        last_id,
+        open_p,
+        close_p,
+        low,
+        high,
+        vol,
+        buy,
+        notional,
+    ]
+
+
+def summary(value: bytes, key: bytes = b"?") -> tuple[int, ...]:
+    """(trades, first time, last time, first agg id, last agg id, open, close, low, high,
+    volume, taker-buy volume, notional) of a stored rollup value, without its levels."""
+    return tuple(_read_summary(_Reader(bytes(value), key)))
+
+
+def decode(value: bytes, key: bytes = b"?") -> Rollup:
+    """The Rollup of a stored value; CorruptValue (naming ``key``) on any inconsistency."""
+    r = _Reader(bytes(value), key)
+    head = _read_summary(r)
+    count, first_t, last_t, first_id, last_id, open_p, close_p, low, high, vol, buy, notional = head
+    n = r.int64()
+    if n < 1 or n > len(r.data) - r.pos:
+        raise r.fail(_LEVELS)
+    if r.pos + 2 > len(r.data):
+        raise r.fail(_RANGE)
+    k, j = r.data[r.pos], r.data[r.pos + 1]
+    r.pos += 2
+    if k > fmt.MAX_PRICE_EXP or j > fmt.MAX_QTY_EXP:
+        raise r.fail(_SCALE)
+    p_unit, q_unit = 10**k, 10**j
+    prices = []
+    price = 0
+    for i in range(n):
+        step = r.int64()
+        if i and not step:
+            raise r.fail(_ORDER)
+        if step * p_unit > _I64 - price:
+            raise r.fail(_RANGE)
+        price += step * p_unit
+        prices.append(price)
+    counts, codes = [], []
+    count_sum = 0
+    for _ in range(n):
+        word = r.varint()
+        if word >> 2 > _I64:
+            raise r.fail(_RANGE)
+        if word >> 2 < 1 or word & 3 > fmt.BUY_LISTED:
+            raise r.fail(_EMPTY_LEVEL)
+        counts.append(word >> 2)
+        codes.append(word & 3)
+        count_sum += word >> 2
+        if count_sum > _I64:
+            raise r.fail(_DISAGREE)
+    vols = []
+    vol_sum = notional_sum = 0
+    for price in prices:
+        v = r.varint() * q_unit
+        if v >= _U128:
+            raise r.fail(_RANGE)
+        vols.append(v)
+        vol_sum += v
+        notional_sum += price * v
+        if vol_sum >= _U128 or notional_sum >= _U192:
+            raise r.fail(_DISAGREE)
+    buys = []
+    buy_sum = 0
+    for code, v in zip(codes, vols, strict=True):
+        if code == fmt.BUY_NONE:
+            b = 0
+        elif code == fmt.BUY_ALL:
+            b = v
+        else:
+            b = r.varint() * q_unit
+            if b >= _U128:
+                raise r.fail(_RANGE)
+            if not 0 < b < v:
+                raise r.fail(_BUY)
+        buys.append(b)
+        buy_sum += b
+        if buy_sum >= _U128:
+            raise r.fail(_DISAGREE)
+    if r.pos != len(r.data):
+        raise r.fail(_TRAILING)
+    if (
+        count_sum != count
+        or vol_sum != vol
+        or buy_sum != buy
+        or notional_sum != notional
+        or prices[0] != low
+        or prices[-1] != high
+        or last_id - first_id < count - 1
+    ):
+        raise r.fail(_DISAGREE)
+    levels = {p: [v, b, c] for p, v, b, c in zip(prices, vols, buys, counts, strict=True)}
+    if open_p not in levels or close_p not in levels:
+        raise r.fail(_OPEN_CLOSE)
+    rollup = Rollup()
+    rollup._levels = levels
+    rollup.trade_count = count
+    rollup.first_time_ms, rollup.last_time_ms = first_t, last_t
+    rollup.first_agg_id, rollup.last_agg_id = first_id, last_id
+    rollup.open_price, rollup.close_price = open_p, close_p
+    rollup.volume, rollup.buy_volume, rollup.notional = vol, buy, notional
+    return rollup
+
+
+def split(
+    agg_id: Sequence[int],
+    time_ms: Sequence[int],
+    price: Sequence[int],
+    qty: Sequence[int],
+    is_buyer_maker: Sequence[bool],
+    period_ms: int,
+) -> dict[int, Rollup]:
+    """One Rollup per period [k*period_ms, (k+1)*period_ms) that holds trades, keyed by
+    the period's start."""
+    if period_ms < 1:
+        raise ValueError("period_ms must be positive")
+    out: dict[int, Rollup] = {}
+    n = len(agg_id)
+    i = 0
+    while i < n:
+        start = int(time_ms[i]) - int(time_ms[i]) % period_ms
+        j = i + 1
+        while j < n and start <= int(time_ms[j]) < start + period_ms:
+            j += 1
+        rollup = out.get(start)
+        if rollup is None:
+            rollup = out[start] = Rollup()
+        rollup.add_columns(agg_id, time_ms, price, qty, is_buyer_maker, i, j)
+        i = j
+    return out
+
+
+def bin_values(
+    pairs: Iterable[tuple[bytes, bytes]], origin: int, width: int, nbins: int
+) -> tuple[list[int], list[int], list[int]]:
+    """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width) of the
+    price levels of stored rollup values, given as (key, value) pairs; each value is
+    checked in full (CorruptValue names its key) before any of it is counted."""
+    if width <= 0 or nbins < 0:
+        raise ValueError("width must be positive and nbins non-negative")
+    volume = [0] * nbins
+    buy = [0] * nbins
+    count = [0] * nbins
+    for key, value in pairs:
+        rollup = decode(value, key)
+        low, high = rollup.min_price, rollup.max_price
+        assert low is not None and high is not None
+        if low < origin or (high - origin) // width >= nbins:
+            raise ValueError(f"prices {low}..{high} lie outside the {nbins} bins")
+        for price, (vol, buy_vol, n) in rollup._levels.items():
+            index = (price - origin) // width
+            volume[index] += vol
+            buy[index] += buy_vol
+            count[index] += n
+    return volume, buy, count

@@ -1,0 +1,329 @@
+"""Candles, footprints and cumulative volume delta, from the rollups where they can.
+
+An interval that is a whole number of minutes is summed from minute rollups (hour
+rollups when it is a whole number of hours), with raw trades only for the partial
+minutes at the window's edges; any other interval (1 s, 90 s) is summed from the trades.
+Intervals are aligned to multiples of their length since the Unix epoch (UTC), as the
+exchange's klines are: 1d candles open at 00:00 UTC. docs/ANALYTICS.md defines each figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from tradestore._compat import Rollup, rollup_decode, rollup_split, rollup_summary
+from tradestore.analytics._bars import (
+    Candle,
+    CandleSeries,
+    DeltaPoint,
+    Footprint,
+    FootprintCandle,
+    FootprintLevel,
+    VolumeDelta,
+)
+from tradestore.analytics._profile import check_window, tick_to_fixed
+from tradestore.analytics._results import fixed_to_decimal
+from tradestore.store import (
+    HOUR_MS,
+    MINUTE_MS,
+    Coverage,
+    _keys,
+    check_symbol,
+    coverage_from_range,
+    minute_summaries,
+    pyramid,
+    recorded_span,
+    whole_minutes,
+)
+
+MIN_INTERVAL_MS = 1000
+# A window of raw trades is read this many ms at a time, so memory stays bounded.
+RAW_CHUNK_MS = HOUR_MS
+
+# A summary: trades, first time, last time, first id, last id, open, close, low, high,
+# volume, taker-buy volume, notional (as rollup_summary returns it).
+Summary = list
+
+
+def _merge(into: Summary | None, head) -> Summary:
+    if into is None:
+        return list(head)
+    into[0] += head[0]
+    into[1] = min(into[1], head[1])
+    into[2] = max(into[2], head[2])
+    if head[3] < into[3]:
+        into[3], into[5] = head[3], head[5]
+    if head[4] > into[4]:
+        into[4], into[6] = head[4], head[6]
+    into[7] = min(into[7], head[7])
+    into[8] = max(into[8], head[8])
+    into[9] += head[9]
+    into[10] += head[10]
+    into[11] += head[11]
+    return into
+
+
+def _head(rollup) -> tuple:
+    return (
+        rollup.trade_count,
+        rollup.first_time_ms,
+        rollup.last_time_ms,
+        rollup.first_agg_id,
+        rollup.last_agg_id,
+        rollup.open_price,
+        rollup.close_price,
+        rollup.min_price,
+        rollup.max_price,
+        rollup.volume,
+        rollup.buy_volume,
+        rollup.notional,
+    )
+
+
+def check_interval(interval_ms: int, *, minutes: bool = False) -> int:
+    if not isinstance(interval_ms, int) or isinstance(interval_ms, bool):
+        raise TypeError("interval_ms must be an integer (milliseconds)")
+    if interval_ms < MIN_INTERVAL_MS:
+        raise ValueError(f"the interval must be at least 1 s, not {interval_ms} ms")
+    if minutes and interval_ms % MINUTE_MS:
+        raise ValueError(f"the interval must be a whole number of minutes, not {interval_ms} ms")
+    return interval_ms
+
+
+def _pieces(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int):
+    """(rollup pairs, raw trade column chunks) covering the window for this interval;
+    None: the interval cannot use rollups (or they are not kept)."""
+    if interval_ms % MINUTE_MS:
+        return None
+    return pyramid(store, symbol, start_ms, end_ms, hours=interval_ms % HOUR_MS == 0)
+
+
+def _raw_chunks(store, symbol: str, start_ms: int, end_ms: int) -> Iterator:
+    """The window's trades as column chunks of at most RAW_CHUNK_MS, skipping empty
+    stretches with one seek each."""
+    lo = start_ms
+    while lo <= end_ms:
+        nxt = store.next_trade_bound(symbol, lo)
+        if nxt is None or nxt > end_ms:
+            return
+        lo = max(lo, nxt)
+        hi = min(end_ms, lo - lo % RAW_CHUNK_MS + RAW_CHUNK_MS - 1)
+        yield store.query_columns(symbol, lo, hi)
+        lo = hi + 1
+
+
+def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int, use_rollups: bool):
+    """bucket start -> Summary of the window's trades, per interval."""
+    buckets: dict[int, Summary] = {}
+
+    def add_raw(cols) -> None:
+        if len(cols):
+            parts = rollup_split(
+                cols.agg_id, cols.time_ms, cols.price, cols.qty, cols.is_buyer_maker, interval_ms
+            )
+            for start, rollup in parts.items():
+                buckets[start] = _merge(buckets.get(start), _head(rollup))
+
+    state = store.rollup_state(symbol)
+    first, end = whole_minutes(start_ms, end_ms)
+    if (
+        not use_rollups
+        or interval_ms % MINUTE_MS
+        or state is None
+        or not state.kept
+        or first >= end
+    ):
+        for cols in _raw_chunks(store, symbol, start_ms, end_ms):
+            add_raw(cols)
+        return buckets
+    # Whole minutes from their summaries (rollup:c:, a few dozen bytes each), the
+    # partial minutes at the edges from their trades.
+    for key, value in minute_summaries(store, symbol, first, end):
+        ms = _keys.key_ms(key)
+        bucket = ms - ms % interval_ms
+        buckets[bucket] = _merge(buckets.get(bucket), rollup_summary(value, key))
+    if start_ms < first:
+        add_raw(store.query_columns(symbol, start_ms, first - 1))
+    if end <= end_ms:
+        add_raw(store.query_columns(symbol, end, end_ms))
+    return buckets
+
+
+def _coverage(store, symbol: str, start_ms: int, end_ms: int, total: Summary | None) -> Coverage:
+    return coverage_from_range(
+        None if total is None else total[3],
+        None if total is None else total[4],
+        0 if total is None else total[0],
+        store.gaps(symbol),
+        start_ms,
+        end_ms,
+        record=recorded_span(store, symbol),
+    )
+
+
+def _candle(start: int, interval_ms: int, s: Summary) -> Candle:
+    count, _t0, _t1, first_id, last_id, open_p, close_p, low, high, vol, buy, notional = s
+    vwap = None
+    if vol:
+        quotient, rest = divmod(notional, vol)  # notional is at 1e-16: the quotient at 1e-8
+        if 2 * rest > vol or (2 * rest == vol and quotient % 2):
+            quotient += 1
+        vwap = fixed_to_decimal(quotient)
+    volume = fixed_to_decimal(vol)
+    buy_volume = fixed_to_decimal(buy)
+    return Candle(
+        open_time_ms=start,
+        close_time_ms=start + interval_ms - 1,
+        open=fixed_to_decimal(open_p),
+        high=fixed_to_decimal(high),
+        low=fixed_to_decimal(low),
+        close=fixed_to_decimal(close_p),
+        volume=volume,
+        buy_volume=buy_volume,
+        sell_volume=fixed_to_decimal(vol - buy),
+        trade_count=count,
+        vwap=vwap,
+        first_agg_id=first_id,
+        last_agg_id=last_id,
+    )
+
+
+def _total(buckets: dict[int, Summary]) -> Summary | None:
+    """The summary of all buckets together (a new list; None: no trades)."""
+    total = None
+    for s in buckets.values():
+        total = _merge(total, s)
+    return total
+
+
+def candles(
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int = MINUTE_MS,
+    *,
+    use_rollups: bool = True,
+) -> CandleSeries:
+    """Candles of ``interval_ms`` (at least 1 s) over start_ms <= T <= end_ms.
+    ``use_rollups=False`` reads every trade (slower, the same result: for checking)."""
+    symbol = check_symbol(symbol)
+    check_window(start_ms, end_ms)
+    check_interval(interval_ms)
+    with store.reading():
+        buckets = _summaries(store, symbol, start_ms, end_ms, interval_ms, use_rollups)
+        total = _total(buckets)
+        coverage = _coverage(store, symbol, start_ms, end_ms, total)
+    return CandleSeries(
+        symbol=symbol,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval_ms=interval_ms,
+        candles=tuple(_candle(b, interval_ms, buckets[b]) for b in sorted(buckets)),
+        trade_count=0 if total is None else total[0],
+        coverage=coverage,
+    )
+
+
+def cumulative_volume_delta(
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int = MINUTE_MS,
+    *,
+    use_rollups: bool = True,
+) -> VolumeDelta:
+    """Taker-buy minus taker-sell volume per interval over start_ms <= T <= end_ms, and
+    its running sum from the window's start."""
+    series = candles(store, symbol, start_ms, end_ms, interval_ms, use_rollups=use_rollups)
+    points = []
+    running = Decimal(0)
+    buy = sell = Decimal(0)
+    for c in series.candles:
+        running += c.delta
+        buy += c.buy_volume
+        sell += c.sell_volume
+        points.append(
+            DeltaPoint(c.open_time_ms, c.buy_volume, c.sell_volume, c.trade_count, running)
+        )
+    return VolumeDelta(
+        symbol=series.symbol,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval_ms=interval_ms,
+        points=tuple(points),
+        buy_volume=buy,
+        sell_volume=sell,
+        trade_count=series.trade_count,
+        coverage=series.coverage,
+    )
+
+
+def footprint(
+    store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int = MINUTE_MS,
+    *,
+    tick_size: Decimal | str | None = None,
+    use_rollups: bool = True,
+) -> Footprint:
+    """Per candle of ``interval_ms`` (a whole number of minutes) over start_ms <= T <=
+    end_ms, per price (or per bin of ``tick_size``): taker-buy and taker-sell volume."""
+    symbol = check_symbol(symbol)
+    check_window(start_ms, end_ms)
+    check_interval(interval_ms, minutes=True)
+    width = 1 if tick_size is None else tick_to_fixed(tick_size)
+    buckets: dict[int, Rollup] = {}
+
+    def bucket(ms: int):
+        start = ms - ms % interval_ms
+        found = buckets.get(start)
+        if found is None:
+            found = buckets[start] = Rollup()
+        return found
+
+    with store.reading():
+        pieces = _pieces(store, symbol, start_ms, end_ms, interval_ms) if use_rollups else None
+        if pieces is None:
+            chunks = list(_raw_chunks(store, symbol, start_ms, end_ms))
+        else:
+            for key, value in pieces.values:
+                bucket(_keys.key_ms(key)).add(rollup_decode(value, key))
+            chunks = [pieces.raw] if pieces.raw is not None else []
+        for cols in chunks:
+            if len(cols):
+                parts = rollup_split(
+                    cols.agg_id, cols.time_ms, cols.price, cols.qty, cols.is_buyer_maker,
+                    interval_ms,
+                )  # fmt: skip
+                for start, rollup in parts.items():
+                    bucket(start).add(rollup)
+        heads = {start: list(_head(r)) for start, r in buckets.items()}
+        total = _total(heads)
+        coverage = _coverage(store, symbol, start_ms, end_ms, total)
+    out = []
+    for start in sorted(buckets):
+        levels = tuple(
+            FootprintLevel(
+                price=fixed_to_decimal(price),
+                buy_volume=fixed_to_decimal(buy),
+                sell_volume=fixed_to_decimal(vol - buy),
+                trade_count=n,
+            )
+            for price, vol, buy, n in buckets[start].levels(width)
+        )
+        out.append(FootprintCandle(_candle(start, interval_ms, heads[start]), levels))
+    return Footprint(
+        symbol=symbol,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval_ms=interval_ms,
+        tick_size=None if tick_size is None else fixed_to_decimal(width),
+        candles=tuple(out),
+        trade_count=0 if total is None else total[0],
+        coverage=coverage,
+    )

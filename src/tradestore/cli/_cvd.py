@@ -1,0 +1,76 @@
+"""``cvd``: cumulative volume delta (taker buys minus taker sells) by interval."""
+
+from __future__ import annotations
+
+import argparse
+
+from tradestore.cli import _common as c
+from tradestore.cli._output import Column, emit, field
+from tradestore.cli._profile import note_coverage
+
+FIELDS = (
+    "open_time",
+    "open_time_ms",
+    "buy_volume",
+    "sell_volume",
+    "delta",
+    "cumulative_delta",
+    "trade_count",
+)
+COLUMNS = [
+    field("open_time", "open time (UTC)"),
+    field("buy_volume", "taker buy", right=True, drop=2),
+    field("sell_volume", "taker sell", right=True, drop=2),
+    field("delta", right=True),
+    field("cumulative_delta", "cumulative", right=True),
+    Column("trades", lambda r: f"{r['trade_count']:,}", right=True, drop=1),
+]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "cvd",
+        help="cumulative volume delta (taker buys minus taker sells) by interval",
+        description="Per interval of a window: taker-buy volume, taker-sell volume, their "
+        "difference (the delta) and its running sum from the window's start (the cumulative "
+        "volume delta), exact. Intervals as for `candles`.",
+    )
+    c.add_db(p)
+    c.add_symbol(p)
+    c.add_window(p, default_hours=24.0)
+    c.add_interval(p, "1m")
+    c.add_limit(p, "intervals")
+    c.add_format(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tradestore.analytics import cumulative_volume_delta, interval_label
+
+    symbol = c.symbol_arg(args)
+    interval = c.interval_arg(args)
+    start, end = c.window_args(args)
+    c.check_span(start, end, interval)
+    with c.open_reader(args) as store:
+        result = cumulative_volume_delta(store, symbol, start, end, interval)
+        status = c.report_corrupt(store)
+    doc = result.to_json()
+    records = doc.pop("points")
+    limit = c.row_limit(args)
+    shown = records if limit is None else records[:limit]
+    emit(
+        args.format,
+        shown,
+        fields=FIELDS,
+        columns=COLUMNS,
+        document=doc,
+        rows_key="points",
+        title=f"{symbol} cumulative volume delta by {interval_label(interval)}, "
+        f"{doc['time_period_start']} .. {doc['time_period_end']}: delta {doc['delta']} "
+        f"(taker buy {doc['buy_volume']}, sell {doc['sell_volume']})",
+        footer=[] if result.coverage is None else [result.coverage.summary()],
+        more=len(records) - len(shown),
+    )
+    if args.format in ("csv", "jsonl"):
+        note_coverage(result)
+    return status
