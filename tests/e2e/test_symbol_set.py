@@ -24,9 +24,14 @@ def contiguous(ids: list[int]) -> bool:
     return bool(ids) and ids == list(range(ids[0], ids[-1] + 1))
 
 
-def flushed(recorder) -> bool:
-    stats = recorder.statistics()
-    return stats.buffered == 0 and stats.in_flight == 0
+def holds_all_sent(db, fx, symbol: str) -> bool:
+    """The store holds the last id the exchange sent ``symbol`` (one that is no longer
+    sent: unsubscribed or delisted). Read from the store, not from the recorder's
+    buffers: while other symbols trade, a moment with nothing buffered is too brief to
+    wait for."""
+    sent = fx.log.sent_ids(symbol)
+    with TradeStore(db, read_only=True) as store:
+        return bool(sent) and store.last_agg_id(symbol) == sent[-1]
 
 
 async def test_set_symbols_subscribes_and_unsubscribes_on_the_live_connection(tmp_path):
@@ -48,7 +53,7 @@ async def test_set_symbols_subscribes_and_unsubscribes_on_the_live_connection(tm
             assert removed["unsubscribed"] == {"stream-0": ["ETHUSDT"]}
             await wait_for(lambda: fx.subscriptions() == [("btcusdt@aggTrade", "bnbusdt@aggTrade")])
             await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored >= 300)
-            await wait_for(lambda: flushed(recorder))
+            await wait_for(lambda: holds_all_sent(db, fx, "ETHUSDT"), step=0.1)
             stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     assert fx.log.connections_opened == 1
@@ -120,7 +125,7 @@ async def test_all_follows_listings_and_delistings_with_the_quote_filter(tmp_pat
 
             await wait_for(caught_up, step=0.2)
             await wait_for(lambda: recorder.statistics().symbols["NEWUSDT"].last_id >= last_new)
-            await wait_for(lambda: flushed(recorder))
+            await wait_for(lambda: holds_all_sent(db, fx, "ETHUSDT"), step=0.1)
             stats = recorder.statistics()
         nursery.cancel_scope.cancel()
     assert set(stats.symbols) == {"BTCUSDT", "NEWUSDT"}
@@ -182,12 +187,15 @@ async def test_a_symbol_removed_and_added_again_goes_on_without_duplicates(tmp_p
             last = fx.log.generated_ids("ETHUSDT")[fx.generated("ETHUSDT") - 1]
             await wait_for(lambda: recorder.statistics().symbols["ETHUSDT"].last_id > last)
 
-            def filled() -> bool:
+            def stored_past_last_and_filled() -> bool:
+                # Read from the store, not the recorder's buffers: at 200 trades/s a
+                # moment with nothing buffered is too brief to wait for.
                 with TradeStore(db, read_only=True) as store:
-                    return all(g.status == "filled" for g in store.gaps("ETHUSDT"))
+                    stored_last = store.last_agg_id("ETHUSDT") or 0
+                    gaps = store.gaps("ETHUSDT")
+                return stored_last > last and all(g.status == "filled" for g in gaps)
 
-            await wait_for(filled, step=0.2)
-            await wait_for(lambda: flushed(recorder))
+            await wait_for(stored_past_last_and_filled, step=0.2)
         nursery.cancel_scope.cancel()
     eth = stored_ids(db, "ETHUSDT")  # raises if an id is stored twice
     assert contiguous(eth) and eth[-1] > last
