@@ -154,14 +154,18 @@ def start_exchange(args, symbols: list[str], work: Path) -> tuple[subprocess.Pop
     ):
         if value:
             argv += [flag, str(value)]
+    return launch_exchange(argv, work)
+
+
+def launch_exchange(argv: list[str], work: Path) -> tuple[subprocess.Popen, str]:
+    """Start the fake exchange ``argv`` (its log in ``work``): the process and its ws URL."""
     log = open(work / "exchange.log", "ab")  # noqa: SIM115 - lives as long as the child
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, env=child_env(), text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
         proc.kill()
         raise RuntimeError(f"the fake exchange did not start: {line!r} (see {log.name})")
-    ws_url = line.removeprefix("listening on ")
-    return proc, ws_url
+    return proc, line.removeprefix("listening on ")
 
 
 class Daemon:

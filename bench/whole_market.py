@@ -33,7 +33,6 @@ import json
 import platform
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from soak import Daemon, child_env, total
+from soak import Daemon, launch_exchange, total
 
 RESULTS = Path(__file__).parent / "results-whole-market.json"
 START_ID = 1_000_000
@@ -114,13 +113,7 @@ def start_exchange(args, symbols, listings, delistings, work: Path):
         argv += ["--listings", ",".join(listings)]
     if delistings:
         argv += ["--delistings", ",".join(delistings)]
-    log = open(work / "exchange.log", "ab")  # noqa: SIM115 - lives as long as the child
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, env=child_env(), text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"the fake exchange did not start: {line!r} (see {log.name})")
-    return proc, line.removeprefix("listening on ")
+    return launch_exchange(argv, work)
 
 
 def run(args) -> dict:

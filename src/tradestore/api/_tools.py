@@ -175,6 +175,14 @@ def _analysis() -> Iterator[None]:
         raise BadArgument(str(exc)) from None
 
 
+def _analyse(store, r: dict[str, Any], analysis, *args, **options):
+    """analysis(store, symbol, start_ms, end_ms, *args, **options) over the request's
+    symbol (one the store holds) and window, its refusals as answers."""
+    require_symbol(store, r["symbol"])
+    with _analysis():
+        return analysis(store, r["symbol"], r["start_ms"], r["end_ms"], *args, **options)
+
+
 def _bounded_bins(profile, args: dict[str, Any]) -> None:
     n = len(profile.bins)
     if n > MAX_BINS:
@@ -190,17 +198,14 @@ def _bounded_bins(profile, args: dict[str, Any]) -> None:
 def _answer_profile(store, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import volume_profile
 
-    require_symbol(store, r["symbol"])
-    with _analysis():
-        profile = volume_profile(
-            store,
-            r["symbol"],
-            r["start_ms"],
-            r["end_ms"],
-            tick_size=r["tick_size"],
-            bins=r["bins"],
-            value_area=r["value_area"],
-        )
+    profile = _analyse(
+        store,
+        r,
+        volume_profile,
+        tick_size=r["tick_size"],
+        bins=r["bins"],
+        value_area=r["value_area"],
+    )
     _bounded_bins(profile, r)
     return profile.to_json()
 
@@ -208,12 +213,9 @@ def _answer_profile(store, r: dict[str, Any]) -> dict[str, Any]:
 def _answer_vacuums(store, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import find_vacuums, volume_profile
 
-    require_symbol(store, r["symbol"])
+    profile = _analyse(store, r, volume_profile, tick_size=r["tick_size"], bins=r["bins"])
+    _bounded_bins(profile, r)
     with _analysis():
-        profile = volume_profile(
-            store, r["symbol"], r["start_ms"], r["end_ms"], tick_size=r["tick_size"], bins=r["bins"]
-        )
-        _bounded_bins(profile, r)
         report = find_vacuums(
             profile,
             threshold=r["threshold"],
@@ -325,36 +327,19 @@ def _check_footprint(args: dict[str, Any]) -> dict[str, Any]:
 def _answer_candles(store, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import candles
 
-    require_symbol(store, r["symbol"])
-    with _analysis():
-        series = candles(store, r["symbol"], r["start_ms"], r["end_ms"], r["interval_ms"])
-    return series.to_json()
+    return _analyse(store, r, candles, r["interval_ms"]).to_json()
 
 
 def _answer_cvd(store, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import cumulative_volume_delta
 
-    require_symbol(store, r["symbol"])
-    with _analysis():
-        result = cumulative_volume_delta(
-            store, r["symbol"], r["start_ms"], r["end_ms"], r["interval_ms"]
-        )
-    return result.to_json()
+    return _analyse(store, r, cumulative_volume_delta, r["interval_ms"]).to_json()
 
 
 def _answer_footprint(store, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import footprint
 
-    require_symbol(store, r["symbol"])
-    with _analysis():
-        result = footprint(
-            store,
-            r["symbol"],
-            r["start_ms"],
-            r["end_ms"],
-            r["interval_ms"],
-            tick_size=r["tick_size"],
-        )
+    result = _analyse(store, r, footprint, r["interval_ms"], tick_size=r["tick_size"])
     levels = sum(len(c.levels) for c in result.candles)
     if levels > MAX_LEVELS:
         raise BadArgument(

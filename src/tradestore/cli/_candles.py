@@ -7,7 +7,7 @@ import argparse
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
 from tradestore.cli._plot import add_plot, plot_request
-from tradestore.cli._profile import note_coverage
+from tradestore.cli._profile import coverage_footer, note_coverage
 
 FIELDS = (
     "open_time",
@@ -66,10 +66,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import candles, interval_label
 
-    symbol = c.symbol_arg(args)
-    interval = c.interval_arg(args)
-    start, end = c.window_args(args)
-    c.check_span(start, end, interval)
+    symbol, interval, start, end = c.interval_window_args(args)
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     with c.open_reader(args) as store:
         series = candles(store, symbol, start, end, interval)
@@ -77,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         status = c.report_corrupt(store)
     doc = series.to_json()
     records = doc.pop("candles")
-    limit = c.row_limit(args)
-    shown = records if limit is None else records[:limit]
+    shown, more = c.limited(args, records)
     emit(
         args.format,
         shown,
@@ -88,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
         rows_key="candles",
         title=f"{symbol} {interval_label(interval)} candles {doc['time_period_start']} .. "
         f"{doc['time_period_end']}: {len(records)} candles, {series.trade_count:,} trades",
-        footer=[] if series.coverage is None else [series.coverage.summary()],
-        more=len(records) - len(shown),
+        footer=coverage_footer(series),
+        more=more,
     )
     if args.format in ("csv", "jsonl"):
         note_coverage(series)

@@ -268,3 +268,33 @@ def check_span(start_ms: int, end_ms: int, interval_ms: int, limit: int = 1_000_
         raise UsageError(
             f"{count:,} intervals in the window: at most {limit:,} (a longer --interval?)"
         )
+
+
+def interval_window_args(
+    args: argparse.Namespace, *, minutes: bool = False, limit: int = 1_000_000
+) -> tuple[str, int, int, int]:
+    """(symbol, interval, start, end) of a by-interval command: --symbol, --interval and a
+    window making at most ``limit`` intervals."""
+    symbol = symbol_arg(args)
+    interval = interval_arg(args, minutes=minutes)
+    start, end = window_args(args)
+    check_span(start, end, interval, limit=limit)
+    return symbol, interval, start, end
+
+
+def check_tick_size(args: argparse.Namespace) -> None:
+    """Refuse a --tick-size that is not a positive price (an absent one is fine)."""
+    if args.tick_size is not None:
+        from tradestore.analytics import tick_to_fixed
+
+        try:
+            tick_to_fixed(args.tick_size)
+        except ValueError as exc:
+            raise UsageError(f"--tick-size: {exc}") from None
+
+
+def limited(args: argparse.Namespace, records: list) -> tuple[list, int]:
+    """(the records --limit shows, how many it leaves out)."""
+    limit = row_limit(args)
+    shown = records if limit is None else records[:limit]
+    return shown, len(records) - len(shown)

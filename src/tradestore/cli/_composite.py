@@ -7,7 +7,14 @@ import argparse
 from tradestore._timeparse import now_ms
 from tradestore.cli import _common as c
 from tradestore.cli._output import emit, field
-from tradestore.cli._profile import BIN_FIELDS, dump_json, note_coverage, print_profile
+from tradestore.cli._profile import (
+    BIN_FIELDS,
+    add_value_area,
+    check_value_area,
+    dump_json,
+    note_coverage,
+    print_profile,
+)
 
 DAY_MS = 86_400_000
 MAX_DAYS = 31
@@ -55,13 +62,7 @@ def register(subparsers) -> None:
         help="bin width, e.g. 10 (default: a round width giving about --bins bins)",
     )
     p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
-    p.add_argument(
-        "--value-area",
-        type=float,
-        default=0.70,
-        metavar="F",
-        help="fraction of the volume the value area holds (default: 0.70)",
-    )
+    add_value_area(p)
     p.add_argument(
         "--sessions", action="store_true", help="csv/jsonl: a row per day instead of per bin"
     )
@@ -78,19 +79,14 @@ def composite_window(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import composite_profile, tick_to_fixed
+    from tradestore.analytics import composite_profile
 
     symbol = c.symbol_arg(args)
     start, end = composite_window(args)
     if args.bins < 1:
         raise c.UsageError("--bins must be at least 1")
-    if not 0 < args.value_area <= 1:
-        raise c.UsageError("--value-area must be in (0, 1]")
-    if args.tick_size is not None:
-        try:
-            tick_to_fixed(args.tick_size)
-        except ValueError as exc:
-            raise c.UsageError(f"--tick-size: {exc}") from None
+    check_value_area(args)
+    c.check_tick_size(args)
     with c.open_reader(args) as store:
         try:
             result = composite_profile(

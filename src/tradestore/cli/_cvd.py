@@ -6,7 +6,7 @@ import argparse
 
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
-from tradestore.cli._profile import note_coverage
+from tradestore.cli._profile import coverage_footer, note_coverage
 
 FIELDS = (
     "open_time",
@@ -47,17 +47,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import cumulative_volume_delta, interval_label
 
-    symbol = c.symbol_arg(args)
-    interval = c.interval_arg(args)
-    start, end = c.window_args(args)
-    c.check_span(start, end, interval)
+    symbol, interval, start, end = c.interval_window_args(args)
     with c.open_reader(args) as store:
         result = cumulative_volume_delta(store, symbol, start, end, interval)
         status = c.report_corrupt(store)
     doc = result.to_json()
     records = doc.pop("points")
-    limit = c.row_limit(args)
-    shown = records if limit is None else records[:limit]
+    shown, more = c.limited(args, records)
     emit(
         args.format,
         shown,
@@ -68,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         title=f"{symbol} cumulative volume delta by {interval_label(interval)}, "
         f"{doc['time_period_start']} .. {doc['time_period_end']}: delta {doc['delta']} "
         f"(taker buy {doc['buy_volume']}, sell {doc['sell_volume']})",
-        footer=[] if result.coverage is None else [result.coverage.summary()],
-        more=len(records) - len(shown),
+        footer=coverage_footer(result),
+        more=more,
     )
     if args.format in ("csv", "jsonl"):
         note_coverage(result)

@@ -7,7 +7,7 @@ import argparse
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
 from tradestore.cli._plot import add_plot, plot_request
-from tradestore.cli._profile import note_coverage
+from tradestore.cli._profile import coverage_footer, note_coverage
 
 # A row per (candle, price level): flat, so csv and jsonl carry the whole footprint.
 FIELDS = (
@@ -56,17 +56,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import footprint, tick_to_fixed
+    from tradestore.analytics import footprint
 
-    symbol = c.symbol_arg(args)
-    interval = c.interval_arg(args, minutes=True)
-    start, end = c.window_args(args)
-    c.check_span(start, end, interval, limit=100_000)
-    if args.tick_size is not None:
-        try:
-            tick_to_fixed(args.tick_size)
-        except ValueError as exc:
-            raise c.UsageError(f"--tick-size: {exc}") from None
+    symbol, interval, start, end = c.interval_window_args(args, minutes=True, limit=100_000)
+    c.check_tick_size(args)
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     if picture is not None:
         columns = len(picture.plot.intervals(start, end, interval))
@@ -103,8 +96,7 @@ def _emit(args: argparse.Namespace, symbol: str, interval: int, result) -> None:
         for candle in doc["candles"]
         for level in candle["levels"]
     ]
-    limit = c.row_limit(args)
-    shown = records if limit is None else records[:limit]
+    shown, more = c.limited(args, records)
     emit(
         args.format,
         ({k: r[k] for k in FIELDS} for r in shown),
@@ -113,8 +105,8 @@ def _emit(args: argparse.Namespace, symbol: str, interval: int, result) -> None:
         title=f"{symbol} {interval_label(interval)} footprint {doc['time_period_start']} .. "
         f"{doc['time_period_end']}: {len(result.candles)} candles, {len(records)} price levels"
         + (f" (bins of {doc['tick_size']})" if doc["tick_size"] else ""),
-        footer=[] if result.coverage is None else [result.coverage.summary()],
-        more=len(records) - len(shown),
+        footer=coverage_footer(result),
+        more=more,
     )
     if args.format in ("csv", "jsonl"):
         note_coverage(result)

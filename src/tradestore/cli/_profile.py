@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from decimal import Decimal
@@ -30,13 +31,7 @@ def register(subparsers) -> None:
         "by default) shaded and any hole in the record marked.",
     )
     add_analytics_args(p)
-    p.add_argument(
-        "--value-area",
-        type=float,
-        default=0.70,
-        metavar="F",
-        help="fraction of the volume the value area holds (default: 0.70)",
-    )
+    add_value_area(p)
     p.set_defaults(func=run)
 
 
@@ -70,14 +65,59 @@ def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
         raise c.UsageError(str(exc)) from None
     if args.bins < 1:
         raise c.UsageError("--bins must be at least 1")
-    if args.tick_size is not None:
-        from tradestore.analytics import tick_to_fixed
-
-        try:
-            tick_to_fixed(args.tick_size)
-        except ValueError as exc:
-            raise c.UsageError(f"--tick-size: {exc}") from None
+    c.check_tick_size(args)
     return start, end
+
+
+def add_value_area(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--value-area",
+        type=float,
+        default=0.70,
+        metavar="F",
+        help="fraction of the volume the value area holds (default: 0.70)",
+    )
+
+
+def check_value_area(args: argparse.Namespace) -> None:
+    if not 0 < args.value_area <= 1:
+        raise c.UsageError("--value-area must be in (0, 1]")
+
+
+def add_vacuum_args(p: argparse.ArgumentParser, thin: str) -> None:
+    """--threshold (its help: a bin is ``thin`` below ...), --merge-bins, --merge-distance."""
+    from tradestore.analytics._vacuums import MERGE_BINS
+
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.20,
+        metavar="F",
+        help=f"a bin is {thin} below F x the median bin volume (default: 0.20)",
+    )
+    p.add_argument(
+        "--merge-bins",
+        type=int,
+        default=MERGE_BINS,
+        metavar="N",
+        help="merge two thin runs separated by at most N bins, none of them at or above the "
+        f"median volume (default: {MERGE_BINS}; 0 never merges)",
+    )
+    p.add_argument(
+        "--merge-distance",
+        type=float,
+        default=None,
+        metavar="F",
+        help="also require the runs to be closer than F x the mid price (default: no such cap)",
+    )
+
+
+def check_vacuum_args(args: argparse.Namespace) -> None:
+    distance = args.merge_distance
+    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
+        raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
+    if args.merge_bins < 0:
+        raise c.UsageError("--merge-bins must be 0 or more")
 
 
 def analyse(args: argparse.Namespace, analysis, *, then=None, **options):
@@ -116,8 +156,7 @@ BIN_FIELDS = (
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import volume_profile
 
-    if not 0 < args.value_area <= 1:
-        raise c.UsageError("--value-area must be in (0, 1]")
+    check_value_area(args)
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     profile, status, holes = analyse(
         args,
@@ -138,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
 
         status = max(status, picture.draw(find_vacuums(profile), holes))
     return status
+
+
+def coverage_footer(result) -> list[str]:
+    """The table's footer: the summary of the result's record, when it has one."""
+    return [] if result.coverage is None else [result.coverage.summary()]
 
 
 def note_coverage(profile) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 import time
 from pathlib import Path
 
 from tradestore._timeparse import format_duration_ms, format_time_ms
-from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.cli import _common as c
 from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._plot import load_plot, writable_target
-from tradestore.cli._profile import analytics_window
+from tradestore.cli._profile import (
+    add_vacuum_args,
+    add_value_area,
+    analytics_window,
+    check_vacuum_args,
+    check_value_area,
+)
 
 
 def register(subparsers) -> None:
@@ -44,48 +48,17 @@ def register(subparsers) -> None:
         help="bin width, e.g. 0.01 (default: a round width giving about --bins bins)",
     )
     p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
-    p.add_argument(
-        "--value-area",
-        type=float,
-        default=0.70,
-        metavar="F",
-        help="fraction of the volume the value area holds (default: 0.70)",
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=0.20,
-        metavar="F",
-        help="a bin is a vacuum below F x the median bin volume (default: 0.20)",
-    )
-    p.add_argument(
-        "--merge-bins",
-        type=int,
-        default=MERGE_BINS,
-        metavar="N",
-        help="merge two thin runs separated by at most N bins, none of them at or above the "
-        f"median volume (default: {MERGE_BINS}; 0 never merges)",
-    )
-    p.add_argument(
-        "--merge-distance",
-        type=float,
-        default=None,
-        metavar="F",
-        help="also require the runs to be closer than F x the mid price (default: no such cap)",
-    )
+    add_value_area(p)
+    add_vacuum_args(p, "a vacuum")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
-    if not 0 < args.value_area <= 1:
-        raise c.UsageError("--value-area must be in (0, 1]")
+    check_value_area(args)
+    check_vacuum_args(args)
     distance = args.merge_distance
-    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
-        raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
-    if args.merge_bins < 0:
-        raise c.UsageError("--merge-bins must be 0 or more")
     output = writable_target(args.output or f"{symbol}-report.html", "--output")
     plot = load_plot("report")
     print(

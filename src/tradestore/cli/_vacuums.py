@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from tradestore._timeparse import format_time_ms
-from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
 from tradestore.cli._plot import plot_request
-from tradestore.cli._profile import add_analytics_args, analyse, dump_json, note_coverage
+from tradestore.cli._profile import (
+    add_analytics_args,
+    add_vacuum_args,
+    analyse,
+    check_vacuum_args,
+    coverage_footer,
+    dump_json,
+    note_coverage,
+)
 
 
 def register(subparsers) -> None:
@@ -26,28 +32,7 @@ def register(subparsers) -> None:
         "not taken for a vacuum.",
     )
     add_analytics_args(p)
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=0.20,
-        metavar="F",
-        help="a bin is thin below F x the median bin volume (default: 0.20)",
-    )
-    p.add_argument(
-        "--merge-bins",
-        type=int,
-        default=MERGE_BINS,
-        metavar="N",
-        help="merge two thin runs separated by at most N bins, none of them at or above the "
-        f"median volume (default: {MERGE_BINS}; 0 never merges)",
-    )
-    p.add_argument(
-        "--merge-distance",
-        type=float,
-        default=None,
-        metavar="F",
-        help="also require the runs to be closer than F x the mid price (default: no such cap)",
-    )
+    add_vacuum_args(p, "thin")
     c.add_limit(p, "vacuums")
     p.set_defaults(func=run)
 
@@ -77,11 +62,8 @@ COLUMNS = [
 def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import liquidity_vacuums
 
+    check_vacuum_args(args)
     distance = args.merge_distance
-    if not (0 < args.threshold < math.inf and (distance is None or 0 <= distance < math.inf)):
-        raise c.UsageError("--threshold must be positive and --merge-distance non-negative")
-    if args.merge_bins < 0:
-        raise c.UsageError("--merge-bins must be 0 or more")
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     report, status, holes = analyse(
         args,
@@ -105,15 +87,14 @@ def print_report(args: argparse.Namespace, report) -> None:
         return
     # The records are the vacuums of the JSON document, lowest price first.
     records = report.to_json()["vacuums"]
-    limit = c.row_limit(args)
-    shown = records if limit is None else records[:limit]
+    shown, more = c.limited(args, records)
     p = report.profile
     title = (
         f"{p.symbol} liquidity vacuums {format_time_ms(p.start_ms)} .. "
         f"{format_time_ms(p.end_ms)}: {len(records)} (median bin volume "
         f"{decimal_str(report.median_volume)}, bin {decimal_str(p.bin_size)})"
     )
-    footer = [] if p.coverage is None else [p.coverage.summary()]
+    footer = coverage_footer(p)
     emit(
         args.format,
         shown,
@@ -121,7 +102,7 @@ def print_report(args: argparse.Namespace, report) -> None:
         columns=COLUMNS,
         title=title,
         footer=footer,
-        more=len(records) - len(shown),
+        more=more,
     )
     if args.format != "table":
         note_coverage(p)

@@ -18,7 +18,6 @@ panels' frames); per candle i (oldest first) ``candle-<i>`` (the body), ``candle
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -215,12 +214,9 @@ def draw_cvd(ax: Axes, series: CandleSeries) -> None:
 
 
 def _title(fig: Figure, ax: Axes, series: CandleSeries) -> None:
-    fig.suptitle(
+    heading = (
         f"{series.symbol} {interval_label(series.interval_ms)} candles  "
-        f"{format_time_ms(series.start_ms)} .. {format_time_ms(series.end_ms)}",
-        fontsize=13,
-        fontweight="bold",
-        color=s.TEXT,
+        f"{format_time_ms(series.start_ms)} .. {format_time_ms(series.end_ms)}"
     )
     candles = series.candles
     if candles:
@@ -233,12 +229,7 @@ def _title(fig: Figure, ax: Axes, series: CandleSeries) -> None:
         )
     else:
         line = "no trades in the window"
-    cover = series.coverage
-    complete = cover is None or cover.complete
-    if cover is not None:
-        chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))
-        line += "\n" + "\n".join(textwrap.wrap(cover.summary(), chars))
-    ax.set_title(line, fontsize=9, color=s.MUTED if complete else s.HOLE, loc="left")
+    s.titles(fig, ax, heading, line, series.coverage)
 
 
 def _legend(series: CandleSeries, holes: Sequence[RecordHole]) -> list:
@@ -247,11 +238,4 @@ def _legend(series: CandleSeries, holes: Sequence[RecordHole]) -> list:
         Patch(color=s.SELL, label="down candle / taker sell"),
         Line2D([], [], color="#1565c0", linewidth=1.2, label="cumulative volume delta"),
     ]
-    cover = series.coverage
-    if cover is not None and cover.not_recorded:
-        handles.append(
-            Patch(facecolor="#eeeeee", edgecolor=s.NOT_RECORDED, hatch="xx", label="not recorded")
-        )
-    if holes:
-        handles.append(Patch(facecolor="none", edgecolor=s.HOLE, hatch="\\\\", label="record hole"))
-    return handles
+    return handles + s.record_handles(series.coverage, holes)

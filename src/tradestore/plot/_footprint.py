@@ -19,7 +19,6 @@ to rows - 0.5, lowest price at the bottom), ``cell-<i>-<j>-buy`` and ``cell-<i>-
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -240,12 +239,9 @@ def _short(volume: Decimal) -> str:
 
 
 def _title(fig: Figure, ax: Axes, result: Footprint) -> None:
-    fig.suptitle(
+    heading = (
         f"{result.symbol} {interval_label(result.interval_ms)} footprint  "
-        f"{format_time_ms(result.start_ms)} .. {format_time_ms(result.end_ms)}",
-        fontsize=13,
-        fontweight="bold",
-        color=s.TEXT,
+        f"{format_time_ms(result.start_ms)} .. {format_time_ms(result.end_ms)}"
     )
     tick = result.tick_size
     bins = "every traded price" if tick is None else f"bins of {decimal_str(tick)}"
@@ -253,12 +249,7 @@ def _title(fig: Figure, ax: Axes, result: Footprint) -> None:
         f"{result.trade_count:,} trades in {len(result.candles):,} candles, {bins}  ·  "
         "each cell: taker sell | taker buy volume"
     )
-    cover = result.coverage
-    complete = cover is None or cover.complete
-    if cover is not None:
-        chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))
-        line += "\n" + "\n".join(textwrap.wrap(cover.summary(), chars))
-    ax.set_title(line, fontsize=9, color=s.MUTED if complete else s.HOLE, loc="left")
+    s.titles(fig, ax, heading, line, result.coverage)
 
 
 def _legend(result: Footprint, holes: Sequence[RecordHole]) -> list:
@@ -267,11 +258,4 @@ def _legend(result: Footprint, holes: Sequence[RecordHole]) -> list:
         Patch(color=s.BUY, label="taker buy (right half)"),
         Patch(facecolor="none", edgecolor=s.POC, linewidth=1.5, label="candle's POC"),
     ]
-    cover = result.coverage
-    if cover is not None and cover.not_recorded:
-        handles.append(
-            Patch(facecolor="#eeeeee", edgecolor=s.NOT_RECORDED, hatch="xx", label="not recorded")
-        )
-    if holes:
-        handles.append(Patch(facecolor="none", edgecolor=s.HOLE, hatch="\\\\", label="record hole"))
-    return handles
+    return handles + s.record_handles(result.coverage, holes)

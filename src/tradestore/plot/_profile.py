@@ -18,7 +18,6 @@ frame), ``bin-<i>-buy``/``bin-<i>-sell`` (bin i, lowest price first), ``poc``,
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -282,12 +281,9 @@ def _thin_runs(profile: VolumeProfile, low, high, vacuums: VacuumReport) -> list
 
 
 def _title(fig: Figure, ax: Axes, profile: VolumeProfile) -> None:
-    fig.suptitle(
+    heading = (
         f"{profile.symbol} volume profile  {format_time_ms(profile.start_ms)} .. "
-        f"{format_time_ms(profile.end_ms)}",
-        fontsize=13,
-        fontweight="bold",
-        color=s.TEXT,
+        f"{format_time_ms(profile.end_ms)}"
     )
     total = profile.total_volume
     va_pct = float(profile.value_area_volume / total * 100) if total else 100.0
@@ -298,12 +294,7 @@ def _title(fig: Figure, ax: Axes, profile: VolumeProfile) -> None:
         f"{decimal_str(profile.value_area_low)} .. {decimal_str(profile.value_area_high)} "
         f"({va_pct:.1f}%)"
     )
-    complete = cover is None or cover.complete
-    if cover is not None:
-        # About 7 px per character of 9 pt DejaVu Sans at 100 dpi, from the axes' left edge.
-        chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))
-        line += "\n" + "\n".join(textwrap.wrap(cover.summary(), chars))
-    ax.set_title(line, fontsize=9, color=s.MUTED if complete else s.HOLE, loc="left")
+    s.titles(fig, ax, heading, line, cover)
 
 
 def _legend(vacuums: VacuumReport | None, holes: Sequence[RecordHole]) -> list:
@@ -317,9 +308,7 @@ def _legend(vacuums: VacuumReport | None, holes: Sequence[RecordHole]) -> list:
         handles.append(
             Patch(facecolor="none", edgecolor=s.VACUUM, hatch="///", label="liquidity vacuum")
         )
-    if holes:
-        handles.append(Patch(facecolor="none", edgecolor=s.HOLE, hatch="\\\\", label="record hole"))
-    return handles
+    return handles + s.record_handles(None, holes)
 
 
 def _date(ms: float) -> float:

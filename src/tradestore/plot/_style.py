@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +138,30 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def titles(fig: Figure, ax: Any, heading: str, line: str, coverage: Any) -> None:
+    """The picture's ``heading`` and, above the axes, its summary ``line`` followed by the
+    record's coverage (in the hole colour when the record is incomplete)."""
+    fig.suptitle(heading, fontsize=13, fontweight="bold", color=TEXT)
+    complete = coverage is None or coverage.complete
+    if coverage is not None:
+        # About 7 px per character of 9 pt DejaVu Sans at 100 dpi, from the axes' left edge.
+        chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))
+        line += "\n" + "\n".join(textwrap.wrap(coverage.summary(), chars))
+    ax.set_title(line, fontsize=9, color=MUTED if complete else HOLE, loc="left")
+
+
+def record_handles(coverage: Any, holes: Sequence[Any]) -> list:
+    """Legend entries for the time outside the record (``coverage``: None leaves it out)
+    and for the holes in it."""
+    from matplotlib.patches import Patch
+
+    handles: list = []
+    if coverage is not None and coverage.not_recorded:
+        handles.append(
+            Patch(facecolor="#eeeeee", edgecolor=NOT_RECORDED, hatch="xx", label="not recorded")
+        )
+    if holes:
+        handles.append(Patch(facecolor="none", edgecolor=HOLE, hatch="\\\\", label="record hole"))
+    return handles

@@ -20,26 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from tradestore.store import _keys
 from tradestore.store._measure import Measure, measure
+from tradestore.store._pass import PassLogger, PassProgress, PassReport
 
 if TYPE_CHECKING:
     from tradestore.store._store import TradeStore
 
 log = logging.getLogger(__name__)
 
-LOG_EVERY_S = 5.0  # the default progress report: one log line this often
-
 
 @dataclass(frozen=True)
-class AdoptProgress:
+class AdoptProgress(PassProgress):
     """Where the pass is: ``symbol`` (the ``index``-th of ``symbols``), its trades read
     so far, and the share of the whole pass done (by key time within each symbol)."""
-
-    symbol: str
-    index: int
-    symbols: int
-    trades: int
-    fraction: float
-    elapsed_s: float
 
 
 @dataclass(frozen=True)
@@ -81,25 +73,8 @@ class SymbolAdoption:
 
 
 @dataclass(frozen=True)
-class AdoptReport:
-    symbols: tuple[SymbolAdoption, ...]
-    seconds: float
-
-    @property
-    def trades(self) -> int:
-        return sum(s.trades for s in self.symbols)
-
-    @property
-    def trades_per_s(self) -> float:
-        return self.trades / self.seconds if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "symbols": [s.as_dict() for s in self.symbols],
-            "trades": self.trades,
-            "seconds": round(self.seconds, 3),
-            "trades_per_s": round(self.trades_per_s),
-        }
+class AdoptReport(PassReport[SymbolAdoption]):
+    pass
 
 
 def adopt_symbols(
@@ -110,7 +85,9 @@ def adopt_symbols(
 ) -> AdoptReport:
     """Measure each symbol's batches and record its bookkeeping (one WriteBatch each)."""
     began = time.perf_counter()
-    report = progress or _Logger(store)
+    report = progress or PassLogger(
+        store, log, "%s: adopting %s (%d of %d): %d trades read, %.0f%% done"
+    )
     if symbols and progress is None:
         log.warning(
             "%s: adopting %d symbols written without full bookkeeping (%s): one pass over "
@@ -196,24 +173,3 @@ def _ms(key: bytes) -> int:
         return _keys.key_ms(key)
     except ValueError:
         return 0
-
-
-class _Logger:
-    """The default progress report: a log line every LOG_EVERY_S seconds."""
-
-    def __init__(self, store: TradeStore) -> None:
-        self.path = store.path
-        self.next_at = LOG_EVERY_S
-
-    def __call__(self, p: AdoptProgress) -> None:
-        if p.elapsed_s >= self.next_at:
-            self.next_at = p.elapsed_s + LOG_EVERY_S
-            log.info(
-                "%s: adopting %s (%d of %d): %d trades read, %.0f%% done",
-                self.path,
-                p.symbol,
-                p.index + 1,
-                p.symbols,
-                p.trades,
-                100 * p.fraction,
-            )

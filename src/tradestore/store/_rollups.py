@@ -39,6 +39,7 @@ from tradestore._errors import CorruptValue
 from tradestore.store import _keys
 from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
+from tradestore.store._pass import PassLogger, PassProgress, PassReport
 
 if TYPE_CHECKING:
     from tradestore.store._store import TradeStore
@@ -340,16 +341,9 @@ def _one(cols: TradeColumns):
 
 
 @dataclass(frozen=True)
-class RollupProgress:
+class RollupProgress(PassProgress):
     """Where a build is: ``symbol`` (the ``index``-th of ``symbols``), the trades
     summarised so far, and the share of the whole build done."""
-
-    symbol: str
-    index: int
-    symbols: int
-    trades: int
-    fraction: float
-    elapsed_s: float
 
 
 @dataclass(frozen=True)
@@ -377,28 +371,8 @@ class SymbolRollups:
 
 
 @dataclass(frozen=True)
-class RollupReport:
-    symbols: tuple[SymbolRollups, ...]
-    seconds: float
-
-    @property
-    def trades(self) -> int:
-        return sum(s.trades for s in self.symbols)
-
-    @property
-    def trades_per_s(self) -> float:
-        return self.trades / self.seconds if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "symbols": [s.as_dict() for s in self.symbols],
-            "trades": self.trades,
-            "seconds": round(self.seconds, 3),
-            "trades_per_s": round(self.trades_per_s),
-        }
-
-
-LOG_EVERY_S = 5.0
+class RollupReport(PassReport[SymbolRollups]):
+    pass
 
 
 def build(
@@ -417,7 +391,9 @@ def build(
     of the hour go and the new ones come in the same write.
     """
     began = time.perf_counter()
-    report = progress or _Logger(store)
+    report = progress or PassLogger(
+        store, log, "%s: building rollups of %s (%d of %d): %d trades, %.0f%% done"
+    )
     done: list[SymbolRollups] = []
     for index, symbol in enumerate(symbols):
         state = store.rollup_state(symbol)
@@ -519,27 +495,6 @@ def _build_symbol(
     if whole:
         store._set_rollup_state(symbol, RollupState())
     note(1.0)
-
-
-class _Logger:
-    """The default progress report: a log line every LOG_EVERY_S seconds."""
-
-    def __init__(self, store: TradeStore) -> None:
-        self.path = store.path
-        self.next_at = LOG_EVERY_S
-
-    def __call__(self, p: RollupProgress) -> None:
-        if p.elapsed_s >= self.next_at:
-            self.next_at = p.elapsed_s + LOG_EVERY_S
-            log.info(
-                "%s: building rollups of %s (%d of %d): %d trades, %.0f%% done",
-                self.path,
-                p.symbol,
-                p.index + 1,
-                p.symbols,
-                p.trades,
-                100 * p.fraction,
-            )
 
 
 # ---------------------------------------------------------------------- reading

@@ -409,24 +409,45 @@ class TradeStore:
             _rollups.apply(wb, _rollups.drop_all(symbol))
             _book.put_rollups(wb, symbol, None)
             return
-        working = RollupState(set(state.open_hours))
-        try:
+
+        def ops_for(working: RollupState) -> list[_rollups.Op]:
             cols = _rollups._distinct(decode_columns(pairs, 0, _keys.MAX_MS))
-            ops = _rollups.ops_for_trades(
+            return _rollups.ops_for_trades(
                 self, symbol, working, cols, stored=not first, hot=self._hot_minutes
             )
+
+        self._change_rollups(
+            wb,
+            symbol,
+            book,
+            state,
+            ops_for,
+            "storing trades",
+            "%s: price-level rollups switched off (%s); analytics read the trades "
+            "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
+            "them again",
+        )
+
+    def _change_rollups(
+        self,
+        wb: rocksdict.WriteBatch,
+        symbol: str,
+        book: SymbolBook,
+        state: RollupState,
+        ops_for: Callable[[RollupState], list[_rollups.Op]],
+        doing: str,
+        message: str,
+    ) -> None:
+        """Put the rollup changes ``ops_for`` computes into the WriteBatch; a change
+        that cannot be kept exact switches the symbol's rollups off instead (logged with
+        ``message``: symbol, error, path, symbol), and never fails the write."""
+        working = RollupState(set(state.open_hours))
+        try:
+            ops = ops_for(working)
         except (CorruptValue, FixedPointError) as exc:
-            working = RollupState(off=f"switched off while storing trades: {exc}")
+            working = RollupState(off=f"switched off while {doing}: {exc}")
             ops = []
-            log.error(
-                "%s: price-level rollups switched off (%s); analytics read the trades "
-                "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
-                "them again",
-                symbol,
-                exc,
-                self.path,
-                symbol,
-            )
+            log.error(message, symbol, exc, self.path, symbol)
         _rollups.apply(wb, ops)
         if working != state:
             book.rollups = working
@@ -830,26 +851,18 @@ class TradeStore:
         state = book.rollups
         if state is None or not state.kept:
             return
-        working = RollupState(set(state.open_hours))
-        try:
-            ops = _rollups.ops_for_delete(
+        self._change_rollups(
+            wb,
+            symbol,
+            book,
+            state,
+            lambda working: _rollups.ops_for_delete(
                 self, symbol, working, lower_ms, upper_ms, self.margins(symbol)
-            )
-        except (CorruptValue, FixedPointError) as exc:
-            working = RollupState(off=f"switched off while deleting trades: {exc}")
-            ops = []
-            log.error(
-                "%s: price-level rollups switched off (%s); `tradestore-trio rollups "
-                "rebuild --db %s --symbol %s` builds them again",
-                symbol,
-                exc,
-                self.path,
-                symbol,
-            )
-        _rollups.apply(wb, ops)
-        if working != state:
-            book.rollups = working
-            _book.put_rollups(wb, symbol, working)
+            ),
+            "deleting trades",
+            "%s: price-level rollups switched off (%s); `tradestore-trio rollups "
+            "rebuild --db %s --symbol %s` builds them again",
+        )
 
     # ------------------------------------------------------------------ rollups
 
