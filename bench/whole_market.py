@@ -136,8 +136,11 @@ def run(args) -> dict:
         time.sleep(max(args.seconds + 1.0 - (time.monotonic() - t0), 0))
         timeline["generation_over_s"] = time.monotonic() - t0
         deadline = time.monotonic() + args.drain_timeout
+        # A listing made near the end is found at the next exchangeInfo read (then its
+        # ids are caught up): the drain lasts at least two read intervals.
+        settled = time.monotonic() + 2 * args.exchange_info_interval
         stable, previous = 0, None
-        while time.monotonic() < deadline and stable < 3:
+        while time.monotonic() < deadline and (stable < 3 or time.monotonic() < settled):
             time.sleep(1.0)
             snap = daemon.scrape()
             stored = total(snap, "trades_stored") if snap else None

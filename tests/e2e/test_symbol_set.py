@@ -200,3 +200,33 @@ async def test_a_symbol_removed_and_added_again_goes_on_without_duplicates(tmp_p
     eth = stored_ids(db, "ETHUSDT")  # raises if an id is stored twice
     assert contiguous(eth) and eth[-1] > last
     assert eth[0] == fx.log.sent_ids("ETHUSDT")[0]
+
+
+async def test_a_listing_that_went_quiet_before_its_first_live_trade_is_caught_up(tmp_path):
+    """A new listing trades while no frame reaches the recorder, then goes quiet for
+    good: the recorder, finding it in exchangeInfo, asks REST for its first and latest
+    trades at once instead of waiting for a live trade that never comes."""
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT",), rate=50.0, start_on_first_subscriber=False)
+    db = tmp_path / "db"
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        cfg = recorder_config(fx, db, symbols=("ALL",), quote=("USDT",), exchange_info_interval=0.5)
+        recorder = await nursery.start(run, cfg)
+        with trio.fail_after(60):
+            await wait_for(lambda: recorder.statistics().symbols["BTCUSDT"].stored >= 5)
+            fx.set_silent(True)  # no data frame reaches the recorder from here
+            fx.list_symbol("NEWUSDT", rate=100.0)
+            await fx.wait_generated("NEWUSDT", 30)
+            fx.hush("NEWUSDT")
+            fx.set_silent(False)
+            generated = fx.log.generated_ids("NEWUSDT")
+
+            def all_stored() -> bool:
+                with TradeStore(db, read_only=True) as store:
+                    return store.last_agg_id("NEWUSDT") == generated[-1]
+
+            await wait_for(all_stored, step=0.2)
+            stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats.symbols["NEWUSDT"].last_received_ms is None  # nothing of it arrived live
+    assert fx.log.sent_ids("NEWUSDT") == []
+    assert stored_ids(db, "NEWUSDT") == generated  # every id, once, from the first

@@ -189,6 +189,15 @@ class FakeExchange:
         log.info("delisted %s", symbol)
         self._notify(symbol)
 
+    def hush(self, symbol: str) -> None:
+        """Stop trading ``symbol`` while it stays listed (TRADING): an illiquid symbol
+        that has gone quiet, for as long as the run lasts."""
+        symbol = self._symbol(symbol)
+        scope = self._generators.pop(symbol, None)
+        if scope is not None:
+            scope.cancel()
+        log.info("%s went quiet", symbol)
+
     def listed(self) -> list[str]:
         """The symbols trading now."""
         return [s for s, status in self.status.items() if status == TRADING]

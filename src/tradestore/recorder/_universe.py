@@ -256,6 +256,11 @@ class Universe:
                 if first_ms >= since_ms:
                     recorder.batcher.begin_at(symbol, first_id, first_ms)
                     self.counters.catch_ups += 1
+                    if recorder.stalls is not None:
+                        # Ask for its latest trade at once, as for every symbol at start:
+                        # a listing that went quiet before its first live trade would
+                        # otherwise hide what it traded until it trades again.
+                        recorder.stalls.catch_up([symbol])
                     log.info(
                         "%s: new listing, recorded from its first trade (agg id %d); the "
                         "trades before the subscription are backfilled",
