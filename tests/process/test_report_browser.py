@@ -72,9 +72,16 @@ async def test_report_renders_offline_in_chromium(tmp_path):
     # Nothing but the file itself and the pictures it carries.
     assert page.requests[0] == url
     assert [u for u in page.requests if u != url and not u.startswith("data:")] == []
-    # The profile picture decoded at its size (1200 x 800 px drawn as 864 x 576 pt).
-    assert images == [[True, 1152, 768]]
-    assert sections == ["Volume profile", "Liquidity vacuums", "Record", "How this report was made"]
+    # The profile and the candles pictures, each decoded at its size (1200 x 800 px drawn
+    # as 864 x 576 pt).
+    assert images == [[True, 1152, 768], [True, 1152, 768]]
+    assert sections == [
+        "Volume profile",
+        "Liquidity vacuums",
+        "Candles and cumulative volume delta",
+        "Record",
+        "How this report was made",
+    ]
     assert badge == "record complete"
 
     pixels = imread(io.BytesIO(shot), format="png")
