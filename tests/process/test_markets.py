@@ -160,7 +160,12 @@ async def test_each_market_records_and_backfills_over_its_own_paths(tmp_path, ma
     exchange, ws_url = await start_exchange(fx_argv, tmp_path / "exchange.log")
     rest_url = ws_url.replace("ws://", "http://")
     log_path = tmp_path / "daemon.log"
-    argv = ["--market", market, "--db", str(db), "--endpoint", ws_url]
+    # A withheld trade that is a symbol's last one shows no jump (no later trade comes):
+    # only a check against REST reveals it, once the connection has been silent for
+    # watchdog_floor seconds or the symbol for stall_floor (30 and 60 in production).
+    config = tmp_path / "recorder.toml"
+    config.write_text("watchdog_floor = 2.0\nstall_floor = 2.0\n")
+    argv = ["--market", market, "--db", str(db), "--endpoint", ws_url, "--config", str(config)]
     argv += ["--rest-endpoint", rest_url, "--retention-days", "0"]
     proc = await start_daemon(argv, log_path)
     try:
