@@ -304,7 +304,9 @@ cdef class Rollup:
         self.count = 0
         self.vol_sum = self.buy_sum = self.not_lo = 0
         self.not_hi = 0
-        self._rehash(256)
+        # Small to start: most rollups the writer builds (a symbol's trades of one
+        # flush in one minute) hold a handful of levels, and thousands live at once.
+        self._rehash(16)
 
     def __dealloc__(self):
         free(self.lv)
@@ -364,7 +366,7 @@ cdef class Rollup:
             if self.used >= 2**31 - 1:
                 raise MemoryError("more than 2**31 price levels")
             if self.used == self.cap:
-                cap = max(256, self.cap * 2)
+                cap = max(8, self.cap * 2)
                 grown = <Level*>realloc(self.lv, cap * sizeof(Level))
                 if grown == NULL:
                     raise MemoryError()
@@ -948,6 +950,47 @@ def split(agg_id, time_ms, price, qty, is_buyer_maker, period_ms):
         rollup._add_rows(ids, times, prices, qtys, sides, i, j)
         i = j
     return out
+
+
+def split_segments(agg_id, time_ms, price, qty, is_buyer_maker, bounds, period_ms):
+    """split() of each [lo, hi) of ``bounds`` within the columns: one dict per segment.
+    The writer decodes the new trades of every symbol of a flush at once and splits each
+    symbol's segment here, with one set of column views for them all."""
+    cdef int64_t period = period_ms
+    if period < 1:
+        raise ValueError("period_ms must be positive")
+    cdef const int64_t[::1] ids = np.ascontiguousarray(agg_id, dtype=np.int64)
+    cdef const int64_t[::1] times = np.ascontiguousarray(time_ms, dtype=np.int64)
+    cdef const int64_t[::1] prices = np.ascontiguousarray(price, dtype=np.int64)
+    cdef const int64_t[::1] qtys = np.ascontiguousarray(qty, dtype=np.int64)
+    cdef const uint8_t[::1] sides = np.ascontiguousarray(
+        is_buyer_maker, dtype=np.bool_).view(np.uint8)
+    cdef Py_ssize_t n = ids.shape[0]
+    if not (times.shape[0] == prices.shape[0] == qtys.shape[0] == sides.shape[0] == n):
+        raise ValueError("columns of different lengths")
+    cdef Py_ssize_t lo, hi, i, j
+    cdef int64_t start, t
+    cdef Rollup rollup
+    result = []
+    for bound in bounds:
+        lo, hi = bound
+        if not 0 <= lo <= hi <= n:
+            raise ValueError(f"segment {lo}..{hi} outside the {n} rows")
+        out = {}
+        i = lo
+        while i < hi:
+            t = times[i]
+            start = t - t % period if t >= 0 else t - ((t % period) + period) % period
+            j = i + 1
+            while j < hi and start <= times[j] < start + period:
+                j += 1
+            rollup = out.get(start)
+            if rollup is None:
+                rollup = out[start] = Rollup()
+            rollup._add_rows(ids, times, prices, qtys, sides, i, j)
+            i = j
+        result.append(out)
+    return result
 
 
 def bin_values(pairs, origin, width, nbins):

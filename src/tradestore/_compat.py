@@ -71,6 +71,7 @@ parse_agg_trade = MODULES["parse"].parse_agg_trade
 parse_row = MODULES["parse"].parse_row
 Rollup = MODULES["rollup"].Rollup
 rollup_split = MODULES["rollup"].split
+rollup_split_segments = MODULES["rollup"].split_segments
 rollup_summary = MODULES["rollup"].summary
 rollup_decode = MODULES["rollup"].decode
 rollup_bin_values = MODULES["rollup"].bin_values
@@ -93,6 +94,7 @@ __all__ = [
     "rollup_bin_values",
     "rollup_decode",
     "rollup_split",
+    "rollup_split_segments",
     "rollup_summary",
     "twins",
 ]

@@ -63,6 +63,27 @@ def _facts(r):
 
 
 @SETTINGS
+@given(columns(), st.sampled_from([1000, 60_000]), st.data())
+def test_split_segments_is_split_of_each_segment(cols, period, data):
+    n = len(cols[0])
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=5)))
+    bounds = list(zip([0, *cuts], [*cuts, n], strict=True))
+    for module in (pure, compiled):
+        got = module.split_segments(*cols, bounds, period)
+        assert len(got) == len(bounds)
+        for (lo, hi), parts in zip(bounds, got, strict=True):
+            want = module.split(*(c[lo:hi] for c in cols), period)
+            assert parts.keys() == want.keys()
+            for start in want:
+                assert _facts(parts[start]) == _facts(want[start])
+                assert parts[start].encode() == want[start].encode()
+    with pytest.raises(ValueError, match="outside"):
+        compiled.split_segments(*cols, [(0, n + 1)], period)
+    with pytest.raises(ValueError, match="outside"):
+        pure.split_segments(*cols, [(0, n + 1)], period)
+
+
+@SETTINGS
 @given(columns(), st.sampled_from([1, 1000, 60_000, 3_600_000]))
 def test_split_encode_and_read_agree(cols, period):
     a, b = pure.split(*cols, period), compiled.split(*cols, period)

@@ -29,7 +29,7 @@ from tradestore.analytics import (
     footprint,
     volume_profile,
 )
-from tradestore.store import verify
+from tradestore.store import _rollups, verify
 from tradestore.store._keys import MAX_MS
 from tradestore.store._rollups import check
 
@@ -85,6 +85,21 @@ def records(draw):
     return trades, [batches[b] for b in plan], cut
 
 
+# How the writer closes the minutes near the newest trade (_rollups.ops_for_trades):
+# (grace ms, minutes per write, hours per write). A long grace opens every minute; a
+# budget of 0 never closes one, so readers take the trades of all of them.
+CLOSING = st.sampled_from(
+    [
+        (10_000, 200, 16),
+        (0, 200, 16),
+        (10_000, 1, 1),
+        (7_200_000, 0, 0),
+        (7_200_000, 2, 1),
+        (61_000, 3, 0),
+    ]
+)
+
+
 @st.composite
 def windows(draw, trades):
     lo = trades[0].time_ms - 70_000
@@ -102,9 +117,15 @@ def windows(draw, trades):
     return a, b
 
 
-def _write(path: Path, plan, cut, trades) -> None:
-    with TradeStore(path) as store:
-        for batch in plan:
+def _write(path: Path, plan, cut, trades, reopen_at: int | None = None) -> None:
+    """The plan written in order; ``reopen_at``: the store is closed and opened again
+    before that batch (the sums of the open minutes are lost with the handle)."""
+    store = TradeStore(path)
+    try:
+        for index, batch in enumerate(plan):
+            if index == reopen_at:
+                store.close()
+                store = TradeStore(path)
             store.write_batches({SYMBOL: batch})
         if cut is not None:
             from_start, index = cut
@@ -113,6 +134,9 @@ def _write(path: Path, plan, cut, trades) -> None:
                 store.delete_batches(SYMBOL, None, key_ms)
             else:
                 store.delete_batches(SYMBOL, key_ms, MAX_MS)
+            store.write_batches({SYMBOL: []})
+    finally:
+        store.close()
 
 
 def _same(fn, *args, **kwargs):
@@ -130,9 +154,14 @@ def _same(fn, *args, **kwargs):
 @given(st.data())
 def test_pyramid_equals_raw_for_every_window(data):
     trades, plan, cut = data.draw(records())
-    with tempfile.TemporaryDirectory() as tmp:
+    grace, minutes, hours = data.draw(CLOSING)
+    reopen_at = data.draw(st.one_of(st.none(), st.integers(0, len(plan))))
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as tmp:
+        mp.setattr(_rollups, "CLOSE_GRACE_MS", grace)
+        mp.setattr(_rollups, "CLOSE_MINUTES_PER_WRITE", minutes)
+        mp.setattr(_rollups, "CLOSE_HOURS_PER_WRITE", hours)
         db = Path(tmp) / "db"
-        _write(db, plan, cut, trades)
+        _write(db, plan, cut, trades, reopen_at)
         with TradeStore(db, read_only=True) as store:
             state = store.rollup_state(SYMBOL)
             assert state is not None and state.kept  # the pyramid is what gets compared

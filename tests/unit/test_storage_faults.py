@@ -22,6 +22,10 @@ def damaged(tmp_path):
             store.store_batch(
                 "BTCUSDT", make_trades(100, start_id=1 + i * 100, start_ms=T0 + i * 1000)
             )
+        # A later trade elsewhere: the writer summarises BTCUSDT's minute, which it kept
+        # open (read from its trades) while it was the newest.
+        store.store_batch("ETHUSDT", make_trades(1, start_ms=T0 + 120_000))
+        assert not store.rollup_state("BTCUSDT").open_minutes  # type: ignore[union-attr]
         store.db.put(BAD_KEY, b"\x92\x95\xa5garbage")
     return db
 

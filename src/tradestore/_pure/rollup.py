@@ -483,6 +483,36 @@ def split(
     return out
 
 
+def split_segments(
+    agg_id: Sequence[int],
+    time_ms: Sequence[int],
+    price: Sequence[int],
+    qty: Sequence[int],
+    is_buyer_maker: Sequence[bool],
+    bounds: Iterable[tuple[int, int]],
+    period_ms: int,
+) -> list[dict[int, Rollup]]:
+    """split() of each [lo, hi) of ``bounds`` within the columns: one dict per segment."""
+    if period_ms < 1:
+        raise ValueError("period_ms must be positive")
+    n = len(agg_id)
+    result = []
+    for lo, hi in bounds:
+        if not 0 <= lo <= hi <= n:
+            raise ValueError(f"segment {lo}..{hi} outside the {n} rows")
+        result.append(
+            split(
+                agg_id[lo:hi],
+                time_ms[lo:hi],
+                price[lo:hi],
+                qty[lo:hi],
+                is_buyer_maker[lo:hi],
+                period_ms,
+            )
+        )
+    return result
+
+
 def bin_values(
     pairs: Iterable[tuple[bytes, bytes]], origin: int, width: int, nbins: int
 ) -> tuple[list[int], list[int], list[int]]:

@@ -32,6 +32,7 @@ from tradestore.store import (
     check_symbol,
     coverage_from_range,
     minute_summaries,
+    open_runs,
     pyramid,
     recorded_span,
     whole_minutes,
@@ -143,6 +144,8 @@ def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int,
         ms = _keys.key_ms(key)
         bucket = ms - ms % interval_ms
         buckets[bucket] = _merge(buckets.get(bucket), rollup_summary(value, key))
+    for lo, hi in open_runs(state, [(first, end)]):  # minutes not summarised yet
+        add_raw(store.query_columns(symbol, lo, hi - 1))
     if start_ms < first:
         add_raw(store.query_columns(symbol, start_ms, first - 1))
     if end <= end_ms:

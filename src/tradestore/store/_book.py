@@ -32,19 +32,32 @@ class RollupState:
     writable open builds them. ``off`` says why they were switched off (a value that
     could not be summarised exactly, or a corrupt rollup): readers ignore them until
     ``tradestore-trio rollups rebuild`` builds them again. ``open_hours`` are the hours
-    (start ms) whose minutes are summarised but not the hour itself yet: readers take
-    their minutes, and a write that reaches a later hour summarises them.
+    (start ms) not summarised yet: readers take their minutes. ``open_minutes`` are the
+    minutes (start ms) near the newest trade whose rollups are not written yet: readers
+    take their trades. The writer summarises both a little at a time once the newest
+    trade it stored has passed them (``_rollups.close_due``).
+
+    Version 2 added ``open_minutes``. A version-1 program reading a version-2 state sees
+    an unknown version and reads the trades instead, which is slower but correct.
     """
 
     open_hours: set[int] = field(default_factory=set)
     off: str | None = None
+    open_minutes: set[int] = field(default_factory=set)
 
     @property
     def kept(self) -> bool:
         return self.off is None
 
+    @property
+    def has_open(self) -> bool:
+        return bool(self.open_hours or self.open_minutes)
+
+    def copy(self) -> RollupState:
+        return RollupState(set(self.open_hours), self.off, set(self.open_minutes))
+
     def to_bytes(self) -> bytes:
-        doc: dict = {"v": 1, "open": sorted(self.open_hours)}
+        doc: dict = {"v": 2, "open": sorted(self.open_hours), "open_m": sorted(self.open_minutes)}
         if self.off is not None:
             doc["off"] = self.off
         return msgpack.packb(doc)
@@ -53,9 +66,13 @@ class RollupState:
     def from_bytes(cls, raw: bytes) -> RollupState:
         try:
             doc = msgpack.unpackb(raw)
-            if doc.get("v") != 1:
+            if doc.get("v") not in (1, 2):
                 return cls(off=f"unknown rollup state version {doc.get('v')!r}")
-            return cls({int(h) for h in doc.get("open", ())}, doc.get("off"))
+            return cls(
+                {int(h) for h in doc.get("open", ())},
+                doc.get("off"),
+                {int(m) for m in doc.get("open_m", ())},
+            )
         except (ValueError, TypeError, AttributeError, msgpack.UnpackException):
             return cls(off="unreadable rollup state")
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 TRADES = b"trades:"
@@ -33,6 +34,18 @@ _SYMBOL_RE = re.compile(r"[A-Z0-9](?:[A-Z0-9_]{0,28}[A-Z0-9])")
 
 def check_symbol(symbol: str) -> str:
     """Normalise a symbol to Binance's upper-case form, rejecting anything else."""
+    if type(symbol) is str:
+        return _check_text(symbol)
+    return _check(symbol)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _check_text(symbol: str) -> str:
+    # Every write checks each of its symbols: a whole market's 2,000 once each.
+    return _check(symbol)
+
+
+def _check(symbol: str) -> str:
     if not isinstance(symbol, str):
         raise ValueError(f"symbol must be a string, not {type(symbol).__name__}")
     normal = symbol.strip().upper()
@@ -74,6 +87,7 @@ def gap_key(symbol: str, first_missing_id: int) -> bytes:
     return gaps_prefix(symbol) + b"%020d" % first_missing_id
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def meta_key(name: str, symbol: str | None = None) -> bytes:
     return META + name.encode("ascii") + (b":" + symbol.encode("ascii") if symbol else b"")
 

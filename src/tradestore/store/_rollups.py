@@ -165,22 +165,29 @@ def ops_for_trades(
     store: TradeStore,
     symbol: str,
     state: RollupState,
-    cols: TradeColumns,
+    deltas: dict[int, Any],
     *,
     stored: bool = True,
     hot: dict | None = None,
+    clock: int = 0,
+    touched: set[int] | None = None,
 ) -> list[Op]:
-    """The changes that add the trades of ``cols`` (new, each id once) to the symbol's
-    rollups; ``state.open_hours`` is updated. ``stored`` False: the symbol has no rollups
-    yet (its first trades). Raises CorruptValue when a stored rollup cannot be read (the
-    caller switches the symbol's rollups off).
+    """The changes that add new trades (each id once), given as ``deltas`` (one Rollup
+    per minute, keyed by its start: ``split_columns``), to the symbol's rollups;
+    ``state`` is updated. ``stored`` False: the symbol has no rollups yet (its
+    first trades). Raises CorruptValue when a stored rollup cannot be read (the caller
+    switches the symbol's rollups off).
 
-    ``hot`` (symbol -> (key, value, Rollup)) keeps the minute last written per symbol
-    decoded: the live recorder rewrites the same minute every second, and a stored value
-    equal to the one remembered is not decoded again.
+    A minute within CLOSE_GRACE_MS of ``clock`` (the newest trade time the writer has
+    stored) that has no rollup yet is *opened* instead of written: it joins
+    ``state.open_minutes``, readers take its trades, and its rollup is summed in ``hot``
+    (the symbol's minute -> Rollup) until ``ops_for_closing`` writes it once. So the live
+    recorder does not rewrite a growing minute value every second. A minute already
+    summarised (a backfill) is read, added to and written back; a summarised hour takes
+    the new trades at once, and a new hour is opened. ``touched`` collects the minutes
+    the trades fall in.
     """
     db = store.db if stored else _Nothing()
-    deltas = split_columns(cols, MINUTE_MS)
     if not deltas:
         return []
     ops: list[Op] = []
@@ -188,8 +195,10 @@ def ops_for_trades(
     for minute, delta in deltas.items():
         by_hour.setdefault(floor_to(minute, HOUR_MS), []).append(delta)
     # Summarised hours take the new trades first (the deltas, before the minutes absorb
-    # their stored values); the others are open until a write reaches a later hour.
+    # their stored values). An open hour has no value; its minutes say everything.
     for hour, parts in sorted(by_hour.items()):
+        if hour in state.open_hours:
+            continue
         key = hour_key(symbol, hour)
         old = db.get(key)
         if old is None:
@@ -200,26 +209,98 @@ def ops_for_trades(
         for part in parts:
             total.add(part)
         ops.append(("put", key, total.encode()))
-    view = _Minutes(store, symbol, stored=stored)
     for minute, delta in deltas.items():
+        if touched is not None:
+            touched.add(minute)
+        if minute in state.open_minutes:
+            kept = hot.get(minute) if hot is not None else None
+            if kept is not None:
+                kept.add(delta)
+            # else: summed from the stored trades when it closes
+            continue
         key = minute_key(symbol, minute)
         old = db.get(key)
-        rollup = delta
+        if old is None and minute + MINUTE_MS + CLOSE_GRACE_MS > clock:
+            state.open_minutes.add(minute)
+            if hot is not None:
+                hot[minute] = delta
+            continue
         if old is not None:
-            kept = hot.get(symbol) if hot is not None else None
-            if kept is not None and kept[0] == key and kept[1] == old:
-                rollup = kept[2]
-                rollup.add(delta)
-            else:
-                delta.add_value(old, key)
+            delta.add_value(old, key)
+        ops.append(("put", key, delta.encode()))
+        ops.append(("put", candle_key(symbol, minute), delta.encode_summary()))
+    return ops
+
+
+# ---------------------------------------------------------------------- closing
+
+# A minute (an hour) is closed once the newest stored trade is this far past its end:
+# later trades for it (a late line, a backfill) update its written rollup instead.
+CLOSE_GRACE_MS = 10_000
+# Closing is spread over the writes: at most this many minutes and hours per WriteBatch,
+# the oldest first, so the minute and hour boundaries, when every active symbol leaves
+# one behind, cost no single flush more than a few milliseconds.
+CLOSE_MINUTES_PER_WRITE = 200
+CLOSE_HOURS_PER_WRITE = 16
+
+
+def next_due(state: RollupState) -> int:
+    """The clock (ms) at which the first of the state's open minutes or hours is due."""
+    due = _keys.MAX_MS
+    if state.open_minutes:
+        due = min(state.open_minutes) + MINUTE_MS + CLOSE_GRACE_MS
+    if state.open_hours:
+        due = min(due, min(state.open_hours) + HOUR_MS + CLOSE_GRACE_MS)
+    return due
+
+
+def closable_minutes(state: RollupState, clock: int, touched: set[int]) -> list[int]:
+    return [
+        m
+        for m in state.open_minutes
+        if m + MINUTE_MS + CLOSE_GRACE_MS <= clock and m not in touched
+    ]
+
+
+def closable_hours(state: RollupState, clock: int, touched: set[int]) -> list[int]:
+    """Open hours the clock has passed, with no open minute and no new trade in them."""
+    busy = {floor_to(m, HOUR_MS) for m in state.open_minutes}
+    busy |= {floor_to(m, HOUR_MS) for m in touched}
+    return sorted(
+        h for h in state.open_hours if h + HOUR_MS + CLOSE_GRACE_MS <= clock and h not in busy
+    )
+
+
+def ops_for_closing(
+    store: TradeStore,
+    symbol: str,
+    state: RollupState,
+    *,
+    minutes: Sequence[int],
+    hours: Sequence[int],
+    hot: dict | None,
+) -> list[Op]:
+    """Write the rollups of the open ``minutes`` (from ``hot``, or summed from their
+    stored trades), then of the open ``hours`` (summed from their minutes), and take
+    them out of ``state``. An hour is only passed here once none of its minutes is open.
+    """
+    ops: list[Op] = []
+    view = _Minutes(store, symbol)
+    for minute in sorted(minutes):
+        rollup = hot.pop(minute, None) if hot is not None else None
+        if rollup is None:
+            cols = store.query_columns(symbol, minute, minute + MINUTE_MS - 1)
+            rollup = _one(cols) if len(cols) else None
+        state.open_minutes.discard(minute)
+        if rollup is None or not rollup.trade_count:
+            continue  # its trades went with a delete: nothing to summarise
         value = rollup.encode()
-        ops.append(("put", key, value))
+        ops.append(("put", minute_key(symbol, minute), value))
         ops.append(("put", candle_key(symbol, minute), rollup.encode_summary()))
         view.changed[minute] = value
-        if hot is not None and minute == max(deltas):
-            hot[symbol] = (key, value, rollup)
-    latest = max(by_hour)
-    for hour in sorted(h for h in state.open_hours if h < latest):
+    for hour in hours:
+        if any(hour <= m < hour + HOUR_MS for m in state.open_minutes):
+            continue
         value = view.hour_value(hour)
         if value is not None:
             ops.append(("put", hour_key(symbol, hour), value))
@@ -260,6 +341,7 @@ def ops_for_delete(
         ops.append(("range", minute_key(symbol, m_from), minute_key(symbol, m_to)))
         ops.append(("range", candle_key(symbol, m_from), candle_key(symbol, m_to)))
         view.gone_from, view.gone_to = m_from, m_to
+        state.open_minutes -= {m for m in state.open_minutes if m_from <= m < m_to}
     else:
         m_from = m_to = floor_to(sure_hi + 1, MINUTE_MS)
     h_from = 0 if sure_lo is None else ceil_to(sure_lo, HOUR_MS)
@@ -278,7 +360,11 @@ def ops_for_delete(
         edges.append((floor_to(touched_lo, MINUTE_MS), m_from))
     edges.append((m_to, ceil_to(touched_hi + 1, MINUTE_MS)))
     for lo, hi in edges:
-        for minute in _stored_minutes(store, symbol, lo, hi):
+        # Open minutes at the edges are summarised from the trades that stay, like the
+        # written ones, and closed: a summarised hour around them is summed from them.
+        opened = {m for m in state.open_minutes if lo <= m < hi}
+        state.open_minutes -= opened
+        for minute in sorted(opened.union(_stored_minutes(store, symbol, lo, hi))):
             rest = _trades_except(store, symbol, minute, minute + MINUTE_MS - 1, skip)
             key = minute_key(symbol, minute)
             if len(rest):
@@ -549,7 +635,8 @@ def pyramid(
     for lo, hi in minute_spans:
         if lo < hi:
             out.minutes.extend(store._iter_range(minute_key(symbol, lo), minute_key(symbol, hi)))
-    edges = []
+    # Open minutes (near the newest trade, not summarised yet) are read from their trades.
+    edges = [store.query_columns(symbol, lo, hi - 1) for lo, hi in open_runs(state, minute_spans)]
     if start_ms < first:
         edges.append(store.query_columns(symbol, start_ms, first - 1))
     if end <= end_ms:
@@ -557,6 +644,20 @@ def pyramid(
     if edges:
         out.raw = edges[0] if len(edges) == 1 else _concat(edges)
     return out
+
+
+def open_runs(state: RollupState, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[lo, hi) runs of consecutive open minutes of ``state`` inside the [lo, hi) spans."""
+    runs: list[tuple[int, int]] = []
+    if not state.open_minutes:
+        return runs
+    for lo, hi in spans:
+        for minute in sorted(m for m in state.open_minutes if lo <= m < hi):
+            if runs and runs[-1][1] == minute:
+                runs[-1] = (runs[-1][0], minute + MINUTE_MS)
+            else:
+                runs.append((minute, minute + MINUTE_MS))
+    return runs
 
 
 def _concat(parts: list[TradeColumns]) -> TradeColumns:
@@ -616,6 +717,8 @@ def check(
         if m_lo < m_hi:
             cols = store.query_columns(symbol, m_lo, m_hi - 1)
             minutes = split_columns(cols, MINUTE_MS)
+            for m in state.open_minutes:
+                minutes.pop(m, None)  # not summarised yet: readers take its trades
             expected = {minute_key(symbol, m): r.encode() for m, r in minutes.items()}
             expected.update({candle_key(symbol, m): r.encode_summary() for m, r in minutes.items()})
             stored = dict(store._iter_range(minute_key(symbol, m_lo), minute_key(symbol, m_hi)))

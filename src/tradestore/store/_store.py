@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 import rocksdict
 
 from tradestore._codec import decode_batch, encode_batch
-from tradestore._compat import decode_columns, decode_trades
+from tradestore._compat import decode_columns, decode_trades, rollup_split_segments
 from tradestore._errors import CorruptValue, FixedPointError
 from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
@@ -99,8 +100,17 @@ class TradeStore:
         self.corrupt_keys: set[bytes] = set()
         self._mirror: FolderMirror | None = None
         self._books: dict[str, SymbolBook] = {}
-        # The minute each symbol's rollups last wrote, decoded (see _rollups.ops_for_trades).
-        self._hot_minutes: dict[str, tuple] = {}
+        # The rollups of the open minutes, summed as their trades are written:
+        # symbol -> {minute: Rollup} (see _rollups.ops_for_trades). A minute missing here
+        # (after a restart or a failed write) is summed from its trades when it closes.
+        self._hot_minutes: dict[str, dict[int, Any]] = {}
+        # The newest trade time written through this handle: open minutes and hours it
+        # has passed are summarised (_rollups.ops_for_closing).
+        self._rollup_clock = 0
+        # No open minute or hour this handle knows is due before this clock (ms).
+        self._next_due = 0
+        # Per symbol: no batch is keyed past this ms (see _free_key).
+        self._clear_above: dict[str, int] = {}
         # Symbols without bookkeeping, measured in memory by this instance (read-only use
         # of a database nobody adopted): kept across refreshes, measured once.
         self._measured: dict[str, Measure] = {}
@@ -243,6 +253,7 @@ class TradeStore:
     def _forget_bookkeeping(self) -> None:
         self._books.clear()
         self._hot_minutes.clear()
+        self._next_due = 0
 
     def __enter__(self) -> TradeStore:
         return self
@@ -358,49 +369,90 @@ class TradeStore:
             if not fresh:
                 continue
             value = encode_batch(fresh)
-            key = self._free_key(symbol, fresh[0].time_ms)
+            key, ms = self._free_key(symbol, fresh[0].time_ms)
             keys.append(key)
             wb.put(key, value)
             written.setdefault(symbol, []).append((key, value))
-            ms = _keys.key_ms(key)
             times = [t.time_ms for t in fresh]
+            earliest, latest = min(times), max(times)
             before, after = book.span
-            if ms - min(times) > before or max(times) - ms > after:
-                book.span = (max(before, ms - min(times)), max(after, max(times) - ms))
+            if ms - earliest > before or latest - ms > after:
+                book.span = (max(before, ms - earliest), max(after, latest - ms))
                 _book.put_span(wb, symbol, book.span)
             book.count += len(fresh)
             _book.put_count(wb, symbol, book.count)
-            book.ids.add_ids(t.agg_id for t in fresh)
+            ids = [t.agg_id for t in fresh]
+            book.ids.add_ids(ids)
             _book.put_ids(wb, symbol, book.ids)
-            top = max(t.agg_id for t in fresh)
+            if latest > self._rollup_clock:
+                self._rollup_clock = latest
+            top = max(ids)
             if book.last_id is None or top > book.last_id:
                 book.last_id = top
                 _book.put_last_id(wb, symbol, top)
+        touched: dict[str, set[int]] = {}
+        deltas = self._split_written(written, new) if self.keep_rollups else {}
         for symbol, pairs in written.items():
-            self._roll_up(wb, symbol, pairs, first=symbol in first_trades)
+            touched[symbol] = set()
+            self._roll_up(
+                wb,
+                symbol,
+                pairs,
+                deltas.get(symbol),
+                first=symbol in first_trades,
+                touched=touched[symbol],
+            )
+        if self.keep_rollups:
+            self._close_due(wb, touched)
         for symbol, gap in gaps:
             wb.put(_keys.gap_key(symbol, gap.first_id), gap.to_bytes())
         if not wb.is_empty():
             self.db.write(wb)
         return WriteReport(tuple(keys), new, already)
 
+    @staticmethod
+    def _split_written(
+        written: dict[str, list[tuple[bytes, bytes]]], counts: dict[str, int]
+    ) -> dict[str, dict[int, Any]]:
+        """The new trades of every symbol as one Rollup per minute, decoded and split in
+        one call each: thousands of small calls cost a whole-market flush a tenth of its
+        time. Empty when a value cannot be summed exactly; each symbol is then done on
+        its own (and only its rollups are switched off)."""
+        pairs = [pair for chunk in written.values() for pair in chunk]
+        try:
+            arrays = decode_columns(pairs, 0, _keys.MAX_MS)
+            if len(arrays[0]) != sum(counts[s] for s in written):
+                return {}
+            bounds = []
+            lo = 0
+            for symbol in written:
+                bounds.append((lo, lo + counts[symbol]))
+                lo += counts[symbol]
+            parts = rollup_split_segments(*arrays, bounds, _keys.MINUTE_MS)
+        except (CorruptValue, ValueError):  # FixedPointError is a ValueError
+            return {}
+        return dict(zip(written, parts, strict=True))
+
     def _roll_up(
         self,
         wb: rocksdict.WriteBatch,
         symbol: str,
         pairs: list[tuple[bytes, bytes]],
+        deltas: dict[int, Any] | None,
         *,
         first: bool,
+        touched: set[int],
     ) -> None:
-        """Add the new trades of ``pairs`` (the values just encoded) to the symbol's
-        rollups in the same WriteBatch (``first``: the symbol's first trades). Nothing
-        here may fail the write: a rollup that cannot be kept exact is switched off
-        (readers use the trades) and logged."""
+        """Add the new trades of ``pairs`` (the values just encoded; ``deltas``: the same
+        as one Rollup per minute, or None) to the symbol's rollups in the same WriteBatch
+        (``first``: the symbol's first trades). Nothing here may fail the write: a rollup
+        that cannot be kept exact is switched off (readers use the trades) and logged."""
         book = self._book(symbol)
         state = book.rollups
         if first:
             # Whatever an earlier life of the symbol left behind goes.
             _rollups.apply(wb, _rollups.drop_all(symbol))
+            self._drop_hot(symbol)
         if state is None or not state.kept:
             return
         if not self.keep_rollups:
@@ -411,9 +463,21 @@ class TradeStore:
             return
 
         def ops_for(working: RollupState) -> list[_rollups.Op]:
-            cols = _rollups._distinct(decode_columns(pairs, 0, _keys.MAX_MS))
+            # Each agg id once already (new_trades left out every id stored or repeated),
+            # and a rollup does not depend on the order of its trades.
+            minutes = deltas
+            if minutes is None:
+                cols = TradeColumns(*decode_columns(pairs, 0, _keys.MAX_MS))
+                minutes = _rollups.split_columns(cols, _keys.MINUTE_MS)
             return _rollups.ops_for_trades(
-                self, symbol, working, cols, stored=not first, hot=self._hot_minutes
+                self,
+                symbol,
+                working,
+                minutes,
+                stored=not first,
+                hot=self._hot_minutes.setdefault(symbol, {}),
+                clock=self._rollup_clock,
+                touched=touched,
             )
 
         self._change_rollups(
@@ -441,17 +505,86 @@ class TradeStore:
         """Put the rollup changes ``ops_for`` computes into the WriteBatch; a change
         that cannot be kept exact switches the symbol's rollups off instead (logged with
         ``message``: symbol, error, path, symbol), and never fails the write."""
-        working = RollupState(set(state.open_hours))
+        working = state.copy()
         try:
             ops = ops_for(working)
         except (CorruptValue, FixedPointError) as exc:
             working = RollupState(off=f"switched off while {doing}: {exc}")
             ops = []
+            self._drop_hot(symbol)
             log.error(message, symbol, exc, self.path, symbol)
         _rollups.apply(wb, ops)
         if working != state:
             book.rollups = working
             _book.put_rollups(wb, symbol, working)
+            if working.kept and working.has_open:
+                self._next_due = min(self._next_due, _rollups.next_due(working))
+
+    def _close_due(self, wb: rocksdict.WriteBatch, touched: dict[str, set[int]]) -> None:
+        """Summarise, in this WriteBatch, the open minutes and hours (of any symbol this
+        handle knows) that the newest written trade has passed: the oldest first, at most
+        CLOSE_MINUTES_PER_WRITE minutes and CLOSE_HOURS_PER_WRITE hours."""
+        clock = self._rollup_clock
+        if clock < self._next_due:
+            return
+        next_due = _keys.MAX_MS
+        minutes: list[tuple[int, str]] = []
+        with_hours: list[tuple[str, RollupState]] = []
+        nothing: set[int] = set()
+        for symbol, book in self._books.items():
+            state = book.rollups
+            if state is None or not state.kept or not state.has_open:
+                continue
+            next_due = min(next_due, _rollups.next_due(state))
+            near = touched.get(symbol, nothing)
+            minutes.extend((m, symbol) for m in _rollups.closable_minutes(state, clock, near))
+            if state.open_hours:
+                with_hours.append((symbol, state))
+        # What stays open after this write is due no earlier than it was found due
+        # (what the budget leaves makes the next write look again).
+        self._next_due = next_due
+        if not minutes and not with_hours:
+            return
+        minutes.sort()
+        chosen: dict[str, list[int]] = {}
+        for minute, symbol in minutes[: _rollups.CLOSE_MINUTES_PER_WRITE]:
+            chosen.setdefault(symbol, []).append(minute)
+        # Hours whose minutes are all closed once the chosen minutes are: oldest first.
+        due_hours: list[tuple[int, str]] = []
+        for symbol, state in with_hours:
+            after = RollupState(state.open_hours, state.off, state.open_minutes)
+            if symbol in chosen:
+                after.open_minutes = state.open_minutes - set(chosen[symbol])
+            near = touched.get(symbol, nothing)
+            due_hours.extend((h, symbol) for h in _rollups.closable_hours(after, clock, near))
+        hour_picks: dict[str, list[int]] = {}
+        for hour, symbol in sorted(due_hours)[: _rollups.CLOSE_HOURS_PER_WRITE]:
+            hour_picks.setdefault(symbol, []).append(hour)
+        for symbol in chosen.keys() | hour_picks.keys():
+            book = self._books[symbol]
+            assert book.rollups is not None
+            self._change_rollups(
+                wb,
+                symbol,
+                book,
+                book.rollups,
+                partial(
+                    _rollups.ops_for_closing,
+                    self,
+                    symbol,
+                    minutes=chosen.get(symbol, []),
+                    hours=sorted(hour_picks.get(symbol, [])),
+                    hot=self._hot_minutes.get(symbol),
+                ),
+                "summarising its minutes",
+                "%s: price-level rollups switched off (%s); analytics read the trades "
+                "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
+                "them again",
+            )
+
+    def _drop_hot(self, symbol: str) -> None:
+        """Forget the symbol's open-minute sums (summed from the trades when they close)."""
+        self._hot_minutes.pop(symbol, None)
 
     def _writable_book(self, symbol: str, wb: rocksdict.WriteBatch) -> SymbolBook:
         book = self._book(symbol)
@@ -470,12 +603,26 @@ class TradeStore:
         _book.put_all(wb, symbol, book)
         return book
 
-    def _free_key(self, symbol: str, ms: int) -> bytes:
-        """The first key at or after ms that holds no batch."""
+    def _free_key(self, symbol: str, ms: int) -> tuple[bytes, int]:
+        """The first key at or after ms that holds no batch, and its time.
+
+        A live symbol's keys only grow, so once a seek has shown that no batch lies past
+        some key, every later key is free without a lookup (this handle is the only
+        writer, and deletes never add a batch)."""
+        clear = self._clear_above.get(symbol)
+        if clear is None:
+            upper = _keys.prefix_end(_keys.trades_prefix(symbol))
+            first = next(self._iter_keys(_keys.trade_key(symbol, ms), upper), None)
+            if first is None:
+                self._clear_above[symbol] = ms
+                return _keys.trade_key(symbol, ms), ms
+        elif ms > clear:
+            self._clear_above[symbol] = ms
+            return _keys.trade_key(symbol, ms), ms
         while True:
             key = _keys.trade_key(symbol, ms)
             if self.db.get(key) is None:
-                return key
+                return key, ms
             ms += 1
 
     def _require_writable(self) -> None:
@@ -851,6 +998,7 @@ class TradeStore:
         state = book.rollups
         if state is None or not state.kept:
             return
+        self._drop_hot(symbol)  # the deleted trades may be in an open minute's sum
         self._change_rollups(
             wb,
             symbol,
@@ -901,9 +1049,19 @@ class TradeStore:
                 _rollups.apply(wb, ops)
                 book = self._book(symbol)
                 state = book.rollups
-                if built_hour is not None and state is not None and built_hour in state.open_hours:
-                    book.rollups = RollupState(state.open_hours - {built_hour}, state.off)
-                    _book.put_rollups(wb, symbol, book.rollups)
+                self._drop_hot(symbol)
+                if built_hour is not None and state is not None:
+                    # The build wrote every minute of the hour and the hour itself.
+                    after = state.copy()
+                    after.open_hours.discard(built_hour)
+                    after.open_minutes = {
+                        m
+                        for m in after.open_minutes
+                        if not built_hour <= m < built_hour + _keys.HOUR_MS
+                    }
+                    if after != state:
+                        book.rollups = after
+                        _book.put_rollups(wb, symbol, book.rollups)
                 self.db.write(wb)
             except BaseException:
                 self._forget_bookkeeping()
@@ -915,6 +1073,7 @@ class TradeStore:
             _book.put_rollups(wb, symbol, state)
             self.db.write(wb)
             self._book(symbol).rollups = state
+            self._drop_hot(symbol)
 
     def stats(self) -> dict:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk.
