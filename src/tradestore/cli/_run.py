@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO, fmt=config.log_format)
     # httpx logs every backfill request at INFO; our own lines say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The whole process is the recorder's: its event loop and writer thread share the GIL.
+    sys.setswitchinterval(config.gil_switch_interval)
     return trio.run(serve_until_signal, config, lambda: load_config(args))
 
 

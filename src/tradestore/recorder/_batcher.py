@@ -28,6 +28,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Protocol
 
 import trio
@@ -35,11 +36,14 @@ import trio
 from tradestore._model import AggTrade, TradeRow
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
+from tradestore.recorder._memory import MemoryTrimmer
 from tradestore.recorder._statistics import FlushStatistics
 from tradestore.store import Gap, TradeStore
 
 log = logging.getLogger(__name__)
 
+# Upper edges (seconds) of the flush-duration histogram in /metrics.
+FLUSH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 RETRY_DELAY_MAX = 5.0  # seconds between reopen-and-write attempts while the store fails
 REMIND_EVERY = 60.0  # seconds between the reminder lines of one outage
 
@@ -113,6 +117,10 @@ class FlushCounters:
     trades: int = 0
     last_latency: float | None = None
     max_latency: float = 0.0
+    # Successful writes by duration: how many took at most each FLUSH_BUCKETS edge (not
+    # cumulative; the last slot counts the longer ones), and their total seconds.
+    latency_counts: list[int] = field(default_factory=lambda: [0] * (len(FLUSH_BUCKETS) + 1))
+    latency_sum: float = 0.0
     last_flush_ms: int | None = None
     outages: int = 0
     reopens: int = 0
@@ -175,6 +183,8 @@ class Batcher:
         self._wake = trio.Event()
         self._room = trio.Event()
         self.outage: Outage | None = None
+        # Freed memory goes back to the system after a flush now and then (glibc).
+        self._trimmer = MemoryTrimmer(config.memory_trim_interval)
 
     def resume(self, symbol: str, last_id: int | None, last_trade_ms: int | None) -> None:
         """Record ``symbol`` after ``last_id`` (its last stored trade; None: nothing
@@ -424,6 +434,8 @@ class Batcher:
             if not await self.flush():
                 self.give_up_if_hopeless()
             now = trio.current_time()
+            if self._trimmer.due(now):
+                await trio.to_thread.run_sync(self._trimmer.trim, now)
             if now >= next_at:
                 # Stay on the grid: skip the ticks a slow write overran, never drift.
                 next_at += interval * max(1, math.ceil((now - next_at) / interval))
@@ -473,6 +485,8 @@ class Batcher:
         st.trades += count
         st.last_latency = latency
         st.max_latency = max(st.max_latency, latency)
+        st.latency_counts[bisect_left(FLUSH_BUCKETS, latency)] += 1
+        st.latency_sum += latency
         st.last_flush_ms = int(time.time() * 1000)
         for symbol, trades in batches.items():
             counters = self.symbols.get(symbol)
@@ -579,6 +593,8 @@ class Batcher:
             trades=f.trades,
             last_latency=f.last_latency,
             max_latency=f.max_latency,
+            latency_buckets=tuple(zip(FLUSH_BUCKETS, accumulate(f.latency_counts), strict=False)),
+            latency_sum=f.latency_sum,
             last_flush_ms=f.last_flush_ms,
             outages=f.outages,
             reopens=f.reopens,

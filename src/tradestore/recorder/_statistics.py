@@ -99,6 +99,9 @@ class FlushStatistics(_Snapshot):
     trades: int  # trades written
     last_latency: float | None  # seconds the last write took
     max_latency: float
+    # (upper edge in seconds, successful writes that took at most that long), ascending
+    latency_buckets: tuple[tuple[float, int], ...]
+    latency_sum: float  # seconds all successful writes took together
     last_flush_ms: int | None  # wall time of the last successful write
     outages: int  # runs of failed writes (each ends with a successful write)
     reopens: int  # store reopened to clear a latched write error
