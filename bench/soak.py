@@ -171,9 +171,11 @@ def launch_exchange(argv: list[str], work: Path) -> tuple[subprocess.Popen, str]
 class Daemon:
     """One ``tradestore-trio run`` life after another, its /metrics and its peak RSS."""
 
-    def __init__(self, argv: list[str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], log_path: Path, *, scrape_every: float = 1.0) -> None:
         self.argv = argv
         self.log_path = log_path
+        # Seconds between /metrics scrapes while the daemon runs (RSS: every SAMPLE_EVERY).
+        self.scrape_every = scrape_every
         self.proc: subprocess.Popen | None = None
         self.metrics_url: str | None = None
         self.peak_rss = 0
@@ -220,14 +222,14 @@ class Daemon:
 
     def _sample(self) -> None:
         proc = psutil.Process(self.proc.pid)
-        tick = 0
+        next_scrape = time.monotonic() + self.scrape_every
         while not self._stop.wait(SAMPLE_EVERY):
             try:
                 self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
             except psutil.Error:
                 return
-            tick += 1
-            if tick % 2 == 0:
+            if time.monotonic() >= next_scrape:
+                next_scrape += self.scrape_every
                 snap = self.scrape()
                 if snap is not None:
                     with self._lock:
