@@ -383,68 +383,74 @@ def _symbol_set_families(stats: RecorderStatistics):
 
 
 def _symbol_families(stats: RecorderStatistics, now: float):
-    """Per-symbol counters and gauges, labelled by symbol; drops also by reason."""
-    counters = [
-        (CounterMetricFamily(f"tradestore_{name}", doc, labels=["symbol"]), figure)
-        for name, doc, figure in SYMBOL_COUNTERS
-    ]
-    last_id = GaugeMetricFamily(
-        "tradestore_last_agg_id", "Highest agg id accepted", labels=["symbol"]
+    """Per-symbol counters and gauges, labelled by symbol; drops also by reason.
+
+    Each family is filled in a pass of its own over the symbols and yielded at once, so
+    a scrape that writes them one at a time (exposition_yielding) never holds the event
+    loop for a whole market's worth of samples."""
+    rows = list(stats.symbols.items())
+    for name, doc, figure in SYMBOL_COUNTERS:
+        counter = CounterMetricFamily(f"tradestore_{name}", doc, labels=["symbol"])
+        counter.samples = [((symbol,), figure(row)) for symbol, row in rows]
+        yield counter
+
+    def gauge(name: str, doc: str, samples) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(name, doc, labels=["symbol"])
+        family.samples = list(samples)
+        return family
+
+    yield gauge(
+        "tradestore_last_agg_id",
+        "Highest agg id accepted",
+        (((s,), r.last_id) for s, r in rows if r.last_id is not None),
     )
-    last_time = GaugeMetricFamily(
+    timed = [(s, r.last_trade_ms / 1000) for s, r in rows if r.last_trade_ms is not None]
+    yield gauge(
         "tradestore_last_trade_time_seconds",
         "Exchange time of the last trade",
-        labels=["symbol"],
+        (((s,), t) for s, t in timed),
     )
-    lag = GaugeMetricFamily(
+    yield gauge(
         "tradestore_lag_seconds",
         "Now minus the exchange time of the last trade",
-        labels=["symbol"],
+        (((s,), max(now - t, 0.0)) for s, t in timed),
     )
-    buffered = GaugeMetricFamily(
-        "tradestore_buffered_trades", "Trades waiting for the next flush", labels=["symbol"]
-    )
-    event_lag = GaugeMetricFamily(
-        "tradestore_event_lag_seconds",
-        "Receive time minus the exchange time of the last live trade (clock skew, replay "
-        "or network delay; never used for health)",
-        labels=["symbol"],
-    )
-    since_trade = GaugeMetricFamily(
-        "tradestore_seconds_since_trade",
-        "Local time since the last live trade of the symbol arrived",
-        labels=["symbol"],
-    )
-    stalled = GaugeMetricFamily(
-        "tradestore_stalled_seconds",
-        "Seconds since a confirmed stall of the symbol, until trades flow again",
-        labels=["symbol"],
+    yield gauge(
+        "tradestore_buffered_trades",
+        "Trades waiting for the next flush",
+        (((s,), r.buffered) for s, r in rows),
     )
     drops = CounterMetricFamily(
         "tradestore_frames_dropped",
         "Frames rejected, by symbol and reason",
         labels=["symbol", "reason"],
     )
-    for symbol, row in stats.symbols.items():
-        for family, figure in counters:
-            family.add_metric([symbol], figure(row))
+    for symbol, row in rows:
         for reason, count in row.drops.items():
             drops.add_metric([symbol, reason], count)
-        if row.last_id is not None:
-            last_id.add_metric([symbol], row.last_id)
-        if row.last_trade_ms is not None:
-            last_time.add_metric([symbol], row.last_trade_ms / 1000)
-            lag.add_metric([symbol], max(now - row.last_trade_ms / 1000, 0.0))
-        buffered.add_metric([symbol], row.buffered)
-        if row.event_lag is not None:
-            event_lag.add_metric([symbol], row.event_lag)
-        if row.last_received_ms is not None:
-            since_trade.add_metric([symbol], _since(row.last_received_ms, now) or 0.0)
-        stalled.add_metric([symbol], _since(row.stalled_since_ms, now) or 0.0)
     for reason, count in stats.drops.items():
         drops.add_metric(["", reason], count)
-    yield from (family for family, _ in counters)
-    yield from (last_id, last_time, lag, buffered, drops, event_lag, since_trade, stalled)
+    yield drops
+    yield gauge(
+        "tradestore_event_lag_seconds",
+        "Receive time minus the exchange time of the last live trade (clock skew, replay "
+        "or network delay; never used for health)",
+        (((s,), r.event_lag) for s, r in rows if r.event_lag is not None),
+    )
+    yield gauge(
+        "tradestore_seconds_since_trade",
+        "Local time since the last live trade of the symbol arrived",
+        (
+            ((s,), _since(r.last_received_ms, now) or 0.0)
+            for s, r in rows
+            if r.last_received_ms is not None
+        ),
+    )
+    yield gauge(
+        "tradestore_stalled_seconds",
+        "Seconds since a confirmed stall of the symbol, until trades flow again",
+        (((s,), _since(r.stalled_since_ms, now) or 0.0) for s, r in rows),
+    )
 
 
 def _archive_families(archive: ArchiveStatistics, now: float):
