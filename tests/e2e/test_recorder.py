@@ -492,8 +492,11 @@ async def test_statistics_shape_is_stable(tmp_path):
     }  # fmt: skip
     assert set(stats["flush"]) == {
         "flushes", "failed", "early", "trades", "last_latency", "max_latency", "last_flush_ms",
-        "outages", "reopens", "failing_since_ms", "last_error",
+        "latency_buckets", "latency_sum", "outages", "reopens", "failing_since_ms", "last_error",
     }  # fmt: skip
+    buckets = stats["flush"]["latency_buckets"]
+    assert [edge for edge, _n in buckets][:3] == [0.01, 0.025, 0.05]
+    assert buckets[-1][1] <= stats["flush"]["flushes"]
     conn = stats["connections"][0]
     assert conn["state"] == "open" and conn["opens"] == 1 and conn["watchdog_threshold"] == 30.0
     assert conn["line"] == "a" and conn["taken"] == 1 and conn["last_frame_ms"] is not None
