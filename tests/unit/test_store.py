@@ -69,6 +69,21 @@ def test_taken_key_is_bumped_and_replay_is_idempotent(tmp_path):
         assert store.stats()["symbols"]["BTCUSDT"]["trades"] == 6
 
 
+def test_a_bumped_key_is_not_taken_again_by_the_next_batch(tmp_path):
+    """Three batches starting at T0, T0 and T0 + 1: the second is bumped to T0 + 1, so the
+    third goes to T0 + 2 and nothing is overwritten (hypothesis found the writer's
+    shortcut for growing keys reusing T0 + 1)."""
+    with TradeStore(tmp_path / "db") as store:
+        keys = [
+            store.store_batch("BTCUSDT", make_trades(2, start_id=1, start_ms=T0, step_ms=0)),
+            store.store_batch("BTCUSDT", make_trades(2, start_id=3, start_ms=T0, step_ms=1)),
+            store.store_batch("BTCUSDT", make_trades(1, start_id=5, start_ms=T0 + 1)),
+        ]
+        assert keys == [b"trades:BTCUSDT:%d" % (T0 + k) for k in (0, 1, 2)]
+        got = store.query_trades("BTCUSDT", T0, T0 + 1000)
+        assert [t.agg_id for t in got] == [1, 2, 3, 4, 5]
+
+
 batch_st = st.lists(
     st.tuples(st.integers(0, 3), st.integers(1, 6)),  # (ms gap from previous trade, batch size)
     min_size=1,

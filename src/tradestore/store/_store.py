@@ -622,6 +622,9 @@ class TradeStore:
         while True:
             key = _keys.trade_key(symbol, ms)
             if self.db.get(key) is None:
+                if clear is not None and ms > clear:
+                    # Bumped past the last key: the next batch must not take this one.
+                    self._clear_above[symbol] = ms
                 return key, ms
             ms += 1
 
