@@ -922,39 +922,13 @@ def decode(value, key=b"?"):
 def split(agg_id, time_ms, price, qty, is_buyer_maker, period_ms):
     """One Rollup per period [k*period_ms, (k+1)*period_ms) that holds trades, keyed by
     the period's start."""
-    cdef int64_t period = period_ms
-    if period < 1:
-        raise ValueError("period_ms must be positive")
-    cdef const int64_t[::1] ids = np.ascontiguousarray(agg_id, dtype=np.int64)
-    cdef const int64_t[::1] times = np.ascontiguousarray(time_ms, dtype=np.int64)
-    cdef const int64_t[::1] prices = np.ascontiguousarray(price, dtype=np.int64)
-    cdef const int64_t[::1] qtys = np.ascontiguousarray(qty, dtype=np.int64)
-    cdef const uint8_t[::1] sides = np.ascontiguousarray(
-        is_buyer_maker, dtype=np.bool_).view(np.uint8)
-    cdef Py_ssize_t n = ids.shape[0]
-    if not (times.shape[0] == prices.shape[0] == qtys.shape[0] == sides.shape[0] == n):
-        raise ValueError("columns of different lengths")
-    cdef Py_ssize_t i = 0, j
-    cdef int64_t start, t
-    cdef Rollup rollup
-    out = {}
-    while i < n:
-        t = times[i]
-        start = t - t % period if t >= 0 else t - ((t % period) + period) % period
-        j = i + 1
-        while j < n and start <= times[j] < start + period:
-            j += 1
-        rollup = out.get(start)
-        if rollup is None:
-            rollup = out[start] = Rollup()
-        rollup._add_rows(ids, times, prices, qtys, sides, i, j)
-        i = j
-    return out
+    return split_segments(
+        agg_id, time_ms, price, qty, is_buyer_maker, [(0, len(agg_id))], period_ms)[0]
 
 
 def split_segments(agg_id, time_ms, price, qty, is_buyer_maker, bounds, period_ms):
-    """split() of each [lo, hi) of ``bounds`` within the columns: one dict per segment.
-    The writer decodes the new trades of every symbol of a flush at once and splits each
+    """split() of each [lo, hi) of ``bounds`` within the columns: one dict per segment
+    (split() is the one segment of all the rows). The writer decodes the new trades of every symbol of a flush at once and splits each
     symbol's segment here, with one set of column views for them all."""
     cdef int64_t period = period_ms
     if period < 1:

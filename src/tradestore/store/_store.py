@@ -38,6 +38,11 @@ from tradestore.store._mirror import FolderMirror
 from tradestore.store._rollups import RollupProgress, RollupReport
 
 log = logging.getLogger(__name__)
+# Logged when a write cannot keep a symbol's rollups exact: symbol, error, path, symbol.
+_ROLLUPS_OFF = (
+    "%s: price-level rollups switched off (%s); analytics read the trades instead. "
+    "`tradestore-trio rollups rebuild --db %s --symbol %s` builds them again"
+)
 
 FORMAT_VERSION = 1
 # Where the daemon and the commands keep the store unless told otherwise.
@@ -487,9 +492,7 @@ class TradeStore:
             state,
             ops_for,
             "storing trades",
-            "%s: price-level rollups switched off (%s); analytics read the trades "
-            "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
-            "them again",
+            _ROLLUPS_OFF,
         )
 
     def _change_rollups(
@@ -577,9 +580,7 @@ class TradeStore:
                     hot=self._hot_minutes.get(symbol),
                 ),
                 "summarising its minutes",
-                "%s: price-level rollups switched off (%s); analytics read the trades "
-                "instead. `tradestore-trio rollups rebuild --db %s --symbol %s` builds "
-                "them again",
+                _ROLLUPS_OFF,
             )
 
     def _drop_hot(self, symbol: str) -> None:
