@@ -16,32 +16,16 @@ and the encoder refuses to write one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 
 import msgpack
 
 from tradestore._errors import CorruptValue
 from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
-from tradestore._model import AggTrade, StorableTrade
+from tradestore._model import AggTrade
 
-_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
-
-
-def encode_batch(trades: Iterable[StorableTrade]) -> bytes:
-    """The v1 value of trades; ValueError names a trade whose price or qty is not a
-    non-negative finite Decimal (negative zero included: no reader would accept it)."""
-    trades = list(trades)
-    rows = [t.to_row() for t in trades]
-    for trade, row in zip(trades, rows, strict=True):
-        # Positional text of a non-negative finite Decimal starts with a digit; "-0",
-        # "-1.5", "NaN" and "Infinity" do not (a cheap test on the flush path).
-        if not (row[0][:1].isdigit() and row[1][:1].isdigit()):
-            raise ValueError(
-                f"trade {trade.agg_id}: price {row[0]} and qty {row[1]} must be non-negative "
-                "finite decimals"
-            )
-    return _packer.pack(rows)
+# The encoder lives with its compiled twin; the codec is where readers look for it.
+from tradestore._pure.encode import encode_batch as encode_batch
 
 
 def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:

@@ -16,7 +16,7 @@ from types import ModuleType
 # module name -> (compiled module: ext/<name>.pyx, its pure-Python twin: _pure/<name>.py)
 REGISTRY: dict[str, tuple[str, str]] = {
     name: (f"tradestore._ext.{name}", f"tradestore._pure.{name}")
-    for name in ("decode", "parse", "profile", "rollup")
+    for name in ("decode", "encode", "parse", "profile", "rollup")
 }
 
 NO_EXTENSIONS = bool(os.environ.get("TRADESTORE_NO_EXTENSIONS"))
@@ -65,6 +65,8 @@ EXTENSIONS_LOADED = not NO_EXTENSIONS and not IMPORT_ERRORS
 
 decode_columns = MODULES["decode"].decode_columns
 decode_trades = MODULES["decode"].decode_trades
+encode_batch = MODULES["encode"].encode_batch
+trades_shape = MODULES["encode"].trades_shape
 accumulate_levels = MODULES["profile"].accumulate
 parse_event = MODULES["parse"].parse_event
 parse_agg_trade = MODULES["parse"].parse_agg_trade
@@ -87,6 +89,7 @@ __all__ = [
     "compiled",
     "decode_columns",
     "decode_trades",
+    "encode_batch",
     "parse_agg_trade",
     "parse_event",
     "parse_row",
@@ -96,5 +99,6 @@ __all__ = [
     "rollup_split",
     "rollup_split_segments",
     "rollup_summary",
+    "trades_shape",
     "twins",
 ]

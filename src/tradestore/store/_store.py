@@ -22,8 +22,14 @@ from typing import Any
 import numpy as np
 import rocksdict
 
-from tradestore._codec import decode_batch, encode_batch
-from tradestore._compat import decode_columns, decode_trades, rollup_split_segments
+from tradestore._codec import decode_batch
+from tradestore._compat import (
+    decode_columns,
+    decode_trades,
+    encode_batch,
+    rollup_split_segments,
+    trades_shape,
+)
 from tradestore._errors import CorruptValue, FixedPointError
 from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
@@ -368,7 +374,15 @@ class TradeStore:
                 first_trades.add(symbol)
             book = self._writable_book(symbol, wb)
             assert book.ids is not None and book.span is not None and book.count is not None
-            fresh, repeated = book.ids.split_new(trades)
+            low_id, top, earliest, latest, ascending = trades_shape(trades)
+            last = book.ids.last
+            if ascending and (last is None or low_id > last):
+                # The live case: every id past the last stored one, in order.
+                fresh, repeated = trades if type(trades) is list else list(trades), 0
+            else:
+                fresh, repeated = book.ids.split_new(trades)
+                if fresh:
+                    low_id, top, earliest, latest, ascending = trades_shape(fresh)
             new[symbol] = new.get(symbol, 0) + len(fresh)
             already[symbol] = already.get(symbol, 0) + repeated
             if not fresh:
@@ -378,20 +392,19 @@ class TradeStore:
             keys.append(key)
             wb.put(key, value)
             written.setdefault(symbol, []).append((key, value))
-            times = [t.time_ms for t in fresh]
-            earliest, latest = min(times), max(times)
             before, after = book.span
             if ms - earliest > before or latest - ms > after:
                 book.span = (max(before, ms - earliest), max(after, latest - ms))
                 _book.put_span(wb, symbol, book.span)
             book.count += len(fresh)
             _book.put_count(wb, symbol, book.count)
-            ids = [t.agg_id for t in fresh]
-            book.ids.add_ids(ids)
+            if ascending and top - low_id + 1 == len(fresh):
+                book.ids.add_run(low_id, top)  # one run of ids: the usual batch
+            else:
+                book.ids.add_ids(t.agg_id for t in fresh)
             _book.put_ids(wb, symbol, book.ids)
             if latest > self._rollup_clock:
                 self._rollup_clock = latest
-            top = max(ids)
             if book.last_id is None or top > book.last_id:
                 book.last_id = top
                 _book.put_last_id(wb, symbol, top)
