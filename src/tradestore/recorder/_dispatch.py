@@ -87,6 +87,13 @@ class Dispatcher:
                     handle_batch(conn, frames)
             except trio.WouldBlock:
                 pass
+            if batcher.in_flight:
+                # A flush is running on the writer thread, which needs the interpreter
+                # lock this loop would otherwise hold for half of the time (frames are
+                # parsed in Python). Hand it over now: the writer then runs in slices of
+                # the GIL switch interval and finishes sooner, while new frames wait in
+                # the kernel's socket buffers, which hold far more than that takes.
+                time.sleep(0)  # noqa: ASYNC251 - releases the GIL; never blocks
             if batcher.full:
                 await batcher.wait_for_room()
             else:
