@@ -133,7 +133,8 @@ async def watch_offline(recorder, endpoint: str, *, every: float | None = None) 
     next_status = 0.0
     while True:
         await trio.sleep(OFFLINE_POLL_S)
-        connections = recorder.statistics().connections
+        # Only the connections: a whole snapshot covers every symbol (thousands with ALL).
+        connections = recorder.connection_statistics()
         if any(conn.state == "open" for conn in connections):
             down_since = None
             continue
