@@ -376,6 +376,8 @@ async def test_rejected_handshake_honours_retry_after(tmp_path, autojump_clock, 
         with trio.fail_after(1000):
             await wait_for(lambda: len(fx.rejected) >= 3)
         error = recorder.statistics().connections[0].last_error
+        # The cheap accessor the offline watcher polls is that same part of a snapshot.
+        assert recorder.connection_statistics() == recorder.statistics().connections
         nursery.cancel_scope.cancel()
     assert all(30.0 <= gap < 31.0 for gap in intervals(fx.rejected[:3]))
     assert error.endswith("rejected with HTTP 429")

@@ -562,14 +562,19 @@ class TradeStore:
         minutes: list[tuple[int, str]] = []
         with_hours: list[tuple[str, RollupState]] = []
         nothing: set[int] = set()
+        hour_late = _keys.HOUR_MS + _rollups.CLOSE_GRACE_MS
         for symbol, book in self._books.items():
             state = book.rollups
             if state is None or not state.kept or not state.has_open:
                 continue
-            next_due = min(next_due, _rollups.next_due(state))
+            due = _rollups.next_due(state)
+            if due < next_due:
+                next_due = due
+            if due > clock:
+                continue  # nothing of it is due: the usual case, so the scan stays cheap
             near = touched.get(symbol, nothing)
             minutes.extend((m, symbol) for m in _rollups.closable_minutes(state, clock, near))
-            if state.open_hours:
+            if state.open_hours and min(state.open_hours) + hour_late <= clock:
                 with_hours.append((symbol, state))
         # What stays open after this write is due no earlier than it was found due
         # (what the budget leaves makes the next write look again).
