@@ -286,6 +286,8 @@ def test_without_matplotlib_a_clear_message_and_exit_2(
         (["vacuums", "--plot", "{tmp}/x.png", "--plot-size", "big"], "WIDTHxHEIGHT"),
         (["report", "-o", "{tmp}"], "is a folder"),
         (["report", "--value-area", "0"], "--value-area must be in (0, 1]"),
+        (["report", "--interval", "500ms"], "--interval must be at least 1s"),
+        (["report", "--interval", "often"], "--interval"),
     ],
 )
 def test_bad_picture_arguments_exit_2_before_any_work(argv, message, shaped_db, tmp_path, capsys):
@@ -294,6 +296,30 @@ def test_bad_picture_arguments_exit_2_before_any_work(argv, message, shaped_db, 
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]  # nothing written
+
+
+def test_report_candles_of_the_interval_asked_for(shaped_db, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    code, _, err = run_cli(
+        capsys, "report", "--db", shaped_db, "--symbol", "BTCUSDT", *window_args(),
+        "--interval", "5s", "-o", out,
+    )  # fmt: skip
+    assert code == 0, err
+    with TradeStore(shaped_db, read_only=True) as store:
+        series = candles(store, "BTCUSDT", *window(), 5_000)
+    assert len(series.to_json()["candles"]) > 1
+    assert report_data(out.read_text())["candles"] == series.to_json()
+
+
+def test_report_refuses_more_candles_than_a_picture_holds(shaped_db, tmp_path, capsys):
+    start, _ = window()
+    code, _, err = run_cli(
+        capsys, "report", "--db", shaped_db, "--symbol", "BTCUSDT", "--start", str(start),
+        "--hours", "1", "--interval", "1s", "-o", tmp_path / "r.html",
+    )  # fmt: skip
+    assert code == 2
+    assert "3,601 intervals in the window: at most 2,000 (a longer --interval?)" in err
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_report_of_too_few_trades_writes_nothing(shaped_db, tmp_path, capsys):

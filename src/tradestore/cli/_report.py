@@ -20,6 +20,9 @@ from tradestore.cli._profile import (
     check_value_area,
 )
 
+# More candles than this do not fit a picture (and are most likely a typo).
+MAX_CANDLES = 2_000
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -48,6 +51,12 @@ def register(subparsers) -> None:
         help="bin width, e.g. 0.01 (default: a round width giving about --bins bins)",
     )
     p.add_argument("--bins", type=int, default=100, metavar="N", help="bins wanted (default: 100)")
+    p.add_argument(
+        "--interval",
+        metavar="DURATION",
+        help="length of each candle in the candles picture, e.g. 1m, 15m, 1h, at least 1s "
+        f"and at most {MAX_CANDLES:,} candles (default: a round length giving 50 to 150)",
+    )
     add_value_area(p)
     add_vacuum_args(p, "a vacuum")
     p.set_defaults(func=run)
@@ -56,6 +65,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
+    interval = None
+    if args.interval is not None:
+        interval = c.interval_arg(args)
+        c.check_span(start, end, interval, limit=MAX_CANDLES)
     check_value_area(args)
     check_vacuum_args(args)
     distance = args.merge_distance
@@ -80,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 threshold=args.threshold,
                 merge_bins=args.merge_bins,
                 merge_distance=distance,
+                interval_ms=interval,
                 command=shlex.join(["tradestore-trio", *args.argv]),
                 db=str(Path(args.db).resolve()),
             )
