@@ -159,3 +159,59 @@ async def test_a_whole_connection_gone_silent_is_left_to_the_watchdog(tmp_path, 
     # Nothing while the whole connection was silent; checked 2 s after the reconnect,
     # found quiet (the exchange is at 500 too), then ever more rarely.
     assert due_at == {"BTCUSDT": [17, 21, 29], "ETHUSDT": [17, 21, 29]}
+
+
+async def test_a_quiet_connection_recycled_by_its_watchdog_still_gets_its_check(
+    tmp_path, autojump_clock
+):
+    """A quiet market: the data watchdog recycles the silent connection every 2 s, as
+    soon as a quiet symbol's own threshold. No session stays open that long, yet the
+    trades made while it was down are unknown: the check comes a threshold after the
+    first reconnect that followed the symbol's last trade."""
+    from types import SimpleNamespace
+
+    from tradestore.binance import StreamSpec
+    from tradestore.recorder._stream import Connection
+
+    config = RecorderConfig(
+        symbols=("BTCUSDT",), db=str(tmp_path / "db"), stall_floor=2.0, stall_factor=20.0
+    )
+    store = TradeStore(config.db_path)
+    batcher = Batcher(store, config)
+    line = Connection(StreamSpec("stream-0", ("BTCUSDT",), "ws://127.0.0.1:1/s"), config)
+    line.state = "open"
+    stalls = StallChecker(
+        config,
+        batcher,
+        rest=None,
+        repair=lambda s: None,
+        lines=lambda s: (line,),  # type: ignore[arg-type]
+    )
+
+    def reopen(now: float) -> None:
+        line.current = SimpleNamespace(opened_at=now)  # type: ignore[assignment]
+        line.opened_times.append(now)
+
+    try:
+        stalls._started_at = trio.current_time()
+        reopen(trio.current_time())
+        batcher.resume("BTCUSDT", 0, 1_700_000_000_000)
+        due_at: list[int] = []
+        for second in range(30):
+            now = trio.current_time()
+            if second < 10:
+                st = batcher.symbols["BTCUSDT"]
+                st.live += 50
+                st.last_id += 50
+                st.last_live_at = now
+                line.last_frame_at = now
+            elif second % 2 == 1:  # silent since 10 s: recycled every 2 s from 11 s on
+                reopen(now)
+            for symbol in stalls._due(now):
+                due_at.append(second)
+                stalls.watches[symbol].checked_at = now
+                stalls._compare(symbol, STALL, stalls.watches[symbol], [row(500)])
+            await trio.sleep(1.0)
+    finally:
+        store.close()
+    assert due_at == [13, 17, 25]

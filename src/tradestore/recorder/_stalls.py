@@ -241,9 +241,14 @@ class StallChecker:
     def _line_alive(self, symbol: str, last: float, limit: float, now: float) -> bool:
         """Whether a line carrying ``symbol`` is alive while the symbol is silent: it kept
         delivering other streams well after the symbol's last trade (a stuck
-        subscription), or it reconnected since and stayed quiet a whole ``limit`` (what
-        the exchange traded meanwhile is unknown). A whole connection gone silent is the
-        data watchdog's to recycle, not a reason to check each of its symbols."""
+        subscription), or it reconnected since, a whole ``limit`` ago, and is open (what
+        the exchange traded while it was down is unknown). A whole connection gone silent
+        is the data watchdog's to recycle, not a reason to check each of its symbols.
+
+        The reconnect counted is the first after the symbol's last trade, not the
+        current session: in a quiet market the watchdog recycles a silent connection
+        every ``watchdog_floor`` seconds, sooner than a quiet symbol's ``limit``, so no
+        single session stays open that long."""
         if self.lines is None:
             return True
         for line in self.lines(symbol):
@@ -251,9 +256,8 @@ class StallChecker:
                 continue
             if line.last_frame_at is not None and line.last_frame_at - last >= limit / 2:
                 return True
-            session = line.current
-            opened = session.opened_at if session is not None else None
-            if opened is not None and opened > last and now - opened >= limit:
+            reopened = line.first_open_after(last)
+            if reopened is not None and now - reopened >= limit:
                 return True
         return False
 

@@ -63,6 +63,7 @@ SERVER_SHUTDOWN = "server_shutdown"  # the exchange's notice: rotate at once
 MAX_AGE = "max_age"  # our rotate_after limit, ahead of the exchange's 24 h cut
 STALLED = "stalled"  # a symbol on it confirmed stuck by the exchange: rotate
 SILENT = "silent"  # the data watchdog: a failure, reconnected under backoff
+OPENINGS_KEPT = 16  # session openings a connection remembers (Connection.opened_times)
 # A control message the exchange refused or never answered: the session's subscriptions
 # are unknown, so it is replaced (make-before-break) by one that asks for them in its URL.
 CONTROL_FAILED = "control_failed"
@@ -236,6 +237,8 @@ class Connection:
         self.last_frame_at: float | None = None  # trio time of the last frame, any session
         self.last_frame_ms: int | None = None  # ... and its local wall time (/healthz)
         self.down_since_ms: int | None = None  # wall time since no session is open
+        # trio times of the latest session openings (a stall check after a reconnect)
+        self.opened_times: deque[float] = deque(maxlen=OPENINGS_KEPT)
         # The highest agg id this connection delivered per symbol (the batcher keeps it):
         # tells a line that repeats itself from one that is behind another line.
         self.last_ids: dict[str, int] = {}
@@ -247,6 +250,15 @@ class Connection:
     @property
     def name(self) -> str:
         return self.settings.name
+
+    def first_open_after(self, t: float) -> float | None:
+        """The trio time of the first session opened after ``t`` that is remembered (the
+        latest OPENINGS_KEPT), or None: none was."""
+        times = [opened for opened in self.opened_times if opened > t]
+        current = self.current.opened_at if self.current is not None else None
+        if current is not None and current > t:
+            times.append(current)
+        return min(times, default=None)
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -645,6 +657,7 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
                 raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
             opened_at = trio.current_time()
             session.opened_at = session.last_frame_at = opened_at
+            conn.opened_times.append(opened_at)
             counters.opens += 1
             conn.state = "open"
             conn.down_since_ms = None
