@@ -109,22 +109,17 @@ async def test_a_busy_symbol_gone_silent_is_checked_soon_and_repaired(tmp_path, 
     assert len(batcher.gaps) == 4
 
 
-async def test_a_whole_connection_gone_silent_is_left_to_the_watchdog(tmp_path, autojump_clock):
-    """Every symbol of a connection silent at once is the connection's failure (its data
-    watchdog recycles it): no REST check per symbol. Once it reconnected and stayed quiet
-    a whole threshold, what the exchange traded meanwhile is unknown: then it checks."""
-    from types import SimpleNamespace
-
+def _one_line(tmp_path, symbols: tuple[str, ...]):
+    """(store, batcher, line, stalls): the symbols on one open line, a 2 s stall floor."""
     from tradestore.binance import StreamSpec
     from tradestore.recorder._stream import Connection
 
-    symbols = ["BTCUSDT", "ETHUSDT"]
     config = RecorderConfig(
-        symbols=tuple(symbols), db=str(tmp_path / "db"), stall_floor=2.0, stall_factor=20.0
+        symbols=symbols, db=str(tmp_path / "db"), stall_floor=2.0, stall_factor=20.0
     )
     store = TradeStore(config.db_path)
     batcher = Batcher(store, config)
-    line = Connection(StreamSpec("stream-0", tuple(symbols), "ws://127.0.0.1:1/s"), config)
+    line = Connection(StreamSpec("stream-0", symbols, "ws://127.0.0.1:1/s"), config)
     line.state = "open"
     stalls = StallChecker(
         config,
@@ -133,11 +128,36 @@ async def test_a_whole_connection_gone_silent_is_left_to_the_watchdog(tmp_path, 
         repair=lambda s: None,
         lines=lambda s: (line,),  # type: ignore[arg-type]
     )
+    stalls._started_at = trio.current_time()
+    reopen(line, trio.current_time())
+    for symbol in symbols:
+        batcher.resume(symbol, 0, 1_700_000_000_000)
+    return store, batcher, line, stalls
+
+
+def reopen(line, now: float) -> None:
+    """A new session of the line, opened now, as the connection's task records it."""
+    from types import SimpleNamespace
+
+    line.current = SimpleNamespace(opened_at=now)
+    line.opened_times.append(now)
+
+
+def _checks_due(stalls, now: float) -> list[str]:
+    """The symbols checked now, each found quiet (the exchange is at agg id 500 too)."""
+    due = stalls._due(now)
+    for symbol in due:
+        stalls.watches[symbol].checked_at = now
+        stalls._compare(symbol, STALL, stalls.watches[symbol], [row(500)])
+    return due
+
+
+async def test_a_whole_connection_gone_silent_is_left_to_the_watchdog(tmp_path, autojump_clock):
+    """Every symbol of a connection silent at once is the connection's failure (its data
+    watchdog recycles it): no REST check per symbol. Once it reconnected and stayed quiet
+    a whole threshold, what the exchange traded meanwhile is unknown: then it checks."""
+    store, batcher, line, stalls = _one_line(tmp_path, ("BTCUSDT", "ETHUSDT"))
     try:
-        stalls._started_at = trio.current_time()
-        line.current = SimpleNamespace(opened_at=trio.current_time())  # type: ignore[assignment]
-        for symbol in symbols:
-            batcher.resume(symbol, 0, 1_700_000_000_000)
         due_at: dict[str, list[int]] = {}
         for second in range(30):
             now = trio.current_time()
@@ -148,11 +168,9 @@ async def test_a_whole_connection_gone_silent_is_left_to_the_watchdog(tmp_path, 
                     st.last_live_at = now
                 line.last_frame_at = now
             if second == 15:  # the watchdog recycled it: a new session, as quiet
-                line.current = SimpleNamespace(opened_at=now)  # type: ignore[assignment]
-            for symbol in stalls._due(now):
+                reopen(line, now)
+            for symbol in _checks_due(stalls, now):
                 due_at.setdefault(symbol, []).append(second)
-                stalls.watches[symbol].checked_at = now
-                stalls._compare(symbol, STALL, stalls.watches[symbol], [row(500)])
             await trio.sleep(1.0)
     finally:
         store.close()
@@ -168,34 +186,8 @@ async def test_a_quiet_connection_recycled_by_its_watchdog_still_gets_its_check(
     soon as a quiet symbol's own threshold. No session stays open that long, yet the
     trades made while it was down are unknown: the check comes a threshold after the
     first reconnect that followed the symbol's last trade."""
-    from types import SimpleNamespace
-
-    from tradestore.binance import StreamSpec
-    from tradestore.recorder._stream import Connection
-
-    config = RecorderConfig(
-        symbols=("BTCUSDT",), db=str(tmp_path / "db"), stall_floor=2.0, stall_factor=20.0
-    )
-    store = TradeStore(config.db_path)
-    batcher = Batcher(store, config)
-    line = Connection(StreamSpec("stream-0", ("BTCUSDT",), "ws://127.0.0.1:1/s"), config)
-    line.state = "open"
-    stalls = StallChecker(
-        config,
-        batcher,
-        rest=None,
-        repair=lambda s: None,
-        lines=lambda s: (line,),  # type: ignore[arg-type]
-    )
-
-    def reopen(now: float) -> None:
-        line.current = SimpleNamespace(opened_at=now)  # type: ignore[assignment]
-        line.opened_times.append(now)
-
+    store, batcher, line, stalls = _one_line(tmp_path, ("BTCUSDT",))
     try:
-        stalls._started_at = trio.current_time()
-        reopen(trio.current_time())
-        batcher.resume("BTCUSDT", 0, 1_700_000_000_000)
         due_at: list[int] = []
         for second in range(30):
             now = trio.current_time()
@@ -206,11 +198,8 @@ async def test_a_quiet_connection_recycled_by_its_watchdog_still_gets_its_check(
                 st.last_live_at = now
                 line.last_frame_at = now
             elif second % 2 == 1:  # silent since 10 s: recycled every 2 s from 11 s on
-                reopen(now)
-            for symbol in stalls._due(now):
-                due_at.append(second)
-                stalls.watches[symbol].checked_at = now
-                stalls._compare(symbol, STALL, stalls.watches[symbol], [row(500)])
+                reopen(line, now)
+            due_at += [second for _symbol in _checks_due(stalls, now)]
             await trio.sleep(1.0)
     finally:
         store.close()

@@ -253,12 +253,8 @@ class Connection:
 
     def first_open_after(self, t: float) -> float | None:
         """The trio time of the first session opened after ``t`` that is remembered (the
-        latest OPENINGS_KEPT), or None: none was."""
-        times = [opened for opened in self.opened_times if opened > t]
-        current = self.current.opened_at if self.current is not None else None
-        if current is not None and current > t:
-            times.append(current)
-        return min(times, default=None)
+        latest OPENINGS_KEPT, the current session's included), or None: none was."""
+        return next((opened for opened in self.opened_times if opened > t), None)
 
     @property
     def symbols(self) -> frozenset[str]:

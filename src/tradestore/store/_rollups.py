@@ -232,6 +232,24 @@ def ops_for_trades(
     return ops
 
 
+def add_to_open(
+    state: RollupState, deltas: dict[int, Any], hot: dict | None, touched: set[int]
+) -> bool:
+    """The live case of ``ops_for_trades``, without a copy of the state: when every
+    minute of ``deltas`` is an open minute of an open hour already summed in ``hot``, add
+    the deltas there (``touched`` collects the minutes) and return True; ops_for_trades
+    would write nothing and change no state. Otherwise change nothing and return False."""
+    if hot is None or not all(
+        m in hot and m in state.open_minutes and floor_to(m, HOUR_MS) in state.open_hours
+        for m in deltas
+    ):
+        return False
+    for minute, delta in deltas.items():
+        hot[minute].add(delta)
+        touched.add(minute)
+    return True
+
+
 # ---------------------------------------------------------------------- closing
 
 # A minute (an hour) is closed once the newest stored trade is this far past its end:

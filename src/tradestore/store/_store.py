@@ -479,21 +479,8 @@ class TradeStore:
             _rollups.apply(wb, _rollups.drop_all(symbol))
             _book.put_rollups(wb, symbol, None)
             return
-        hot = self._hot_minutes.get(symbol)
-        if (
-            deltas
-            and hot is not None
-            and all(
-                m in hot and m in state.open_minutes and m - m % _keys.HOUR_MS in state.open_hours
-                for m in deltas
-            )
-        ):
-            # The live case, as ops_for_trades would do it: every trade falls in an open
-            # minute of an open hour, summed in memory. Nothing to write, no new state.
-            for minute, delta in deltas.items():
-                hot[minute].add(delta)
-                touched.add(minute)
-            return
+        if deltas and _rollups.add_to_open(state, deltas, self._hot_minutes.get(symbol), touched):
+            return  # the live case: nothing to write, no new state (no copy to compare)
 
         def ops_for(working: RollupState) -> list[_rollups.Op]:
             # Each agg id once already (new_trades left out every id stored or repeated),
