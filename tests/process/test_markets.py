@@ -127,6 +127,8 @@ async def test_all_with_quote_follows_listings_and_delistings(tmp_path):
             await wait_for_log(log_path, r"listed NEWUSDT; delisted none")
             await wait_for_log(log_path, r"listed none; delisted ETHUSDT")
             await wait_for_log(log_path, r"NEWUSDT: new listing, recorded from its first trade")
+            # The exchange has taken the UNSUBSCRIBE (paced, it may trail the delisting).
+            await wait_for_log(log_path, r": unsubscribed ETHUSDT ")
             await wait_caught_up(db, rest_url, "/api/v3", ["BTCUSDT", "NEWUSDT"])
         await stop_exchange(exchange)
         await stop_daemon(proc, log_path)
