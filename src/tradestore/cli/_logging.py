@@ -24,8 +24,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes, not to the
+    stream it was when the handler was made: ``main()`` run in-process (by a test, or by
+    a program embedding the CLI) may leave its handler installed after the stream it saw
+    is closed, and a later record from another thread must not hit a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass  # always sys.stderr
+
+
 def configure(level: int = logging.INFO, fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
