@@ -7,20 +7,25 @@ differ (``--start`` on the command line, ``start`` elsewhere).
 Any two of the three fix the window (a ``start`` that is a bare duration, ``2h``, counts
 as a length). With fewer: a missing end is now, or the last stored trade for a window that
 defaults to everything stored; a missing start is the length (``hours`` or the default)
-before the end, or the first stored trade. Both ends are inclusive, in epoch ms.
+before the end, or the first stored trade. Both ends are inclusive, in epoch ms, and a
+length covers exactly that many ms: N hours from a start are [start, start + N h), so the
+inclusive end is start + N h - 1 ms; N hours up to an end are [end - N h + 1, end]. A
+start and an end given as times are taken as given.
+
+How long a window may be depends on the question, never on how the window was given: the
+limits are the rows of ``LIMITS``, each with the reason its refusal states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from tradestore._timeparse import is_duration, now_ms, parse_duration_ms, parse_time_ms
 
+HOUR_MS = 3_600_000
 # Windows longer than a century are typos (or inf/nan), not requests: refuse them early.
 MAX_HOURS = 100 * 366 * 24
-# The analytics tools' rule (the trading assistant's): windows of 1 to 168 hours.
-ANALYTICS_MAX_HOURS = 168
-HOUR_MS = 3_600_000
 
 PLAIN_NAMES: Mapping[str, str] = {"start": "start", "end": "end", "hours": "hours"}
 FLAG_NAMES: Mapping[str, str] = {"start": "--start", "end": "--end", "hours": "--hours"}
@@ -28,6 +33,49 @@ FLAG_NAMES: Mapping[str, str] = {"start": "--start", "end": "--end", "hours": "-
 
 class WindowError(ValueError):
     """A window that cannot be read or is not allowed; the message names the argument."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimit:
+    """The longest window one kind of question takes, and why. Any positive length up to
+    it is allowed, however the window was given."""
+
+    max_hours: float
+    reason: str
+
+    @property
+    def max_ms(self) -> int:
+        return round(self.max_hours * HOUR_MS)
+
+    def check(self, start_ms: int, end_ms: int) -> None:
+        # The distance between the inclusive ends is measured, so that `--hours 168` and
+        # `--start D --end D+7d` (two midnights, as people write a week) are both a week.
+        if end_ms - start_ms > self.max_ms:
+            raise WindowError(self.refusal(end_ms - start_ms + 1))
+
+    def refusal(self, length_ms: int) -> str:
+        return (
+            f"the window is {length_ms / HOUR_MS:.10g} hours long: at most "
+            f"{self.max_hours:g} hours, as {self.reason}"
+        )
+
+
+# Every limit a window is checked against, one row per kind of question; a question without
+# one takes any positive length (a length itself is at most MAX_HOURS).
+ANALYTICS = WindowLimit(168, "the analytics read at most a week at a time")
+API_ANSWER = WindowLimit(168, "one answer of the API covers at most a week")
+TRADES_PAGE = WindowLimit(24, "a page of trades is looked for within at most a day")
+FOOTPRINT = WindowLimit(24, "an answer's footprint lists every traded price of every candle")
+RAW_INTERVALS = WindowLimit(24, "an interval of whole seconds is summed from the trades")
+LIMITS: Mapping[str, WindowLimit] = {
+    "analytics": ANALYTICS,
+    "api answer": API_ANSWER,
+    "trades page": TRADES_PAGE,
+    "footprint": FOOTPRINT,
+    "raw intervals": RAW_INTERVALS,
+}
+# The analytics' longest window, in hours (profile, vacuums, report).
+ANALYTICS_MAX_HOURS = ANALYTICS.max_hours
 
 
 def resolve_window(
@@ -39,8 +87,10 @@ def resolve_window(
     stored: tuple[int, int] | None = None,
     now: int | None = None,
     names: Mapping[str, str] = PLAIN_NAMES,
+    limit: WindowLimit | None = None,
 ) -> tuple[int, int]:
-    """(start_ms, end_ms) from the three arguments (module docstring).
+    """(start_ms, end_ms), both inclusive, from the three arguments (module docstring),
+    no longer than ``limit`` allows (None: any positive length up to ``MAX_HOURS``).
 
     ``default_hours`` is the length when neither ``start`` nor ``hours`` is given; None
     means everything stored: ``stored`` = (first, last) trade time then fills the gaps.
@@ -59,7 +109,7 @@ def resolve_window(
     if end:
         end_ms = time_ms(end, e, now=now)
     elif start_ms is not None and length is not None:
-        end_ms = start_ms + length
+        end_ms = start_ms + length - 1
     elif stored is not None:
         end_ms = stored[1]
     else:
@@ -68,36 +118,15 @@ def resolve_window(
         if length is None and default_hours is not None:
             length = hours_ms(default_hours, names)
         if length is not None:
-            start_ms = end_ms - length
+            start_ms = end_ms - length + 1
         elif stored is not None:
             start_ms = stored[0]
         else:
             raise WindowError(f"give {s} or {h}")
     if end_ms < start_ms:
         raise WindowError(f"{e} is before {s}")
-    return start_ms, end_ms
-
-
-def bounded_window(
-    start: str | None,
-    end: str | None,
-    hours: float | None,
-    *,
-    default_hours: float,
-    max_hours: float,
-    min_hours: float = 0,
-    names: Mapping[str, str] = PLAIN_NAMES,
-) -> tuple[int, int]:
-    """resolve_window for a tool with limits: ``hours`` (when given) within
-    [min_hours, max_hours] and above 0, and the window no longer than ``max_hours``."""
-    h = names["hours"]
-    if hours is not None and not (min_hours <= hours <= max_hours and hours > 0):
-        if min_hours > 0:
-            raise WindowError(f"{h} must be between {min_hours:g} and {max_hours:g}")
-        raise WindowError(f"{h} must be a positive number of hours up to {max_hours:g}")
-    start_ms, end_ms = resolve_window(start, end, hours, default_hours=default_hours, names=names)
-    if end_ms - start_ms > max_hours * HOUR_MS:
-        raise WindowError(f"the window is longer than {max_hours:g} hours")
+    if limit is not None:
+        limit.check(start_ms, end_ms)
     return start_ms, end_ms
 
 
@@ -119,7 +148,11 @@ def duration_ms(text: str, name: str) -> int:
 
 
 def hours_ms(hours: float, names: Mapping[str, str] = PLAIN_NAMES) -> int:
-    """``hours`` as milliseconds, refusing nan, inf, zero, negatives and absurd spans."""
-    if not 0 < hours <= MAX_HOURS:
-        raise WindowError(f"{names['hours']} must be a positive number of hours up to {MAX_HOURS}")
-    return int(hours * HOUR_MS)
+    """``hours`` as whole milliseconds (at least one), refusing nan, inf, zero, negatives
+    and absurd spans."""
+    ms = round(hours * HOUR_MS) if 0 < hours <= MAX_HOURS else 0
+    if ms < 1:
+        raise WindowError(
+            f"{names['hours']} must be a positive number of hours (at least 1 ms) up to {MAX_HOURS}"
+        )
+    return ms

@@ -89,7 +89,7 @@ async def test_mcp_tools_answer_the_command_lines_json(tmp_path, capsys):
     assert gaps == cli_json(capsys, "gaps", "--db", db, "--symbol", "BTCUSDT", "--open")
     assert gaps["gaps"][0]["first_id"] == HOLE[0]
     assert coverage["coverage"]["trades"] == 1_500 and coverage["coverage"]["complete"] is False
-    assert bad.is_error and "hours must be between 1 and 168" in bad.content[0].text
+    assert bad.is_error and "hours must be a positive number of hours" in bad.content[0].text
     assert candles == cli_json(capsys, "candles", "--symbol", "BTCUSDT", *flags)
     exact = exact_bars(btc_trades(), sample.start_ms, sample.end_ms, 60_000)
     assert [Decimal(c["high"]) for c in candles["candles"]] == [b[1] for b in exact.values()]

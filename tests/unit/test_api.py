@@ -74,10 +74,10 @@ def test_analytics_requests_are_checked_before_any_reading():
     assert (request["symbol"], request["start_ms"], request["end_ms"]) == (
         "BTCUSDT",
         T0,
-        T0 + 2 * 3_600_000,
+        T0 + 2 * 3_600_000 - 1,  # two hours from the start: its last ms is 1 ms before
     )
     for raw, words in (
-        ({"symbol": "BTCUSDT", "start": "2026-01-01", "end": "2026-01-09"}, "longer than 168"),
+        ({"symbol": "BTCUSDT", "start": "2026-01-01", "end": "2026-01-09"}, "at most 168 hours"),
         (
             {"symbol": "BTCUSDT", "tick_size": "-1"},
             "tick_size: tick size must be a positive number",

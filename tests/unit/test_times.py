@@ -104,11 +104,12 @@ def test_cli_takes_seconds_durations_and_two_of_three(tmp_path, capsys):
         return doc["start_ms"], doc["end_ms"], doc["count"]
 
     assert window("--start", "1767225600", "--end", "1767225605") == (T0, T0 + 5000, 5)
-    assert window("--start", "2026-01-01", "--hours", "0.001") == (T0, T0 + 3600, 3)
-    assert window("--end", "1767225605", "--hours", "0.001") == (T0 + 5000 - 3600, T0 + 5000, 4)
+    # A length covers exactly that many ms: 3.6 s from the start end 1 ms before +3.6 s.
+    assert window("--start", "2026-01-01", "--hours", "0.001") == (T0, T0 + 3599, 3)
+    assert window("--end", "1767225605", "--hours", "0.001") == (T0 + 1401, T0 + 5000, 4)
     assert window("--since", "2026-01-01T00:00:02Z", "--end", "2026-01-01T00:00:04Z")[2] == 3
     start, end, _ = window("--start", "90s")  # a duration: that long before the end (now)
-    assert end - start == 90_000
+    assert end - start + 1 == 90_000
     code, _, err = run_cli(capsys, *base, "--start", T0, "--end", T0 + 1, "--hours", "1")
     assert code == 2 and "at most two of --start, --end and --hours" in err
     code, _, err = run_cli(capsys, *base, "--start", "176722560000")

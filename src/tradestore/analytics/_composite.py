@@ -34,7 +34,7 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
-from tradestore.store import check_symbol
+from tradestore.store import Coverage, check_symbol
 
 DAY_MS = 86_400_000
 MAX_SESSIONS = 400
@@ -43,7 +43,9 @@ MAX_SESSIONS = 400
 @dataclass(frozen=True, slots=True)
 class SessionProfile:
     """One session of a composite: its trades and its own POC and value area, on the
-    composite's bins (None when the session has no trade)."""
+    composite's bins (None when the session has no trade), and its record. A session
+    outside the record (``coverage.recorded == "none"``) has no figures: nobody knows
+    whether it traded, so its JSON gives null, never 0."""
 
     start_ms: int
     end_ms: int
@@ -54,21 +56,29 @@ class SessionProfile:
     point_of_control: Decimal | None
     value_area_low: Decimal | None
     value_area_high: Decimal | None
+    coverage: Coverage
+
+    @property
+    def recorded(self) -> bool:
+        """Some of the session lies in the record (False: not recorded at all)."""
+        return self.coverage.recorded != "none"
 
     def to_json(self) -> dict:
         def opt(v: Decimal | None) -> str | None:
-            return None if v is None else decimal_str(v)
+            return None if v is None or not self.recorded else decimal_str(v)
 
         return {
             "session_start": format_time_ms(self.start_ms),
             "session_end": format_time_ms(self.end_ms),
-            "trade_count": self.trade_count,
-            "volume": decimal_str(self.volume),
-            "buy_volume": decimal_str(self.buy_volume),
-            "sell_volume": decimal_str(self.sell_volume),
+            "trade_count": self.trade_count if self.recorded else None,
+            "volume": opt(self.volume),
+            "buy_volume": opt(self.buy_volume),
+            "sell_volume": opt(self.sell_volume),
             "point_of_control": opt(self.point_of_control),
             "value_area_low": opt(self.value_area_low),
             "value_area_high": opt(self.value_area_high),
+            "data_complete": self.coverage.complete,
+            "coverage": self.coverage.to_dict(),
         }
 
 
@@ -130,6 +140,10 @@ def composite_profile(
         parts = [read(store, symbol, lo, hi) for lo, hi in bounds]
         whole = combine(parts)
         coverage = levels_coverage(store, symbol, start_ms, end_ms, whole)
+        covers = [
+            levels_coverage(store, symbol, lo, hi, part)
+            for (lo, hi), part in zip(bounds, parts, strict=True)
+        ]
     if whole.trade_count < max(min_trades, 1):
         raise InsufficientData(
             symbol, whole.trade_count, max(min_trades, 1), start_ms, end_ms, coverage
@@ -160,8 +174,8 @@ def composite_profile(
         symbol, start_ms, end_ms, summed, origin, width, n_bins, va_fraction, coverage
     )
     sessions = tuple(
-        _session(lo, hi, part, got, profile, va_fraction)
-        for (lo, hi), part, got in zip(bounds, parts, per_session, strict=True)
+        _session(lo, hi, part, got, profile, va_fraction, cover)
+        for (lo, hi), part, got, cover in zip(bounds, parts, per_session, covers, strict=True)
     )
     return CompositeProfile(profile=profile, session_ms=session_ms, sessions=sessions)
 
@@ -173,11 +187,12 @@ def _session(
     got: tuple[list[int], list[int], list[int]] | None,
     profile: VolumeProfile,
     va_fraction: Fraction,
+    coverage: Coverage,
 ) -> SessionProfile:
     """A session's figures; its bins are the composite profile's bins."""
     if got is None:
         zero = Decimal(0)
-        return SessionProfile(lo, hi, 0, zero, zero, zero, None, None, None)
+        return SessionProfile(lo, hi, 0, zero, zero, zero, None, None, None, coverage)
     volume, buy, _count = got
     poc = point_of_control(volume)
     va_lo, va_hi = value_area_bounds(volume, poc, va_fraction)
@@ -192,4 +207,5 @@ def _session(
         point_of_control=profile.bins[poc].price_level,
         value_area_low=profile.bins[va_lo].price_low,
         value_area_high=profile.bins[va_hi].price_high,
+        coverage=coverage,
     )

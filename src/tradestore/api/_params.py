@@ -21,6 +21,9 @@ _JSON_TYPES: dict[str, Any] = {
     "string": "string",
     "integer": "integer",
     "number": "number",
+    # A window's length: a number whose bounds are the window's (tradestore._window), checked
+    # with the window so that the refusal is the same however the window was given.
+    "length": "number",
     "boolean": "boolean",
     # A time is text (ISO-8601, now-2h, 2h) or an epoch number (10 digits s, 13 ms).
     "time": ["string", "integer"],
@@ -94,7 +97,8 @@ class Param:
                 return value.lower() in _TRUE
             raise BadArgument(f"{name}: expected true or false, got {value!r}")
         number = self._number(value)
-        self._check_bounds(number)
+        if kind != "length":
+            self._check_bounds(number)
         return number
 
     def _number(self, value: Any) -> int | float:

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradestore._window import (
-    ANALYTICS_MAX_HOURS,
-    HOUR_MS,
+    ANALYTICS,
+    API_ANSWER,
+    FOOTPRINT,
+    RAW_INTERVALS,
+    TRADES_PAGE,
     WindowError,
-    bounded_window,
+    WindowLimit,
     duration_ms,
+    resolve_window,
 )
 from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.api._documents import (
@@ -42,16 +46,12 @@ from tradestore.store import check_symbol
 MAX_BINS = 10_000
 MAX_PAGE = 10_000
 DEFAULT_PAGE = 100
-# Trades are paged; one request still reads within at most this window.
-TRADES_MAX_HOURS = 24
-# Candles, volume delta and footprints: at most this many intervals per answer (a day of
-# 1m candles is 1,441, a week of 1h ones 169). Intervals that are not whole minutes are
-# summed from the trades, so their window is bounded as a page of trades is.
+# The windows' limits are tradestore._window's (ANALYTICS, API_ANSWER, TRADES_PAGE,
+# FOOTPRINT, RAW_INTERVALS). Candles, volume delta and footprints: at most this many
+# intervals per answer (a day of 1m candles is 1,440, a week of 1h ones 168).
 MAX_CANDLES = 10_000
-RAW_INTERVAL_MAX_HOURS = TRADES_MAX_HOURS
-# A footprint lists every traded price of every candle: a shorter window, and at most
-# this many (candle, price) levels in one answer.
-FOOTPRINT_MAX_HOURS = 24
+# A footprint lists every traded price of every candle: at most this many (candle, price)
+# levels in one answer.
 MAX_LEVELS = 50_000
 MINUTE_MS = 60_000
 
@@ -99,15 +99,17 @@ START = Param(
 END = Param("end", "time", f"window end, inclusive: {TIME_FORMS} (default: now)")
 
 
-def hours(default: float, maximum: float, minimum: float | None = None) -> Param:
+def hours(default: float, limit: WindowLimit) -> Param:
+    """The window's length; its bounds (any positive length up to ``limit``) are checked
+    with the window, so the refusal is the same however the window was given."""
     return Param(
         "hours",
-        "number",
-        f"window length in hours: the hours before end, or after start (default: {default:g}; "
-        f"any two of start, end and hours fix the window)",
-        minimum=minimum,
-        maximum=maximum,
-        exclusive_minimum=None if minimum is not None else 0,
+        "length",
+        f"window length in hours: the hours from start (ending 1 ms before start + hours), "
+        f"or up to end (default: {default:g}; at most {limit.max_hours:g}: {limit.reason}; "
+        "any two of start, end and hours fix the window)",
+        maximum=limit.max_hours,
+        exclusive_minimum=0,
     )
 
 
@@ -124,7 +126,7 @@ BINS = Param(
     minimum=1,
     maximum=MAX_BINS,
 )
-ANALYTICS_WINDOW = (START, END, hours(24, ANALYTICS_MAX_HOURS, minimum=1))
+ANALYTICS_WINDOW = (START, END, hours(24, ANALYTICS))
 
 
 def _symbol(args: dict[str, Any]) -> str:
@@ -134,17 +136,10 @@ def _symbol(args: dict[str, Any]) -> str:
         raise BadArgument(f"symbol: {exc}") from None
 
 
-def _window(
-    args: dict[str, Any], *, default_hours: float, max_hours: float, min_hours: float = 0
-) -> tuple[int, int]:
+def _window(args: dict[str, Any], *, default_hours: float, limit: WindowLimit) -> tuple[int, int]:
     try:
-        return bounded_window(
-            args["start"],
-            args["end"],
-            args["hours"],
-            default_hours=default_hours,
-            max_hours=max_hours,
-            min_hours=min_hours,
+        return resolve_window(
+            args["start"], args["end"], args["hours"], default_hours=default_hours, limit=limit
         )
     except WindowError as exc:
         raise BadArgument(str(exc)) from None
@@ -153,7 +148,7 @@ def _window(
 def _check_analytics(args: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import tick_to_fixed
 
-    start, end = _window(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS, min_hours=1)
+    start, end = _window(args, default_hours=24, limit=ANALYTICS)
     if args["tick_size"] is not None:
         try:
             tick_to_fixed(args["tick_size"])
@@ -226,7 +221,7 @@ def _answer_vacuums(store, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_trades(args: dict[str, Any]) -> dict[str, Any]:
-    start, end = _window(args, default_hours=1, max_hours=TRADES_MAX_HOURS)
+    start, end = _window(args, default_hours=1, limit=TRADES_PAGE)
     cursor = None if args["cursor"] is None else Cursor.parse(args["cursor"])
     return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end, "cursor": cursor}
 
@@ -259,7 +254,7 @@ def _answer_gaps(store, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_coverage(args: dict[str, Any]) -> dict[str, Any]:
-    start, end = _window(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS)
+    start, end = _window(args, default_hours=24, limit=API_ANSWER)
     return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end}
 
 
@@ -281,18 +276,20 @@ def _interval(args: dict[str, Any], *, minutes: bool) -> int:
 
 
 def _check_intervals(
-    args: dict[str, Any], *, default_hours: float, max_hours: float, minutes: bool = False
+    args: dict[str, Any], *, default_hours: float, limit: WindowLimit, minutes: bool = False
 ) -> dict[str, Any]:
     """The window and the interval, within the bounds of one answer (MAX_CANDLES)."""
     from tradestore.analytics import interval_label
 
     interval = _interval(args, minutes=minutes)
-    start, end = _window(args, default_hours=default_hours, max_hours=max_hours)
-    if interval % MINUTE_MS and end - start > RAW_INTERVAL_MAX_HOURS * HOUR_MS:
-        raise BadArgument(
-            f"an interval of {args['interval']} is summed from the trades: the window can be "
-            f"at most {RAW_INTERVAL_MAX_HOURS} hours (or use whole minutes)"
-        )
+    start, end = _window(args, default_hours=default_hours, limit=limit)
+    if interval % MINUTE_MS:
+        try:
+            RAW_INTERVALS.check(start, end)
+        except WindowError as exc:
+            raise BadArgument(
+                f"interval {args['interval']}: {exc} (or use whole minutes)"
+            ) from None
     count = end // interval - start // interval + 1
     if count > MAX_CANDLES:
         raise BadArgument(
@@ -309,13 +306,13 @@ def _check_intervals(
 
 
 def _check_candles(args: dict[str, Any]) -> dict[str, Any]:
-    return _check_intervals(args, default_hours=24, max_hours=ANALYTICS_MAX_HOURS)
+    return _check_intervals(args, default_hours=24, limit=API_ANSWER)
 
 
 def _check_footprint(args: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import tick_to_fixed
 
-    request = _check_intervals(args, default_hours=1, max_hours=FOOTPRINT_MAX_HOURS, minutes=True)
+    request = _check_intervals(args, default_hours=1, limit=FOOTPRINT, minutes=True)
     if args["tick_size"] is not None:
         try:
             tick_to_fixed(args["tick_size"])
@@ -362,7 +359,8 @@ def interval(default: str, *, minutes: bool = False) -> Param:
 # ---------------------------------------------------------------------------- the table
 
 WINDOW_NOTE = (
-    "Times are UTC. The result says whether the window's record is complete (`coverage`): "
+    "Times are UTC; both ends of a window are inclusive, and `hours` N from `start` end 1 ms "
+    "before start + N h. The result says whether the window's record is complete (`coverage`): "
     "a window outside what was recorded is NOT RECORDED, which is not the same as no trades."
 )
 
@@ -372,9 +370,9 @@ TOOLS: tuple[Tool, ...] = (
         path="profile",
         command="profile --format json",
         summary="Volume profile: traded volume by price, point of control, value area",
-        description="The volume profile of one symbol over a window of 1 to 168 hours "
-        "(default: the last 24 h): traded volume per price bin split into taker buys and "
-        "sells, the point of control (the bin with the most volume) and the value area "
+        description="The volume profile of one symbol over a window of at most "
+        f"{ANALYTICS.max_hours:g} hours (default: the last 24 h): traded volume per price "
+        "bin split into taker buys and sells, the point of control (the bin with the most volume) and the value area "
         "(the bins around it holding `value_area` of the volume). Decimals are exact "
         "strings. Needs at least 1000 trades in the window. " + WINDOW_NOTE,
         params=(
@@ -441,13 +439,13 @@ TOOLS: tuple[Tool, ...] = (
         command="candles --format json",
         summary="OHLCV candles with taker-buy/sell volume and VWAP, for any interval",
         description="Candles of one symbol over a window (default: the last 24 h, at most "
-        f"{ANALYTICS_MAX_HOURS} h): open, high, low, close, volume, taker-buy and taker-sell "
+        f"{API_ANSWER.max_hours:g} h): open, high, low, close, volume, taker-buy and taker-sell "
         "volume, trade count, VWAP and the first and last agg id per interval, exact. "
         "Intervals are aligned to the Unix epoch as the exchange's klines are; an interval "
         f"without a trade has no candle. At most {MAX_CANDLES:,} intervals per call; "
         "intervals that are not whole minutes are summed from the trades, over at most "
-        f"{RAW_INTERVAL_MAX_HOURS} h. " + WINDOW_NOTE,
-        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS), interval("1m")),
+        f"{RAW_INTERVALS.max_hours:g} h. " + WINDOW_NOTE,
+        params=(SYMBOL, START, END, hours(24, API_ANSWER), interval("1m")),
         check=_check_candles,
         answer=_answer_candles,
     ),
@@ -457,7 +455,7 @@ TOOLS: tuple[Tool, ...] = (
         command="footprint --format json",
         summary="Per candle and price: taker-buy and taker-sell volume (a footprint chart)",
         description="For each candle of a window (default: the last hour, at most "
-        f"{FOOTPRINT_MAX_HOURS} h; intervals of whole minutes) the volume traded at each "
+        f"{FOOTPRINT.max_hours:g} h; intervals of whole minutes) the volume traded at each "
         "price, split into taker buys and sells, with the candle's OHLCV and delta, exact. "
         "Prices are grouped into bins of `tick_size` (default: every traded price on its "
         f"own). At most {MAX_CANDLES:,} candles and {MAX_LEVELS:,} (candle, price) levels "
@@ -466,7 +464,7 @@ TOOLS: tuple[Tool, ...] = (
             SYMBOL,
             START,
             END,
-            hours(1, FOOTPRINT_MAX_HOURS),
+            hours(1, FOOTPRINT),
             interval("5m", minutes=True),
             Param(
                 "tick_size",
@@ -486,7 +484,7 @@ TOOLS: tuple[Tool, ...] = (
         "taker-sell volume, their difference (the delta) and its running sum from the "
         "window's start (the cumulative volume delta), exact; and the whole window's "
         "totals. " + WINDOW_NOTE,
-        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS), interval("1m")),
+        params=(SYMBOL, START, END, hours(24, API_ANSWER), interval("1m")),
         check=_check_candles,
         answer=_answer_cvd,
     ),
@@ -496,7 +494,7 @@ TOOLS: tuple[Tool, ...] = (
         command="query --format json",
         summary="Trades of a symbol in a window, a page at a time",
         description="The stored aggregate trades of one symbol with start <= time <= end "
-        f"(default: the last hour; at most {TRADES_MAX_HOURS} h), ascending by agg id, at "
+        f"(default: the last hour; at most {TRADES_PAGE.max_hours:g} h), ascending by agg id, at "
         f"most `limit` per call (default {DEFAULT_PAGE}, at most {MAX_PAGE}). When more "
         "remain, `next_cursor` is set: pass it back as `cursor` for the next page; `count` "
         "and `coverage` describe the trades of this page. " + WINDOW_NOTE,
@@ -504,7 +502,7 @@ TOOLS: tuple[Tool, ...] = (
             SYMBOL,
             START,
             END,
-            hours(1, TRADES_MAX_HOURS),
+            hours(1, TRADES_PAGE),
             Param(
                 "limit",
                 "integer",
@@ -556,11 +554,12 @@ TOOLS: tuple[Tool, ...] = (
         path="coverage",
         command="query --format json (its coverage)",
         summary="Is a window recorded, and is its record whole?",
-        description="Whether a window (default: the last 24 h, at most 168 h) of a symbol "
+        description="Whether a window (default: the last 24 h, at most "
+        f"{API_ANSWER.max_hours:g} h) of a symbol "
         "lies inside what was recorded and has no missing agg id or unfilled gap: "
         "`complete` true means every trade of the window is stored, so an empty result "
         "really means no trades happened. Reads only the window's agg ids.",
-        params=(SYMBOL, START, END, hours(24, ANALYTICS_MAX_HOURS)),
+        params=(SYMBOL, START, END, hours(24, API_ANSWER)),
         check=_check_coverage,
         answer=_answer_coverage,
     ),

@@ -9,7 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tradestore._window import FLAG_NAMES, WindowError, duration_ms, resolve_window, time_ms
+from tradestore._window import (
+    FLAG_NAMES,
+    WindowError,
+    WindowLimit,
+    duration_ms,
+    resolve_window,
+    time_ms,
+)
 from tradestore.cli._output import DEFAULT_TABLE_ROWS, FORMATS
 from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
@@ -74,16 +81,22 @@ def row_limit(args: argparse.Namespace) -> int | None:
     return DEFAULT_TABLE_ROWS if args.format == "table" else None
 
 
-def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.0) -> None:
+def add_window(
+    parser: argparse.ArgumentParser,
+    default_hours: float | None = 1.0,
+    limit: WindowLimit | None = None,
+) -> None:
     """--start (alias --since)/--end/--hours. ``default_hours=None``: without flags the
-    window is everything stored (the command passes the stored span to ``window_args``)."""
+    window is everything stored (the command passes the stored span to ``window_args``).
+    ``limit``: the longest window the command takes (for the help; ``window_args`` checks)."""
     everything = default_hours is None
     parser.add_argument(
         "--start",
         "--since",
         metavar="TIME",
-        help="window start: epoch s or ms, ISO-8601, now-1d, or a duration such as 2h "
-        "(that long before the end)" + (" (default: the first stored trade)" if everything else ""),
+        help="window start, inclusive: epoch s or ms, ISO-8601, now-1d, or a duration such "
+        "as 2h (exactly that long, up to the end)"
+        + (" (default: the first stored trade)" if everything else ""),
     )
     parser.add_argument(
         "--end",
@@ -95,8 +108,10 @@ def add_window(parser: argparse.ArgumentParser, default_hours: float | None = 1.
         "--hours",
         type=float,
         metavar="N",
-        help="window length: the N hours before --end, or after --start"
-        + ("" if everything else f" (default: {default_hours:g})"),
+        help="window length, any positive number of hours: the N hours from --start (the "
+        "last millisecond is 1 ms before --start + N h), or up to --end"
+        + ("" if everything else f" (default: {default_hours:g})")
+        + ("" if limit is None else f"; at most {limit.max_hours:g}: {limit.reason}"),
     )
     parser.set_defaults(default_hours=default_hours)
 
@@ -115,11 +130,15 @@ def time_arg(text: str, flag: str, *, now: int | None = None) -> int:
         raise UsageError(str(exc)) from None
 
 
-def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None) -> tuple[int, int]:
-    """(start_ms, end_ms) from --start/--end/--hours; both inclusive. The rule (any two of
-    the three fix the window; ``--start 2h`` is a length) is ``tradestore._window``'s;
-    ``stored`` = (first, last) trade time for a command whose window defaults to
-    everything stored."""
+def window_args(
+    args: argparse.Namespace,
+    stored: tuple[int, int] | None = None,
+    limit: WindowLimit | None = None,
+) -> tuple[int, int]:
+    """(start_ms, end_ms) from --start/--end/--hours; both inclusive, and N hours end
+    1 ms before start + N h. The rule (any two of the three fix the window; ``--start 2h``
+    is a length) and the ``limit`` are ``tradestore._window``'s; ``stored`` = (first, last)
+    trade time for a command whose window defaults to everything stored."""
     try:
         return resolve_window(
             args.start,
@@ -128,6 +147,7 @@ def window_args(args: argparse.Namespace, stored: tuple[int, int] | None = None)
             default_hours=args.default_hours,
             stored=stored,
             names=FLAG_NAMES,
+            limit=limit,
         )
     except WindowError as exc:
         raise UsageError(str(exc)) from None

@@ -28,6 +28,8 @@ SESSION_FIELDS = (
     "point_of_control",
     "value_area_low",
     "value_area_high",
+    "data_complete",
+    "record",
 )
 SESSION_COLUMNS = [
     field("session_start", "day (UTC)"),
@@ -36,6 +38,7 @@ SESSION_COLUMNS = [
     field("point_of_control", "POC", right=True),
     field("value_area_low", "value area low", right=True),
     field("value_area_high", "value area high", right=True),
+    field("record"),
 ]
 
 
@@ -44,7 +47,8 @@ def register(subparsers) -> None:
         "composite",
         help="composite volume profile over several days, with each day's POC and value area",
         description="Bin the traded volume of the last --days UTC days (the day of --end, "
-        "default today, is the last, up to --end) into one volume profile with its point "
+        "default today, is the last: the whole day for a date, else up to --end) into one "
+        "volume profile with its point "
         "of control and value area, and give each day's own POC and value area on the same "
         "bins: where value built up over days, and how it moved. Read from the price-level "
         "rollups: a week takes a fraction of a second. The table draws the composite and "
@@ -55,7 +59,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--days", type=int, default=7, metavar="N", help=f"days (1..{MAX_DAYS}, default: 7)"
     )
-    p.add_argument("--end", metavar="TIME", help="the composite's end (default: now)")
+    p.add_argument(
+        "--end",
+        metavar="TIME",
+        help="the composite's last day: a date (any midnight) takes that whole day, a later "
+        "time ends the day there (default: now)",
+    )
     p.add_argument(
         "--tick-size",
         metavar="PRICE",
@@ -71,11 +80,24 @@ def register(subparsers) -> None:
 
 
 def composite_window(args: argparse.Namespace) -> tuple[int, int]:
+    """(start, end), inclusive: --days whole UTC days ending with the day of --end. A
+    midnight (``--end 2026-01-07``) names its day, so that day is taken whole."""
     if not 1 <= args.days <= MAX_DAYS:
         raise c.UsageError(f"--days must be between 1 and {MAX_DAYS}")
     end = c.time_arg(args.end, "--end") if args.end else now_ms()
-    start = end - end % DAY_MS - (args.days - 1) * DAY_MS
+    day = end - end % DAY_MS
+    if args.end and end == day:
+        end = day + DAY_MS - 1
+    start = day - (args.days - 1) * DAY_MS
     return max(start, 0), end
+
+
+def session_row(session) -> dict:
+    """A session as a table or csv row: its JSON with its record in one phrase
+    (``record complete``, ``NOT RECORDED``, ...) instead of the coverage object."""
+    row = session.to_json()
+    row["record"] = row.pop("coverage")["summary"].split(":")[0]
+    return row
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:  # InsufficientData is a ValueError too
             raise c.UsageError(str(exc)) from None
         status = c.report_corrupt(store)
-    sessions = [s.to_json() for s in result.sessions]
+    sessions = [session_row(s) for s in result.sessions]
     if args.format == "json":
         dump_json(result.to_json())
     elif args.format == "table":

@@ -10,12 +10,11 @@ import sys
 from decimal import Decimal
 
 from tradestore._timeparse import format_time_ms
-from tradestore._window import ANALYTICS_MAX_HOURS, FLAG_NAMES, WindowError, bounded_window
+from tradestore._window import ANALYTICS
 from tradestore.cli import _common as c
 from tradestore.cli._output import emit, terminal_width, wrap
 from tradestore.cli._plot import add_plot, plot_request
 
-MAX_HOURS = ANALYTICS_MAX_HOURS
 BAR_WIDTH = 48
 
 
@@ -38,7 +37,7 @@ def register(subparsers) -> None:
 def add_analytics_args(p: argparse.ArgumentParser) -> None:
     c.add_db(p)
     c.add_symbol(p)
-    c.add_window(p, default_hours=24.0)
+    c.add_window(p, default_hours=24.0, limit=ANALYTICS)
     p.add_argument(
         "--tick-size",
         metavar="PRICE",
@@ -50,19 +49,8 @@ def add_analytics_args(p: argparse.ArgumentParser) -> None:
 
 
 def analytics_window(args: argparse.Namespace) -> tuple[int, int]:
-    """(start, end) within the analytics tools' limits: --hours 1..168, windows up to 168 h."""
-    try:
-        start, end = bounded_window(
-            args.start,
-            args.end,
-            args.hours,
-            default_hours=args.default_hours,
-            min_hours=1,
-            max_hours=MAX_HOURS,
-            names=FLAG_NAMES,
-        )
-    except WindowError as exc:
-        raise c.UsageError(str(exc)) from None
+    """(start, end) within the analytics' limit (``tradestore._window.ANALYTICS``)."""
+    start, end = c.window_args(args, limit=ANALYTICS)
     if args.bins < 1:
         raise c.UsageError("--bins must be at least 1")
     c.check_tick_size(args)
