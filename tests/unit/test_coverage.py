@@ -22,7 +22,7 @@ DAY_START, DAY_END = 1767225600000, 1767311999999  # 2026-01-01, all of it
 def btc_db(tmp_path, capsys, real_csv):
     """The real sample imported as BTCUSDT (its name is not an official daily name)."""
     db = tmp_path / "db"
-    assert run_cli(capsys, "import", "--db", db, real_csv)[0] == 0
+    assert run_cli(capsys, "import", "--create", "--db", db, real_csv)[0] == 0
     return db
 
 
@@ -107,11 +107,13 @@ def test_profile_and_vacuums_of_an_unrecorded_window(btc_db, capsys):
 
 
 def test_an_official_daily_file_declares_its_whole_day(tmp_path, capsys, real_csv):
-    """data.binance.vision's BTCUSDT-aggTrades-2026-01-01.zip holds every trade of that
-    day: the day is recorded from 00:00:00.000, though its first trade came at .039."""
+    """data.binance.vision's BTCUSDT-aggTrades-2026-01-01.zip, proven whole by the
+    .CHECKSUM published beside it, holds every trade of that day: the day is recorded from
+    00:00:00.000, though its first trade came at .039."""
     db = tmp_path / "db"
-    archive = official_zip(real_csv, tmp_path)
-    assert run_cli(capsys, "import", "--db", db, archive)[0] == 0
+    archive = official_zip(real_csv, tmp_path, checksum=True)
+    code, _, err = run_cli(capsys, "import", "--create", "--db", db, archive)
+    assert code == 0 and err == ""  # proven whole: nothing to warn about
     with TradeStore(db, read_only=True) as store:
         assert recorded_span(store, "BTCUSDT") == (DAY_START, DAY_END)
     code, out, _ = run_cli(

@@ -31,10 +31,11 @@ def walked(tmp_path, monkeypatch, capsys, real_csv):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "80")
     walk = commands(blocks("bash", "## Using it")[0])
-    assert walk[0].startswith("curl ") and walk[0].endswith("BTCUSDT-aggTrades-2026-01-01.zip")
-    official_zip(real_csv, tmp_path)  # what the curl line downloads
+    downloads = [line.split("/")[-1] for line in walk if line.startswith("curl ")]
+    assert downloads == ["BTCUSDT-aggTrades-2026-01-01.zip.CHECKSUM", downloads[0][:-9]]
+    official_zip(real_csv, tmp_path, checksum=True)  # what the curl lines download
     outputs = {}
-    for line in walk[1:]:
+    for line in walk[len(downloads) :]:
         argv, _, redirect = line.partition(" > ")
         words = shlex.split(argv)
         assert words[0] == "tradestore-trio", line

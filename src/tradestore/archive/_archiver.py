@@ -42,7 +42,7 @@ from tradestore.archive._parquet import (
     from_table,
 )
 from tradestore.archive._partition import GapNote, PartitionInfo
-from tradestore.store import FILLED, Gap, TradeColumns, TradeStore, check_symbol
+from tradestore.store import FILLED, Gap, TradeColumns, TradeStore, check_symbol, record_of
 
 log = logging.getLogger(__name__)
 
@@ -305,20 +305,26 @@ class Archiver:
         )
         for g in notes:
             reasons.append(f"gap {g.first_id}..{g.last_id} is {g.status}")
+        # The day's edges: an agg id on the other side continues it, or the record's
+        # declared edge (the one rule of tradestore.store.record_of: a verified .CHECKSUM)
+        # reaches past it; otherwise the day's record stops at its own trades.
+        record = record_of(self.store, key.symbol)
         if first_id is not None and first_id != 0:
             before = self._id_before(key, lo)
             if before is None:
-                reasons.append(
-                    f"record starts at {_days.iso_ms(first_ms or lo)}: no earlier trade known"
-                )
+                if record is None or not record.declared_from or record.from_ms > lo:
+                    reasons.append(
+                        f"record starts at {_days.iso_ms(first_ms or lo)}: no earlier trade known"
+                    )
             elif before != first_id - 1:
                 reasons.append(f"agg ids {before + 1}..{first_id - 1} missing before the day")
         if last_id is not None:
             after = self._id_after(key, hi)
             if after is None:
-                reasons.append(
-                    f"record ends at {_days.iso_ms(last_ms or hi)}: no later trade known yet"
-                )
+                if record is None or not record.declared_to or record.to_ms < hi:
+                    reasons.append(
+                        f"record ends at {_days.iso_ms(last_ms or hi)}: no later trade known yet"
+                    )
             elif after != last_id + 1:
                 reasons.append(f"agg ids {last_id + 1}..{after - 1} missing after the day")
         return PartitionInfo(

@@ -1,12 +1,22 @@
 """``import``: load data.binance.vision aggTrades files (or our own CSV exports).
 
-Several files and globs per invocation, all checked before anything is written; the symbol
-comes from each file's data.binance.vision name (``BTCUSDT-aggTrades-2026-01-01.zip``)
-unless ``--symbol`` says it, and a name that disagrees with ``--symbol`` is refused unless
-``--force``. Afterwards the agg ids are checked around every imported range: a hole
-between imported files (or between a file and what was stored before) becomes a gap record,
-so ``gaps`` and every read command's coverage show it; an open gap the import filled is
-marked filled. A complete daily or monthly file declares its whole period recorded.
+Several files and globs per invocation, all checked before anything is written (every
+row read, a zip's CRC checked, the header mapped by name, the values and times checked);
+the symbol comes from each file's data.binance.vision name
+(``BTCUSDT-aggTrades-2026-01-01.zip``) unless ``--symbol`` says it, and a name that
+disagrees with ``--symbol`` is refused unless ``--force``. Spot files (no header) go into
+a spot database, USD-M and COIN-M futures files (a header row) into a database of that
+market. Afterwards the agg ids are checked around every imported range: a hole between
+imported files (or between a file and what was stored before) becomes a gap record, so
+``gaps`` and every read command's coverage show it; an open gap the import filled is
+marked filled.
+
+The record (``tradestore.store.recorded_span``) reaches past a file's last trade (or
+before its first) only where something proves it: the file's published ``.CHECKSUM``,
+verified, proves it is the whole day (month) its name gives, and the import declares that
+period recorded; a stored trade whose agg id continues the file's extends the record by
+itself. Otherwise the record ends at the file's last trade, and the import says how much
+of the file's day that leaves unrecorded.
 """
 
 from __future__ import annotations
@@ -14,25 +24,46 @@ from __future__ import annotations
 import argparse
 import glob
 import re
+import sys
 import time
 from calendar import monthrange
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, groupby
+from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
 
 from tradestore._model import AggTrade
-from tradestore._timeparse import format_time_ms
-from tradestore.binance import CsvFormatError, open_text, read_trades, verify_checksum
+from tradestore._timeparse import format_duration_ms, format_time_ms
+from tradestore.binance import (
+    COINM,
+    FUTURES_FILE,
+    SPOT,
+    SPOT_FILE,
+    USDM,
+    CsvFormatError,
+    Layout,
+    open_text,
+    open_trades,
+    verify_checksum,
+)
 from tradestore.cli import _common as c
-from tradestore.cli import _trades
-from tradestore.store import FILLED, OPEN, Gap, check_symbol, declare_recorded
+from tradestore.store import (
+    FILLED,
+    OPEN,
+    Gap,
+    MarketMismatch,
+    check_symbol,
+    declare_recorded,
+    recorded_span,
+)
 
 # data.binance.vision names its files SYMBOL-aggTrades-YYYY-MM-DD (daily) or -YYYY-MM
 # (monthly); a name that only starts that way (a renamed extract) still gives the symbol.
-NAME = re.compile(r"([A-Za-z0-9]{2,30})-aggTrades-(.*)")
+# COIN-M symbols hold an underscore (BTCUSD_PERP).
+NAME = re.compile(r"([A-Za-z0-9_]{2,30}?)-aggTrades-(.*)")
+MARKET_NAMES = (SPOT.name, USDM.name, COINM.name)
 PERIOD = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?\.(?:csv|zip)", re.IGNORECASE)
 GLOB_CHARS = re.compile(r"[*?\[]")
 STEP_MS = 60_000  # how much trade time the search for a stored neighbour decodes at once
@@ -42,13 +73,18 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "import",
         help="import data.binance.vision aggTrades files (.csv/.zip; several, or a glob)",
-        description="Import spot aggTrades files from data.binance.vision (.csv, or the "
-        ".zip as downloaded), or CSV files written by `query`/`export`. Give several files "
-        "or a quoted glob ('BTCUSDT-aggTrades-2026-01-*.zip'). Each file's symbol comes from "
-        "its data.binance.vision name unless --symbol is given; a name for another symbol is "
-        "refused unless --force. A sibling FILE.CHECKSUM is verified when present. Every "
-        "file is validated before anything is written; trades are stored one batch per "
-        "second of trade time. An agg id already in the store is never stored again, whatever "
+        description="Import aggTrades files from data.binance.vision (.csv, or the .zip as "
+        "downloaded): spot files (no header row), USD-M and COIN-M futures files (a header "
+        "row, read by column name), or CSV files written by `query`/`export`. Give several "
+        "files or a quoted glob ('BTCUSDT-aggTrades-2026-01-*.zip'). Each file's symbol comes "
+        "from its data.binance.vision name unless --symbol is given; a name for another "
+        "symbol is refused unless --force. Every file is checked before anything is written "
+        "(a zip's CRC, the header's columns, prices and quantities above zero, agg ids "
+        "increasing, times inside the day or month the name gives); trades are stored one "
+        "batch per second of trade time. The record covers a daily (monthly) file's whole "
+        "day (month) only when its sibling FILE.CHECKSUM, as data.binance.vision publishes "
+        "it, is there and matches, or when stored trades continue its agg ids; otherwise it "
+        "ends at the file's last trade, and the import says so. An agg id already in the store is never stored again, whatever "
         "wrote it: importing the same trades twice stores nothing the second time, and the "
         "summary says how many trades were new and how many already stored. "
         "Agg ids missing between the imported files (or between them and what was stored "
@@ -60,6 +96,13 @@ def register(subparsers) -> None:
         "--force",
         action="store_true",
         help="import a file into --symbol even though its name is for another symbol",
+    )
+    p.add_argument(
+        "--market",
+        choices=MARKET_NAMES,
+        help="the market the files are from (default: the database's; for a new database "
+        "spot for files without a header row, usdm for futures files, coinm when the symbol "
+        "holds an underscore, e.g. BTCUSD_PERP)",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help=".csv or .zip files, or globs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,6 +116,8 @@ class Source:
     path: Path
     symbol: str
     period: tuple[int, int] | None  # the UTC day or month its official name covers
+    proven: bool = False  # its .CHECKSUM was there and matched: the whole period is in it
+    layout: Layout | None = None  # known after the checking pass
     rows: int = 0
     first: AggTrade | None = None
     last: AggTrade | None = None
@@ -87,22 +132,70 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     try:
         for src in sources:  # pass 1: every row of every file, so a bad file writes nothing
-            verify_checksum(src.path)
+            src.proven = verify_checksum(src.path) is True
             _scan(src, None, progress, "checking")
             if src.rows == 0:
                 raise c.UsageError(f"{src.path}: no trades in file")
+        choose_market(args.market, None, sources)  # refused before a database is created
         symbols = sorted({src.symbol for src in sources})
         with c.open_writer(args) as store:
+            held = store.market()
+            market, how = choose_market(args.market, held, sources, db=args.db)
+            store.claim_market(market)
             for src in sources:
                 _scan(src, store, progress, "importing")
             lines = [_settle(store, s, [x for x in sources if x.symbol == s]) for s in symbols]
-    except (CsvFormatError, _trades.TradeCsvError) as exc:
+            warnings = [w for src in sources for w in _unrecorded(store, src)]
+    except (CsvFormatError, MarketMismatch) as exc:
         raise c.UsageError(str(exc)) from None
     files = f"{len(sources)} file{'s' if len(sources) > 1 else ''}"
-    print(f"imported {files} into {args.db}:")
+    print(f"imported {files} into {args.db} ({market}{how}):")
     for line in lines:
         print("  " + line)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def choose_market(
+    requested: str | None, held: str | None, sources: list[Source], *, db: object = None
+) -> tuple[str, str]:
+    """(market, how it was chosen when inferred) for ``sources`` into a database holding
+    ``held`` (None: new or empty); UsageError for a file of another market."""
+    futures = [s for s in sources if s.layout is not None and s.layout.kind == FUTURES_FILE]
+    spot = [s for s in sources if s.layout is not None and s.layout.kind == SPOT_FILE]
+    how = ""
+    if requested is not None:
+        market, said = requested, f"--market is {requested}"
+    elif held is not None:
+        market, said = held, f"{db} holds {held} trades"
+    elif futures:
+        market = COINM.name if any("_" in s.symbol for s in futures) else USDM.name
+        said = f"the market was inferred as {market}"
+        how = f", inferred from the futures header{'s' if len(futures) > 1 else ''}"
+        if spot:
+            raise c.UsageError(
+                f"{spot[0].path.name} is a spot file (no header row) and "
+                f"{futures[0].path.name} a futures file: import them into separate databases"
+            )
+    else:
+        market, said = SPOT.name, "the market is spot"
+    if requested is not None and held is not None and requested != held:
+        raise c.UsageError(
+            f"{db} holds {held} trades; it cannot take {requested} trades (use one database "
+            "per market)"
+        )
+    if market == SPOT.name and futures:
+        raise c.UsageError(
+            f"{futures[0].path.name} is a futures file (its header row says so), but {said}: "
+            "import it into a usdm or coinm database (--market)"
+        )
+    if market != SPOT.name and spot:
+        raise c.UsageError(
+            f"{spot[0].path.name} is a spot file (no header row), but {said}: import it "
+            "into a spot database"
+        )
+    return market, how
 
 
 def expand(patterns: Iterable[str]) -> list[Path]:
@@ -186,6 +279,7 @@ def _scan(src: Source, store, progress: bool, label: str) -> None:
     checking = store is None
     n = 0
     with open_text(src.path) as (text, size):
+        layout, rows = open_trades(text, src.path.name)
         bar = Progress(
             f"[bold]{label}[/] {src.path.name}",
             BarColumn(),
@@ -196,9 +290,10 @@ def _scan(src: Source, store, progress: bool, label: str) -> None:
         )
         with bar:
             task = bar.add_task(label, total=size)
-            trades = _trades_of(text, src.path.name)
             if checking:
-                trades = _watch(trades, src)
+                src.layout = layout
+                rows = _watch(rows, src)
+            trades = (t for _lineno, t in rows)
             for _second, group in groupby(trades, key=lambda t: t.time_ms // 1000):
                 batch = list(group)
                 n += len(batch)
@@ -212,25 +307,23 @@ def _scan(src: Source, store, progress: bool, label: str) -> None:
         src.rows = n
 
 
-def _trades_of(text, name: str) -> Iterator[AggTrade]:
-    """The trades of a data.binance.vision CSV, or of a CSV in our own layout (its header
-    says which)."""
-    first = text.readline()
-    if _trades.is_our_header(first):
-        return (t for _n, t in _trades.read_our_csv(chain([first], text), name))
-    return (t for _n, t in read_trades(chain([first], text), name))
-
-
-def _watch(trades: Iterator[AggTrade], src: Source) -> Iterator[AggTrade]:
-    """Pass the trades through, noting the first, the last and every jump in agg ids."""
+def _watch(rows: Iterator[tuple[int, AggTrade]], src: Source) -> Iterator[tuple[int, AggTrade]]:
+    """Pass the rows through, noting the first trade, the last and every jump in agg ids;
+    a trade outside the day (month) the file's name gives refuses the file."""
     prev = None
-    for t in trades:
+    lo, hi = src.period or (None, None)
+    for lineno, t in rows:
+        if lo is not None and hi is not None and not lo <= t.time_ms <= hi:
+            raise CsvFormatError(
+                f"{src.path.name}:{lineno}: trade time {format_time_ms(t.time_ms)} is outside "
+                f"{format_time_ms(lo)} .. {format_time_ms(hi)}, the period its name gives"
+            )
         if prev is None:
             src.first = t
         elif t.agg_id > prev.agg_id + 1:
             src.holes.append(_gap(prev, t, "agg ids missing inside the imported file"))
         prev = t
-        yield t
+        yield lineno, t
     src.last = prev
 
 
@@ -275,10 +368,9 @@ def _settle(store, symbol: str, sources: list[Source]) -> str:
         recorded.append(gap)
     filled = _close_filled(store, symbol, existing, sources)
     for src in sources:
-        if src.period and src.first and src.last:
-            lo, hi = src.period
-            if lo <= src.first.time_ms and src.last.time_ms <= hi:
-                declare_recorded(store, symbol, lo, hi, (src.first.time_ms, src.last.time_ms))
+        if src.proven and src.period and src.first and src.last:
+            start, end = src.period
+            declare_recorded(store, symbol, start, end, (src.first.time_ms, src.last.time_ms))
     read = sum(src.rows for src in sources)
     new = sum(src.new for src in sources)
     already = sum(src.already_stored for src in sources)
@@ -299,6 +391,39 @@ def _settle(store, symbol: str, sources: list[Source]) -> str:
     if filled:
         line += f"; {filled} open gap{'s' if filled > 1 else ''} filled"
     return line
+
+
+def _unrecorded(store, src: Source) -> list[str]:
+    """What of a file's day (month) the record leaves out at either end, decided by the
+    one rule (``recorded_span``), for the import's warnings; [] when it holds it all."""
+    if src.period is None or src.first is None or src.last is None:
+        return []
+    lo, hi = src.period
+    record = recorded_span(store, src.symbol)
+    if record is None:
+        return []
+    period = "month" if hi - lo >= 86_400_000 else "day"
+    why = "(no .CHECKSUM to prove the file whole)"
+    notes = []
+    if lo < record[0] == src.first.time_ms:
+        notes.append(
+            f"{src.path.name}: file starts {_length(record[0] - lo)} after its {period} "
+            f"begins; the start of the {period} is not recorded {why}"
+        )
+    if record[1] == src.last.time_ms < hi:
+        notes.append(
+            f"{src.path.name}: file ends {_length(hi + 1 - record[1])} before its {period}; "
+            f"the rest of the {period} is not recorded {why}"
+        )
+    return notes
+
+
+def _length(ms: int) -> str:
+    """23 h 47 min; shorter lengths as format_duration_ms writes them."""
+    if ms < 3_600_000:
+        return format_duration_ms(ms)
+    hours, minutes = divmod(ms // 60_000, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _ranges(sources: list[Source]) -> list[tuple[AggTrade, AggTrade]]:

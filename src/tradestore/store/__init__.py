@@ -15,9 +15,11 @@ from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
+    Record,
     coverage_from_range,
     coverage_of,
     declare_recorded,
+    record_of,
     recorded_span,
     window_coverage,
 )
@@ -89,6 +91,7 @@ __all__ = [
     "Coverage",
     "Gap",
     "MarketMismatch",
+    "Record",
     "StoreError",
     "TradeColumns",
     "TradeStore",
@@ -99,6 +102,7 @@ __all__ = [
     "declare_recorded",
     "decode_batch",
     "encode_batch",
+    "record_of",
     "recorded_span",
     "verify",
     "window_coverage",

@@ -3,13 +3,15 @@
 Two questions, both answered from what the store holds:
 
 1. **Was the window recorded at all?** A symbol's *record* runs from its first to its last
-   stored trade. A writer that knows better may declare a wider span: an import of a
-   data.binance.vision daily file holds every trade of that UTC day, so the record runs
-   from 00:00:00.000 to 23:59:59.999 even though the day's first trade came at .039. A
-   declaration holds only while the trades it was made beside are still the first (or
-   last) ones stored: prune the day, or record newer trades, and the record's edge moves
-   back to the stored trades. The parts of a window outside the record are *not recorded*:
-   nobody knows whether trades happened there.
+   stored trade. A writer that can prove more may declare a wider span: an import of a
+   data.binance.vision daily file whose published .CHECKSUM matched holds every trade of
+   that UTC day, so the record runs from 00:00:00.000 to 23:59:59.999 even though the
+   day's first trade came at .039. A file name alone proves nothing (a truncated download
+   has the same name), so nothing is declared without that proof. A declaration holds only
+   while the trades it was made beside are still the first (or last) ones stored: prune
+   the day, or record newer trades, and the record's edge moves back to the stored trades.
+   The parts of a window outside the record are *not recorded*: nobody knows whether
+   trades happened there.
 2. **Is the recorded part whole?** Inside the record, agg ids are contiguous per symbol on
    Binance, so a jump between the ids stored in the window is a hole even when nobody
    recorded it as a gap, and a gap record that is not filled and overlaps the window in
@@ -208,25 +210,48 @@ def window_coverage(store, symbol: str, start_ms: int, end_ms: int) -> Coverage:
 # ---------------------------------------------------------------------- the record's span
 
 
-def recorded_span(store, symbol: str) -> tuple[int, int] | None:
-    """(from, to) ms of the symbol's record: its first and last stored trade, widened by a
-    declaration that still holds (module docstring). None: nothing stored."""
+@dataclass(frozen=True)
+class Record:
+    """A symbol's record, [from_ms, to_ms]; ``declared_from`` (``declared_to``): that edge
+    is a declaration's (a proven file's period), not the first (last) stored trade."""
+
+    from_ms: int
+    to_ms: int
+    declared_from: bool = False
+    declared_to: bool = False
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.from_ms, self.to_ms
+
+
+def record_of(store, symbol: str) -> Record | None:
+    """The symbol's record: its first and last stored trade, widened by a declaration that
+    still holds (module docstring). None: nothing stored."""
     stored = store.trade_time_span(symbol)
     if stored is None:
         return None
     first, last = stored
     declared = _declaration(store, symbol)
     if declared is None:
-        return first, last
+        return Record(first, last)
     from_ms, first_at, to_ms, last_at = declared
-    return (from_ms if first_at == first else first), (to_ms if last_at == last else last)
+    at_start, at_end = first_at == first, last_at == last
+    return Record(from_ms if at_start else first, to_ms if at_end else last, at_start, at_end)
+
+
+def recorded_span(store, symbol: str) -> tuple[int, int] | None:
+    """(from, to) ms of the symbol's record (``record_of``). None: nothing stored."""
+    record = record_of(store, symbol)
+    return None if record is None else record.span
 
 
 def declare_recorded(
     store, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
 ) -> tuple[int, int] | None:
     """Declare that every trade of symbol in [from_ms, to_ms] is stored: call it after
-    storing them (an import of a complete data.binance.vision file), with ``trades`` the
+    storing them, and only with proof (an import of a data.binance.vision file whose
+    published .CHECKSUM matched), with ``trades`` the
     (first, last) time of the trades it stored. The record widens to from_ms when those
     trades hold the first stored one, and to to_ms when they hold the last; returns the
     record."""
