@@ -10,10 +10,14 @@ import json
 
 import httpx
 import pytest
+import trio
+from mcp.client import Client
 
 from tests.helpers.api import serving_api
 from tests.helpers.cli import official_zip, run_cli
 from tradestore import TradeStore
+from tradestore.api._mcp import build_server
+from tradestore.api._reader import StoreReader
 from tradestore.store import recorded_span, window_coverage
 
 FIRST_MS, LAST_MS = 1767225600039, 1767226339347  # the sample's first and last trade
@@ -103,19 +107,28 @@ def test_a_proven_day_is_recorded_whole(proven_db, capsys):
         assert window_coverage(store, "BTCUSDT", DAY_START, DAY_END).complete
 
 
-async def test_the_api_agrees(truncated_db, proven_db):
-    window = {"symbol": "BTCUSDT", "start": "2026-01-01T01:00:00Z", "hours": "1"}
-    answers = {}
-    for name, db in (("truncated", truncated_db), ("proven", proven_db)):
-        async with serving_api(db) as url, httpx.AsyncClient(base_url=url) as client:
-            response = await client.get("/api/v1/coverage", params=window)
-            assert response.status_code == 200, response.text
-            stats = (await client.get("/api/v1/stats")).json()
-        doc = response.json()
-        cover = doc.get("coverage", doc)
-        answers[name] = (cover["recorded"], cover["complete"])
-        assert stats["symbols"]["BTCUSDT"]["recorded_to"] == cover["recorded_to"]
-    assert answers == {"truncated": ("none", False), "proven": ("full", True)}
+async def test_the_api_and_mcp_agree(truncated_db, proven_db):
+    window = {"symbol": "BTCUSDT", "start": "2026-01-01T01:00:00Z", "hours": 1}
+    answers: dict[str, list] = {"truncated": [], "proven": []}
+    with trio.fail_after(60):
+        for name, db in (("truncated", truncated_db), ("proven", proven_db)):
+            async with serving_api(db) as url, httpx.AsyncClient(base_url=url) as client:
+                response = await client.get("/api/v1/coverage", params=window)
+                assert response.status_code == 200, response.text
+                stats = (await client.get("/api/v1/stats")).json()
+            cover = response.json()["coverage"]
+            assert stats["symbols"]["BTCUSDT"]["recorded_to"] == cover["recorded_to"]
+            answers[name].append((cover["recorded"], cover["complete"]))
+            reader = StoreReader(db)
+            try:
+                async with Client(build_server(reader)) as session:
+                    result = await session.call_tool("get_coverage", window)
+                    assert not result.is_error, result.content[0].text
+                    cover = json.loads(result.content[0].text)["coverage"]
+                    answers[name].append((cover["recorded"], cover["complete"]))
+            finally:
+                reader.close()
+    assert answers == {"truncated": [("none", False)] * 2, "proven": [("full", True)] * 2}
 
 
 def test_the_archive_agrees(truncated_db, proven_db, capsys, tmp_path):
