@@ -23,6 +23,7 @@ from tradestore.store._coverage import (
     recorded_span,
     window_coverage,
 )
+from tradestore.store._folder import NoStore, UnusablePath, check_store_path
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap
 from tradestore.store._idset import AggIdSet
 from tradestore.store._keys import check_symbol
@@ -56,6 +57,7 @@ from tradestore.store._store import (
     TradeStore,
     WriteReport,
 )
+from tradestore.store._symbols import UnknownSymbol, ever_stored, require_symbol
 from tradestore.store._verify import VerifyReport, verify
 
 __all__ = [
@@ -91,19 +93,25 @@ __all__ = [
     "Coverage",
     "Gap",
     "MarketMismatch",
+    "NoStore",
     "Record",
     "StoreError",
     "TradeColumns",
     "TradeStore",
+    "UnknownSymbol",
+    "UnusablePath",
     "VerifyReport",
+    "check_store_path",
     "check_symbol",
     "coverage_from_range",
     "coverage_of",
     "declare_recorded",
     "decode_batch",
     "encode_batch",
+    "ever_stored",
     "record_of",
     "recorded_span",
+    "require_symbol",
     "verify",
     "window_coverage",
 ]

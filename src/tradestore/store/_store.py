@@ -162,7 +162,12 @@ class TradeStore:
         if self.read_only:
             return self._open_secondary(options)
         options.create_if_missing(True)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # below a file, a read-only mount, no permission
+            from tradestore.store._folder import UnusablePath
+
+            raise UnusablePath(f"cannot create {self.path}: {exc.strerror or exc}") from None
         try:
             db = rocksdict.Rdict(str(self.path), options)
         except Exception as exc:
