@@ -122,10 +122,10 @@ async def test_bad_requests_get_clear_errors_and_change_nothing(sample):
             ("trades", 400, {"symbol": "BTCUSDT", "cursor": "abc"}, "cursor"),
             ("trades", 400, {"symbol": "BTCUSDT", "start": T0 + 1, "end": T0}, "end is before"),
             ("gaps", 400, {"open": "maybe"}, "open: expected true or false"),
-            ("profile", 404, {"symbol": "XRPUSDT"}, "no trades stored for XRPUSDT"),
-            ("trades", 404, {"symbol": "XRPUSDT"}, "no trades stored for XRPUSDT"),
-            ("stats", 404, {"symbol": "XRPUSDT"}, "no trades stored for XRPUSDT"),
-            ("gaps", 404, {"symbol": "XRPUSDT"}, "nothing stored for XRPUSDT"),
+            ("profile", 404, {"symbol": "XRPUSDT"}, "no trades were ever stored for XRPUSDT"),
+            ("trades", 404, {"symbol": "XRPUSDT"}, "no trades were ever stored for XRPUSDT"),
+            ("stats", 404, {"symbol": "XRPUSDT"}, "no trades were ever stored for XRPUSDT"),
+            ("gaps", 404, {"symbol": "XRPUSDT"}, "no trades were ever stored for XRPUSDT"),
             # ETHUSDT has 1,500 trades, but none in this hour.
             ("profile", 422, {"symbol": "ETHUSDT", "start": T0 + 3_600_000, "hours": "1"}, "0 "),
             ("nothing", 404, {}, "the endpoints are /api/v1/profile"),
@@ -279,4 +279,4 @@ async def test_candles_footprint_and_cvd_refuse_answers_too_large(sample, monkey
             error = await get_json(client, path, 400, symbol="BTCUSDT", **params)
             assert words in error["message"], (path, params, error)
         missing = await get_json(client, "candles", 404, symbol="XRPUSDT")
-    assert "no trades stored for XRPUSDT" in missing["message"]
+    assert "no trades were ever stored for XRPUSDT" in missing["message"]

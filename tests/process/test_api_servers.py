@@ -99,7 +99,7 @@ async def test_mcp_tools_answer_the_command_lines_json(tmp_path, capsys):
     assert cvd == cli_json(capsys, "cvd", "--symbol", "BTCUSDT", "--interval", "30s", *flags)
     assert too_many.is_error and "more than 10,000 per answer" in too_many.content[0].text
     assert unknown.is_error and "unknown tool 'get_orderbook'" in unknown.content[0].text
-    assert missing.is_error and "nothing stored for XRPUSDT" in missing.content[0].text
+    assert missing.is_error and "no trades were ever stored for XRPUSDT" in missing.content[0].text
     assert set(again["symbols"]) == {"ETHUSDT"}
 
 

@@ -27,22 +27,31 @@ def btc_db(tmp_path, capsys, real_csv):
 
 
 def test_query_a_symbol_never_recorded(btc_db, capsys):
+    """A symbol never stored is a mistake (exit 2, tests/unit/test_unknown_symbol.py); a
+    window before the record of a stored one is NOT RECORDED in every format."""
     window = ["--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T00:01:00Z"]
-    base = ["query", "--db", btc_db, "--symbol", "ETHUSDT", *window]
+    code, out, err = run_cli(capsys, "query", "--db", btc_db, "--symbol", "ETHUSDT", *window)
+    assert (code, out) == (2, "")
+    assert (
+        err == "tradestore-trio query: no trades were ever stored for ETHUSDT (stored: BTCUSDT)\n"
+    )
+
+    window = ["--start", "2025-12-31T23:00:00Z", "--end", "2025-12-31T23:01:00Z"]
+    base = ["query", "--db", btc_db, "--symbol", "BTCUSDT", *window]
     code, out, err = run_cli(capsys, *base)
     assert code == 0 and err == ""
-    assert "0 trades; NOT RECORDED: nothing was ever stored for this symbol" in out
+    assert "0 trades; NOT RECORDED: the record runs" in " ".join(out.split())
     assert "complete" not in out
 
     code, out, err = run_cli(capsys, *base, "--format", "json")
     doc = json.loads(out)
     assert doc["trades"] == [] and doc["count"] == 0
     cover = doc["coverage"]
-    assert (cover["complete"], cover["recorded"], cover["recorded_from"]) == (False, "none", None)
+    assert (cover["complete"], cover["recorded"]) == (False, "none")
     assert cover["not_recorded"] == [
-        {"from": "2026-01-01T00:00:00.000Z", "to": "2026-01-01T00:01:00.000Z"}
+        {"from": "2025-12-31T23:00:00.000Z", "to": "2025-12-31T23:01:00.000Z"}
     ]
-    assert err.startswith("note: ETHUSDT") and "NOT RECORDED" in err and err.count("\n") == 1
+    assert err.startswith("note: BTCUSDT") and "NOT RECORDED" in err and err.count("\n") == 1
 
     code, out, err = run_cli(capsys, *base, "--format", "csv")
     assert out == "agg_id,price,qty,time_ms,is_buyer_maker\n"  # the header, even when empty
@@ -96,10 +105,10 @@ def test_recorded_and_nothing_traded_is_complete(tmp_path, capsys):
 
 def test_profile_and_vacuums_of_an_unrecorded_window(btc_db, capsys):
     for command in ("profile", "vacuums"):
-        code, _, err = run_cli(capsys, command, "--db", btc_db, "--symbol", "SOLUSDT")
+        code, _, err = run_cli(capsys, command, "--db", btc_db, "--symbol", "BTCUSDT")
         assert code == 2
-        assert "insufficient data: 0 SOLUSDT trades" in err
-        assert "NOT RECORDED: nothing was ever stored for this symbol" in err
+        assert "insufficient data: 0 BTCUSDT trades" in err
+        assert "NOT RECORDED: the record runs" in " ".join(err.split())
     with TradeStore(btc_db, read_only=True) as store:
         profile = volume_profile(store, "BTCUSDT", FIRST_MS - 1000, LAST_MS, bins=10)
     assert profile.coverage.recorded == "partial"
@@ -158,10 +167,8 @@ def test_trade_time_span_and_the_bounds_around_a_time(tmp_path):
 
 
 def test_verify_does_not_pass_what_was_never_recorded(btc_db, capsys):
-    code, out, _ = run_cli(capsys, "verify", "--db", btc_db, "--symbol", "ETHUSDT")
-    assert code == 1
-    assert out.startswith("ETHUSDT: NOT RECORDED: 0 trades")
-    assert "window: NOT RECORDED: nothing was ever stored for this symbol" in out
+    code, out, err = run_cli(capsys, "verify", "--db", btc_db, "--symbol", "ETHUSDT")
+    assert (code, out) == (2, "") and "no trades were ever stored for ETHUSDT" in err
     code, out, _ = run_cli(capsys, "verify", "--db", btc_db, "--symbol", "BTCUSDT", "--hours", "1")
     assert code == 1 and "NOT RECORDED: the record runs 2026-01-01T00:00:00.039Z" in out
     code, out, _ = run_cli(

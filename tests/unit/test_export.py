@@ -109,7 +109,7 @@ def test_parquet_export_is_exact(tmp_path, capsys, imported):
 
 def test_export_bad_input(tmp_path, capsys, imported):
     code, _, err = export(capsys, imported, "ETHUSDT", "--output", tmp_path / "x.csv")
-    assert code == 2 and "no trades stored for ETHUSDT" in err
+    assert code == 2 and "no trades were ever stored for ETHUSDT (stored: BTCUSDT)" in err
     code, _, err = export(
         capsys,
         imported,

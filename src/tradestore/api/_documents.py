@@ -15,22 +15,20 @@ from typing import Any
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.api._errors import BadArgument, NotFound
-from tradestore.store import coverage_from_range, recorded_span
+from tradestore.store import UnknownSymbol, coverage_from_range, recorded_span
+from tradestore.store import require_symbol as store_require_symbol
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 
 
-def known_symbol(store, symbol: str) -> bool:
-    """Whether any trade of ``symbol`` is stored (one seek)."""
-    store.refresh()
-    return store.next_trade_bound(symbol, 0) is not None
-
-
 def require_symbol(store, symbol: str) -> None:
-    """NotFound unless trades of ``symbol`` are stored."""
-    if not known_symbol(store, symbol):
-        raise NotFound(f"no trades stored for {symbol}")
+    """NotFound, in ``tradestore.store.require_symbol``'s words, unless a trade of
+    ``symbol`` was ever stored (the command line exits 2 with the same text)."""
+    try:
+        store_require_symbol(store, symbol)
+    except UnknownSymbol as exc:
+        raise NotFound(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- trades
@@ -168,13 +166,13 @@ STATS_FIELDS = (
 
 def stats_records(store, symbol: str | None = None) -> tuple[dict[str, Any], list[dict]]:
     """(header, one record per symbol): what the store holds. NotFound for a ``symbol``
-    with nothing stored."""
+    never stored; one whose trades were all pruned has a record of 0 trades."""
+    if symbol is not None:
+        require_symbol(store, symbol)
     stats = store.stats()
     symbols = stats["symbols"]
     if symbol is not None:
-        if symbol not in symbols:
-            raise NotFound(f"no trades stored for {symbol}")
-        symbols = {symbol: symbols[symbol]}
+        symbols = {symbol: symbols.get(symbol) or _pruned_stats(store, symbol)}
     header = {
         "path": stats["path"],
         "format_version": stats["format_version"],
@@ -183,6 +181,23 @@ def stats_records(store, symbol: str | None = None) -> tuple[dict[str, Any], lis
     }
     records = [stats_record(name, s, recorded_span(store, name)) for name, s in symbols.items()]
     return header, records
+
+
+def _pruned_stats(store, symbol: str) -> dict[str, Any]:
+    """The ``TradeStore.stats`` row of a symbol stored once whose trades are all gone."""
+    gaps = store.gaps(symbol)
+    return {
+        "trades": 0,
+        "first_time_ms": None,
+        "last_time_ms": None,
+        "first_agg_id": None,
+        "last_agg_id": store.last_agg_id(symbol),
+        "open_gaps": sum(1 for g in gaps if g.status == "open"),
+        "filled_gaps": sum(1 for g in gaps if g.status == "filled"),
+        "unfillable_gaps": sum(1 for g in gaps if g.status == "unfillable"),
+        "missing_ids_open": sum(g.size for g in gaps if g.status == "open"),
+        "bytes_on_disk_est": 0,
+    }
 
 
 def stats_document(header: dict[str, Any], records: list[dict]) -> dict[str, Any]:

@@ -32,13 +32,12 @@ from tradestore.api._documents import (
     coverage_document,
     gap_records,
     gaps_document,
-    known_symbol,
     require_symbol,
     stats_document,
     stats_records,
     trades_page,
 )
-from tradestore.api._errors import BadArgument, InsufficientTrades, NotFound
+from tradestore.api._errors import BadArgument, InsufficientTrades
 from tradestore.api._params import Param, read_arguments
 from tradestore.store import check_symbol
 
@@ -246,8 +245,7 @@ def _answer_gaps(store, r: dict[str, Any]) -> dict[str, Any]:
     if symbol is None:
         symbols = store.symbols()
     else:
-        if not known_symbol(store, symbol) and not store.gaps(symbol):
-            raise NotFound(f"nothing stored for {symbol}")
+        require_symbol(store, symbol)
         symbols = [symbol]
     records = gap_records(store, symbols, open_only=r["open"])
     return gaps_document(records, open_only=r["open"], limit=r["limit"])

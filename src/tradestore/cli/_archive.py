@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     failed = written = 0
     began = time.perf_counter()
     with c.open_reader(args) as store:
+        c.require_known(store, *(symbols or ()))
         market = args.market or archive.store_market(store)
         archiver = archive.Archiver(store, dest, market=market, force=args.force)
         for result in archiver.run(symbols, through=through, since=since):

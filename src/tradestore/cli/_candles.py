@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     symbol, interval, start, end = c.interval_window_args(args)
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         series = candles(store, symbol, start, end, interval)
         holes = [] if picture is None else picture.holes(store, series)
         status = c.report_corrupt(store)

@@ -153,18 +153,20 @@ def window_args(
         raise UsageError(str(exc)) from None
 
 
-def open_reader(args: argparse.Namespace):
-    """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle."""
+def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
+    """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle.
+    With ``symbol``, a symbol never stored is a usage error (``require_symbol``)."""
     from tradestore.store import StoreError, TradeStore
 
     path = Path(args.db)
     try:
         # One undecodable value must not hide the rest: commands report skipped keys.
-        return TradeStore(path, read_only=True, skip_corrupt=True)
+        store = TradeStore(path, read_only=True, skip_corrupt=True)
     except FileNotFoundError:
         raise UsageError(f"no trade store at {path} (use --db PATH)") from None
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    return _known(store, symbol)
 
 
 def open_writer(args: argparse.Namespace, *, progress: bool = True):
@@ -204,6 +206,29 @@ def open_writer(args: argparse.Namespace, *, progress: bool = True):
             file=sys.stderr,
         )
     return store
+
+
+def _known(store, symbol: str | None):
+    """``store``, once ``symbol`` (if any) is known to it; else closed, and a usage error."""
+    if symbol is not None:
+        try:
+            require_known(store, symbol)
+        except UsageError:
+            store.close()
+            raise
+    return store
+
+
+def require_known(store, *symbols: str) -> None:
+    """A usage error, in ``tradestore.store.require_symbol``'s words, for the first of
+    ``symbols`` of which no trade was ever stored."""
+    from tradestore.store import UnknownSymbol, require_symbol
+
+    for symbol in symbols:
+        try:
+            require_symbol(store, symbol)
+        except UnknownSymbol as exc:
+            raise UsageError(str(exc)) from None
 
 
 def adoption_progress(enabled: bool = True):

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise c.UsageError("--bins must be at least 1")
     check_value_area(args)
     c.check_tick_size(args)
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         try:
             result = composite_profile(
                 store,

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from tradestore.analytics import cumulative_volume_delta, interval_label
 
     symbol, interval, start, end = c.interval_window_args(args)
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         result = cumulative_volume_delta(store, symbol, start, end, interval)
         status = c.report_corrupt(store)
     doc = result.to_json()

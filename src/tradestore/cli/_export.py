@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(f"--output {args.output!r} is a directory; name a file")
         if output.parent and not output.parent.is_dir():
             raise c.UsageError(f"{output.parent}: no such directory")
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         info = store.stats()["symbols"].get(symbol)
-        if info is None:
-            raise c.UsageError(f"no trades stored for {symbol} in {args.db}")
+        if info is None:  # stored once, every trade pruned since
+            raise c.UsageError(f"no trades of {symbol} are stored now in {args.db}")
         start, end = c.window_args(args, stored=(info["first_time_ms"], info["last_time_ms"]))
         # The progress bar and the summary go to stderr when the trades go to stdout.
         progress = not args.no_progress and not to_stdout

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             picture.plot.check_grid(columns)
         except ValueError as exc:
             raise c.UsageError(f"--plot: {exc}") from None
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         result = footprint(store, symbol, start, end, interval, tick_size=args.tick_size)
         holes = [] if picture is None else picture.holes(store, result)
         status = c.report_corrupt(store)

@@ -37,8 +37,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with c.open_reader(args) as store:
-        symbols = [c.symbol_arg(args)] if args.symbol else store.symbols()
+    symbol = c.symbol_arg(args) if args.symbol else None
+    with c.open_reader(args, symbol=symbol) as store:
+        symbols = [symbol] if symbol else store.symbols()
         records = gap_records(store, symbols, open_only=args.open)
     limit = c.row_limit(args)
     shown = records if limit is None else records[:limit]

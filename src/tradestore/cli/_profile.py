@@ -114,7 +114,7 @@ def analyse(args: argparse.Namespace, analysis, *, then=None, **options):
     ``extra`` is ``then(store, result)``, read before the store closes (None without it)."""
     symbol = c.symbol_arg(args)
     start, end = analytics_window(args)
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         try:
             result = analysis(
                 store, symbol, start, end, tick_size=args.tick_size, bins=args.bins, **options

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     symbol = c.symbol_arg(args)
     start, end = c.window_args(args)
     limit = c.row_limit(args)
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         record = recorded_span(store, symbol)
         gaps = store.gaps(symbol)
         tally = _trades.Tally()

@@ -74,13 +74,13 @@ def run(args: argparse.Namespace) -> int:
     distance = args.merge_distance
     output = writable_target(args.output or f"{symbol}-report.html", "--output")
     plot = load_plot("report")
-    print(
-        f"report: {symbol} {format_time_ms(start)} .. {format_time_ms(end)} "
-        f"({format_duration_ms(end - start + 1)}) from {args.db} ...",
-        file=sys.stderr,
-    )
     began = time.perf_counter()
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
+        print(
+            f"report: {symbol} {format_time_ms(start)} .. {format_time_ms(end)} "
+            f"({format_duration_ms(end - start + 1)}) from {args.db} ...",
+            file=sys.stderr,
+        )
         try:
             report = plot.build_report(
                 store,

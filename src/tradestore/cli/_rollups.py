@@ -63,10 +63,13 @@ def run_rebuild(args: argparse.Namespace) -> int:
     end = c.time_arg(args.end, "--end") if args.end else None
     if start is not None and end is not None and end < start:
         raise c.UsageError("--end is before --start")
+    symbol = c.symbol_arg(args) if args.symbol else None
+    if symbol is not None:
+        # Asked of a reader first: opening for writing touches the store's files.
+        with c.open_reader(args, symbol=symbol):
+            pass
     with c.open_writer(args, progress=not args.no_progress) as store:
-        symbols = [c.symbol_arg(args)] if args.symbol else store.symbols()
-        if args.symbol and symbols[0] not in store.symbols():
-            raise c.UsageError(f"nothing is stored for {symbols[0]}")
+        symbols = [symbol] if symbol else store.symbols()
         with c.progress_bar("rollups", enabled=not args.no_progress) as on_progress:
             report = store.build_rollups(symbols, start_ms=start, end_ms=end, progress=on_progress)
     records = [s.as_dict() for s in report.symbols]
@@ -113,8 +116,9 @@ def _table_row(record: dict) -> dict:
 def run_status(args: argparse.Namespace) -> int:
     from tradestore.store import rollup_counts
 
-    with c.open_reader(args) as store:
-        symbols = [c.symbol_arg(args)] if args.symbol else store.symbols()
+    symbol = c.symbol_arg(args) if args.symbol else None
+    with c.open_reader(args, symbol=symbol) as store:
+        symbols = [symbol] if symbol else store.symbols()
         records = []
         for symbol in symbols:
             state = store.rollup_state(symbol)

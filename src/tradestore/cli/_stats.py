@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from tradestore.api import NotFound
 
     symbol = c.symbol_arg(args) if args.symbol else None
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         try:
             header, records = stats_records(store, symbol)
         except NotFound as exc:

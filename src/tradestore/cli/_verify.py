@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     everything = (0, int(time.time() * 1000) if length else MAX_MS)
     start, end = c.window_args(args, stored=everything)
     whole = args.start is None and args.end is None and not length
-    with c.open_reader(args) as store:
+    with c.open_reader(args, symbol=symbol) as store:
         report = verify(store, symbol, start, end)
         record = recorded_span(store, symbol)
     # The audit covers what is stored; say when the window asked for was not (all) recorded.
@@ -134,6 +134,7 @@ def run_archive(args: argparse.Namespace) -> int:
     symbols = symbols_arg([args.symbol] if args.symbol else None)
     checks = []
     with c.open_reader(args) as store:
+        c.require_known(store, *(symbols or ()))
         market = args.market or archive.store_market(store)
         for check in archive.verify_archive(
             store, dest, market=market, symbols=symbols, through=through, since=since
