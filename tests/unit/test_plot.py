@@ -318,7 +318,7 @@ def test_report_refuses_more_candles_than_a_picture_holds(shaped_db, tmp_path, c
         "--hours", "1", "--interval", "1s", "-o", tmp_path / "r.html",
     )  # fmt: skip
     assert code == 2
-    assert "3,601 intervals in the window: at most 2,000 (a longer --interval?)" in err
+    assert "3,600 intervals in the window: at most 2,000 (a longer --interval?)" in err
     assert not (tmp_path / "r.html").exists()
 
 
