@@ -76,7 +76,7 @@ async def test_import_then_run_keeps_history_and_bounds_the_gap(tmp_path, real_c
     the imported day, the hole is recorded once, and resolving it takes a handful of
     REST calls."""
     db = tmp_path / "db"
-    assert main(["import", "--db", str(db), "--symbol", "BTCUSDT", str(real_csv)]) == 0
+    assert main(["import", "--create", "--db", str(db), "--symbol", "BTCUSDT", str(real_csv)]) == 0
     logging.getLogger().addHandler(caplog.handler)  # the command replaced the root handlers
     caplog.set_level(logging.INFO)
     start_id = LAST_ID + 5_000_001

@@ -150,7 +150,9 @@ def test_adopt_command_records_what_it_measured(seed_db, real_trades, capsys, ca
 
 
 def test_import_into_a_seed_db_stores_nothing_twice(seed_db, real_csv, capsys):
-    code, out, _ = run_cli(capsys, "import", "--db", seed_db, "--symbol", SYMBOL, real_csv)
+    code, out, _ = run_cli(
+        capsys, "import", "--create", "--db", seed_db, "--symbol", SYMBOL, real_csv
+    )
     assert code == 0
     assert "5,000 trades read, 0 new trades stored, 5,000 already stored" in out
     code, out, _ = run_cli(capsys, "verify", "--db", seed_db, "--symbol", SYMBOL)
@@ -165,7 +167,7 @@ def test_overlapping_imports_store_each_id_once(tmp_path, real_csv, capsys):
     first_100.write_text("".join(lines[:100]))
     first_1000.write_text("".join(lines[:1000]))
     db = tmp_path / "db"
-    base = ["import", "--db", db, "--symbol", SYMBOL]
+    base = ["import", "--create", "--db", db, "--symbol", SYMBOL]
     assert "100 new trades stored, 0 already stored" in run_cli(capsys, *base, first_100)[1]
     code, out, _ = run_cli(capsys, *base, first_1000)
     assert code == 0 and "900 new trades stored, 100 already stored" in out

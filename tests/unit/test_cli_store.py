@@ -24,7 +24,9 @@ def csv_qty_sum(path) -> Decimal:
 
 def test_import_real_csv_then_query_and_stats(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
-    code, out, _ = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    code, out, _ = run_cli(
+        capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv
+    )
     assert code == 0
     assert "5,000 new trades stored" in out
 
@@ -72,7 +74,9 @@ def test_import_real_csv_then_query_and_stats(tmp_path, capsys, real_csv):
     assert code == 0 and "BTCUSDT" in out and "5,000" in out
 
     # Importing the same file again stores nothing twice.
-    code, out, _ = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    code, out, _ = run_cli(
+        capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv
+    )
     assert code == 0 and "0 new trades stored" in out
 
 
@@ -83,13 +87,13 @@ def test_import_zip_with_checksum(tmp_path, capsys, real_csv):
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     (tmp_path / (archive.name + ".CHECKSUM")).write_text(f"{digest}  {archive.name}\n")
     code, out, _ = run_cli(
-        capsys, "import", "--db", tmp_path / "db", "--symbol", "BTCUSDT", archive
+        capsys, "import", "--create", "--db", tmp_path / "db", "--symbol", "BTCUSDT", archive
     )
     assert code == 0 and "5,000 new trades" in out
 
     (tmp_path / (archive.name + ".CHECKSUM")).write_text(f"{'0' * 64}  {archive.name}\n")
     code, _, err = run_cli(
-        capsys, "import", "--db", tmp_path / "db2", "--symbol", "BTCUSDT", archive
+        capsys, "import", "--create", "--db", tmp_path / "db2", "--symbol", "BTCUSDT", archive
     )
     assert code == 2 and "sha256 does not match" in err
     assert not (tmp_path / "db2").exists()
@@ -97,13 +101,15 @@ def test_import_zip_with_checksum(tmp_path, capsys, real_csv):
 
 def test_bad_csv_writes_nothing(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
-    assert run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)[0] == 0
+    assert (
+        run_cli(capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv)[0] == 0
+    )
     lines = real_csv.read_text().splitlines()
     bad = tmp_path / "bad.csv"
     shifted = [line.replace("3800", "4800", 1) for line in lines[:3000]]
     shifted[2500] = shifted[2500].replace(".", "e", 1)  # a price that is not a plain decimal
     bad.write_text("\n".join(shifted) + "\n")
-    code, _, err = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", bad)
+    code, _, err = run_cli(capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", bad)
     assert code == 2
     assert "bad.csv:2501" in err and "not a plain decimal" in err
     with TradeStore(db, read_only=True) as store:
@@ -146,7 +152,7 @@ def test_unknown_command_and_flag_exit_2(capsys):
 
 def test_prune_command(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
-    run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    run_cli(capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv)
     code, out, _ = run_cli(
         capsys, "prune", "--db", db, "--before", "2026-01-01T00:06:00Z", "--format", "json"
     )
@@ -174,10 +180,17 @@ def test_help_explains_itself(capsys):
 
 def test_stats_per_symbol_bytes_sum_to_table_files(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
-    run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    run_cli(capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv)
     # The file is named for BTCUSDT: importing it as ETHUSDT takes --force.
-    assert run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", real_csv)[0] == 2
-    assert run_cli(capsys, "import", "--db", db, "--symbol", "ETHUSDT", "--force", real_csv)[0] == 0
+    assert (
+        run_cli(capsys, "import", "--create", "--db", db, "--symbol", "ETHUSDT", real_csv)[0] == 2
+    )
+    assert (
+        run_cli(
+            capsys, "import", "--create", "--db", db, "--symbol", "ETHUSDT", "--force", real_csv
+        )[0]
+        == 0
+    )
     with TradeStore(db) as store:
         store.db.flush()
     code, out, _ = run_cli(capsys, "stats", "--db", db, "--format", "json")

@@ -19,7 +19,9 @@ def export(capsys, db, symbol, *argv):
 @pytest.fixture
 def imported(tmp_path, capsys, real_csv):
     db = tmp_path / "db"
-    assert run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)[0] == 0
+    assert (
+        run_cli(capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv)[0] == 0
+    )
     return db
 
 
@@ -46,7 +48,10 @@ def test_csv_export_matches_official_columns(tmp_path, capsys, imported, real_cs
     ]
     # And it imports back to the same trades.
     assert (
-        run_cli(capsys, "import", "--db", tmp_path / "db2", "--symbol", "BTCUSDT", out_file)[0] == 0
+        run_cli(
+            capsys, "import", "--create", "--db", tmp_path / "db2", "--symbol", "BTCUSDT", out_file
+        )[0]
+        == 0
     )
     with (
         TradeStore(imported, read_only=True) as a,

@@ -45,7 +45,8 @@ the data with `query`, `stats`, `profile` and the other read commands, which wor
 the daemon runs, or serve them with `serve` (HTTP) and `mcp` (agents). Times are epoch
 seconds or milliseconds (the digit count tells), ISO-8601 (UTC unless an offset is
 given), `now` or `now-2h`.
-Exit codes: 0 ok, 2 bad usage or input, 1 runtime failure."""
+Exit codes: 0 ok, 2 bad usage or input (a symbol never stored, a --db that cannot hold the
+store), 1 runtime failure or a problem found (docs/OUTPUT.md, "Exit status")."""
 
 
 def build_parser() -> argparse.ArgumentParser:

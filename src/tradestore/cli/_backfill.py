@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "Binance's weight limits and Retry-After. The running daemon backfills by itself; "
         "this command needs the DB not to be held by a daemon.",
     )
-    c.add_db(p)
+    c.add_db(p, create=True)
     c.add_symbol(p, required=False)
     p.add_argument("--from-id", type=int, metavar="A", help="first agg id to fetch")
     p.add_argument("--to-id", type=int, metavar="B", help="last agg id to fetch (inclusive)")

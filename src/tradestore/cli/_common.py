@@ -26,13 +26,21 @@ class UsageError(Exception):
     """Bad arguments or input: printed as one line, exit status 2."""
 
 
-def add_db(parser: argparse.ArgumentParser) -> None:
+def add_db(parser: argparse.ArgumentParser, *, create: bool = False) -> None:
+    """--db; with ``create``, also --create (a one-shot writer that may start a new store)."""
     parser.add_argument(
         "--db",
         default=DEFAULT_DB,
         metavar="PATH",
         help=f"the trade store directory (default: ./{DEFAULT_DB})",
     )
+    if create:
+        parser.add_argument(
+            "--create",
+            action="store_true",
+            help="make a new trade store at --db when there is none (a missing path or an "
+            "empty folder); without it, a missing store is an error",
+        )
 
 
 def add_symbol(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -156,32 +164,46 @@ def window_args(
 def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
     """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle.
     With ``symbol``, a symbol never stored is a usage error (``require_symbol``)."""
-    from tradestore.store import StoreError, TradeStore
+    from tradestore.store import NoStore, StoreError, TradeStore, UnusablePath, check_store_path
 
     path = Path(args.db)
     try:
+        check_store_path(path, write=False)
         # One undecodable value must not hide the rest: commands report skipped keys.
         store = TradeStore(path, read_only=True, skip_corrupt=True)
-    except FileNotFoundError:
+    except (NoStore, FileNotFoundError):
         raise UsageError(f"no trade store at {path} (use --db PATH)") from None
+    except UnusablePath as exc:
+        raise UsageError(str(exc)) from None
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     return _known(store, symbol)
 
 
 def open_writer(args: argparse.Namespace, *, progress: bool = True):
-    """Open the store for writing. A database written by another program (or by 0.1) is
-    adopted on this first writable open, and a symbol without price-level rollups gets
-    them: one pass each, with a progress bar on a terminal."""
-    from tradestore.store import StoreError, TradeStore
+    """Open the store for writing. Only an existing store is opened, unless the command
+    has --create and it was given (a missing path or an empty folder then becomes a new
+    store); a path that is a file or a folder holding other things is refused before
+    anything is written. A database written by another program (or by 0.1) is adopted
+    on this first writable open, and a symbol without price-level rollups gets them: one
+    pass each, with a progress bar on a terminal."""
+    from tradestore.store import NoStore, StoreError, TradeStore, UnusablePath, check_store_path
 
+    create = getattr(args, "create", None)
     try:
+        check_store_path(args.db, create=bool(create))
         with (
             adoption_progress(enabled=progress) as on_adopt,
             progress_bar("rollups", enabled=progress) as on_rollups,
         ):
             store = TradeStore(Path(args.db), on_adopt=on_adopt, on_rollups=on_rollups)
-    except OSError as exc:  # --db names a file, or a path below one
+    except NoStore as exc:
+        # create is None: the command never makes a store (prune, adopt, rollups).
+        hint = "--create makes a new one" if create is False else "use --db PATH"
+        raise UsageError(f"{exc}; {hint}") from None
+    except UnusablePath as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:  # a race with whoever changed the path since the check
         raise UsageError(f"cannot use --db {args.db}: {exc.strerror or exc}") from None
     except StoreError as exc:
         if "lock" in str(exc).lower():
@@ -206,6 +228,17 @@ def open_writer(args: argparse.Namespace, *, progress: bool = True):
             file=sys.stderr,
         )
     return store
+
+
+def check_db(path: str | Path, *, create: bool) -> None:
+    """A usage error, before anything is written, when ``path`` cannot hold the store (a
+    daemon's --db: a missing path or an empty folder becomes a new store with ``create``)."""
+    from tradestore.store import UnusablePath, check_store_path
+
+    try:
+        check_store_path(path, create=create)
+    except UnusablePath as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _known(store, symbol: str | None):

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         db = Path(temp_dir) / "db"
     else:
         db = Path(args.db)
+        c.check_db(db, create=True)  # the demo's first start makes its store, as run's does
     try:
         try:
             config = RecorderConfig(

@@ -90,7 +90,7 @@ def register(subparsers) -> None:
         "Agg ids missing between the imported files (or between them and what was stored "
         "before) are recorded as gaps, so `gaps` and the read commands report them.",
     )
-    c.add_db(p)
+    c.add_db(p, create=True)
     c.add_symbol(p, required=False)
     p.add_argument(
         "--force",

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
         "signal exits at once). Settings come from built-in defaults (the real Binance, "
         "BTCUSDT and ETHUSDT, ./tradestore-data), then the TOML file of --config (or "
         "$TRADESTORE_CONFIG), then TRADESTORE_* environment variables (TRADESTORE_SYMBOLS, "
-        "TRADESTORE_DB, ... one per key of --print-config), then these flags.",
+        "TRADESTORE_DB, ... one per key of --print-config), then these flags. The first "
+        "start makes the store: --db may be a new path or an empty folder; a file, a "
+        "folder holding other things or one that cannot be written is refused (exit 2).",
     )
     from tradestore.recorder import RecorderConfig
 
@@ -70,7 +72,7 @@ async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
     from tradestore.recorder import ConfigError, StoreUnavailable
     from tradestore.recorder import run as run_recorder
-    from tradestore.store import MarketMismatch, StoreError
+    from tradestore.store import MarketMismatch, StoreError, UnusablePath
 
     holder: list = []
     status = 0
@@ -90,9 +92,9 @@ async def serve_until_signal(config, reload_config=None) -> int:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
                         inner.start_soon(watch_offline, holder[0], config.endpoint)
-            except* (MarketMismatch, ConfigError) as group:
-                # Bad input found once the store or the exchange could be asked: a usage
-                # error, and nothing was recorded.
+            except* (MarketMismatch, ConfigError, UnusablePath) as group:
+                # Bad input found once the store or the exchange could be asked (a --db
+                # that cannot hold the store among it): a usage error, nothing recorded.
                 print(f"tradestore-trio run: {first_leaf(group)}", file=sys.stderr)
                 status = 2
             except* StoreUnavailable as group:

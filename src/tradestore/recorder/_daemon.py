@@ -43,7 +43,13 @@ from tradestore.recorder._statistics import (
 )
 from tradestore.recorder._stream import LINE_A, LINE_B, STALLED, Connection, plan_streams
 from tradestore.recorder._universe import Universe
-from tradestore.store import TradeStore, apply_retention, plan_retention, retention_cutoff
+from tradestore.store import (
+    TradeStore,
+    apply_retention,
+    check_store_path,
+    plan_retention,
+    retention_cutoff,
+)
 
 log = logging.getLogger(__name__)
 
@@ -617,8 +623,12 @@ async def run(
     ``task_status.started`` receives the Recorder (its ``statistics()`` are live).
     Cancel the surrounding scope to stop: the buffers are flushed before this returns.
     Raises MarketMismatch (before recording anything) when the database holds another
-    market's trades, and ConfigError when ALL finds no trading symbol.
+    market's trades, ConfigError when ALL finds no trading symbol, and UnusablePath
+    (having written nothing) when ``config.db`` cannot hold the store: a file, a folder
+    holding other things, a folder that cannot be written. A missing path or an empty
+    folder becomes a new store: a daemon's first start.
     """
+    await trio.to_thread.run_sync(partial(check_store_path, config.db_path, create=True))
     store = await trio.to_thread.run_sync(TradeStore, config.db_path)
     try:
         await trio.to_thread.run_sync(store.claim_market, config.market)
