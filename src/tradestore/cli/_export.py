@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
@@ -15,27 +20,50 @@ from tradestore.cli import _trades
 from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._trades import CHUNK_MS
 
+if TYPE_CHECKING:
+    from tradestore.store import TradeStore
+
+FORMATS = ("csv", "jsonl", "parquet")
+# How a file's name ends -> (format, zipped); the longest ending is looked up first.
+SUFFIXES = {
+    ".csv.zip": ("csv", True),
+    ".csv": ("csv", False),
+    ".jsonl": ("jsonl", False),
+    ".parquet": ("parquet", False),
+}
+PARQUET_EXTRA = "pip install 'tradestore-trio[parquet]'"
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
         help="write a symbol's trades to CSV, JSONL or Parquet",
         description="Export trades (all of them, or --start/--end or --hours) to a file, or "
-        "to standard output with -o -. CSV and JSONL records carry the same keys as every "
-        "other command's (agg_id, price, qty, time_ms, is_buyer_maker; CSV with its header); "
-        "--keys binance gives Binance's own: a/p/q/T/m in JSONL, and in CSV the "
-        "data.binance.vision aggTrades layout (no header; aggId,price,qty,firstTradeId,"
-        "lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps in µs from 2025 as in "
-        "the official files, first/last trade ids empty: the stream does not carry them) so "
-        "it can be diffed against them. Both CSV layouts import back. Parquet is the archive's "
-        "layout, written by the archive's writer (agg_id int64, price/qty decimal(18,8), "
-        "time timestamp(ms, UTC), is_buyer_maker) and needs the 'parquet' extra (pip "
-        "install 'tradestore-trio[parquet]'). A file appears only when complete.",
+        "to standard output with -o -. The file's name chooses the format: .csv, .csv.zip "
+        "(the CSV in a zip), .jsonl or .parquet; --format, when given, must agree with it "
+        "(and chooses for -o - or a name without one of these endings). CSV and JSONL "
+        "records carry the same keys as every other command's (agg_id, price, qty, time_ms, "
+        "is_buyer_maker; CSV with its header); --keys binance gives Binance's own: a/p/q/T/m "
+        "in JSONL, and in CSV the data.binance.vision aggTrades layout (no header; aggId,"
+        "price,qty,firstTradeId,lastTradeId,timestamp,isBuyerMaker,isBestMatch; timestamps "
+        "in µs from 2025 as in the official files; first/last trade ids empty: every stream "
+        "frame carries them, the stored record does not keep them) so it can be diffed "
+        "against them. Both CSV layouts import back. Parquet is the archive's layout, "
+        "written by the archive's writer (agg_id int64, price/qty decimal(18,8), time "
+        "timestamp(ms, UTC), is_buyer_maker) and needs the 'parquet' extra (pip install "
+        "'tradestore-trio[parquet]'). A file appears only when complete: it is written "
+        "beside its final name and renamed at the end, and nothing is left when writing "
+        "fails.",
     )
     c.add_db(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=None)
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="csv, jsonl or parquet (default: from the file's name; csv for -o -)",
+    )
     _trades.add_keys(p)
     p.add_argument(
         "--output", "-o", required=True, metavar="FILE", help="the file to write, - for stdout"
@@ -47,21 +75,21 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     symbol = c.symbol_arg(args)
     to_stdout = args.output == "-"
-    if args.format == "parquet":
-        if to_stdout:
-            raise c.UsageError("Parquet is written to a file: give -o FILE.parquet")
+    fmt, zipped = output_format(args.output, args.format)
+    if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise c.UsageError(
-                "Parquet export needs pyarrow: pip install 'tradestore-trio[parquet]'"
-            ) from None
+            raise c.UsageError(f"Parquet export needs pyarrow: {PARQUET_EXTRA}") from None
     output = Path(args.output)
     if not to_stdout:
         if not output.name or output.is_dir():
             raise c.UsageError(f"--output {args.output!r} is a directory; name a file")
-        if output.parent and not output.parent.is_dir():
-            raise c.UsageError(f"{output.parent}: no such directory")
+        parent = output.parent
+        if parent.exists() and not parent.is_dir():
+            raise c.UsageError(f"cannot write {output}: {parent} is not a directory")
+        if not parent.is_dir():
+            raise c.UsageError(f"cannot write {output}: {parent}: no such directory")
     with c.open_reader(args, symbol=symbol) as store:
         info = store.stats()["symbols"].get(symbol)
         if info is None:  # stored once, every trade pruned since
@@ -69,19 +97,11 @@ def run(args: argparse.Namespace) -> int:
         start, end = c.window_args(args, stored=(info["first_time_ms"], info["last_time_ms"]))
         # The progress bar and the summary go to stderr when the trades go to stdout.
         progress = not args.no_progress and not to_stdout
+        job = _Job(store, symbol, start, end, fmt, args.keys, progress)
         if to_stdout:
-            count = _write(store, symbol, start, end, args, sys.stdout, progress)
+            count = _write(job, sys.stdout)
         else:
-            tmp = output.with_name(f".{output.name}.partial")
-            try:
-                if args.format == "parquet":
-                    count = _write(store, symbol, start, end, args, tmp, progress)
-                else:
-                    with open(tmp, "w", encoding="ascii", newline="") as fh:
-                        count = _write(store, symbol, start, end, args, fh, progress)
-                os.replace(tmp, output)
-            finally:
-                tmp.unlink(missing_ok=True)
+            count = _write_file(job, output, zipped)
         status = c.report_corrupt(store)
     summary = sys.stderr if to_stdout else sys.stdout
     line = (
@@ -92,17 +112,87 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _write(store, symbol: str, start: int, end: int, args, target, progress: bool) -> int:
+def output_format(output: str, given: str | None) -> tuple[str, bool]:
+    """(format, zipped) of ``-o OUTPUT`` with ``--format GIVEN`` (None: not given): the
+    name's ending decides, and a --format that says otherwise is refused."""
+    if output == "-":
+        fmt = given or "csv"
+        if fmt == "parquet":
+            raise c.UsageError("Parquet is written to a file: give -o FILE.parquet")
+        return fmt, False
+    name = Path(output).name.lower()
+    ending = next((e for e in SUFFIXES if name.endswith(e) and len(name) > len(e)), None)
+    endings = ", ".join(sorted(SUFFIXES))
+    if ending is None:
+        if name.endswith(".zip"):
+            raise c.UsageError(f"-o {output}: a zip export holds CSV: name it FILE.csv.zip")
+        if given is None:
+            raise c.UsageError(
+                f"-o {output}: cannot tell the format from the name; end it in one of "
+                f"{endings}, or give --format"
+            )
+        return given, False
+    fmt, zipped = SUFFIXES[ending]
+    if given is not None and given != fmt:
+        raise c.UsageError(
+            f"--format {given} contradicts -o {output} (a {ending} file is {fmt}); drop "
+            "--format or rename the file"
+        )
+    return fmt, zipped
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What to export and how."""
+
+    store: TradeStore
+    symbol: str
+    start: int
+    end: int
+    fmt: str
+    keys: str
+    progress: bool
+
+
+def _write_file(job: _Job, output: Path, zipped: bool) -> int:
+    """Write the export beside ``output`` and rename it there once complete: a reader never
+    sees half a file, and a write that fails (no room, no permission, a read-only mount)
+    leaves nothing behind and is one line, exit 2."""
+    tmp = output.with_name(f".{output.name}.partial")
+    try:
+        if job.fmt == "parquet":
+            count = _write(job, tmp)
+        elif zipped:
+            with (
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf,
+                zf.open(output.name[: -len(".zip")], "w", force_zip64=True) as member,
+                io.TextIOWrapper(member, encoding="ascii", newline="") as fh,
+            ):
+                count = _write(job, fh)
+        else:
+            with open(tmp, "w", encoding="ascii", newline="") as fh:
+                count = _write(job, fh)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise c.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):  # a read-only mount refuses even this
+            tmp.unlink(missing_ok=True)
+    return count
+
+
+def _write(job: _Job, target) -> int:
     """Write the window's trades to ``target`` (a text stream, or a path for Parquet)."""
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
-    fmt, keys = args.format, args.keys
+    store, symbol, start, end = job.store, job.symbol, job.start, job.end
+    fmt, keys = job.fmt, job.keys
     bar = Progress(
         f"[bold]export[/] {symbol}",
         BarColumn(),
         "{task.percentage:>3.0f}%",
         TimeRemainingColumn(),
-        disable=not progress or end - start < 6 * CHUNK_MS,
+        disable=not job.progress or end - start < 6 * CHUNK_MS,
         transient=True,
     )
     if fmt == "parquet":
