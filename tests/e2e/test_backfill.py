@@ -5,6 +5,7 @@ invalid skipped and explained, open gaps of an earlier run picked up at start.""
 from __future__ import annotations
 
 import json
+import socket
 from functools import partial
 
 import httpx
@@ -13,11 +14,12 @@ import trio
 
 from tests.helpers import wait_for
 from tests.helpers.store import stored_ids
+from tests.helpers.trades import make_trades
 from tradestore import TradeStore
 from tradestore.cli import main
 from tradestore.fake import FakeExchangeConfig, open_fake_exchange
 from tradestore.recorder import RecorderConfig, run
-from tradestore.store._gaps import FILLED, OPEN
+from tradestore.store._gaps import FILLED, OPEN, Gap
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
@@ -440,3 +442,42 @@ async def test_nearby_gaps_of_a_symbol_share_one_request(tmp_path):
     assert stats.requests_saved == 2 and stats.filled == 4
     assert stored_ids(db, "BTCUSDT") == [t.agg_id for t in trades]
     assert {g.status for g in gaps_of(db, "BTCUSDT")} == {FILLED}
+
+
+def refused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: bound, then closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def store_contents(db) -> tuple:
+    with TradeStore(db, read_only=True) as store:
+        return store.query_trades("BTCUSDT", 0, 2**62), store.gaps("BTCUSDT")
+
+
+@pytest.mark.parametrize("ids", [[], ["--symbol", "BTCUSDT", "--from-id", "6", "--to-id", "9"]])
+def test_backfill_offline_explains_and_gives_up(tmp_path, capsys, ids):
+    """No exchange to talk to (a refused port on 127.0.0.1): like ``run``, the command says
+    why in words and where to turn, and gives up after --give-up-after seconds with exit
+    1, a last line saying so, and the store as it was (the open gap untouched)."""
+    db = tmp_path / "db"
+    trades = make_trades(10)
+    with TradeStore(db) as store:
+        store.write_batches(
+            {"BTCUSDT": trades[:5] + trades[9:]},
+            gaps=[("BTCUSDT", Gap(6, 9, trades[4].time_ms, trades[9].time_ms, 1))],
+        )
+    before = store_contents(db)
+    url = f"http://127.0.0.1:{refused_port()}"
+    argv = ["backfill", "--db", str(db), "--rest-endpoint", url, "--give-up-after", "0.3"]
+    assert main(argv + ids) == 1
+    err = capsys.readouterr().err
+    assert f"{url[len('http://') :]} refused the connection" in err
+    assert "`tradestore-trio demo` shows the whole tool working offline" in err
+    assert err.splitlines()[-1].startswith(
+        f"tradestore-trio backfill: gave up: no answer from {url} for "
+    )
+    assert err.splitlines()[-1].endswith("; nothing more was stored")
+    assert "Traceback" not in err
+    assert store_contents(db) == before

@@ -3,7 +3,8 @@
 Every call costs its market's request weight (spot ``GET /api/v3/aggTrades``: 4 of 6000 a
 minute; futures: 20 of 2400), and the weight used so far is read back from
 ``X-MBX-USED-WEIGHT-1M``; a 429 or 418 answer means wait ``Retry-After`` seconds before
-anything else; transport errors and 5xx answers are retried with backoff. Several
+anything else; transport errors and 5xx answers are retried with backoff (a one-shot
+command bounds the time without any answer: ``ExchangeUnreachable``). Several
 tasks may share one client: requests in flight count against the budget, and a 429 or
 418 pauses every request of the client, not only the one that received it.
 """
@@ -35,6 +36,18 @@ class RestError(RuntimeError):
     """A REST answer that retrying will not fix (bad symbol, malformed body)."""
 
 
+class ExchangeUnreachable(RuntimeError):
+    """No answer at all (DNS, a refused or dropped connection, a timeout) for the client's
+    ``give_up_after`` seconds; the last transport error is its ``__cause__``. Neither a
+    RestError nor an httpx error: a gap fill does not record it as the gap's failure."""
+
+    def __init__(self, url: str, seconds: float, attempts: int) -> None:
+        super().__init__(f"no answer from {url} for {seconds:.1f} s ({attempts} attempts)")
+        self.url = url
+        self.seconds = seconds
+        self.attempts = attempts
+
+
 @dataclass
 class RestStats:
     calls: int = 0
@@ -55,10 +68,13 @@ class BinanceRest:
         market: Market = SPOT,
         weight_budget: int | None = None,
         transient_retries: int = 5,
+        give_up_after: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``weight_budget``: the request weight this client lets itself use per minute
-        (default: all of the market's)."""
+        (default: all of the market's). ``give_up_after``: instead of ``transient_retries``
+        tries per request, retry transport errors until the exchange has not answered
+        anything for this many seconds, then raise ExchangeUnreachable."""
         self.market = market
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -70,6 +86,9 @@ class BinanceRest:
         self._in_flight = 0
         self._paused_until = 0.0  # trio time before which no request is sent (Retry-After)
         self._retries = transient_retries
+        self._give_up_after = give_up_after
+        self._unanswered_since: float | None = None  # trio time of the first failure
+        self._unanswered_tries = 0
         self._clock = clock
         self.stats = RestStats()
 
@@ -131,9 +150,12 @@ class BinanceRest:
                 response = await self._client.get(path, params=params)
             except httpx.TransportError as exc:
                 failures += 1
-                if failures > self._retries:
-                    raise
                 delay = min(2.0**failures, 30.0)
+                if self._give_up_after is None:
+                    if failures > self._retries:
+                        raise
+                else:
+                    delay = min(delay, self._left_before_giving_up(exc))
                 log.warning(
                     "REST %s failed (%s); retry in %.0f s",
                     what,
@@ -144,6 +166,7 @@ class BinanceRest:
                 continue
             finally:
                 self._in_flight -= 1
+            self._unanswered_since, self._unanswered_tries = None, 0
             self._note_weight(response, weight)
             if response.status_code in RATE_LIMIT_STATUSES:
                 self.stats.rate_limited += 1
@@ -168,6 +191,21 @@ class BinanceRest:
             if response.status_code != 200:
                 raise RestError(f"REST {response.status_code}: {response.text[:200]}")
             return response
+
+    def _left_before_giving_up(self, exc: httpx.TransportError) -> float:
+        """Seconds left of ``give_up_after`` since the exchange last answered (counted
+        across requests); raise ExchangeUnreachable from ``exc`` when none are."""
+        assert self._give_up_after is not None
+        now = trio.current_time()
+        if self._unanswered_since is None:
+            self._unanswered_since = now
+        self._unanswered_tries += 1
+        waited = now - self._unanswered_since
+        if waited >= self._give_up_after:
+            raise ExchangeUnreachable(
+                str(self._client.base_url), waited, self._unanswered_tries
+            ) from exc
+        return self._give_up_after - waited
 
     def _note_weight(self, response: httpx.Response, weight: int) -> None:
         used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from tradestore.cli import _common as c
+
+GIVE_UP_AFTER_S = 60.0
 
 
 def register(subparsers) -> None:
@@ -16,8 +19,10 @@ def register(subparsers) -> None:
         "market the DB records) by agg id and store them in the "
         "live format. With --from-id/--to-id, that range; without, every open gap recorded "
         "for --symbol (or for all symbols), marking each filled or unfillable. Honours "
-        "Binance's weight limits and Retry-After. The running daemon backfills by itself; "
-        "this command needs the DB not to be held by a daemon.",
+        "Binance's weight limits and Retry-After. When the exchange does not answer at all "
+        "(no network, DNS, a refused connection) it retries for --give-up-after seconds, "
+        "then says why and exits 1 with nothing more stored. The running daemon backfills "
+        "by itself; this command needs the DB not to be held by a daemon.",
     )
     c.add_db(p, create=True)
     c.add_symbol(p, required=False)
@@ -30,11 +35,21 @@ def register(subparsers) -> None:
         help="the part before /api/v3/... (default: the DB's market's, e.g. "
         "https://api.binance.com for spot)",
     )
+    p.add_argument(
+        "--give-up-after",
+        type=float,
+        default=GIVE_UP_AFTER_S,
+        metavar="SECONDS",
+        help="stop when the exchange has not answered at all for this long (default: "
+        f"{GIVE_UP_AFTER_S:g})",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import trio
+
+    from tradestore.binance._rest import ExchangeUnreachable
 
     if (args.from_id is None) != (args.to_id is None):
         raise c.UsageError("give both --from-id and --to-id, or neither (to fill open gaps)")
@@ -47,9 +62,29 @@ def run(args: argparse.Namespace) -> int:
         ("http://", "https://")
     ):
         raise c.UsageError(f"--rest-endpoint must be an http(s) URL, not {args.rest_endpoint!r}")
+    if not args.give_up_after > 0:
+        raise c.UsageError("--give-up-after must be a positive number of seconds")
     symbol = c.symbol_arg(args) if args.symbol else None
     with c.open_writer(args) as store:
-        return trio.run(_backfill, store, args, symbol)
+        try:
+            return trio.run(_backfill, store, args, symbol)
+        except ExchangeUnreachable as exc:
+            print(_unreachable(exc), file=sys.stderr)
+            return 1
+
+
+def _unreachable(exc) -> str:
+    """Why the exchange did not answer, in ``run``'s words, and where to turn."""
+    import httpx
+
+    from tradestore.recorder._diagnose import OFFLINE_HINT, explain
+
+    url = httpx.URL(exc.url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    why = explain(exc, url.host, port) or str(exc.__cause__ or exc)
+    return (
+        f"{why}. {OFFLINE_HINT}\ntradestore-trio backfill: gave up: {exc}; nothing more was stored"
+    )
 
 
 async def _backfill(store, args, symbol: str | None) -> int:
@@ -58,7 +93,7 @@ async def _backfill(store, args, symbol: str | None) -> int:
     failed = 0
     market = MARKETS[store.market() or "spot"]
     rest_endpoint = args.rest_endpoint or market.rest_url
-    async with BinanceRest(rest_endpoint, market=market) as rest:
+    async with BinanceRest(rest_endpoint, market=market, give_up_after=args.give_up_after) as rest:
         if args.from_id is not None:
             try:
                 result = await backfill_range(store, rest, symbol, args.from_id, args.to_id)

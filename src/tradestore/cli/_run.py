@@ -129,6 +129,8 @@ async def watch_offline(recorder, endpoint: str, *, every: float | None = None) 
     """While no connection to the exchange is up, say so: at the first failure what failed
     and where to turn (``demo`` works offline), then a status line every ``every`` seconds
     (a minute), so a daemon that cannot connect never looks merely idle."""
+    from tradestore.recorder._diagnose import OFFLINE_HINT
+
     every = OFFLINE_STATUS_EVERY_S if every is None else every
     hinted = False
     down_since: float | None = None
@@ -152,10 +154,9 @@ async def watch_offline(recorder, endpoint: str, *, every: float | None = None) 
             hinted = True
             log.error(
                 "no connection to the exchange: %s. The recorder keeps retrying (a line a "
-                "minute while no connection is up). Without internet access, or where "
-                "Binance is not reachable, `tradestore-trio demo` shows the whole tool "
-                "working offline against a local fake exchange.",
+                "minute while no connection is up). %s",
                 error,
+                OFFLINE_HINT,
             )
         elif now >= next_status:
             next_status = now + every

@@ -18,6 +18,11 @@ import trio
 import trio_websocket
 
 GEO_BLOCK = 451
+# Where to turn when the exchange cannot be reached: `run` and `backfill` both say it.
+OFFLINE_HINT = (
+    "Without internet access, or where Binance is not reachable, `tradestore-trio demo` "
+    "shows the whole tool working offline against a local fake exchange."
+)
 
 
 def explain(exc: BaseException, host: str, port: int) -> str | None:
