@@ -5,6 +5,7 @@ judged by what was sent and stored, not by how long it took."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from functools import partial
@@ -381,3 +382,64 @@ async def test_rejected_handshake_honours_retry_after(tmp_path, autojump_clock, 
         nursery.cancel_scope.cancel()
     assert all(30.0 <= gap < 31.0 for gap in intervals(fx.rejected[:3]))
     assert error.endswith("rejected with HTTP 429")
+
+
+async def test_a_repaired_reconnect_logs_warnings_not_errors(tmp_path, caplog):
+    """The exchange cuts the connection once; the recorder reconnects at once and
+    backfills the ids it missed from REST (every 50th id is never sent, so a gap to fill
+    exists whatever the reconnect's timing). Nothing there needs a person: the cut and the
+    gap log at WARNING, and no line says ERROR."""
+    caplog.set_level(logging.INFO, logger="tradestore")
+    fcfg = FakeExchangeConfig(symbols=("BTCUSDT",), rate=300.0, skip_every=50)
+    async with open_fake_exchange(fcfg) as fx, trio.open_nursery() as nursery:
+        cfg = config(fx.ws_url, tmp_path / "db", backfill=True, rest_endpoint=fx.rest_url)
+        recorder = await nursery.start(partial(run, rng=random.Random(3)), cfg)
+        with trio.fail_after(60):
+            await wait_for(lambda: (recorder.statistics().symbols["BTCUSDT"].last_id or 0) > 0)
+            assert fx.drop_all() == 1
+            await wait_for(
+                lambda: (
+                    recorder.statistics().symbols["BTCUSDT"].reconnects >= 1
+                    and recorder.statistics().backfill.filled >= 1
+                ),
+                step=0.02,
+            )
+        symbol = recorder.statistics().symbols["BTCUSDT"]
+        nursery.cancel_scope.cancel()
+    assert symbol.reconnects >= 1
+    by_level: dict[str, list[str]] = {}
+    for r in caplog.records:
+        by_level.setdefault(r.levelname, []).append(r.getMessage())
+    assert not by_level.get("ERROR") and not by_level.get("CRITICAL"), by_level
+    warnings = by_level.get("WARNING", [])
+    assert any("reconnecting in" in m for m in warnings), warnings
+    assert any("recorded as a gap" in m for m in warnings), warnings
+
+
+async def test_a_connection_down_for_minutes_logs_an_error(
+    tmp_path, caplog, autojump_clock, memory_network
+):
+    """A server that closes every connection at once: the first failures are WARNINGs
+    (a reconnect may repair them), and once the connection has been down for
+    DOWN_FOR_A_PERSON seconds the line says ERROR."""
+    from tradestore.recorder._stream import DOWN_FOR_A_PERSON
+
+    caplog.set_level(logging.WARNING, logger="tradestore")
+
+    async def close_at_once(ws, index):
+        await ws.aclose()
+
+    def reconnect_lines():
+        return [r for r in caplog.records if "reconnecting in" in r.getMessage()]
+
+    async with trio.open_nursery() as nursery:
+        fx = await MiniExchange(close_at_once).start(nursery, memory_network)
+        await nursery.start(partial(run, rng=random.Random(7)), config(fx.url, tmp_path / "db"))
+        start = trio.current_time()
+        with trio.fail_after(DOWN_FOR_A_PERSON * 3):
+            await wait_for(lambda: any(r.levelname == "ERROR" for r in reconnect_lines()))
+        took = trio.current_time() - start
+        nursery.cancel_scope.cancel()
+    lines = reconnect_lines()
+    assert [r.levelname for r in lines[:3]] == ["WARNING"] * 3
+    assert DOWN_FOR_A_PERSON <= took <= DOWN_FOR_A_PERSON + 120  # backoff 60 s + throttle 60 s

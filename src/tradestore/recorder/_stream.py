@@ -71,6 +71,9 @@ PLANNED = frozenset({SERVER_SHUTDOWN, MAX_AGE, STALLED, CONTROL_FAILED})
 # How long a control message may wait for its reply (a successor's replies are held
 # back during a rotation, up to FIRST_FRAME_WAIT plus the overlap).
 CONTROL_REPLY_TIMEOUT = 30.0
+# A connection down this long without a healthy session is no blip the reconnect repairs
+# (the gap it leaves is backfilled): its failures log at ERROR from then on, not WARNING.
+DOWN_FOR_A_PERSON = 300.0
 # How long a rotation's successor may stay without data before it is taken anyway (a
 # quiet market); the old session then closes after rotation_overlap more seconds.
 FIRST_FRAME_WAIT = 10.0
@@ -484,6 +487,7 @@ async def _keep_connected(conn: Connection, handles: Handles, throttle: LogThrot
     counters = conn.counters
     budget = handles.budget
     backoff = Backoff(cfg.backoff_initial, cfg.backoff_max, handles.rng)
+    failing_since: float | None = None  # the first failure after the last healthy session
     try:
         while True:
             if budget.tokens < 1.0:
@@ -508,6 +512,7 @@ async def _keep_connected(conn: Connection, handles: Handles, throttle: LogThrot
                 counters.last_error = error
             if healthy or planned:
                 backoff.reset()
+                failing_since = None
             # A planned recycle (server shutdown) reconnects at once; anything else
             # waits, at least as long as a 429/418 rejection's Retry-After asks.
             delay = 0.0 if planned else backoff.next_delay()
@@ -516,14 +521,22 @@ async def _keep_connected(conn: Connection, handles: Handles, throttle: LogThrot
                 conn.retry_after = None
             counters.last_backoff = delay
             if error is not None:
+                now = trio.current_time()
+                if failing_since is None:
+                    failing_since = now
+                # A drop that reconnects is repaired by the recorder: WARNING. Down for
+                # minutes, it needs a person: ERROR.
+                level = (
+                    logging.ERROR if now - failing_since >= DOWN_FOR_A_PERSON else logging.WARNING
+                )
                 throttle.log(
                     conn.name,
-                    logging.ERROR,
+                    level,
                     "%s: %s; reconnecting in %.1f s",
                     conn.name,
                     error,
                     delay,
-                    later_level=logging.WARNING,
+                    later_level=level,
                 )
             conn.state = "backoff"
             await trio.sleep(delay)
