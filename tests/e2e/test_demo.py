@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
+from tests.helpers import REPO
 from tests.helpers.plot import hide_matplotlib
 from tradestore import TradeStore
 from tradestore._timeparse import format_time_ms
@@ -79,3 +82,45 @@ def test_demo_rejects_bad_arguments(capsys):
     assert main(["demo", "--seconds", "0"]) == 2
     assert main(["demo", "--symbols", "BTC-USDT"]) == 2
     assert "invalid symbol" in capsys.readouterr().err
+
+
+# An install without the plot extra, as a fresh interpreter sees it: matplotlib does not
+# import at all (None in sys.modules makes every `import matplotlib` fail).
+WITHOUT_MATPLOTLIB = """
+import sys
+sys.modules["matplotlib"] = None
+from tradestore.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_readme_first_command_installs_what_the_demo_promises():
+    """The README's first command installs the plot extra: the demo's HTML report and its
+    pictures work straight after it, while the recorder's own install stays light."""
+    readme = (REPO / "README.md").read_text()
+    first = re.search(r"```bash\n(.*?)\n```", readme, re.DOTALL).group(1)
+    assert "pip install '.[plot]'" in first
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'plot = ["matplotlib' in pyproject
+    assert "matplotlib" not in pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+
+
+def test_demo_in_a_process_without_matplotlib(tmp_path, cli_env):
+    """`pip install .` alone: the demo records, prints the stats and the profile, and says
+    how to get the report instead of failing or writing a broken one."""
+    db = tmp_path / "db"
+    argv = ["demo", "--seconds", "1", "--rate", "200", "--db", str(db)]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MATPLOTLIB, *argv],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no HTML report: it needs matplotlib (pip install 'tradestore-trio[plot]')" in (
+        done.stdout
+    )
+    assert "BTCUSDT volume profile" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]
