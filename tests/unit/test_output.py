@@ -142,7 +142,8 @@ def test_csv_always_has_its_header(db, capsys, tmp_path):
     empty = tmp_path / "empty"
     TradeStore(empty).close()
     cases = [
-        (["query", "--db", db, "--symbol", "ETHUSDT", "--hours", "1"], ",".join(TRADE_KEYS)),
+        (["query", "--db", db, "--symbol", "BTCUSDT", "--start", T0 - 7_200_000, "--hours", "1"],
+         ",".join(TRADE_KEYS)),
         (["gaps", "--db", empty], "symbol,first_id,last_id,missing,from,to,status,reason"),
         (["stats", "--db", empty], "symbol,trades,recorded_from,recorded_to,"),
         (["prune", "--db", empty, "--days", "7"], "symbol,trades_removed"),
