@@ -149,7 +149,7 @@ def test_a_hole_in_the_record_is_marked_on_candles_and_footprint(holed_db, tmp_p
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--hours", "2", "--interval", "1m"], "121 candles are too many"),
+        (["--hours", "2", "--interval", "1m"], "120 candles are too many"),
         (
             ["--interval", "1m", "--tick-size", "0.01"],
             "891 price rows are too many for a readable footprint grid",
