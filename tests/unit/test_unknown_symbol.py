@@ -110,6 +110,8 @@ def test_a_symbol_pruned_away_or_an_empty_window_is_not_unknown(db, capsys):
     )
     record = json.loads(stdout)["symbols"]["SOLUSDT"]
     assert code == 0 and record["trades"] == 0 and record["last_agg_id"] == 7
+    code, stdout, _ = run_cli(capsys, "stats", "--db", db, "--symbol", "SOLUSDT")
+    assert code == 0 and "SOLUSDT" in stdout and "None" not in stdout
 
 
 async def test_the_http_api_answers_404_with_the_same_words(db):

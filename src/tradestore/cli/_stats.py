@@ -14,9 +14,14 @@ FIELDS = STATS_FIELDS
 COLUMNS = [
     field("symbol"),
     Column("trades", lambda r: f"{r['trades']:,}", right=True),
-    Column("recorded (UTC)\nfrom / to", lambda r: f"{r['recorded_from']}\n{r['recorded_to']}"),
     Column(
-        "agg ids\nfirst / last", lambda r: f"{r['first_agg_id']}\n{r['last_agg_id']}", right=True
+        "recorded (UTC)\nfrom / to",
+        lambda r: f"{_cell(r['recorded_from'])}\n{_cell(r['recorded_to'])}",
+    ),
+    Column(
+        "agg ids\nfirst / last",
+        lambda r: f"{_cell(r['first_agg_id'])}\n{_cell(r['last_agg_id'])}",
+        right=True,
     ),
     Column("gaps", lambda r: _gaps_cell(r), drop=2),
     Column("size\n(est.)", lambda r: human_bytes(r["bytes_on_disk_est"]), right=True, drop=3),
@@ -69,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         more=len(records) - len(shown),
     )
     return 0
+
+
+def _cell(value) -> str:
+    """A value of the table; none (a symbol whose trades were all pruned) is a dash."""
+    return "-" if value is None else str(value)
 
 
 def _gaps_cell(r: dict) -> str:
