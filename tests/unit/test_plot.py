@@ -225,7 +225,9 @@ def test_report_is_self_contained_and_says_how_it_was_made(shaped_db, tmp_path, 
 
 def test_report_on_a_real_imported_day(real_csv, tmp_path, capsys):
     db = tmp_path / "db"
-    code, _, err = run_cli(capsys, "import", "--db", db, "--symbol", "BTCUSDT", real_csv)
+    code, _, err = run_cli(
+        capsys, "import", "--create", "--db", db, "--symbol", "BTCUSDT", real_csv
+    )
     assert code == 0, err
     out = tmp_path / "real.html"
     code, stdout, err = run_cli(
