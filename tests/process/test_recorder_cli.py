@@ -147,12 +147,15 @@ def test_missing_config_file_exits_2(clean_env, capsys, tmp_path):
     assert "not found" in capsys.readouterr().err
 
 
-def test_unusable_db_exits_1(clean_env, tmp_path):
-    """A runtime failure (the DB path is a file) is exit 1, not a traceback."""
+def test_a_db_that_is_a_file_exits_2(clean_env, tmp_path, capsys):
+    """A --db that is a file is bad input: one line, exit 2, the file untouched."""
     blocker = tmp_path / "db"
     blocker.write_text("not a directory")
     argv = ["run", "--db", str(blocker), "--endpoint", "ws://127.0.0.1:9", "--retention-days", "0"]
-    assert main(argv) == 1
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"tradestore-trio run: {blocker} is a file, not a trade store folder\n"
+    assert blocker.read_text() == "not a directory"
 
 
 @pytest.mark.parametrize("flush_interval", [1.0, 3600.0])
