@@ -15,7 +15,7 @@ from typing import Any
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.api._errors import BadArgument, NotFound
-from tradestore.store import UnknownSymbol, coverage_from_range, recorded_span
+from tradestore.store import UnknownSymbol, coverage_from_range, gap_tally, recorded_span
 from tradestore.store import require_symbol as store_require_symbol
 
 MINUTE_MS = 60_000
@@ -185,17 +185,13 @@ def stats_records(store, symbol: str | None = None) -> tuple[dict[str, Any], lis
 
 def _pruned_stats(store, symbol: str) -> dict[str, Any]:
     """The ``TradeStore.stats`` row of a symbol stored once whose trades are all gone."""
-    gaps = store.gaps(symbol)
     return {
         "trades": 0,
         "first_time_ms": None,
         "last_time_ms": None,
         "first_agg_id": None,
         "last_agg_id": store.last_agg_id(symbol),
-        "open_gaps": sum(1 for g in gaps if g.status == "open"),
-        "filled_gaps": sum(1 for g in gaps if g.status == "filled"),
-        "unfillable_gaps": sum(1 for g in gaps if g.status == "unfillable"),
-        "missing_ids_open": sum(g.size for g in gaps if g.status == "open"),
+        **gap_tally(store.gaps(symbol)),
         "bytes_on_disk_est": 0,
     }
 

@@ -24,7 +24,7 @@ from tradestore.store._coverage import (
     window_coverage,
 )
 from tradestore.store._folder import NoStore, UnusablePath, check_store_path
-from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap
+from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap, gap_tally
 from tradestore.store._idset import AggIdSet
 from tradestore.store._keys import check_symbol
 from tradestore.store._retention import (
@@ -92,6 +92,7 @@ __all__ = [
     "UNFILLABLE",
     "Coverage",
     "Gap",
+    "gap_tally",
     "MarketMismatch",
     "NoStore",
     "Record",

@@ -50,3 +50,14 @@ class Gap:
 
 
 _FIELDS = frozenset(Gap.__dataclass_fields__)
+
+
+def gap_tally(gaps: list[Gap]) -> dict[str, int]:
+    """A symbol's gaps counted by status, and the agg ids the open ones miss: the gap
+    figures of a ``stats`` row."""
+    return {
+        "open_gaps": sum(1 for g in gaps if g.status == OPEN),
+        "filled_gaps": sum(1 for g in gaps if g.status == FILLED),
+        "unfillable_gaps": sum(1 for g in gaps if g.status == UNFILLABLE),
+        "missing_ids_open": sum(g.size for g in gaps if g.status == OPEN),
+    }

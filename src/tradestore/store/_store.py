@@ -37,7 +37,7 @@ from tradestore.store import _book, _keys, _rollups
 from tradestore.store._adopt import AdoptProgress, AdoptReport
 from tradestore.store._book import RollupState, SymbolBook
 from tradestore.store._columns import TradeColumns
-from tradestore.store._gaps import Gap
+from tradestore.store._gaps import Gap, gap_tally
 from tradestore.store._idset import AggIdSet
 from tradestore.store._measure import Measure, array_len, measure
 from tradestore.store._mirror import FolderMirror
@@ -1114,17 +1114,13 @@ class TradeStore:
         for symbol in self.symbols():
             count = self.trade_count(symbol)
             first_time, last_time, first_id = self._edges(symbol)
-            gaps = self.gaps(symbol)
             symbols[symbol] = {
                 "trades": count,
                 "first_time_ms": first_time,
                 "last_time_ms": last_time,
                 "first_agg_id": first_id,
                 "last_agg_id": self.last_agg_id(symbol),
-                "open_gaps": sum(1 for g in gaps if g.status == "open"),
-                "filled_gaps": sum(1 for g in gaps if g.status == "filled"),
-                "unfillable_gaps": sum(1 for g in gaps if g.status == "unfillable"),
-                "missing_ids_open": sum(g.size for g in gaps if g.status == "open"),
+                **gap_tally(self.gaps(symbol)),
             }
         # Per-symbol bytes: the table files' size shared out by trade count. An estimate
         # (compression differs a little between symbols), but it sums to the real total.
