@@ -103,6 +103,10 @@ def test_a_symbol_pruned_away_or_an_empty_window_is_not_unknown(db, capsys):
     window = ["--start", "2020-01-01T00:00:00Z", "--hours", "1"]
     code, stdout, _ = run_cli(capsys, "query", "--db", db, "--symbol", "SOLUSDT", *window)
     assert code == 0 and "0 trades; NOT RECORDED" in stdout
+    assert "no trades of this symbol are stored" in " ".join(stdout.split())
+    code, stdout, _ = run_cli(capsys, "verify", "--db", db, "--symbol", "SOLUSDT")
+    assert code == 1 and stdout.startswith("SOLUSDT: NOT RECORDED: 0 trades in 0 batches")
+    assert "None" not in stdout
     code, stdout, _ = run_cli(capsys, "query", "--db", db, "--symbol", "ETHUSDT", *window)
     assert code == 0 and "0 trades; NOT RECORDED" in stdout
     code, stdout, _ = run_cli(

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         verdict = "NOT RECORDED" if nothing else "OK" if report.ok else "PROBLEMS FOUND"
         print(
             f"{symbol}: {verdict}: {report.trades} trades in {report.batches} batches "
-            f"({report.empty_batches} empty), ids {report.first_id}..{report.last_id}"
+            f"({report.empty_batches} empty)"
+            + (f", ids {report.first_id}..{report.last_id}" if report.trades else "")
         )
         if cover.recorded != "full":
             print(f"  window: {cover.summary()}")

@@ -98,7 +98,7 @@ class Coverage:
         state = self.recorded
         if state == NONE:
             if self.recorded_from_ms is None:
-                return "NOT RECORDED: nothing was ever stored for this symbol"
+                return "NOT RECORDED: no trades of this symbol are stored"
             return f"NOT RECORDED: the record runs {self._record_text()}"
         if state == PARTIAL:
             assert self.start_ms is not None and self.end_ms is not None
