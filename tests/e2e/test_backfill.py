@@ -213,7 +213,7 @@ async def test_backfill_command_fetches_an_id_range_through_rate_limits(tmp_path
         with trio.fail_after(30):
             await fx.wait_generated("BTCUSDT", n)
         ids = fx.log.generated_ids("BTCUSDT")
-        argv = ["backfill", "--db", str(db), "--symbol", "BTCUSDT", "--rest-endpoint"]
+        argv = ["backfill", "--create", "--db", str(db), "--symbol", "BTCUSDT", "--rest-endpoint"]
         argv += [fx.rest_url, "--from-id", str(ids[0]), "--to-id", str(ids[-1])]
         with trio.fail_after(60):
             assert await trio.to_thread.run_sync(main, argv) == 0
