@@ -12,6 +12,7 @@ from functools import partial
 
 import pytest
 import trio
+from trio_websocket import ConnectionClosed
 
 from tests.helpers import wait_for
 from tests.helpers.recorder import MiniExchange, agg_event, combined
@@ -228,7 +229,10 @@ async def test_watchdog_recycles_a_silent_connection_while_pings_flow(
     async def ping_every_2s(ws, index):
         while True:
             await trio.sleep(2.0)  # the scenario: a server ping every 2 virtual seconds
-            await ws.ping()  # returns once the recorder's pong has arrived
+            try:
+                await ws.ping()  # returns once the recorder's pong has arrived
+            except ConnectionClosed:
+                return  # the recorder recycled this connection: nothing left to ping
             pongs.append(index)
 
     async def trades_then_pings_only(ws, index):
