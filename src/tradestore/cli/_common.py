@@ -164,7 +164,7 @@ def window_args(
 def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
     """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle.
     With ``symbol``, a symbol never stored is a usage error (``require_symbol``)."""
-    from tradestore.store import NoStore, StoreError, TradeStore, UnusablePath, check_store_path
+    from tradestore.store import NoStore, StoreError, TradeStore, check_store_path
 
     path = Path(args.db)
     try:
@@ -173,9 +173,7 @@ def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
         store = TradeStore(path, read_only=True, skip_corrupt=True)
     except (NoStore, FileNotFoundError):
         raise UsageError(f"no trade store at {path} (use --db PATH)") from None
-    except UnusablePath as exc:
-        raise UsageError(str(exc)) from None
-    except StoreError as exc:
+    except StoreError as exc:  # UnusablePath among them
         raise UsageError(str(exc)) from None
     return _known(store, symbol)
 

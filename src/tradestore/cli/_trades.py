@@ -9,13 +9,9 @@ in its WebSocket and REST messages, and in CSV the data.binance.vision file layo
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
-from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.api._documents import TRADE_FIELDS
@@ -128,47 +124,3 @@ def walk(
             if bound is None:
                 return
             lo = bound
-
-
-# ------------------------------------------------------------------ reading our own CSV
-
-
-class TradeCsvError(ValueError):
-    """A row of a trade CSV in our layout that cannot be read; the message names the line."""
-
-
-def is_our_header(line: str) -> bool:
-    return line.strip().split(",") == list(FIELDS)
-
-
-def read_our_csv(text: io.TextIOBase, name: str) -> Iterator[tuple[int, AggTrade]]:
-    """(line number, trade) of a CSV written by ``query``/``export`` (header included)."""
-    reader = csv.reader(text)
-    try:
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] != list(FIELDS):
-            raise TradeCsvError(f"{name}:1: expected the header {','.join(FIELDS)}")
-        for lineno, row in enumerate(reader, start=2):
-            if row:
-                yield lineno, _our_row(row, f"{name}:{lineno}")
-    except UnicodeDecodeError as exc:
-        raise TradeCsvError(f"{name}: not ASCII text ({exc.reason})") from None
-    except csv.Error as exc:
-        raise TradeCsvError(f"{name}: {exc}") from None
-
-
-def _our_row(row: list[str], where: str) -> AggTrade:
-    if len(row) != len(FIELDS):
-        raise TradeCsvError(f"{where}: expected {len(FIELDS)} columns, found {len(row)}")
-    agg, price, qty, stamp, maker = (c.strip() for c in row)
-    if not agg.isascii() or not agg.isdigit():
-        raise TradeCsvError(f"{where}: agg_id {agg!r} is not a non-negative integer")
-    for label, value in (("price", price), ("qty", qty)):
-        if not is_plain_decimal(value):
-            raise TradeCsvError(f"{where}: {label} {value!r} is not a plain decimal")
-    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 13:
-        raise TradeCsvError(f"{where}: time_ms {stamp!r} is not epoch milliseconds")
-    flag = maker.lower()
-    if flag not in ("true", "false"):
-        raise TradeCsvError(f"{where}: is_buyer_maker {maker!r} is not true/false")
-    return AggTrade(int(agg), Decimal(price), Decimal(qty), int(stamp), flag == "true")
