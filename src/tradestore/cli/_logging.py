@@ -31,15 +31,15 @@ class StderrHandler(logging.StreamHandler):
     is closed, and a later record from another thread must not hit a closed file."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):
-        return sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # emit runs under the handler's lock
+        super().emit(record)
 
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass  # always sys.stderr
+    def flush(self) -> None:
+        self.stream = sys.stderr
+        super().flush()
 
 
 def configure(level: int = logging.INFO, fmt: str = "text") -> None:
