@@ -18,13 +18,14 @@ def ext_modules():
         return []
     from Cython.Build import cythonize
 
-    sources = sorted(Path("ext").glob("[!_]*.pyx"))
+    ext = Path("src/tradestore/codec/_ext")
+    sources = sorted(ext.glob("[!_]*.pyx"))
     extensions = [
-        Extension(f"tradestore._ext.{src.stem}", [str(src)], extra_compile_args=["-O3"])
+        Extension(f"tradestore.codec._ext.{src.stem}", [str(src)], extra_compile_args=["-O3"])
         for src in sources
     ]
     return cythonize(
-        extensions, compiler_directives=COMPILER_DIRECTIVES, include_path=["ext"], quiet=True
+        extensions, compiler_directives=COMPILER_DIRECTIVES, include_path=[str(ext)], quiet=True
     )
 
 

@@ -30,9 +30,10 @@ import msgpack  # noqa: E402
 
 import _dataset  # noqa: E402
 import _peers  # noqa: E402
-from tradestore import TradeStore, _compat  # noqa: E402
+from tradestore import TradeStore  # noqa: E402
 from tradestore._timeparse import format_time_ms  # noqa: E402
 from tradestore.analytics import candles, composite_profile, volume_profile  # noqa: E402
+from tradestore.codec import _twins as _compat  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results.json"
 

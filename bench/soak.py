@@ -367,8 +367,8 @@ def soak(args) -> dict:
 
 def account(args, symbols, work, daemon, timeline, term_rc, exchange_rc, kill_at) -> dict:
     from tradestore import TradeStore
-    from tradestore._codec import decode_batch
     from tradestore.cli import main
+    from tradestore.codec._values import decode_batch
     from tradestore.fake import SentLog
     from tradestore.store._keys import MAX_MS
 

@@ -196,8 +196,8 @@ def flush_line(flushes: dict) -> str:
 
 def account(args, work, daemon, timeline, term_rc, exchange_rc, listings) -> dict:
     from tradestore import TradeStore
-    from tradestore._codec import decode_batch
     from tradestore.binance import SPOT
+    from tradestore.codec._values import decode_batch
     from tradestore.fake import SentLog
     from tradestore.store._keys import MAX_MS
 

@@ -17,7 +17,7 @@ IMPL = os.environ.get("FUZZ_IMPL", "both")
 
 
 def twins(name: str) -> list:
-    from tradestore._compat import twins as registered
+    from tradestore.codec._twins import twins as registered
 
     found = registered(name)
     chosen = [(label, m) for label, m in found if IMPL in ("both", label)]

@@ -1,8 +1,8 @@
 """tradestore: record Binance spot aggTrade streams into RocksDB and query them fast."""
 
-from tradestore._compat import EXTENSIONS_LOADED, parse_agg_trade
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
 from tradestore._model import AggTrade
+from tradestore.codec._twins import EXTENSIONS_LOADED, parse_agg_trade
 from tradestore.store import Gap, StoreError, TradeColumns, TradeStore
 
 __version__ = "0.2.0.dev0"  # the only place the version is written (pyproject reads it)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradestore import _compat
+from tradestore.codec import _twins as _compat
 
 
 def twin_params(name: str) -> list:

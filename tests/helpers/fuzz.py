@@ -1,7 +1,7 @@
 """Fuzzing oracles and input builders, shared by tests/property/test_fuzz_*.py and the fuzz/ harnesses.
 
 The oracles are written from the documented contract, not from the code under test:
-the parser is judged against ``json.loads`` plus the field rules of the recorder (docs/FORMAT.md, src/tradestore/_pure/parse.py),
+the parser is judged against ``json.loads`` plus the field rules of the recorder (docs/FORMAT.md, src/tradestore/codec/_pure/parse.py),
 the value decoders against ``msgpack.unpackb`` plus ``Decimal``. The twins must also agree
 with each other exactly (same trade, same reject reason, same exception type).
 """
@@ -16,10 +16,10 @@ from decimal import Decimal
 
 import msgpack
 
-from tradestore._decimal import MAX_DECIMAL_CHARS
 from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
-from tradestore._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
-from tradestore._frame import MAX_FRAME_BYTES as MAX_FRAME
+from tradestore.codec._decimal import MAX_DECIMAL_CHARS
+from tradestore.codec._fixed import INT64_MAX, INT64_MIN, SCALE_DIGITS
+from tradestore.codec._frame import MAX_FRAME_BYTES as MAX_FRAME
 
 PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tradestore import TradeStore
-from tradestore._codec import decode_batch
+from tradestore.codec._values import decode_batch
 from tradestore.store._keys import MAX_MS
 from tradestore.store._verify import verify
 

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
 from tests.helpers.trades import T0
-from tradestore import AggTrade, _compat
-from tradestore._codec import encode_batch
+from tradestore import AggTrade
+from tradestore.codec import _twins as _compat
+from tradestore.codec._pure.encode import encode_batch
 
 TWINS = {name: dict(_compat.twins(name)) for name in _compat.REGISTRY}
 if any("compiled" not in found for found in TWINS.values()):

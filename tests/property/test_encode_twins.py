@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
-from tradestore import _compat
-from tradestore._codec import decode_batch
 from tradestore._model import AggTrade, TradeRow
+from tradestore.codec import _twins as _compat
+from tradestore.codec._values import decode_batch
 
 TWINS = dict(_compat.twins("encode"))
 if "compiled" not in TWINS:

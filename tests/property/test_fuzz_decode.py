@@ -27,8 +27,8 @@ from tests.helpers.fuzz import (
     expected_columns,
 )
 from tests.helpers.trades import T0
-from tradestore._compat import twins
 from tradestore._errors import CorruptValue, FixedPointError
+from tradestore.codec._twins import twins
 
 DECODERS = twins("decode")
 PROFILES = twins("profile")
@@ -202,7 +202,7 @@ def test_huge_exponent_fails_fast():
     code = textwrap.dedent(
         """
         import msgpack
-        from tradestore._compat import decode_columns
+        from tradestore.codec._twins import decode_columns
         from tradestore._errors import FixedPointError
         value = msgpack.packb([["1E+999999999", "1", 5, 1, True]])
         try:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.fuzz import check_frame
-from tradestore._compat import twins
+from tradestore.codec._twins import twins
 
 PARSERS = twins("parse")
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.ext import outcome
-from tradestore import _compat
+from tradestore.codec import _twins as _compat
 
 TWINS = dict(_compat.twins("rollup"))
 if "compiled" not in TWINS:

@@ -13,7 +13,6 @@ from tests.helpers.ext import twin_params
 from tests.helpers.seed import seed_key, seed_value, write_raw
 from tests.helpers.trades import T0, store_with, trade
 from tradestore import TradeStore
-from tradestore._fixed import SCALE
 from tradestore.analytics import (
     InsufficientData,
     find_vacuums,
@@ -25,6 +24,7 @@ from tradestore.analytics import (
 )
 from tradestore.analytics import _levels as levels_module
 from tradestore.cli import main
+from tradestore.codec._fixed import SCALE
 
 E8 = SCALE
 

@@ -12,7 +12,7 @@ from tests.helpers.ext import twin_params
 from tests.helpers.seed import seed_key, write_raw
 from tests.helpers.trades import T0, trade
 from tradestore import CorruptValue, FixedPointError, TradeStore
-from tradestore._codec import encode_batch
+from tradestore.codec._pure.encode import encode_batch
 
 
 @pytest.fixture(params=twin_params("decode"))

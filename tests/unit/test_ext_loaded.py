@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from tradestore import _compat
+from tradestore.codec import _twins as _compat
 
 
 def test_compiled_modules_loaded_unless_disabled():
@@ -87,16 +87,16 @@ def test_twins_mirror_each_other(name):
 
 
 def test_compiled_modules_refuse_other_fixed_point_constants():
-    """ext/_fixed.pxd and tradestore/_fixed.py hold the same scale, or nothing loads."""
+    """src/tradestore/codec/_ext/_fixed.pxd and tradestore/codec/_fixed.py hold the same scale, or nothing loads."""
     if "compiled" not in dict(_compat.twins("decode")):
         pytest.skip("not built")
     code = textwrap.dedent(
         """
-        from tradestore import _fixed
+        from tradestore.codec import _fixed
         _fixed.SCALE_DIGITS, _fixed.SCALE = 9, 10**9
         for name in ("decode", "parse", "profile"):
             try:
-                __import__(f"tradestore._ext.{name}")
+                __import__(f"tradestore.codec._ext.{name}")
             except ImportError as exc:
                 print(name, "refused:", exc)
         """

@@ -9,7 +9,8 @@ import pytest
 
 from tests.helpers.ext import outcome, twin_params
 from tests.unit.test_parse import EXPECTED, RAW
-from tradestore import InvalidMessage, _compat
+from tradestore import InvalidMessage
+from tradestore.codec import _twins as _compat
 
 pure = _compat.pure("parse")
 
@@ -33,8 +34,8 @@ def test_real_frames_str_and_bytes(impl, real_frames):
 def test_rows_are_the_stored_rows_of_the_trades(impl, real_frames):
     """parse_row carries the exchange's strings to the store: the same v1 bytes as the
     AggTrade path, without a Decimal per trade."""
-    from tradestore._codec import encode_batch
     from tradestore._model import TradeRow
+    from tradestore.codec._pure.encode import encode_batch
 
     rows = [impl.parse_row(text) for text in real_frames]
     trades = [pure.parse_event(text) for text in real_frames]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.helpers.seed import write_seed_style
 from tests.helpers.trades import T0, make_trades
 from tradestore import AggTrade, StoreError, TradeStore
-from tradestore._codec import encode_batch
+from tradestore.codec._pure.encode import encode_batch
 
 
 def test_store_and_query_roundtrip_exact(tmp_path):

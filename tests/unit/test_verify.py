@@ -7,7 +7,7 @@ import json
 from tests.helpers.cli import run_cli
 from tests.helpers.trades import T0, make_trades
 from tradestore import Gap, TradeStore
-from tradestore._codec import encode_batch
+from tradestore.codec._pure.encode import encode_batch
 
 
 def test_clean_store_verifies(tmp_path, capsys):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from tradestore._compat import Rollup, rollup_decode, rollup_split, rollup_summary
 from tradestore.analytics._bars import (
     Candle,
     CandleSeries,
@@ -24,6 +23,7 @@ from tradestore.analytics._bars import (
 )
 from tradestore.analytics._profile import check_window, tick_to_fixed
 from tradestore.analytics._results import fixed_to_decimal
+from tradestore.codec._twins import Rollup, rollup_decode, rollup_split, rollup_summary
 from tradestore.store import (
     HOUR_MS,
     MINUTE_MS,

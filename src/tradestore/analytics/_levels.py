@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tradestore._compat import Rollup, accumulate_levels, rollup_bin_values, rollup_summary
+from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values, rollup_summary
 from tradestore.store import Pyramid, pyramid
 
 

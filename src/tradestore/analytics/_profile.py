@@ -13,7 +13,6 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
-from tradestore._fixed import INT64_MAX, SCALE
 from tradestore._timeparse import check_epoch_ms
 from tradestore.analytics._levels import WindowLevels, levels_from_trades, window_levels
 from tradestore.analytics._results import (
@@ -22,6 +21,7 @@ from tradestore.analytics._results import (
     VolumeProfile,
     fixed_to_decimal,
 )
+from tradestore.codec._fixed import INT64_MAX, SCALE
 from tradestore.store import Coverage, check_symbol, coverage_from_range, recorded_span
 
 MIN_TRADES = 1000

@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 
-from tradestore._fixed import SCALE_DIGITS
 from tradestore._timeparse import format_time_ms
+from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import Coverage
 
 _EXACT = Context(prec=80)

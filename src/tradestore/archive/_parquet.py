@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tradestore._fixed import SCALE_DIGITS
+from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import TradeColumns
 
 COLUMNS = ("agg_id", "price", "qty", "time", "is_buyer_maker")

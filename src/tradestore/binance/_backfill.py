@@ -21,10 +21,10 @@ from itertools import groupby
 import httpx
 import trio
 
-from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade
 from tradestore._timeparse import format_time_ms
 from tradestore.binance._rest import PAGE_LIMIT, BinanceRest, RestError
+from tradestore.codec._decimal import is_plain_decimal
 from tradestore.store import FILLED, UNFILLABLE, Gap, TradeStore
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tradestore._decimal import is_plain_decimal
 from tradestore._model import AggTrade
+from tradestore.codec._decimal import is_plain_decimal
 
 # What a file's first line says it is (Layout.kind).
 SPOT_FILE, FUTURES_FILE, OUR_FILE = "spot", "futures", "ours"

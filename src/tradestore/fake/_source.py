@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tradestore._fixed import SCALE, SCALE_DIGITS, format_fixed
 from tradestore._model import AggTrade
 from tradestore.binance import open_text, read_trades
+from tradestore.codec._fixed import SCALE, SCALE_DIGITS, format_fixed
 
 # Hour-wide windows keep a replayed store's memory bounded whatever its size.
 REPLAY_WINDOW_MS = 3_600_000

@@ -24,7 +24,6 @@ from pathlib import Path
 import matplotlib
 
 from tradestore import __version__
-from tradestore._compat import EXTENSIONS_LOADED
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.analytics import (
     MIN_TRADES,
@@ -38,6 +37,7 @@ from tradestore.analytics import (
     volume_profile,
 )
 from tradestore.analytics._vacuums import MERGE_BINS
+from tradestore.codec._twins import EXTENSIONS_LOADED
 from tradestore.plot import _style as s
 from tradestore.plot._candles import candles_figure, cumulative_delta
 from tradestore.plot._holes import RecordHole, record_holes, vacuum_doubt

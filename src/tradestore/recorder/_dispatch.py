@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import trio
 
-from tradestore._compat import parse_row
 from tradestore._errors import InvalidMessage
 from tradestore.binance import parse_control_reply
+from tradestore.codec._twins import parse_row
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
 from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Session

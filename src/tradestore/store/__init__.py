@@ -8,8 +8,8 @@ the exchange, the recorder, the analytics or the command line::
         cols = store.query_columns("BTCUSDT", start_ms, end_ms)
 """
 
-from tradestore._codec import decode_batch
-from tradestore._compat import encode_batch
+from tradestore.codec._twins import encode_batch
+from tradestore.codec._values import decode_batch
 from tradestore.store._adopt import AdoptProgress, AdoptReport, SymbolAdoption
 from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns

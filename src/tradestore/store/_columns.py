@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from tradestore._fixed import SCALE
+from tradestore.codec._fixed import SCALE
 
 
 @dataclass(frozen=True, slots=True, eq=False)

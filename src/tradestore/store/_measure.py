@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tradestore._codec import decode_batch
-from tradestore._compat import decode_columns
 from tradestore._errors import CorruptValue, FixedPointError
+from tradestore.codec._twins import decode_columns
+from tradestore.codec._values import decode_batch
 from tradestore.store import _keys
 from tradestore.store._idset import AggIdSet
 

@@ -3,7 +3,7 @@
 Per symbol, the rollup of each minute of trade time that holds trades
 (``rollup:m:{SYMBOL}:{minute}``) and of each hour (``rollup:h:{SYMBOL}:{hour}``): per
 exact price the volume, taker-buy volume and trade count, with the summary a candle
-needs (tradestore/_rollupfmt.py has the value format, docs/FORMAT.md the whole layout).
+needs (tradestore/codec/_rollupfmt.py has the value format, docs/FORMAT.md the whole layout).
 
 - **Writing.** ``TradeStore.write_batches`` hands the trades ``new_trades`` found new to
   ``ops_for_trades``, whose puts go into the same WriteBatch as the trades: a duplicate id
@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tradestore._compat import Rollup, decode_columns, rollup_summary
 from tradestore._errors import CorruptValue
+from tradestore.codec._twins import Rollup, decode_columns, rollup_summary
 from tradestore.store import _keys
 from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
@@ -101,7 +101,7 @@ def _columns(cols) -> tuple:
 
 def split_columns(cols: TradeColumns, period_ms: int) -> dict[int, Any]:
     """One Rollup per period that holds trades of ``cols`` (keyed by its start)."""
-    from tradestore._compat import rollup_split
+    from tradestore.codec._twins import rollup_split
 
     return rollup_split(*_columns(cols), period_ms)
 

@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 import rocksdict
 
-from tradestore._codec import decode_batch
-from tradestore._compat import (
+from tradestore._errors import CorruptValue, FixedPointError
+from tradestore._model import AggTrade, StorableTrade
+from tradestore._timeparse import check_epoch_ms
+from tradestore.codec._twins import (
     decode_columns,
     decode_trades,
     encode_batch,
     rollup_split_segments,
     trades_shape,
 )
-from tradestore._errors import CorruptValue, FixedPointError
-from tradestore._model import AggTrade, StorableTrade
-from tradestore._timeparse import check_epoch_ms
+from tradestore.codec._values import decode_batch
 from tradestore.store import _book, _keys, _rollups
 from tradestore.store._adopt import AdoptProgress, AdoptReport
 from tradestore.store._book import RollupState, SymbolBook

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tradestore._codec import decode_batch
-from tradestore._compat import decode_columns
 from tradestore._errors import CorruptValue, FixedPointError
+from tradestore.codec._twins import decode_columns
+from tradestore.codec._values import decode_batch
 from tradestore.store import _keys
 from tradestore.store._gaps import OPEN, Gap
 from tradestore.store._measure import array_len

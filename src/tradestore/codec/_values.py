@@ -21,11 +21,8 @@ from decimal import Decimal
 import msgpack
 
 from tradestore._errors import CorruptValue
-from tradestore._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
 from tradestore._model import AggTrade
-
-# The encoder lives with its compiled twin; the codec is where readers look for it.
-from tradestore._pure.encode import encode_batch as encode_batch
+from tradestore.codec._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
 
 
 def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:

@@ -2,7 +2,7 @@
 
 Prices and quantities are exact decimals; the fast path holds them as int64 counts of
 1e-8 units (``TradeColumns.price``, the profile's levels). This module is the one home
-of those numbers on the Python side; ``ext/_fixed.pxd`` declares the same ones for the
+of those numbers on the Python side; ``src/tradestore/codec/_ext/_fixed.pxd`` declares the same ones for the
 compiled modules, which refuse to import if the two disagree.
 """
 

@@ -1,5 +1,5 @@
 # cython: boundscheck=False, wraparound=False
-"""Writing v1 values (compiled twin of tradestore/_pure/encode.py).
+"""Writing v1 values (compiled twin of tradestore/codec/_pure/encode.py).
 
 The recorder hands the store lists of TradeRows: the exchange's decimal strings and plain
 ints, already the v1 row. For such a list ``encode_batch`` writes the MessagePack bytes
@@ -18,8 +18,8 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
 from tradestore._model import TradeRow
-from tradestore._pure.encode import encode_batch as _encode_pure
-from tradestore._pure.encode import trades_shape as _shape_pure
+from tradestore.codec._pure.encode import encode_batch as _encode_pure
+from tradestore.codec._pure.encode import trades_shape as _shape_pure
 
 
 cdef extern from "Python.h":
@@ -134,7 +134,7 @@ cdef inline bint _is_row(object t):
 
 
 def encode_batch(trades):
-    """The v1 value of trades (see tradestore/_codec.py: encode_batch)."""
+    """The v1 value of trades (see tradestore/codec/_values.py: encode_batch)."""
     if type(trades) is not list:
         trades = list(trades)
     cdef Py_ssize_t n = PyList_GET_SIZE(trades), i
@@ -185,7 +185,7 @@ def encode_batch(trades):
 
 def trades_shape(trades):
     """(lowest agg id, highest agg id, earliest T, latest T, whether the agg ids are
-    strictly ascending) of a non-empty batch (see tradestore/_pure/encode.py)."""
+    strictly ascending) of a non-empty batch (see tradestore/codec/_pure/encode.py)."""
     if type(trades) is not list or not trades:
         return _shape_pure(trades)
     cdef Py_ssize_t n = PyList_GET_SIZE(trades), i

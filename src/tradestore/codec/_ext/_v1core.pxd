@@ -1,6 +1,6 @@
 """Shared C-level reader of value format v1 (a MessagePack array of 5-element rows).
 
-cimported by ext/decode.pyx and ext/profile.pyx. The reader accepts only the exact v1
+cimported by src/tradestore/codec/_ext/decode.pyx and src/tradestore/codec/_ext/profile.pyx. The reader accepts only the exact v1
 shape; on anything else (other tags, truncation, trailing bytes) it reports failure and
 the caller hands the whole value to the msgpack slow path, which decides exactly what
 msgpack would. So nothing here can accept bytes the slow path would refuse, and no read

@@ -1,10 +1,10 @@
 # cython: boundscheck=False, wraparound=False
-"""Key-filtered decoding of v1 values (compiled twin of tradestore/_pure/decode.py).
+"""Key-filtered decoding of v1 values (compiled twin of tradestore/codec/_pure/decode.py).
 
 Reads each value through the buffer protocol, skips trades outside [start, end] without
 building objects, and appends the rest straight into growable numpy columns (or into
 AggTrades whose Decimals come from a small cache of repeated price/qty strings). Any value
-not of the exact v1 shape goes whole to the v1 codec's msgpack path (tradestore/_codec.py,
+not of the exact v1 shape goes whole to the v1 codec's msgpack path (tradestore/codec/_values.py,
 which the pure twin uses for everything), so both decide it exactly alike.
 """
 
@@ -29,7 +29,7 @@ from _v1core cimport (
 
 from decimal import Decimal
 
-from tradestore._codec import decode_batch, decode_fixed_rows
+from tradestore.codec._values import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
 
 cdef enum:

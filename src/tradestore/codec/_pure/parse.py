@@ -1,12 +1,12 @@
-"""Validate one aggTrade WebSocket frame (pure-Python twin of ext/parse.pyx).
+"""Validate one aggTrade WebSocket frame (pure-Python twin of src/tradestore/codec/_ext/parse.pyx).
 
-The specification itself (tradestore/_frame.py), with nothing taken as a shortcut.
+The specification itself (tradestore/codec/_frame.py), with nothing taken as a shortcut.
 """
 
 from __future__ import annotations
 
-from tradestore._frame import read_event
 from tradestore._model import AggTrade, TradeRow
+from tradestore.codec._frame import read_event
 
 
 def parse_event(frame: str | bytes) -> tuple[str | None, AggTrade]:

@@ -6,8 +6,8 @@ count; beside them the summary of the rollup (trade count, first and last trade 
 lowest and highest agg id with their prices, sums of volume, taker-buy volume and
 notional, the last a 192-bit sum of price x quantity). Levels live in a dense array in
 order of first appearance, found through an open-addressing index of int32 positions, as
-in ext/profile.pyx. ``encode`` sorts a copy of the levels and writes the canonical value
-of tradestore/_rollupfmt.py; ``add_value`` checks a stored value in full before adding
+in src/tradestore/codec/_ext/profile.pyx. ``encode`` sorts a copy of the levels and writes the canonical value
+of tradestore/codec/_rollupfmt.py; ``add_value`` checks a stored value in full before adding
 any of it, so a corrupt value never leaves half its levels behind.
 
 128-bit arithmetic is the C compiler's ``unsigned __int128`` (GCC and Clang on 64-bit
@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from tradestore import _rollupfmt
+from tradestore.codec import _rollupfmt
 from tradestore._errors import CorruptValue
 
 
@@ -48,7 +48,7 @@ def _check_python_side():
     if (_rollupfmt.FORMAT, _rollupfmt.BUY_NONE, _rollupfmt.BUY_ALL, _rollupfmt.BUY_LISTED,
             _rollupfmt.MAX_PRICE_EXP, _rollupfmt.MAX_QTY_EXP) != (
             FORMAT, BUY_NONE, BUY_ALL, BUY_LISTED, MAX_PRICE_EXP, MAX_QTY_EXP):
-        raise ImportError("ext/rollup.pyx and tradestore/_rollupfmt.py disagree: rebuild")
+        raise ImportError("src/tradestore/codec/_ext/rollup.pyx and tradestore/codec/_rollupfmt.py disagree: rebuild")
 
 
 _check_python_side()

@@ -1,6 +1,6 @@
-"""Writing v1 values (pure-Python twin of ext/encode.pyx).
+"""Writing v1 values (pure-Python twin of _ext/encode.pyx).
 
-``encode_batch`` is the v1 codec's encoder (tradestore/_codec.py re-exports it), through
+``encode_batch`` is the v1 codec's encoder (the face of tradestore.codec exports the twin in use), through
 msgpack; ``trades_shape`` reads what the store's write path needs to know of a batch
 before it writes it. The compiled twin does both in one C loop over the recorder's
 TradeRows and hands anything else to these functions, so both decide every odd batch

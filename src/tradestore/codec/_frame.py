@@ -1,7 +1,7 @@
 """What an aggTrade WebSocket frame must be, and the reason for every reject.
 
 ``json.loads`` plus the field rules: this is the specification of both parsers. The pure
-twin (tradestore/_pure/parse.py) is exactly this; the compiled one (ext/parse.pyx) reads
+twin (tradestore/codec/_pure/parse.py) is exactly this; the compiled one (src/tradestore/codec/_ext/parse.pyx) reads
 the common shape itself and hands every other frame here, so the two agree by
 construction.
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tradestore._decimal import is_plain_decimal
 from tradestore._errors import InvalidMessage
-from tradestore._fixed import INT64_MAX
 from tradestore._model import AggTrade
+from tradestore.codec._decimal import is_plain_decimal
+from tradestore.codec._fixed import INT64_MAX
 
 MAX_FRAME_BYTES = 64 * 1024
 

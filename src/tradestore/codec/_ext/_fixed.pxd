@@ -2,7 +2,7 @@
 exact decimal ASCII into int64 counts of 1e-8 units.
 
 cimported by every module in ext/ that reads prices or quantities. The numbers are those of
-tradestore/_fixed.py; each module calls ``check_python_side`` on import, so a build whose
+tradestore/codec/_fixed.py; each module calls ``check_python_side`` on import, so a build whose
 constants disagree with the Python ones fails to load instead of computing other values.
 """
 
@@ -31,10 +31,10 @@ cdef enum:
 
 
 cdef inline int check_python_side() except -1:
-    from tradestore import _fixed
+    from tradestore.codec import _fixed
 
     if (_fixed.SCALE_DIGITS, _fixed.SCALE, _fixed.INT64_MAX) != (SCALE_DIGITS, SCALE, INT64_MAX):
-        raise ImportError("ext/_fixed.pxd and tradestore/_fixed.py disagree: rebuild")
+        raise ImportError("src/tradestore/codec/_ext/_fixed.pxd and tradestore/codec/_fixed.py disagree: rebuild")
     return 0
 
 

@@ -13,9 +13,9 @@ import importlib
 import os
 from types import ModuleType
 
-# module name -> (compiled module: ext/<name>.pyx, its pure-Python twin: _pure/<name>.py)
+# module name -> (compiled module: _ext/<name>.pyx, its pure-Python twin: _pure/<name>.py)
 REGISTRY: dict[str, tuple[str, str]] = {
-    name: (f"tradestore._ext.{name}", f"tradestore._pure.{name}")
+    name: (f"tradestore.codec._ext.{name}", f"tradestore.codec._pure.{name}")
     for name in ("decode", "encode", "parse", "profile", "rollup")
 }
 

@@ -5,7 +5,7 @@ One pass over the seek window: each in-window trade adds its quantity to an open
 table keyed by the exact price (int64 at 1e-8), with 128-bit sums (two uint64 words with
 carry). No Python object is built per trade. Binning happens afterwards over the distinct
 prices, so any bin width is exact. Values not of the exact v1 shape go through the v1
-codec's msgpack path (tradestore/_codec.py, as in the pure twin), one whole value at a time.
+codec's msgpack path (tradestore/codec/_values.py, as in the pure twin), one whole value at a time.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -19,7 +19,7 @@ from _v1core cimport (
     V1_MIN_ROW_BYTES, V1Row, v1_array_len, v1_fixed, v1_plain_decimal, v1_row_shape,
 )
 
-from tradestore._codec import decode_fixed_rows
+from tradestore.codec._values import decode_fixed_rows
 
 check_python_side()
 

@@ -1,9 +1,9 @@
-"""Key-filtered decoding of v1 values (pure-Python twin of ext/decode.pyx).
+"""Key-filtered decoding of v1 values (pure-Python twin of src/tradestore/codec/_ext/decode.pyx).
 
 Both implementations take the raw ``(key, value)`` pairs of a seek window and keep only
 the trades with ``start_ms <= T <= end_ms``. ``decode_columns`` yields int64 columns
 (prices and quantities as fixed point at 1e-8); ``decode_trades`` yields AggTrades.
-Both go through the v1 codec (tradestore/_codec.py) here; the compiled twin reads the
+Both go through the v1 codec (tradestore/codec/_values.py) here; the compiled twin reads the
 exact v1 shape itself and hands any other value to the same codec functions, so both
 decide every odd value the same way.
 """
@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tradestore._codec import decode_batch, decode_fixed_rows
 from tradestore._model import AggTrade
+from tradestore.codec._values import decode_batch, decode_fixed_rows
 
 
 def decode_columns(

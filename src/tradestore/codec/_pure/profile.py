@@ -1,4 +1,4 @@
-"""Per-price volume accumulation from v1 values (pure-Python twin of ext/profile.pyx).
+"""Per-price volume accumulation from v1 values (pure-Python twin of src/tradestore/codec/_ext/profile.pyx).
 
 ``accumulate`` reads the raw ``(key, value)`` pairs of a seek window and sums, per exact
 price (int64 fixed point at 1e-8), the traded quantity, the taker-buy quantity and the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradestore._codec import decode_fixed_rows
+from tradestore.codec._values import decode_fixed_rows
 
 
 class LevelTable:

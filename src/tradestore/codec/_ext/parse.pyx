@@ -1,13 +1,13 @@
 # cython: boundscheck=False, wraparound=False
-"""Validate one aggTrade frame (compiled twin of tradestore/_pure/parse.py).
+"""Validate one aggTrade frame (compiled twin of tradestore/codec/_pure/parse.py).
 
 A single pass over the frame's characters (``PyUnicode_KIND/DATA`` for str, the bytes
 themselves for bytes) reads the JSON object, or the ``data`` object of a combined
 stream wrapper, and picks out ``e, a, p, q, T, m, s``. Prices and quantities are read as
-int64 fixed point (ext/_fixed.pxd), which keys a small cache of recent ``Decimal``
+int64 fixed point (src/tradestore/codec/_ext/_fixed.pxd), which keys a small cache of recent ``Decimal``
 objects: a Decimal is built only for a string not seen lately. Anything unusual --
 escapes, floats, nested values, duplicate keys, non-ASCII bytes, any invalid field -- goes
-to tradestore/_frame.py, the specification of what json.loads accepts and of every
+to tradestore/codec/_frame.py, the specification of what json.loads accepts and of every
 reject reason (and all that the pure twin does), so both agree by construction.
 """
 
@@ -28,8 +28,8 @@ from _fixed cimport FP_MALFORMED, FP_OK, check_python_side, parse_fixed_chars
 
 from decimal import Decimal
 
-from tradestore import _decimal, _frame
-from tradestore._frame import read_event
+from tradestore.codec import _decimal, _frame
+from tradestore.codec._frame import read_event
 from tradestore._model import AggTrade, TradeRow, decimal_text
 
 cdef enum:
@@ -471,7 +471,7 @@ cdef object _trade(Parsed* p):
 def parse_event(frame):
     """(symbol field ``s`` or None, AggTrade) of a raw aggTrade event or combined wrapper.
 
-    Raises InvalidMessage (a ValueError) with the reason tradestore/_frame.py gives.
+    Raises InvalidMessage (a ValueError) with the reason tradestore/codec/_frame.py gives.
     """
     cdef Parsed p
     if _parse(frame, &p) or (symbol := _symbol(&p)) is False:

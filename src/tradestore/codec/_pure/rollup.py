@@ -1,4 +1,4 @@
-"""Exact price-level rollups: accumulate, merge, encode (pure-Python twin of ext/rollup.pyx).
+"""Exact price-level rollups: accumulate, merge, encode (pure-Python twin of src/tradestore/codec/_ext/rollup.pyx).
 
 A ``Rollup`` sums the trades of one period (a minute, an hour, or any window) per exact
 price (int64 fixed point at 1e-8): volume, taker-buy volume and trade count, beside a
@@ -11,7 +11,7 @@ neither can overflow.
 Rollups add up: the rollup of a window is the sum of the rollups of its parts, whatever
 the order. ``encode`` writes the value format of the ``rollup:`` keys (docs/FORMAT.md),
 one canonical byte string per content, so a stored rollup and one recomputed from the
-trades compare byte for byte. The layout and its rules live in tradestore/_rollupfmt.py,
+trades compare byte for byte. The layout and its rules live in tradestore/codec/_rollupfmt.py,
 which both twins follow.
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tradestore import _rollupfmt as fmt
 from tradestore._errors import CorruptValue
+from tradestore.codec import _rollupfmt as fmt
 
 
 class Rollup:

@@ -1,0 +1,1 @@
+"""Compiled Cython modules (built from the .pyx files here). Chosen in tradestore.codec._twins."""
