@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +98,6 @@ def given_flags(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
         for f in dataclasses.fields(config_class)
         if _KEY in f.metadata and hasattr(args, f.name)
     }
-
-
-def flag_fields(config_class: type) -> Iterable[str]:
-    """The names of the fields of ``config_class`` that are command-line flags."""
-    return [f.name for f in dataclasses.fields(config_class) if _KEY in f.metadata]
 
 
 def _default(field: dataclasses.Field) -> Any:

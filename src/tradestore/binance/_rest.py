@@ -123,11 +123,6 @@ class BinanceRest:
         self.stats.exchange_info_calls += 1
         return doc
 
-    @property
-    def used_weight(self) -> int:
-        """The request weight the exchange last said this IP used in the current minute."""
-        return self._used_weight
-
     async def _agg_trades(self, params: dict[str, str | int], what: str) -> list[dict]:
         weight = self.market.agg_trades_weight
         response = await self._get(self.market.agg_trades_path, params, weight, what)
