@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 
+from tradestore._errors import TradestoreError
 from tradestore._timeparse import format_time_ms
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import Coverage
@@ -17,7 +18,7 @@ from tradestore.store import Coverage
 _EXACT = Context(prec=80)
 
 
-class InsufficientData(ValueError):
+class InsufficientData(TradestoreError, ValueError):
     """Too few trades in the window for a meaningful profile."""
 
     def __init__(

@@ -14,13 +14,14 @@ import stat
 from pathlib import Path
 
 from tradestore._addr import is_loopback
+from tradestore._errors import TradestoreError
 
 log = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 16
 
 
-class ExposureError(ValueError):
+class ExposureError(TradestoreError, ValueError):
     """A server setting that would expose the store without protection."""
 
 

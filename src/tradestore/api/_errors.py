@@ -6,8 +6,10 @@ error carrying the same message.
 
 from __future__ import annotations
 
+from tradestore._errors import TradestoreError
 
-class ToolError(Exception):
+
+class ToolError(TradestoreError):
     """A request that gets no result; ``status`` is its HTTP status, ``code`` a stable
     word for programs, the message one line for people."""
 

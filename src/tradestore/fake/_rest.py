@@ -8,6 +8,7 @@ import json
 import re
 from urllib.parse import parse_qs
 
+from tradestore._errors import TradestoreError
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._frames import rest_row
 from tradestore.fake._info import exchange_info
@@ -20,7 +21,7 @@ _LONG = re.compile(r"[0-9]{1,20}")
 _SYMBOL = re.compile(r"[A-Z0-9\-_.]{1,20}")
 
 
-class ApiError(Exception):
+class ApiError(TradestoreError):
     def __init__(self, status: int, code: int, msg: str) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg = status, code, msg

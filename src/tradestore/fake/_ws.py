@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 import trio
 
+from tradestore._errors import TradestoreError
 from tradestore.binance import stream_name
 from tradestore.fake import _frames
 from tradestore.fake._exchange import FakeExchange
@@ -22,7 +23,7 @@ MAX_BATCH = 512  # queued items sent in one socket write
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
-class BadStreams(ValueError):
+class BadStreams(TradestoreError, ValueError):
     pass
 
 

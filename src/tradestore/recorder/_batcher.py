@@ -33,6 +33,7 @@ from typing import Protocol
 
 import trio
 
+from tradestore._errors import TradestoreError
 from tradestore._model import AggTrade, TradeRow
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._config import RecorderConfig
@@ -48,7 +49,7 @@ RETRY_DELAY_MAX = 5.0  # seconds between reopen-and-write attempts while the sto
 REMIND_EVERY = 60.0  # seconds between the reminder lines of one outage
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailable(TradestoreError, RuntimeError):
     """The store refused every write for longer than ``write_failure_timeout``."""
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import trio
 import trio_websocket
 
+from tradestore._errors import TradestoreError
 from tradestore._excgroup import first_leaf
 from tradestore.binance import (
     MAX_STREAMS_PER_CONTROL_MESSAGE,
@@ -79,7 +80,7 @@ DOWN_FOR_A_PERSON = 300.0
 FIRST_FRAME_WAIT = 10.0
 
 
-class ConnectTimeout(Exception):
+class ConnectTimeout(TradestoreError):
     """TCP, TLS and the WebSocket handshake did not complete within connect_timeout."""
 
 

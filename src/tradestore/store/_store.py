@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import rocksdict
 
-from tradestore._errors import CorruptValue, FixedPointError
+from tradestore._errors import CorruptValue, FixedPointError, TradestoreError
 from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
 from tradestore.codec._twins import (
@@ -55,7 +55,7 @@ FORMAT_VERSION = 1
 DEFAULT_PATH = "tradestore-data"
 
 
-class StoreError(RuntimeError):
+class StoreError(TradestoreError, RuntimeError):
     """The DB could not be opened or written."""
 
 

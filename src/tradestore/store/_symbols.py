@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import difflib
 
+from tradestore._errors import TradestoreError
 from tradestore.store._keys import check_symbol
 
 # The "(stored: ...)" part of the message names at most this many symbols.
 LISTED = 10
 
 
-class UnknownSymbol(LookupError):
+class UnknownSymbol(TradestoreError, LookupError):
     """No trade of ``symbol`` was ever stored; ``stored`` are the symbols that are."""
 
     def __init__(self, symbol: str, stored: list[str]) -> None:
