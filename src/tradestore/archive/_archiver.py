@@ -29,7 +29,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from tradestore import __version__
-from tradestore._errors import FixedPointError
+from tradestore._errors import FixedPointError, TradestoreError
 from tradestore.archive import _days
 from tradestore.archive._dest import Destination, DestinationError, PartitionKey
 from tradestore.archive._parquet import (
@@ -57,7 +57,7 @@ WRITTEN, REPLACED, UNCHANGED, COMPLETE, FAILED = (
 )
 
 
-class ConflictError(RuntimeError):
+class ConflictError(TradestoreError, RuntimeError):
     """The store and the archive hold different values under the same agg id."""
 
 
@@ -421,11 +421,11 @@ def _take(cols: TradeColumns, index: np.ndarray) -> TradeColumns:
     )
 
 
-class _Empty(Exception):
+class _Empty(TradestoreError):
     """The store holds no trade for the day: nothing is written."""
 
 
-class _OutOfOrder(Exception):
+class _OutOfOrder(TradestoreError):
     """Agg ids were not ascending across the day's hour windows."""
 
 

@@ -31,6 +31,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tradestore._errors import TradestoreError
 from tradestore.archive._parquet import METADATA_KEY
 from tradestore.archive._partition import PartitionInfo
 
@@ -39,7 +40,7 @@ STAGING = "_staging"
 STALE_STAGING_S = 24 * 3600
 
 
-class DestinationError(RuntimeError):
+class DestinationError(TradestoreError, RuntimeError):
     """The archive destination cannot be used (bad URL, no bucket, no access)."""
 
 

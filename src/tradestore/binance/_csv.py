@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from tradestore._errors import TradestoreError
 from tradestore._model import AggTrade
 from tradestore.codec._decimal import is_plain_decimal
 
@@ -58,7 +59,7 @@ NEEDED = ("agg_id", "price", "qty", "time", "maker")
 TIME_KIND = {"transact_time": FUTURES_FILE, "timestamp": SPOT_FILE, "time_ms": OUR_FILE}
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(TradestoreError, ValueError):
     """A row or file that is not a Binance aggTrades CSV; the message names the line."""
 
 

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tradestore._errors import TradestoreError
 from tradestore.binance._markets import TRADING, Market
 from tradestore.store import check_symbol
 
 
-class ExchangeInfoError(ValueError):
+class ExchangeInfoError(TradestoreError, ValueError):
     """An exchangeInfo document that does not have the shape Binance gives it."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 import trio
 
+from tradestore._errors import TradestoreError
 from tradestore.binance._markets import AGG_TRADES_PAGE, RATE_LIMIT_STATUSES, SPOT, Market
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,11 @@ RETRY_AFTER_FALLBACK_S = 60.0
 RETRY_AFTER_MIN_S = 1.0
 
 
-class RestError(RuntimeError):
+class RestError(TradestoreError, RuntimeError):
     """A REST answer that retrying will not fix (bad symbol, malformed body)."""
 
 
-class ExchangeUnreachable(RuntimeError):
+class ExchangeUnreachable(TradestoreError, RuntimeError):
     """No answer at all (DNS, a refused or dropped connection, a timeout) for the client's
     ``give_up_after`` seconds; the last transport error is its ``__cause__``. Neither a
     RestError nor an httpx error: a gap fill does not record it as the gap's failure."""

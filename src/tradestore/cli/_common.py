@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tradestore._errors import TradestoreError
 from tradestore._window import (
     FLAG_NAMES,
     WindowError,
@@ -22,8 +23,8 @@ from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
 
 
-class UsageError(Exception):
-    """Bad arguments or input: printed as one line, exit status 2."""
+class UsageError(TradestoreError):
+    """Bad arguments or input: printed as one line, exit status 2 (``cli._errors``)."""
 
 
 def add_db(parser: argparse.ArgumentParser, *, create: bool = False) -> None:

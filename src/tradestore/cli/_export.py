@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tradestore._errors import TradestoreError
 from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.cli import _common as c
@@ -232,13 +233,13 @@ def _write_parquet(store, symbol: str, start: int, end: int, path: Path, bar) ->
                         and writer.last_id is not None
                         and cols.agg_id[0] <= writer.last_id
                     ):
-                        raise _OutOfOrder
+                        raise _ExportOutOfOrder
                     writer.write(cols)
                     bar.update(task, completed=hi - start + 1)
             finally:
                 writer.close()
         return writer.rows
-    except _OutOfOrder:
+    except _ExportOutOfOrder:
         cols = store.query_columns(symbol, start, end)
         with open(path, "wb") as fh:
             writer = TradeWriter(fh)
@@ -251,7 +252,7 @@ def _write_parquet(store, symbol: str, start: int, end: int, path: Path, bar) ->
         raise c.UsageError(str(exc)) from None
 
 
-class _OutOfOrder(Exception):
+class _ExportOutOfOrder(TradestoreError):
     """Agg ids not ascending across the export's hour windows."""
 
 
