@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import trio
 
-from tradestore._addr import parse_addr
-from tradestore._asgi import bind_listener, listener_url, serve_lifespan
+from tradestore._addr import bind_listener, listener_url, parse_addr
+from tradestore._asgi import serve_lifespan
 from tradestore.api._auth import BearerToken, check_exposure
 from tradestore.api._errors import BadArgument, Busy, ToolError
 from tradestore.api._openapi import PREFIX, openapi_document
