@@ -38,7 +38,6 @@ from tradestore.archive._parquet import (
     TradeWriter,
     check_fits,
     checksum,
-    concat_columns,
     from_table,
 )
 from tradestore.archive._partition import GapNote, PartitionInfo
@@ -406,7 +405,7 @@ def merge(archived: TradeColumns, stored: TradeColumns, where: str) -> tuple[Tra
     added = int(new.sum())
     if not added:
         return archived, 0
-    union = concat_columns([archived, _take(stored, new)])
+    union = TradeColumns.concat([archived, _take(stored, new)])
     order = np.argsort(union.agg_id, kind="stable")
     return _take(union, order), added
 

@@ -22,7 +22,6 @@ numpy buffers, never a Python object per trade.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -237,16 +236,3 @@ class TradeWriter:
                 self._writer.add_key_value_metadata(metadata)
         finally:
             self._writer.close()
-
-
-def concat_columns(parts: Iterable[TradeColumns]) -> TradeColumns:
-    parts = list(parts)
-    if len(parts) == 1:
-        return parts[0]
-    return TradeColumns(
-        agg_id=np.concatenate([p.agg_id for p in parts]),
-        time_ms=np.concatenate([p.time_ms for p in parts]),
-        price=np.concatenate([p.price for p in parts]),
-        qty=np.concatenate([p.qty for p in parts]),
-        is_buyer_maker=np.concatenate([p.is_buyer_maker for p in parts]),
-    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 
@@ -14,9 +14,7 @@ from tradestore.codec._fixed import SCALE
 class TradeColumns:
     """Trades as parallel arrays, ascending by agg_id.
 
-    ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly; the
-    ``*_float`` helpers are for plotting and statistics only, never for sums that must be
-    exact.
+    ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly.
     """
 
     agg_id: np.ndarray
@@ -29,19 +27,23 @@ class TradeColumns:
     def __len__(self) -> int:
         return int(self.agg_id.shape[0])
 
-    @property
-    def price_float(self) -> np.ndarray:
-        return self.price / self.scale
-
-    @property
-    def qty_float(self) -> np.ndarray:
-        return self.qty / self.scale
-
-    def total_qty(self) -> Decimal:
-        """Exact sum of quantities (Python ints: cannot overflow)."""
-        return Decimal(sum(self.qty.tolist())) / self.scale
-
     @classmethod
     def empty(cls) -> TradeColumns:
         z = np.zeros(0, dtype=np.int64)
         return cls(z, z.copy(), z.copy(), z.copy(), np.zeros(0, dtype=np.bool_))
+
+    @classmethod
+    def concat(cls, parts: Iterable[TradeColumns]) -> TradeColumns:
+        """The rows of ``parts`` one after the other (one part: itself, not a copy)."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls.empty()
+        return cls(
+            agg_id=np.concatenate([p.agg_id for p in parts]),
+            time_ms=np.concatenate([p.time_ms for p in parts]),
+            price=np.concatenate([p.price for p in parts]),
+            qty=np.concatenate([p.qty for p in parts]),
+            is_buyer_maker=np.concatenate([p.is_buyer_maker for p in parts]),
+        )

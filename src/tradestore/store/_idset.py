@@ -158,10 +158,6 @@ class AggIdSet:
         los[first:end] = keep_los
         his[first:end] = keep_his
 
-    def remove_ids(self, ids: Iterable[int]) -> None:
-        for lo, hi, _repeats in _runs(sorted(ids)):
-            self.remove_run(lo, hi)
-
 
 def _strictly_ascending(ids: list[int]) -> bool:
     return all(a < b for a, b in zip(ids, ids[1:], strict=False))

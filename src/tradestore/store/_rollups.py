@@ -660,7 +660,7 @@ def pyramid(
     if end <= end_ms:
         edges.append(store.query_columns(symbol, end, end_ms))
     if edges:
-        out.raw = edges[0] if len(edges) == 1 else _concat(edges)
+        out.raw = TradeColumns.concat(edges)
     return out
 
 
@@ -676,16 +676,6 @@ def open_runs(state: RollupState, spans: Iterable[tuple[int, int]]) -> list[tupl
             else:
                 runs.append((minute, minute + MINUTE_MS))
     return runs
-
-
-def _concat(parts: list[TradeColumns]) -> TradeColumns:
-    return TradeColumns(
-        agg_id=np.concatenate([p.agg_id for p in parts]),
-        time_ms=np.concatenate([p.time_ms for p in parts]),
-        price=np.concatenate([p.price for p in parts]),
-        qty=np.concatenate([p.qty for p in parts]),
-        is_buyer_maker=np.concatenate([p.is_buyer_maker for p in parts]),
-    )
 
 
 def minute_summaries(
