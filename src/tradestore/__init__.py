@@ -1,6 +1,6 @@
 """tradestore: record Binance spot aggTrade streams into RocksDB and query them fast."""
 
-from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage
+from tradestore._errors import CorruptValue, FixedPointError, InvalidMessage, TradestoreError
 from tradestore._model import AggTrade
 from tradestore.codec._twins import EXTENSIONS_LOADED, parse_agg_trade
 from tradestore.store import Gap, StoreError, TradeColumns, TradeStore
@@ -17,5 +17,6 @@ __all__ = [
     "StoreError",
     "TradeColumns",
     "TradeStore",
+    "TradestoreError",
     "parse_agg_trade",
 ]

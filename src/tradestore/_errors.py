@@ -5,9 +5,11 @@ the compiled implementations."""
 class TradestoreError(Exception):
     """The base of every exception tradestore raises on purpose: ``except TradestoreError``
     catches what the library means to say (a bad argument, a store it cannot use, an
-    exchange that refuses), and lets through what is a bug. Each subclass keeps the builtin
-    base its meaning has (``ValueError`` for a bad value, ``OSError``-like failures as
-    ``RuntimeError``), so code catching those still catches it."""
+    exchange that refuses) and lets a bug through. Each subclass also keeps the builtin
+    base it had (``ValueError`` for a value that cannot be read, ``RuntimeError`` for a
+    store or an exchange that fails, ``LookupError`` for a symbol never stored), so code
+    that catches those still catches it. The command line turns one into a line on
+    stderr and exit status 2 (bad input) or 1 (a failure at run time)."""
 
 
 class InvalidMessage(TradestoreError, ValueError):

@@ -8,7 +8,10 @@ import logging
 import sys
 
 from tradestore import __version__
-from tradestore.cli._common import UsageError
+from tradestore._errors import TradestoreError
+from tradestore.cli._errors import exit_status, message
+
+log = logging.getLogger(__name__)
 
 # name -> module under tradestore.cli; each module has register(subparsers) and run(args).
 COMMANDS = {
@@ -73,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose, getattr(args, "log_format", "text"))
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"tradestore-trio {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except TradestoreError as exc:
+        # One line for people; -vv also logs where it came from.
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"tradestore-trio {args.command}: {message(exc)}", file=sys.stderr)
+        return exit_status(exc)
     except KeyboardInterrupt:
         print(f"tradestore-trio {args.command}: interrupted", file=sys.stderr)
         return 130

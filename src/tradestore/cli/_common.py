@@ -12,7 +12,6 @@ from typing import Any
 from tradestore._errors import TradestoreError
 from tradestore._window import (
     FLAG_NAMES,
-    WindowError,
     WindowLimit,
     duration_ms,
     resolve_window,
@@ -133,10 +132,8 @@ def symbol_arg(args: argparse.Namespace) -> str:
 
 
 def time_arg(text: str, flag: str, *, now: int | None = None) -> int:
-    try:
-        return time_ms(text, flag, now=now)
-    except WindowError as exc:
-        raise UsageError(str(exc)) from None
+    """``flag``'s time in epoch ms; a WindowError (exit 2, ``cli._errors``) names it."""
+    return time_ms(text, flag, now=now)
 
 
 def window_args(
@@ -147,19 +144,17 @@ def window_args(
     """(start_ms, end_ms) from --start/--end/--hours; both inclusive, and N hours end
     1 ms before start + N h. The rule (any two of the three fix the window; ``--start 2h``
     is a length) and the ``limit`` are ``tradestore._window``'s; ``stored`` = (first, last)
-    trade time for a command whose window defaults to everything stored."""
-    try:
-        return resolve_window(
-            args.start,
-            args.end,
-            args.hours,
-            default_hours=args.default_hours,
-            stored=stored,
-            names=FLAG_NAMES,
-            limit=limit,
-        )
-    except WindowError as exc:
-        raise UsageError(str(exc)) from None
+    trade time for a command whose window defaults to everything stored. A window that
+    cannot be read or is not allowed is a WindowError (exit 2)."""
+    return resolve_window(
+        args.start,
+        args.end,
+        args.hours,
+        default_hours=args.default_hours,
+        stored=stored,
+        names=FLAG_NAMES,
+        limit=limit,
+    )
 
 
 def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
@@ -327,10 +322,7 @@ def add_interval(parser: argparse.ArgumentParser, default: str, *, minutes: bool
 
 def interval_arg(args: argparse.Namespace, *, minutes: bool = False) -> int:
     """--interval in ms: at least 1 s (a whole number of minutes with ``minutes``)."""
-    try:
-        ms = duration_ms(args.interval, "--interval")
-    except WindowError as exc:
-        raise UsageError(str(exc)) from None
+    ms = duration_ms(args.interval, "--interval")
     if ms < 1000:
         raise UsageError("--interval must be at least 1s")
     if minutes and ms % 60_000:
