@@ -31,7 +31,7 @@ from tradestore.analytics import (
 )
 from tradestore.store import _rollups, verify
 from tradestore.store._keys import MAX_MS
-from tradestore.store._rollups import check
+from tradestore.store._rollcheck import check
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,10 @@ import pytest
 from tests.helpers.trades import T0, make_trades
 from tradestore import TradeStore
 from tradestore.analytics import candles, volume_profile
-from tradestore.store import _keys, _rollups
+from tradestore.store import HOUR_MS, MINUTE_MS, _keys, _rollups
 from tradestore.store._keys import MAX_MS
-from tradestore.store._rollups import HOUR_MS, MINUTE_MS, check
+from tradestore.store._rollcheck import check
+from tradestore.store._rollupops import tier_range
 
 SYMBOL = "BTCUSDT"
 # Two trades a second for 75 minutes: crosses an hour boundary at T0 + 1 h.
@@ -21,8 +22,8 @@ TRADES = make_trades(9_000, start_id=100, start_ms=T0 + 250, step_ms=500)
 
 
 def _minute_keys(store: TradeStore) -> set[int]:
-    lower, upper = _rollups.tier_range(_keys.MINUTE, SYMBOL)
-    return {_keys.key_ms(k) for k, _v in store._iter_range(lower, upper)}
+    lower, upper = tier_range(_keys.MINUTE, SYMBOL)
+    return {_keys.key_ms(k) for k, _v in store.iter_range(lower, upper)}
 
 
 def _same_as_raw(store: TradeStore, start: int, end: int) -> None:

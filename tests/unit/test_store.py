@@ -156,14 +156,14 @@ def test_query_seeks_instead_of_scanning_from_first_key(tmp_path, monkeypatch):
                 "BTCUSDT", make_trades(5, start_id=hour * 10, start_ms=T0 + hour * 3_600_000)
             )
         seen = []
-        original = store._iter_range
+        original = store.iter_range
 
         def spy(lower, upper, **kw):
             for kv in original(lower, upper, **kw):
                 seen.append(kv[0])
                 yield kv
 
-        monkeypatch.setattr(store, "_iter_range", spy)
+        monkeypatch.setattr(store, "iter_range", spy)
         got = store.query_trades("BTCUSDT", T0 + 47 * 3_600_000, T0 + 48 * 3_600_000)
         assert [t.agg_id for t in got] == [470, 471, 472, 473, 474]
         assert seen == [b"trades:BTCUSDT:%d" % (T0 + 47 * 3_600_000)]

@@ -23,10 +23,19 @@ from tradestore.store._coverage import (
     recorded_span,
     window_coverage,
 )
+from tradestore.store._errors import MarketMismatch, StoreError
 from tradestore.store._folder import NoStore, UnusablePath, check_store_path
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap, gap_tally
 from tradestore.store._idset import AggIdSet
 from tradestore.store._keys import check_symbol
+from tradestore.store._pyramid import (
+    Pyramid,
+    minute_summaries,
+    open_runs,
+    pyramid,
+    rollup_counts,
+    whole_minutes,
+)
 from tradestore.store._retention import (
     DAY_MS,
     RetentionPlan,
@@ -35,28 +44,10 @@ from tradestore.store._retention import (
     plan_retention,
     retention_cutoff,
 )
-from tradestore.store._rollups import (
-    HOUR_MS,
-    MINUTE_MS,
-    Pyramid,
-    RollupMismatch,
-    RollupProgress,
-    RollupReport,
-    SymbolRollups,
-    minute_summaries,
-    open_runs,
-    pyramid,
-    rollup_counts,
-    whole_minutes,
-)
-from tradestore.store._store import (
-    DEFAULT_PATH,
-    FORMAT_VERSION,
-    MarketMismatch,
-    StoreError,
-    TradeStore,
-    WriteReport,
-)
+from tradestore.store._rollcheck import RollupMismatch
+from tradestore.store._rollupops import HOUR_MS, MINUTE_MS
+from tradestore.store._rollups import RollupProgress, RollupReport, SymbolRollups
+from tradestore.store._store import DEFAULT_PATH, FORMAT_VERSION, TradeStore, WriteReport
 from tradestore.store._symbols import UnknownSymbol, ever_stored, require_symbol
 from tradestore.store._verify import VerifyReport, verify
 

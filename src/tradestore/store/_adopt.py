@@ -16,14 +16,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tradestore.store import _keys
 from tradestore.store._measure import Measure, measure
 from tradestore.store._pass import PassLogger, PassProgress, PassReport
-
-if TYPE_CHECKING:
-    from tradestore.store._store import TradeStore
+from tradestore.store._reader import RangeReader
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +76,17 @@ class AdoptReport(PassReport[SymbolAdoption]):
 
 
 def adopt_symbols(
-    store: TradeStore,
+    store: RangeReader,
     symbols: Sequence[str],
+    record: Callable[[str, Measure], int | None],
     *,
     progress: Callable[[AdoptProgress], None] | None = None,
 ) -> AdoptReport:
-    """Measure each symbol's batches and record its bookkeeping (one WriteBatch each)."""
+    """Measure each symbol's batches and have ``record`` write its bookkeeping (one
+    WriteBatch each; it returns the symbol's last agg id, never lowered)."""
     began = time.perf_counter()
     report = progress or PassLogger(
-        store, log, "%s: adopting %s (%d of %d): %d trades read, %.0f%% done"
+        store.path, log, "%s: adopting %s (%d of %d): %d trades read, %.0f%% done"
     )
     if symbols and progress is None:
         log.warning(
@@ -118,8 +118,8 @@ def adopt_symbols(
                 )
             )
 
-        found = measure(store._iter_range(prefix, None), on_chunk=on_chunk)
-        book = store._record_measure(symbol, found)
+        found = measure(store.iter_range(prefix, None), on_chunk=on_chunk)
+        last_id = record(symbol, found)
         done.append(
             SymbolAdoption(
                 symbol=symbol,
@@ -130,7 +130,7 @@ def adopt_symbols(
                 id_ranges=len(found.ids),
                 duplicates=found.duplicates,
                 first_agg_id=found.ids.first,
-                last_agg_id=book.last_id,
+                last_agg_id=last_id,
                 first_time_ms=found.first_time_ms,
                 last_time_ms=found.last_time_ms,
                 before_ms=found.before_ms,
@@ -159,10 +159,10 @@ def adopt_symbols(
     return result
 
 
-def _key_range(store: TradeStore, prefix: bytes) -> tuple[int, int]:
+def _key_range(store: RangeReader, prefix: bytes) -> tuple[int, int]:
     """Key times of a symbol's first and last batch (for the progress fraction)."""
-    first = next(iter(store._iter_range(prefix, None)), None)
-    last = next(iter(store._iter_range(prefix, None, reverse=True)), None)
+    first = next(iter(store.iter_range(prefix, None)), None)
+    last = next(iter(store.iter_range(prefix, None, reverse=True)), None)
     if first is None or last is None:
         return 0, 0
     return _ms(first[0]), _ms(last[0])

@@ -35,7 +35,7 @@ class RollupState:
     (start ms) not summarised yet: readers take their minutes. ``open_minutes`` are the
     minutes (start ms) near the newest trade whose rollups are not written yet: readers
     take their trades. The writer summarises both a little at a time once the newest
-    trade it stored has passed them (``_rollups.close_due``).
+    trade it stored has passed them (``RollupKeeper``, tradestore.store._rollups).
 
     Version 2 added ``open_minutes``. A version-1 program reading a version-2 state sees
     an unknown version and reads the trades instead, which is slower but correct.
@@ -89,13 +89,11 @@ class SymbolBook:
     # Retention has dealt with every batch keyed before this time (ms): what lies below
     # was already older than the window when it was stored, and retention keeps it.
     retention_edge_ms: int | None = None
-    rollups: RollupState | None = None  # None: the symbol has no rollups
 
     @classmethod
-    def empty(cls, rollups: bool = True) -> SymbolBook:
-        """The book of a symbol with nothing stored yet: complete, and all zero (with
-        ``rollups``, kept from its first trade on)."""
-        return cls(span=(0, 0), count=0, ids=AggIdSet(), rollups=RollupState() if rollups else None)
+    def empty(cls) -> SymbolBook:
+        """The book of a symbol with nothing stored yet: complete, and all zero."""
+        return cls(span=(0, 0), count=0, ids=AggIdSet())
 
     @property
     def complete(self) -> bool:
@@ -121,10 +119,13 @@ def load(db: rocksdict.Rdict, symbol: str) -> SymbolBook:
     raw = db.get(_keys.meta_key(RETENTION_EDGE, symbol))
     if raw is not None:
         book.retention_edge_ms = int(raw)
-    raw = db.get(_keys.meta_key(ROLLUPS, symbol))
-    if raw is not None:
-        book.rollups = RollupState.from_bytes(raw)
     return book
+
+
+def load_rollups(db: rocksdict.Rdict, symbol: str) -> RollupState | None:
+    """The symbol's rollup state (None: it has no rollups). The rollup keeper owns it."""
+    raw = db.get(_keys.meta_key(ROLLUPS, symbol))
+    return None if raw is None else RollupState.from_bytes(raw)
 
 
 def put_span(wb: rocksdict.WriteBatch, symbol: str, span: tuple[int, int]) -> None:

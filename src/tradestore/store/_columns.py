@@ -27,6 +27,10 @@ class TradeColumns:
     def __len__(self) -> int:
         return int(self.agg_id.shape[0])
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(agg_id, time_ms, price, qty, is_buyer_maker): the codec's argument order."""
+        return self.agg_id, self.time_ms, self.price, self.qty, self.is_buyer_maker
+
     @classmethod
     def empty(cls) -> TradeColumns:
         z = np.zeros(0, dtype=np.int64)

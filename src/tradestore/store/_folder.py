@@ -13,7 +13,7 @@ import errno
 import os
 from pathlib import Path
 
-from tradestore.store._store import StoreError
+from tradestore.store._errors import StoreError
 
 # RocksDB's CURRENT file names the live MANIFEST: every RocksDB folder has one.
 MARKER = "CURRENT"

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
-
-if TYPE_CHECKING:
-    from tradestore.store._store import TradeStore
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 LOG_EVERY_S = 5.0  # the default progress report: one log line this often
 
@@ -63,11 +61,11 @@ class PassReport(Generic[S]):
 class PassLogger:
     """The default progress report: a log line every LOG_EVERY_S seconds.
 
-    ``line`` is a %-format taking the store's path, the symbol, its position, the number
-    of symbols, the trades so far and the percentage done."""
+    ``line`` is a %-format taking the store's ``path``, the symbol, its position, the
+    number of symbols, the trades so far and the percentage done."""
 
-    def __init__(self, store: TradeStore, log: logging.Logger, line: str) -> None:
-        self.path = store.path
+    def __init__(self, path: Path, log: logging.Logger, line: str) -> None:
+        self.path = path
         self.log = log
         self.line = line
         self.next_at = LOG_EVERY_S

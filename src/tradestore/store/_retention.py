@@ -23,13 +23,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from tradestore._timeparse import format_time_ms
 from tradestore.store import _keys
 from tradestore.store._measure import array_len
-from tradestore.store._store import TradeStore
+from tradestore.store._reader import RangeReader
 
 DAY_MS = 86_400_000
+
+
+class RetainedStore(RangeReader, Protocol):
+    """What retention reads of the store, and the one change it makes."""
+
+    def symbols(self) -> list[str]: ...
+
+    def margins(self, symbol: str) -> tuple[int, int]: ...
+
+    def retention_edge(self, symbol: str) -> int | None: ...
+
+    def delete_batches(
+        self,
+        symbol: str,
+        lower_ms: int | None,
+        upper_ms: int,
+        *,
+        retention_edge_ms: int | None = None,
+    ) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +117,7 @@ def retention_cutoff(days: float, now_ms: int) -> int:
 
 
 def plan_retention(
-    store: TradeStore,
+    store: RetainedStore,
     *,
     days: float,
     now_ms: int,
@@ -126,7 +146,7 @@ def plan_retention(
         if lower < upper:
             to_delete = sum(
                 array_len(v)
-                for _k, v in store._iter_range(
+                for _k, v in store.iter_range(
                     _keys.trade_key(symbol, lower), _keys.trade_key(symbol, upper)
                 )
             )
@@ -146,7 +166,7 @@ def plan_retention(
     return RetentionPlan(days, cutoff, tuple(plans))
 
 
-def apply_retention(store: TradeStore, plan: RetentionPlan) -> Mapping[str, int]:
+def apply_retention(store: RetainedStore, plan: RetentionPlan) -> Mapping[str, int]:
     """Carry out a plan: trades removed per symbol (symbols with nothing removed left out)."""
     removed: dict[str, int] = {}
     for s in plan.symbols:
@@ -158,11 +178,11 @@ def apply_retention(store: TradeStore, plan: RetentionPlan) -> Mapping[str, int]
     return removed
 
 
-def _history(store: TradeStore, prefix: bytes, below_ms: int) -> tuple[int, int] | None:
+def _history(store: RangeReader, prefix: bytes, below_ms: int) -> tuple[int, int] | None:
     """Key times of the first and last batch keyed below below_ms (None: none is)."""
     upper = prefix + b"%013d" % _keys.clamp_ms(below_ms)
-    first = next(iter(store._iter_range(prefix, upper)), None)
+    first = next(iter(store.iter_range(prefix, upper)), None)
     if first is None:
         return None
-    last = next(iter(store._iter_range(prefix, upper, reverse=True)))
+    last = next(iter(store.iter_range(prefix, upper, reverse=True)))
     return _keys.key_ms(first[0]), _keys.key_ms(last[0])

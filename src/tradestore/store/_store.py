@@ -15,48 +15,39 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rocksdict
 
-from tradestore._errors import CorruptValue, FixedPointError, TradestoreError
+from tradestore._errors import CorruptValue, FixedPointError
 from tradestore._model import AggTrade, StorableTrade
 from tradestore._timeparse import check_epoch_ms
 from tradestore.codec._twins import (
     decode_columns,
     decode_trades,
     encode_batch,
-    rollup_split_segments,
     trades_shape,
 )
 from tradestore.codec._values import decode_batch
-from tradestore.store import _book, _keys, _rollups
-from tradestore.store._adopt import AdoptProgress, AdoptReport
+from tradestore.store import _book, _keys
+from tradestore.store._adopt import AdoptProgress, AdoptReport, adopt_symbols
 from tradestore.store._book import RollupState, SymbolBook
 from tradestore.store._columns import TradeColumns
+from tradestore.store._errors import MarketMismatch, StoreError
+from tradestore.store._folder import UnusablePath
 from tradestore.store._gaps import Gap, gap_tally
 from tradestore.store._idset import AggIdSet
 from tradestore.store._measure import Measure, array_len, measure
 from tradestore.store._mirror import FolderMirror
-from tradestore.store._rollups import RollupProgress, RollupReport
+from tradestore.store._rollups import NewTrades, RollupKeeper, RollupProgress, RollupReport
 
 log = logging.getLogger(__name__)
-# Logged when a write cannot keep a symbol's rollups exact: symbol, error, path, symbol.
-_ROLLUPS_OFF = (
-    "%s: price-level rollups switched off (%s); analytics read the trades instead. "
-    "`tradestore-trio rollups rebuild --db %s --symbol %s` builds them again"
-)
 
 FORMAT_VERSION = 1
 # Where the daemon and the commands keep the store unless told otherwise.
 DEFAULT_PATH = "tradestore-data"
-
-
-class StoreError(TradestoreError, RuntimeError):
-    """The DB could not be opened or written."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +66,6 @@ class WriteReport:
     @property
     def total_already_stored(self) -> int:
         return sum(self.already_stored.values())
-
-
-class MarketMismatch(StoreError):
-    """A database asked to take trades of a market other than the one it holds."""
 
 
 class TradeStore:
@@ -111,15 +98,6 @@ class TradeStore:
         self.corrupt_keys: set[bytes] = set()
         self._mirror: FolderMirror | None = None
         self._books: dict[str, SymbolBook] = {}
-        # The rollups of the open minutes, summed as their trades are written:
-        # symbol -> {minute: Rollup} (see _rollups.ops_for_trades). A minute missing here
-        # (after a restart or a failed write) is summed from its trades when it closes.
-        self._hot_minutes: dict[str, dict[int, Any]] = {}
-        # The newest trade time written through this handle: open minutes and hours it
-        # has passed are summarised (_rollups.ops_for_closing).
-        self._rollup_clock = 0
-        # No open minute or hour this handle knows is due before this clock (ms).
-        self._next_due = 0
         # Per symbol: no batch is keyed past this ms (see _free_key).
         self._clear_above: dict[str, int] = {}
         # Symbols without bookkeeping, measured in memory by this instance (read-only use
@@ -135,6 +113,9 @@ class TradeStore:
         # missing ones at this writable open did (None: nothing needed it).
         self.keep_rollups = rollups and not read_only
         self.rollup_build: RollupReport | None = None
+        # The rollups are kept by their own object, which reads through this store's
+        # public reader and writes under its lock.
+        self._rollups = RollupKeeper(self, self._write_lock, keep=self.keep_rollups)
         self._db: rocksdict.Rdict | None = self._open()
         if not read_only:
             try:
@@ -165,8 +146,6 @@ class TradeStore:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # below a file, a read-only mount, no permission
-            from tradestore.store._folder import UnusablePath
-
             raise UnusablePath(f"cannot create {self.path}: {exc.strerror or exc}") from None
         try:
             db = rocksdict.Rdict(str(self.path), options)
@@ -217,6 +196,7 @@ class TradeStore:
                 self._mirror.sync()  # the files the writer created since: linked first
             self.db.try_catch_up_with_primary()
             self._books.clear()
+            self._rollups.forget()
 
     @contextmanager
     def reading(self) -> Iterator[TradeStore]:
@@ -268,8 +248,7 @@ class TradeStore:
 
     def _forget_bookkeeping(self) -> None:
         self._books.clear()
-        self._hot_minutes.clear()
-        self._next_due = 0
+        self._rollups.forget()
 
     def __enter__(self) -> TradeStore:
         return self
@@ -304,14 +283,13 @@ class TradeStore:
         agg ids (so no write path stores an id twice). ``rebuild`` measures every
         symbol again, for a database another program has written into since.
         """
-        from tradestore.store._adopt import adopt_symbols
-
         self._require_writable()
         symbols = self.symbols() if rebuild else self.unadopted()
-        return adopt_symbols(self, symbols, progress=progress)
+        return adopt_symbols(self, symbols, self._record_measure, progress=progress)
 
-    def _record_measure(self, symbol: str, found: Measure) -> SymbolBook:
-        """Write a symbol's measured bookkeeping in one WriteBatch (the adoption pass)."""
+    def _record_measure(self, symbol: str, found: Measure) -> int | None:
+        """Write a symbol's measured bookkeeping in one WriteBatch (the adoption pass);
+        its last agg id (never lowered)."""
         with self._write_lock:
             book = _adopted_book(found, _book.load(self.db, symbol))
             wb = rocksdict.WriteBatch(raw_mode=True)
@@ -319,7 +297,7 @@ class TradeStore:
             self.db.write(wb)
             self._books[symbol] = book
             self._measured.pop(symbol, None)
-            return book
+            return book.last_id
 
     # ------------------------------------------------------------------ writing
 
@@ -371,6 +349,7 @@ class TradeStore:
         already: dict[str, int] = {}
         written: dict[str, list[tuple[bytes, bytes]]] = {}
         first_trades: set[str] = set()  # symbols storing their first trades now
+        newest = 0
         for raw_symbol, trades in batches.items():
             if not trades:
                 continue
@@ -408,223 +387,72 @@ class TradeStore:
             else:
                 book.ids.add_ids(t.agg_id for t in fresh)
             _book.put_ids(wb, symbol, book.ids)
-            if latest > self._rollup_clock:
-                self._rollup_clock = latest
+            newest = max(newest, latest)
             if book.last_id is None or top > book.last_id:
                 book.last_id = top
                 _book.put_last_id(wb, symbol, top)
-        touched: dict[str, set[int]] = {}
-        deltas = self._split_written(written, new) if self.keep_rollups else {}
-        for symbol, pairs in written.items():
-            touched[symbol] = set()
-            self._roll_up(
-                wb,
-                symbol,
-                pairs,
-                deltas.get(symbol),
-                first=symbol in first_trades,
-                touched=touched[symbol],
-            )
-        if self.keep_rollups:
-            self._close_due(wb, touched)
+        if written:
+            self._rollups.add(wb, self._new_trades(written, new, first_trades, newest))
         for symbol, gap in gaps:
             wb.put(_keys.gap_key(symbol, gap.first_id), gap.to_bytes())
         if not wb.is_empty():
             self.db.write(wb)
         return WriteReport(tuple(keys), new, already)
 
-    @staticmethod
-    def _split_written(
-        written: dict[str, list[tuple[bytes, bytes]]], counts: dict[str, int]
-    ) -> dict[str, dict[int, Any]]:
-        """The new trades of every symbol as one Rollup per minute, decoded and split in
-        one call each: thousands of small calls cost a whole-market flush a tenth of its
-        time. Empty when a value cannot be summed exactly; each symbol is then done on
-        its own (and only its rollups are switched off)."""
-        pairs = [pair for chunk in written.values() for pair in chunk]
-        try:
-            arrays = decode_columns(pairs, 0, _keys.MAX_MS)
-            if len(arrays[0]) != sum(counts[s] for s in written):
-                return {}
-            bounds = []
-            lo = 0
-            for symbol in written:
-                bounds.append((lo, lo + counts[symbol]))
-                lo += counts[symbol]
-            parts = rollup_split_segments(*arrays, bounds, _keys.MINUTE_MS)
-        except (CorruptValue, ValueError):  # FixedPointError is a ValueError
-            return {}
-        return dict(zip(written, parts, strict=True))
-
-    def _roll_up(
+    def _new_trades(
         self,
-        wb: rocksdict.WriteBatch,
-        symbol: str,
-        pairs: list[tuple[bytes, bytes]],
-        deltas: dict[int, Any] | None,
-        *,
-        first: bool,
-        touched: set[int],
-    ) -> None:
-        """Add the new trades of ``pairs`` (the values just encoded; ``deltas``: the same
-        as one Rollup per minute, or None) to the symbol's rollups in the same WriteBatch
-        (``first``: the symbol's first trades). Nothing here may fail the write: a rollup
-        that cannot be kept exact is switched off (readers use the trades) and logged."""
-        book = self._book(symbol)
-        state = book.rollups
-        if first:
-            # Whatever an earlier life of the symbol left behind goes.
-            _rollups.apply(wb, _rollups.drop_all(symbol))
-            self._drop_hot(symbol)
-        if state is None or not state.kept:
-            return
+        written: dict[str, list[tuple[bytes, bytes]]],
+        counts: dict[str, int],
+        first: set[str],
+        newest: int,
+    ) -> NewTrades:
+        """What the rollup keeper takes of a write: the values just encoded, decoded once
+        for every symbol in one call (thousands of small calls cost a whole-market flush
+        a tenth of its time), or a symbol at a time when that fails, so that only a
+        symbol whose values cannot be decoded exactly loses its rollups."""
+        symbols = tuple(written)
         if not self.keep_rollups:
-            # Not kept by this handle: readers must not trust them, and none stay behind.
-            book.rollups = None
-            _rollups.apply(wb, _rollups.drop_all(symbol))
-            _book.put_rollups(wb, symbol, None)
-            return
-        if deltas and _rollups.add_to_open(state, deltas, self._hot_minutes.get(symbol), touched):
-            return  # the live case: nothing to write, no new state (no copy to compare)
-
-        def ops_for(working: RollupState) -> list[_rollups.Op]:
-            # Each agg id once already (new_trades left out every id stored or repeated),
-            # and a rollup does not depend on the order of its trades.
-            minutes = deltas
-            if minutes is None:
-                cols = TradeColumns(*decode_columns(pairs, 0, _keys.MAX_MS))
-                minutes = _rollups.split_columns(cols, _keys.MINUTE_MS)
-            return _rollups.ops_for_trades(
-                self,
-                symbol,
-                working,
-                minutes,
-                stored=not first,
-                hot=self._hot_minutes.setdefault(symbol, {}),
-                clock=self._rollup_clock,
-                touched=touched,
-            )
-
-        self._change_rollups(
-            wb,
-            symbol,
-            book,
-            state,
-            ops_for,
-            "storing trades",
-            _ROLLUPS_OFF,
-        )
-
-    def _change_rollups(
-        self,
-        wb: rocksdict.WriteBatch,
-        symbol: str,
-        book: SymbolBook,
-        state: RollupState,
-        ops_for: Callable[[RollupState], list[_rollups.Op]],
-        doing: str,
-        message: str,
-    ) -> None:
-        """Put the rollup changes ``ops_for`` computes into the WriteBatch; a change
-        that cannot be kept exact switches the symbol's rollups off instead (logged with
-        ``message``: symbol, error, path, symbol), and never fails the write."""
-        working = state.copy()
+            return NewTrades(symbols, first, newest)
         try:
-            ops = ops_for(working)
-        except (CorruptValue, FixedPointError) as exc:
-            working = RollupState(off=f"switched off while {doing}: {exc}")
-            ops = []
-            self._drop_hot(symbol)
-            log.error(message, symbol, exc, self.path, symbol)
-        _rollups.apply(wb, ops)
-        if working != state:
-            book.rollups = working
-            _book.put_rollups(wb, symbol, working)
-            if working.kept and working.has_open:
-                self._next_due = min(self._next_due, _rollups.next_due(working))
-
-    def _close_due(self, wb: rocksdict.WriteBatch, touched: dict[str, set[int]]) -> None:
-        """Summarise, in this WriteBatch, the open minutes and hours (of any symbol this
-        handle knows) that the newest written trade has passed: the oldest first, at most
-        CLOSE_MINUTES_PER_WRITE minutes and CLOSE_HOURS_PER_WRITE hours."""
-        clock = self._rollup_clock
-        if clock < self._next_due:
-            return
-        next_due = _keys.MAX_MS
-        minutes: list[tuple[int, str]] = []
-        with_hours: list[tuple[str, RollupState]] = []
-        nothing: set[int] = set()
-        hour_late = _keys.HOUR_MS + _rollups.CLOSE_GRACE_MS
-        for symbol, book in self._books.items():
-            state = book.rollups
-            if state is None or not state.kept or not state.has_open:
-                continue
-            due = _rollups.next_due(state)
-            if due < next_due:
-                next_due = due
-            if due > clock:
-                continue  # nothing of it is due: the usual case, so the scan stays cheap
-            near = touched.get(symbol, nothing)
-            minutes.extend((m, symbol) for m in _rollups.closable_minutes(state, clock, near))
-            if state.open_hours and min(state.open_hours) + hour_late <= clock:
-                with_hours.append((symbol, state))
-        # What stays open after this write is due no earlier than it was found due
-        # (what the budget leaves makes the next write look again).
-        self._next_due = next_due
-        if not minutes and not with_hours:
-            return
-        minutes.sort()
-        chosen: dict[str, list[int]] = {}
-        for minute, symbol in minutes[: _rollups.CLOSE_MINUTES_PER_WRITE]:
-            chosen.setdefault(symbol, []).append(minute)
-        # Hours whose minutes are all closed once the chosen minutes are: oldest first.
-        due_hours: list[tuple[int, str]] = []
-        for symbol, state in with_hours:
-            after = RollupState(state.open_hours, state.off, state.open_minutes)
-            if symbol in chosen:
-                after.open_minutes = state.open_minutes - set(chosen[symbol])
-            near = touched.get(symbol, nothing)
-            due_hours.extend((h, symbol) for h in _rollups.closable_hours(after, clock, near))
-        hour_picks: dict[str, list[int]] = {}
-        for hour, symbol in sorted(due_hours)[: _rollups.CLOSE_HOURS_PER_WRITE]:
-            hour_picks.setdefault(symbol, []).append(hour)
-        for symbol in chosen.keys() | hour_picks.keys():
-            book = self._books[symbol]
-            assert book.rollups is not None
-            self._change_rollups(
-                wb,
-                symbol,
-                book,
-                book.rollups,
-                partial(
-                    _rollups.ops_for_closing,
-                    self,
-                    symbol,
-                    minutes=chosen.get(symbol, []),
-                    hours=sorted(hour_picks.get(symbol, [])),
-                    hot=self._hot_minutes.get(symbol),
-                ),
-                "summarising its minutes",
-                _ROLLUPS_OFF,
+            arrays = decode_columns(
+                [p for chunk in written.values() for p in chunk], 0, _keys.MAX_MS
             )
-
-    def _drop_hot(self, symbol: str) -> None:
-        """Forget the symbol's open-minute sums (summed from the trades when they close)."""
-        self._hot_minutes.pop(symbol, None)
+            if len(arrays[0]) == sum(counts[s] for s in symbols):
+                runs: dict[str, tuple[int, int]] = {}
+                lo = 0
+                for symbol in symbols:
+                    runs[symbol] = (lo, lo + counts[symbol])
+                    lo += counts[symbol]
+                return NewTrades(symbols, first, newest, TradeColumns(*arrays), runs)
+        except (CorruptValue, ValueError):  # FixedPointError is a ValueError
+            pass
+        parts: list[TradeColumns] = []
+        runs = {}
+        errors: dict[str, Exception] = {}
+        lo = 0
+        for symbol, pairs in written.items():
+            try:
+                cols = TradeColumns(*decode_columns(pairs, 0, _keys.MAX_MS))
+            except (CorruptValue, FixedPointError) as exc:
+                errors[symbol] = exc
+                continue
+            parts.append(cols)
+            runs[symbol] = (lo, lo + len(cols))
+            lo += len(cols)
+        return NewTrades(symbols, first, newest, TradeColumns.concat(parts), runs, errors)
 
     def _writable_book(self, symbol: str, wb: rocksdict.WriteBatch) -> SymbolBook:
         book = self._book(symbol)
         if book.complete:
             return book
         if not self._has_batches(symbol):
-            # A new symbol: its rollups are kept from its first trade on.
-            book = self._books[symbol] = SymbolBook.empty(rollups=self.keep_rollups)
-            _book.put_rollups(wb, symbol, book.rollups)
+            # A new symbol (its rollups start with its first trades: RollupKeeper.add).
+            book = self._books[symbol] = SymbolBook.empty()
             return book
         # Batches nobody adopted (written beside this handle): measured now, and the
         # bookkeeping goes into the same WriteBatch as the trades.
         book = self._books[symbol] = _adopted_book(
-            measure(self._iter_range(_keys.trades_prefix(symbol), None)), book
+            measure(self.iter_range(_keys.trades_prefix(symbol), None)), book
         )
         _book.put_all(wb, symbol, book)
         return book
@@ -638,7 +466,7 @@ class TradeStore:
         clear = self._clear_above.get(symbol)
         if clear is None:
             upper = _keys.prefix_end(_keys.trades_prefix(symbol))
-            first = next(self._iter_keys(_keys.trade_key(symbol, ms), upper), None)
+            first = next(self.iter_keys(_keys.trade_key(symbol, ms), upper), None)
             if first is None:
                 self._clear_above[symbol] = ms
                 return _keys.trade_key(symbol, ms), ms
@@ -671,7 +499,7 @@ class TradeStore:
         found = self._measured.get(symbol)
         if found is None:
             began = time.perf_counter()
-            found = measure(self._iter_range(_keys.trades_prefix(symbol), None))
+            found = measure(self.iter_range(_keys.trades_prefix(symbol), None))
             self._measured[symbol] = found
             if not found.batches and not found.corrupt_keys:
                 return found  # nothing stored: nothing to say
@@ -741,7 +569,7 @@ class TradeStore:
         return self._book(_keys.check_symbol(symbol)).retention_edge_ms
 
     def _has_batches(self, symbol: str) -> bool:
-        for _ in self._iter_range(_keys.trades_prefix(symbol), None):
+        for _ in self.iter_range(_keys.trades_prefix(symbol), None):
             return True
         return False
 
@@ -773,13 +601,13 @@ class TradeStore:
                 self.db.put(_keys.meta_key("market"), market.encode("ascii"))
 
     def _any_trades(self) -> bool:
-        for _ in self._iter_range(_keys.TRADES, _keys.prefix_end(_keys.TRADES)):
+        for _ in self.iter_range(_keys.TRADES, _keys.prefix_end(_keys.TRADES)):
             return True
         return False
 
     # ------------------------------------------------------------------ reading
 
-    def _iter_range(
+    def iter_range(
         self, lower: bytes, upper: bytes | None, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) for lower <= key < upper (upper None: end of lower's prefix)."""
@@ -801,7 +629,7 @@ class TradeStore:
                 yield it.key(), it.value()
                 it.next()
 
-    def _iter_keys(self, lower: bytes, upper: bytes) -> Iterator[bytes]:
+    def iter_keys(self, lower: bytes, upper: bytes) -> Iterator[bytes]:
         """The keys in [lower, upper), without copying their values."""
         opts = rocksdict.ReadOptions()
         opts.set_iterate_upper_bound(upper)
@@ -830,8 +658,8 @@ class TradeStore:
         self.refresh()
         lower, upper = self.key_window(symbol, start_ms, end_ms)
         if not self.skip_corrupt:
-            return self._iter_range(lower, upper)
-        return ((k, v) for k, v in self._iter_range(lower, upper) if k not in self.corrupt_keys)
+            return self.iter_range(lower, upper)
+        return ((k, v) for k, v in self.iter_range(lower, upper) if k not in self.corrupt_keys)
 
     def next_trade_bound(self, symbol: str, from_ms: int) -> int | None:
         """A time <= that of the first stored trade at or after from_ms (None: there is none).
@@ -842,7 +670,7 @@ class TradeStore:
         before, after = self.margins(symbol)
         lower = _keys.trade_key(symbol, from_ms - after)
         upper = _keys.prefix_end(_keys.trades_prefix(symbol))
-        for key, _value in self._iter_range(lower, upper):
+        for key, _value in self.iter_range(lower, upper):
             return max(from_ms, _keys.key_ms(key) - before)
         return None
 
@@ -857,7 +685,7 @@ class TradeStore:
             upper = _keys.prefix_end(_keys.trades_prefix(symbol))
         else:
             upper = _keys.trade_key(symbol, max(to_ms + before + 1, 0))
-        for key, _value in self._iter_range(_keys.trades_prefix(symbol), upper, reverse=True):
+        for key, _value in self.iter_range(_keys.trades_prefix(symbol), upper, reverse=True):
             return min(to_ms, _keys.key_ms(key) + after)
         return None
 
@@ -917,9 +745,7 @@ class TradeStore:
         found: list[str] = []
         lower = _keys.TRADES
         while True:
-            key = next(
-                (k for k, _ in self._iter_range(lower, _keys.prefix_end(_keys.TRADES))), None
-            )
+            key = next((k for k, _ in self.iter_range(lower, _keys.prefix_end(_keys.TRADES))), None)
             if key is None:
                 return found
             symbol = _keys.key_symbol(key)
@@ -931,7 +757,7 @@ class TradeStore:
     def gaps(self, symbol: str) -> list[Gap]:
         symbol = _keys.check_symbol(symbol)
         self.refresh()
-        return [Gap.from_bytes(v) for _k, v in self._iter_range(_keys.gaps_prefix(symbol), None)]
+        return [Gap.from_bytes(v) for _k, v in self.iter_range(_keys.gaps_prefix(symbol), None)]
 
     def put_gap(self, symbol: str, gap: Gap) -> None:
         self._require_writable()
@@ -997,10 +823,10 @@ class TradeStore:
         removed: int | None = None
         span = None
         if lower < upper:
-            gone = measure(self._iter_range(lower, upper))
+            gone = measure(self.iter_range(lower, upper))
             if gone.batches or gone.corrupt_keys:
                 removed, span = gone.trades, (lower, upper)
-                self._roll_down(wb, symbol, lower_ms, upper_ms)
+                self._rollups.remove(wb, symbol, lower_ms, upper_ms)
                 wb.delete_range(lower, upper)
                 if book.count is not None:
                     book.count = max(book.count - gone.trades, 0)
@@ -1018,34 +844,11 @@ class TradeStore:
             self.db.write(wb)
         return removed, span
 
-    def _roll_down(
-        self, wb: rocksdict.WriteBatch, symbol: str, lower_ms: int | None, upper_ms: int
-    ) -> None:
-        """Take the trades of the batches keyed in [lower_ms, upper_ms), about to be
-        deleted, out of the symbol's rollups in the same WriteBatch."""
-        book = self._book(symbol)
-        state = book.rollups
-        if state is None or not state.kept:
-            return
-        self._drop_hot(symbol)  # the deleted trades may be in an open minute's sum
-        self._change_rollups(
-            wb,
-            symbol,
-            book,
-            state,
-            lambda working: _rollups.ops_for_delete(
-                self, symbol, working, lower_ms, upper_ms, self.margins(symbol)
-            ),
-            "deleting trades",
-            "%s: price-level rollups switched off (%s); `tradestore-trio rollups "
-            "rebuild --db %s --symbol %s` builds them again",
-        )
-
     # ------------------------------------------------------------------ rollups
 
     def rollup_state(self, symbol: str) -> RollupState | None:
         """The symbol's rollup state (None: it has no price-level rollups)."""
-        return self._book(_keys.check_symbol(symbol)).rollups
+        return self._rollups.state(_keys.check_symbol(symbol))
 
     def rollups_missing(self) -> list[str]:
         """Symbols with stored trades but no rollups (written before rollups existed, by
@@ -1068,41 +871,7 @@ class TradeStore:
         """
         self._require_writable()
         chosen = self.symbols() if symbols is None else [_keys.check_symbol(s) for s in symbols]
-        return _rollups.build(self, chosen, start_ms=start_ms, end_ms=end_ms, progress=progress)
-
-    def _rollup_write(self, symbol: str, ops: list, built_hour: int | None) -> None:
-        """Apply a build's ops in one WriteBatch; ``built_hour`` is summarised now."""
-        with self._write_lock:
-            try:
-                wb = rocksdict.WriteBatch(raw_mode=True)
-                _rollups.apply(wb, ops)
-                book = self._book(symbol)
-                state = book.rollups
-                self._drop_hot(symbol)
-                if built_hour is not None and state is not None:
-                    # The build wrote every minute of the hour and the hour itself.
-                    after = state.copy()
-                    after.open_hours.discard(built_hour)
-                    after.open_minutes = {
-                        m
-                        for m in after.open_minutes
-                        if not built_hour <= m < built_hour + _keys.HOUR_MS
-                    }
-                    if after != state:
-                        book.rollups = after
-                        _book.put_rollups(wb, symbol, book.rollups)
-                self.db.write(wb)
-            except BaseException:
-                self._forget_bookkeeping()
-                raise
-
-    def _set_rollup_state(self, symbol: str, state: RollupState | None) -> None:
-        with self._write_lock:
-            wb = rocksdict.WriteBatch(raw_mode=True)
-            _book.put_rollups(wb, symbol, state)
-            self.db.write(wb)
-            self._book(symbol).rollups = state
-            self._drop_hot(symbol)
+        return self._rollups.build(chosen, start_ms=start_ms, end_ms=end_ms, progress=progress)
 
     def stats(self) -> dict:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk.
@@ -1165,11 +934,9 @@ class TradeStore:
             return None, None, None
         # A trade lies within [key - before, key + after]: no batch keyed after
         # first + before + after can hold a trade earlier than the first batch's.
-        head = measure(
-            self._iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1))
-        )
+        head = measure(self.iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1)))
         tail = measure(
-            self._iter_range(
+            self.iter_range(
                 _keys.trade_key(symbol, last - before - after), _keys.prefix_end(prefix)
             )
         )
@@ -1178,7 +945,7 @@ class TradeStore:
 
     def _filled_key_ms(self, symbol: str, *, reverse: bool) -> int | None:
         """The key time of the first (last) batch holding at least one decodable trade."""
-        for key, value in self._iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
+        for key, value in self.iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
             if not array_len(value):
                 continue  # an empty batch (or one without a v1 header)
             try:
@@ -1212,7 +979,6 @@ def _adopted_book(found: Measure, previous: SymbolBook) -> SymbolBook:
         last_id=last,
         ids=found.ids,
         retention_edge_ms=previous.retention_edge_ms,
-        rollups=previous.rollups,
     )
 
 

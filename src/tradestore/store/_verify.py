@@ -22,8 +22,8 @@ from tradestore.codec._values import decode_batch
 from tradestore.store import _keys
 from tradestore.store._gaps import OPEN, Gap
 from tradestore.store._measure import array_len
-from tradestore.store._rollups import RollupMismatch
-from tradestore.store._rollups import check as check_rollups
+from tradestore.store._rollcheck import RollupMismatch
+from tradestore.store._rollcheck import check as check_rollups
 from tradestore.store._store import TradeStore
 
 MAX_LISTED = 1000

@@ -1,0 +1,374 @@
+"""The changes to a symbol's rollup keys that a write, a close and a delete make.
+
+Pure computations over a ``TradeReader``: each returns a list of ops for the caller's
+WriteBatch and updates the ``RollupState`` it is given; nothing here writes. The
+keeper (``tradestore.store._rollups.RollupKeeper``) decides when each runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import rocksdict
+
+from tradestore.codec._twins import Rollup, decode_columns, rollup_split
+from tradestore.store import _keys
+from tradestore.store._book import RollupState
+from tradestore.store._columns import TradeColumns
+from tradestore.store._reader import TradeReader
+
+MINUTE_MS = _keys.MINUTE_MS
+HOUR_MS = _keys.HOUR_MS
+
+# A change to the database, applied in order to one WriteBatch:
+# ("put", key, value), ("delete", key) or ("range", lower, upper) (delete_range).
+Op = tuple[str, bytes] | tuple[str, bytes, bytes]
+# One Rollup per period, keyed by its start (ms).
+Deltas = dict[int, Any]
+
+
+def floor_to(ms: int, unit: int) -> int:
+    return ms - ms % unit
+
+
+def ceil_to(ms: int, unit: int) -> int:
+    return -(-ms // unit) * unit
+
+
+def minute_key(symbol: str, ms: int) -> bytes:
+    return _keys.rollup_key(_keys.MINUTE, symbol, ms)
+
+
+def hour_key(symbol: str, ms: int) -> bytes:
+    return _keys.rollup_key(_keys.HOUR, symbol, ms)
+
+
+def candle_key(symbol: str, ms: int) -> bytes:
+    return _keys.rollup_key(_keys.CANDLE, symbol, ms)
+
+
+def drop_all(symbol: str) -> list[Op]:
+    """Ops deleting every rollup of a symbol."""
+    return [("range", *tier_range(tier, symbol)) for tier in _keys.TIERS]
+
+
+def tier_range(tier: str, symbol: str) -> tuple[bytes, bytes]:
+    """[lower, upper) of every rollup key of one tier of a symbol."""
+    prefix = _keys.rollup_prefix(tier, symbol)
+    return prefix, _keys.prefix_end(prefix)
+
+
+def apply(wb: rocksdict.WriteBatch, ops: Iterable[Op]) -> None:
+    for op in ops:
+        if op[0] == "put":
+            wb.put(op[1], op[2])  # type: ignore[misc]
+        elif op[0] == "delete":
+            wb.delete(op[1])
+        else:
+            wb.delete_range(op[1], op[2])  # type: ignore[misc]
+
+
+def split_columns(cols: TradeColumns, period_ms: int) -> Deltas:
+    """One Rollup per period that holds trades of ``cols`` (keyed by its start)."""
+    found: Deltas = rollup_split(*cols.arrays(), period_ms)
+    return found
+
+
+def one_rollup(cols: TradeColumns) -> Any:
+    """The Rollup of every trade of ``cols``."""
+    rollup = Rollup()
+    rollup.add_columns(*cols.arrays())
+    return rollup
+
+
+# ---------------------------------------------------------------------- a view of minutes
+
+
+class _Minutes:
+    """The minute rollups of a symbol as they will be once pending changes apply:
+    ``changed`` maps a minute to its new value (None: deleted), and the minutes in
+    [gone_from, gone_to) go with a range delete."""
+
+    def __init__(self, reader: TradeReader, symbol: str, *, stored: bool = True) -> None:
+        self.reader = reader
+        self.symbol = symbol
+        self.stored = stored  # False: nothing stored counts (a symbol's first trades)
+        self.changed: dict[int, bytes | None] = {}
+        self.gone_from = self.gone_to = 0
+
+    def hour_pairs(self, hour: int) -> list[tuple[bytes, bytes]]:
+        """(key, value) of every minute of ``hour`` that holds trades."""
+        found: dict[int, bytes] = {}
+        lower, upper = minute_key(self.symbol, hour), minute_key(self.symbol, hour + HOUR_MS)
+        if self.stored:
+            for key, value in self.reader.iter_range(lower, upper):
+                found[_keys.key_ms(key)] = value
+        for minute, changed in self.changed.items():
+            if hour <= minute < hour + HOUR_MS:
+                if changed is None:
+                    found.pop(minute, None)
+                else:
+                    found[minute] = changed
+        return [
+            (minute_key(self.symbol, m), found[m])
+            for m in sorted(found)
+            if not self.gone_from <= m < self.gone_to
+        ]
+
+    def hour_value(self, hour: int) -> bytes | None:
+        """The hour's rollup summed from its minutes (None: no trades in it)."""
+        pairs = self.hour_pairs(hour)
+        if not pairs:
+            return None
+        total = Rollup()
+        for key, value in pairs:
+            total.add_value(value, key)
+        return total.encode()
+
+
+# ---------------------------------------------------------------------- writing
+
+
+class _Nothing:
+    """A database without rollups (the first trades of a symbol)."""
+
+    def get(self, key: bytes) -> None:
+        return None
+
+
+def ops_for_trades(
+    reader: TradeReader,
+    symbol: str,
+    state: RollupState,
+    deltas: dict[int, Any],
+    *,
+    stored: bool = True,
+    hot: dict | None = None,
+    clock: int = 0,
+    grace: int = 0,
+    touched: set[int] | None = None,
+) -> list[Op]:
+    """The changes that add new trades (each id once), given as ``deltas`` (one Rollup
+    per minute, keyed by its start: ``split_columns``), to the symbol's rollups;
+    ``state`` is updated. ``stored`` False: the symbol has no rollups yet (its
+    first trades). Raises CorruptValue when a stored rollup cannot be read (the caller
+    switches the symbol's rollups off).
+
+    A minute within ``grace`` ms of ``clock`` (the newest trade time the writer has
+    stored) that has no rollup yet is *opened* instead of written: it joins
+    ``state.open_minutes``, readers take its trades, and its rollup is summed in ``hot``
+    (the symbol's minute -> Rollup) until ``ops_for_closing`` writes it once. So the live
+    recorder does not rewrite a growing minute value every second. A minute already
+    summarised (a backfill) is read, added to and written back; a summarised hour takes
+    the new trades at once, and a new hour is opened. ``touched`` collects the minutes
+    the trades fall in.
+    """
+    db = reader.db if stored else _Nothing()
+    if not deltas:
+        return []
+    ops: list[Op] = []
+    by_hour: dict[int, list] = {}
+    for minute, delta in deltas.items():
+        by_hour.setdefault(floor_to(minute, HOUR_MS), []).append(delta)
+    # Summarised hours take the new trades first (the deltas, before the minutes absorb
+    # their stored values). An open hour has no value; its minutes say everything.
+    for hour, parts in sorted(by_hour.items()):
+        if hour in state.open_hours:
+            continue
+        key = hour_key(symbol, hour)
+        old = db.get(key)
+        if old is None:
+            state.open_hours.add(hour)
+            continue
+        total = Rollup()
+        total.add_value(old, key)
+        for part in parts:
+            total.add(part)
+        ops.append(("put", key, total.encode()))
+    for minute, delta in deltas.items():
+        if touched is not None:
+            touched.add(minute)
+        if minute in state.open_minutes:
+            kept = hot.get(minute) if hot is not None else None
+            if kept is not None:
+                kept.add(delta)
+            # else: summed from the stored trades when it closes
+            continue
+        key = minute_key(symbol, minute)
+        old = db.get(key)
+        if old is None and minute + MINUTE_MS + grace > clock:
+            state.open_minutes.add(minute)
+            if hot is not None:
+                hot[minute] = delta
+            continue
+        if old is not None:
+            delta.add_value(old, key)
+        ops.append(("put", key, delta.encode()))
+        ops.append(("put", candle_key(symbol, minute), delta.encode_summary()))
+    return ops
+
+
+def add_to_open(
+    state: RollupState, deltas: dict[int, Any], hot: dict | None, touched: set[int]
+) -> bool:
+    """The live case of ``ops_for_trades``, without a copy of the state: when every
+    minute of ``deltas`` is an open minute of an open hour already summed in ``hot``, add
+    the deltas there (``touched`` collects the minutes) and return True; ops_for_trades
+    would write nothing and change no state. Otherwise change nothing and return False."""
+    if hot is None or not all(
+        m in hot and m in state.open_minutes and floor_to(m, HOUR_MS) in state.open_hours
+        for m in deltas
+    ):
+        return False
+    for minute, delta in deltas.items():
+        hot[minute].add(delta)
+        touched.add(minute)
+    return True
+
+
+def ops_for_closing(
+    reader: TradeReader,
+    symbol: str,
+    state: RollupState,
+    *,
+    minutes: Sequence[int],
+    hours: Sequence[int],
+    hot: dict | None,
+) -> list[Op]:
+    """Write the rollups of the open ``minutes`` (from ``hot``, or summed from their
+    stored trades), then of the open ``hours`` (summed from their minutes), and take
+    them out of ``state``. An hour is only passed here once none of its minutes is open.
+    """
+    ops: list[Op] = []
+    view = _Minutes(reader, symbol)
+    for minute in sorted(minutes):
+        rollup = hot.pop(minute, None) if hot is not None else None
+        if rollup is None:
+            cols = reader.query_columns(symbol, minute, minute + MINUTE_MS - 1)
+            rollup = one_rollup(cols) if len(cols) else None
+        state.open_minutes.discard(minute)
+        if rollup is None or not rollup.trade_count:
+            continue  # its trades went with a delete: nothing to summarise
+        value = rollup.encode()
+        ops.append(("put", minute_key(symbol, minute), value))
+        ops.append(("put", candle_key(symbol, minute), rollup.encode_summary()))
+        view.changed[minute] = value
+    for hour in hours:
+        if any(hour <= m < hour + HOUR_MS for m in state.open_minutes):
+            continue
+        value = view.hour_value(hour)
+        if value is not None:
+            ops.append(("put", hour_key(symbol, hour), value))
+        state.open_hours.discard(hour)
+    return ops
+
+
+# ---------------------------------------------------------------------- deleting
+
+
+def ops_for_delete(
+    reader: TradeReader,
+    symbol: str,
+    state: RollupState,
+    lower_ms: int | None,
+    upper_ms: int,
+    margins: tuple[int, int],
+) -> list[Op]:
+    """The changes that take out of the rollups the trades of the batches keyed in
+    [lower_ms, upper_ms) (lower None: from the first), which are about to be deleted.
+
+    A trade lies within [key - before, key + after] of its batch key, so every trade
+    with a time in [lower + after, upper - 1 - before] goes: the rollups of the minutes
+    and hours inside that range are deleted whole. The minutes around its edges, where
+    batches that stay and batches that go meet, are recomputed from the trades that
+    stay, and the summarised hours among them from their minutes.
+    """
+    before, after = margins
+    sure_lo = None if lower_ms is None else lower_ms + after
+    sure_hi = upper_ms - 1 - before  # inclusive
+    touched_lo = None if lower_ms is None else lower_ms - before
+    touched_hi = upper_ms - 1 + after
+    ops: list[Op] = []
+    view = _Minutes(reader, symbol)
+    m_from = 0 if sure_lo is None else ceil_to(sure_lo, MINUTE_MS)
+    m_to = floor_to(sure_hi + 1, MINUTE_MS)
+    if m_from < m_to:
+        ops.append(("range", minute_key(symbol, m_from), minute_key(symbol, m_to)))
+        ops.append(("range", candle_key(symbol, m_from), candle_key(symbol, m_to)))
+        view.gone_from, view.gone_to = m_from, m_to
+        state.open_minutes -= {m for m in state.open_minutes if m_from <= m < m_to}
+    else:
+        m_from = m_to = floor_to(sure_hi + 1, MINUTE_MS)
+    h_from = 0 if sure_lo is None else ceil_to(sure_lo, HOUR_MS)
+    h_to = floor_to(sure_hi + 1, HOUR_MS)
+    if h_from < h_to:
+        ops.append(("range", hour_key(symbol, h_from), hour_key(symbol, h_to)))
+        state.open_hours -= {h for h in state.open_hours if h_from <= h < h_to}
+    else:
+        h_from = h_to = floor_to(sure_hi + 1, HOUR_MS)
+    skip = (
+        _keys.trades_prefix(symbol) if lower_ms is None else _keys.trade_key(symbol, lower_ms),
+        _keys.trade_key(symbol, upper_ms),
+    )
+    edges = []
+    if touched_lo is not None:
+        edges.append((floor_to(touched_lo, MINUTE_MS), m_from))
+    edges.append((m_to, ceil_to(touched_hi + 1, MINUTE_MS)))
+    for lo, hi in edges:
+        # Open minutes at the edges are summarised from the trades that stay, like the
+        # written ones, and closed: a summarised hour around them is summed from them.
+        opened = {m for m in state.open_minutes if lo <= m < hi}
+        state.open_minutes -= opened
+        for minute in sorted(opened.union(_stored_minutes(reader, symbol, lo, hi))):
+            rest = _trades_except(reader, symbol, minute, minute + MINUTE_MS - 1, skip)
+            key = minute_key(symbol, minute)
+            if len(rest):
+                rollup = one_rollup(rest)
+                value = rollup.encode()
+                ops.append(("put", key, value))
+                ops.append(("put", candle_key(symbol, minute), rollup.encode_summary()))
+                view.changed[minute] = value
+            else:
+                ops.append(("delete", key))
+                ops.append(("delete", candle_key(symbol, minute)))
+                view.changed[minute] = None
+    hours = set()
+    if touched_lo is not None:
+        hours |= set(range(floor_to(touched_lo, HOUR_MS), h_from, HOUR_MS))
+    hours |= set(range(h_to, ceil_to(touched_hi + 1, HOUR_MS), HOUR_MS))
+    for hour in sorted(hours):
+        key = hour_key(symbol, hour)
+        if reader.db.get(key) is None:
+            continue  # open, or no trades: its minutes say everything
+        value = view.hour_value(hour)
+        ops.append(("put", key, value) if value is not None else ("delete", key))
+    return ops
+
+
+def _stored_minutes(reader: TradeReader, symbol: str, lo: int, hi: int) -> list[int]:
+    if lo >= hi:
+        return []
+    return [
+        _keys.key_ms(k)
+        for k, _v in reader.iter_range(minute_key(symbol, lo), minute_key(symbol, hi))
+    ]
+
+
+def _trades_except(
+    reader: TradeReader, symbol: str, start_ms: int, end_ms: int, skip: tuple[bytes, bytes]
+) -> TradeColumns:
+    """The trades with start <= T <= end outside the batches keyed in [skip)."""
+    lower, upper = reader.key_window(symbol, start_ms, end_ms)
+    pairs = [(k, v) for k, v in reader.iter_range(lower, upper) if not skip[0] <= k < skip[1]]
+    return _distinct(decode_columns(pairs, start_ms, end_ms))
+
+
+def _distinct(arrays) -> TradeColumns:
+    """Columns with each agg id once (the first copy), as query_columns returns them."""
+    agg_id, time_ms, price, qty, side = arrays
+    if agg_id.shape[0] > 1 and not bool(np.all(agg_id[1:] > agg_id[:-1])):
+        _ids, first = np.unique(agg_id, return_index=True)
+        agg_id, time_ms, price, qty, side = (a[first] for a in (agg_id, time_ms, price, qty, side))
+    return TradeColumns(agg_id=agg_id, time_ms=time_ms, price=price, qty=qty, is_buyer_maker=side)
