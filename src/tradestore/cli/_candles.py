@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from tradestore.cli import _common as c
-from tradestore.cli._output import Column, emit, field
+from tradestore.cli._output import Column, field
 from tradestore.cli._plot import add_plot, plot_request
-from tradestore.cli._profile import coverage_footer, note_coverage
+from tradestore.cli._results import emit_by_interval
 
 FIELDS = (
     "open_time",
@@ -72,23 +72,18 @@ def run(args: argparse.Namespace) -> int:
         series = candles(store, symbol, start, end, interval)
         holes = [] if picture is None else picture.holes(store, series)
         status = c.report_corrupt(store)
-    doc = series.to_json()
-    records = doc.pop("candles")
-    shown, more = c.limited(args, records)
-    emit(
-        args.format,
-        shown,
+    emit_by_interval(
+        args,
+        series,
+        rows_key="candles",
         fields=FIELDS,
         columns=COLUMNS,
-        document=doc,
-        rows_key="candles",
-        title=f"{symbol} {interval_label(interval)} candles {doc['time_period_start']} .. "
-        f"{doc['time_period_end']}: {len(records)} candles, {series.trade_count:,} trades",
-        footer=coverage_footer(series),
-        more=more,
+        title=lambda doc, rows: (
+            f"{symbol} {interval_label(interval)} candles "
+            f"{doc['time_period_start']} .. {doc['time_period_end']}: {rows} candles, "
+            f"{series.trade_count:,} trades"
+        ),
     )
-    if args.format in ("csv", "jsonl"):
-        note_coverage(series)
     if picture is not None:
         figure = picture.plot.candles_figure(series, holes=holes, size=picture.size)
         status = max(status, picture.save(figure))

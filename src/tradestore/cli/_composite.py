@@ -12,9 +12,9 @@ from tradestore.cli._profile import (
     add_value_area,
     check_value_area,
     dump_json,
-    note_coverage,
     print_profile,
 )
+from tradestore.cli._results import note_coverage
 
 DAY_MS = 86_400_000
 MAX_DAYS = 31

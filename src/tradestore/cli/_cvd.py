@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from tradestore.cli import _common as c
-from tradestore.cli._output import Column, emit, field
-from tradestore.cli._profile import coverage_footer, note_coverage
+from tradestore.cli._output import Column, field
+from tradestore.cli._results import emit_by_interval
 
 FIELDS = (
     "open_time",
@@ -51,22 +51,16 @@ def run(args: argparse.Namespace) -> int:
     with c.open_reader(args, symbol=symbol) as store:
         result = cumulative_volume_delta(store, symbol, start, end, interval)
         status = c.report_corrupt(store)
-    doc = result.to_json()
-    records = doc.pop("points")
-    shown, more = c.limited(args, records)
-    emit(
-        args.format,
-        shown,
+    emit_by_interval(
+        args,
+        result,
+        rows_key="points",
         fields=FIELDS,
         columns=COLUMNS,
-        document=doc,
-        rows_key="points",
-        title=f"{symbol} cumulative volume delta by {interval_label(interval)}, "
-        f"{doc['time_period_start']} .. {doc['time_period_end']}: delta {doc['delta']} "
-        f"(taker buy {doc['buy_volume']}, sell {doc['sell_volume']})",
-        footer=coverage_footer(result),
-        more=more,
+        title=lambda doc, _rows: (
+            f"{symbol} cumulative volume delta by "
+            f"{interval_label(interval)}, {doc['time_period_start']} .. {doc['time_period_end']}: "
+            f"delta {doc['delta']} (taker buy {doc['buy_volume']}, sell {doc['sell_volume']})"
+        ),
     )
-    if args.format in ("csv", "jsonl"):
-        note_coverage(result)
     return status

@@ -7,7 +7,7 @@ import argparse
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field
 from tradestore.cli._plot import add_plot, plot_request
-from tradestore.cli._profile import coverage_footer, note_coverage
+from tradestore.cli._results import coverage_footer, note_coverage
 
 # A row per (candle, price level): flat, so csv and jsonl carry the whole footprint.
 FIELDS = (

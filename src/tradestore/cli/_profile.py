@@ -14,6 +14,7 @@ from tradestore._window import ANALYTICS
 from tradestore.cli import _common as c
 from tradestore.cli._output import emit, terminal_width, wrap
 from tradestore.cli._plot import add_plot, plot_request
+from tradestore.cli._results import note_coverage
 
 BAR_WIDTH = 48
 
@@ -165,17 +166,6 @@ def run(args: argparse.Namespace) -> int:
 
         status = max(status, picture.draw(find_vacuums(profile), holes))
     return status
-
-
-def coverage_footer(result) -> list[str]:
-    """The table's footer: the summary of the result's record, when it has one."""
-    return [] if result.coverage is None else [result.coverage.summary()]
-
-
-def note_coverage(profile) -> None:
-    """A one-line stderr note when a csv/jsonl result rests on an incomplete record."""
-    if profile.coverage is not None and not profile.coverage.complete:
-        c.note(f"{profile.symbol}: {profile.coverage.summary()}")
 
 
 # The bar's characters differ, so buy and sell stay apart without colour (piped, NO_COLOR).

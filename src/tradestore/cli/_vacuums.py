@@ -13,10 +13,9 @@ from tradestore.cli._profile import (
     add_vacuum_args,
     analyse,
     check_vacuum_args,
-    coverage_footer,
     dump_json,
-    note_coverage,
 )
+from tradestore.cli._results import coverage_footer, note_coverage
 
 
 def register(subparsers) -> None:
