@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from tradestore.analytics._bars import (
     Candle,
@@ -21,13 +22,17 @@ from tradestore.analytics._bars import (
     FootprintLevel,
     VolumeDelta,
 )
+from tradestore.analytics._heads import RollupHead
 from tradestore.analytics._profile import check_window, tick_to_fixed
 from tradestore.analytics._results import fixed_to_decimal
-from tradestore.codec._twins import Rollup, rollup_decode, rollup_split, rollup_summary
+from tradestore.codec._twins import Rollup, rollup_decode, rollup_split
 from tradestore.store import (
     HOUR_MS,
     MINUTE_MS,
     Coverage,
+    Pyramid,
+    TradeColumns,
+    TradeStore,
     _keys,
     check_symbol,
     coverage_from_range,
@@ -42,45 +47,6 @@ MIN_INTERVAL_MS = 1000
 # A window of raw trades is read this many ms at a time, so memory stays bounded.
 RAW_CHUNK_MS = HOUR_MS
 
-# A summary: trades, first time, last time, first id, last id, open, close, low, high,
-# volume, taker-buy volume, notional (as rollup_summary returns it).
-Summary = list
-
-
-def _merge(into: Summary | None, head) -> Summary:
-    if into is None:
-        return list(head)
-    into[0] += head[0]
-    into[1] = min(into[1], head[1])
-    into[2] = max(into[2], head[2])
-    if head[3] < into[3]:
-        into[3], into[5] = head[3], head[5]
-    if head[4] > into[4]:
-        into[4], into[6] = head[4], head[6]
-    into[7] = min(into[7], head[7])
-    into[8] = max(into[8], head[8])
-    into[9] += head[9]
-    into[10] += head[10]
-    into[11] += head[11]
-    return into
-
-
-def _head(rollup) -> tuple:
-    return (
-        rollup.trade_count,
-        rollup.first_time_ms,
-        rollup.last_time_ms,
-        rollup.first_agg_id,
-        rollup.last_agg_id,
-        rollup.open_price,
-        rollup.close_price,
-        rollup.min_price,
-        rollup.max_price,
-        rollup.volume,
-        rollup.buy_volume,
-        rollup.notional,
-    )
-
 
 def check_interval(interval_ms: int, *, minutes: bool = False) -> int:
     if not isinstance(interval_ms, int) or isinstance(interval_ms, bool):
@@ -92,7 +58,9 @@ def check_interval(interval_ms: int, *, minutes: bool = False) -> int:
     return interval_ms
 
 
-def _pieces(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int):
+def _pieces(
+    store: TradeStore, symbol: str, start_ms: int, end_ms: int, interval_ms: int
+) -> Pyramid | None:
     """(rollup pairs, raw trade column chunks) covering the window for this interval;
     None: the interval cannot use rollups (or they are not kept)."""
     if interval_ms % MINUTE_MS:
@@ -100,7 +68,9 @@ def _pieces(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int):
     return pyramid(store, symbol, start_ms, end_ms, hours=interval_ms % HOUR_MS == 0)
 
 
-def _raw_chunks(store, symbol: str, start_ms: int, end_ms: int) -> Iterator:
+def _raw_chunks(
+    store: TradeStore, symbol: str, start_ms: int, end_ms: int
+) -> Iterator[TradeColumns]:
     """The window's trades as column chunks of at most RAW_CHUNK_MS, skipping empty
     stretches with one seek each."""
     lo = start_ms
@@ -114,17 +84,26 @@ def _raw_chunks(store, symbol: str, start_ms: int, end_ms: int) -> Iterator:
         lo = hi + 1
 
 
-def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int, use_rollups: bool):
-    """bucket start -> Summary of the window's trades, per interval."""
-    buckets: dict[int, Summary] = {}
+def _summaries(
+    store: TradeStore,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int,
+    use_rollups: bool,
+) -> dict[int, RollupHead]:
+    """bucket start -> the head of the window's trades, per interval."""
+    buckets: dict[int, RollupHead] = {}
 
-    def add_raw(cols) -> None:
+    def add(bucket: int, head: RollupHead) -> None:
+        found = buckets.get(bucket)
+        buckets[bucket] = head if found is None else found.merge(head)
+
+    def add_raw(cols: TradeColumns) -> None:
         if len(cols):
-            parts = rollup_split(
-                cols.agg_id, cols.time_ms, cols.price, cols.qty, cols.is_buyer_maker, interval_ms
-            )
+            parts = rollup_split(*cols.arrays(), interval_ms)
             for start, rollup in parts.items():
-                buckets[start] = _merge(buckets.get(start), _head(rollup))
+                add(start, RollupHead.of(rollup))
 
     state = store.rollup_state(symbol)
     first, end = whole_minutes(start_ms, end_ms)
@@ -143,7 +122,7 @@ def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int,
     for key, value in minute_summaries(store, symbol, first, end):
         ms = _keys.key_ms(key)
         bucket = ms - ms % interval_ms
-        buckets[bucket] = _merge(buckets.get(bucket), rollup_summary(value, key))
+        add(bucket, RollupHead.read(value, key))
     for lo, hi in open_runs(state, [(first, end)]):  # minutes not summarised yet
         add_raw(store.query_columns(symbol, lo, hi - 1))
     if start_ms < first:
@@ -153,11 +132,13 @@ def _summaries(store, symbol: str, start_ms: int, end_ms: int, interval_ms: int,
     return buckets
 
 
-def _coverage(store, symbol: str, start_ms: int, end_ms: int, total: Summary | None) -> Coverage:
+def _coverage(
+    store: TradeStore, symbol: str, start_ms: int, end_ms: int, total: RollupHead | None
+) -> Coverage:
     return coverage_from_range(
-        None if total is None else total[3],
-        None if total is None else total[4],
-        0 if total is None else total[0],
+        None if total is None else total.first_agg_id,
+        None if total is None else total.last_agg_id,
+        0 if total is None else total.trade_count,
         store.gaps(symbol),
         start_ms,
         end_ms,
@@ -165,7 +146,7 @@ def _coverage(store, symbol: str, start_ms: int, end_ms: int, total: Summary | N
     )
 
 
-def _candle(start: int, interval_ms: int, s: Summary) -> Candle:
+def _candle(start: int, interval_ms: int, s: RollupHead) -> Candle:
     count, _t0, _t1, first_id, last_id, open_p, close_p, low, high, vol, buy, notional = s
     vwap = None
     if vol:
@@ -192,16 +173,16 @@ def _candle(start: int, interval_ms: int, s: Summary) -> Candle:
     )
 
 
-def _total(buckets: dict[int, Summary]) -> Summary | None:
-    """The summary of all buckets together (a new list; None: no trades)."""
+def _total(buckets: dict[int, RollupHead]) -> RollupHead | None:
+    """The head of all buckets together (None: no trades)."""
     total = None
-    for s in buckets.values():
-        total = _merge(total, s)
+    for head in buckets.values():
+        total = head if total is None else total.merge(head)
     return total
 
 
 def candles(
-    store,
+    store: TradeStore,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -224,13 +205,13 @@ def candles(
         end_ms=end_ms,
         interval_ms=interval_ms,
         candles=tuple(_candle(b, interval_ms, buckets[b]) for b in sorted(buckets)),
-        trade_count=0 if total is None else total[0],
+        trade_count=0 if total is None else total.trade_count,
         coverage=coverage,
     )
 
 
 def cumulative_volume_delta(
-    store,
+    store: TradeStore,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -265,7 +246,7 @@ def cumulative_volume_delta(
 
 
 def footprint(
-    store,
+    store: TradeStore,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -282,7 +263,7 @@ def footprint(
     width = 1 if tick_size is None else tick_to_fixed(tick_size)
     buckets: dict[int, Rollup] = {}
 
-    def bucket(ms: int):
+    def bucket(ms: int) -> Any:
         start = ms - ms % interval_ms
         found = buckets.get(start)
         if found is None:
@@ -305,7 +286,7 @@ def footprint(
                 )  # fmt: skip
                 for start, rollup in parts.items():
                     bucket(start).add(rollup)
-        heads = {start: list(_head(r)) for start, r in buckets.items()}
+        heads = {start: RollupHead.of(r) for start, r in buckets.items()}
         total = _total(heads)
         coverage = _coverage(store, symbol, start_ms, end_ms, total)
     out = []
@@ -327,6 +308,6 @@ def footprint(
         interval_ms=interval_ms,
         tick_size=None if tick_size is None else fixed_to_decimal(width),
         candles=tuple(out),
-        trade_count=0 if total is None else total[0],
+        trade_count=0 if total is None else total.trade_count,
         coverage=coverage,
     )

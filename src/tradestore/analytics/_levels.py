@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values, rollup_summary
-from tradestore.store import Pyramid, pyramid
+from tradestore.analytics._heads import RollupHead
+from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values
+from tradestore.store import Pyramid, TradeStore, pyramid
 
 
 @dataclass
@@ -33,7 +34,7 @@ class WindowLevels:
     from_rollups: bool
 
 
-def window_levels(store, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
+def window_levels(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
     """The levels of symbol's trades with start_ms <= T <= end_ms."""
     pieces = pyramid(store, symbol, start_ms, end_ms)
     if pieces is None:
@@ -43,26 +44,14 @@ def window_levels(store, symbol: str, start_ms: int, end_ms: int) -> WindowLevel
 
 def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
     """The levels of one or more pyramids (disjoint windows) together."""
-    heads = [rollup_summary(value, key) for part in parts for key, value in part.values]
+    heads = [RollupHead.read(value, key) for part in parts for key, value in part.values]
     raw = Rollup()
     for part in parts:
         if part.raw is not None and len(part.raw):
             cols = part.raw
             raw.add_columns(cols.agg_id, cols.time_ms, cols.price, cols.qty, cols.is_buyer_maker)
     if raw.trade_count:
-        heads.append(
-            (
-                raw.trade_count,
-                raw.first_time_ms,
-                raw.last_time_ms,
-                raw.first_agg_id,
-                raw.last_agg_id,
-                raw.open_price,
-                raw.close_price,
-                raw.min_price,
-                raw.max_price,
-            )
-        )
+        heads.append(RollupHead.of(raw))
     values = [pair for part in parts for pair in part.values]
 
     def bins(origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
@@ -77,19 +66,19 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
     if not heads:
         return WindowLevels(0, None, None, None, None, None, None, bins, True)
     return WindowLevels(
-        trade_count=sum(h[0] for h in heads),
-        first_time_ms=min(h[1] for h in heads),
-        last_time_ms=max(h[2] for h in heads),
-        first_agg_id=min(h[3] for h in heads),
-        last_agg_id=max(h[4] for h in heads),
-        min_price=min(h[7] for h in heads),
-        max_price=max(h[8] for h in heads),
+        trade_count=sum(h.trade_count for h in heads),
+        first_time_ms=min(h.first_time_ms for h in heads),
+        last_time_ms=max(h.last_time_ms for h in heads),
+        first_agg_id=min(h.first_agg_id for h in heads),
+        last_agg_id=max(h.last_agg_id for h in heads),
+        min_price=min(h.min_price for h in heads),
+        max_price=max(h.max_price for h in heads),
         bins=bins,
         from_rollups=True,
     )
 
 
-def levels_from_trades(store, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
+def levels_from_trades(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
     table = store.decode_window(accumulate_levels, symbol, start_ms, end_ms)
     if table is None:  # agg ids out of scan order: count each id once, first copy wins
         table = store.decode_window(
