@@ -1,6 +1,7 @@
 """Everything Binance-specific: the markets (endpoints and limits), the symbols of
 exchangeInfo, stream names and the connection plan, the REST client with its weight and
-429/418 handling, gap backfill over REST, and the data.binance.vision CSV reader. Nothing
+429/418 handling, gap backfill over REST, and the data.binance.vision CSV files (read, and
+spot rows written). Nothing
 here knows about the recorder or the CLI."""
 
 from tradestore.binance._backfill import (
@@ -20,6 +21,7 @@ from tradestore.binance._csv import (
     open_text,
     open_trades,
     read_trades,
+    spot_csv_line,
     verify_checksum,
 )
 from tradestore.binance._exchange_info import (
@@ -108,6 +110,7 @@ __all__ = [
     "read_trades",
     "row_trade",
     "select_symbols",
+    "spot_csv_line",
     "stream_name",
     "verify_checksum",
 ]

@@ -1,4 +1,5 @@
-"""Read data.binance.vision aggTrades files (.csv or .zip, optional .CHECKSUM).
+"""Read data.binance.vision aggTrades files (.csv or .zip, optional .CHECKSUM), and write
+their spot rows.
 
 Spot files have no header; their columns are aggId, price, qty, firstTradeId, lastTradeId,
 timestamp, isBuyerMaker, isBestMatch, with timestamps in milliseconds before 2025 and
@@ -27,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tradestore._errors import TradestoreError
-from tradestore._model import AggTrade
+from tradestore._model import AggTrade, decimal_text
 from tradestore.codec._decimal import is_plain_decimal
 
 # What a file's first line says it is (Layout.kind).
@@ -57,6 +58,8 @@ HEADER_NAMES: dict[str, str | None] = {
 NEEDED = ("agg_id", "price", "qty", "time", "maker")
 # Which layout a header's name for the time column stands for.
 TIME_KIND = {"transact_time": FUTURES_FILE, "timestamp": SPOT_FILE, "time_ms": OUR_FILE}
+# Spot files stamp trades in microseconds from 2025-01-01 00:00 UTC on (ms before).
+MICROS_FROM_MS = 1_735_689_600_000
 
 
 class CsvFormatError(TradestoreError, ValueError):
@@ -284,3 +287,13 @@ def timestamp_ms(stamp: str, where: str = "") -> int:
     if len(stamp) <= 16:
         return int(stamp) // 1000
     raise CsvFormatError(f"{where}: timestamp {stamp!r} has {len(stamp)} digits (want 13 or 16)")
+
+
+def spot_csv_line(trade: AggTrade) -> str:
+    """``trade`` as a row of a data.binance.vision spot file (no header; µs from 2025).
+    The first and last trade ids are not recorded: those two columns are empty."""
+    stamp = trade.time_ms * 1000 if trade.time_ms >= MICROS_FROM_MS else trade.time_ms
+    return (
+        f"{trade.agg_id},{decimal_text(trade.price)},{decimal_text(trade.qty)},,,{stamp},"
+        f"{trade.is_buyer_maker},True\n"
+    )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from tradestore._errors import TradestoreError
 from tradestore._model import decimal_text
 from tradestore._timeparse import format_time_ms
+from tradestore.binance import spot_csv_line
 from tradestore.cli import _common as c
 from tradestore.cli import _trades
 from tradestore.cli._output import terminal_width, wrap
@@ -205,7 +206,7 @@ def _write(job: _Job, target) -> int:
         task = bar.add_task("export", total=end - start + 1)
         for hi, trades in _chunks(store, symbol, start, end):
             if fmt == "csv":
-                line = _trades.binance_csv_line if keys == "binance" else _csv_line
+                line = spot_csv_line if keys == "binance" else _csv_line
                 target.writelines(line(t) for t in trades)
             else:
                 target.writelines(json.dumps(r) + "\n" for r in _trades.records(trades, keys))

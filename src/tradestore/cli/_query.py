@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tradestore._timeparse import format_time_ms
+from tradestore.binance import spot_csv_line
 from tradestore.cli import _common as c
 from tradestore.cli import _trades
 from tradestore.cli._output import emit
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             )
         elif args.format == "csv" and keys == "binance":
             # The data.binance.vision layout: no header, as in the official files.
-            sys.stdout.writelines(_trades.binance_csv_line(t) for t in trades)
+            sys.stdout.writelines(spot_csv_line(t) for t in trades)
             cover = coverage()
         else:
             document = {

@@ -23,8 +23,6 @@ BINANCE_FIELDS = ("a", "p", "q", "T", "m")
 KEYS = ("ours", "binance")
 CHUNK_MS = 3_600_000
 TAKE_CHUNK_MS = 60_000
-# data.binance.vision spot files switched from ms to µs timestamps on 2025-01-01.
-MICROS_FROM_MS = 1_735_689_600_000
 
 # The table: the time as text instead of ms, the taker's side instead of the maker flag.
 COLUMNS = [
@@ -64,15 +62,6 @@ def binance_record(t: AggTrade) -> dict:
 def records(trades, keys: str) -> Iterator[dict]:
     make = binance_record if keys == "binance" else record
     return (make(t) for t in trades)
-
-
-def binance_csv_line(t: AggTrade) -> str:
-    """A data.binance.vision spot row (first/last trade ids are not recorded: empty)."""
-    stamp = t.time_ms * 1000 if t.time_ms >= MICROS_FROM_MS else t.time_ms
-    return (
-        f"{t.agg_id},{decimal_text(t.price)},{decimal_text(t.qty)},,,{stamp},"
-        f"{t.is_buyer_maker},True\n"
-    )
 
 
 @dataclass
