@@ -304,7 +304,7 @@ async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_s
     autojump clock, with REST called in memory: the minute is the exchange's.)"""
     import httpx
 
-    from tests.helpers.fake import asgi_transport
+    from tests.helpers.fake import rest_transport
     from tradestore.binance import BinanceRest
 
     minute = 1_767_225_600_000
@@ -320,7 +320,7 @@ async def test_rest_client_waits_for_the_next_minute_when_its_weight_budget_is_s
         await fx.wait_generated("BTCUSDT", 10)
         first = fx.log.generated_ids("BTCUSDT")[0]
         monkeypatch.setattr(
-            httpx, "AsyncClient", partial(httpx.AsyncClient, transport=asgi_transport(fx))
+            httpx, "AsyncClient", partial(httpx.AsyncClient, transport=rest_transport(fx))
         )
         # The client's wall clock is the exchange's: both see the minute end together.
         async with BinanceRest(

@@ -3,7 +3,7 @@
 The mock clock jumps as soon as every task waits. Loopback TCP may hand bytes over later,
 from the kernel's softirq thread on a busy machine, so a jump could land while a frame is
 in flight. A Unix socket queues the bytes at the reader within the send call, and the
-ASGI app can be called with no socket at all.
+REST answers can be had with no socket at all.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import httpx
 import trio
 
 from tradestore.fake import FakeExchange, FakeExchangeConfig
-from tradestore.fake import _server as fake_server
-from tradestore.fake._app import FakeExchangeApp
+from tradestore.fake._rest import RestApi
+from tradestore.fake._server import serve_on_socket
 
 
 @asynccontextmanager
@@ -35,7 +35,7 @@ async def open_on_unix_socket(config: FakeExchangeConfig):
         try:
             with sock:
                 async with trio.open_nursery() as nursery:
-                    await nursery.start(fake_server._serve, exchange, sock)
+                    await nursery.start(serve_on_socket, exchange, sock)
                     exchange.unix_path = path
                     try:
                         yield exchange
@@ -45,11 +45,19 @@ async def open_on_unix_socket(config: FakeExchangeConfig):
             exchange.close()
 
 
-def asgi_transport(fx: FakeExchange) -> httpx.ASGITransport:
-    """An httpx transport calling the fake's ASGI app (REST) directly, with no socket."""
-    return httpx.ASGITransport(app=FakeExchangeApp(fx))
+def rest_transport(fx: FakeExchange) -> httpx.MockTransport:
+    """An httpx transport that asks the fake's REST API directly, with no socket: the
+    answers the server would send for the same requests."""
+    rest = RestApi(fx)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        response = rest.respond(request.method, request.url.raw_path.decode("ascii"))
+        body = b"" if request.method == "HEAD" else response.body
+        return httpx.Response(response.status, headers=response.headers, content=body)
+
+    return httpx.MockTransport(answer)
 
 
 def rest_in_memory(fx: FakeExchange) -> httpx.AsyncClient:
-    """An HTTP client for the fake's REST API over ``asgi_transport``."""
-    return httpx.AsyncClient(transport=asgi_transport(fx), base_url="http://fake-exchange")
+    """An HTTP client for the fake's REST API over ``rest_transport``."""
+    return httpx.AsyncClient(transport=rest_transport(fx), base_url="http://fake-exchange")

@@ -1,6 +1,7 @@
 """A Binance-compatible market-data server on loopback, for tests, the demo and replay.
 
-WebSocket and REST share one port, served by hypercorn's Trio worker::
+WebSocket and REST share one port, served by the fake's own layer (``_wire``: h11 and
+wsproto on Trio streams)::
 
     cfg = FakeExchangeConfig(symbols=("BTCUSDT", "ETHUSDT"), rate=10.0, max_trades=500)
     async with open_fake_exchange(cfg) as fx:

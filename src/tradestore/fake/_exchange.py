@@ -9,6 +9,7 @@ import random
 import time
 import zlib
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -18,6 +19,9 @@ from tradestore.fake._frames import event_json
 from tradestore.fake._log import SentLog
 from tradestore.fake._source import Record, SyntheticSource, csv_source, store_source
 from tradestore.store import check_symbol
+
+if TYPE_CHECKING:  # the connections import the exchange
+    from tradestore.fake._ws import Connection
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,8 @@ class FakeExchange:
         self.port: int | None = None
         self._records: dict[str, list[Record]] = {}
         self._generated: dict[str, int] = {}
-        self._subscribers: dict[str, set] = {}
-        self._connections: set = set()
+        self._subscribers: dict[str, set[Connection]] = {}
+        self._connections: set[Connection] = set()
         self._first_subscriber: dict[str, trio.Event] = {}
         self._changed: dict[str, trio.Event] = {}
         self._any_change = trio.Event()
@@ -128,9 +132,9 @@ class FakeExchange:
             for symbol in self.config.symbols:
                 self._start_generator(symbol)
             if self.config.drop_every is not None:
-                nursery.start_soon(self._drop_periodically)
+                nursery.start_soon(self._drop_periodically, self.config.drop_every)
             if self.config.drop_one_every is not None:
-                nursery.start_soon(self._drop_one_periodically)
+                nursery.start_soon(self._drop_one_periodically, self.config.drop_one_every)
             if self.config.schedule():
                 nursery.start_soon(self._follow_schedule)
             task_status.started()
@@ -398,12 +402,12 @@ class FakeExchange:
             self.log.pongs_received += 1
         self._notify()  # so wait_until() can wait for pings and pongs
 
-    def attach(self, connection) -> None:
+    def attach(self, connection: Connection) -> None:
         self._connections.add(connection)
         self.log.connections_opened += 1
         self._notify()
 
-    def detach(self, connection) -> None:
+    def detach(self, connection: Connection) -> None:
         self._connections.discard(connection)
         for subscribers in self._subscribers.values():
             subscribers.discard(connection)
@@ -413,11 +417,11 @@ class FakeExchange:
         """True for a symbol listed now or before (a delisted stream exists, silent)."""
         return symbol in self.status
 
-    def subscribe(self, connection, symbol: str) -> None:
+    def subscribe(self, connection: Connection, symbol: str) -> None:
         self._subscribers[symbol].add(connection)
         self._first_subscriber[symbol].set()
 
-    def unsubscribe(self, connection, symbol: str) -> None:
+    def unsubscribe(self, connection: Connection, symbol: str) -> None:
         self._subscribers[symbol].discard(connection)
 
     @property
@@ -462,8 +466,7 @@ class FakeExchange:
     def silent(self) -> bool:
         return self._silent
 
-    async def _drop_one_periodically(self) -> None:
-        every = self.config.drop_one_every
+    async def _drop_one_periodically(self, every: float) -> None:
         deadline = trio.current_time()
         while True:
             deadline += every
@@ -471,8 +474,7 @@ class FakeExchange:
             if self.drop_oldest("drop_one_every"):
                 log.info("dropped the oldest connection (drop_one_every=%s s)", every)
 
-    async def _drop_periodically(self) -> None:
-        every = self.config.drop_every
+    async def _drop_periodically(self, every: float) -> None:
         deadline = trio.current_time()
         while True:
             deadline += every

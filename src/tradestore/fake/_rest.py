@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from tradestore._errors import TradestoreError
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._frames import rest_row
 from tradestore.fake._info import exchange_info
+from tradestore.fake._wire import Response
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
@@ -35,7 +36,16 @@ class RestApi:
         self._minute = -1
         self._used = 0
 
-    def handle(self, method: str, path: str, query_string: bytes) -> tuple[int, dict, object]:
+    def respond(self, method: str, target: str) -> Response:
+        """The HTTP answer to one request for ``target`` (path and query string)."""
+        path, _sep, query = target.partition("?")
+        status, headers, body = self.handle(method, unquote(path), query.encode("latin-1"))
+        content = [("content-type", "application/json;charset=UTF-8"), *headers.items()]
+        return Response(status, content, encode(body))
+
+    def handle(
+        self, method: str, path: str, query_string: bytes
+    ) -> tuple[int, dict[str, str], object]:
         """(status, extra headers, JSON body) for one request."""
         log = self.exchange.log
         cfg = self.exchange.config

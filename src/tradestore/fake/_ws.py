@@ -1,11 +1,12 @@
-"""One WebSocket client of the fake exchange: routing, subscriptions, sending, faults."""
+"""One WebSocket client of the fake exchange: routing, subscriptions, sending, keepalive,
+faults (on the connection layer of ``_wire``)."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import deque
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import trio
 
@@ -14,7 +15,7 @@ from tradestore.binance import stream_name
 from tradestore.fake import _frames
 from tradestore.fake._exchange import FakeExchange
 from tradestore.fake._source import Record
-from tradestore.fake._wsstream import CONTROL_KEY, WebSocketControl
+from tradestore.fake._wire import Pong, Response, Session, WebSocket
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,21 @@ class BadStreams(TradestoreError, ValueError):
     pass
 
 
-def route(path: str, query_string: bytes) -> tuple[list[str], bool] | None:
+# What the sender queue holds: a trade (symbol, record, raw event) or a text (text, tag).
+_Item = tuple[str, Record, str] | tuple[str, str]
+# What the sender logs once a batch is written: ("trade", symbol, id), ("malformed", kind,
+# 0), ("duplicate", "", 0), or a text frame's tag: ("reply", "", 0), ("shutdown", "", 0).
+_Note = tuple[str, str, int]
+
+
+def route(path: str, query_string: str) -> tuple[list[str], bool] | None:
     """(stream names from the URL, combined?) for a WebSocket path; None: no such path."""
     if path in ("/ws", "/ws/"):
         return [], False
     if path.startswith("/ws/"):
         return [s for s in path[4:].split("/") if s], False
     if path in ("/stream", "/stream/"):
-        query = parse_qs(query_string.decode("latin-1"))
+        query = parse_qs(query_string)
         names = query.get("streams", [""])[0]
         return [s for s in names.split("/") if s], True
     return None
@@ -45,22 +53,21 @@ class Connection:
     client that does not read can never stall the generators: when its queue is full it
     is disconnected, as Binance does."""
 
-    def __init__(
-        self, exchange: FakeExchange, send, control: WebSocketControl, combined: bool
-    ) -> None:
+    def __init__(self, exchange: FakeExchange, ws: WebSocket, combined: bool) -> None:
         self.exchange = exchange
         self.config = exchange.config
-        self._send = send
-        self.control = control
+        self.ws = ws
         self.combined = combined
         self.streams: list[str] = []
         self.opened_at = trio.current_time()
-        self._queue_in, self._queue_out = trio.open_memory_channel(self.config.queue_size)
+        self._queue_in, self._queue_out = trio.open_memory_channel[_Item](self.config.queue_size)
         self._abort_requested = trio.Event()
-        self._abort_reason: str | None = None
+        self._abort_reason = ""  # why a cut was asked for ("": none was)
+        self._dropped = False  # cut: counted once, by the first reason
         self._frames = 0  # data, malformed and duplicate frames: the fault counters' clock
-        control.on_drop = exchange.note_dropped
-        control.on_pong = self._note_incoming
+        # Keepalive: pings sent and not answered yet, and since when one is outstanding.
+        self._pings_unanswered = 0
+        self._unanswered_since: float | None = None
         self._previous: dict[str, str] = {}  # symbol -> its last raw event sent
         self.stuck: set[str] = set()  # symbols withheld from this connection (a test hook)
         self._close_code: int | None = None
@@ -74,12 +81,12 @@ class Connection:
         if self._silent_now() or symbol in self.stuck or self._stuck_now(symbol):
             self.exchange.log.trades_withheld += 1
             return
-        self._put(("trade", symbol, record, raw))
+        self._put((symbol, record, raw))
 
     def offer_text(self, text: str, tag: str = "reply") -> None:
-        self._put(("text", text, tag))
+        self._put((text, tag))
 
-    def _put(self, item) -> None:
+    def _put(self, item: _Item) -> None:
         try:
             self._queue_in.send_nowait(item)
         except trio.WouldBlock:
@@ -89,7 +96,8 @@ class Connection:
             pass  # the connection is ending; it unsubscribes on its way out
 
     def request_abort(self, reason: str) -> None:
-        if self._abort_reason is None:
+        """Cut the connection soon (no close frame); for callers that cannot wait."""
+        if not self._abort_reason:
             self._abort_reason = reason
             self._abort_requested.set()
 
@@ -112,11 +120,11 @@ class Connection:
 
     @property
     def peer(self) -> str:
-        return self.control.peer
+        return self.ws.peer
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self, receive, initial_streams: list[str]) -> None:
+    async def run(self, initial_streams: list[str]) -> None:
         self.exchange.attach(self)
         try:
             for name in initial_streams:
@@ -125,19 +133,29 @@ class Connection:
                 nursery.start_soon(self._sender)
                 nursery.start_soon(self._lifetime, nursery.cancel_scope)
                 nursery.start_soon(self._abort_watch)
-                await self._reader(receive)
+                nursery.start_soon(self._keepalive)
+                await self._reader()
                 nursery.cancel_scope.cancel()
         finally:
             self.exchange.detach(self)
             self._queue_in.close()
-        if self._close_code is not None and not self.control.closed:
+        if self._close_code is not None and not self.ws.closed:
             self.exchange.note_dropped("lifetime")
-            with trio.move_on_after(5, shield=True):
-                await self._send({"type": "websocket.close", "code": self._close_code})
+            with trio.CancelScope(shield=True):  # the closing handshake bounds its own wait
+                await self.ws.close(self._close_code)
+
+    async def _abort(self, reason: str) -> None:
+        """Cut the TCP connection now, with no close frame (like a crash); the first
+        reason is the one counted."""
+        if self._dropped or self.ws.closed:
+            return
+        self._dropped = True
+        self.exchange.note_dropped(reason)
+        await self.ws.abort()
 
     async def _abort_watch(self) -> None:
         await self._abort_requested.wait()
-        await self.control.abort(self._abort_reason)
+        await self._abort(self._abort_reason)
 
     async def _lifetime(self, cancel_scope: trio.CancelScope) -> None:
         cfg = self.config
@@ -148,24 +166,59 @@ class Connection:
         self._close_code = 1001
         cancel_scope.cancel()
 
-    async def _reader(self, receive) -> None:
+    async def _reader(self) -> None:
         while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
+            message = await self.ws.receive()
+            if message is None:
                 return
-            if kind != "websocket.receive":
+            if isinstance(message, Pong):
+                # An answer to our own ping does not count against the limit (a test may
+                # ping many times a second, Binance pings every 20 s or more).
+                if self._pong_received() or self._note_incoming():
+                    continue
+            elif self._note_incoming():
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                self.offer_text(self._answer(text))
                 continue
-            text = message.get("text")
-            if text is None:
-                text = (message.get("bytes") or b"").decode("utf-8", "replace")
-            if not self._note_incoming():
+            await self._abort("too_many_messages")  # as Binance does
+            return
+
+    def _pong_received(self) -> bool:
+        """Note a pong; True when it answers a ping of ours. Binance: any pong counts,
+        solicited or not, and answers every ping before it."""
+        solicited = self._pings_unanswered > 0
+        self._pings_unanswered = max(self._pings_unanswered - 1, 0)
+        self._unanswered_since = None
+        self.exchange.count_keepalive("pong")
+        return solicited
+
+    async def _keepalive(self) -> None:
+        """A ping every ping_interval; a client that leaves one unanswered for
+        pong_timeout is cut."""
+        interval, timeout = self.config.ping_interval, self.config.pong_timeout
+        next_ping = trio.current_time() + interval
+        while True:
+            deadline = next_ping
+            if self._unanswered_since is not None:
+                deadline = min(deadline, self._unanswered_since + timeout)
+            await trio.sleep_until(deadline)
+            now = trio.current_time()
+            if self._unanswered_since is not None and now >= self._unanswered_since + timeout:
+                log.info("client %s did not answer a ping in %.1f s: dropped", self.peer, timeout)
+                await self._abort("pong_timeout")
                 return
-            self.offer_text(self._answer(text))
+            if now >= next_ping:
+                if not await self.ws.ping(b"%d" % int(now * 1000)):
+                    return
+                self.exchange.count_keepalive("ping")
+                self._pings_unanswered += 1
+                if self._unanswered_since is None:
+                    self._unanswered_since = now
+                next_ping += interval
 
     def _note_incoming(self) -> bool:
-        """Count one incoming message against the market's per-second limit; False (and
-        the connection cut, as Binance does) when this one is over it."""
+        """Count one incoming message against the market's per-second limit; False when
+        this one is over it (and the limit is enforced)."""
         now = trio.current_time()
         window = self._incoming
         window.append(now)
@@ -182,7 +235,6 @@ class Connection:
             self._message_limit,
         )
         log_.message_limit_drops += 1
-        self.request_abort("too_many_messages")
         return False
 
     # ------------------------------------------------------------------ sending
@@ -199,25 +251,25 @@ class Connection:
                     except trio.WouldBlock:
                         break
                 frames: list[str | bytes] = []
-                notes: list[tuple] = []
+                notes: list[_Note] = []
                 for entry in batch:
                     self._render(entry, frames, notes)
                 if not await self._deliver(frames):
                     return
                 self._account(notes)
 
-    def _render(self, item: tuple, frames: list, notes: list) -> None:
+    def _render(self, item: _Item, frames: list[str | bytes], notes: list[_Note]) -> None:
         """Append the frames for one queued item (faults first) and what to log for them.
 
         Frame k (counting from 1, per connection, data frames only) is malformed when
         malformed_every divides k, else a re-send of the symbol's previous trade when
         duplicate_every does; the trade itself takes the next free number."""
-        if item[0] == "text":
-            _kind, text, tag = item
+        if len(item) == 2:
+            text, tag = item
             frames.append(text)
-            notes.append((tag,))
+            notes.append((tag, "", 0))
             return
-        _kind, symbol, record, raw = item
+        symbol, record, raw = item
         cfg = self.config
         while True:
             k = self._frames + 1
@@ -225,10 +277,10 @@ class Connection:
                 kinds = _frames.MALFORMED_KINDS
                 kind = kinds[(k // cfg.malformed_every - 1) % len(kinds)]
                 frames.append(self._malformed(kind, symbol, record))
-                notes.append(("malformed", kind))
+                notes.append(("malformed", kind, 0))
             elif cfg.duplicate_every and k % cfg.duplicate_every == 0 and symbol in self._previous:
                 frames.append(self._wrap(symbol, self._previous[symbol]))
-                notes.append(("duplicate",))
+                notes.append(("duplicate", "", 0))
             else:
                 break
             self._frames = k
@@ -237,7 +289,7 @@ class Connection:
         self._frames += 1
         self._previous[symbol] = raw
 
-    def _account(self, notes: list[tuple]) -> None:
+    def _account(self, notes: list[_Note]) -> None:
         log_ = self.exchange.log
         for note in notes:
             kind = note[0]
@@ -255,7 +307,7 @@ class Connection:
         frame = _frames.malformed(kind, symbol, record, record.trade.time_ms)
         # Damage inside the event is wrapped like any event; damage to the frame itself
         # (not JSON, not an object, not UTF-8) is sent as it is.
-        if self.combined and kind not in ("not_json", "not_object", "not_utf8"):
+        if self.combined and isinstance(frame, str) and kind not in ("not_json", "not_object"):
             frame = _frames.combined(stream_name(symbol), frame)
         return frame
 
@@ -269,7 +321,8 @@ class Connection:
         # Shielded: frames handed to the socket must also be logged, even if the
         # connection is being cancelled meanwhile.
         with trio.CancelScope(shield=True):
-            return await self.control.send_frames(frames)
+            sent = await self.ws.send_frames(frames)
+        return sent
 
     # ------------------------------------------------------------------ requests
 
@@ -285,19 +338,7 @@ class Connection:
             self.exchange.unsubscribe(self, self._symbol_of(name))
 
     def _symbol_of(self, name: str) -> str:
-        base, sep, kind = name.partition("@")
-        symbol = base.upper()
-        if sep != "@" or kind != "aggTrade" or base != base.lower() or not base:
-            raise BadStreams(f"Invalid request: unsupported stream name {name!r}")
-        if not self.exchange.serves(symbol):
-            raise BadStreams(f"Invalid request: unknown stream {name!r}")
-        return symbol
-
-    def check_streams(self, names: list[str]) -> None:
-        for name in names:
-            self._symbol_of(name)
-        if len(set(names) | set(self.streams)) > MAX_STREAMS:
-            raise BadStreams(f"Invalid request: more than {MAX_STREAMS} streams")
+        return symbol_of(self.exchange, name)
 
     def _answer(self, text: str) -> str:
         """The reply to one client request, in Binance's shapes and error codes."""
@@ -344,7 +385,7 @@ class Connection:
             if not all(isinstance(p, str) for p in params):
                 return _frames.error_reply(1, "Invalid value type: expected String", request_id)
             if method == "SUBSCRIBE":
-                self.check_streams(params)
+                check_streams(self.exchange, params, tuple(self.streams))
                 for name in params:
                     self._subscribe(name)
             else:
@@ -367,37 +408,45 @@ class Connection:
         return _frames.reply(request_id, self.combined)
 
 
-async def serve_websocket(exchange: FakeExchange, scope, receive, send) -> None:
-    """The ASGI websocket handler: route, accept, run the connection until it ends."""
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
-    routed = route(scope["path"], scope.get("query_string", b""))
-    control = scope.get("state", {}).get(CONTROL_KEY)
-    if routed is None or control is None:
-        await _reject(send, 404, {"code": -1, "msg": f"no WebSocket at {scope['path']}"})
-        return
+def upgrade(exchange: FakeExchange, target: str) -> Response | Session:
+    """The answer to a WebSocket request for ``target``: a 404 or 400 rejection (Binance's
+    JSON error), or the session that runs the connection until it ends."""
+    path, _sep, query = target.partition("?")
+    path = unquote(path)
+    routed = route(path, query)
+    if routed is None:
+        return _rejection(404, {"code": -1, "msg": f"no WebSocket at {path}"})
     names, combined = routed
-    connection = Connection(exchange, send, control, combined)
     try:
-        connection.check_streams(names)
+        check_streams(exchange, names)
     except BadStreams as exc:
-        await _reject(send, 400, {"code": 2, "msg": str(exc)})
-        return
-    await send({"type": "websocket.accept"})
-    await connection.run(receive, names)
+        return _rejection(400, {"code": 2, "msg": str(exc)})
+
+    async def session(ws: WebSocket) -> None:
+        await Connection(exchange, ws, combined).run(names)
+
+    return session
 
 
-async def _reject(send, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(data)),
-            ],
-        }
-    )
-    await send({"type": "websocket.http.response.body", "body": data})
+def _rejection(status: int, body: dict[str, object]) -> Response:
+    return Response(status, [("content-type", "application/json")], json.dumps(body).encode())
+
+
+def symbol_of(exchange: FakeExchange, name: str) -> str:
+    """The symbol of a stream name this exchange serves; BadStreams otherwise."""
+    base, sep, kind = name.partition("@")
+    symbol = base.upper()
+    if sep != "@" or kind != "aggTrade" or base != base.lower() or not base:
+        raise BadStreams(f"Invalid request: unsupported stream name {name!r}")
+    if not exchange.serves(symbol):
+        raise BadStreams(f"Invalid request: unknown stream {name!r}")
+    return symbol
+
+
+def check_streams(exchange: FakeExchange, names: list[str], current: tuple[str, ...] = ()) -> None:
+    """BadStreams unless every name is served and ``current`` plus them stay within
+    Binance's limit of streams per connection."""
+    for name in names:
+        symbol_of(exchange, name)
+    if len(set(names) | set(current)) > MAX_STREAMS:
+        raise BadStreams(f"Invalid request: more than {MAX_STREAMS} streams")
