@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import groupby
 
@@ -49,8 +49,8 @@ def row_trade(row: dict) -> AggTrade | None:
 class FillResult:
     stored: int = 0
     invalid_skipped: int = 0
-    invalid_ids: list[int] | None = None
-    missing: list[tuple[int, int]] | None = None  # ids the exchange did not return
+    invalid_ids: list[int] = field(default_factory=list)
+    missing: list[tuple[int, int]] = field(default_factory=list)  # ids the exchange did not return
     next_id: int | None = None  # ids below this are done (stored, skipped or missing)
 
 
@@ -71,8 +71,6 @@ async def backfill_range(
     how far the range got."""
     if result is None:
         result = FillResult()
-    result.missing = [] if result.missing is None else result.missing
-    result.invalid_ids = [] if result.invalid_ids is None else result.invalid_ids
     next_id = result.next_id = first_id
     while next_id <= last_id:
         rows = await rest.agg_trades(symbol, next_id, min(PAGE_LIMIT, last_id - next_id + 1))
@@ -111,7 +109,6 @@ def _page_trades(
 ) -> tuple[list[AggTrade], int]:
     """The trades of one page within next_id..last_id, noting in ``result`` the ids the
     exchange skipped and the rows it marks invalid; also the id the next page starts at."""
-    assert result.missing is not None and result.invalid_ids is not None
     trades = []
     expected = next_id
     for row in rows:
@@ -275,11 +272,10 @@ async def fill_gaps(
         if reached < gap.last_id:
             done.append(await fill_gap(store, rest, symbol, gap))
             continue
-        result = FillResult(missing=[], invalid_ids=[])
+        result = FillResult()
         inside = [r for r in rows if start <= r["a"] <= gap.last_id]
         trades, expected = _page_trades(inside, start, gap.last_id, result, rest)
         if expected <= gap.last_id:  # the page went past the gap without these ids
-            assert result.missing is not None
             result.missing.append((expected, gap.last_id))
         updated = _outcome(gap, result)
         result.stored = await trio.to_thread.run_sync(

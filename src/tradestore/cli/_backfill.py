@@ -95,6 +95,7 @@ async def _backfill(store, args, symbol: str | None) -> int:
     rest_endpoint = args.rest_endpoint or market.rest_url
     async with BinanceRest(rest_endpoint, market=market, give_up_after=args.give_up_after) as rest:
         if args.from_id is not None:
+            assert symbol is not None  # run() refuses --from-id without --symbol
             try:
                 result = await backfill_range(store, rest, symbol, args.from_id, args.to_id)
             except RestError as exc:

@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except* OSError as group:  # stdin or stdout closed or unreadable
         failures = list(leaves(group))
-    for exc in failures:
-        print(f"tradestore-trio mcp: cannot use stdin/stdout: {exc}", file=sys.stderr)
+    for failure in failures:
+        print(f"tradestore-trio mcp: cannot use stdin/stdout: {failure}", file=sys.stderr)
     return 1
 
 

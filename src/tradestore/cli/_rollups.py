@@ -123,6 +123,7 @@ def run_status(args: argparse.Namespace) -> int:
         for symbol in symbols:
             state = store.rollup_state(symbol)
             counts = rollup_counts(store, symbol)
+            hours = [] if state is None else [format_time_ms(h) for h in sorted(state.open_hours)]
             records.append(
                 {
                     "symbol": symbol,
@@ -131,16 +132,12 @@ def run_status(args: argparse.Namespace) -> int:
                     else "kept"
                     if state.kept
                     else f"off: {state.off}",
-                    "open_hours": []
-                    if state is None
-                    else [format_time_ms(h) for h in sorted(state.open_hours)],
+                    # A list in json and jsonl; one cell in csv and a table.
+                    "open_hours": " ".join(hours) if args.format in ("csv", "table") else hours,
                     "hours": counts["h"],
                     "minutes": counts["m"],
                 }
             )
-    if args.format in ("csv", "table"):
-        for r in records:
-            r["open_hours"] = " ".join(r["open_hours"])
     emit(
         args.format,
         records,

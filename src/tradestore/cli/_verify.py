@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from tradestore._timeparse import is_duration
 from tradestore.cli import _common as c
@@ -76,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
         report.first_id, report.last_id, report.trades, [], start, end, record=record
     )
     nothing = cover.recorded == "none"
-    doc = {**report.to_dict(), "recorded": cover.recorded, "record": cover.summary()}
+    doc: dict[str, Any] = {
+        **report.to_dict(),
+        "recorded": cover.recorded,
+        "record": cover.summary(),
+    }
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:

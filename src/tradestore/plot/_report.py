@@ -472,12 +472,16 @@ def record_section(cover: Coverage | None, holes: Sequence[RecordHole]) -> Secti
     """Whether the window's record is complete, and where it is not."""
     if cover is None:
         return Section("record", "Record", notes=("coverage unknown",))
-    d = cover.to_dict()
+    runs = [
+        "-" if ms is None else format_time_ms(ms)
+        for ms in (cover.recorded_from_ms, cover.recorded_to_ms)
+    ]
+    outside = [f"{format_time_ms(lo)} .. {format_time_ms(hi)}" for lo, hi in cover.not_recorded]
     rows = [
         ("summary", cover.summary()),
-        ("window recorded", d["recorded"]),
-        ("record runs", f"{d['recorded_from'] or '-'} .. {d['recorded_to'] or '-'}"),
-        ("not recorded", "; ".join(f"{p['from']} .. {p['to']}" for p in d["not_recorded"]) or "-"),
+        ("window recorded", cover.recorded),
+        ("record runs", " .. ".join(runs)),
+        ("not recorded", "; ".join(outside) or "-"),
         ("trades in the window", f"{cover.trades:,}"),
         ("agg ids", f"{cover.first_id} .. {cover.last_id}"),
         ("agg ids missing", f"{cover.missing_ids:,}"),
