@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tradestore._timeparse import format_time_ms
 from tradestore.analytics._results import decimal_str
@@ -59,7 +60,7 @@ class Candle:
         """Taker-buy minus taker-sell volume."""
         return self.buy_volume - self.sell_volume
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "open_time": format_time_ms(self.open_time_ms),
             "open_time_ms": self.open_time_ms,
@@ -80,7 +81,7 @@ class Candle:
 
 def _window_json(
     symbol: str, start_ms: int, end_ms: int, interval_ms: int, coverage: Coverage | None
-) -> dict:
+) -> dict[str, Any]:
     return {
         "symbol": symbol,
         "time_period_start": format_time_ms(start_ms),
@@ -105,7 +106,7 @@ class CandleSeries:
     trade_count: int
     coverage: Coverage | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **_window_json(
                 self.symbol, self.start_ms, self.end_ms, self.interval_ms, self.coverage
@@ -129,7 +130,7 @@ class FootprintLevel:
     def delta(self) -> Decimal:
         return self.buy_volume - self.sell_volume
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "price": decimal_str(self.price),
             "buy_volume": decimal_str(self.buy_volume),
@@ -146,7 +147,7 @@ class FootprintCandle:
     candle: Candle
     levels: tuple[FootprintLevel, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **self.candle.to_json(),
             "delta": decimal_str(self.candle.delta),
@@ -168,7 +169,7 @@ class Footprint:
     trade_count: int
     coverage: Coverage | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **_window_json(
                 self.symbol, self.start_ms, self.end_ms, self.interval_ms, self.coverage
@@ -194,7 +195,7 @@ class DeltaPoint:
     def delta(self) -> Decimal:
         return self.buy_volume - self.sell_volume
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "open_time": format_time_ms(self.open_time_ms),
             "open_time_ms": self.open_time_ms,
@@ -226,7 +227,7 @@ class VolumeDelta:
         """The window's whole delta (the last point's cumulative delta)."""
         return self.buy_volume - self.sell_volume
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **_window_json(
                 self.symbol, self.start_ms, self.end_ms, self.interval_ms, self.coverage

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from tradestore._timeparse import format_time_ms
 from tradestore.analytics._bars import interval_label
@@ -34,7 +35,7 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
-from tradestore.store import Coverage, check_symbol
+from tradestore.store import Coverage, TradeStore, check_symbol
 
 DAY_MS = 86_400_000
 MAX_SESSIONS = 400
@@ -63,7 +64,7 @@ class SessionProfile:
         """Some of the session lies in the record (False: not recorded at all)."""
         return self.coverage.recorded != "none"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         def opt(v: Decimal | None) -> str | None:
             return None if v is None or not self.recorded else decimal_str(v)
 
@@ -90,7 +91,7 @@ class CompositeProfile:
     session_ms: int
     sessions: tuple[SessionProfile, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             **self.profile.to_json(),
             "session_length": interval_label(self.session_ms),
@@ -110,7 +111,7 @@ def session_bounds(start_ms: int, end_ms: int, session_ms: int) -> list[tuple[in
 
 
 def composite_profile(
-    store,
+    store: TradeStore,
     symbol: str,
     start_ms: int,
     end_ms: int,

@@ -22,14 +22,20 @@ from tradestore.analytics._results import (
     fixed_to_decimal,
 )
 from tradestore.codec._fixed import INT64_MAX, SCALE
-from tradestore.store import Coverage, check_symbol, coverage_from_range, recorded_span
+from tradestore.store import (
+    Coverage,
+    TradeStore,
+    check_symbol,
+    coverage_from_range,
+    recorded_span,
+)
 
 MIN_TRADES = 1000
 MAX_BINS = 1_000_000
 
 
 def volume_profile(
-    store,
+    store: TradeStore,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -79,7 +85,9 @@ def check_window(start_ms: int, end_ms: int) -> None:
         raise ValueError(f"end ({end_ms}) is before start ({start_ms})")
 
 
-def levels_coverage(store, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels):
+def levels_coverage(
+    store: TradeStore, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels
+) -> Coverage:
     return coverage_from_range(
         levels.first_agg_id,
         levels.last_agg_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
+from typing import Any
 
 from tradestore._errors import TradestoreError
 from tradestore._timeparse import format_time_ms
@@ -73,7 +74,7 @@ class ProfileBin:
         with localcontext(_EXACT):
             return (self.price_low + self.price_high) / 2
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "price_level": decimal_str(self.price_level),
             "price_low": decimal_str(self.price_low),
@@ -137,7 +138,7 @@ class VolumeProfile:
         with localcontext(_EXACT):
             return self.total_volume - self.buy_volume
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         total = self.total_volume
         va_volume = self.value_area_volume
         return {
@@ -177,7 +178,7 @@ class LiquidityVacuum:
     expected_impact: str  # FastMovement | ModerateMovement | Negligible
     bin_count: int  # thin bins (a merged range also spans the bins between its runs)
 
-    def to_json(self, symbol: str, detected_ms: int) -> dict:
+    def to_json(self, symbol: str, detected_ms: int) -> dict[str, Any]:
         ident = uuid.uuid5(
             uuid.NAMESPACE_URL, f"tradestore:{symbol}:{self.price_low}:{self.price_high}"
         )
@@ -205,7 +206,7 @@ class VacuumReport:
     vacuums: tuple[LiquidityVacuum, ...]
     detected_ms: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         p = self.profile
         return {
             "symbol": p.symbol,

@@ -102,8 +102,12 @@ def adopt_symbols(
         first_ms, last_ms = _key_range(store, prefix)
 
         def on_chunk(
-            found: Measure, index=index, symbol=symbol, first_ms=first_ms, last_ms=last_ms
-        ):
+            found: Measure,
+            index: int = index,
+            symbol: str = symbol,
+            first_ms: int = first_ms,
+            last_ms: int = last_ms,
+        ) -> None:
             part = 1.0
             if found.last_key_ms is not None and last_ms > first_ms:
                 part = min(max((found.last_key_ms - first_ms) / (last_ms - first_ms), 0.0), 1.0)

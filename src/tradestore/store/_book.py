@@ -57,10 +57,14 @@ class RollupState:
         return RollupState(set(self.open_hours), self.off, set(self.open_minutes))
 
     def to_bytes(self) -> bytes:
-        doc: dict = {"v": 2, "open": sorted(self.open_hours), "open_m": sorted(self.open_minutes)}
+        doc: dict[str, object] = {
+            "v": 2,
+            "open": sorted(self.open_hours),
+            "open_m": sorted(self.open_minutes),
+        }
         if self.off is not None:
             doc["off"] = self.off
-        return msgpack.packb(doc)
+        return bytes(msgpack.packb(doc))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> RollupState:

@@ -24,6 +24,7 @@ only then does "0 trades" mean no trades happened.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import numpy as np
@@ -31,6 +32,9 @@ import numpy as np
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.store import _keys
 from tradestore.store._gaps import FILLED, Gap
+
+if TYPE_CHECKING:
+    from tradestore.store._store import TradeStore
 
 FULL = "full"
 PARTIAL = "partial"
@@ -123,7 +127,7 @@ class Coverage:
     def _record_text(self) -> str:
         return f"{format_time_ms(self.recorded_from_ms)} .. {format_time_ms(self.recorded_to_ms)}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "complete": self.complete,
             "recorded": self.recorded,
@@ -199,7 +203,7 @@ def coverage_from_range(
     )
 
 
-def window_coverage(store, symbol: str, start_ms: int, end_ms: int) -> Coverage:
+def window_coverage(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> Coverage:
     """Coverage of [start_ms, end_ms] for ``symbol`` in ``store`` (reads the window's ids)."""
     cols = store.query_columns(symbol, start_ms, end_ms)
     return coverage_of(
@@ -225,7 +229,7 @@ class Record:
         return self.from_ms, self.to_ms
 
 
-def record_of(store, symbol: str) -> Record | None:
+def record_of(store: TradeStore, symbol: str) -> Record | None:
     """The symbol's record: its first and last stored trade, widened by a declaration that
     still holds (module docstring). None: nothing stored."""
     stored = store.trade_time_span(symbol)
@@ -240,14 +244,14 @@ def record_of(store, symbol: str) -> Record | None:
     return Record(from_ms if at_start else first, to_ms if at_end else last, at_start, at_end)
 
 
-def recorded_span(store, symbol: str) -> tuple[int, int] | None:
+def recorded_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
     """(from, to) ms of the symbol's record (``record_of``). None: nothing stored."""
     record = record_of(store, symbol)
     return None if record is None else record.span
 
 
 def declare_recorded(
-    store, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
+    store: TradeStore, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
 ) -> tuple[int, int] | None:
     """Declare that every trade of symbol in [from_ms, to_ms] is stored: call it after
     storing them, and only with proof (an import of a data.binance.vision file whose
@@ -269,7 +273,7 @@ def declare_recorded(
     return lo, hi
 
 
-def _declaration(store, symbol: str) -> tuple[int, int, int, int] | None:
+def _declaration(store: TradeStore, symbol: str) -> tuple[int, int, int, int] | None:
     raw = store.db.get(_keys.meta_key("recorded", _keys.check_symbol(symbol)))
     if raw is None:
         return None

@@ -31,7 +31,9 @@ class NoStore(UnusablePath):
     one was not asked for."""
 
 
-def check_store_path(path: str | os.PathLike, *, create: bool = False, write: bool = True) -> bool:
+def check_store_path(
+    path: str | os.PathLike[str], *, create: bool = False, write: bool = True
+) -> bool:
     """True when ``path`` holds a trade store, False when it may become a new one (a
     missing path or an empty folder, only with ``create``); UnusablePath otherwise.
     With ``write``, the folder the store would be written in must be writable."""

@@ -35,7 +35,7 @@ class Gap:
         return self.last_id - self.first_id + 1
 
     def to_bytes(self) -> bytes:
-        return msgpack.packb(asdict(self))
+        return bytes(msgpack.packb(asdict(self)))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Gap:

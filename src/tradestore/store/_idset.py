@@ -39,7 +39,7 @@ class AggIdSet:
         flat: list[int] = []
         for lo, hi in zip(self._los, self._his, strict=True):
             flat += (lo, hi)
-        return msgpack.packb(flat)
+        return bytes(msgpack.packb(flat))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AggIdSet:

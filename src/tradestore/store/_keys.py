@@ -66,7 +66,7 @@ def trade_key(symbol: str, ms: int) -> bytes:
 
 
 def clamp_ms(ms: int) -> int:
-    return min(max(ms, 0), MAX_MS)
+    return int(min(max(ms, 0), MAX_MS))
 
 
 def key_ms(key: bytes) -> int:

@@ -14,7 +14,7 @@ is listed, not fatal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,7 +124,9 @@ def _measure_one_by_one(found: Measure, chunk: list[tuple[bytes, bytes]]) -> Non
         )
 
 
-def _note(found: Measure, keys_ms, min_t, max_t, ids) -> None:
+def _note(
+    found: Measure, keys_ms: np.ndarray, min_t: np.ndarray, max_t: np.ndarray, ids: Sequence[int]
+) -> None:
     """Fold the non-empty batches (their keys, min and max T) and their ids into found."""
     found.trades += len(ids)
     found.before_ms = max(found.before_ms, int((keys_ms - min_t).max()))
@@ -138,7 +140,7 @@ def _note(found: Measure, keys_ms, min_t, max_t, ids) -> None:
         found.duplicates += found.ids.add_run(lo_id, hi_id)
 
 
-def _distinct_sorted(ids):
+def _distinct_sorted(ids: np.ndarray) -> np.ndarray:
     """The distinct ids, ascending. Stored ids almost always ascend already: checked first,
     because a sort (let alone numpy's hash-based unique) costs far more than the decode."""
     if ids.dtype == object:
@@ -152,7 +154,7 @@ def _distinct_sorted(ids):
     return ids
 
 
-def _runs(unique) -> list[tuple[int, int]]:
+def _runs(unique: np.ndarray) -> list[tuple[int, int]]:
     """Sorted distinct ids as maximal runs of consecutive ids."""
     if unique.dtype != object:
         breaks = np.flatnonzero(np.diff(unique) != 1)
@@ -168,7 +170,7 @@ def _runs(unique) -> list[tuple[int, int]]:
     return runs
 
 
-def _big(ids) -> bool:
+def _big(ids: Sequence[int]) -> bool:
     """Ids from the codec path may exceed int64 (a legal msgpack uint64)."""
     return not isinstance(ids, np.ndarray) and any(i > 2**63 - 1 or i < 0 for i in ids)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import rocksdict
 
 from tradestore.codec._twins import Rollup, decode_columns, rollup_split
@@ -123,9 +122,10 @@ class _Minutes:
         if not pairs:
             return None
         total = Rollup()
-        for key, value in pairs:
-            total.add_value(value, key)
-        return total.encode()
+        for key, stored in pairs:
+            total.add_value(stored, key)
+        value: bytes = total.encode()
+        return value
 
 
 # ---------------------------------------------------------------------- writing
@@ -142,10 +142,10 @@ def ops_for_trades(
     reader: TradeReader,
     symbol: str,
     state: RollupState,
-    deltas: dict[int, Any],
+    deltas: Deltas,
     *,
     stored: bool = True,
-    hot: dict | None = None,
+    hot: Deltas | None = None,
     clock: int = 0,
     grace: int = 0,
     touched: set[int] | None = None,
@@ -169,7 +169,7 @@ def ops_for_trades(
     if not deltas:
         return []
     ops: list[Op] = []
-    by_hour: dict[int, list] = {}
+    by_hour: dict[int, list[Any]] = {}
     for minute, delta in deltas.items():
         by_hour.setdefault(floor_to(minute, HOUR_MS), []).append(delta)
     # Summarised hours take the new trades first (the deltas, before the minutes absorb
@@ -210,9 +210,7 @@ def ops_for_trades(
     return ops
 
 
-def add_to_open(
-    state: RollupState, deltas: dict[int, Any], hot: dict | None, touched: set[int]
-) -> bool:
+def add_to_open(state: RollupState, deltas: Deltas, hot: Deltas | None, touched: set[int]) -> bool:
     """The live case of ``ops_for_trades``, without a copy of the state: when every
     minute of ``deltas`` is an open minute of an open hour already summed in ``hot``, add
     the deltas there (``touched`` collects the minutes) and return True; ops_for_trades
@@ -235,7 +233,7 @@ def ops_for_closing(
     *,
     minutes: Sequence[int],
     hours: Sequence[int],
-    hot: dict | None,
+    hot: Deltas | None,
 ) -> list[Op]:
     """Write the rollups of the open ``minutes`` (from ``hot``, or summed from their
     stored trades), then of the open ``hours`` (summed from their minutes), and take
@@ -362,13 +360,4 @@ def _trades_except(
     """The trades with start <= T <= end outside the batches keyed in [skip)."""
     lower, upper = reader.key_window(symbol, start_ms, end_ms)
     pairs = [(k, v) for k, v in reader.iter_range(lower, upper) if not skip[0] <= k < skip[1]]
-    return _distinct(decode_columns(pairs, start_ms, end_ms))
-
-
-def _distinct(arrays) -> TradeColumns:
-    """Columns with each agg id once (the first copy), as query_columns returns them."""
-    agg_id, time_ms, price, qty, side = arrays
-    if agg_id.shape[0] > 1 and not bool(np.all(agg_id[1:] > agg_id[:-1])):
-        _ids, first = np.unique(agg_id, return_index=True)
-        agg_id, time_ms, price, qty, side = (a[first] for a in (agg_id, time_ms, price, qty, side))
-    return TradeColumns(agg_id=agg_id, time_ms=time_ms, price=price, qty=qty, is_buyer_maker=side)
+    return TradeColumns.distinct(decode_columns(pairs, start_ms, end_ms))

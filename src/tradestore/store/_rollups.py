@@ -88,7 +88,7 @@ CLOSE_HOURS_PER_WRITE = 16
 
 def next_due(state: RollupState) -> int:
     """The clock (ms) at which the first of the state's open minutes or hours is due."""
-    due = _keys.MAX_MS
+    due: int = _keys.MAX_MS
     if state.open_minutes:
         due = min(state.open_minutes) + MINUTE_MS + CLOSE_GRACE_MS
     if state.open_hours:
@@ -233,7 +233,7 @@ class RollupKeeper:
             found.update(zip(new.runs, parts, strict=True))
         except (CorruptValue, ValueError):  # FixedPointError is a ValueError
             for symbol, (lo, hi) in new.runs.items():
-                rows = TradeColumns(*(a[lo:hi] for a in new.columns.arrays()))
+                rows = new.columns.rows(lo, hi)
                 try:
                     found[symbol] = split_columns(rows, MINUTE_MS)
                 except (CorruptValue, FixedPointError) as exc:

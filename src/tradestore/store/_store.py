@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
 import rocksdict
 
 from tradestore._errors import CorruptValue, FixedPointError
@@ -44,6 +43,7 @@ from tradestore.store._mirror import FolderMirror
 from tradestore.store._rollups import NewTrades, RollupKeeper, RollupProgress, RollupReport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 # Where the daemon and the commands keep the store unless told otherwise.
@@ -83,7 +83,7 @@ class TradeStore:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         read_only: bool = False,
         *,
         skip_corrupt: bool = False,
@@ -253,7 +253,7 @@ class TradeStore:
     def __enter__(self) -> TradeStore:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @property
@@ -582,7 +582,7 @@ class TradeStore:
         market there was: it answers "spot" once it has any trade, None while empty."""
         raw = self.db.get(_keys.meta_key("market"))
         if raw is not None:
-            return raw.decode("ascii")
+            return bytes(raw).decode("ascii")
         return "spot" if self._any_trades() else None
 
     def claim_market(self, market: str) -> None:
@@ -689,7 +689,13 @@ class TradeStore:
             return min(to_ms, _keys.key_ms(key) + after)
         return None
 
-    def decode_window(self, decode: Callable, symbol: str, start_ms: int, end_ms: int):
+    def decode_window(
+        self,
+        decode: Callable[[Iterator[tuple[bytes, bytes]], int, int], T],
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+    ) -> T:
         """``decode(pairs, start_ms, end_ms)`` over the window's values.
 
         With ``skip_corrupt`` set, a value that cannot be decoded is left out and its key
@@ -710,6 +716,7 @@ class TradeStore:
     ) -> list[AggTrade]:
         """Trades with start_ms <= T <= end_ms (inclusive), ascending agg id, no duplicates."""
         _check_window(start_ms, end_ms, limit)
+        trades: list[AggTrade]
         trades, ascending = self.decode_window(decode_trades, symbol, start_ms, end_ms)
         if not ascending:
             # Out of scan order (e.g. a backfilled batch) or stored twice: first copy wins.
@@ -722,22 +729,8 @@ class TradeStore:
     def query_columns(self, symbol: str, start_ms: int, end_ms: int) -> TradeColumns:
         """The same trades as query_trades, as numpy columns (int64 fixed point at 1e-8)."""
         _check_window(start_ms, end_ms, None)
-        agg_id, time_ms, price, qty, side = self.decode_window(
-            decode_columns, symbol, start_ms, end_ms
-        )
-        if agg_id.shape[0] > 1 and not bool(np.all(agg_id[1:] > agg_id[:-1])):
-            # Out of scan order or stored twice: ascending ids, the first copy of each wins.
-            _ids, first = np.unique(agg_id, return_index=True)
-            agg_id, time_ms, price, qty, side = (
-                agg_id[first],
-                time_ms[first],
-                price[first],
-                qty[first],
-                side[first],
-            )
-        return TradeColumns(
-            agg_id=agg_id, time_ms=time_ms, price=price, qty=qty, is_buyer_maker=side
-        )
+        arrays = self.decode_window(decode_columns, symbol, start_ms, end_ms)
+        return TradeColumns.distinct(arrays)
 
     def symbols(self) -> list[str]:
         """Every symbol with stored batches, found by one seek per symbol."""
@@ -873,7 +866,7 @@ class TradeStore:
         chosen = self.symbols() if symbols is None else [_keys.check_symbol(s) for s in symbols]
         return self._rollups.build(chosen, start_ms=start_ms, end_ms=end_ms, progress=progress)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Per-symbol trade counts, first/last trade and ids, open gaps; DB size on disk.
 
         Exact whatever the keys: the first and last trade come from the batches whose

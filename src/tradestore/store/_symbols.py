@@ -10,9 +10,13 @@ MCP a tool error, all with the text of ``UnknownSymbol``.
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
 
 from tradestore._errors import TradestoreError
 from tradestore.store._keys import check_symbol
+
+if TYPE_CHECKING:
+    from tradestore.store._store import TradeStore
 
 # The "(stored: ...)" part of the message names at most this many symbols.
 LISTED = 10
@@ -38,7 +42,7 @@ def unknown_symbol_text(symbol: str, stored: list[str]) -> str:
     return f"no trades were ever stored for {symbol} (stored: {listed}{hint})"
 
 
-def ever_stored(store, symbol: str) -> bool:
+def ever_stored(store: TradeStore, symbol: str) -> bool:
     """Whether any trade of ``symbol`` was ever stored (a few seeks)."""
     symbol = check_symbol(symbol)
     store.refresh()
@@ -46,7 +50,7 @@ def ever_stored(store, symbol: str) -> bool:
     return store.last_agg_id(symbol) is not None or bool(store.gaps(symbol))
 
 
-def require_symbol(store, symbol: str) -> str:
+def require_symbol(store: TradeStore, symbol: str) -> str:
     """``symbol`` in its normal form, or UnknownSymbol when no trade of it was ever stored."""
     symbol = check_symbol(symbol)
     if not ever_stored(store, symbol):

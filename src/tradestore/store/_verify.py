@@ -15,6 +15,7 @@ is canonical): one that disagrees, is missing or should not exist is a defect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradestore._errors import CorruptValue, FixedPointError
 from tradestore.codec._twins import decode_columns
@@ -73,7 +74,7 @@ class VerifyReport:
             or self.rollup_mismatches
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
             "ok": self.ok,
@@ -99,7 +100,7 @@ class VerifyReport:
         }
 
 
-def _hole_doc(first: int, last: int, gap: Gap | None) -> dict:
+def _hole_doc(first: int, last: int, gap: Gap | None) -> dict[str, object]:
     doc = {
         "first_id": first,
         "last_id": last,
@@ -186,7 +187,8 @@ def _window_ids(key: bytes, value: bytes, lo: int, hi: int) -> list[int]:
     whose prices do not fit int64 at 1e-8 is still valid, and goes through msgpack.
     """
     try:
-        return decode_columns([(key, value)], lo, hi)[0].tolist()
+        ids: list[int] = decode_columns([(key, value)], lo, hi)[0].tolist()
+        return ids
     except FixedPointError:
         return [t.agg_id for t in decode_batch(value, key) if lo <= t.time_ms <= hi]
 
