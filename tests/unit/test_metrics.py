@@ -6,18 +6,22 @@ What no frame can produce (connection states, a failing store, a stale symbol) i
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import FrozenInstanceError, replace
+from pathlib import Path
 
 import httpx
 import pytest
 import trio
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.recorder import agg_event
 from tradestore import TradeStore
 from tradestore.recorder import Recorder, RecorderConfig, RecorderStatistics
-from tradestore.recorder._metrics import serve_metrics
+from tradestore.recorder._metrics import exposition, metrics_registry, serve_metrics
+from tradestore.recorder._statistics import ArchiveStatistics
 
 
 def samples(text: str) -> dict:
@@ -206,58 +210,54 @@ async def test_statistics_are_a_frozen_snapshot_and_reading_them_changes_nothing
         assert json.loads(json.dumps(after.as_dict()))["symbols"]["BTCUSDT"]["stored"] == 2
 
 
-async def test_the_exposition_is_what_prometheus_client_writes(tmp_path):
-    """/metrics renders its families itself (a whole market's scrape was too slow through
-    prometheus_client): the text is byte for byte what prometheus_client writes for the
-    same families, escapes included."""
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client import core as prom
-    from prometheus_client.utils import floatToGoString
-
-    from tradestore.recorder._metrics import (
-        CounterMetricFamily,
-        GaugeMetricFamily,
-        RecorderCollector,
-        exposition,
-    )
-
+async def test_the_exposition_is_prometheus_clients_and_every_family_is_documented(tmp_path):
+    """/metrics is prometheus_client's generate_latest over the server's registry, written
+    family by family (byte for byte the same text, escapes included); every family it
+    can carry is listed in docs/OPERATIONS.md, and every metric listed there is served."""
     real, store = await recorded(tmp_path, int(time.time() * 1000))
     store.close()
-    ours = list(RecorderCollector(lambda: real).collect())
-    odd = GaugeMetricFamily("tradestore_odd", 'a \\ help\nwith "quotes"', labels=["z", "a"])
-    odd.add_metric(['q"x', "back\\slash\nnewline"], float("inf"))
-    odd.add_metric(["", "b"], 1e-7)
-    big = CounterMetricFamily("tradestore_big", "large and fractional", labels=["symbol"])
-    big.add_metric(["X"], 10**18)
-    big.add_metric(["Y"], 2.5)
-    ours += [odd, big]
-    assert len(ours) > 40
-    assert any(family.kind == "histogram" for family in ours)
+    odd = replace(real.symbols["BTCUSDT"], drops={'q"x\\back\nslash': 2})
+    archive = ArchiveStatistics(
+        destination="file:///archive",
+        runs=2,
+        failed_runs=0,
+        partitions_written=3,
+        failed_days=0,
+        last_run_ms=1_767_225_600_000,
+        last_success_ms=1_767_225_600_000,
+        archived_through={"BTCUSDT": "2026-01-01"},
+        retention_held_days=0,
+    )
+    stats = replace(
+        real,
+        symbols={**real.symbols, 'ODD"\\SYMBOL\n': odd},
+        archive=archive,
+        stalls=replace(real.stalls, median_event_lag=0.25),
+    )
+    registry = metrics_registry(lambda: stats, clock=lambda: 1_767_300_000.0)
+    text = (await exposition(registry)).decode()
+    assert text == generate_latest(registry).decode()
+    served = {family.name for family in text_string_to_metric_families(text)}
+    assert len(served) > 60
+    drops = samples(text)
+    assert (
+        drops[
+            (
+                "tradestore_frames_dropped_total",
+                (("reason", 'q"x\\back\nslash'), ("symbol", 'ODD"\\SYMBOL\n')),
+            )
+        ]
+        == 2
+    )
 
-    class Mirror:
-        def collect(self):
-            for family in ours:
-                if family.kind == "histogram":
-                    buckets = [(floatToGoString(edge), n) for edge, n in family.buckets]
-                    yield prom.HistogramMetricFamily(
-                        family.name,
-                        family.documentation,
-                        buckets=[*buckets, ("+Inf", family.count)],
-                        sum_value=family.sum_value,
-                    )
-                    continue
-                kind = (
-                    prom.CounterMetricFamily if family.kind == "counter" else prom.GaugeMetricFamily
-                )
-                if family.labels:
-                    theirs = kind(family.name, family.documentation, labels=list(family.labels))
-                    for values, value in family.samples:
-                        theirs.add_metric(list(values), value)
-                else:
-                    ((_none, value),) = family.samples
-                    theirs = kind(family.name, family.documentation, value=value)
-                yield theirs
+    docs = (Path(__file__).parents[2] / "docs" / "OPERATIONS.md").read_text()
+    prefixes = set(re.findall(r"`(tradestore_[a-z_]+_)\*`", docs))  # tradestore_backfill_*
+    listed = set(re.findall(r"`(tradestore_[a-z_]+)", docs)) - prefixes
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(Mirror())
-    assert exposition(ours).decode() == generate_latest(registry).decode()
+    def documented(family: str) -> bool:
+        names = {family, f"{family}_total"}
+        return bool(names & listed) or any(family.startswith(p) for p in prefixes)
+
+    assert sorted(f for f in served if not documented(f)) == []
+    exposed = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
+    assert sorted(n for n in listed - exposed if n.removesuffix("_total") not in served) == []

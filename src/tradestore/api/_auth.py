@@ -11,6 +11,7 @@ import hmac
 import logging
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from tradestore._addr import is_loopback
@@ -34,7 +35,7 @@ def check_exposure(host: str, token: str | None, *, option: str = "--token-file"
         )
 
 
-def read_token_file(path: str | os.PathLike) -> str:
+def read_token_file(path: str | os.PathLike[str]) -> str:
     """The token in ``path`` (its first line, trimmed); ExposureError when it cannot be
     used. Warns when others than the owner may read the file."""
     file = Path(path)
@@ -64,7 +65,7 @@ class BearerToken:
     def __init__(self, token: str) -> None:
         self._expected = token.encode()
 
-    def allows(self, headers: list[tuple[bytes, bytes]]) -> bool:
+    def allows(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
         for name, value in headers:
             if name.lower() == b"authorization":
                 scheme, _, credentials = value.strip().partition(b" ")

@@ -1,8 +1,9 @@
 """Prometheus ``/metrics`` and JSON ``/healthz`` for the recorder, served by hypercorn.
 
-The figures are read from ``Recorder.statistics()`` at scrape time by a custom
-collector, so the hot path keeps plain integer counters and never touches a metrics
-library.
+The figures are read from ``Recorder.statistics()`` at scrape time by a custom collector
+in a ``CollectorRegistry`` of this server's own, and written by prometheus_client's
+``generate_latest``, so the hot path keeps plain integer counters and never touches a
+metrics library. The requests go through ``tradestore._asgi.HttpApp``, as the API's do.
 
 ``/healthz`` judges liveness by what arrives, on the local clock: a connection by the
 frames it receives, a symbol by the stalls the exchange confirmed -- never by a market that
@@ -15,18 +16,25 @@ one line of an A/B pair is down or a stall is being repaired).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from typing import Any
 
 import trio
 import trio.lowlevel
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
-from tradestore._asgi import serve_lifespan
+from tradestore._addr import parse_addr
+from tradestore._asgi import HttpApp, Request, Response, json_response, open_http_server, text_error
 from tradestore.recorder._statistics import (
     ArchiveStatistics,
     ConnectionStatistics,
@@ -106,134 +114,6 @@ CONNECTION_COUNTERS: tuple[tuple[str, str, Callable[[ConnectionStatistics], int]
 )
 
 
-class GaugeMetricFamily:
-    """One metric family, written straight to the Prometheus text format.
-
-    The same constructor and ``add_metric`` as prometheus_client's families, without
-    their per-sample objects and checks: a whole market (2,000 symbols, a dozen families
-    each) made every scrape cost the event loop about 0.3 s through prometheus_client,
-    and this renders the same text (tests/unit/test_metrics.py compares them) several
-    times faster. Names and label names here are fixed in this module.
-    """
-
-    __slots__ = ("documentation", "labels", "name", "samples")
-    kind = "gauge"
-    suffix = ""
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        value: float | None = None,
-        labels: list[str] | None = None,
-    ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labels = tuple(labels or ())
-        self.samples: list[tuple[tuple[str, ...], float]] = []
-        if value is not None:
-            self.samples.append(((), value))
-
-    def add_metric(self, labels: list[str], value: float) -> None:
-        self.samples.append((tuple(labels), value))
-
-    def render(self, out: list[str]) -> None:
-        name = self.name + self.suffix
-        doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
-        out.append(f"# HELP {name} {doc}\n# TYPE {name} {self.kind}\n")
-        go = _go_string
-        if len(self.labels) == 1:  # the per-symbol families: most of a scrape
-            head = f'{name}{{{self.labels[0]}="'
-            out.extend(
-                f'{head}{_escape_label(values[0])}"}} {go(value)}\n'
-                for values, value in self.samples
-            )
-            return
-        # Labels in name order, as prometheus_client writes them.
-        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
-        heads = [f'{self.labels[i]}="' for i in order]
-        for values, value in self.samples:
-            if values:
-                inner = ",".join(
-                    head + _escape_label(values[i]) + '"'
-                    for head, i in zip(heads, order, strict=True)
-                )
-                out.append(f"{name}{{{inner}}} {go(value)}\n")
-            else:
-                out.append(f"{name} {go(value)}\n")
-
-
-class CounterMetricFamily(GaugeMetricFamily):
-    __slots__ = ()
-    kind = "counter"
-    suffix = "_total"
-
-
-class HistogramMetricFamily:
-    """An unlabelled histogram (cumulative buckets, as prometheus_client writes one)."""
-
-    kind = "histogram"
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        *,
-        buckets: tuple[tuple[float, int], ...],
-        count: int,
-        sum_value: float,
-    ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.buckets = buckets
-        self.count = count
-        self.sum_value = sum_value
-
-    def render(self, out: list[str]) -> None:
-        name = self.name
-        out.append(f"# HELP {name} {self.documentation}\n# TYPE {name} histogram\n")
-        for edge, count in self.buckets:
-            out.append(f'{name}_bucket{{le="{floatToGoString(edge)}"}} {floatToGoString(count)}\n')
-        out.append(f'{name}_bucket{{le="+Inf"}} {floatToGoString(self.count)}\n')
-        out.append(f"{name}_count {floatToGoString(self.count)}\n")
-        out.append(f"{name}_sum {floatToGoString(self.sum_value)}\n")
-
-
-def _go_string(value: float) -> str:
-    """floatToGoString, with the small whole numbers most samples are looked up."""
-    if type(value) is int and 0 <= value < len(_SMALL):
-        return _SMALL[value]
-    return floatToGoString(value)
-
-
-_SMALL = tuple(floatToGoString(n) for n in range(4096))
-
-
-def _escape_label(value: str) -> str:
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-    return value
-
-
-def exposition(families) -> bytes:
-    """The Prometheus text format of ``families``."""
-    out: list[str] = []
-    for family in families:
-        family.render(out)
-    return "".join(out).encode()
-
-
-async def exposition_yielding(families) -> bytes:
-    """``exposition``, letting the event loop run between families: a whole market's
-    scrape (2,000 symbols, ~1.6 MB) must not hold up the flushes and the readers for
-    the ~0.1-0.4 s it takes to write."""
-    out: list[str] = []
-    for family in families:
-        family.render(out)
-        await trio.lowlevel.checkpoint()
-    return "".join(out).encode()
-
-
 class RecorderCollector:
     """Turns one statistics() snapshot into metric families."""
 
@@ -245,7 +125,7 @@ class RecorderCollector:
         self._statistics = statistics
         self._clock = clock
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         stats = self._statistics()
         now = self._clock()
         yield from _symbol_families(stats, now)
@@ -274,8 +154,10 @@ class RecorderCollector:
         yield HistogramMetricFamily(
             "tradestore_flush_seconds",
             "Duration of successful flushes",
-            buckets=flush.latency_buckets,
-            count=flush.flushes,
+            buckets=[
+                *((floatToGoString(edge), count) for edge, count in flush.latency_buckets),
+                ("+Inf", flush.flushes),
+            ],
             sum_value=flush.latency_sum,
         )
         yield CounterMetricFamily(
@@ -337,7 +219,7 @@ class RecorderCollector:
         )
 
 
-def _symbol_set_families(stats: RecorderStatistics):
+def _symbol_set_families(stats: RecorderStatistics) -> Iterator[Metric]:
     """Which symbols are recorded and how the set changed (listings, control messages)."""
     ss = stats.symbol_set
     yield GaugeMetricFamily(
@@ -382,43 +264,36 @@ def _symbol_set_families(stats: RecorderStatistics):
     )
 
 
-def _symbol_families(stats: RecorderStatistics, now: float):
+def _symbol_families(stats: RecorderStatistics, now: float) -> Iterator[Metric]:
     """Per-symbol counters and gauges, labelled by symbol; drops also by reason.
 
     Each family is filled in a pass of its own over the symbols and yielded at once, so
-    a scrape that writes them one at a time (exposition_yielding) never holds the event
-    loop for a whole market's worth of samples."""
+    a scrape that writes them one at a time (``exposition``) never holds the event loop
+    for a whole market's worth of samples."""
     rows = list(stats.symbols.items())
     for name, doc, figure in SYMBOL_COUNTERS:
         counter = CounterMetricFamily(f"tradestore_{name}", doc, labels=["symbol"])
-        counter.samples = [((symbol,), figure(row)) for symbol, row in rows]
-        yield counter
+        yield _per_symbol(counter, ((symbol, figure(row)) for symbol, row in rows))
 
-    def gauge(name: str, doc: str, samples) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(name, doc, labels=["symbol"])
-        family.samples = list(samples)
-        return family
+    def gauge(name: str, doc: str, samples: Iterable[tuple[str, float]]) -> Metric:
+        return _per_symbol(GaugeMetricFamily(name, doc, labels=["symbol"]), samples)
 
     yield gauge(
         "tradestore_last_agg_id",
         "Highest agg id accepted",
-        (((s,), r.last_id) for s, r in rows if r.last_id is not None),
+        ((s, r.last_id) for s, r in rows if r.last_id is not None),
     )
     timed = [(s, r.last_trade_ms / 1000) for s, r in rows if r.last_trade_ms is not None]
-    yield gauge(
-        "tradestore_last_trade_time_seconds",
-        "Exchange time of the last trade",
-        (((s,), t) for s, t in timed),
-    )
+    yield gauge("tradestore_last_trade_time_seconds", "Exchange time of the last trade", timed)
     yield gauge(
         "tradestore_lag_seconds",
         "Now minus the exchange time of the last trade",
-        (((s,), max(now - t, 0.0)) for s, t in timed),
+        ((s, max(now - t, 0.0)) for s, t in timed),
     )
     yield gauge(
         "tradestore_buffered_trades",
         "Trades waiting for the next flush",
-        (((s,), r.buffered) for s, r in rows),
+        ((s, r.buffered) for s, r in rows),
     )
     drops = CounterMetricFamily(
         "tradestore_frames_dropped",
@@ -435,13 +310,13 @@ def _symbol_families(stats: RecorderStatistics, now: float):
         "tradestore_event_lag_seconds",
         "Receive time minus the exchange time of the last live trade (clock skew, replay "
         "or network delay; never used for health)",
-        (((s,), r.event_lag) for s, r in rows if r.event_lag is not None),
+        ((s, r.event_lag) for s, r in rows if r.event_lag is not None),
     )
     yield gauge(
         "tradestore_seconds_since_trade",
         "Local time since the last live trade of the symbol arrived",
         (
-            ((s,), _since(r.last_received_ms, now) or 0.0)
+            (s, _since(r.last_received_ms, now) or 0.0)
             for s, r in rows
             if r.last_received_ms is not None
         ),
@@ -449,11 +324,21 @@ def _symbol_families(stats: RecorderStatistics, now: float):
     yield gauge(
         "tradestore_stalled_seconds",
         "Seconds since a confirmed stall of the symbol, until trades flow again",
-        (((s,), _since(r.stalled_since_ms, now) or 0.0) for s, r in rows),
+        ((s, _since(r.stalled_since_ms, now) or 0.0) for s, r in rows),
     )
 
 
-def _archive_families(archive: ArchiveStatistics, now: float):
+def _per_symbol(family: Metric, samples: Iterable[tuple[str, float]]) -> Metric:
+    """``family`` with a sample per (symbol, figure), added as ``add_metric`` would add
+    them but without its per-sample label zip: a whole market has some 40,000 of them."""
+    name = family.name + "_total" if family.type == "counter" else family.name
+    add = family.add_sample
+    for symbol, value in samples:
+        add(name, {"symbol": symbol}, value)
+    return family
+
+
+def _archive_families(archive: ArchiveStatistics, now: float) -> Iterator[Metric]:
     """The archive keeper: runs, partitions written, last success and lag per symbol."""
     yield CounterMetricFamily("tradestore_archive_runs", "Archive runs", value=archive.runs)
     yield CounterMetricFamily(
@@ -493,7 +378,7 @@ def _archive_families(archive: ArchiveStatistics, now: float):
     yield lag
 
 
-def _stall_families(stats: RecorderStatistics):
+def _stall_families(stats: RecorderStatistics) -> Iterator[Metric]:
     """The stall checker, the catch-up and the clock-skew watch."""
     stalls = stats.stalls
     checks = CounterMetricFamily(
@@ -527,7 +412,9 @@ def _stall_families(stats: RecorderStatistics):
     )
 
 
-def _connection_families(connections: tuple[ConnectionStatistics, ...], now: float):
+def _connection_families(
+    connections: tuple[ConnectionStatistics, ...], now: float
+) -> Iterator[Metric]:
     """Per-connection counters, labelled by the connection's name."""
     counters = [
         (CounterMetricFamily(f"tradestore_{name}", doc, labels=["connection"]), figure)
@@ -573,11 +460,11 @@ def _failing_for(failing_since_ms: int | None, now_s: float) -> float | None:
 
 def health(
     statistics: RecorderStatistics, now_s: float, stale_after_s: float = DEFAULT_STALE_AFTER_S
-) -> tuple[bool, dict]:
+) -> tuple[bool, dict[str, Any]]:
     """(healthy, document): liveness by frames received and confirmed stalls, on the local
     clock. Unhealthy when every line of a connection has been down for stale_after_s, when
     a confirmed stall stayed unrepaired that long, or when the store refuses writes."""
-    shards: dict[str, list] = {}
+    shards: dict[str, list[ConnectionStatistics]] = {}
     connections = {}
     down_for: dict[str, float] = {}
     for conn in statistics.connections:
@@ -616,7 +503,7 @@ def health(
                 repairing.append(symbol)
     flush = statistics.flush
     failing_for = _failing_for(flush.failing_since_ms, now_s)
-    store: dict = {"writable": failing_for is None}
+    store: dict[str, Any] = {"writable": failing_for is None}
     if failing_for is not None:
         store["failing_for_seconds"] = round(failing_for, 3)
         store["last_error"] = flush.last_error
@@ -652,49 +539,58 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-class MetricsApp:
-    """A minimal ASGI app: GET /metrics and GET /healthz."""
-
-    def __init__(
-        self,
-        statistics: Callable[[], RecorderStatistics],
-        stale_after_s: float = DEFAULT_STALE_AFTER_S,
-    ) -> None:
-        self._statistics = statistics
-        self._stale_after = stale_after_s
-        self._collector = RecorderCollector(statistics)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "lifespan":
-            await serve_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        path = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
-            await _respond(send, 405, b"method not allowed\n", "text/plain")
-        elif path == "/metrics":
-            body = await exposition_yielding(self._collector.collect())
-            await _respond(send, 200, body, CONTENT_TYPE_LATEST)
-        elif path == "/healthz":
-            ok, doc = health(self._statistics(), time.time(), self._stale_after)
-            await _respond(send, 200 if ok else 503, json.dumps(doc).encode(), "application/json")
-        else:
-            await _respond(send, 404, b"try /metrics or /healthz\n", "text/plain")
+def metrics_registry(
+    statistics: Callable[[], RecorderStatistics], clock: Callable[[], float] = time.time
+) -> CollectorRegistry:
+    """A registry of its own (not prometheus_client's global one) holding the recorder's
+    collector: what /metrics exposes."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RecorderCollector(statistics, clock))
+    return registry
 
 
-async def _respond(send, status: int, body: bytes, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+class _OneFamily:
+    """A collector of one family, for ``generate_latest``."""
+
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def collect(self) -> Iterable[Metric]:
+        return (self._family,)
+
+
+async def exposition(registry: CollectorRegistry) -> bytes:
+    """``generate_latest(registry)``, one family at a time with a checkpoint between: a
+    whole market's scrape (2,000 symbols, some 40,000 samples, ~1.6 MB) takes prometheus_client
+    a few tenths of a second to write, which must not hold up the flushes and the readers
+    at once. The collector reads one snapshot, so the families agree with each other."""
+    chunks = []
+    for family in registry.collect():
+        chunks.append(generate_latest(_OneFamily(family)))
+        await trio.lowlevel.checkpoint()
+    return b"".join(chunks)
+
+
+def metrics_app(
+    statistics: Callable[[], RecorderStatistics],
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> HttpApp:
+    """GET /metrics and GET /healthz."""
+    registry = metrics_registry(statistics)
+
+    async def metrics(_request: Request) -> Response:
+        return Response(200, await exposition(registry), CONTENT_TYPE_LATEST)
+
+    async def healthz(_request: Request) -> Response:
+        ok, document = health(statistics(), time.time(), stale_after_s)
+        return json_response(document, 200 if ok else 503)
+
+    return HttpApp(
+        {"/metrics": metrics, "/healthz": healthz},
+        not_found="try /metrics or /healthz",
+        error_page=text_error,
+        log=log,
     )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def serve_metrics(
@@ -702,25 +598,16 @@ async def serve_metrics(
     statistics: Callable[[], RecorderStatistics],
     *,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
-    task_status=trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve /metrics and /healthz on ``addr`` (HOST:PORT; port 0 picks a free one).
-
-    ``task_status.started`` receives the bound ``http://host:port`` URL.
-    """
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
-    config = Config()
-    config.bind = [addr]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("tradestore.metrics.http")
-    config.graceful_timeout = 1.0
-
-    class _Status:
-        def started(self, binds=None):
-            url = binds[0] if binds else f"http://{addr}"
-            log.info("metrics on %s/metrics and %s/healthz", url, url)
-            task_status.started(url)
-
-    await serve(MetricsApp(statistics, stale_after_s), config, task_status=_Status(), mode="asgi")
+    """Serve /metrics and /healthz on ``addr`` (HOST:PORT; port 0 picks a free one) until
+    cancelled. ``task_status.started`` receives the bound ``http://host:port`` URL; an
+    address that cannot be bound raises OSError."""
+    host, port = parse_addr(addr)
+    app = metrics_app(statistics, stale_after_s)
+    async with open_http_server(
+        app, host, port, errorlog="tradestore.metrics.http", graceful_timeout=1.0
+    ) as url:
+        log.info("metrics on %s/metrics and %s/healthz", url, url)
+        task_status.started(url)
+        await trio.sleep_forever()
