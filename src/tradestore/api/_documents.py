@@ -15,14 +15,20 @@ from typing import Any
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
 from tradestore.api._errors import BadArgument, NotFound
-from tradestore.store import UnknownSymbol, coverage_from_range, gap_tally, recorded_span
+from tradestore.store import (
+    TradeStore,
+    UnknownSymbol,
+    coverage_from_range,
+    gap_tally,
+    recorded_span,
+)
 from tradestore.store import require_symbol as store_require_symbol
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 
 
-def require_symbol(store, symbol: str) -> None:
+def require_symbol(store: TradeStore, symbol: str) -> None:
     """NotFound, in ``tradestore.store.require_symbol``'s words, unless a trade of
     ``symbol`` was ever stored (the command line exits 2 with the same text)."""
     try:
@@ -71,7 +77,13 @@ class Cursor:
 
 
 def trades_page(
-    store, symbol: str, start: int, end: int, *, limit: int, cursor: Cursor | None = None
+    store: TradeStore,
+    symbol: str,
+    start: int,
+    end: int,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
 ) -> dict[str, Any]:
     """The first ``limit`` trades of [start, end] after ``cursor`` (ascending agg id).
 
@@ -125,7 +137,9 @@ def trades_page(
     }
 
 
-def _trades_from(store, symbol: str, lo: int, end: int, want: int) -> Iterator[AggTrade]:
+def _trades_from(
+    store: TradeStore, symbol: str, lo: int, end: int, want: int
+) -> Iterator[AggTrade]:
     """The trades of [lo, end], ascending, read in steps that start at a minute and
     double (up to an hour) while a step yields fewer than ``want`` trades."""
     step = MINUTE_MS
@@ -164,7 +178,9 @@ STATS_FIELDS = (
 )
 
 
-def stats_records(store, symbol: str | None = None) -> tuple[dict[str, Any], list[dict]]:
+def stats_records(
+    store: TradeStore, symbol: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(header, one record per symbol): what the store holds. NotFound for a ``symbol``
     never stored; one whose trades were all pruned has a record of 0 trades."""
     if symbol is not None:
@@ -183,7 +199,7 @@ def stats_records(store, symbol: str | None = None) -> tuple[dict[str, Any], lis
     return header, records
 
 
-def _pruned_stats(store, symbol: str) -> dict[str, Any]:
+def _pruned_stats(store: TradeStore, symbol: str) -> dict[str, Any]:
     """The ``TradeStore.stats`` row of a symbol stored once whose trades are all gone."""
     return {
         "trades": 0,
@@ -196,12 +212,12 @@ def _pruned_stats(store, symbol: str) -> dict[str, Any]:
     }
 
 
-def stats_document(header: dict[str, Any], records: list[dict]) -> dict[str, Any]:
+def stats_document(header: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
     """``stats --format json``: the header and the records keyed by symbol."""
     return {**header, "symbols": {r["symbol"]: r for r in records}}
 
 
-def stats_record(symbol: str, s: dict, span: tuple[int, int] | None) -> dict[str, Any]:
+def stats_record(symbol: str, s: dict[str, Any], span: tuple[int, int] | None) -> dict[str, Any]:
     """The same fields in every format (a None time is null in JSON, empty in CSV)."""
     return {
         "symbol": symbol,
@@ -231,7 +247,7 @@ def _time(ms: int | None) -> str | None:
 GAP_FIELDS = ("symbol", "first_id", "last_id", "missing", "from", "to", "status", "reason")
 
 
-def gap_records(store, symbols: list[str], *, open_only: bool) -> list[dict[str, Any]]:
+def gap_records(store: TradeStore, symbols: list[str], *, open_only: bool) -> list[dict[str, Any]]:
     """The gap records of ``symbols`` (only the open ones with ``open_only``)."""
     return [
         {
@@ -250,7 +266,9 @@ def gap_records(store, symbols: list[str], *, open_only: bool) -> list[dict[str,
     ]
 
 
-def gaps_document(records: list[dict], *, open_only: bool, limit: int | None) -> dict[str, Any]:
+def gaps_document(
+    records: list[dict[str, Any]], *, open_only: bool, limit: int | None
+) -> dict[str, Any]:
     """``gaps --format json``: ``count`` is every matching gap, ``gaps`` at most ``limit``."""
     shown = records if limit is None else records[:limit]
     return {"open_only": open_only, "count": len(records), "gaps": shown}
@@ -259,7 +277,7 @@ def gaps_document(records: list[dict], *, open_only: bool, limit: int | None) ->
 # ---------------------------------------------------------------------------- coverage
 
 
-def coverage_document(store, symbol: str, start: int, end: int) -> dict[str, Any]:
+def coverage_document(store: TradeStore, symbol: str, start: int, end: int) -> dict[str, Any]:
     """Whether [start, end] of ``symbol`` is recorded and whole (docs/OUTPUT.md,
     "Coverage"). Reads only the window's agg ids, an hour at a time."""
     count, first_id, last_id = 0, None, None

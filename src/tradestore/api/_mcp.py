@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import mcp_types as types
+from mcp.server import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
@@ -20,6 +22,7 @@ from tradestore import __version__
 from tradestore.api._errors import ToolError
 from tradestore.api._reader import DEFAULT_WORKERS, StoreReader
 from tradestore.api._tools import TOOLS, Tool
+from tradestore.store import TradeStore
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,14 @@ def build_server(reader: StoreReader, tools: tuple[Tool, ...] = TOOLS) -> Server
         ]
     )
 
-    async def list_tools(_ctx, _params) -> types.ListToolsResult:
+    async def list_tools(
+        _ctx: ServerRequestContext, _params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return listing
 
-    async def call_tool(_ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        _ctx: ServerRequestContext, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         tool = by_name.get(params.name)
         if tool is None:
             return _error(f"unknown tool {params.name!r}: the tools are {', '.join(by_name)}")
@@ -81,7 +88,9 @@ def build_server(reader: StoreReader, tools: tuple[Tool, ...] = TOOLS) -> Server
     )
 
 
-def _answer_json(store, tool: Tool, request: dict) -> tuple[dict, str]:
+def _answer_json(
+    store: TradeStore, tool: Tool, request: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
     """The document and its JSON text, both made in the worker thread."""
     document = tool.answer(store, request)
     return document, json.dumps(document)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tradestore._window import (
     ANALYTICS,
@@ -39,7 +39,12 @@ from tradestore.api._documents import (
 )
 from tradestore.api._errors import BadArgument, InsufficientTrades
 from tradestore.api._params import Param, read_arguments
-from tradestore.store import check_symbol
+from tradestore.store import TradeStore, check_symbol
+
+if TYPE_CHECKING:
+    from tradestore.analytics import VolumeProfile
+
+R = TypeVar("R")
 
 # Result sizes: a response never holds more than these.
 MAX_BINS = 10_000
@@ -67,7 +72,7 @@ class Tool:
     description: str
     params: tuple[Param, ...]
     check: Callable[[dict[str, Any]], dict[str, Any]]
-    answer: Callable[[Any, dict[str, Any]], dict[str, Any]]
+    answer: Callable[[TradeStore, dict[str, Any]], dict[str, Any]]
 
     def request(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The checked request from raw arguments (JSON or query text); BadArgument."""
@@ -169,7 +174,9 @@ def _analysis() -> Iterator[None]:
         raise BadArgument(str(exc)) from None
 
 
-def _analyse(store, r: dict[str, Any], analysis, *args, **options):
+def _analyse(
+    store: TradeStore, r: dict[str, Any], analysis: Callable[..., R], *args: Any, **options: Any
+) -> R:
     """analysis(store, symbol, start_ms, end_ms, *args, **options) over the request's
     symbol (one the store holds) and window, its refusals as answers."""
     require_symbol(store, r["symbol"])
@@ -177,7 +184,7 @@ def _analyse(store, r: dict[str, Any], analysis, *args, **options):
         return analysis(store, r["symbol"], r["start_ms"], r["end_ms"], *args, **options)
 
 
-def _bounded_bins(profile, args: dict[str, Any]) -> None:
+def _bounded_bins(profile: VolumeProfile, args: dict[str, Any]) -> None:
     n = len(profile.bins)
     if n > MAX_BINS:
         raise BadArgument(
@@ -189,7 +196,7 @@ def _bounded_bins(profile, args: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- answers
 
 
-def _answer_profile(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_profile(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import volume_profile
 
     profile = _analyse(
@@ -204,7 +211,7 @@ def _answer_profile(store, r: dict[str, Any]) -> dict[str, Any]:
     return profile.to_json()
 
 
-def _answer_vacuums(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_vacuums(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import find_vacuums, volume_profile
 
     profile = _analyse(store, r, volume_profile, tick_size=r["tick_size"], bins=r["bins"])
@@ -225,7 +232,7 @@ def _check_trades(args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end, "cursor": cursor}
 
 
-def _answer_trades(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_trades(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     require_symbol(store, r["symbol"])
     return trades_page(
         store, r["symbol"], r["start_ms"], r["end_ms"], limit=r["limit"], cursor=r["cursor"]
@@ -236,11 +243,11 @@ def _check_optional_symbol(args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "symbol": None if args["symbol"] is None else _symbol(args)}
 
 
-def _answer_stats(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_stats(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     return stats_document(*stats_records(store, r["symbol"]))
 
 
-def _answer_gaps(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_gaps(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     symbol = r["symbol"]
     if symbol is None:
         symbols = store.symbols()
@@ -256,7 +263,7 @@ def _check_coverage(args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "symbol": _symbol(args), "start_ms": start, "end_ms": end}
 
 
-def _answer_coverage(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_coverage(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     require_symbol(store, r["symbol"])
     return coverage_document(store, r["symbol"], r["start_ms"], r["end_ms"])
 
@@ -319,19 +326,19 @@ def _check_footprint(args: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _answer_candles(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_candles(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import candles
 
     return _analyse(store, r, candles, r["interval_ms"]).to_json()
 
 
-def _answer_cvd(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_cvd(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import cumulative_volume_delta
 
     return _analyse(store, r, cumulative_volume_delta, r["interval_ms"]).to_json()
 
 
-def _answer_footprint(store, r: dict[str, Any]) -> dict[str, Any]:
+def _answer_footprint(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
     from tradestore.analytics import footprint
 
     result = _analyse(store, r, footprint, r["interval_ms"], tick_size=r["tick_size"])
