@@ -22,6 +22,34 @@ MAX_PRICE_EXP = 18
 MAX_QTY_EXP = 38
 _NO_DIGITS = 99  # trailing_zeros(0): zero fits every scale
 
+# Why a value is refused, checked in this order by both twins. The compiled reader
+# returns minus the position in REASONS (src/tradestore/codec/_ext/_rollupvalue.pxd).
+NOT_FORMAT = "not a rollup value of format 1"
+RANGE = "rollup value truncated or a number out of range"
+NO_TRADES = "rollup of no trades"
+LEVELS = "rollup price levels out of range"
+SCALE = "rollup scale out of range"
+ORDER = "rollup prices not ascending"
+EMPTY_LEVEL = "rollup level of no trades"
+BUY = "rollup taker-buy volume out of range"
+TRAILING = "bytes after the rollup value"
+DISAGREE = "rollup summary disagrees with its levels"
+OPEN_CLOSE = "rollup open or close is not a traded price"
+REASONS = (
+    "",
+    NOT_FORMAT,
+    RANGE,
+    NO_TRADES,
+    LEVELS,
+    SCALE,
+    ORDER,
+    EMPTY_LEVEL,
+    BUY,
+    TRAILING,
+    DISAGREE,
+    OPEN_CLOSE,
+)
+
 
 def trailing_zeros(value: int) -> int:
     """How many times 10 divides value (a large number for 0)."""

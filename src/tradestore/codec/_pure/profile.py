@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tradestore.codec._pure._levels import Levels
 from tradestore.codec._values import decode_fixed_rows
 
 
 class LevelTable:
-    """Volume per exact price level over a window."""
+    """Volume per exact price level over a window, in the level table the rollups use
+    too (``_pure/_levels.py``)."""
 
     # Slots put the counters on the class, as in the compiled twin: both show the same names.
     __slots__ = (
@@ -32,7 +34,7 @@ class LevelTable:
     )
 
     def __init__(self) -> None:
-        self._levels: dict[int, list[int]] = {}
+        self._levels = Levels()
         self.trade_count = 0
         self.first_time_ms: int | None = None
         self.last_time_ms: int | None = None
@@ -52,13 +54,7 @@ class LevelTable:
         return len(self._levels)
 
     def _add(self, agg_id: int, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
-        level = self._levels.get(price)
-        if level is None:
-            level = self._levels[price] = [0, 0, 0]
-        level[0] += qty
-        if not is_buyer_maker:
-            level[1] += qty
-        level[2] += 1
+        self._levels.add_trade(price, qty, not is_buyer_maker)
         self.trade_count += 1
         if self.first_time_ms is None or time_ms < self.first_time_ms:
             self.first_time_ms = time_ms
@@ -71,19 +67,7 @@ class LevelTable:
 
     def bins(self, origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
         """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
-        if width <= 0 or nbins < 0:
-            raise ValueError("width must be positive and nbins non-negative")
-        volume = [0] * nbins
-        buy = [0] * nbins
-        count = [0] * nbins
-        for price, (vol, buy_vol, n) in self._levels.items():
-            index = (price - origin) // width
-            if not 0 <= index < nbins:
-                raise ValueError(f"price {price} lies outside the {nbins} bins")
-            volume[index] += vol
-            buy[index] += buy_vol
-            count[index] += n
-        return volume, buy, count
+        return self._levels.bins(origin, width, nbins)
 
 
 def accumulate(

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from tradestore._errors import CorruptValue
 from tradestore.codec import _rollupfmt as fmt
+from tradestore.codec._pure._levels import Levels, new_bins
 
 
 class Rollup:
@@ -41,7 +42,7 @@ class Rollup:
     )
 
     def __init__(self) -> None:
-        self._levels: dict[int, list[int]] = {}  # price -> [volume, buy volume, count]
+        self._levels = Levels()  # price -> [volume, buy volume, count]
         self.trade_count = 0
         self.first_time_ms: int | None = None
         self.last_time_ms: int | None = None
@@ -70,33 +71,11 @@ class Rollup:
     def levels(self, width: int = 1) -> list[tuple[int, int, int, int]]:
         """(price, volume, taker-buy volume, trade count) per price, ascending; with
         ``width`` > 1 per bin [k*width, (k+1)*width) that holds trades, keyed by its low."""
-        if width < 1:
-            raise ValueError("width must be positive")
-        if width == 1:
-            return [(p, v, b, n) for p, (v, b, n) in sorted(self._levels.items())]
-        grouped: dict[int, list[int]] = {}
-        for price, (vol, buy, n) in self._levels.items():
-            acc = grouped.setdefault(price - price % width, [0, 0, 0])
-            acc[0] += vol
-            acc[1] += buy
-            acc[2] += n
-        return [(p, v, b, n) for p, (v, b, n) in sorted(grouped.items())]
+        return self._levels.grouped(width)
 
     def bins(self, origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
         """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width)."""
-        if width <= 0 or nbins < 0:
-            raise ValueError("width must be positive and nbins non-negative")
-        volume = [0] * nbins
-        buy = [0] * nbins
-        count = [0] * nbins
-        for price, (vol, buy_vol, n) in self._levels.items():
-            index = (price - origin) // width
-            if not 0 <= index < nbins:
-                raise ValueError(f"price {price} lies outside the {nbins} bins")
-            volume[index] += vol
-            buy[index] += buy_vol
-            count[index] += n
-        return volume, buy, count
+        return self._levels.bins(origin, width, nbins)
 
     # ------------------------------------------------------------------ adding
 
@@ -122,28 +101,17 @@ class Rollup:
             p, q, a, t = int(price[i]), int(qty[i]), int(agg_id[i]), int(time_ms[i])
             if p < 0 or q < 0:
                 raise ValueError(f"trade {a}: negative price or quantity")
-            level = levels.get(p)
-            if level is None:
-                level = levels[p] = [0, 0, 0]
-            level[0] += q
-            level[2] += 1
+            taker_buy = not is_buyer_maker[i]
+            levels.add_trade(p, q, taker_buy)
             self.volume += q
-            if not is_buyer_maker[i]:
-                level[1] += q
+            if taker_buy:
                 self.buy_volume += q
             self.notional += p * q
             self._note(1, t, t, a, p, a, p)
 
     def add(self, other: Rollup) -> None:
         """Add another rollup's trades (they must be other trades than this one's)."""
-        for price, (vol, buy, n) in other._levels.items():
-            level = self._levels.get(price)
-            if level is None:
-                self._levels[price] = [vol, buy, n]
-            else:
-                level[0] += vol
-                level[1] += buy
-                level[2] += n
+        self._levels.add_levels(other._levels.items())
         if other.trade_count:
             assert other.first_time_ms is not None and other.last_time_ms is not None
             assert other.first_agg_id is not None and other.last_agg_id is not None
@@ -262,19 +230,6 @@ def _put(out: bytearray, value: int) -> None:
     out.append(value)
 
 
-# Why a value was refused (the compiled twin says the same, in the same order of checks).
-_NOT_FORMAT = "not a rollup value of format 1"
-_RANGE = "rollup value truncated or a number out of range"
-_NO_TRADES = "rollup of no trades"
-_LEVELS = "rollup price levels out of range"
-_SCALE = "rollup scale out of range"
-_ORDER = "rollup prices not ascending"
-_EMPTY_LEVEL = "rollup level of no trades"
-_BUY = "rollup taker-buy volume out of range"
-_TRAILING = "bytes after the rollup value"
-_DISAGREE = "rollup summary disagrees with its levels"
-_OPEN_CLOSE = "rollup open or close is not a traded price"
-
 _I64 = 2**63 - 1
 _U128 = 2**128
 _U192 = 2**192
@@ -297,40 +252,40 @@ class _Reader:
         value = shift = 0
         while True:
             if pos >= len(data):
-                raise self.fail(_RANGE)
+                raise self.fail(fmt.RANGE)
             byte = data[pos]
             pos += 1
             part = byte & 0x7F
             if shift + 7 > bits and part >> (bits - shift):
-                raise self.fail(_RANGE)
+                raise self.fail(fmt.RANGE)
             value |= part << shift
             if not byte & 0x80:
                 break
             shift += 7
             if shift >= bits:
-                raise self.fail(_RANGE)
+                raise self.fail(fmt.RANGE)
         if byte == 0 and shift:
-            raise self.fail(_RANGE)
+            raise self.fail(fmt.RANGE)
         self.pos = pos
         return value
 
     def int64(self) -> int:
         value = self.varint()
         if value > _I64:
-            raise self.fail(_RANGE)
+            raise self.fail(fmt.RANGE)
         return value
 
     def plus(self, base: int) -> int:
         """base + the next number, which must stay an int64."""
         step = self.int64()
         if step > _I64 - base:
-            raise self.fail(_RANGE)
+            raise self.fail(fmt.RANGE)
         return base + step
 
 
 def _read_summary(r: _Reader) -> list[int]:
     if r.pos >= len(r.data) or r.data[r.pos] != fmt.FORMAT:
-        raise r.fail(_NOT_FORMAT)
+        raise r.fail(fmt.NOT_FORMAT)
     r.pos += 1
     count = r.int64()
     first_t = r.int64()
@@ -341,7 +296,7 @@ def _read_summary(r: _Reader) -> list[int]:
     high = r.plus(low)
     vol, buy, notional = r.varint(128), r.varint(128), r.varint(192)
     if count < 1:
-        raise r.fail(_NO_TRADES)
+        raise r.fail(fmt.NO_TRADES)
     return [
         count,
         first_t,
@@ -371,22 +326,22 @@ def decode(value: bytes, key: bytes = b"?") -> Rollup:
     count, first_t, last_t, first_id, last_id, open_p, close_p, low, high, vol, buy, notional = head
     n = r.int64()
     if n < 1 or n > len(r.data) - r.pos:
-        raise r.fail(_LEVELS)
+        raise r.fail(fmt.LEVELS)
     if r.pos + 2 > len(r.data):
-        raise r.fail(_RANGE)
+        raise r.fail(fmt.RANGE)
     k, j = r.data[r.pos], r.data[r.pos + 1]
     r.pos += 2
     if k > fmt.MAX_PRICE_EXP or j > fmt.MAX_QTY_EXP:
-        raise r.fail(_SCALE)
+        raise r.fail(fmt.SCALE)
     p_unit, q_unit = 10**k, 10**j
     prices = []
     price = 0
     for i in range(n):
         step = r.int64()
         if i and not step:
-            raise r.fail(_ORDER)
+            raise r.fail(fmt.ORDER)
         if step * p_unit > _I64 - price:
-            raise r.fail(_RANGE)
+            raise r.fail(fmt.RANGE)
         price += step * p_unit
         prices.append(price)
     counts, codes = [], []
@@ -394,25 +349,25 @@ def decode(value: bytes, key: bytes = b"?") -> Rollup:
     for _ in range(n):
         word = r.varint()
         if word >> 2 > _I64:
-            raise r.fail(_RANGE)
+            raise r.fail(fmt.RANGE)
         if word >> 2 < 1 or word & 3 > fmt.BUY_LISTED:
-            raise r.fail(_EMPTY_LEVEL)
+            raise r.fail(fmt.EMPTY_LEVEL)
         counts.append(word >> 2)
         codes.append(word & 3)
         count_sum += word >> 2
         if count_sum > _I64:
-            raise r.fail(_DISAGREE)
+            raise r.fail(fmt.DISAGREE)
     vols = []
     vol_sum = notional_sum = 0
     for price in prices:
         v = r.varint() * q_unit
         if v >= _U128:
-            raise r.fail(_RANGE)
+            raise r.fail(fmt.RANGE)
         vols.append(v)
         vol_sum += v
         notional_sum += price * v
         if vol_sum >= _U128 or notional_sum >= _U192:
-            raise r.fail(_DISAGREE)
+            raise r.fail(fmt.DISAGREE)
     buys = []
     buy_sum = 0
     for code, v in zip(codes, vols, strict=True):
@@ -423,15 +378,15 @@ def decode(value: bytes, key: bytes = b"?") -> Rollup:
         else:
             b = r.varint() * q_unit
             if b >= _U128:
-                raise r.fail(_RANGE)
+                raise r.fail(fmt.RANGE)
             if not 0 < b < v:
-                raise r.fail(_BUY)
+                raise r.fail(fmt.BUY)
         buys.append(b)
         buy_sum += b
         if buy_sum >= _U128:
-            raise r.fail(_DISAGREE)
+            raise r.fail(fmt.DISAGREE)
     if r.pos != len(r.data):
-        raise r.fail(_TRAILING)
+        raise r.fail(fmt.TRAILING)
     if (
         count_sum != count
         or vol_sum != vol
@@ -441,10 +396,10 @@ def decode(value: bytes, key: bytes = b"?") -> Rollup:
         or prices[-1] != high
         or last_id - first_id < count - 1
     ):
-        raise r.fail(_DISAGREE)
-    levels = {p: [v, b, c] for p, v, b, c in zip(prices, vols, buys, counts, strict=True)}
+        raise r.fail(fmt.DISAGREE)
+    levels = Levels((p, [v, b, c]) for p, v, b, c in zip(prices, vols, buys, counts, strict=True))
     if open_p not in levels or close_p not in levels:
-        raise r.fail(_OPEN_CLOSE)
+        raise r.fail(fmt.OPEN_CLOSE)
     rollup = Rollup()
     rollup._levels = levels
     rollup.trade_count = count
@@ -519,20 +474,12 @@ def bin_values(
     """(volume, taker-buy volume, trade count) per bin [origin + i*width, +width) of the
     price levels of stored rollup values, given as (key, value) pairs; each value is
     checked in full (CorruptValue names its key) before any of it is counted."""
-    if width <= 0 or nbins < 0:
-        raise ValueError("width must be positive and nbins non-negative")
-    volume = [0] * nbins
-    buy = [0] * nbins
-    count = [0] * nbins
+    volume, buy, count = new_bins(width, nbins)
     for key, value in pairs:
         rollup = decode(value, key)
         low, high = rollup.min_price, rollup.max_price
         assert low is not None and high is not None
         if low < origin or (high - origin) // width >= nbins:
             raise ValueError(f"prices {low}..{high} lie outside the {nbins} bins")
-        for price, (vol, buy_vol, n) in rollup._levels.items():
-            index = (price - origin) // width
-            volume[index] += vol
-            buy[index] += buy_vol
-            count[index] += n
+        rollup._levels.add_to_bins(volume, buy, count, origin, width)
     return volume, buy, count
