@@ -41,7 +41,7 @@ def decimal_to_fixed(value: Decimal, what: str = "value") -> int:
         raise FixedPointError(f"{what} {value} has more than {SCALE_DIGITS} decimal places")
     if len(digits) + shift > _INT64_DIGITS:  # at least 10**19 units
         raise FixedPointError(f"{what} {value} does not fit int64 at 1e-{SCALE_DIGITS}")
-    fixed = int("".join(map(str, digits))) * 10**shift
+    fixed: int = int("".join(map(str, digits))) * 10**shift
     if fixed > INT64_MAX:
         raise FixedPointError(f"{what} {value} does not fit int64 at 1e-{SCALE_DIGITS}")
     return fixed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from tradestore._errors import InvalidMessage
 from tradestore._model import AggTrade
@@ -40,7 +41,7 @@ def read_event(frame: str | bytes) -> tuple[str | None, AggTrade]:
     return symbol, trade
 
 
-def _load_event(frame: str | bytes) -> dict:
+def _load_event(frame: str | bytes) -> dict[str, Any]:
     if isinstance(frame, bytes | bytearray | memoryview):
         if len(frame) > MAX_FRAME_BYTES:
             raise InvalidMessage("oversized", f"{len(frame)} bytes")
@@ -69,14 +70,14 @@ def _load_event(frame: str | bytes) -> dict:
     return doc
 
 
-def _field(event: dict, key: str):
+def _field(event: dict[str, Any], key: str) -> object:
     try:
         return event[key]
     except KeyError:
         raise InvalidMessage("missing_field", f"field {key!r}") from None
 
 
-def _int_field(event: dict, key: str) -> int:
+def _int_field(event: dict[str, Any], key: str) -> int:
     value = _field(event, key)
     if type(value) is not int:
         raise InvalidMessage("bad_type", f"field {key!r} is {_json_type(value)}, not an integer")
@@ -85,14 +86,14 @@ def _int_field(event: dict, key: str) -> int:
     return value
 
 
-def _bool_field(event: dict, key: str) -> bool:
+def _bool_field(event: dict[str, Any], key: str) -> bool:
     value = _field(event, key)
     if type(value) is not bool:
         raise InvalidMessage("bad_type", f"field {key!r} is {_json_type(value)}, not a boolean")
     return value
 
 
-def _decimal_field(event: dict, key: str) -> Decimal:
+def _decimal_field(event: dict[str, Any], key: str) -> Decimal:
     value = _field(event, key)
     if type(value) is not str:
         raise InvalidMessage("bad_type", f"field {key!r} is {_json_type(value)}, not a string")
@@ -101,7 +102,7 @@ def _decimal_field(event: dict, key: str) -> Decimal:
     return Decimal(value)
 
 
-def _json_type(value) -> str:
+def _json_type(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -24,6 +24,9 @@ from tradestore._errors import CorruptValue
 from tradestore._model import AggTrade
 from tradestore.codec._fixed import INT64_MAX, INT64_MIN, decimal_to_fixed
 
+# (agg_id, time_ms, price, qty, is_buyer_maker), price and qty in int64 units of 1e-8
+FixedRow = tuple[int, int, int, int, bool]
+
 
 def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:
     """Decode a v1 value into AggTrades; CorruptValue names the key on any defect."""
@@ -43,10 +46,10 @@ def decode_batch(value: bytes, key: bytes = b"?") -> list[AggTrade]:
         raise CorruptValue(key, f"malformed trade row ({exc})") from None
 
 
-def decode_fixed_rows(value: bytes, key: bytes, start_ms: int, end_ms: int) -> list[tuple]:
+def decode_fixed_rows(value: bytes, key: bytes, start_ms: int, end_ms: int) -> list[FixedRow]:
     """(agg_id, time_ms, price, qty, is_buyer_maker) of the trades with start_ms <= T <=
     end_ms, price and qty in int64 units of 1e-8; FixedPointError when they do not fit."""
-    rows = []
+    rows: list[FixedRow] = []
     shown = key.decode("ascii", "replace")
     for t in decode_batch(value, key):
         if start_ms <= t.time_ms <= end_ms:
@@ -64,7 +67,7 @@ def decode_fixed_rows(value: bytes, key: bytes, start_ms: int, end_ms: int) -> l
     return rows
 
 
-def _row_ok(p, q, t, a, m) -> bool:
+def _row_ok(p: object, q: object, t: object, a: object, m: object) -> bool:
     if type(p) is not str or type(q) is not str:
         raise ValueError("price/qty not strings")
     if type(t) is not int or type(a) is not int or type(m) is not bool:

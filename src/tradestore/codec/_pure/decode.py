@@ -15,14 +15,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from tradestore._model import AggTrade
-from tradestore.codec._values import decode_batch, decode_fixed_rows
+from tradestore.codec._values import FixedRow, decode_batch, decode_fixed_rows
 
 
 def decode_columns(
     pairs: Iterable[tuple[bytes, bytes]], start_ms: int, end_ms: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(agg_id, time_ms, price, qty, is_buyer_maker) arrays, in scan order."""
-    rows: list[tuple] = []
+    rows: list[FixedRow] = []
     for key, value in pairs:
         rows.extend(decode_fixed_rows(bytes(value), key, start_ms, end_ms))
     n = len(rows)

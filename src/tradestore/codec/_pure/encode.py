@@ -33,7 +33,8 @@ def encode_batch(trades: Iterable[StorableTrade]) -> bytes:
                 f"trade {trade.agg_id}: price {row[0]} and qty {row[1]} must be non-negative "
                 "finite decimals"
             )
-    return _packer.pack(rows)
+    value: bytes = _packer.pack(rows)
+    return value
 
 
 def trades_shape(trades: Sequence[StorableTrade]) -> tuple[int, int, int, int, bool]:
