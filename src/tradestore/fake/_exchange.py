@@ -202,10 +202,6 @@ class FakeExchange:
             scope.cancel()
         log.info("%s went quiet", symbol)
 
-    def listed(self) -> list[str]:
-        """The symbols trading now."""
-        return [s for s, status in self.status.items() if status == TRADING]
-
     async def _follow_schedule(self) -> None:
         start = self._origin_time
         for at, kind, symbol in self.config.schedule():
@@ -461,10 +457,6 @@ class FakeExchange:
         """Stop (or resume) data frames on every connection; pings and replies continue.
         Trades generated while silent are never sent (REST still has them)."""
         self._silent = bool(silent)
-
-    @property
-    def silent(self) -> bool:
-        return self._silent
 
     async def _drop_one_periodically(self, every: float) -> None:
         deadline = trio.current_time()
