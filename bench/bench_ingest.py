@@ -163,27 +163,33 @@ async def bare_loop(url: str, total: int) -> dict:
 
 
 async def batched_loop(url: str, total: int) -> dict:
-    """The bare loop with the recorder's batched hand-off (the library's reader queues a
-    whole socket read before it yields; the loop takes what is queued at once): the floor
-    of the recorder's own reader, receiving and counting only."""
-    from tradestore.recorder._stream import _batch_library_reader, _queued_messages
+    """The recorder's own WebSocket client (recorder/_wsconn.py: every message of one
+    socket read handed over at once), receiving and counting only: the floor of the
+    recorder's reader."""
+    from tradestore.recorder._stream import (
+        MAX_MESSAGE_BYTES,
+        READ_BATCH,
+        RECEIVE_BUFFER_BYTES,
+        Target,
+    )
+    from tradestore.recorder._wsconn import connect
 
     n = 0
     first = None
-    async with trio_websocket.open_websocket_url(url, message_queue_size=64) as ws:
-        _batch_library_reader(ws)
-        queued = _queued_messages(ws)
+    target = Target.from_url(url)
+    async with await target.open_stream() as stream:
+        ws = await connect(
+            stream,
+            target.host_header,
+            target.resource,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+            receive_bytes=RECEIVE_BUFFER_BYTES,
+            max_batch=READ_BATCH,
+        )
         while n < total:
-            await ws.get_message()
+            n += len(await ws.receive_batch())
             if first is None:
                 first = time.perf_counter()
-            n += 1
-            try:
-                while n < total:
-                    queued()
-                    n += 1
-            except trio.WouldBlock:
-                pass
     elapsed = time.perf_counter() - first
     return {"frames": n, "seconds": elapsed, "per_s": (n - 1) / elapsed}
 
@@ -391,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("flood producer: bare trio-websocket loop", f"{bare['per_s']:,.0f} frames/s", "", ""),
         (
-            "flood producer: bare loop, batched hand-off",
+            "flood producer: bare loop, recorder's client",
             f"{batched['per_s']:,.0f} frames/s",
             f"{batched['per_s'] / bare['per_s']:.2f}x bare",
             "",

@@ -8,10 +8,10 @@ import ssl
 
 import pytest
 import trio
-import trio_websocket
 
 from tradestore.cli import main
 from tradestore.recorder._diagnose import explain
+from tradestore.recorder._wsconn import ConnectionRejected
 
 
 def chained(outer: BaseException, cause: BaseException) -> BaseException:
@@ -42,12 +42,10 @@ def test_explains_dns_refused_tls_and_http_answers():
     tls = chained(trio.BrokenResourceError(), cert)
     assert "could not be verified (self-signed certificate" in explain(tls, "x", 443)
     assert "proxy or firewall intercepting TLS" in explain(tls, "x", 443)
-    blocked = trio_websocket.ConnectionRejected(451, [], b"")
+    blocked = ConnectionRejected(451, [], b"")
     assert "HTTP 451" in explain(blocked, "stream.binance.com", 9443)
     assert "geo-blocked" in explain(blocked, "stream.binance.com", 9443)
-    assert "HTTP 403 (Forbidden)" in explain(
-        trio_websocket.ConnectionRejected(403, [], b""), "x", 1
-    )
+    assert "HTTP 403 (Forbidden)" in explain(ConnectionRejected(403, [], b""), "x", 1)
     assert explain(ValueError("no idea"), "x", 1) is None
 
 

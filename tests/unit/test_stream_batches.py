@@ -1,7 +1,6 @@
-"""The reader's batched hand-off relies on two private names of trio-websocket (its message
-channel); this fails when a release renames them, instead of the batching silently
-turning itself off. A real server on 127.0.0.1 sends a burst: the frames reach the
-dispatcher's channel complete, in order, and in far fewer batches than frames."""
+"""The reader's batched hand-off: a real server on 127.0.0.1 sends a burst, and the frames
+reach the dispatcher's channel complete, in order, and in far fewer batches than frames
+(each batch is what one socket read brought, at most READ_BATCH)."""
 
 from __future__ import annotations
 
@@ -15,40 +14,17 @@ from tradestore.binance import StreamSpec
 from tradestore.recorder import RecorderConfig
 from tradestore.recorder._backoff import ConnectionBudget
 from tradestore.recorder._stream import (
-    LIBRARY_QUEUE,
+    MAX_MESSAGE_BYTES,
+    READ_BATCH,
+    RECEIVE_BUFFER_BYTES,
     Connection,
     Handles,
     Session,
-    _batch_library_reader,
     _read,
 )
+from tradestore.recorder._wsconn import connect
 
 BURST = 2000
-
-
-async def test_library_channel_names_are_there():
-    send, receive = trio.open_memory_channel(1)
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            partial(trio_websocket.serve_websocket, _idle, "127.0.0.1", 0, ssl_context=None)
-        )
-        async with trio_websocket.open_websocket(
-            "127.0.0.1", server.port, "/", use_ssl=False
-        ) as ws:
-            assert isinstance(ws._send_channel, trio.MemorySendChannel)
-            assert isinstance(ws._recv_channel, trio.MemoryReceiveChannel)
-            assert _batch_library_reader(ws)
-        nursery.cancel_scope.cancel()
-    send.close()
-    receive.close()
-
-
-async def _idle(request: trio_websocket.WebSocketRequest) -> None:
-    ws = await request.accept()
-    try:
-        await ws.get_message()
-    except trio_websocket.ConnectionClosed:
-        pass
 
 
 async def _burst(sent: trio.Event, request: trio_websocket.WebSocketRequest) -> None:
@@ -81,11 +57,17 @@ async def test_a_burst_crosses_in_batches_complete_and_in_order():
             )
             handles = Handles(nursery, send, ConnectionBudget(10, 1.0), lambda *a: None, None)
             session = Session(conn, handles)
-            # The library's queue as the recorder sizes it; the reader starts once the
-            # whole burst is on its way, so frames are waiting when it looks.
-            async with trio_websocket.open_websocket(
-                "127.0.0.1", server.port, "/", use_ssl=False, message_queue_size=LIBRARY_QUEUE
-            ) as ws:
+            # The client as the recorder sizes it; the reader starts once the whole burst
+            # is on its way, so frames are waiting when it looks.
+            async with await trio.open_tcp_stream("127.0.0.1", server.port) as stream:
+                ws = await connect(
+                    stream,
+                    f"127.0.0.1:{server.port}",
+                    "/",
+                    max_message_bytes=MAX_MESSAGE_BYTES,
+                    receive_bytes=RECEIVE_BUFFER_BYTES,
+                    max_batch=READ_BATCH,
+                )
                 await sent.wait()
 
                 def all_there() -> bool:
@@ -99,7 +81,9 @@ async def test_a_burst_crosses_in_batches_complete_and_in_order():
                     reader.start_soon(_read, ws, send, session)
                     await wait_for(all_there)
                     reader.cancel_scope.cancel()
+                await ws.close()
             nursery.cancel_scope.cancel()
     assert [f for batch in batches for f in batch] == [f"frame {i}" for i in range(BURST)]
     assert session.frames == conn.counters.frames == BURST
     assert len(batches) < BURST / 4  # whole socket reads, not one frame at a time
+    assert max(map(len, batches)) <= READ_BATCH

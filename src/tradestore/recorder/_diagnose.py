@@ -15,7 +15,8 @@ import ssl
 from collections.abc import Iterator
 
 import trio
-import trio_websocket
+
+from tradestore.recorder._wsconn import ConnectionRejected
 
 GEO_BLOCK = 451
 # Where to turn when the exchange cannot be reached: `run` and `backfill` both say it.
@@ -29,7 +30,7 @@ def explain(exc: BaseException, host: str, port: int) -> str | None:
     """What went wrong connecting to host:port, or None if ``exc`` is nothing recognised."""
     where = f"{host}:{port}"
     for cause in _causes(exc):
-        if isinstance(cause, trio_websocket.ConnectionRejected):
+        if isinstance(cause, ConnectionRejected):
             return _rejected(cause.status_code, where)
         if isinstance(cause, socket.gaierror):
             return (

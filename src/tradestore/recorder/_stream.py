@@ -1,9 +1,9 @@
 """One reconnecting WebSocket connection per shard of symbols, and its data watchdog.
 
-The task that calls ``get_message()`` does nothing else: it stamps the frame's arrival and
-hands it to a bounded channel. trio-websocket answers pings from its own reader task, which
-stops while the library's small message queue is full, so any stall here (a slow parse, a
-DB write) would eventually get us dropped by the exchange for a missed pong.
+The task that reads a session's socket does nothing else: it takes the messages of each
+read as one batch (``_wsconn``, our WebSocket client on wsproto), stamps their arrival and
+hands them to a bounded channel. The same read answers the exchange's pings, so any stall
+here (a slow parse, a DB write) would eventually get us dropped for a missed pong.
 
 A combined connection changes its symbols in place: ``Connection.subscribe`` and
 ``unsubscribe`` change the set it should carry, and each open session reconciles with it
@@ -20,12 +20,11 @@ import random
 import ssl
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import trio
-import trio_websocket
 
 from tradestore._errors import TradestoreError
 from tradestore._excgroup import first_leaf
@@ -45,17 +44,27 @@ from tradestore.recorder._backoff import Backoff, ConnectionBudget, LogThrottle
 from tradestore.recorder._config import RecorderConfig
 from tradestore.recorder._diagnose import explain
 from tradestore.recorder._statistics import ConnectionStatistics, frozen
+from tradestore.recorder._wsconn import (
+    MESSAGE_TOO_BIG,
+    CloseReason,
+    ConnectionClosed,
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketClient,
+    connect,
+)
 
 log = logging.getLogger(__name__)
 
 # Big enough that an oversized-but-harmless frame reaches the parser (which rejects and
-# counts it) instead of closing the connection; beyond it the library closes with 1009.
+# counts it) instead of closing the connection; beyond it the client closes with 1009.
 MAX_MESSAGE_BYTES = 4 * 2**20
-LIBRARY_QUEUE = 64  # trio-websocket's own queue; ours (frame_queue_size) is the real buffer
-# Frames handed to the dispatcher in one batch, at most (what the library had queued).
-READ_BATCH = LIBRARY_QUEUE + 1
+# Frames handed to the dispatcher in one batch, at most: the frame channel holds
+# frame_queue_size batches, so this bounds what it can hold (a 64 KiB read of aggTrades
+# is ~250 frames; the rest follow in the next batches, without another read).
+READ_BATCH = 65
 DISCONNECT_TIMEOUT = 2.0
-# One recv() takes a burst of frames (the library default of 4 KiB is ~15 frames).
+# One recv() takes a burst of frames (4 KiB would be ~15 frames).
 RECEIVE_BUFFER_BYTES = 64 * 1024
 EWMA_ALPHA = 0.1
 
@@ -207,7 +216,7 @@ class Handles:
     only while ``Connection.serve`` runs."""
 
     nursery: trio.Nursery  # sessions and handovers run here
-    send_channel: trio.MemorySendChannel  # (session, frame) pairs to the dispatcher
+    send_channel: trio.MemorySendChannel[Delivery]  # (session, frames) to the dispatcher
     budget: ConnectionBudget  # the process-wide connection budget
     on_drop: DropHook  # counts a frame the connection itself rejected
     rng: random.Random | None  # the backoff's jitter (seeded in tests)
@@ -283,11 +292,11 @@ class Connection:
         """How many more streams this connection may carry."""
         return self.settings.config.max_streams_per_connection - len(self._wanted)
 
-    def subscribe(self, symbols) -> None:
+    def subscribe(self, symbols: Iterable[str]) -> None:
         """Carry ``symbols`` too (combined connections only)."""
         self._change(self._wanted | frozenset(symbols))
 
-    def unsubscribe(self, symbols) -> None:
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
         """Stop carrying ``symbols``; frames of theirs already received are still handed
         on, and the dispatcher takes them until the exchange confirms the change."""
         self._change(self._wanted - frozenset(symbols))
@@ -306,13 +315,13 @@ class Connection:
 
     async def serve(
         self,
-        send_channel: trio.MemorySendChannel,
+        send_channel: trio.MemorySendChannel[Delivery],
         budget: ConnectionBudget,
         *,
         on_drop: DropHook,
         rng: random.Random | None = None,
         throttle: LogThrottle | None = None,
-        task_status=trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Keep connected until cancelled or stopped, handing every frame to
         ``send_channel``; ``on_drop`` counts what the connection rejects itself."""
@@ -422,7 +431,7 @@ class Session:
         self.first_frame = trio.Event()
         # A successor holds its batches until its predecessor's last one is queued.
         self.holding = holding
-        self.held: deque[list[str | bytes]] = deque()
+        self.held: deque[Frames] = deque()
         self.successor: Session | None = None
         self.rotating = False
         self.handover_settled = trio.Event()  # set once a rotation chose its successor
@@ -480,6 +489,9 @@ class Session:
 
 
 DropHook = Callable[[Connection | Session, str], None]
+# What a session hands the dispatcher: itself, and the frames of one read in order.
+Frames = list[str | bytes]
+Delivery = tuple[Session, Frames]
 
 
 async def _keep_connected(conn: Connection, handles: Handles, throttle: LogThrottle) -> None:
@@ -628,7 +640,9 @@ async def _first_of(*events: trio.Event) -> None:
             nursery.start_soon(wait, event)
 
 
-async def _run_session(session: Session, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _run_session(
+    session: Session, *, task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED
+) -> None:
     """Run one session; ``task_status.started(opened?)`` once the handshake is decided."""
     try:
         session.outcome = await _session(session, task_status)
@@ -636,7 +650,9 @@ async def _run_session(session: Session, *, task_status=trio.TASK_STATUS_IGNORED
         session.done.set()
 
 
-async def _session(session: Session, task_status) -> tuple[bool, bool, str | None]:
+async def _session(
+    session: Session, task_status: trio.TaskStatus[bool]
+) -> tuple[bool, bool, str | None]:
     """One connection from handshake to close: (healthy, planned recycle, error text)."""
     conn = session.conn
     counters = conn.counters
@@ -645,70 +661,65 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
     error: str | None = None
     target = session.target
     started = False
-    # We open (and always close) the TCP/TLS stream ourselves and hand it to
-    # wrap_client_stream: trio-websocket 0.12 leaves the socket open when the server
-    # rejects the handshake or closes the connection first, leaking one per reconnect.
+    # The session owns the TCP/TLS stream: it opens it, the WebSocket client runs on it,
+    # and it is closed below whatever happened.
     stream = None
     try:
-        async with trio.open_nursery() as library:  # trio-websocket's reader task lives here
-            try:
-                with trio.fail_after(cfg.connect_timeout):
-                    stream = await target.open_stream(conn.settings.local_address)
-                    ws = await trio_websocket.wrap_client_stream(
-                        library,
-                        stream,
-                        target.host_header,
-                        target.resource,
-                        message_queue_size=LIBRARY_QUEUE,
-                        max_message_size=MAX_MESSAGE_BYTES,
-                        receive_buffer_size=RECEIVE_BUFFER_BYTES,
-                    )
-            except trio.TooSlowError:
-                raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
-            opened_at = trio.current_time()
-            session.opened_at = session.last_frame_at = opened_at
-            conn.opened_times.append(opened_at)
-            counters.opens += 1
-            conn.state = "open"
-            conn.down_since_ms = None
-            if counters.opens == 1:
-                log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
-            elif session.holding:
-                log.info(
-                    "%s: successor connection open (reconnect #%d)",
-                    conn.name,
-                    counters.reconnects,
+        try:
+            with trio.fail_after(cfg.connect_timeout):
+                stream = await target.open_stream(conn.settings.local_address)
+                ws = await connect(
+                    stream,
+                    target.host_header,
+                    target.resource,
+                    max_message_bytes=MAX_MESSAGE_BYTES,
+                    receive_bytes=RECEIVE_BUFFER_BYTES,
+                    max_batch=READ_BATCH,
                 )
-            else:
-                log.info("%s: reconnected (reconnect #%d)", conn.name, counters.reconnects)
-            started = True
-            task_status.started(True)
-            try:
-                async with trio.open_nursery() as nursery:
-                    session._scope = nursery.cancel_scope
-                    nursery.start_soon(_watchdog, session)
-                    nursery.start_soon(_rotation_timer, session)
-                    if conn.live:
-                        nursery.start_soon(_reconcile, session, ws)
-                    await _read(ws, session.handles.send_channel, session)
-            finally:
-                session._scope = None
-                if session._recycle_reason is not None:
-                    # Our own decision to leave: a brief, polite close handshake. (On
-                    # shutdown we do not wait for the server; the flush comes first.)
-                    with trio.move_on_after(DISCONNECT_TIMEOUT, shield=True):
-                        await ws.aclose()
-                library.cancel_scope.cancel()
-    except* trio_websocket.ConnectionClosed as group:
+        except trio.TooSlowError:
+            raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
+        opened_at = trio.current_time()
+        session.opened_at = session.last_frame_at = opened_at
+        conn.opened_times.append(opened_at)
+        counters.opens += 1
+        conn.state = "open"
+        conn.down_since_ms = None
+        if counters.opens == 1:
+            log.info("%s: connected (%d streams)", conn.name, len(conn.symbols))
+        elif session.holding:
+            log.info(
+                "%s: successor connection open (reconnect #%d)",
+                conn.name,
+                counters.reconnects,
+            )
+        else:
+            log.info("%s: reconnected (reconnect #%d)", conn.name, counters.reconnects)
+        started = True
+        task_status.started(True)
+        try:
+            async with trio.open_nursery() as nursery:
+                session._scope = nursery.cancel_scope
+                nursery.start_soon(_watchdog, session)
+                nursery.start_soon(_rotation_timer, session)
+                if conn.live:
+                    nursery.start_soon(_reconcile, session, ws)
+                await _read(ws, session.handles.send_channel, session)
+        finally:
+            session._scope = None
+            if session._recycle_reason is not None:
+                # Our own decision to leave: a brief, polite close handshake. (On
+                # shutdown we do not wait for the server; the flush comes first.)
+                with trio.move_on_after(DISCONNECT_TIMEOUT, shield=True):
+                    await ws.close()
+    except* ConnectionClosed as group:
         closed = first_leaf(group)
-        assert isinstance(closed, trio_websocket.ConnectionClosed)
-        close_reason = closed.reason
-        if close_reason is not None and close_reason.code == 1009:
+        assert isinstance(closed, ConnectionClosed)
+        if closed.reason.code == MESSAGE_TOO_BIG:
             session.handles.on_drop(session, "oversized")
-        error = f"connection closed ({_close_text(close_reason)})"
-    except* (trio_websocket.HandshakeError, ConnectTimeout) as group:
+        error = f"connection closed ({_close_text(closed.reason)})"
+    except* (HandshakeError, ConnectTimeout) as group:
         exc = first_leaf(group)
-        if isinstance(exc, trio_websocket.ConnectionRejected):
+        if isinstance(exc, ConnectionRejected):
             # None (no usable Retry-After): the backoff alone decides the wait.
             conn.retry_after = _retry_after(exc)
         why = explain(exc, target.host, target.port) or _exc_text(exc)
@@ -752,29 +763,20 @@ async def _session(session: Session, task_status) -> tuple[bool, bool, str | Non
 
 
 async def _read(
-    ws: trio_websocket.WebSocketConnection, send_channel: trio.MemorySendChannel, session: Session
+    ws: WebSocketClient, send_channel: trio.MemorySendChannel[Delivery], session: Session
 ) -> None:
-    """Hand the frames to the dispatcher in batches: one ``get_message()`` waits for the
-    next frame, then whatever else the library has already queued is taken at once.
+    """Hand the frames to the dispatcher in batches: each ``receive_batch()`` returns the
+    messages one socket read brought in (at most READ_BATCH of them).
 
-    trio-websocket passes each message through its own channel, and every receive from
-    it costs a trip through the scheduler; under a flood that trip, not the parse, was the
-    largest cost per frame. Taking the queued rest without waiting (the channel's own
-    ``receive_nowait``) and handing over one list per wake-up pays it once per batch."""
-    _batch_library_reader(ws)
-    get_message = ws.get_message
-    queued = _queued_messages(ws)
+    A trip through the scheduler per frame, not the parse, was the largest cost per
+    frame under a flood; one list per read pays it once per batch."""
+    receive_batch = ws.receive_batch
     send_nowait = send_channel.send_nowait
     note_frames = session.note_frames
     current_time = trio.current_time
     held = session.held
     while True:
-        frames = [await get_message()]
-        try:
-            while len(frames) < READ_BATCH:
-                frames.append(queued())
-        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-            pass  # nothing more queued; a closed channel raises on the next get_message
+        frames = await receive_batch()
         note_frames(current_time(), len(frames))
         if session.holding:
             held.append(frames)
@@ -785,56 +787,7 @@ async def _read(
             await send_channel.send((session, frames))
 
 
-def _queued_messages(ws: trio_websocket.WebSocketConnection) -> Callable[[], str | bytes]:
-    """The library's ``receive_nowait`` on its message channel; without it every batch
-    is one frame (correct, only slower). See ``_batch_library_reader``."""
-    receive_nowait = getattr(getattr(ws, "_recv_channel", None), "receive_nowait", None)
-    if receive_nowait is None:
-
-        def nothing_queued() -> str | bytes:
-            raise trio.WouldBlock
-
-        return nothing_queued
-    return receive_nowait
-
-
-class _EagerSend:
-    """The library's message channel, minus the checkpoint of each ``send`` while it has
-    room: trio-websocket's reader then queues every message of one socket read before it
-    yields (it still yields on each read, and waits when the queue is full, so the
-    backpressure and the pongs behave as before)."""
-
-    def __init__(self, channel: trio.MemorySendChannel) -> None:
-        self._channel = channel
-        self._send_nowait = channel.send_nowait
-
-    async def send(self, value: str | bytes) -> None:
-        try:
-            self._send_nowait(value)
-        except trio.WouldBlock:
-            await self._channel.send(value)
-
-    def __getattr__(self, name: str):
-        return getattr(self._channel, name)
-
-
-def _batch_library_reader(ws: trio_websocket.WebSocketConnection) -> bool:
-    """Let trio-websocket's reader hand over a whole socket read at a time.
-
-    Each message crosses the library's own memory channel, and each ``send`` on it is a
-    trip through the scheduler: under a flood that trip, once per frame, cost more than
-    parsing and storing the frame. trio-websocket 0.11-0.13 keep the channel as
-    ``_send_channel``/``_recv_channel``; tests/unit/test_stream_batches.py fails if a
-    release renames them (here the batching then simply stays off). Returns whether it
-    is on."""
-    channel = getattr(ws, "_send_channel", None)
-    if not isinstance(channel, trio.MemorySendChannel) or not hasattr(ws, "_recv_channel"):
-        return False
-    ws._send_channel = _EagerSend(channel)  # type: ignore[assignment]
-    return True
-
-
-async def _reconcile(session: Session, ws: trio_websocket.WebSocketConnection) -> None:
+async def _reconcile(session: Session, ws: WebSocketClient) -> None:
     """Bring the session's subscriptions in line with its connection's wanted symbols:
     one SUBSCRIBE or UNSUBSCRIBE at a time, each answered before the next, spaced under
     the market's limit on incoming messages per connection (pongs count too)."""
@@ -923,14 +876,12 @@ def _url_text(conn: Connection, target: Target) -> str:
     return conn.settings.spec.url
 
 
-def _close_text(reason: trio_websocket.CloseReason | None) -> str:
-    if reason is None:
-        return "no close reason"
+def _close_text(reason: CloseReason) -> str:
     text = f"code {reason.code} {reason.name}"
     return f"{text}: {reason.reason}" if reason.reason else text
 
 
-def _retry_after(exc: trio_websocket.ConnectionRejected) -> float | None:
+def _retry_after(exc: ConnectionRejected) -> float | None:
     """The Retry-After of a rate-limited handshake rejection, in seconds."""
     if exc.status_code not in RATE_LIMIT_STATUSES:
         return None
@@ -941,7 +892,7 @@ def _retry_after(exc: trio_websocket.ConnectionRejected) -> float | None:
 
 
 def _exc_text(exc: BaseException) -> str:
-    if isinstance(exc, trio_websocket.ConnectionRejected):
+    if isinstance(exc, ConnectionRejected):
         return f"rejected with HTTP {exc.status_code}"
     cause = exc.__cause__ or exc.__context__
     text = str(exc) or type(exc).__name__
