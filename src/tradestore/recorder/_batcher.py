@@ -179,7 +179,8 @@ class Batcher:
         self.buffers: dict[str, list[Trade]] = {s: [] for s in config.symbols}
         self.gaps: list[tuple[str, Gap]] = []
         self.buffered = 0
-        self.in_flight = 0
+        self.in_flight = 0  # trades in the write running now (0: none runs)
+        self._written = trio.Event()  # set when the write running now ends
         self._flush = FlushCounters()
         self._wake = trio.Event()
         self._room = trio.Event()
@@ -398,6 +399,11 @@ class Batcher:
             gap.size,
         )
 
+    async def wait_written(self) -> None:
+        """Wait until no write is running (at once if none is)."""
+        if self.in_flight:
+            await self._written.wait()
+
     @property
     def full(self) -> bool:
         return self.buffered >= self.config.max_buffered_trades
@@ -416,7 +422,7 @@ class Batcher:
 
     # ------------------------------------------------------------------ flushing
 
-    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush every ``flush_interval`` seconds on a fixed grid, or early when full."""
         interval = self.config.flush_interval
         next_at = trio.current_time() + interval
@@ -471,6 +477,7 @@ class Batcher:
         self.gaps = []
         self.buffered = 0
         self.in_flight = count
+        self._written = trio.Event()
         started = time.perf_counter()
         try:
             await trio.to_thread.run_sync(self.store.write_batches, batches, gaps)
@@ -480,6 +487,7 @@ class Batcher:
             return False
         finally:
             self.in_flight = 0
+            self._written.set()
         latency = time.perf_counter() - started
         st = self._flush
         st.flushes += 1

@@ -22,11 +22,13 @@ from tradestore.binance import parse_control_reply
 from tradestore.codec._twins import parse_row
 from tradestore.recorder._backoff import LogThrottle
 from tradestore.recorder._batcher import Batcher
-from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Session
+from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Delivery, Frames, Session
 
 log = logging.getLogger(__name__)
 
 COALESCE_S = 0.002
+# How long intake waits, at most, for a write running on the writer thread (see serve).
+WRITE_FIRST_S = 0.25
 
 DROP_REASONS = (
     "binary",
@@ -68,7 +70,10 @@ class Dispatcher:
         self.symbol_drops.pop(symbol, None)
 
     async def serve(
-        self, receive_channel: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
+        self,
+        receive_channel: trio.MemoryReceiveChannel[Delivery],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Handle batches of frames until cancelled. The channel stays open so shutdown
         can drain it."""
@@ -87,22 +92,27 @@ class Dispatcher:
                     handle_batch(conn, frames)
             except trio.WouldBlock:
                 pass
-            if batcher.in_flight:
-                # A flush is running on the writer thread, which needs the interpreter
-                # lock this loop would otherwise hold for half of the time (frames are
-                # parsed in Python). Hand it over now: the writer then runs in slices of
-                # the GIL switch interval and finishes sooner, while new frames wait in
-                # the kernel's socket buffers, which hold far more than that takes.
-                time.sleep(0)  # noqa: ASYNC251 - releases the GIL; never blocks
             if batcher.full:
                 await batcher.wait_for_room()
+            elif batcher.in_flight:
+                # A write runs on the writer thread. It holds the interpreter lock for
+                # all of its work (RocksDB's write included: rocksdict does not release
+                # it), so parsing frames now would not run beside it, only interleave
+                # with it and stretch it. The write goes first: intake waits until it
+                # ends, WRITE_FIRST_S at most, while new frames wait in the bounded
+                # frame channel and the kernel's socket buffers (the readers go on
+                # reading and answering pings). The bound keeps a stalled disk from
+                # stopping the intake: the buffers' own limit (max_buffered_trades)
+                # decides that.
+                with trio.move_on_after(WRITE_FIRST_S):
+                    await batcher.wait_written()
             else:
                 # Let batches gather for a moment: one wake-up then handles several
                 # connections' batches instead of one. The bounded queue absorbs the
                 # pause; latency is irrelevant next to the 1 s flush.
                 await trio.sleep(COALESCE_S)
 
-    def drain(self, receive_channel: trio.MemoryReceiveChannel) -> int:
+    def drain(self, receive_channel: trio.MemoryReceiveChannel[Delivery]) -> int:
         """Handle every frame already queued, without waiting (used at shutdown)."""
         n = 0
         while True:
@@ -113,7 +123,7 @@ class Dispatcher:
             self.handle_batch(conn, frames)
             n += len(frames)
 
-    def handle_batch(self, conn: Session | Connection, frames: list[str | bytes]) -> None:
+    def handle_batch(self, conn: Session | Connection, frames: Frames) -> None:
         """Handle the frames one connection delivered together, in order."""
         self.batcher.received_batch(trio.current_time(), time.time())
         handle = self._handle
