@@ -66,7 +66,7 @@ class ArchiveKeeper:
 
     # ------------------------------------------------------------------ archiving
 
-    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Archive at start, then every ``archive_interval`` seconds (on a fixed grid)."""
         next_at = trio.current_time()
         task_status.started()

@@ -96,7 +96,9 @@ class LogThrottle:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def log(self, key: str, level: int, msg: str, *args, later_level: int | None = None) -> bool:
+    def log(
+        self, key: str, level: int, msg: str, *args: object, later_level: int | None = None
+    ) -> bool:
         """Log msg % args unless throttled; returns whether a line was written."""
         seen = self._seen.get(key, 0) + 1
         self._seen[key] = seen

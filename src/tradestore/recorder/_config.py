@@ -395,11 +395,6 @@ class RecorderConfig:
     # ------------------------------------------------------------------ sources
 
     @classmethod
-    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> RecorderConfig:
-        """The config in a TOML file (flat keys named like the fields), then overrides."""
-        return cls.from_mapping({**read_toml(path), **overrides})
-
-    @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, source: str = "config") -> RecorderConfig:
         """Build from field-name -> value pairs, rejecting unknown names and wrong types."""
         known = {f.name: f for f in fields(cls)}
@@ -459,10 +454,6 @@ class RecorderConfig:
     def follow_all(self) -> bool:
         """True with ``symbols = ALL``: the symbol list comes from exchangeInfo."""
         return self.symbols == (ALL,)
-
-    @property
-    def metrics_host_port(self) -> tuple[str, int] | None:
-        return None if self.metrics_addr is None else _host_port(self.metrics_addr)
 
     @property
     def db_path(self) -> Path:

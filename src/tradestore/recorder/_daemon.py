@@ -162,7 +162,7 @@ class Recorder:
         for conn in self.lines_of(symbol):
             conn.rotate(STALLED)
 
-    async def load_positions(self, symbols) -> list[str]:
+    async def load_positions(self, symbols: Sequence[str]) -> list[str]:
         """Resume each symbol after its last stored agg id (and its time), so the first
         live trade after a restart opens a gap if ids were missed while we were down.
         A symbol removed earlier in this run goes on from its last accepted trade, which
@@ -197,9 +197,21 @@ class Recorder:
         st = self.batcher.symbols.get(symbol)
         return st is not None and st.last_id is not None
 
+    def begin_listing(self, symbol: str, first_id: int, first_ms: int) -> None:
+        """A new listing's record begins at its first trade (``first_id``, time
+        ``first_ms``): the ids before the first live one become a gap to backfill."""
+        self.batcher.begin_at(symbol, first_id, first_ms)
+        if self.stalls is not None:
+            # Ask for its latest trade at once, as for every symbol at start: a listing
+            # that went quiet before its first live trade would otherwise hide what it
+            # traded until it trades again.
+            self.stalls.catch_up([symbol])
+
     # ------------------------------------------------------------------ running
 
-    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self, *, task_status: trio.TaskStatus[Recorder] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Record until cancelled; ``task_status.started(self)`` once every task runs.
 
         On the way out (cancellation) the readers stop, the queued frames are handled and
@@ -284,7 +296,7 @@ class Recorder:
             )
         )
 
-    async def set_symbols(self, symbols) -> dict:
+    async def set_symbols(self, symbols: Sequence[str]) -> dict[str, list[str]]:
         """Record exactly ``symbols`` from now on, touching as few connections as possible.
 
         Combined connections (the default) change in place: a removed symbol is
@@ -434,7 +446,9 @@ class Recorder:
 
     # ------------------------------------------------------------------ tasks
 
-    async def serve_pruning(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve_pruning(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Prune at start, then every ``prune_interval`` seconds (on a fixed grid)."""
         interval = self.config.prune_interval
         next_at = trio.current_time()
@@ -615,7 +629,7 @@ async def run(
     config: RecorderConfig,
     *,
     rng: random.Random | None = None,
-    task_status=trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Recorder] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Record ``config.symbols`` (or, with ALL, the market's trading symbols) into
     ``config.db`` until cancelled.

@@ -22,7 +22,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import trio
 
@@ -148,7 +148,12 @@ class GapFiller:
 
     # ------------------------------------------------------------------ workers
 
-    async def serve(self, symbols, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self,
+        symbols: Iterable[str],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Count the stored gaps, queue the open ones, then fill gaps until cancelled."""
         stored = await trio.to_thread.run_sync(self._stored_gaps, tuple(symbols))
         for symbol, gaps in stored.items():

@@ -32,7 +32,7 @@ import math
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -141,7 +141,12 @@ class StallChecker:
 
     # ------------------------------------------------------------------ running
 
-    async def serve(self, catch_up, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self,
+        catch_up: Iterable[str],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Catch up ``catch_up`` (the symbols with stored trades) at once, and watch every
         recorded symbol until cancelled."""
         self._started_at = trio.current_time()
@@ -166,7 +171,7 @@ class StallChecker:
                     next_skew = now + SKEW_EVERY
                 await trio.sleep(SCAN_EVERY)
 
-    def catch_up(self, symbols) -> None:
+    def catch_up(self, symbols: Iterable[str]) -> None:
         """Catch up symbols added while running (those with stored trades)."""
         symbols = list(symbols)
         if symbols and self._nursery is not None and self._limiter is not None:

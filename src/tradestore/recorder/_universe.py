@@ -2,7 +2,7 @@
 
 The first read decides what the recorder starts with. Then exchangeInfo is read again
 every ``exchange_info_interval`` seconds (or at once on SIGHUP) and the difference is
-applied to the live connections (``Recorder.set_symbols``): new listings are subscribed,
+applied to the live connections (``Recording.set_symbols``): new listings are subscribed,
 delisted symbols unsubscribed. A symbol leaves when exchangeInfo shows it with another
 status than TRADING, or when it is missing from two reads in a row (one odd answer never
 unsubscribes anything). A read that fails changes nothing and is retried at the next tick.
@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 import trio
@@ -37,9 +38,6 @@ from tradestore.recorder._backoff import Backoff, LogThrottle
 from tradestore.recorder._config import ConfigError, RecorderConfig
 from tradestore.recorder._shard import own_symbols, parse_shard
 from tradestore.recorder._statistics import SymbolSetStatistics
-
-if TYPE_CHECKING:
-    from tradestore.recorder._daemon import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +59,27 @@ class _Counters:
     catch_ups: int = 0
     last_refresh_ms: int | None = None
     last_error: str | None = None
+
+
+class Recording(Protocol):
+    """What the universe asks of the recorder and changes in it (``Recorder`` is one):
+    defined here, below the daemon, so the daemon imports the universe and not back."""
+
+    async def set_symbols(self, symbols: Sequence[str]) -> dict[str, list[str]]:
+        """Record exactly ``symbols`` from now on; what changed ("added", "removed", ...)."""
+        ...
+
+    def new_to_store(self, symbol: str) -> bool:
+        """Nothing of ``symbol`` is known yet: not stored, no trade taken."""
+        ...
+
+    def has_traded(self, symbol: str) -> bool:
+        """A trade of ``symbol`` was taken (or was stored when it was added)."""
+        ...
+
+    def begin_listing(self, symbol: str, first_id: int, first_ms: int) -> None:
+        """``symbol``'s record begins at its first trade ``first_id`` (time ``first_ms``)."""
+        ...
 
 
 class Universe:
@@ -158,7 +177,11 @@ class Universe:
         self._refresh_now.set()
 
     async def serve(
-        self, recorder: Recorder, rest: BinanceRest, *, task_status=trio.TASK_STATUS_IGNORED
+        self,
+        recorder: Recording,
+        rest: BinanceRest,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Re-read exchangeInfo every ``exchange_info_interval`` seconds (on a fixed grid)
         and apply each difference to the recorder, until cancelled."""
@@ -181,7 +204,7 @@ class Universe:
                     next_at += interval
 
     async def refresh(
-        self, recorder: Recorder, rest: BinanceRest, catch_ups: trio.Nursery | None = None
+        self, recorder: Recording, rest: BinanceRest, catch_ups: trio.Nursery | None = None
     ) -> dict[str, list[str]] | None:
         """One read of exchangeInfo applied to the recorder; None if the read failed."""
         previous_server_ms = self._server_ms
@@ -238,7 +261,7 @@ class Universe:
         return change
 
     async def catch_up_listing(
-        self, recorder: Recorder, rest: BinanceRest, symbol: str, since_ms: int
+        self, recorder: Recording, rest: BinanceRest, symbol: str, since_ms: int
     ) -> None:
         """Record a new listing from its first trade when that trade is no older than
         ``since_ms``; otherwise (an old symbol) from its next live trade."""
@@ -254,13 +277,8 @@ class Universe:
             if first is not None:
                 first_id, first_ms = first
                 if first_ms >= since_ms:
-                    recorder.batcher.begin_at(symbol, first_id, first_ms)
+                    recorder.begin_listing(symbol, first_id, first_ms)
                     self.counters.catch_ups += 1
-                    if recorder.stalls is not None:
-                        # Ask for its latest trade at once, as for every symbol at start:
-                        # a listing that went quiet before its first live trade would
-                        # otherwise hide what it traded until it trades again.
-                        recorder.stalls.catch_up([symbol])
                     log.info(
                         "%s: new listing, recorded from its first trade (agg id %d); the "
                         "trades before the subscription are backfilled",
@@ -278,7 +296,9 @@ class Universe:
 
     # ------------------------------------------------------------------ counters
 
-    def statistics(self, subscribed: int, control_messages: int, control_failures: int):
+    def statistics(
+        self, subscribed: int, control_messages: int, control_failures: int
+    ) -> SymbolSetStatistics:
         c = self.counters
         return SymbolSetStatistics(
             market=self.market.name,
