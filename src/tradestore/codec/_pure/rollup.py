@@ -12,16 +12,23 @@ Rollups add up: the rollup of a window is the sum of the rollups of its parts, w
 the order. ``encode`` writes the value format of the ``rollup:`` keys (docs/FORMAT.md),
 one canonical byte string per content, so a stored rollup and one recomputed from the
 trades compare byte for byte. The layout and its rules live in tradestore/codec/_rollupfmt.py,
-which both twins follow.
+which both twins follow. As in the compiled twin, the parts live beside this module: the
+per-price levels (``_pure/_levels.py``, the profile's too) and the value format written
+and read back (``_pure/_rollupvalue.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tradestore._errors import CorruptValue
-from tradestore.codec import _rollupfmt as fmt
 from tradestore.codec._pure._levels import Levels, new_bins
+from tradestore.codec._pure._rollupvalue import (
+    Reader,
+    read_head,
+    read_value,
+    write_head,
+    write_levels,
+)
 
 
 class Rollup:
@@ -166,24 +173,21 @@ class Rollup:
         assert self.first_time_ms is not None and self.last_time_ms is not None
         assert self.first_agg_id is not None and self.last_agg_id is not None
         assert self.open_price is not None and self.close_price is not None
-        low, high = min(self._levels), max(self._levels)
-        out = bytearray([fmt.FORMAT])
-        for field in (
+        head = (
             self.trade_count,
             self.first_time_ms,
-            self.last_time_ms - self.first_time_ms,
+            self.last_time_ms,
             self.first_agg_id,
-            self.last_agg_id - self.first_agg_id,
+            self.last_agg_id,
             self.open_price,
             self.close_price,
-            low,
-            high - low,
+            min(self._levels),
+            max(self._levels),
             self.volume,
             self.buy_volume,
             self.notional,
-        ):
-            _put(out, field)
-        return out
+        )
+        return write_head(head)
 
     def encode_summary(self) -> bytes:
         """The format byte and the summary alone: the head of ``encode()``, all a candle
@@ -193,213 +197,22 @@ class Rollup:
     def encode(self) -> bytes:
         """The canonical value of this rollup (docs/FORMAT.md); ValueError when empty."""
         out = self._head()
-        prices = sorted(self._levels)
-        _put(out, len(prices))
-        k = min(min(fmt.trailing_zeros(p) for p in prices), fmt.MAX_PRICE_EXP)
-        amounts = [a for v, b, _n in self._levels.values() for a in (v, b)]
-        j = min(min(fmt.trailing_zeros(a) for a in amounts), fmt.MAX_QTY_EXP)
-        out += bytes([k, j])
-        p_unit, q_unit = 10**k, 10**j
-        previous = 0
-        for price in prices:
-            _put(out, (price - previous) // p_unit)
-            previous = price
-        listed = []
-        for price in prices:
-            vol, buy, n = self._levels[price]
-            if buy == 0:
-                code = fmt.BUY_NONE
-            elif buy == vol:
-                code = fmt.BUY_ALL
-            else:
-                code = fmt.BUY_LISTED
-                listed.append(buy)
-            _put(out, n << 2 | code)
-        for price in prices:
-            _put(out, self._levels[price][0] // q_unit)
-        for buy in listed:
-            _put(out, buy // q_unit)
+        write_levels(out, self._levels)
         return bytes(out)
-
-
-def _put(out: bytearray, value: int) -> None:
-    """Unsigned LEB128: 7 bits a byte, low first, high bit set on all but the last."""
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-_I64 = 2**63 - 1
-_U128 = 2**128
-_U192 = 2**192
-
-
-class _Reader:
-    __slots__ = ("data", "key", "pos")
-
-    def __init__(self, data: bytes, key: bytes) -> None:
-        self.data = data
-        self.key = key
-        self.pos = 0
-
-    def fail(self, reason: str) -> CorruptValue:
-        return CorruptValue(self.key, reason)
-
-    def varint(self, bits: int = 128) -> int:
-        """An unsigned LEB128 of at most ``bits`` bits, in its shortest form."""
-        data, pos = self.data, self.pos
-        value = shift = 0
-        while True:
-            if pos >= len(data):
-                raise self.fail(fmt.RANGE)
-            byte = data[pos]
-            pos += 1
-            part = byte & 0x7F
-            if shift + 7 > bits and part >> (bits - shift):
-                raise self.fail(fmt.RANGE)
-            value |= part << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift >= bits:
-                raise self.fail(fmt.RANGE)
-        if byte == 0 and shift:
-            raise self.fail(fmt.RANGE)
-        self.pos = pos
-        return value
-
-    def int64(self) -> int:
-        value = self.varint()
-        if value > _I64:
-            raise self.fail(fmt.RANGE)
-        return value
-
-    def plus(self, base: int) -> int:
-        """base + the next number, which must stay an int64."""
-        step = self.int64()
-        if step > _I64 - base:
-            raise self.fail(fmt.RANGE)
-        return base + step
-
-
-def _read_summary(r: _Reader) -> list[int]:
-    if r.pos >= len(r.data) or r.data[r.pos] != fmt.FORMAT:
-        raise r.fail(fmt.NOT_FORMAT)
-    r.pos += 1
-    count = r.int64()
-    first_t = r.int64()
-    last_t = r.plus(first_t)
-    first_id = r.int64()
-    last_id = r.plus(first_id)
-    open_p, close_p, low = r.int64(), r.int64(), r.int64()
-    high = r.plus(low)
-    vol, buy, notional = r.varint(128), r.varint(128), r.varint(192)
-    if count < 1:
-        raise r.fail(fmt.NO_TRADES)
-    return [
-        count,
-        first_t,
-        last_t,
-        first_id,
-        last_id,
-        open_p,
-        close_p,
-        low,
-        high,
-        vol,
-        buy,
-        notional,
-    ]
 
 
 def summary(value: bytes, key: bytes = b"?") -> tuple[int, ...]:
     """(trades, first time, last time, first agg id, last agg id, open, close, low, high,
     volume, taker-buy volume, notional) of a stored rollup value, without its levels."""
-    return tuple(_read_summary(_Reader(bytes(value), key)))
+    return tuple(read_head(Reader(bytes(value), key)))
 
 
 def decode(value: bytes, key: bytes = b"?") -> Rollup:
     """The Rollup of a stored value; CorruptValue (naming ``key``) on any inconsistency."""
-    r = _Reader(bytes(value), key)
-    head = _read_summary(r)
-    count, first_t, last_t, first_id, last_id, open_p, close_p, low, high, vol, buy, notional = head
-    n = r.int64()
-    if n < 1 or n > len(r.data) - r.pos:
-        raise r.fail(fmt.LEVELS)
-    if r.pos + 2 > len(r.data):
-        raise r.fail(fmt.RANGE)
-    k, j = r.data[r.pos], r.data[r.pos + 1]
-    r.pos += 2
-    if k > fmt.MAX_PRICE_EXP or j > fmt.MAX_QTY_EXP:
-        raise r.fail(fmt.SCALE)
-    p_unit, q_unit = 10**k, 10**j
-    prices = []
-    price = 0
-    for i in range(n):
-        step = r.int64()
-        if i and not step:
-            raise r.fail(fmt.ORDER)
-        if step * p_unit > _I64 - price:
-            raise r.fail(fmt.RANGE)
-        price += step * p_unit
-        prices.append(price)
-    counts, codes = [], []
-    count_sum = 0
-    for _ in range(n):
-        word = r.varint()
-        if word >> 2 > _I64:
-            raise r.fail(fmt.RANGE)
-        if word >> 2 < 1 or word & 3 > fmt.BUY_LISTED:
-            raise r.fail(fmt.EMPTY_LEVEL)
-        counts.append(word >> 2)
-        codes.append(word & 3)
-        count_sum += word >> 2
-        if count_sum > _I64:
-            raise r.fail(fmt.DISAGREE)
-    vols = []
-    vol_sum = notional_sum = 0
-    for price in prices:
-        v = r.varint() * q_unit
-        if v >= _U128:
-            raise r.fail(fmt.RANGE)
-        vols.append(v)
-        vol_sum += v
-        notional_sum += price * v
-        if vol_sum >= _U128 or notional_sum >= _U192:
-            raise r.fail(fmt.DISAGREE)
-    buys = []
-    buy_sum = 0
-    for code, v in zip(codes, vols, strict=True):
-        if code == fmt.BUY_NONE:
-            b = 0
-        elif code == fmt.BUY_ALL:
-            b = v
-        else:
-            b = r.varint() * q_unit
-            if b >= _U128:
-                raise r.fail(fmt.RANGE)
-            if not 0 < b < v:
-                raise r.fail(fmt.BUY)
-        buys.append(b)
-        buy_sum += b
-        if buy_sum >= _U128:
-            raise r.fail(fmt.DISAGREE)
-    if r.pos != len(r.data):
-        raise r.fail(fmt.TRAILING)
-    if (
-        count_sum != count
-        or vol_sum != vol
-        or buy_sum != buy
-        or notional_sum != notional
-        or prices[0] != low
-        or prices[-1] != high
-        or last_id - first_id < count - 1
-    ):
-        raise r.fail(fmt.DISAGREE)
-    levels = Levels((p, [v, b, c]) for p, v, b, c in zip(prices, vols, buys, counts, strict=True))
-    if open_p not in levels or close_p not in levels:
-        raise r.fail(fmt.OPEN_CLOSE)
+    head, levels = read_value(value, key)
+    count, first_t, last_t, first_id, last_id, open_p, close_p, _low, _high, vol, buy, notional = (
+        head
+    )
     rollup = Rollup()
     rollup._levels = levels
     rollup.trade_count = count
