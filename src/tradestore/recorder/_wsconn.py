@@ -130,7 +130,7 @@ async def connect(
         except RemoteProtocolError as exc:
             if data:
                 raise HandshakeError(f"bad handshake answer: {exc}") from None
-        if not data:  # (h11 finds an answer cut short a protocol error)
+        if not data:  # the end of the stream (h11 calls an answer cut short an error)
             raise HandshakeError("the server closed the connection during the handshake")
 
 
