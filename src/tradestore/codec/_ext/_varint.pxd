@@ -60,10 +60,59 @@ cdef inline void put192(Buf* b, u128 lo, uint64_t hi) noexcept nogil:
 # ---------------------------------------------------------------------- bytes in
 
 
-cdef struct Reader:
-    const unsigned char* p
-    Py_ssize_t n
-    Py_ssize_t pos
+# The reader and its slow path are C: a number of more than three bytes is rare, and
+# get_long must stay out of line (Cython cannot say so) for get's short path to inline
+# into every loop that reads numbers; inlined whole, get became a call per number.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define TS_NOINLINE __attribute__((noinline))
+    #else
+    #define TS_NOINLINE
+    #endif
+    typedef struct { const unsigned char* p; Py_ssize_t n; Py_ssize_t pos; } ts_reader;
+
+    /* get() of a number of any length, a byte at a time. */
+    static TS_NOINLINE int ts_get_long(ts_reader* r, int bits, unsigned __int128* lo,
+                                       uint64_t* hi) {
+        unsigned __int128 vlo = 0, part;
+        uint64_t vhi = 0;
+        int shift = 0;
+        unsigned char byte;
+        for (;;) {
+            if (r->pos >= r->n)
+                return -1;
+            byte = r->p[r->pos];
+            r->pos += 1;
+            part = byte & 0x7F;
+            if (shift + 7 > bits && (part >> (bits - shift)) != 0)
+                return -1;  /* bits beyond the limit */
+            if (shift < 128) {
+                vlo |= part << shift;
+                if (shift > 121)  /* part of it lands in the high word */
+                    vhi |= (uint64_t)(part >> (128 - shift));
+            } else {
+                vhi |= (uint64_t)(part << (shift - 128));
+            }
+            if (!(byte & 0x80))
+                break;
+            shift += 7;
+            if (shift >= bits)
+                return -1;
+        }
+        if (byte == 0 && shift)
+            return -1;
+        *lo = vlo;
+        *hi = vhi;
+        return 0;
+    }
+    """
+    ctypedef struct Reader "ts_reader":
+        const unsigned char* p
+        Py_ssize_t n
+        Py_ssize_t pos
+
+    int get_long "ts_get_long"(Reader* r, int bits, u128* lo, uint64_t* hi) noexcept nogil
 
 
 cdef inline int get(Reader* r, int bits, u128* lo, uint64_t* hi) noexcept nogil:
@@ -92,39 +141,6 @@ cdef inline int get(Reader* r, int bits, u128* lo, uint64_t* hi) noexcept nogil:
             r.pos += 3
             return 0
     return get_long(r, bits, lo, hi)
-
-
-cdef inline int get_long(Reader* r, int bits, u128* lo, uint64_t* hi) noexcept nogil:
-    """get() of a number of any length, a byte at a time."""
-    cdef u128 vlo = 0
-    cdef uint64_t vhi = 0
-    cdef int shift = 0
-    cdef unsigned char byte
-    cdef u128 part
-    while True:
-        if r.pos >= r.n:
-            return -1
-        byte = r.p[r.pos]
-        r.pos += 1
-        part = byte & 0x7F
-        if shift + 7 > bits and (part >> (bits - shift)) != 0:
-            return -1  # bits beyond the limit
-        if shift < 128:
-            vlo |= part << shift
-            if shift > 121:  # part of it lands in the high word
-                vhi |= <uint64_t>(part >> (128 - shift))
-        else:
-            vhi |= <uint64_t>(part << (shift - 128))
-        if not (byte & 0x80):
-            break
-        shift += 7
-        if shift >= bits:
-            return -1
-    if byte == 0 and shift:
-        return -1
-    lo[0] = vlo
-    hi[0] = vhi
-    return 0
 
 
 cdef inline int get64(Reader* r, int64_t* out) noexcept nogil:
