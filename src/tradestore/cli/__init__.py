@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
 from tradestore import __version__
 from tradestore._errors import TradestoreError
@@ -77,8 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TradestoreError as exc:
-        # One line for people; -vv also logs where it came from.
-        log.debug("%s failed", args.command, exc_info=True)
+        # One line for people; -vv also logs where it was raised (a place, not a traceback:
+        # a traceback on stderr reads as a crash).
+        if exc.__traceback__ is not None:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.debug(
+                "%s: %s raised at %s:%s",
+                args.command,
+                type(exc).__name__,
+                where.filename,
+                where.lineno,
+            )
         print(f"tradestore-trio {args.command}: {message(exc)}", file=sys.stderr)
         return exit_status(exc)
     except KeyboardInterrupt:
