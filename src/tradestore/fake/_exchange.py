@@ -9,7 +9,7 @@ import random
 import time
 import zlib
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
@@ -20,8 +20,20 @@ from tradestore.fake._log import SentLog
 from tradestore.fake._source import Record, SyntheticSource, csv_source, store_source
 from tradestore.store import check_symbol
 
-if TYPE_CHECKING:  # the connections import the exchange
-    from tradestore.fake._ws import Connection
+
+class Connection(Protocol):
+    """What the exchange needs of a client's WebSocket connection (fake/_ws.py has the one
+    kind there is); a protocol, so that the exchange does not import the connections,
+    which import it."""
+
+    streams: list[str]
+    stuck: set[str]  # symbols withheld from this connection (a test hook)
+    opened_at: float
+
+    def offer_trade(self, symbol: str, record: Record, raw: str) -> None: ...
+
+    def request_abort(self, reason: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
