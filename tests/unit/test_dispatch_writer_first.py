@@ -1,49 +1,54 @@
-"""While a write runs on the writer thread, intake waits for it (the write holds the GIL,
-so parsing beside it would only stretch it): the dispatcher handles no frame until the
-write ends, and at most WRITE_FIRST_S, so a stalled disk never stops the intake."""
+"""A running write goes first: the intake (the readers and the dispatcher) waits for it
+before taking more, since the write holds the GIL and anything parsed beside it only
+stretches it; at most WRITE_FIRST_S per write, so a stalled disk never stops the intake.
+
+The write is held on a Trio event instead of a thread (the autojump clock must not see a
+thread at work), and virtual time makes every bound exact."""
 
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
+import pytest
 import trio
 
 from tests.helpers import wait_for
-from tradestore.recorder import _dispatch
+from tradestore._model import TradeRow
+from tradestore.recorder import RecorderConfig, _batcher, _dispatch
+from tradestore.recorder._batcher import WRITE_FIRST_S, Batcher
 
 
-class _Batcher:
-    """What the dispatcher asks of the batcher, and the trades it is given; ``write()``
-    starts a write that runs until ``written()``."""
-
-    full = False
+class _Store:
+    """The store's write, as the batcher calls it."""
 
     def __init__(self) -> None:
-        self.in_flight = 0
-        self.accepted: list[int] = []
-        self.accepted_at: dict[int, float] = {}  # trio time each agg id was taken
-        self.symbols = {"BTCUSDT": None}
-        self._written = trio.Event()
+        self.written: list[int] = []
 
-    def received_batch(self, now: float, wall: float) -> None:
-        pass
+    def write_batches(self, batches, gaps) -> None:
+        self.written += [t.agg_id for trades in batches.values() for t in trades]
 
-    def accept(self, symbol, trade, line) -> None:
-        self.accepted.append(trade.agg_id)
-        self.accepted_at[trade.agg_id] = trio.current_time()
 
-    def write(self) -> None:
-        self.in_flight = 5_000
-        self._written = trio.Event()
+class _Writer:
+    """``trio.to_thread.run_sync`` for the batcher: the write runs once released."""
 
-    def written(self) -> None:
-        self.in_flight = 0
-        self._written.set()
+    def __init__(self) -> None:
+        self.release = trio.Event()
 
-    async def wait_written(self) -> None:
-        if self.in_flight:
-            await self._written.wait()
+    async def run_sync(self, fn, *args, **_options):
+        await self.release.wait()
+        return fn(*args)
+
+
+@pytest.fixture
+def writer(monkeypatch) -> _Writer:
+    writer = _Writer()
+    monkeypatch.setattr(_batcher.trio.to_thread, "run_sync", writer.run_sync)
+    return writer
+
+
+def _row(agg_id: int) -> TradeRow:
+    return TradeRow("1.5", "2", 1_700_000_000_000 + agg_id, agg_id, False)
 
 
 def _frame(agg_id: int) -> str:
@@ -52,42 +57,67 @@ def _frame(agg_id: int) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
-CONN = SimpleNamespace(symbols={"BTCUSDT"}, single_symbol="BTCUSDT", line="a", name="stream-0")
+def _batcher_with_a_trade(tmp_path) -> Batcher:
+    config = RecorderConfig(symbols=("BTCUSDT",), db=str(tmp_path / "db"))
+    batcher = Batcher(_Store(), config)  # type: ignore[arg-type]
+    batcher.accept("BTCUSDT", _row(1))
+    return batcher
 
 
-async def test_intake_waits_for_a_running_write_then_goes_on(autojump_clock):
-    batcher = _Batcher()
+async def test_write_first_waits_for_the_write_and_no_longer(autojump_clock, writer, tmp_path):
+    batcher = _batcher_with_a_trade(tmp_path)
+    start = trio.current_time()
+    await batcher.write_first()  # no write runs: at once
+    assert trio.current_time() == start
+    async with trio.open_nursery() as nursery:
+        began = trio.current_time()
+        nursery.start_soon(batcher.flush)
+        await wait_for(lambda: batcher.in_flight == 1)
+
+        async def release_later() -> None:
+            await trio.sleep_until(began + WRITE_FIRST_S / 2)
+            writer.release.set()
+
+        nursery.start_soon(release_later)
+        await batcher.write_first()
+        assert trio.current_time() == began + WRITE_FIRST_S / 2  # as the write ended
+        assert batcher.in_flight == 0
+
+
+async def test_a_write_that_hangs_goes_first_only_write_first_s(autojump_clock, writer, tmp_path):
+    batcher = _batcher_with_a_trade(tmp_path)
+    async with trio.open_nursery() as nursery:
+        began = trio.current_time()
+        nursery.start_soon(batcher.flush)  # a stalled disk: never released here
+        await wait_for(lambda: batcher.in_flight == 1)
+        await batcher.write_first()
+        assert trio.current_time() == began + WRITE_FIRST_S
+        await batcher.write_first()  # the bound is per write, not per call
+        assert trio.current_time() == began + WRITE_FIRST_S
+        writer.release.set()
+    assert batcher.store.written == [1]  # type: ignore[attr-defined]
+
+
+async def test_the_dispatcher_takes_no_frame_while_a_write_goes_first(
+    autojump_clock, writer, tmp_path
+):
+    batcher = _batcher_with_a_trade(tmp_path)
+    batcher.resume("BTCUSDT", 1, 1_700_000_000_001)
+    conn = SimpleNamespace(symbols={"BTCUSDT"}, single_symbol="BTCUSDT", line=None, name="s")
     send, receive = trio.open_memory_channel(16)
-    dispatcher = _dispatch.Dispatcher(batcher)  # type: ignore[arg-type]
+    dispatcher = _dispatch.Dispatcher(batcher)
     async with trio.open_nursery() as nursery:
         await nursery.start(dispatcher.serve, receive)
-        await send.send((CONN, [_frame(1), _frame(2)]))
-        await wait_for(lambda: batcher.accepted == [1, 2])
-        batcher.write()
-        # The round that sees the write running is handled; then intake waits.
-        await send.send((CONN, [_frame(3)]))
-        await wait_for(lambda: batcher.accepted == [1, 2, 3])
-        await send.send((CONN, [_frame(4)]))
-        await trio.sleep(_dispatch.WRITE_FIRST_S / 2)
-        assert batcher.accepted == [1, 2, 3]  # queued behind the write
-        ended = trio.current_time()
-        batcher.written()
-        await wait_for(lambda: batcher.accepted == [1, 2, 3, 4])
+        began = trio.current_time()
+        nursery.start_soon(batcher.flush)
+        await wait_for(lambda: batcher.in_flight == 1)
+        # The batch the dispatcher was already waiting for is taken; the next waits.
+        await send.send((conn, [_frame(2)]))
+        await wait_for(lambda: batcher.symbols["BTCUSDT"].received == 2)
+        await send.send((conn, [_frame(3)]))
+        await trio.sleep_until(began + WRITE_FIRST_S / 2)
+        assert batcher.symbols["BTCUSDT"].received == 2  # frame 3 waits behind the write
+        writer.release.set()
+        await wait_for(lambda: batcher.symbols["BTCUSDT"].received == 3)
         nursery.cancel_scope.cancel()
-    assert batcher.accepted_at[4] == ended  # taken as soon as the write ended
-
-
-async def test_a_write_that_hangs_holds_intake_back_only_write_first_s(autojump_clock):
-    batcher = _Batcher()
-    send, receive = trio.open_memory_channel(16)
-    dispatcher = _dispatch.Dispatcher(batcher)  # type: ignore[arg-type]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(dispatcher.serve, receive)
-        batcher.write()  # a disk that stalls: the write never ends here
-        await send.send((CONN, [_frame(1)]))
-        await wait_for(lambda: batcher.accepted == [1])
-        await send.send((CONN, [_frame(2)]))
-        await wait_for(lambda: batcher.accepted == [1, 2])
-        nursery.cancel_scope.cancel()
-    # Taken once the bound ran out after the round before it, not before.
-    assert batcher.accepted_at[2] == batcher.accepted_at[1] + _dispatch.WRITE_FIRST_S
+    assert batcher.symbols["BTCUSDT"].last_id == 3  # taken once the write ended

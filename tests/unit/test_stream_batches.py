@@ -39,6 +39,37 @@ async def _burst(sent: trio.Event, request: trio_websocket.WebSocketRequest) -> 
 
 
 async def test_a_burst_crosses_in_batches_complete_and_in_order():
+    await _burst_through_the_reader(_no_write)
+
+
+async def test_the_reader_reads_nothing_while_a_write_goes_first():
+    """Before each read the reader awaits ``write_first``: while it holds, no batch."""
+    writing = trio.Event()
+    written = trio.Event()
+    waits: list[int] = []
+
+    async def write_first() -> None:
+        waits.append(1)
+        if len(waits) == 2:  # the write starts after the first batch
+            writing.set()
+            await written.wait()
+
+    async def release_once_quiet(session: Session) -> None:
+        await writing.wait()
+        read = session.frames
+        for _ in range(20):
+            await trio.lowlevel.checkpoint()  # every other task runs meanwhile
+        assert session.frames == read  # nothing read while the write went first
+        written.set()
+
+    await _burst_through_the_reader(write_first, release_once_quiet)
+
+
+async def _no_write() -> None:
+    pass
+
+
+async def _burst_through_the_reader(write_first, beside=None) -> None:
     config = RecorderConfig(symbols=("BTCUSDT",))
     conn = Connection(StreamSpec("stream-0", ("BTCUSDT",), "ws://127.0.0.1:1/x"), config)
     send, receive = trio.open_memory_channel(10_000)
@@ -55,7 +86,9 @@ async def test_a_burst_crosses_in_batches_complete_and_in_order():
                     ssl_context=None,
                 )
             )
-            handles = Handles(nursery, send, ConnectionBudget(10, 1.0), lambda *a: None, None)
+            handles = Handles(
+                nursery, send, ConnectionBudget(10, 1.0), lambda *a: None, None, write_first
+            )
             session = Session(conn, handles)
             # The client as the recorder sizes it; the reader starts once the whole burst
             # is on its way, so frames are waiting when it looks.
@@ -79,6 +112,8 @@ async def test_a_burst_crosses_in_batches_complete_and_in_order():
 
                 async with trio.open_nursery() as reader:
                     reader.start_soon(_read, ws, send, session)
+                    if beside is not None:
+                        reader.start_soon(beside, session)
                     await wait_for(all_there)
                     reader.cancel_scope.cancel()
                 await ws.close()

@@ -293,6 +293,7 @@ class Recorder:
                 on_drop=self.dispatcher.drop,
                 rng=self._rng,
                 throttle=self.throttle,
+                write_first=self.batcher.write_first,
             )
         )
 

@@ -27,8 +27,6 @@ from tradestore.recorder._stream import SERVER_SHUTDOWN, Connection, Delivery, F
 log = logging.getLogger(__name__)
 
 COALESCE_S = 0.002
-# How long intake waits, at most, for a write running on the writer thread (see serve).
-WRITE_FIRST_S = 0.25
 
 DROP_REASONS = (
     "binary",
@@ -64,6 +62,8 @@ class Dispatcher:
         self.symbol_drops: defaultdict[str, Counter] = defaultdict(Counter)
         self.shutdown_events = 0
         self.control_replies = 0
+        # A batch taken from the channel and not yet handled whole (the buffers filled).
+        self._rest: Delivery | None = None
 
     def forget(self, symbol: str) -> None:
         """Drop a removed symbol's counters (it starts from zero if it comes back)."""
@@ -79,42 +79,56 @@ class Dispatcher:
         can drain it."""
         task_status.started()
         batcher = self.batcher
-        handle_batch = self.handle_batch
         receive_nowait = receive_channel.receive_nowait
         while True:
-            conn, frames = await receive_channel.receive()
-            handle_batch(conn, frames)
+            # A running write has the GIL to itself (Batcher.write_first); waited for
+            # before a batch is taken, so a cancellation never leaves one taken and
+            # not handled (drain handles what a full buffer left of one).
+            await batcher.write_first()
+            if self._rest is None:
+                self._rest = await receive_channel.receive()
             # Take whatever else is queued without a trip through the scheduler per batch
             # (the queue is bounded, so this loop is too).
             try:
-                while not batcher.full:
-                    conn, frames = receive_nowait()
-                    handle_batch(conn, frames)
+                while self._handle_rest():
+                    self._rest = receive_nowait()
             except trio.WouldBlock:
                 pass
             if batcher.full:
                 await batcher.wait_for_room()
-            elif batcher.in_flight:
-                # A write runs on the writer thread. It holds the interpreter lock for
-                # all of its work (RocksDB's write included: rocksdict does not release
-                # it), so parsing frames now would not run beside it, only interleave
-                # with it and stretch it. The write goes first: intake waits until it
-                # ends, WRITE_FIRST_S at most, while new frames wait in the bounded
-                # frame channel and the kernel's socket buffers (the readers go on
-                # reading and answering pings). The bound keeps a stalled disk from
-                # stopping the intake: the buffers' own limit (max_buffered_trades)
-                # decides that.
-                with trio.move_on_after(WRITE_FIRST_S):
-                    await batcher.wait_written()
             else:
                 # Let batches gather for a moment: one wake-up then handles several
                 # connections' batches instead of one. The bounded queue absorbs the
                 # pause; latency is irrelevant next to the 1 s flush.
                 await trio.sleep(COALESCE_S)
 
+    def _handle_rest(self) -> bool:
+        """Handle the taken batch in order until the buffers are full (checked after
+        each frame: at most one over the limit); what is left of it stays taken. True
+        if it was handled whole and there is room for more."""
+        assert self._rest is not None
+        conn, frames = self._rest
+        batcher = self.batcher
+        batcher.received_batch(trio.current_time(), time.time())
+        handle = self._handle
+        limit = batcher.config.max_buffered_trades
+        for i, frame in enumerate(frames):
+            handle(conn, frame)
+            if batcher.buffered >= limit:
+                self._rest = (conn, frames[i + 1 :]) if i + 1 < len(frames) else None
+                return False
+        self._rest = None
+        return True
+
     def drain(self, receive_channel: trio.MemoryReceiveChannel[Delivery]) -> int:
-        """Handle every frame already queued, without waiting (used at shutdown)."""
+        """Handle every frame already taken or queued, without waiting (used at
+        shutdown, when the buffers' limit no longer holds anything back)."""
         n = 0
+        if self._rest is not None:
+            conn, frames = self._rest
+            self._rest = None
+            self.handle_batch(conn, frames)
+            n += len(frames)
         while True:
             try:
                 conn, frames = receive_channel.receive_nowait()

@@ -20,7 +20,7 @@ import random
 import ssl
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -128,6 +128,13 @@ class Target:
         return trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
 
 
+WriteFirst = Callable[[], Awaitable[None]]
+
+
+async def _nothing_to_wait_for() -> None:
+    pass
+
+
 def _wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -220,6 +227,7 @@ class Handles:
     budget: ConnectionBudget  # the process-wide connection budget
     on_drop: DropHook  # counts a frame the connection itself rejected
     rng: random.Random | None  # the backoff's jitter (seeded in tests)
+    write_first: WriteFirst  # waited on before each read (Batcher.write_first)
 
 
 class Connection:
@@ -321,13 +329,15 @@ class Connection:
         on_drop: DropHook,
         rng: random.Random | None = None,
         throttle: LogThrottle | None = None,
+        write_first: WriteFirst = _nothing_to_wait_for,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Keep connected until cancelled or stopped, handing every frame to
-        ``send_channel``; ``on_drop`` counts what the connection rejects itself."""
+        ``send_channel``; ``on_drop`` counts what the connection rejects itself, and
+        ``write_first`` is awaited before each socket read (a running write goes first)."""
         with self._scope:
             async with send_channel, trio.open_nursery() as nursery:
-                handles = Handles(nursery, send_channel, budget, on_drop, rng)
+                handles = Handles(nursery, send_channel, budget, on_drop, rng, write_first)
                 self.down_since_ms = _wall_ms()
                 task_status.started()
                 await trio.sleep(self.settings.start_delay)
@@ -769,13 +779,17 @@ async def _read(
     messages one socket read brought in (at most READ_BATCH of them).
 
     A trip through the scheduler per frame, not the parse, was the largest cost per
-    frame under a flood; one list per read pays it once per batch."""
+    frame under a flood; one list per read pays it once per batch. Before each read a
+    running write goes first (``Handles.write_first``): reading and decoding frames
+    beside it would only stretch it."""
+    write_first = session.handles.write_first
     receive_batch = ws.receive_batch
     send_nowait = send_channel.send_nowait
     note_frames = session.note_frames
     current_time = trio.current_time
     held = session.held
     while True:
+        await write_first()
         frames = await receive_batch()
         note_frames(current_time(), len(frames))
         if session.holding:
