@@ -410,8 +410,8 @@ class Batcher:
         more. The writer thread holds the GIL for all of its work (rocksdict's write does
         not release it), so frames read and parsed meanwhile are not handled beside the
         write but between its slices, and stretch it. Paused, the intake lets the write
-        run on its own CPU time (flood benchmark: the worst flush 7-8 ms, was 23-26 ms
-        with a GIL hand-off per round of frames, 85-145 ms with none) while frames wait
+        run on its own CPU time (flood benchmark: the worst flush 6-8 ms, 18-26 ms with
+        a GIL hand-off per round of frames, 33-175 ms with none) while frames wait
         in the kernel's socket buffers. The bound, per write, keeps a stalled disk from
         stopping the intake: past it, the buffers' limit (max_buffered_trades) decides."""
         if self.in_flight and trio.current_time() < self._first_until:
