@@ -68,6 +68,28 @@ class Levels(dict[int, list[int]]):
             count[index] += n
 
 
+class HoldsLevels:
+    """The shape of a table of levels, read the same way from the profile's table and a
+    rollup: the lowest and highest price (None when empty) and how many prices."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self) -> None:
+        self._levels = Levels()
+
+    @property
+    def min_price(self) -> int | None:
+        return min(self._levels) if self._levels else None
+
+    @property
+    def max_price(self) -> int | None:
+        return max(self._levels) if self._levels else None
+
+    @property
+    def level_count(self) -> int:
+        return len(self._levels)
+
+
 def new_bins(width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
     """nbins empty bins of volume, taker-buy volume and count; ValueError for a width or
     count that makes none."""

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tradestore.codec._pure._levels import Levels
+from tradestore.codec._pure._levels import HoldsLevels
 from tradestore.codec._values import decode_fixed_rows
 
 
-class LevelTable:
+class LevelTable(HoldsLevels):
     """Volume per exact price level over a window, in the level table the rollups use
     too (``_pure/_levels.py``)."""
 
     # Slots put the counters on the class, as in the compiled twin: both show the same names.
     __slots__ = (
-        "_levels",
         "trade_count",
         "first_time_ms",
         "last_time_ms",
@@ -34,24 +33,12 @@ class LevelTable:
     )
 
     def __init__(self) -> None:
-        self._levels = Levels()
+        super().__init__()
         self.trade_count = 0
         self.first_time_ms: int | None = None
         self.last_time_ms: int | None = None
         self.first_agg_id: int | None = None
         self.last_agg_id: int | None = None
-
-    @property
-    def min_price(self) -> int | None:
-        return min(self._levels) if self._levels else None
-
-    @property
-    def max_price(self) -> int | None:
-        return max(self._levels) if self._levels else None
-
-    @property
-    def level_count(self) -> int:
-        return len(self._levels)
 
     def _add(self, agg_id: int, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
         self._levels.add_trade(price, qty, not is_buyer_maker)

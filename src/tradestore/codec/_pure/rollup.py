@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tradestore.codec._pure._levels import Levels, new_bins
+from tradestore.codec._pure._levels import HoldsLevels, new_bins
 from tradestore.codec._pure._rollupvalue import (
     Reader,
     read_head,
@@ -31,11 +31,10 @@ from tradestore.codec._pure._rollupvalue import (
 )
 
 
-class Rollup:
+class Rollup(HoldsLevels):
     """Per-price sums and the summary of a set of trades (see the module docstring)."""
 
     __slots__ = (
-        "_levels",
         "trade_count",
         "first_time_ms",
         "last_time_ms",
@@ -49,7 +48,7 @@ class Rollup:
     )
 
     def __init__(self) -> None:
-        self._levels = Levels()  # price -> [volume, buy volume, count]
+        super().__init__()  # price -> [volume, buy volume, count]
         self.trade_count = 0
         self.first_time_ms: int | None = None
         self.last_time_ms: int | None = None
@@ -62,18 +61,6 @@ class Rollup:
         self.notional = 0  # sum of price x qty, in units of 1e-16
 
     # ------------------------------------------------------------------ reading
-
-    @property
-    def min_price(self) -> int | None:
-        return min(self._levels) if self._levels else None
-
-    @property
-    def max_price(self) -> int | None:
-        return max(self._levels) if self._levels else None
-
-    @property
-    def level_count(self) -> int:
-        return len(self._levels)
 
     def levels(self, width: int = 1) -> list[tuple[int, int, int, int]]:
         """(price, volume, taker-buy volume, trade count) per price, ascending; with
