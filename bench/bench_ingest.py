@@ -166,26 +166,13 @@ async def batched_loop(url: str, total: int) -> dict:
     """The recorder's own WebSocket client (recorder/_wsconn.py: every message of one
     socket read handed over at once), receiving and counting only: the floor of the
     recorder's reader."""
-    from tradestore.recorder._stream import (
-        MAX_MESSAGE_BYTES,
-        READ_BATCH,
-        RECEIVE_BUFFER_BYTES,
-        Target,
-    )
-    from tradestore.recorder._wsconn import connect
+    from tradestore.recorder._stream import Target
 
     n = 0
     first = None
     target = Target.from_url(url)
     async with await target.open_stream() as stream:
-        ws = await connect(
-            stream,
-            target.host_header,
-            target.resource,
-            max_message_bytes=MAX_MESSAGE_BYTES,
-            receive_bytes=RECEIVE_BUFFER_BYTES,
-            max_batch=READ_BATCH,
-        )
+        ws = await target.handshake(stream)
         while n < total:
             n += len(await ws.receive_batch())
             if first is None:

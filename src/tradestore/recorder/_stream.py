@@ -127,6 +127,18 @@ class Target:
         # with the local address it does not take.
         return trio.SSLStream(tcp, _ssl_context(), server_hostname=self.host, https_compatible=True)
 
+    async def handshake(self, stream: trio.abc.Stream) -> WebSocketClient:
+        """The WebSocket over an open stream, with the recorder's limits: its largest
+        message, its socket read size and how many messages one read hands over."""
+        return await connect(
+            stream,
+            self.host_header,
+            self.resource,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+            receive_bytes=RECEIVE_BUFFER_BYTES,
+            max_batch=READ_BATCH,
+        )
+
 
 WriteFirst = Callable[[], Awaitable[None]]
 
@@ -678,14 +690,7 @@ async def _session(
         try:
             with trio.fail_after(cfg.connect_timeout):
                 stream = await target.open_stream(conn.settings.local_address)
-                ws = await connect(
-                    stream,
-                    target.host_header,
-                    target.resource,
-                    max_message_bytes=MAX_MESSAGE_BYTES,
-                    receive_bytes=RECEIVE_BUFFER_BYTES,
-                    max_batch=READ_BATCH,
-                )
+                ws = await target.handshake(stream)
         except trio.TooSlowError:
             raise ConnectTimeout(f"no handshake within {cfg.connect_timeout:g} s") from None
         opened_at = trio.current_time()
