@@ -1,4 +1,5 @@
-"""The trade store: RocksDB keys, the v1 value codec, gaps, coverage and the auditor.
+"""The trade store: RocksDB keys, writes and range reads, bookkeeping, rollups, gaps,
+coverage and the auditor.
 
 Everything that reads or writes the database lives here, and nothing here knows about
 the exchange, the recorder, the analytics or the command line::
