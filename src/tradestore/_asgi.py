@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -237,18 +238,18 @@ async def open_http_server(
     """Serve ``app`` on host:port (port 0: a free one) while the block runs; yields the
     bound ``http://host:port``. An address that cannot be bound raises OSError at once.
     Leaving the block stops the server."""
-    from hypercorn.config import Config, Sockets
-    from hypercorn.trio.run import worker_serve
-    from hypercorn.utils import wrap_app
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
 
     config = Config()
     config.accesslog = None
     config.errorlog = logging.getLogger(errorlog)
     config.graceful_timeout = graceful_timeout
-    wrapped = wrap_app(app, config.wsgi_max_body_size, "asgi")
     with bind_listener(host, port) as sock:
-        sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
+        # hypercorn's public entry point serves a bound socket given as fd://N; it gets a
+        # duplicate of ours, which it owns, and ours stays ours to close.
+        config.bind = [f"fd://{os.dup(sock.fileno())}"]
         async with trio.open_nursery() as nursery:
-            await nursery.start(partial(worker_serve, wrapped, config, sockets=sockets))
+            await nursery.start(partial(serve, app, config, mode="asgi"))
             yield listener_url(sock)
             nursery.cancel_scope.cancel()
