@@ -300,6 +300,6 @@ def _fsync_dir(path: str) -> None:
 
 
 def _pyarrow():
-    from tradestore.archive._parquet import _pa
+    from tradestore.archive._parquet import load_pyarrow
 
-    return _pa()
+    return load_pyarrow()

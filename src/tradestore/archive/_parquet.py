@@ -51,7 +51,8 @@ class ArchiveValueError(TradestoreError, ValueError):
     """A trade that decimal(18, 8) cannot hold exactly (10 or more integer digits)."""
 
 
-def _pa():
+def load_pyarrow() -> tuple[Any, Any]:
+    """(pyarrow, pyarrow.parquet), or an ImportError that says which extra to install."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -63,7 +64,7 @@ def _pa():
 
 
 def schema():
-    pa, _pq = _pa()
+    pa, _pq = load_pyarrow()
     return pa.schema(
         [
             pa.field("agg_id", pa.int64(), nullable=False),
@@ -87,7 +88,7 @@ def check_fits(cols: TradeColumns, where: str) -> None:
 
 def to_table(cols: TradeColumns):
     """The columns as an Arrow table of the archive schema (zero-copy views of numpy)."""
-    pa, _pq = _pa()
+    pa, _pq = load_pyarrow()
     n = len(cols)
     sch = schema()
 
@@ -107,7 +108,7 @@ def to_table(cols: TradeColumns):
 
 def from_table(table) -> TradeColumns:
     """An archive table (as read back) as TradeColumns, int64 fixed point again."""
-    pa, _pq = _pa()
+    pa, _pq = load_pyarrow()
     table = table.select(list(COLUMNS)).combine_chunks()
 
     def ints(name: str) -> np.ndarray:
@@ -161,7 +162,7 @@ def checksum(cols: TradeColumns) -> str:
 
 
 def writer_options() -> dict[str, Any]:
-    _pa_mod, pq = _pa()
+    _pa_mod, pq = load_pyarrow()
     return {
         "compression": COMPRESSION,
         "compression_level": COMPRESSION_LEVEL,
@@ -182,7 +183,7 @@ class TradeWriter:
     """
 
     def __init__(self, sink) -> None:
-        _pa_mod, pq = _pa()
+        _pa_mod, pq = load_pyarrow()
         self._writer = pq.ParquetWriter(sink, schema(), **writer_options())
         self._pending: list = []  # Arrow tables not yet written
         self._pending_rows = 0
@@ -218,7 +219,7 @@ class TradeWriter:
         and concatenations here are views, so no row is copied before encoding."""
         if not self._pending_rows:
             return
-        pa, _pq = _pa()
+        pa, _pq = load_pyarrow()
         pending = pa.concat_tables(self._pending)
         whole = (
             self._pending_rows if final else self._pending_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS

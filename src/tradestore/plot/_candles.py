@@ -30,7 +30,7 @@ from tradestore._timeparse import format_time_ms
 from tradestore.analytics import CandleSeries, decimal_str, interval_label
 from tradestore.plot import _style as s
 from tradestore.plot._holes import RecordHole
-from tradestore.plot._profile import MIN_HOLE_WIDTH, _date, draw_record_strip
+from tradestore.plot._profile import MIN_HOLE_WIDTH, chart_date, draw_record_strip
 
 MAX_BARS = 2000  # beyond this many candles: outlines (a line and a band), not bars
 BODY = 0.7  # of the interval: the body's width
@@ -68,7 +68,7 @@ def candles_figure(
 
 def _centres(series: CandleSeries) -> list[float]:
     half = series.interval_ms / 2
-    return [_date(c.open_time_ms + half) for c in series.candles]
+    return [chart_date(c.open_time_ms + half) for c in series.candles]
 
 
 def draw_candles(ax: Axes, series: CandleSeries, *, holes: Sequence[RecordHole] = ()) -> None:
@@ -127,8 +127,8 @@ def _mark_record(ax: Axes, series: CandleSeries, holes: Sequence[RecordHole]) ->
     if cover is not None:
         for k, (a, b) in enumerate(cover.not_recorded):
             span = ax.axvspan(
-                _date(a),
-                _date(b + 1),
+                chart_date(a),
+                chart_date(b + 1),
                 facecolor="#eeeeee",
                 edgecolor=s.NOT_RECORDED,
                 hatch="xx",
@@ -143,8 +143,8 @@ def _mark_record(ax: Axes, series: CandleSeries, holes: Sequence[RecordHole]) ->
             mid = (a + b) / 2
             a, b = int(mid - least / 2), int(mid + least / 2)
         span = ax.axvspan(
-            _date(a),
-            _date(b),
+            chart_date(a),
+            chart_date(b),
             facecolor=(1, 0, 0, 0.08),
             edgecolor=s.HOLE,
             hatch="\\\\",
@@ -154,7 +154,7 @@ def _mark_record(ax: Axes, series: CandleSeries, holes: Sequence[RecordHole]) ->
         span.set_gid(f"candles-hole-{k}")
         ax.annotate(
             f"{h.size:,} ids missing",
-            (_date((a + b) / 2), 1),
+            (chart_date((a + b) / 2), 1),
             xycoords=("data", "axes fraction"),
             xytext=(0, -4),
             textcoords="offset points",
@@ -206,10 +206,10 @@ def draw_cvd(ax: Axes, series: CandleSeries) -> None:
     ax.grid(axis="y", color="#eeeeee", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.axhline(0, color=s.MUTED, linewidth=0.6, gid="cvd-zero")
-    ends = [_date(c.open_time_ms + series.interval_ms) for c in series.candles]
+    ends = [chart_date(c.open_time_ms + series.interval_ms) for c in series.candles]
     values = [float(v) for v in cumulative_delta(series)]
     if series.candles:  # from 0 at the first candle's open
-        xs = [_date(series.candles[0].open_time_ms), *ends]
+        xs = [chart_date(series.candles[0].open_time_ms), *ends]
         ax.plot(xs, [0.0, *values], color="#1565c0", linewidth=1.2, gid="cvd")
 
 

@@ -232,7 +232,7 @@ class Windowed(Protocol):
 def draw_record_strip(ax: Axes, profile: Windowed, holes: Sequence[RecordHole]) -> None:
     """The window's time axis: recorded (green), not recorded (grey), holes (red)."""
     start, end = profile.start_ms, profile.end_ms
-    ax.set_xlim(_date(start), _date(end + 1))
+    ax.set_xlim(chart_date(start), chart_date(end + 1))
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.set_ylabel("record", rotation=0, ha="right", va="center", fontsize=8)
@@ -246,11 +246,13 @@ def draw_record_strip(ax: Axes, profile: Windowed, holes: Sequence[RecordHole]) 
     lo = max(start, cover.recorded_from_ms) if cover.recorded_from_ms is not None else None
     hi = min(end, cover.recorded_to_ms) if cover.recorded_to_ms is not None else None
     if lo is not None and hi is not None and lo <= hi:
-        ax.axvspan(_date(lo), _date(hi + 1), color=s.RECORDED, linewidth=0).set_gid("record")
+        ax.axvspan(chart_date(lo), chart_date(hi + 1), color=s.RECORDED, linewidth=0).set_gid(
+            "record"
+        )
     for k, (a, b) in enumerate(cover.not_recorded):
         span = ax.axvspan(
-            _date(a),
-            _date(b + 1),
+            chart_date(a),
+            chart_date(b + 1),
             facecolor="#eeeeee",
             edgecolor=s.NOT_RECORDED,
             hatch="xx",
@@ -263,7 +265,9 @@ def draw_record_strip(ax: Axes, profile: Windowed, holes: Sequence[RecordHole]) 
         if b - a < least:
             mid = (a + b) / 2
             a, b = int(mid - least / 2), int(mid + least / 2)
-        ax.axvspan(_date(a), _date(b), color=s.HOLE, linewidth=0).set_gid(f"hole-time-{k}")
+        ax.axvspan(chart_date(a), chart_date(b), color=s.HOLE, linewidth=0).set_gid(
+            f"hole-time-{k}"
+        )
 
 
 def _thin_runs(profile: VolumeProfile, low, high, vacuums: VacuumReport) -> list:
@@ -311,7 +315,7 @@ def _legend(vacuums: VacuumReport | None, holes: Sequence[RecordHole]) -> list:
     return handles + s.record_handles(None, holes)
 
 
-def _date(ms: float) -> float:
+def chart_date(ms: float) -> float:
     return float(mdates.date2num(datetime.fromtimestamp(ms / 1000, UTC)))
 
 
