@@ -479,6 +479,41 @@ class Session:
         self._reply = reply
         self._replied.set()
 
+    def begin_control(self, method: str, names: tuple[str, ...]) -> int:
+        """Note a control message about to be sent and return its id. A SUBSCRIBE's
+        symbols are taken from now on: the exchange may send their first trade right
+        after its reply. An UNSUBSCRIBE's stay taken until the reply confirms it."""
+        self._control_id += 1
+        if method == SUBSCRIBE:
+            self.symbols = self.symbols | frozenset(names)
+            self.subscribed = self.subscribed | frozenset(names)
+        else:
+            self.subscribed = self.subscribed - frozenset(names)
+        self._note_symbols()
+        self._awaiting = (self._control_id, method, names)
+        self._reply = None
+        self._replied = trio.Event()
+        return self._control_id
+
+    async def control_answer(self) -> ControlReply | None:
+        """The exchange's answer to the last control message; None when none came within
+        CONTROL_REPLY_TIMEOUT."""
+        with trio.move_on_after(CONTROL_REPLY_TIMEOUT):
+            await self._replied.wait()
+        return self._reply
+
+    def attach(self, scope: trio.CancelScope) -> None:
+        """The scope that ``recycle`` cancels while the session runs."""
+        self._scope = scope
+
+    def detach(self) -> None:
+        self._scope = None
+
+    @property
+    def recycle_reason(self) -> str | None:
+        """Why the recorder closed this session itself (None: it did not)."""
+        return self._recycle_reason
+
     def note_frames(self, now: float, n: int) -> None:
         self.conn.note_frames(now, n, self)
         self.last_frame_at = now
@@ -713,15 +748,15 @@ async def _session(
         task_status.started(True)
         try:
             async with trio.open_nursery() as nursery:
-                session._scope = nursery.cancel_scope
+                session.attach(nursery.cancel_scope)
                 nursery.start_soon(_watchdog, session)
                 nursery.start_soon(_rotation_timer, session)
                 if conn.live:
                     nursery.start_soon(_reconcile, session, ws)
                 await _read(ws, session.handles.send_channel, session)
         finally:
-            session._scope = None
-            if session._recycle_reason is not None:
+            session.detach()
+            if session.recycle_reason is not None:
                 # Our own decision to leave: a brief, polite close handshake. (On
                 # shutdown we do not wait for the server; the flush comes first.)
                 with trio.move_on_after(DISCONNECT_TIMEOUT, shield=True):
@@ -759,7 +794,7 @@ async def _session(
     if conn.current is session and conn.state == "open":
         conn.state = "closed"
         conn.down_since_ms = _wall_ms()
-    reason = session._recycle_reason
+    reason = session.recycle_reason
     handed_over = session.successor is not None
     if reason is not None:
         counters.recycled[reason] += 1
@@ -825,24 +860,11 @@ async def _reconcile(session: Session, ws: WebSocketClient) -> None:
         method = UNSUBSCRIBE if removed else SUBSCRIBE
         names = tuple(sorted(removed or added)[:MAX_STREAMS_PER_CONTROL_MESSAGE])
         await trio.sleep_until(next_at)
-        session._control_id += 1
-        request_id = session._control_id
-        if method == SUBSCRIBE:
-            # Taken from now on: the exchange may send the first trade right after its reply.
-            session.symbols = session.symbols | frozenset(names)
-            session.subscribed = session.subscribed | frozenset(names)
-        else:
-            session.subscribed = session.subscribed - frozenset(names)
-        session._note_symbols()
-        session._awaiting = (request_id, method, names)
-        session._reply = None
-        session._replied = trio.Event()
+        request_id = session.begin_control(method, names)
         await ws.send_message(control_message(method, names, request_id))
         counters.control_messages += 1
         next_at = trio.current_time() + interval
-        with trio.move_on_after(CONTROL_REPLY_TIMEOUT):
-            await session._replied.wait()
-        reply = session._reply
+        reply = await session.control_answer()
         problem = (
             f"no answer within {CONTROL_REPLY_TIMEOUT:g} s"
             if reply is None
