@@ -1,7 +1,7 @@
 """A real headless Chromium driven over the DevTools protocol, for pages the package writes.
 
 Debian's ``chromium`` package is the browser (no browser download); the protocol runs over
-the project's own WebSocket client (trio-websocket), so nothing else is installed. A page
+trio-websocket, which the test extra installs anyway, so nothing else is needed. A page
 records every request it makes (``Network.requestWillBeSent``), which is how a test tells
 that a report is self-contained."""
 
