@@ -175,10 +175,7 @@ def _candle(start: int, interval_ms: int, s: RollupHead) -> Candle:
 
 def _total(buckets: dict[int, RollupHead]) -> RollupHead | None:
     """The head of all buckets together (None: no trades)."""
-    total = None
-    for head in buckets.values():
-        total = head if total is None else total.merge(head)
-    return total
+    return RollupHead.total(buckets.values())
 
 
 def candles(

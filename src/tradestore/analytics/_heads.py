@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from tradestore.codec._twins import rollup_summary
@@ -45,6 +47,32 @@ class RollupHead(NamedTuple):
             rollup.volume,
             rollup.buy_volume,
             rollup.notional,
+        )
+
+    @classmethod
+    def total(cls, heads: Iterable[RollupHead]) -> RollupHead | None:
+        """The head of all these sets of trades together (disjoint: each agg id in one);
+        None for none. One pass per field, not a merge per head: a day of minutes is
+        1,440 heads."""
+        heads = list(heads)
+        if not heads:
+            return None
+        first = min(heads, key=attrgetter("first_agg_id"))
+        last = max(heads, key=attrgetter("last_agg_id"))
+        fields = list(zip(*heads, strict=True))
+        return cls(
+            sum(fields[0]),
+            min(fields[1]),
+            max(fields[2]),
+            first.first_agg_id,
+            last.last_agg_id,
+            first.open_price,
+            last.close_price,
+            min(fields[7]),
+            max(fields[8]),
+            sum(fields[9]),
+            sum(fields[10]),
+            sum(fields[11]),
         )
 
     def merge(self, other: RollupHead) -> RollupHead:
