@@ -69,13 +69,27 @@ class Levels(dict[int, list[int]]):
 
 
 class HoldsLevels:
-    """The shape of a table of levels, read the same way from the profile's table and a
-    rollup: the lowest and highest price (None when empty) and how many prices."""
+    """What the profile's table and a rollup both are: a table of levels with the count,
+    the first and last trade time and the lowest and highest agg id of the trades in it,
+    read the same way (the lowest and highest price, None when empty, and how many)."""
 
-    __slots__ = ("_levels",)
+    # Slots put the counters on the class, as in the compiled twins: both show the same names.
+    __slots__ = (
+        "_levels",
+        "trade_count",
+        "first_time_ms",
+        "last_time_ms",
+        "first_agg_id",
+        "last_agg_id",
+    )
 
     def __init__(self) -> None:
-        self._levels = Levels()
+        self._levels = Levels()  # price -> [volume, buy volume, count]
+        self.trade_count = 0
+        self.first_time_ms: int | None = None
+        self.last_time_ms: int | None = None
+        self.first_agg_id: int | None = None  # the lowest agg id
+        self.last_agg_id: int | None = None
 
     @property
     def min_price(self) -> int | None:

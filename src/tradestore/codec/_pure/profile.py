@@ -23,22 +23,7 @@ class LevelTable(HoldsLevels):
     """Volume per exact price level over a window, in the level table the rollups use
     too (``_pure/_levels.py``)."""
 
-    # Slots put the counters on the class, as in the compiled twin: both show the same names.
-    __slots__ = (
-        "trade_count",
-        "first_time_ms",
-        "last_time_ms",
-        "first_agg_id",
-        "last_agg_id",
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trade_count = 0
-        self.first_time_ms: int | None = None
-        self.last_time_ms: int | None = None
-        self.first_agg_id: int | None = None
-        self.last_agg_id: int | None = None
+    __slots__ = ()
 
     def _add(self, agg_id: int, time_ms: int, price: int, qty: int, is_buyer_maker: bool) -> None:
         self._levels.add_trade(price, qty, not is_buyer_maker)

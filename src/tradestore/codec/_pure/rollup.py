@@ -35,11 +35,6 @@ class Rollup(HoldsLevels):
     """Per-price sums and the summary of a set of trades (see the module docstring)."""
 
     __slots__ = (
-        "trade_count",
-        "first_time_ms",
-        "last_time_ms",
-        "first_agg_id",
-        "last_agg_id",
         "open_price",
         "close_price",
         "volume",
@@ -48,12 +43,7 @@ class Rollup(HoldsLevels):
     )
 
     def __init__(self) -> None:
-        super().__init__()  # price -> [volume, buy volume, count]
-        self.trade_count = 0
-        self.first_time_ms: int | None = None
-        self.last_time_ms: int | None = None
-        self.first_agg_id: int | None = None  # the lowest agg id, and its price (open)
-        self.last_agg_id: int | None = None
+        super().__init__()
         self.open_price: int | None = None
         self.close_price: int | None = None
         self.volume = 0
