@@ -14,19 +14,7 @@ from functools import partial
 import h11
 import trio
 import trio.testing
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Event,
-    Ping,
-    Pong,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
+from wsproto import ConnectionType, WSConnection, events
 
 from tests.helpers.trades import T0
 from tradestore._addr import bind_listener
@@ -44,21 +32,21 @@ class Client:
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.eof = False
 
-    async def handshake(self, target: str) -> Event:
+    async def handshake(self, target: str) -> events.Event:
         """AcceptConnection, or RejectConnection with the body in ``self.rejected_body``."""
-        await self.stream.send_all(self.ws.send(Request(host="127.0.0.1", target=target)))
+        await self.stream.send_all(self.ws.send(events.Request(host="127.0.0.1", target=target)))
         event = await self.next()
         self.rejected_body = b""
-        if isinstance(event, RejectConnection) and event.has_body:
+        if isinstance(event, events.RejectConnection) and event.has_body:
             while True:
                 data = await self.next()
-                assert isinstance(data, RejectData)
+                assert isinstance(data, events.RejectData)
                 self.rejected_body += data.data
                 if data.body_finished:
                     break
         return event
 
-    async def next(self) -> Event | None:
+    async def next(self) -> events.Event | None:
         """The next event; None at EOF (the server closed TCP)."""
         while True:
             for event in self.ws.events():
@@ -71,7 +59,7 @@ class Client:
                 continue
             self.ws.receive_data(data)
 
-    async def send(self, event: Event) -> None:
+    async def send(self, event: events.Event) -> None:
         await self.stream.send_all(self.ws.send(event))
 
 
@@ -84,7 +72,7 @@ async def connect(port: int, target: str, **sockopts: int) -> AsyncIterator[Clie
     async with trio.SocketStream(sock) as stream:
         client = Client(stream)
         event = await client.handshake(target)
-        assert isinstance(event, AcceptConnection), event
+        assert isinstance(event, events.AcceptConnection), event
         yield client
 
 
@@ -109,10 +97,10 @@ async def serving(session, respond=None) -> AsyncIterator[int]:
 
 async def messages(client: Client) -> list[object]:
     """Every event until the server ends the connection."""
-    events = []
+    seen = []
     while (event := await client.next()) is not None:
-        events.append(event)
-    return events
+        seen.append(event)
+    return seen
 
 
 # ---------------------------------------------------------------------------- RFC 6455
@@ -131,18 +119,18 @@ async def test_frames_both_ways_fragments_and_one_write_per_batch():
 
     async with serving(session) as port, connect(port, "/ws") as client:
         # A text message in three fragments, then a binary one in two.
-        await client.send(TextMessage(data="he", message_finished=False))
-        await client.send(TextMessage(data="ll", message_finished=False))
-        await client.send(TextMessage(data="o", message_finished=True))
-        await client.send(BytesMessage(data=b"\x01", message_finished=False))
-        await client.send(BytesMessage(data=b"\x02", message_finished=True))
+        await client.send(events.TextMessage(data="he", message_finished=False))
+        await client.send(events.TextMessage(data="ll", message_finished=False))
+        await client.send(events.TextMessage(data="o", message_finished=True))
+        await client.send(events.BytesMessage(data=b"\x01", message_finished=False))
+        await client.send(events.BytesMessage(data=b"\x02", message_finished=True))
         got = [await client.next() for _ in range(3)]
         assert [(type(e).__name__, e.data) for e in got] == [
             ("TextMessage", "one"),
             ("BytesMessage", b"\x00two"),
             ("TextMessage", "three"),
         ]
-        await client.send(CloseConnection(code=1000))
+        await client.send(events.CloseConnection(code=1000))
         await done.wait()
     assert received == ["hello", b"\x01\x02"]
 
@@ -158,15 +146,15 @@ async def test_pings_are_answered_and_pongs_reported():
 
     async with serving(session) as port, connect(port, "/ws") as client:
         ping = await client.next()
-        assert isinstance(ping, Ping) and ping.payload == b"42"
+        assert isinstance(ping, events.Ping) and ping.payload == b"42"
         await client.send(ping.response())
-        await client.send(Ping(payload=b"client"))
+        await client.send(events.Ping(payload=b"client"))
         pong = await client.next()
-        assert isinstance(pong, Pong) and pong.payload == b"client"
-        await client.send(Pong(payload=b"unsolicited"))
-        await client.send(CloseConnection(code=1000))
+        assert isinstance(pong, events.Pong) and pong.payload == b"client"
+        await client.send(events.Pong(payload=b"unsolicited"))
+        await client.send(events.CloseConnection(code=1000))
         close = await client.next()
-        assert isinstance(close, CloseConnection) and close.code == 1000
+        assert isinstance(close, events.CloseConnection) and close.code == 1000
         assert await client.next() is None  # then the server closes TCP
     assert [p.payload for p in pongs] == [b"42", b"unsolicited"]
 
@@ -181,9 +169,9 @@ async def test_a_client_close_is_answered_with_its_code_then_tcp_closes():
         ended.set()
 
     async with serving(session) as port, connect(port, "/ws") as client:
-        await client.send(CloseConnection(code=4000, reason="bye"))
+        await client.send(events.CloseConnection(code=4000, reason="bye"))
         close = await client.next()
-        assert isinstance(close, CloseConnection) and close.code == 4000
+        assert isinstance(close, events.CloseConnection) and close.code == 4000
         assert await client.next() is None
         await ended.wait()
 
@@ -195,9 +183,9 @@ async def test_server_close_sends_the_code_waits_for_the_answer_then_closes_tcp(
 
     async with serving(session) as port, connect(port, "/ws") as client:
         last = await client.next()
-        assert isinstance(last, TextMessage) and last.data == "last"
+        assert isinstance(last, events.TextMessage) and last.data == "last"
         close = await client.next()
-        assert isinstance(close, CloseConnection) and close.code == 1001
+        assert isinstance(close, events.CloseConnection) and close.code == 1001
         await client.send(close.response())
         assert await client.next() is None
 
@@ -209,8 +197,8 @@ async def test_abort_cuts_tcp_without_a_close_frame_after_every_byte_written():
         assert ws.closed and not await ws.send_frames(["after"])
 
     async with serving(session) as port, connect(port, "/ws") as client:
-        events = await messages(client)
-    assert [e.data for e in events] == [f"frame {i}" for i in range(100)]  # no close frame
+        seen = await messages(client)
+    assert [e.data for e in seen] == [f"frame {i}" for i in range(100)]  # no close frame
 
 
 async def test_abort_wakes_a_write_blocked_by_a_client_that_does_not_read():
@@ -251,9 +239,9 @@ async def test_an_oversized_message_is_refused_with_1009(monkeypatch):
 
     async with serving(session) as port, connect(port, "/ws") as client:
         for _ in range(3):
-            await client.send(TextMessage(data="y" * 400, message_finished=False))
+            await client.send(events.TextMessage(data="y" * 400, message_finished=False))
         close = await client.next()
-        assert isinstance(close, CloseConnection) and close.code == 1009
+        assert isinstance(close, events.CloseConnection) and close.code == 1009
         assert await client.next() is None
 
 
@@ -265,7 +253,7 @@ async def test_a_frame_that_breaks_the_protocol_is_refused_with_1002():
         # A client frame must be masked (RFC 6455 5.1): this one is not.
         await client.stream.send_all(b"\x81\x02hi")
         close = await client.next()
-        assert isinstance(close, CloseConnection) and close.code == 1002
+        assert isinstance(close, events.CloseConnection) and close.code == 1002
         assert await client.next() is None
 
 
@@ -322,7 +310,7 @@ async def test_a_websocket_request_can_be_rejected_with_a_body():
         async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
             client = Client(stream)
             event = await client.handshake("/elsewhere")
-    assert isinstance(event, RejectConnection) and event.status_code == 404
+    assert isinstance(event, events.RejectConnection) and event.status_code == 404
     assert client.rejected_body == b"no socket here"
 
 
@@ -355,15 +343,17 @@ async def test_too_many_messages_cut_the_connection_and_answers_to_pings_do_not_
             # Answer several server pings: solicited pongs are not messages.
             for _ in range(limit + 2):
                 event = await client.next()
-                while not isinstance(event, Ping):
+                while not isinstance(event, events.Ping):
                     event = await client.next()
                 await client.send(event.response())
             assert fx.log.message_limit_drops == 0
             for i in range(limit + 1):
                 request = {"method": "LIST_SUBSCRIPTIONS", "id": i}
-                await client.send(TextMessage(data=json.dumps(request)))
-            events = await messages(client)
-        assert not any(isinstance(e, CloseConnection) for e in events)  # cut, no close frame
+                await client.send(events.TextMessage(data=json.dumps(request)))
+            received = await messages(client)
+        assert not any(
+            isinstance(e, events.CloseConnection) for e in received
+        )  # cut, no close frame
         assert fx.log.drops_by_reason == {"too_many_messages": 1}
         assert fx.log.message_limit_drops == 1
 
@@ -373,7 +363,7 @@ async def test_unsolicited_pongs_count_against_the_limit():
         limit = fx.market.control_messages_per_second
         async with connect(fx.port, "/ws") as client:
             for _ in range(limit + 1):
-                await client.send(Pong(payload=b"heartbeat"))
+                await client.send(events.Pong(payload=b"heartbeat"))
             await messages(client)
         assert fx.log.drops_by_reason == {"too_many_messages": 1}
         assert fx.log.pongs_received == limit + 1
@@ -389,7 +379,7 @@ async def test_drop_one_every_cuts_the_oldest_connection_only(autojump_clock):
             sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             await sock.connect(fx.unix_path)
             client = Client(trio.SocketStream(sock))
-            assert isinstance(await client.handshake(path), AcceptConnection)
+            assert isinstance(await client.handshake(path), events.AcceptConnection)
             return client
 
         old = await open_client("/ws")
@@ -414,10 +404,10 @@ async def test_deflate_is_negotiated_only_when_the_client_offers_it():
                 client = Client(stream)
                 target = f"/ws/{symbol.lower()}@aggTrade"
                 await stream.send_all(
-                    client.ws.send(Request("127.0.0.1", target, extensions=offer))
+                    client.ws.send(events.Request("127.0.0.1", target, extensions=offer))
                 )
                 accepted = await client.next()
-                assert isinstance(accepted, AcceptConnection)
+                assert isinstance(accepted, events.AcceptConnection)
                 assert [e.name for e in accepted.extensions] == [e.name for e in offer]
                 frames = [await client.next() for _ in range(5)]
             assert [json.loads(f.data)["a"] for f in frames] == fx.log.sent_ids(symbol)

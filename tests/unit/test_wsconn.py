@@ -106,6 +106,15 @@ async def open_client(
     return ws, stream
 
 
+async def receive_until_closed(ws: WebSocketClient) -> tuple[list[str | bytes], ConnectionClosed]:
+    """Every message the client hands over, then the ConnectionClosed that ends them."""
+    received: list[str | bytes] = []
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            received += await ws.receive_batch()
+    return received, info.value
+
+
 async def test_handshake_asks_for_the_resource_and_host():
     seen: list[Request] = []
 
@@ -277,15 +286,12 @@ async def test_a_server_that_vanishes_is_an_abnormal_close():
 
     async with trio.open_nursery() as nursery:
         ws, stream = await open_client(nursery, script)
-        received: list[str | bytes] = []
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                received += await ws.receive_batch()
+        received, closed = await receive_until_closed(ws)
         await ws.close()  # nothing to answer: returns at once
         await stream.aclose()
         nursery.cancel_scope.cancel()
     assert received == ["before"]
-    assert (info.value.reason.code, info.value.reason.name) == (1006, "ABNORMAL_CLOSURE")
+    assert (closed.reason.code, closed.reason.name) == (1006, "ABNORMAL_CLOSURE")
 
 
 async def test_a_message_over_the_limit_closes_with_1009():
@@ -302,14 +308,11 @@ async def test_a_message_over_the_limit_closes_with_1009():
 
     async with trio.open_nursery() as nursery:
         ws, stream = await open_client(nursery, script)
-        received: list[str | bytes] = []
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                received += await ws.receive_batch()
+        received, closed = await receive_until_closed(ws)
         await stream.aclose()
         nursery.cancel_scope.cancel()
     assert received == ["fits"]
-    assert info.value.reason.code == 1009
+    assert closed.reason.code == 1009
     assert told == [1009]
 
 
