@@ -18,11 +18,11 @@ ALLOWED = {
     "store": {"codec"},
     "binance": {"store", "codec"},
     "analytics": {"store", "codec"},
-    "archive": {"store", "codec", "binance"},
-    "api": {"analytics", "store", "codec", "binance", "archive"},
-    "plot": {"analytics", "store", "codec", "api"},
+    "archive": {"store", "codec"},
+    "api": {"analytics", "store", "codec"},
+    "plot": {"analytics", "store", "codec"},
     "fake": {"binance", "store", "codec"},
-    "recorder": {"binance", "store", "codec", "archive", "api", "analytics"},
+    "recorder": {"binance", "store", "codec", "archive", "api"},
     "cli": {"recorder", "api", "analytics", "archive", "plot", "fake", "binance", "store", "codec"},
 }
 
