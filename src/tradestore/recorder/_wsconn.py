@@ -35,6 +35,8 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason as CloseCode
 from wsproto.utilities import RemoteProtocolError
 
+from tradestore._errors import TradestoreError
+
 ABNORMAL_CLOSURE = CloseCode.ABNORMAL_CLOSURE  # 1006: the stream ended without a close frame
 MESSAGE_TOO_BIG = CloseCode.MESSAGE_TOO_BIG  # 1009
 
@@ -62,7 +64,7 @@ class CloseReason:
             return "INVALID_CODE"
 
 
-class ConnectionClosed(Exception):
+class ConnectionClosed(TradestoreError):
     """The connection is closed (by the peer, by us, or by the network): ``reason``."""
 
     def __init__(self, reason: CloseReason) -> None:
@@ -70,7 +72,7 @@ class ConnectionClosed(Exception):
         self.reason = reason
 
 
-class HandshakeError(Exception):
+class HandshakeError(TradestoreError):
     """The opening handshake failed (the server hung up, or answered nonsense)."""
 
 
