@@ -12,6 +12,12 @@ class TradestoreError(Exception):
     stderr and exit status 2 (bad input) or 1 (a failure at run time)."""
 
 
+class BadInput(TradestoreError):
+    """An error in what the user gave: an argument, a file to import, a configuration, a
+    path that cannot hold the store, a symbol never stored, a window too short for the
+    analysis. The command line exits 2 for it (1 for any other TradestoreError)."""
+
+
 class InvalidMessage(TradestoreError, ValueError):
     """A WebSocket frame that is not a valid aggTrade event.
 

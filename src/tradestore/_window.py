@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore._timeparse import is_duration, now_ms, parse_duration_ms, parse_time_ms
 
 HOUR_MS = 3_600_000
@@ -32,7 +32,7 @@ PLAIN_NAMES: Mapping[str, str] = {"start": "start", "end": "end", "hours": "hour
 FLAG_NAMES: Mapping[str, str] = {"start": "--start", "end": "--end", "hours": "--hours"}
 
 
-class WindowError(TradestoreError, ValueError):
+class WindowError(BadInput, ValueError):
     """A window that cannot be read or is not allowed; the message names the argument."""
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 from typing import Any
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore._timeparse import format_time_ms
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import Coverage
@@ -19,7 +19,7 @@ from tradestore.store import Coverage
 _EXACT = Context(prec=80)
 
 
-class InsufficientData(TradestoreError, ValueError):
+class InsufficientData(BadInput, ValueError):
     """Too few trades in the window for a meaningful profile."""
 
     def __init__(

@@ -15,14 +15,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tradestore._addr import is_loopback
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 
 log = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 16
 
 
-class ExposureError(TradestoreError, ValueError):
+class ExposureError(BadInput, ValueError):
     """A server setting that would expose the store without protection."""
 
 

@@ -6,7 +6,7 @@ error carrying the same message.
 
 from __future__ import annotations
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput, TradestoreError
 
 
 class ToolError(TradestoreError):
@@ -17,21 +17,21 @@ class ToolError(TradestoreError):
     code = "internal_error"
 
 
-class BadArgument(ToolError):
+class BadArgument(BadInput, ToolError):
     """An argument that cannot be read or is not allowed (400)."""
 
     status = 400
     code = "bad_argument"
 
 
-class NotFound(ToolError):
+class NotFound(BadInput, ToolError):
     """Nothing is stored for the symbol asked about (404)."""
 
     status = 404
     code = "not_found"
 
 
-class InsufficientTrades(ToolError):
+class InsufficientTrades(BadInput, ToolError):
     """The window holds too few trades for the analysis (422)."""
 
     status = 422

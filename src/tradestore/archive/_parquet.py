@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import TradeColumns
 
@@ -47,7 +47,7 @@ DICTIONARY_COLUMNS = ["price", "qty"]
 METADATA_KEY = "tradestore.partition"
 
 
-class ArchiveValueError(TradestoreError, ValueError):
+class ArchiveValueError(BadInput, ValueError):
     """A trade that decimal(18, 8) cannot hold exactly (10 or more integer digits)."""
 
 

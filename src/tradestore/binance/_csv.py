@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore._model import AggTrade, decimal_text
 from tradestore.codec._decimal import is_plain_decimal
 
@@ -62,7 +62,7 @@ TIME_KIND = {"transact_time": FUTURES_FILE, "timestamp": SPOT_FILE, "time_ms": O
 MICROS_FROM_MS = 1_735_689_600_000
 
 
-class CsvFormatError(TradestoreError, ValueError):
+class CsvFormatError(BadInput, ValueError):
     """A row or file that is not a Binance aggTrades CSV; the message names the line."""
 
 

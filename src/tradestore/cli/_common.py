@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore._window import (
     FLAG_NAMES,
     WindowLimit,
@@ -22,7 +22,7 @@ from tradestore.store import DEFAULT_PATH as DEFAULT_DB
 from tradestore.store import check_symbol
 
 
-class UsageError(TradestoreError):
+class UsageError(BadInput):
     """Bad arguments or input: printed as one line, exit status 2 (``cli._errors``)."""
 
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve_until_signal(config, reload_config=None) -> int:
     """Run the recorder until SIGTERM/SIGINT; 0 after a clean final flush, else 1."""
-    from tradestore.cli._errors import bad_input_errors
+    from tradestore._errors import BadInput
     from tradestore.recorder import StoreUnavailable
     from tradestore.recorder import run as run_recorder
     from tradestore.store import StoreError
@@ -93,7 +93,7 @@ async def serve_until_signal(config, reload_config=None) -> int:
                     async with trio.open_nursery() as inner:
                         holder.append(await inner.start(run_recorder, config))
                         inner.start_soon(watch_offline, holder[0], config.endpoint)
-            except* bad_input_errors() as group:
+            except* BadInput as group:
                 # Bad input found once the store or the exchange could be asked (a market
                 # other than the store's, a --db that cannot hold the store): exit 2 as
                 # for any command, nothing recorded.

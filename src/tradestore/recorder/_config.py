@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore._flags import cli
 from tradestore.binance import DEFAULT_MARKET, MARKETS, Market, market
 from tradestore.recorder._shard import own_symbols, parse_shard
@@ -30,7 +30,7 @@ ENV_PREFIX = "TRADESTORE_"
 ALL = "ALL"
 
 
-class ConfigError(TradestoreError, ValueError):
+class ConfigError(BadInput, ValueError):
     """A configuration value (from any source) that cannot be used."""
 
 

@@ -13,6 +13,7 @@ import errno
 import os
 from pathlib import Path
 
+from tradestore._errors import BadInput
 from tradestore.store._errors import StoreError
 
 # RocksDB's CURRENT file names the live MANIFEST: every RocksDB folder has one.
@@ -21,7 +22,7 @@ MARKER = "CURRENT"
 NAMED = 5
 
 
-class UnusablePath(StoreError):
+class UnusablePath(BadInput, StoreError):
     """The path cannot hold a trade store (a file, a folder holding other things, a
     folder that cannot be written). Nothing was written."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from tradestore._errors import TradestoreError
+from tradestore._errors import BadInput
 from tradestore.store._keys import check_symbol
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 LISTED = 10
 
 
-class UnknownSymbol(TradestoreError, LookupError):
+class UnknownSymbol(BadInput, LookupError):
     """No trade of ``symbol`` was ever stored; ``stored`` are the symbols that are."""
 
     def __init__(self, symbol: str, stored: list[str]) -> None:
