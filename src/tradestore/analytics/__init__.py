@@ -42,10 +42,12 @@ from tradestore.analytics._results import (
     VacuumReport,
     VolumeProfile,
     decimal_str,
+    fixed_to_decimal,
 )
-from tradestore.analytics._vacuums import find_vacuums, liquidity_vacuums
+from tradestore.analytics._vacuums import MERGE_BINS, find_vacuums, liquidity_vacuums
 
 __all__ = [
+    "MERGE_BINS",
     "MIN_TRADES",
     "Candle",
     "CandleSeries",
@@ -68,6 +70,7 @@ __all__ = [
     "VacuumReport",
     "VolumeProfile",
     "decimal_str",
+    "fixed_to_decimal",
     "find_vacuums",
     "liquidity_vacuums",
     "nice_width",

@@ -33,9 +33,9 @@ from tradestore.store import (
     Pyramid,
     TradeColumns,
     TradeStore,
-    _keys,
     check_symbol,
     coverage_from_range,
+    key_ms,
     minute_summaries,
     open_runs,
     pyramid,
@@ -120,7 +120,7 @@ def _summaries(
     # Whole minutes from their summaries (rollup:c:, a few dozen bytes each), the
     # partial minutes at the edges from their trades.
     for key, value in minute_summaries(store, symbol, first, end):
-        ms = _keys.key_ms(key)
+        ms = key_ms(key)
         bucket = ms - ms % interval_ms
         add(bucket, RollupHead.read(value, key))
     for lo, hi in open_runs(state, [(first, end)]):  # minutes not summarised yet
@@ -273,7 +273,7 @@ def footprint(
             chunks = list(_raw_chunks(store, symbol, start_ms, end_ms))
         else:
             for key, value in pieces.values:
-                bucket(_keys.key_ms(key)).add(rollup_decode(value, key))
+                bucket(key_ms(key)).add(rollup_decode(value, key))
             chunks = [pieces.raw] if pieces.raw is not None else []
         for cols in chunks:
             if len(cols):

@@ -26,7 +26,7 @@ from tradestore._window import (
     duration_ms,
     resolve_window,
 )
-from tradestore.analytics._vacuums import MERGE_BINS
+from tradestore.analytics import MERGE_BINS
 from tradestore.api._documents import (
     Cursor,
     coverage_document,

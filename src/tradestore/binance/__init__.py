@@ -48,7 +48,13 @@ from tradestore.binance._markets import (
     Market,
     market,
 )
-from tradestore.binance._rest import BinanceRest, RestError, RestStats, parse_retry_after
+from tradestore.binance._rest import (
+    BinanceRest,
+    ExchangeUnreachable,
+    RestError,
+    RestStats,
+    parse_retry_after,
+)
 from tradestore.binance._streams import (
     MAX_STREAMS_PER_CONTROL_MESSAGE,
     SUBSCRIBE,
@@ -84,6 +90,7 @@ __all__ = [
     "USDM",
     "WEIGHT_PER_MINUTE",
     "BinanceRest",
+    "ExchangeUnreachable",
     "ControlReply",
     "CsvFormatError",
     "ExchangeInfoError",

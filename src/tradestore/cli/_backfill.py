@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import trio
 
-    from tradestore.binance._rest import ExchangeUnreachable
+    from tradestore.binance import ExchangeUnreachable
 
     if (args.from_id is None) != (args.to_id is None):
         raise c.UsageError("give both --from-id and --to-id, or neither (to fill open gaps)")

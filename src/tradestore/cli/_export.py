@@ -219,8 +219,7 @@ def _write_parquet(store, symbol: str, start: int, end: int, path: Path, bar) ->
     """The archive's writer and layout, fed with columns (no Python object per trade);
     ids ascending across chunks, else the whole window is read at once, which sorts and
     de-duplicates."""
-    from tradestore.archive import ArchiveValueError, TradeWriter
-    from tradestore.archive._parquet import check_fits
+    from tradestore.archive import ArchiveValueError, TradeWriter, check_fits
 
     try:
         with bar, open(path, "wb") as fh:

@@ -75,7 +75,7 @@ def check_value_area(args: argparse.Namespace) -> None:
 
 def add_vacuum_args(p: argparse.ArgumentParser, thin: str) -> None:
     """--threshold (its help: a bin is ``thin`` below ...), --merge-bins, --merge-distance."""
-    from tradestore.analytics._vacuums import MERGE_BINS
+    from tradestore.analytics import MERGE_BINS
 
     p.add_argument(
         "--threshold",

@@ -9,8 +9,7 @@ from typing import Any
 
 from tradestore._timeparse import is_duration
 from tradestore.cli import _common as c
-from tradestore.store import coverage_from_range, recorded_span
-from tradestore.store._keys import MAX_MS
+from tradestore.store import MAX_MS, coverage_from_range, recorded_span
 
 
 def register(subparsers) -> None:

@@ -15,8 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from tradestore.analytics import decimal_str
-from tradestore.analytics._results import fixed_to_decimal
+from tradestore.analytics import decimal_str, fixed_to_decimal
 from tradestore.store import FILLED, Coverage
 
 CHUNK_MS = 3_600_000  # read the window an hour at a time: memory stays bounded

@@ -26,6 +26,7 @@ import matplotlib
 from tradestore import __version__
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.analytics import (
+    MERGE_BINS,
     MIN_TRADES,
     CandleSeries,
     VacuumReport,
@@ -36,7 +37,6 @@ from tradestore.analytics import (
     interval_label,
     volume_profile,
 )
-from tradestore.analytics._vacuums import MERGE_BINS
 from tradestore.codec._twins import EXTENSIONS_LOADED
 from tradestore.plot import _style as s
 from tradestore.plot._candles import candles_figure, cumulative_delta

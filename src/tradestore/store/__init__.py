@@ -28,7 +28,7 @@ from tradestore.store._errors import MarketMismatch, StoreError
 from tradestore.store._folder import NoStore, UnusablePath, check_store_path
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap, gap_tally
 from tradestore.store._idset import AggIdSet
-from tradestore.store._keys import check_symbol
+from tradestore.store._keys import MAX_MS, check_symbol, key_ms
 from tradestore.store._pyramid import (
     Pyramid,
     minute_summaries,
@@ -55,6 +55,7 @@ from tradestore.store._verify import VerifyReport, verify
 __all__ = [
     "DAY_MS",
     "HOUR_MS",
+    "MAX_MS",
     "MINUTE_MS",
     "Pyramid",
     "RollupMismatch",
@@ -96,6 +97,7 @@ __all__ = [
     "VerifyReport",
     "check_store_path",
     "check_symbol",
+    "key_ms",
     "coverage_from_range",
     "coverage_of",
     "declare_recorded",
