@@ -3,9 +3,9 @@
 ``trades:{SYMBOL}:{13-digit unix ms}``   one batch of trades, keyed by its first trade's T
 ``gaps:{SYMBOL}:{20-digit first missing id}``   a hole in the agg-id sequence
 ``meta:...``   format version and per-symbol bookkeeping
-``rollup:m:{SYMBOL}:{13-digit minute}``, ``rollup:h:{SYMBOL}:{13-digit hour}``   the
-    price-level rollups of one minute or hour of trade time; ``rollup:c:...:{minute}``
-    the minute's summary alone
+``rollup:m:{SYMBOL}:{13-digit minute}``, ``rollup:h:{SYMBOL}:{13-digit hour}``,
+    ``rollup:d:{SYMBOL}:{13-digit UTC day}``   the price-level rollups of one minute, hour
+    or UTC day of trade time; ``rollup:c:...:{minute}`` the minute's summary alone
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ META = b"meta:"
 ROLLUP = b"rollup:"
 MINUTE = "m"  # rollup tiers
 HOUR = "h"
+DAY = "d"
 CANDLE = "c"  # a minute's summary alone (candles read it without the price levels)
-TIERS = (MINUTE, HOUR, CANDLE)
+TIERS = (MINUTE, HOUR, DAY, CANDLE)
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 MS_DIGITS = 13
 MAX_MS = 10**MS_DIGITS - 1
 ID_DIGITS = 20
