@@ -289,7 +289,8 @@ def test_values_the_archive_cannot_hold_fail_their_day_only(tmp_path, capsys):
     assert "BNBUSDT 2026-03-01: written" in out
     assert "1 partitions written, 2 failed" in err
     assert sorted(p.name for p in (tmp_path / "a").glob("market=*/symbol=*/date=*/*")) == [
-        "BNBUSDT-2026-03-01.parquet"
+        "BNBUSDT-2026-03-01.parquet",
+        "_BNBUSDT-2026-03-01.rollups",  # the day's rollups, beside its trades
     ]
 
 

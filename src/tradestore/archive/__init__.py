@@ -38,6 +38,8 @@ from tradestore.archive._parquet import (
     to_table,
 )
 from tradestore.archive._partition import GapNote, PartitionInfo
+from tradestore.archive._reader import ArchiveReader
+from tradestore.archive._rollups import DayRollups, day_rollups, sidecar_path
 from tradestore.archive._verify import DayCheck, verify_archive
 
 __all__ = [
@@ -48,10 +50,12 @@ __all__ = [
     "UNCHANGED",
     "WRITTEN",
     "ArchiveValueError",
+    "ArchiveReader",
     "Archiver",
     "ConflictError",
     "DayCheck",
     "DayResult",
+    "DayRollups",
     "Destination",
     "DestinationError",
     "GapNote",
@@ -62,6 +66,7 @@ __all__ = [
     "checksum",
     "day_end_ms",
     "day_of",
+    "day_rollups",
     "day_start_ms",
     "from_table",
     "last_closed_day",
@@ -69,6 +74,7 @@ __all__ = [
     "parse_day",
     "redact",
     "schema",
+    "sidecar_path",
     "store_market",
     "to_table",
     "verify_archive",

@@ -13,6 +13,11 @@ For each symbol and each closed day that the store holds trades for:
   lose a trade); the partition is replaced only when the merge adds trades or changes
   the verdict on completeness. The same id with different values stops the day with
   an error rather than guess which is right.
+
+Every partition written carries the day's rollups in a sidecar (``_rollups.py``), summed
+from exactly the trades written and moved into place *before* the trades file, so a
+partition that exists has its rollups (archives of older versions aside: a day found
+complete or unchanged without a matching sidecar gets one, summed from its partition).
 """
 
 from __future__ import annotations
@@ -41,7 +46,24 @@ from tradestore.archive._parquet import (
     from_table,
 )
 from tradestore.archive._partition import GapNote, PartitionInfo
-from tradestore.store import FILLED, Gap, TradeColumns, TradeStore, check_symbol, record_of
+from tradestore.archive._rollups import (
+    DayBuilder,
+    DayRollups,
+    SidecarStamp,
+    day_rollups,
+    sidecar_name,
+    sidecar_stamp,
+    write_sidecar,
+)
+from tradestore.store import (
+    FILLED,
+    Gap,
+    TradeColumns,
+    TradeStore,
+    certification,
+    check_symbol,
+    record_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +179,7 @@ class Archiver:
             existing = self.dest.read_info(key)
             if existing is not None and existing.complete and not self.force:
                 self._remember(key, existing.last_agg_id)
+                self._ensure_sidecar(key, existing)
                 return DayResult(key, COMPLETE, existing, seconds=time.perf_counter() - began)
             if existing is None and not self.force:
                 result = self._stream_new(key, gaps)
@@ -189,6 +212,7 @@ class Archiver:
         """A day with no partition yet: decode and write concurrently, in hour chunks."""
         lo, hi = _days.day_start_ms(key.day), _days.day_end_ms(key.day)
         holder: dict[str, PartitionInfo] = {}
+        builder = DayBuilder(key.symbol)
 
         def produce(stream) -> None:
             writer = TradeWriter(stream)
@@ -196,6 +220,7 @@ class Archiver:
                 for cols in _prefetch(self._chunks(key.symbol, lo, hi)):
                     check_fits(cols, str(key))
                     writer.write(cols)
+                    builder.add(cols)
             except BaseException:
                 writer.close()
                 raise
@@ -208,8 +233,11 @@ class Archiver:
             holder["info"] = info
             writer.close({METADATA_KEY: info.to_json()})
 
+        def rollups_first() -> None:
+            self._write_sidecar(key, builder.finish(), holder["info"])
+
         try:
-            size = self.dest.write_atomic(key, produce)
+            size = self.dest.write_atomic(key, produce, before_move=rollups_first)
         except _Empty:
             return None
         except _OutOfOrder:
@@ -244,6 +272,7 @@ class Archiver:
             gaps,
         )
         if existing is not None and not added and existing.same_content(info):
+            self._ensure_sidecar(key, existing, cols)
             return DayResult(key, UNCHANGED, existing)
 
         def produce(stream) -> None:
@@ -253,10 +282,37 @@ class Archiver:
             finally:
                 writer.close({METADATA_KEY: info.to_json()})
 
-        size = self.dest.write_atomic(key, produce)
+        def rollups_first() -> None:
+            self._write_sidecar(key, day_rollups(key.symbol, cols), info)
+
+        size = self.dest.write_atomic(key, produce, before_move=rollups_first)
         return DayResult(
             key, WRITTEN if existing is None else REPLACED, info, size, added_rows=added
         )
+
+    # ------------------------------------------------------------------ rollups
+
+    def _write_sidecar(self, key: PartitionKey, rollups: DayRollups, info: PartitionInfo) -> None:
+        stamp = SidecarStamp(info.rows, info.checksum)
+        self.dest.write_beside(
+            key, sidecar_name(key), lambda stream: write_sidecar(stream, rollups, stamp)
+        )
+
+    def _ensure_sidecar(
+        self, key: PartitionKey, info: PartitionInfo, cols: TradeColumns | None = None
+    ) -> None:
+        """Give a partition written by an older version (or whose sidecar does not match
+        it) its rollups, summed from the partition's own trades."""
+        if sidecar_stamp(self.dest, key) == SidecarStamp(info.rows, info.checksum):
+            return
+        if cols is None:
+            table = self.dest.read_table(key)
+            if table is None:
+                return
+            cols = from_table(table)
+        if len(cols) != info.rows or checksum(cols) != info.checksum:
+            return  # the partition does not match its footer: verify reports it
+        self._write_sidecar(key, day_rollups(key.symbol, cols), info)
 
     def _chunks(self, symbol: str, lo: int, hi: int) -> Iterator[TradeColumns]:
         """The day's trades in hour windows, ascending agg id across windows (checked)."""
@@ -326,6 +382,9 @@ class Archiver:
                     )
             elif after != last_id + 1:
                 reasons.append(f"agg ids {last_id + 1}..{after - 1} missing after the day")
+        # A day certified against Binance's file carries it, if these are the certified rows.
+        held = certification(self.store, key.symbol, key.day)
+        certified = held.as_dict() if held and held.matches(rows, first_id, last_id) else None
         return PartitionInfo(
             market=key.market,
             symbol=key.symbol,
@@ -343,6 +402,7 @@ class Archiver:
             written_ms=int(time.time() * 1000),
             writer=self.writer,
             version=__version__,
+            certified=certified,
         )
 
     def _id_before(self, key: PartitionKey, day_start: int) -> int | None:

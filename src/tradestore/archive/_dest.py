@@ -5,6 +5,7 @@ Layout under the root (Hive-style, the form Spark, Trino, DuckDB, polars and Ath
 read without a catalog)::
 
     market=spot/symbol=BTCUSDT/date=2026-11-27/BTCUSDT-2026-11-27.parquet
+    market=spot/symbol=BTCUSDT/date=2026-11-27/_BTCUSDT-2026-11-27.rollups   the day's rollups
     _staging/...          files being written (engines skip names starting with _ or .)
 
 A partition appears whole or not at all: its file is written under ``_staging/`` and then
@@ -28,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tradestore._errors import TradestoreError
@@ -36,6 +37,7 @@ from tradestore.archive._parquet import METADATA_KEY
 from tradestore.archive._partition import PartitionInfo
 
 STAGING = "_staging"
+T = TypeVar("T")
 # A staged file older than this was left by a run that died; it is removed.
 STALE_STAGING_S = 24 * 3600
 
@@ -122,6 +124,20 @@ class Destination:
                 return None
             raise DestinationError(f"{redact(self.url)}: reading {key.path}: {exc}") from exc
 
+    def with_parquet(self, relative: str, read: Callable[[Any], T]) -> T | None:
+        """``read(pyarrow.parquet.ParquetFile)`` of the file at ``relative`` while it is
+        open; None when there is no such file."""
+        _pa, pq = _pyarrow()
+        try:
+            with self.fs.open_input_file(self.full(relative)) as fh:
+                return read(pq.ParquetFile(fh))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if _not_found(exc):
+                return None
+            raise DestinationError(f"{redact(self.url)}: reading {relative}: {exc}") from exc
+
     def partitions(self, market: str, symbol: str | None = None) -> Iterator[PartitionKey]:
         """The partitions stored for ``market`` (and ``symbol``), by walking the layout."""
         import pyarrow.fs as pafs
@@ -141,14 +157,36 @@ class Destination:
 
     # ------------------------------------------------------------------ writing
 
-    def write_atomic(self, key: PartitionKey, produce: Callable[[Any], None]) -> int:
+    def write_atomic(
+        self,
+        key: PartitionKey,
+        produce: Callable[[Any], None],
+        *,
+        before_move: Callable[[], None] | None = None,
+    ) -> int:
         """Write a partition's file whole or not at all; returns its size in bytes.
 
         ``produce(stream)`` writes the complete file to a staged name; only when it returns
         (and the stream is closed) is the file moved to its place, replacing any earlier one.
+        ``before_move()`` runs between the two (the archiver writes the day's rollups
+        there, so a partition in place always has them); when it raises, nothing moves.
         """
-        staged = self.full(f"{STAGING}/{_staging_name(key)}")
-        final = self.full(key.path)
+        return self._write_staged(key, key.path, produce, before_move)
+
+    def write_beside(self, key: PartitionKey, name: str, produce: Callable[[Any], None]) -> int:
+        """Write another file of the partition's directory (``name``) whole or not at all."""
+        return self._write_staged(key, f"{key.directory}/{name}", produce, None)
+
+    def _write_staged(
+        self,
+        key: PartitionKey,
+        relative: str,
+        produce: Callable[[Any], None],
+        before_move: Callable[[], None] | None,
+    ) -> int:
+        suffix = relative.rpartition(".")[2]
+        staged = self.full(f"{STAGING}/{_staging_name(key, suffix)}")
+        final = self.full(relative)
         try:
             self.fs.create_dir(self.full(STAGING), recursive=True)
             with self.fs.open_output_stream(staged) as stream:
@@ -156,6 +194,8 @@ class Destination:
             if self.is_local:
                 _fsync_file(staged)
             size = self.fs.get_file_info(staged).size
+            if before_move is not None:
+                before_move()
             self.fs.create_dir(self.full(key.directory), recursive=True)
             self.fs.move(staged, final)
             if self.is_local:
@@ -167,6 +207,25 @@ class Destination:
             except OSError:
                 pass  # never created, or already moved; a leftover is swept later
             raise
+
+    def exists(self, relative: str) -> bool:
+        """Whether a file is at ``relative`` under the root."""
+        import pyarrow.fs as pafs
+
+        try:
+            return self.fs.get_file_info(self.full(relative)).type == pafs.FileType.File
+        except OSError as exc:
+            raise DestinationError(f"{redact(self.url)}: looking for {relative}: {exc}") from exc
+
+    def list_files(self, relative: str, *, recursive: bool = True) -> list:
+        """pyarrow FileInfos under ``relative`` (none when it does not exist)."""
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(self.full(relative), recursive=recursive, allow_not_found=True)
+        try:
+            return list(self.fs.get_file_info(selector))
+        except OSError as exc:
+            raise DestinationError(f"{redact(self.url)}: listing {relative}: {exc}") from exc
 
     def sweep_staging(self, now: float | None = None) -> int:
         """Remove staged files left by runs that died long ago; the number removed."""
@@ -270,9 +329,10 @@ def _with_env_endpoint(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _staging_name(key: PartitionKey) -> str:
+def _staging_name(key: PartitionKey, kind: str = "parquet") -> str:
     host = socket.gethostname().replace("/", "_")[:40]
-    return f"{key.symbol}-{key.day.isoformat()}.{host}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    unique = f"{host}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    return f"{key.symbol}-{key.day.isoformat()}.{kind}.{unique}.tmp"
 
 
 def _not_found(exc: OSError) -> bool:

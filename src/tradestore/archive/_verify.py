@@ -10,9 +10,17 @@ store's trades of the day are looked up in it by agg id:
     missing     no partition for the day
     stale       the store holds trades the partition lacks (a backfill since): archive again
     mismatch    an agg id with different values in the two
-    corrupt     the partition's rows do not match its own footer
+    corrupt     the partition's rows do not match its own footer, or its rollups
+                sidecar names the partition but holds other rollups than its trades'
 
 Only ``ok`` and ``archived`` let retention delete the store's copy of a day.
+
+The day's rollups sidecar is checked against a recomputation from the partition's rows
+(``rollups``): ``ok``; ``missing`` (written by an older version: readers sum the trades,
+and the next ``archive`` run adds it); ``stale`` (it names other trades than the
+partition's, as a write that died between the two files leaves: readers ignore it, the
+next ``archive`` run replaces it); ``differs`` (it names the partition but its rollups
+are not the trades': the day is ``corrupt``; ``archive --force`` writes it again).
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ import numpy as np
 from tradestore.archive import _days
 from tradestore.archive._dest import Destination, DestinationError, PartitionKey
 from tradestore.archive._parquet import checksum, from_table
+from tradestore.archive._rollups import (
+    SidecarStamp,
+    day_rollups,
+    read_sidecar,
+    read_stamp,
+    sidecar_path,
+)
 from tradestore.store import TradeColumns, TradeStore, check_symbol
 
 OK, ARCHIVED, MISSING, STALE, MISMATCH, CORRUPT = (
@@ -38,6 +53,8 @@ OK, ARCHIVED, MISSING, STALE, MISMATCH, CORRUPT = (
     "corrupt",
 )
 SAFE = frozenset({OK, ARCHIVED})
+# What the day's rollups sidecar is (besides OK and MISSING above).
+ROLLUPS_STALE, ROLLUPS_DIFFER = "stale", "differs"
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class DayCheck:
     archive_rows: int | None
     complete: bool | None = None
     detail: str = ""
+    rollups: str | None = None  # the sidecar: ok, missing, stale, differs (None: not read)
 
     @property
     def safe_to_delete(self) -> bool:
@@ -65,6 +83,7 @@ class DayCheck:
             "archive_rows": self.archive_rows,
             "archive_complete": self.complete,
             "detail": self.detail,
+            "rollups": self.rollups,
         }
 
 
@@ -142,8 +161,34 @@ def check_day(dest: Destination, key: PartitionKey, stored: TradeColumns) -> Day
         if differs.any():
             agg_id = int(stored.agg_id[int(np.argmax(differs))])
             return DayCheck(key, MISMATCH, n, m, info.complete, f"agg id {agg_id}: {name} differs")
-    if n == m:
-        return DayCheck(key, OK, n, m, info.complete)
-    return DayCheck(
-        key, ARCHIVED, n, m, info.complete, f"the store holds {n} of the day's {m} archived trades"
-    )
+    rollups, note = check_rollups(dest, key, archived, SidecarStamp(info.rows, info.checksum))
+    if rollups == ROLLUPS_DIFFER:
+        return DayCheck(key, CORRUPT, n, m, info.complete, note, rollups)
+    detail = "" if n == m else f"the store holds {n} of the day's {m} archived trades"
+    detail = "; ".join(d for d in (detail, note) if d)
+    return DayCheck(key, OK if n == m else ARCHIVED, n, m, info.complete, detail, rollups)
+
+
+def check_rollups(
+    dest: Destination, key: PartitionKey, archived: TradeColumns, stamp: SidecarStamp
+) -> tuple[str, str]:
+    """(what the day's sidecar is, a note when it is not ok), given the partition's rows."""
+    try:
+        found = dest.with_parquet(
+            sidecar_path(key), lambda pf: (read_stamp(pf), read_sidecar(pf, key.symbol))
+        )
+    except (DestinationError, OSError, ValueError) as exc:
+        return ROLLUPS_DIFFER, f"the rollups sidecar cannot be read: {exc}"
+    if found is None:
+        return MISSING, "no rollups sidecar (an older archive): the next archive run adds it"
+    if found[0] != stamp:
+        return (
+            ROLLUPS_STALE,
+            "the rollups sidecar names other trades: the next archive run replaces it",
+        )
+    if found[1] != day_rollups(key.symbol, archived):
+        return ROLLUPS_DIFFER, (
+            "the rollups sidecar differs from the partition's trades: archive the day "
+            "again with --force"
+        )
+    return OK, ""
