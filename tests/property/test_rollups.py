@@ -131,9 +131,9 @@ def _write(path: Path, plan, cut, trades, reopen_at: int | None = None) -> None:
             from_start, index = cut
             key_ms = trades[index].time_ms
             if from_start:
-                store.delete_batches(SYMBOL, None, key_ms)
+                store.delete_batches(SYMBOL, None, key_ms, keep_rollups=False)
             else:
-                store.delete_batches(SYMBOL, key_ms, MAX_MS)
+                store.delete_batches(SYMBOL, key_ms, MAX_MS, keep_rollups=False)
             store.write_batches({SYMBOL: []})
     finally:
         store.close()

@@ -138,12 +138,28 @@ def test_an_official_daily_file_declares_its_whole_day(tmp_path, capsys, real_cs
     )
     assert row["first_trade_time"] == "2026-01-01T00:00:00.039Z"
 
-    # Prune the start of the day: the record starts at the first trade still stored.
+    # Prune the start of the day: the rollups remember it, so the record still holds
+    # the whole day, and a query of the pruned minutes says their trades are gone.
     assert run_cli(capsys, "prune", "--db", db, "--before", "2026-01-01T00:06:00Z")[0] == 0
     with TradeStore(db, read_only=True) as store:
         first, _last = store.trade_time_span("BTCUSDT")
-        assert recorded_span(store, "BTCUSDT") == (first, DAY_END)
         assert first > DAY_START + 5 * 60_000
+        assert recorded_span(store, "BTCUSDT") == (DAY_START, DAY_END)
+    code, out, _ = run_cli(
+        capsys, "query", "--db", db, "--symbol", "BTCUSDT", "--start", "2026-01-01",
+        "--end", "2026-01-01T00:00:01Z",
+    )  # fmt: skip
+    assert "0 trades; record INCOMPLETE: TRADES PRUNED" in " ".join(out.split())
+
+    # With their rollups too: the record starts at the first trade still stored.
+    code, out, _ = run_cli(
+        capsys, "prune", "--db", db, "--before", "2026-01-01T00:07:00Z", "--with-rollups"
+    )
+    assert code == 0
+    with TradeStore(db, read_only=True) as store:
+        first, _last = store.trade_time_span("BTCUSDT")
+        assert first > DAY_START + 6 * 60_000
+        assert recorded_span(store, "BTCUSDT") == (first, DAY_END)
 
 
 def test_trade_time_span_and_the_bounds_around_a_time(tmp_path):

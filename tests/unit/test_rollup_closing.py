@@ -95,9 +95,9 @@ def test_a_delete_reaching_an_open_minute_keeps_every_read_exact(tmp_path, from_
         _write_live(store, TRADES[:400])  # 200 s: the last two minutes are open
         middle = TRADES[330].time_ms  # inside an open minute
         if from_start:
-            store.delete_batches(SYMBOL, None, middle)
+            store.delete_batches(SYMBOL, None, middle, keep_rollups=False)
         else:
-            store.delete_batches(SYMBOL, middle, MAX_MS)
+            store.delete_batches(SYMBOL, middle, MAX_MS, keep_rollups=False)
         assert check(store, SYMBOL, 0, MAX_MS) == []
         _same_as_raw(store, T0, TRADES[399].time_ms)
         _write_live(store, TRADES[400:700])

@@ -97,7 +97,8 @@ def test_the_message_lists_ten_symbols_and_names_a_close_one(tmp_path):
 def test_a_symbol_pruned_away_or_an_empty_window_is_not_unknown(db, capsys):
     with TradeStore(db) as store:
         store.store_batch("SOLUSDT", [AggTrade(7, 150, 2, T0, True)])
-        store.prune(T0 + 1)  # every SOLUSDT trade, and the first BTCUSDT/ETHUSDT ones
+        # Every SOLUSDT trade, and the first BTCUSDT/ETHUSDT ones, rollups and all.
+        store.prune(T0 + 1, keep_rollups=False)
         assert store.symbols() == ["BTCUSDT", "ETHUSDT"]
         assert require_symbol(store, "solusdt") == "SOLUSDT"
     window = ["--start", "2020-01-01T00:00:00Z", "--hours", "1"]

@@ -27,6 +27,7 @@ from tradestore.analytics._profile import check_window, tick_to_fixed
 from tradestore.analytics._results import fixed_to_decimal
 from tradestore.codec._twins import Rollup, rollup_decode, rollup_split
 from tradestore.store import (
+    DAY_MS,
     HOUR_MS,
     MINUTE_MS,
     Coverage,
@@ -65,7 +66,14 @@ def _pieces(
     None: the interval cannot use rollups (or they are not kept)."""
     if interval_ms % MINUTE_MS:
         return None
-    return pyramid(store, symbol, start_ms, end_ms, hours=interval_ms % HOUR_MS == 0)
+    return pyramid(
+        store,
+        symbol,
+        start_ms,
+        end_ms,
+        hours=interval_ms % HOUR_MS == 0,
+        days=interval_ms % DAY_MS == 0,
+    )
 
 
 def _raw_chunks(

@@ -20,6 +20,7 @@ from tradestore.store import (
     UnknownSymbol,
     coverage_from_range,
     gap_tally,
+    record_of,
     recorded_span,
 )
 from tradestore.store import require_symbol as store_require_symbol
@@ -121,7 +122,8 @@ def trades_page(
         store.gaps(symbol),
         min(lo, page_end),
         page_end,
-        record=recorded_span(store, symbol),
+        record=record_of(store, symbol),
+        raw=True,
     )
     return {
         "symbol": symbol,

@@ -34,16 +34,29 @@ class RollupState:
     ``tradestore-trio rollups rebuild`` builds them again. ``open_hours`` are the hours
     (start ms) not summarised yet: readers take their minutes. ``open_minutes`` are the
     minutes (start ms) near the newest trade whose rollups are not written yet: readers
-    take their trades. The writer summarises both a little at a time once the newest
-    trade it stored has passed them (``RollupKeeper``, tradestore.store._rollups).
+    take their trades. ``open_days`` are the UTC days (start ms) whose day rollup is not
+    written yet: readers take their hours. The writer summarises them a little at a time
+    once the newest trade it stored has passed them (``RollupKeeper``,
+    tradestore.store._rollups).
 
-    Version 2 added ``open_minutes``. A version-1 program reading a version-2 state sees
-    an unknown version and reads the trades instead, which is slower but correct.
+    The rollups outlive the trades: ``summarized`` holds the agg ids whose trades were
+    deleted while their rollups stay (a later write of one of them stores the trade but
+    does not count it again), and ``held_from_ms`` the time before which the trades may
+    no longer all be held (None: nothing was ever deleted). ``days`` False: the day tier
+    was never built for this symbol (a database of version 2); readers use hours.
+
+    Version 2 added ``open_minutes``, version 3 the day tier and what outlives the
+    trades. A program reading a newer version sees an unknown version and reads the
+    trades instead, which is slower but correct.
     """
 
     open_hours: set[int] = field(default_factory=set)
     off: str | None = None
     open_minutes: set[int] = field(default_factory=set)
+    open_days: set[int] = field(default_factory=set)
+    days: bool = True
+    summarized: AggIdSet = field(default_factory=AggIdSet)
+    held_from_ms: int | None = None
 
     @property
     def kept(self) -> bool:
@@ -51,31 +64,52 @@ class RollupState:
 
     @property
     def has_open(self) -> bool:
-        return bool(self.open_hours or self.open_minutes)
+        return bool(self.open_hours or self.open_minutes or self.open_days)
 
     def copy(self) -> RollupState:
-        return RollupState(set(self.open_hours), self.off, set(self.open_minutes))
+        return RollupState(
+            set(self.open_hours),
+            self.off,
+            set(self.open_minutes),
+            set(self.open_days),
+            self.days,
+            AggIdSet(self.summarized.intervals),
+            self.held_from_ms,
+        )
 
     def to_bytes(self) -> bytes:
         doc: dict[str, object] = {
-            "v": 2,
+            "v": 3,
             "open": sorted(self.open_hours),
             "open_m": sorted(self.open_minutes),
+            "open_d": sorted(self.open_days),
+            "days": self.days,
         }
         if self.off is not None:
             doc["off"] = self.off
+        if len(self.summarized):
+            doc["summarized"] = [x for run in self.summarized.intervals for x in run]
+        if self.held_from_ms is not None:
+            doc["held_from"] = self.held_from_ms
         return bytes(msgpack.packb(doc))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> RollupState:
         try:
             doc = msgpack.unpackb(raw)
-            if doc.get("v") not in (1, 2):
-                return cls(off=f"unknown rollup state version {doc.get('v')!r}")
+            version = doc.get("v")
+            if version not in (1, 2, 3):
+                return cls(off=f"unknown rollup state version {version!r}")
+            flat = doc.get("summarized", [])
+            held = doc.get("held_from")
             return cls(
                 {int(h) for h in doc.get("open", ())},
                 doc.get("off"),
                 {int(m) for m in doc.get("open_m", ())},
+                {int(d) for d in doc.get("open_d", ())},
+                bool(doc.get("days", False)),
+                AggIdSet(zip(flat[::2], flat[1::2], strict=True)),
+                None if held is None else int(held),
             )
         except (ValueError, TypeError, AttributeError, msgpack.UnpackException):
             return cls(off="unreadable rollup state")

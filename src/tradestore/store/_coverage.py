@@ -30,6 +30,7 @@ import msgpack
 import numpy as np
 
 from tradestore._timeparse import format_duration_ms, format_time_ms
+from tradestore.codec._twins import rollup_summary
 from tradestore.store import _keys
 from tradestore.store._gaps import FILLED, Gap
 
@@ -55,6 +56,18 @@ class Coverage:
     # The symbol's record (see the module docstring); None: nothing was ever stored.
     recorded_from_ms: int | None = None
     recorded_to_ms: int | None = None
+    # Trades before this time may no longer be held: their rollups are (None: every
+    # recorded trade is held). ``raw``: the answer needs the trades themselves (a query,
+    # an export), so a summarized part is a part without its trades.
+    held_from_ms: int | None = None
+    raw: bool = False
+    # The part of the window the answer covers when less than the window: an edge fell
+    # inside a minute whose trades are no longer held (whole minutes only).
+    answered_from_ms: int | None = None
+    answered_to_ms: int | None = None
+    # Parts of the window answered from the archive, and where the archive is.
+    archived: list[tuple[int, int]] = field(default_factory=list)
+    archive: str | None = None
 
     @property
     def recorded(self) -> str:
@@ -86,9 +99,57 @@ class Coverage:
         return parts
 
     @property
+    def summarized(self) -> list[tuple[int, int]]:
+        """The parts of the window inside the record whose trades are no longer held
+        (their rollups are), as inclusive (start, end) ms, leaving out archived parts."""
+        if self.held_from_ms is None or self.start_ms is None or self.end_ms is None:
+            return []
+        lo = max(self.start_ms, self.recorded_from_ms or self.start_ms)
+        hi = min(self.end_ms, self.held_from_ms - 1, self.recorded_to_ms or self.end_ms)
+        if lo > hi:
+            return []
+        parts = [(lo, hi)]
+        for a_lo, a_hi in self.archived:
+            cut = []
+            for p_lo, p_hi in parts:
+                if a_hi < p_lo or a_lo > p_hi:
+                    cut.append((p_lo, p_hi))
+                    continue
+                if p_lo < a_lo:
+                    cut.append((p_lo, a_lo - 1))
+                if a_hi < p_hi:
+                    cut.append((a_hi + 1, p_hi))
+            parts = cut
+        return parts
+
+    @property
+    def rounded(self) -> bool:
+        """The answer covers less than the window (whole minutes where trades are gone)."""
+        return self.answered_from_ms is not None
+
+    @property
     def complete(self) -> bool:
-        """The window lies wholly in the record and no trade of it is missing."""
-        return self.recorded == FULL and self.missing_ids == 0 and not self.open_gaps
+        """The window lies wholly in the record and no trade of it is missing (for a
+        query of the trades themselves: and every trade of it is still held)."""
+        return (
+            self.recorded == FULL
+            and self.missing_ids == 0
+            and not self.open_gaps
+            and not (self.raw and self.summarized)
+        )
+
+    def pruned_note(self) -> str | None:
+        """Where the trades of the summarized parts are, for a query of the trades."""
+        parts = self.summarized
+        if not parts:
+            return None
+        span = ", ".join(f"{format_time_ms(lo)} .. {format_time_ms(hi)}" for lo, hi in parts)
+        where = (
+            f"they are in the archive at {self.archive}"
+            if self.archive
+            else "give --archive DEST (or archive_to in the config) to read them from the archive"
+        )
+        return f"trades of {span} are pruned from the store (their rollups are kept); {where}"
 
     def summary(self) -> str:
         """One line for a person: ``record complete``, ``record INCOMPLETE: ...``,
@@ -120,9 +181,29 @@ class Coverage:
                         f"(the window's last {span} are after it)"
                     )
             return "PARTLY NOT RECORDED: " + "; ".join(edges + holes)
+        notes = []
+        if self.raw and self.summarized:
+            notes.append("TRADES PRUNED: " + (self.pruned_note() or ""))
+        elif self.summarized:
+            first, last = self.summarized[0][0], self.summarized[-1][1]
+            notes.append(
+                f"summarized {format_time_ms(first)} .. {format_time_ms(last)} "
+                "(from the rollups: trades no longer held)"
+            )
+        if self.archived:
+            notes.append(f"{len(self.archived)} part(s) read from the archive")
+        if self.rounded:
+            notes.append(
+                f"answered {format_time_ms(self.answered_from_ms)} .. "
+                f"{format_time_ms(self.answered_to_ms)} (whole minutes: the trades at the "
+                "window's edge are no longer held)"
+            )
+        tail = "" if not notes else "; " + "; ".join(notes)
         if holes:
-            return "record INCOMPLETE: " + ", ".join(holes)
-        return "record complete"
+            return "record INCOMPLETE: " + ", ".join(holes) + tail
+        if self.raw and self.summarized:
+            return "record INCOMPLETE: " + "; ".join(notes)
+        return "record complete" + tail
 
     def _record_text(self) -> str:
         return f"{format_time_ms(self.recorded_from_ms)} .. {format_time_ms(self.recorded_to_ms)}"
@@ -145,6 +226,15 @@ class Coverage:
                 {"first_id": g.first_id, "last_id": g.last_id, "status": g.status}
                 for g in self.open_gaps
             ],
+            "summarized": [
+                {"from": format_time_ms(lo), "to": format_time_ms(hi)} for lo, hi in self.summarized
+            ],
+            "trades_held_from": _time_or_none(self.held_from_ms),
+            "archived": [
+                {"from": format_time_ms(lo), "to": format_time_ms(hi)} for lo, hi in self.archived
+            ],
+            "answered_from": _time_or_none(self.answered_from_ms),
+            "answered_to": _time_or_none(self.answered_to_ms),
             "summary": self.summary(),
         }
 
@@ -178,10 +268,18 @@ def coverage_from_range(
     start_ms: int,
     end_ms: int,
     *,
-    record: tuple[int, int] | None,
+    record: Record | tuple[int, int] | None,
+    raw: bool = False,
+    answered: tuple[int, int] | None = None,
 ) -> Coverage:
     """Coverage from the smallest and largest of ``count`` distinct agg ids in the window
-    (``record`` as for ``coverage_of``)."""
+    (``record`` as for ``coverage_of``, or the ``Record`` of ``record_of``, which also
+    says from when the trades are held). ``raw``: the answer is the trades themselves;
+    ``answered``: the part of the window an answer from the rollups covers."""
+    held = record.held_from_ms if isinstance(record, Record) else None
+    span = record.span if isinstance(record, Record) else record
+    if answered == (start_ms, end_ms):
+        answered = None
     missing = 0
     if count and first_id is not None and last_id is not None:
         missing = last_id - first_id + 1 - count
@@ -198,8 +296,12 @@ def coverage_from_range(
         overlapping,
         start_ms,
         end_ms,
-        None if record is None else record[0],
-        None if record is None else record[1],
+        None if span is None else span[0],
+        None if span is None else span[1],
+        held,
+        raw,
+        None if answered is None else answered[0],
+        None if answered is None else answered[1],
     )
 
 
@@ -217,12 +319,15 @@ def window_coverage(store: TradeStore, symbol: str, start_ms: int, end_ms: int) 
 @dataclass(frozen=True)
 class Record:
     """A symbol's record, [from_ms, to_ms]; ``declared_from`` (``declared_to``): that edge
-    is a declaration's (a proven file's period), not the first (last) stored trade."""
+    is a declaration's (a proven file's period), not the first (last) stored trade.
+    ``held_from_ms``: the trades before it may be gone, their rollups kept (None: every
+    trade of the record is held)."""
 
     from_ms: int
     to_ms: int
     declared_from: bool = False
     declared_to: bool = False
+    held_from_ms: int | None = None
 
     @property
     def span(self) -> tuple[int, int]:
@@ -233,15 +338,61 @@ def record_of(store: TradeStore, symbol: str) -> Record | None:
     """The symbol's record: its first and last stored trade, widened by a declaration that
     still holds (module docstring). None: nothing stored."""
     stored = store.trade_time_span(symbol)
-    if stored is None:
+    state = store.rollup_state(symbol)
+    held = state.held_from_ms if state is not None and state.kept else None
+    summarized = None if held is None else _rollup_span(store, symbol)
+    if stored is None and summarized is None:
         return None
-    first, last = stored
+    # The rollups remember the trades deleted while they stay: the record's edges are
+    # the first and last trade either holds.
+    spans = [span for span in (stored, summarized) if span is not None]
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
     declared = _declaration(store, symbol)
     if declared is None:
-        return Record(first, last)
+        return Record(first, last, held_from_ms=held)
     from_ms, first_at, to_ms, last_at = declared
     at_start, at_end = first_at == first, last_at == last
-    return Record(from_ms if at_start else first, to_ms if at_end else last, at_start, at_end)
+    return Record(
+        from_ms if at_start else first, to_ms if at_end else last, at_start, at_end, held
+    )
+
+
+def _rollup_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
+    """First and last trade time the symbol's minute summaries hold (None: none)."""
+    lower = _keys.rollup_prefix(_keys.CANDLE, symbol)
+    upper = _keys.prefix_end(lower)
+    first = next(iter(store.iter_range(lower, upper)), None)
+    if first is None:
+        return None
+    last = next(iter(store.iter_range(lower, upper, reverse=True)))
+    return rollup_summary(first[1], first[0])[1], rollup_summary(last[1], last[0])[2]
+
+
+def coverage_in(
+    store: TradeStore,
+    symbol: str,
+    first_id: int | None,
+    last_id: int | None,
+    count: int,
+    start_ms: int,
+    end_ms: int,
+    *,
+    raw: bool = False,
+    answered: tuple[int, int] | None = None,
+) -> Coverage:
+    """The coverage of an answer over [start_ms, end_ms] holding ``count`` distinct agg ids
+    from ``first_id`` to ``last_id``: the one question every surface asks."""
+    return coverage_from_range(
+        first_id,
+        last_id,
+        count,
+        store.gaps(symbol),
+        start_ms,
+        end_ms,
+        record=record_of(store, symbol),
+        raw=raw,
+        answered=answered,
+    )
 
 
 def recorded_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:

@@ -1,6 +1,7 @@
-"""Reading the rollups: a window split into hour rollups, minute rollups and the raw
-trades of the partial minutes at its edges, so an analytic over a day reads 24 values
-and two minutes of trades instead of 8.6 million (docs/FORMAT.md, "Rollups")."""
+"""Reading the rollups: a window split into day rollups, hour rollups, minute rollups and
+the raw trades of the partial minutes at its edges, so an analytic over a day reads one
+value and two minutes of trades instead of 8.6 million, and a year 365 values
+(docs/FORMAT.md, "Rollups")."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
 from tradestore.store._reader import RangeReader, RollupReader
 from tradestore.store._rollupops import (
+    DAY_MS,
     HOUR_MS,
     MINUTE_MS,
     candle_key,
     ceil_to,
+    day_key,
     floor_to,
     hour_key,
     minute_key,
@@ -25,17 +28,24 @@ from tradestore.store._rollupops import (
 
 @dataclass
 class Pyramid:
-    """A window split by what summarises it: hour rollups, minute rollups (both as
+    """A window split by what summarises it: day, hour and minute rollups (each as
     (key, value) pairs, ascending) and the raw trades of the partial minutes at its
-    edges (``raw``, each agg id once)."""
+    edges (``raw``, each agg id once).
 
+    ``answered`` is the part of the window the pieces cover, inclusive: the window
+    itself, unless an edge falls inside a minute whose trades are no longer held (the
+    rollups outlive the trades), where the answer keeps to the whole minutes inside."""
+
+    days: list[tuple[bytes, bytes]] = field(default_factory=list)
     hours: list[tuple[bytes, bytes]] = field(default_factory=list)
     minutes: list[tuple[bytes, bytes]] = field(default_factory=list)
     raw: TradeColumns | None = None
+    answered: tuple[int, int] | None = None
+    rounded: bool = False  # ``answered`` is less than the window asked
 
     @property
     def values(self) -> list[tuple[bytes, bytes]]:
-        return self.hours + self.minutes
+        return self.days + self.hours + self.minutes
 
 
 def whole_minutes(start_ms: int, end_ms: int) -> tuple[int, int]:
@@ -44,43 +54,90 @@ def whole_minutes(start_ms: int, end_ms: int) -> tuple[int, int]:
 
 
 def pyramid(
-    store: RollupReader, symbol: str, start_ms: int, end_ms: int, *, hours: bool = True
+    store: RollupReader,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    hours: bool = True,
+    days: bool = True,
 ) -> Pyramid | None:
     """The pieces of [start_ms, end_ms] (None: the symbol's rollups are not kept);
-    ``hours=False`` takes minutes where hours would do."""
+    ``hours=False`` takes minutes where hours would do, ``days=False`` hours where
+    days would."""
     state = store.rollup_state(symbol)
     if state is None or not state.kept:
         return None
+    held = state.held_from_ms
     first, end = whole_minutes(start_ms, end_ms)
+    out = Pyramid(answered=(start_ms, end_ms))
     if first >= end:
-        return Pyramid(raw=store.query_columns(symbol, start_ms, end_ms))
-    out = Pyramid()
-    h_first, h_end = ceil_to(first, HOUR_MS), floor_to(end, HOUR_MS)
-    minute_spans = []
-    if hours and h_first < h_end:
-        cursor = h_first
-        for key, value in store.iter_range(hour_key(symbol, h_first), hour_key(symbol, h_end)):
-            hour = _keys.key_ms(key)
-            if hour > cursor:
-                minute_spans.append((cursor, hour))  # open hours, or none with trades
-            out.hours.append((key, value))
-            cursor = hour + HOUR_MS
-        minute_spans.append((cursor, h_end))
-        minute_spans = [(first, h_first), *minute_spans, (h_end, end)]
+        if held is not None and start_ms < held:
+            out.answered = (start_ms, start_ms - 1)  # inside one minute, trades gone
+            out.rounded = True
+            return out
+        out.raw = store.query_columns(symbol, start_ms, end_ms)
+        return out
+    hour_spans: list[tuple[int, int]] = []
+    d_first, d_end = ceil_to(first, DAY_MS), floor_to(end, DAY_MS)
+    if hours and days and d_first < d_end:
+        cursor = d_first
+        for key, value in store.iter_range(day_key(symbol, d_first), day_key(symbol, d_end)):
+            day = _keys.key_ms(key)
+            if day in state.open_days:
+                continue  # not summarised yet (a stale value never counts): its hours
+            if day > cursor:
+                hour_spans.append((cursor, day))
+            out.days.append((key, value))
+            cursor = day + DAY_MS
+        hour_spans = [(first, d_first), *hour_spans, (cursor, d_end), (d_end, end)]
     else:
-        minute_spans = [(first, end)]
+        hour_spans = [(first, end)]
+    minute_spans: list[tuple[int, int]] = []
+    for lo, hi in hour_spans:
+        if lo < hi:
+            minute_spans += _hours(store, symbol, lo, hi, out) if hours else [(lo, hi)]
     for lo, hi in minute_spans:
         if lo < hi:
             out.minutes.extend(store.iter_range(minute_key(symbol, lo), minute_key(symbol, hi)))
     # Open minutes (near the newest trade, not summarised yet) are read from their trades.
     edges = [store.query_columns(symbol, lo, hi - 1) for lo, hi in open_runs(state, minute_spans)]
+    answered_lo, answered_hi = start_ms, end_ms
     if start_ms < first:
-        edges.append(store.query_columns(symbol, start_ms, first - 1))
+        if held is not None and start_ms < held:
+            answered_lo = first  # the edge minute's trades are gone: whole minutes only
+        else:
+            edges.append(store.query_columns(symbol, start_ms, first - 1))
     if end <= end_ms:
-        edges.append(store.query_columns(symbol, end, end_ms))
+        if held is not None and end < held:
+            answered_hi = end - 1
+        else:
+            edges.append(store.query_columns(symbol, end, end_ms))
+    out.answered = (answered_lo, answered_hi)
+    out.rounded = out.answered != (start_ms, end_ms)
     if edges:
         out.raw = TradeColumns.concat(edges)
     return out
+
+
+def _hours(
+    store: RollupReader, symbol: str, first: int, end: int, out: Pyramid
+) -> list[tuple[int, int]]:
+    """Take the summarised hours of [first, end) into ``out``; the [lo, hi) spans left
+    to minutes."""
+    h_first, h_end = ceil_to(first, HOUR_MS), floor_to(end, HOUR_MS)
+    if h_first >= h_end:
+        return [(first, end)]
+    spans = [(first, h_first)]
+    cursor = h_first
+    for key, value in store.iter_range(hour_key(symbol, h_first), hour_key(symbol, h_end)):
+        hour = _keys.key_ms(key)
+        if hour > cursor:
+            spans.append((cursor, hour))  # open hours, or none with trades
+        out.hours.append((key, value))
+        cursor = hour + HOUR_MS
+    spans += [(cursor, h_end), (h_end, end)]
+    return spans
 
 
 def open_runs(state: RollupState, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -105,7 +162,7 @@ def minute_summaries(
 
 
 def rollup_counts(store: RangeReader, symbol: str) -> dict[str, int]:
-    """How many rollups of each tier ("m", "h", "c") the symbol has (keys only)."""
+    """How many rollups of each tier ("m", "h", "d", "c") the symbol has (keys only)."""
     store.refresh()
     return {
         tier: sum(1 for _ in store.iter_keys(*tier_range(tier, symbol))) for tier in _keys.TIERS

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tradestore._errors import CorruptValue
 from tradestore.codec._twins import Rollup, rollup_summary
@@ -12,9 +13,12 @@ from tradestore.store._book import RollupState
 from tradestore.store._pyramid import whole_minutes
 from tradestore.store._reader import RollupReader
 from tradestore.store._rollupops import (
+    DAY_MS,
     HOUR_MS,
     MINUTE_MS,
     candle_key,
+    ceil_to,
+    day_key,
     floor_to,
     hour_key,
     minute_key,
@@ -37,12 +41,18 @@ def check(
     state = store.rollup_state(symbol)
     if state is None or not state.kept:
         return []
+    if state.held_from_ms is not None:
+        # Before it the rollups outlive their trades: nothing is left to check them by.
+        start_ms = max(start_ms, ceil_to(state.held_from_ms, HOUR_MS))
+        if start_ms > end_ms:
+            return []
     span = store.trade_time_span(symbol)
     found: list[RollupMismatch] = []
     lo = floor_to(max(start_ms, 0), HOUR_MS)
     hi = floor_to(min(end_ms, _keys.MAX_MS), HOUR_MS)
     first, end = whole_minutes(start_ms, end_ms)
     hour = lo
+    days: dict[int, Any] = {}
     while hour <= hi and len(found) < limit:
         nxt = _next_hour_with_anything(store, symbol, hour, span)
         if nxt is None or nxt > hi:
@@ -61,27 +71,61 @@ def check(
             for key in sorted(expected.keys() | stored.keys()):
                 _compare(found, key, expected.get(key), stored.get(key))
         if first <= hour and hour + HOUR_MS <= end:
-            _check_hour(store, symbol, hour, state, found)
+            rollup = _check_hour(store, symbol, hour, state, found)
+            if rollup is not None:
+                days.setdefault(floor_to(hour, DAY_MS), Rollup()).add(rollup)
         hour += HOUR_MS
+    _check_days(store, symbol, first, end, state, days, found)
     return found[:limit]
+
+
+def _check_days(
+    store: RollupReader,
+    symbol: str,
+    first: int,
+    end: int,
+    state: RollupState,
+    days: dict[int, Any],
+    found: list[RollupMismatch],
+) -> None:
+    """Each summarised day wholly inside [first, end) against the sum of its hours'
+    recomputations (an open day's hours say everything: its value is not read)."""
+    d_first, d_end = ceil_to(first, DAY_MS), floor_to(end, DAY_MS)
+    if d_first >= d_end:
+        return
+    stored = dict(store.iter_range(day_key(symbol, d_first), day_key(symbol, d_end)))
+    for day in range(d_first, d_end, DAY_MS):
+        if day in state.open_days:
+            continue
+        key = day_key(symbol, day)
+        rollup = days.get(day)
+        want = None if rollup is None else rollup.encode()
+        have = stored.get(key)
+        if want is not None and have is None and not state.days:
+            continue  # a day of a database from before the day tier: its hours answer
+        if want is not None or have is not None:
+            _compare(found, key, want, have)
 
 
 def _check_hour(
     store: RollupReader, symbol: str, hour: int, state: RollupState, found: list[RollupMismatch]
-) -> None:
+) -> Any:
+    """Check the hour's rollup; the Rollup recomputed from its trades (None: none)."""
     hkey = hour_key(symbol, hour)
     stored = store.db.get(hkey)
     cols = store.query_columns(symbol, hour, hour + HOUR_MS - 1)
     if not len(cols):
         if stored is not None:
             found.append(RollupMismatch(hkey.decode(), "not expected"))
-        return
-    want = one_rollup(cols).encode()
+        return None
+    rollup = one_rollup(cols)
+    want = rollup.encode()
     if stored is None:
         if hour not in state.open_hours:
             found.append(RollupMismatch(hkey.decode(), "missing"))
-        return
+        return rollup
     _compare(found, hkey, want, stored)
+    return rollup
 
 
 def _next_hour_with_anything(

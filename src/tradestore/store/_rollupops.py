@@ -20,6 +20,7 @@ from tradestore.store._reader import TradeReader
 
 MINUTE_MS = _keys.MINUTE_MS
 HOUR_MS = _keys.HOUR_MS
+DAY_MS = _keys.DAY_MS
 
 # A change to the database, applied in order to one WriteBatch:
 # ("put", key, value), ("delete", key) or ("range", lower, upper) (delete_range).
@@ -42,6 +43,10 @@ def minute_key(symbol: str, ms: int) -> bytes:
 
 def hour_key(symbol: str, ms: int) -> bytes:
     return _keys.rollup_key(_keys.HOUR, symbol, ms)
+
+
+def day_key(symbol: str, ms: int) -> bytes:
+    return _keys.rollup_key(_keys.DAY, symbol, ms)
 
 
 def candle_key(symbol: str, ms: int) -> bytes:
@@ -187,6 +192,24 @@ def ops_for_trades(
         for part in parts:
             total.add(part)
         ops.append(("put", key, total.encode()))
+    # Summarised days likewise; a day without its rollup yet is opened (its hours say
+    # everything until it is summarised).
+    by_day: dict[int, list[Any]] = {}
+    for minute, delta in deltas.items():
+        by_day.setdefault(floor_to(minute, DAY_MS), []).append(delta)
+    for day, parts in sorted(by_day.items()):
+        if day in state.open_days:
+            continue
+        key = day_key(symbol, day)
+        old = db.get(key)
+        if old is None:
+            state.open_days.add(day)
+            continue
+        total = Rollup()
+        total.add_value(old, key)
+        for part in parts:
+            total.add(part)
+        ops.append(("put", key, total.encode()))
     for minute, delta in deltas.items():
         if touched is not None:
             touched.add(minute)
@@ -216,7 +239,10 @@ def add_to_open(state: RollupState, deltas: Deltas, hot: Deltas | None, touched:
     the deltas there (``touched`` collects the minutes) and return True; ops_for_trades
     would write nothing and change no state. Otherwise change nothing and return False."""
     if hot is None or not all(
-        m in hot and m in state.open_minutes and floor_to(m, HOUR_MS) in state.open_hours
+        m in hot
+        and m in state.open_minutes
+        and floor_to(m, HOUR_MS) in state.open_hours
+        and floor_to(m, DAY_MS) in state.open_days
         for m in deltas
     ):
         return False
@@ -234,10 +260,12 @@ def ops_for_closing(
     minutes: Sequence[int],
     hours: Sequence[int],
     hot: Deltas | None,
+    days: Sequence[int] = (),
 ) -> list[Op]:
     """Write the rollups of the open ``minutes`` (from ``hot``, or summed from their
-    stored trades), then of the open ``hours`` (summed from their minutes), and take
-    them out of ``state``. An hour is only passed here once none of its minutes is open.
+    stored trades), then of the open ``hours`` (summed from their minutes), then of the
+    open ``days`` (summed from their hours), and take them out of ``state``. An hour is
+    only passed here once none of its minutes is open, a day once none of its hours is.
     """
     ops: list[Op] = []
     view = _Minutes(reader, symbol)
@@ -253,14 +281,49 @@ def ops_for_closing(
         ops.append(("put", minute_key(symbol, minute), value))
         ops.append(("put", candle_key(symbol, minute), rollup.encode_summary()))
         view.changed[minute] = value
+    hour_values: dict[int, bytes | None] = {}
     for hour in hours:
         if any(hour <= m < hour + HOUR_MS for m in state.open_minutes):
             continue
         value = view.hour_value(hour)
         if value is not None:
             ops.append(("put", hour_key(symbol, hour), value))
+        hour_values[hour] = value
         state.open_hours.discard(hour)
+    for day in days:
+        if any(day <= h < day + DAY_MS for h in state.open_hours) or any(
+            day <= m < day + DAY_MS for m in state.open_minutes
+        ):
+            continue
+        value = day_value(reader, symbol, day, hour_values)
+        if value is not None:
+            ops.append(("put", day_key(symbol, day), value))
+        state.open_days.discard(day)
     return ops
+
+
+def day_value(
+    reader: TradeReader, symbol: str, day: int, changed: dict[int, bytes | None] | None = None
+) -> bytes | None:
+    """The day's rollup summed from its stored hour rollups, overlaid by ``changed``
+    (hour -> its new value, None: none); None when the day holds no trades."""
+    found = {
+        _keys.key_ms(key): value
+        for key, value in reader.iter_range(hour_key(symbol, day), hour_key(symbol, day + DAY_MS))
+    }
+    for hour, value in (changed or {}).items():
+        if day <= hour < day + DAY_MS:
+            if value is None:
+                found.pop(hour, None)
+            else:
+                found[hour] = value
+    if not found:
+        return None
+    total = Rollup()
+    for hour in sorted(found):
+        total.add_value(found[hour], hour_key(symbol, hour))
+    encoded: bytes = total.encode()
+    return encoded
 
 
 # ---------------------------------------------------------------------- deleting
@@ -306,6 +369,13 @@ def ops_for_delete(
         state.open_hours -= {h for h in state.open_hours if h_from <= h < h_to}
     else:
         h_from = h_to = floor_to(sure_hi + 1, HOUR_MS)
+    d_from = 0 if sure_lo is None else ceil_to(sure_lo, DAY_MS)
+    d_to = floor_to(sure_hi + 1, DAY_MS)
+    if d_from < d_to:
+        ops.append(("range", day_key(symbol, d_from), day_key(symbol, d_to)))
+        state.open_days -= {d for d in state.open_days if d_from <= d < d_to}
+    else:
+        d_from = d_to = floor_to(sure_hi + 1, DAY_MS)
     skip = (
         _keys.trades_prefix(symbol) if lower_ms is None else _keys.trade_key(symbol, lower_ms),
         _keys.trade_key(symbol, upper_ms),
@@ -336,11 +406,31 @@ def ops_for_delete(
     if touched_lo is not None:
         hours |= set(range(floor_to(touched_lo, HOUR_MS), h_from, HOUR_MS))
     hours |= set(range(h_to, ceil_to(touched_hi + 1, HOUR_MS), HOUR_MS))
+    changed_hours: dict[int, bytes | None] = dict.fromkeys(range(h_from, h_to, HOUR_MS))
     for hour in sorted(hours):
         key = hour_key(symbol, hour)
         if reader.db.get(key) is None:
             continue  # open, or no trades: its minutes say everything
         value = view.hour_value(hour)
+        ops.append(("put", key, value) if value is not None else ("delete", key))
+        changed_hours[hour] = value
+    days = set()
+    if touched_lo is not None:
+        days |= set(range(floor_to(touched_lo, DAY_MS), d_from, DAY_MS))
+    days |= set(range(d_to, ceil_to(touched_hi + 1, DAY_MS), DAY_MS))
+    for day in sorted(days):
+        key = day_key(symbol, day)
+        if reader.db.get(key) is None:
+            continue  # open, or no trades: its hours say everything
+        if any(day <= h < day + DAY_MS for h in state.open_hours) or any(
+            day <= m < day + DAY_MS for m in state.open_minutes
+        ):
+            # Its open hours hold trades no hour rollup sums yet: summarised again
+            # from its hours once they close.
+            ops.append(("delete", key))
+            state.open_days.add(day)
+            continue
+        value = day_value(reader, symbol, day, changed_hours)
         ops.append(("put", key, value) if value is not None else ("delete", key))
     return ops
 

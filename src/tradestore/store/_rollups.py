@@ -38,16 +38,19 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
 import rocksdict
 
 from tradestore._errors import CorruptValue, FixedPointError
-from tradestore.codec._twins import Rollup, rollup_split_segments
+from tradestore.codec._twins import Rollup, rollup_split_segments, rollup_summary
 from tradestore.store import _book, _keys
 from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
+from tradestore.store._idset import AggIdSet
 from tradestore.store._pass import PassLogger, PassProgress, PassReport
 from tradestore.store._reader import TradeReader
 from tradestore.store._rollupops import (
+    DAY_MS,
     HOUR_MS,
     MINUTE_MS,
     Deltas,
@@ -55,6 +58,8 @@ from tradestore.store._rollupops import (
     add_to_open,
     apply,
     candle_key,
+    day_key,
+    day_value,
     drop_all,
     floor_to,
     hour_key,
@@ -63,6 +68,7 @@ from tradestore.store._rollupops import (
     ops_for_delete,
     ops_for_trades,
     split_columns,
+    tier_range,
 )
 
 log = logging.getLogger(__name__)
@@ -84,6 +90,7 @@ CLOSE_GRACE_MS = 10_000
 # one behind, cost no single flush more than a few milliseconds.
 CLOSE_MINUTES_PER_WRITE = 200
 CLOSE_HOURS_PER_WRITE = 16
+CLOSE_DAYS_PER_WRITE = 4
 
 
 def next_due(state: RollupState) -> int:
@@ -93,6 +100,8 @@ def next_due(state: RollupState) -> int:
         due = min(state.open_minutes) + MINUTE_MS + CLOSE_GRACE_MS
     if state.open_hours:
         due = min(due, min(state.open_hours) + HOUR_MS + CLOSE_GRACE_MS)
+    if state.open_days:
+        due = min(due, min(state.open_days) + DAY_MS + CLOSE_GRACE_MS)
     return due
 
 
@@ -102,6 +111,16 @@ def closable_minutes(state: RollupState, clock: int, touched: set[int]) -> list[
         for m in state.open_minutes
         if m + MINUTE_MS + CLOSE_GRACE_MS <= clock and m not in touched
     ]
+
+
+def closable_days(state: RollupState, clock: int, touched: set[int]) -> list[int]:
+    """Open days the clock has passed, with no open hour or minute and no new trade."""
+    busy = {floor_to(m, DAY_MS) for m in state.open_minutes}
+    busy |= {floor_to(h, DAY_MS) for h in state.open_hours}
+    busy |= {floor_to(m, DAY_MS) for m in touched}
+    return sorted(
+        d for d in state.open_days if d + DAY_MS + CLOSE_GRACE_MS <= clock and d not in busy
+    )
 
 
 def closable_hours(state: RollupState, clock: int, touched: set[int]) -> list[int]:
@@ -213,6 +232,8 @@ class RollupKeeper:
         trades) and logged."""
         self._clock = max(self._clock, new.newest_ms)
         deltas = self._split(new) if self.keep else {}
+        if self.keep:
+            self._leave_out_summarized(new, deltas)
         touched: dict[str, set[int]] = {}
         for symbol in new.symbols:
             touched[symbol] = set()
@@ -239,6 +260,26 @@ class RollupKeeper:
                 except (CorruptValue, FixedPointError) as exc:
                     found[symbol] = exc
         return found
+
+    def _leave_out_summarized(self, new: NewTrades, deltas: dict[str, Deltas | Exception]) -> None:
+        """Trades written again whose rollups outlived them are in the rollups already:
+        their deltas leave them out (and they are held again)."""
+        for symbol, (lo, hi) in new.runs.items():
+            state = self.state(symbol)
+            if state is None or not state.kept or not len(state.summarized):
+                continue
+            ids = new.columns.agg_id[lo:hi]
+            last = state.summarized.last
+            assert last is not None
+            if not len(ids) or int(ids.min()) > last:
+                continue  # the live case: every id newer than anything pruned
+            known = np.fromiter((int(i) in state.summarized for i in ids), bool, len(ids))
+            if not known.any():
+                continue
+            rows = new.columns.rows(lo, hi)
+            keep = ~known
+            rest = TradeColumns(*(a[keep] for a in rows.arrays()))
+            deltas[symbol] = split_columns(rest, MINUTE_MS) if len(rest) else {}
 
     def _add_symbol(
         self,
@@ -285,6 +326,59 @@ class RollupKeeper:
             )
 
         self._change(wb, symbol, state, ops_for, "storing trades", _ROLLUPS_OFF)
+
+    def outlive(
+        self, wb: rocksdict.WriteBatch, symbol: str, ids: AggIdSet, last_time_ms: int
+    ) -> None:
+        """The trades ``ids`` (none later than ``last_time_ms``) are about to be deleted
+        while their rollups stay: remember them, so that a later write of one of them
+        stores the trade without counting it again, and that readers know the trades
+        before ``last_time_ms`` may be gone."""
+        state = self.state(symbol)
+        if state is None or not state.kept or not len(ids):
+            return
+        after = state.copy()
+        for lo, hi in ids.intervals:
+            after.summarized.add_run(lo, hi)
+        held = last_time_ms + 1
+        after.held_from_ms = held if state.held_from_ms is None else max(held, state.held_from_ms)
+        self._states[symbol] = after
+        _book.put_rollups(wb, symbol, after)
+
+    def drop_before(self, wb: rocksdict.WriteBatch, symbol: str, day_ms: int) -> bool:
+        """Delete every rollup of the symbol before the UTC day ``day_ms`` (the rollups'
+        own retention); True when some went. The trades' ids they alone remembered
+        are forgotten with them (a later write of one counts it again)."""
+        state = self.state(symbol)
+        if state is None or not state.kept:
+            return False
+        day_ms = floor_to(day_ms, DAY_MS)
+        lower = _keys.rollup_key(_keys.MINUTE, symbol, 0)
+        if next(iter(self._reader.iter_keys(lower, minute_key(symbol, day_ms))), None) is None:
+            return False
+        last_id = None
+        for key, value in self._reader.iter_range(
+            candle_key(symbol, 0), candle_key(symbol, day_ms), reverse=True
+        ):
+            last_id = rollup_summary(value, key)[4]
+            break
+        for tier in _keys.TIERS:
+            wb.delete_range(
+                _keys.rollup_key(tier, symbol, 0), _keys.rollup_key(tier, symbol, day_ms)
+            )
+        after = state.copy()
+        after.open_minutes = {m for m in after.open_minutes if m >= day_ms}
+        after.open_hours = {h for h in after.open_hours if h >= day_ms}
+        after.open_days = {d for d in after.open_days if d >= day_ms}
+        if last_id is not None and len(after.summarized):
+            first = after.summarized.first
+            assert first is not None
+            if first <= last_id:
+                after.summarized.remove_run(first, last_id)
+        if after != state:
+            self._states[symbol] = after
+            _book.put_rollups(wb, symbol, after)
+        return True
 
     def remove(
         self, wb: rocksdict.WriteBatch, symbol: str, lower_ms: int | None, upper_ms: int
@@ -346,6 +440,7 @@ class RollupKeeper:
         with_hours: list[tuple[str, RollupState]] = []
         nothing: set[int] = set()
         hour_late = HOUR_MS + CLOSE_GRACE_MS
+        day_late = DAY_MS + CLOSE_GRACE_MS
         for symbol, state in self._states.items():
             if state is None or not state.kept or not state.has_open:
                 continue
@@ -356,7 +451,9 @@ class RollupKeeper:
                 continue  # nothing of it is due: the usual case, so the scan stays cheap
             near = touched.get(symbol, nothing)
             minutes.extend((m, symbol) for m in closable_minutes(state, clock, near))
-            if state.open_hours and min(state.open_hours) + hour_late <= clock:
+            if (state.open_hours and min(state.open_hours) + hour_late <= clock) or (
+                state.open_days and min(state.open_days) + day_late <= clock
+            ):
                 with_hours.append((symbol, state))
         # What stays open after this write is due no earlier than it was found due
         # (what the budget leaves makes the next write look again).
@@ -367,10 +464,11 @@ class RollupKeeper:
         chosen: dict[str, list[int]] = {}
         for minute, symbol in minutes[:CLOSE_MINUTES_PER_WRITE]:
             chosen.setdefault(symbol, []).append(minute)
-        # Hours whose minutes are all closed once the chosen minutes are: oldest first.
+        # Hours whose minutes are all closed once the chosen minutes are, then days
+        # whose hours are all closed once the chosen hours are: oldest first.
         due_hours: list[tuple[int, str]] = []
         for symbol, state in with_hours:
-            after = RollupState(state.open_hours, state.off, state.open_minutes)
+            after = state.copy()
             if symbol in chosen:
                 after.open_minutes = state.open_minutes - set(chosen[symbol])
             near = touched.get(symbol, nothing)
@@ -378,7 +476,19 @@ class RollupKeeper:
         hour_picks: dict[str, list[int]] = {}
         for hour, symbol in sorted(due_hours)[:CLOSE_HOURS_PER_WRITE]:
             hour_picks.setdefault(symbol, []).append(hour)
-        for symbol in chosen.keys() | hour_picks.keys():
+        due_days: list[tuple[int, str]] = []
+        for symbol, state in with_hours:
+            if not state.open_days:
+                continue
+            after = state.copy()
+            after.open_minutes = state.open_minutes - set(chosen.get(symbol, ()))
+            after.open_hours = state.open_hours - set(hour_picks.get(symbol, ()))
+            near = touched.get(symbol, nothing)
+            due_days.extend((d, symbol) for d in closable_days(after, clock, near))
+        day_picks: dict[str, list[int]] = {}
+        for day, symbol in sorted(due_days)[:CLOSE_DAYS_PER_WRITE]:
+            day_picks.setdefault(symbol, []).append(day)
+        for symbol in chosen.keys() | hour_picks.keys() | day_picks.keys():
             state = self._states[symbol]
             assert state is not None
             self._change(
@@ -392,6 +502,7 @@ class RollupKeeper:
                     minutes=chosen.get(symbol, []),
                     hours=sorted(hour_picks.get(symbol, [])),
                     hot=self._hot.get(symbol),
+                    days=sorted(day_picks.get(symbol, [])),
                 ),
                 "summarising its minutes",
                 _ROLLUPS_OFF,
@@ -452,6 +563,11 @@ class RollupKeeper:
             else:
                 lo = floor_to(max(span[0], start_ms if start_ms is not None else span[0]), HOUR_MS)
                 hi = floor_to(min(span[1], end_ms if end_ms is not None else span[1]), HOUR_MS)
+                held = state.held_from_ms if state is not None else None
+                if held is not None:
+                    # Hours whose trades were deleted keep the rollups they had: a build
+                    # from the trades left would lose what only the rollups remember.
+                    lo = max(lo, -(-held // HOUR_MS) * HOUR_MS)
             off = None
             try:
                 self._build_symbol(symbol, whole, lo, hi, counted, note)
@@ -498,6 +614,7 @@ class RollupKeeper:
             # Whatever is there (a build cut short, rollups switched off) goes first.
             self._write_hour(symbol, drop_all(symbol), None)
         hour = lo
+        days: set[int] = set()
         while hour is not None and hi is not None and hour <= hi:
             nxt = reader.next_trade_bound(symbol, hour)
             if nxt is None or nxt > hi + HOUR_MS - 1:
@@ -519,6 +636,7 @@ class RollupKeeper:
                     total.add(rollup)
                 ops.append(("put", hour_key(symbol, hour), total.encode()))
             self._write_hour(symbol, ops, hour)
+            days.add(floor_to(hour, DAY_MS))
             counted[0] += bool(minutes)
             counted[1] += len(minutes)
             counted[2] += len(cols)
@@ -526,7 +644,73 @@ class RollupKeeper:
             hour += HOUR_MS
         if whole:
             self._set_state(symbol, RollupState())
+        newest = reader.trade_time_span(symbol)
+        for day in sorted(days):
+            self.write_day(symbol, day, newest[1] if newest else 0)
         note(1.0)
+
+    def write_day(self, symbol: str, day: int, newest_ms: int) -> None:
+        """Sum the day's rollup from its hours (one WriteBatch); a day that may still
+        take live trades (within the grace of ``newest_ms``) is opened instead, and
+        summarised when the writer's clock passes it."""
+        with self._lock:
+            try:
+                state = self.state(symbol)
+                if state is None or not state.kept:
+                    return
+                after = state.copy()
+                wb = rocksdict.WriteBatch(raw_mode=True)
+                busy = any(floor_to(h, DAY_MS) == day for h in state.open_hours) or any(
+                    floor_to(m, DAY_MS) == day for m in state.open_minutes
+                )
+                if busy or day + DAY_MS + CLOSE_GRACE_MS > newest_ms:
+                    wb.delete(day_key(symbol, day))
+                    after.open_days.add(day)
+                else:
+                    value = day_value(self._reader, symbol, day)
+                    if value is None:
+                        wb.delete(day_key(symbol, day))
+                    else:
+                        wb.put(day_key(symbol, day), value)
+                    after.open_days.discard(day)
+                if after != state:
+                    self._states[symbol] = after
+                    _book.put_rollups(wb, symbol, after)
+                    if after.has_open:
+                        self._next_due = min(self._next_due, next_due(after))
+                self._reader.db.write(wb)
+            except BaseException:
+                self.forget()
+                raise
+
+    def build_days(self, symbols: Sequence[str]) -> int:
+        """Sum the day rollups of symbols whose state predates the day tier (a database
+        of version 2) from their hour rollups, and mark the day tier kept. Returns the
+        days written or opened."""
+        done = 0
+        for symbol in symbols:
+            state = self.state(symbol)
+            if state is None or not state.kept or state.days:
+                continue
+            lo, hi = tier_range(_keys.HOUR, symbol)
+            days = sorted(
+                {floor_to(_keys.key_ms(k), DAY_MS) for k in self._reader.iter_keys(lo, hi)}
+            )
+            span = self._reader.trade_time_span(symbol)
+            for day in days:
+                self.write_day(symbol, day, span[1] if span else 0)
+            with self._lock:
+                state = self.state(symbol)
+                if state is not None and state.kept:
+                    after = state.copy()
+                    after.days = True
+                    wb = rocksdict.WriteBatch(raw_mode=True)
+                    _book.put_rollups(wb, symbol, after)
+                    self._reader.db.write(wb)
+                    self._states[symbol] = after
+            done += len(days)
+            log.info("%s: day rollups summed from the hours (%d days)", symbol, len(days))
+        return done
 
     def _write_hour(self, symbol: str, ops: list[Op], built_hour: int | None) -> None:
         """Apply a build's ops in one WriteBatch; ``built_hour`` is summarised now."""

@@ -125,6 +125,8 @@ class TradeStore:
                 missing = self.rollups_missing() if self.keep_rollups else []
                 if missing:
                     self.rollup_build = self.build_rollups(missing, progress=on_rollups)
+                if self.keep_rollups:
+                    self._rollups.build_days(self.symbols())
             except BaseException:
                 self.close()
                 raise
@@ -733,17 +735,32 @@ class TradeStore:
         return TradeColumns.distinct(arrays)
 
     def symbols(self) -> list[str]:
-        """Every symbol with stored batches, found by one seek per symbol."""
+        """Every symbol with stored batches, found by one seek per symbol, and every
+        symbol whose trades are all gone while its rollups still summarise them."""
         self.refresh()
         found: list[str] = []
         lower = _keys.TRADES
         while True:
             key = next((k for k, _ in self.iter_range(lower, _keys.prefix_end(_keys.TRADES))), None)
             if key is None:
-                return found
+                break
             symbol = _keys.key_symbol(key)
             found.append(symbol)
             lower = _keys.prefix_end(_keys.trades_prefix(symbol))
+        summarized = self._summarized_only(set(found))
+        return sorted(found + summarized) if summarized else found
+
+    def _summarized_only(self, with_trades: set[str]) -> list[str]:
+        prefix = _keys.meta_key(_book.ROLLUPS) + b":"
+        out = []
+        for key in self.iter_keys(prefix, _keys.prefix_end(prefix)):
+            symbol = key[len(prefix) :].decode("ascii", "replace")
+            if symbol in with_trades:
+                continue
+            state = self.rollup_state(symbol)
+            if state is not None and state.kept and state.held_from_ms is not None:
+                out.append(symbol)
+        return out
 
     # ------------------------------------------------------------------ gaps
 
@@ -759,23 +776,50 @@ class TradeStore:
 
     # ------------------------------------------------------------------ maintenance
 
-    def prune(self, before_ms: int) -> dict[str, int]:
+    def prune(self, before_ms: int, *, keep_rollups: bool = True) -> dict[str, int]:
         """Drop every batch whose trades all lie before ``before_ms``; reclaim the space.
 
-        Everything goes, history that retention keeps included: this is the explicit
+        Every trade goes, history that retention keeps included: this is the explicit
         cut (``tradestore-trio prune``); the daemon's retention is
-        ``tradestore.store.plan_retention``. Returns the trades removed per symbol.
+        ``tradestore.store.plan_retention``. The price-level rollups stay (the
+        analytics still answer over the pruned time) unless ``keep_rollups`` is False;
+        their own cut is ``prune_rollups``. Returns the trades removed per symbol.
         """
         removed: dict[str, int] = {}
         for symbol in self.symbols():
             _before, after = self.margins(symbol)
             n = self.delete_batches(
-                symbol, None, before_ms - after, retention_edge_ms=before_ms - after
+                symbol,
+                None,
+                before_ms - after,
+                retention_edge_ms=before_ms - after,
+                keep_rollups=keep_rollups,
             )
             if n is not None:
                 removed[symbol] = n
                 log.info("pruned %d %s trades before %d", n, symbol, before_ms)
         return removed
+
+    def prune_rollups(self, before_ms: int) -> list[str]:
+        """Delete the price-level rollups of every UTC day wholly before ``before_ms``
+        (the rollups' own retention, ``rollup_retention_days``); the symbols that lost
+        some. The trades are not touched."""
+        self._require_writable()
+        dropped = []
+        for symbol in self.symbols():
+            with self._write_lock:
+                try:
+                    wb = rocksdict.WriteBatch(raw_mode=True)
+                    if self._rollups.drop_before(wb, symbol, before_ms):
+                        self.db.write(wb)
+                        dropped.append(symbol)
+                except BaseException:
+                    self._forget_bookkeeping()
+                    raise
+        for symbol in dropped:
+            lower = _keys.rollup_prefix(_keys.MINUTE, symbol)
+            self.db.compact_range(lower, _keys.rollup_key(_keys.MINUTE, symbol, before_ms))
+        return dropped
 
     def delete_batches(
         self,
@@ -784,18 +828,24 @@ class TradeStore:
         upper_ms: int,
         *,
         retention_edge_ms: int | None = None,
+        keep_rollups: bool = True,
     ) -> int | None:
         """Delete the batches keyed in [lower_ms, upper_ms) (None: from the first) with
         one delete_range, never key by key, then compact the range so the space is
         returned and later seeks skip no tombstones. The count and the agg-id set lose
         what was deleted in the same WriteBatch; ``retention_edge_ms`` (never lowered)
-        goes into it too. Returns the trades removed (None: no batch was in range).
+        goes into it too. The rollups outlive the deleted trades (the keeper remembers
+        their ids and from when the trades are held) unless ``keep_rollups`` is False,
+        when the trades are taken out of them. Returns the trades removed (None: no
+        batch was in range).
         """
         self._require_writable()
         symbol = _keys.check_symbol(symbol)
         with self._write_lock:
             try:
-                removed, span = self._delete_batches(symbol, lower_ms, upper_ms, retention_edge_ms)
+                removed, span = self._delete_batches(
+                    symbol, lower_ms, upper_ms, retention_edge_ms, keep_rollups
+                )
             except BaseException:
                 self._forget_bookkeeping()
                 raise
@@ -805,7 +855,12 @@ class TradeStore:
         return removed
 
     def _delete_batches(
-        self, symbol: str, lower_ms: int | None, upper_ms: int, edge_ms: int | None
+        self,
+        symbol: str,
+        lower_ms: int | None,
+        upper_ms: int,
+        edge_ms: int | None,
+        keep_rollups: bool,
     ) -> tuple[int | None, tuple[bytes, bytes] | None]:
         lower = (
             _keys.trades_prefix(symbol) if lower_ms is None else _keys.trade_key(symbol, lower_ms)
@@ -819,7 +874,10 @@ class TradeStore:
             gone = measure(self.iter_range(lower, upper))
             if gone.batches or gone.corrupt_keys:
                 removed, span = gone.trades, (lower, upper)
-                self._rollups.remove(wb, symbol, lower_ms, upper_ms)
+                if keep_rollups and gone.last_time_ms is not None:
+                    self._rollups.outlive(wb, symbol, gone.ids, gone.last_time_ms)
+                else:
+                    self._rollups.remove(wb, symbol, lower_ms, upper_ms)
                 wb.delete_range(lower, upper)
                 if book.count is not None:
                     book.count = max(book.count - gone.trades, 0)
