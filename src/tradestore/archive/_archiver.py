@@ -233,8 +233,8 @@ class Archiver:
             holder["info"] = info
             writer.close({METADATA_KEY: info.to_json()})
 
-        def rollups_first() -> None:
-            self._write_sidecar(key, builder.finish(), holder["info"])
+        def rollups_first(size: int) -> None:
+            self._write_sidecar(key, builder.finish(), holder["info"], size)
 
         try:
             size = self.dest.write_atomic(key, produce, before_move=rollups_first)
@@ -282,8 +282,8 @@ class Archiver:
             finally:
                 writer.close({METADATA_KEY: info.to_json()})
 
-        def rollups_first() -> None:
-            self._write_sidecar(key, day_rollups(key.symbol, cols), info)
+        def rollups_first(size: int) -> None:
+            self._write_sidecar(key, day_rollups(key.symbol, cols), info, size)
 
         size = self.dest.write_atomic(key, produce, before_move=rollups_first)
         return DayResult(
@@ -292,8 +292,10 @@ class Archiver:
 
     # ------------------------------------------------------------------ rollups
 
-    def _write_sidecar(self, key: PartitionKey, rollups: DayRollups, info: PartitionInfo) -> None:
-        stamp = SidecarStamp(info.rows, info.checksum)
+    def _write_sidecar(
+        self, key: PartitionKey, rollups: DayRollups, info: PartitionInfo, size: int
+    ) -> None:
+        stamp = SidecarStamp(info.rows, info.checksum, size)
         self.dest.write_beside(
             key, sidecar_name(key), lambda stream: write_sidecar(stream, rollups, stamp)
         )
@@ -303,7 +305,10 @@ class Archiver:
     ) -> None:
         """Give a partition written by an older version (or whose sidecar does not match
         it) its rollups, summed from the partition's own trades."""
-        if sidecar_stamp(self.dest, key) == SidecarStamp(info.rows, info.checksum):
+        stamp = sidecar_stamp(self.dest, key)
+        size = self.dest.size(key.path)
+        if size is None or (stamp is not None and stamp.names(info.rows, info.checksum)
+                            and stamp.bytes == size):  # fmt: skip
             return
         if cols is None:
             table = self.dest.read_table(key)
@@ -312,7 +317,7 @@ class Archiver:
             cols = from_table(table)
         if len(cols) != info.rows or checksum(cols) != info.checksum:
             return  # the partition does not match its footer: verify reports it
-        self._write_sidecar(key, day_rollups(key.symbol, cols), info)
+        self._write_sidecar(key, day_rollups(key.symbol, cols), info, size)
 
     def _chunks(self, symbol: str, lo: int, hi: int) -> Iterator[TradeColumns]:
         """The day's trades in hour windows, ascending agg id across windows (checked)."""

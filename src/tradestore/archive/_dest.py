@@ -162,13 +162,13 @@ class Destination:
         key: PartitionKey,
         produce: Callable[[Any], None],
         *,
-        before_move: Callable[[], None] | None = None,
+        before_move: Callable[[int], None] | None = None,
     ) -> int:
         """Write a partition's file whole or not at all; returns its size in bytes.
 
         ``produce(stream)`` writes the complete file to a staged name; only when it returns
         (and the stream is closed) is the file moved to its place, replacing any earlier one.
-        ``before_move()`` runs between the two (the archiver writes the day's rollups
+        ``before_move(size)`` runs between the two (the archiver writes the day's rollups
         there, so a partition in place always has them); when it raises, nothing moves.
         """
         return self._write_staged(key, key.path, produce, before_move)
@@ -182,7 +182,7 @@ class Destination:
         key: PartitionKey,
         relative: str,
         produce: Callable[[Any], None],
-        before_move: Callable[[], None] | None,
+        before_move: Callable[[int], None] | None,
     ) -> int:
         suffix = relative.rpartition(".")[2]
         staged = self.full(f"{STAGING}/{_staging_name(key, suffix)}")
@@ -195,7 +195,7 @@ class Destination:
                 _fsync_file(staged)
             size = self.fs.get_file_info(staged).size
             if before_move is not None:
-                before_move()
+                before_move(size)
             self.fs.create_dir(self.full(key.directory), recursive=True)
             self.fs.move(staged, final)
             if self.is_local:
@@ -208,14 +208,15 @@ class Destination:
                 pass  # never created, or already moved; a leftover is swept later
             raise
 
-    def exists(self, relative: str) -> bool:
-        """Whether a file is at ``relative`` under the root."""
+    def size(self, relative: str) -> int | None:
+        """The size in bytes of the file at ``relative`` under the root (None: no file)."""
         import pyarrow.fs as pafs
 
         try:
-            return self.fs.get_file_info(self.full(relative)).type == pafs.FileType.File
+            info = self.fs.get_file_info(self.full(relative))
         except OSError as exc:
             raise DestinationError(f"{redact(self.url)}: looking for {relative}: {exc}") from exc
+        return int(info.size) if info.type == pafs.FileType.File else None
 
     def list_files(self, relative: str, *, recursive: bool = True) -> list:
         """pyarrow FileInfos under ``relative`` (none when it does not exist)."""

@@ -7,10 +7,12 @@
     for day in archive.days("BTCUSDT"):
         key, value = archive.day_value("BTCUSDT", day)   # the day's rollup alone
 
-A day's rollups come from its sidecar (``_rollups.py``) when the sidecar matches the
-partition (the row count and checksum it names are the partition footer's); otherwise
-(an archive written by an older version, or a sidecar left by a write that died) they
-are summed from the partition's trades. The reader never writes to the archive: the next
+A day's rollups come from its sidecar (``_rollups.py``) when the sidecar names the
+partition: the size it names is the listed partition's (``day_value``, which reads
+nothing else) and so are the row count and checksum of the partition's footer (the
+other tiers, read with the footer). Otherwise (an archive written by an older version,
+or a sidecar left by a write that died before its partition moved into place) they are
+summed from the partition's trades. The reader never writes to the archive: the next
 ``archive`` run over such a day writes its sidecar.
 
 Each symbol's days come from one listing of its folder, kept for the reader's life
@@ -250,7 +252,7 @@ class ArchiveReader:
             got = self._with_sidecar_part(
                 sidecar, "#day", lambda pf: (read_stamp(pf), read_day_value(pf, key.symbol))
             )
-            if got is not None and self._matches(key, got[0]):
+            if got is not None and self._names(key, listed, got[0], footer=False):
                 return got[1]
         return self.day_rollups(key.symbol, key.day).day
 
@@ -260,20 +262,23 @@ class ArchiveReader:
             got = self._with_file(
                 sidecar, lambda pf: (read_stamp(pf), read_sidecar(pf, key.symbol))
             )
-            if got is not None and self._matches(key, got[0]):
+            if got is not None and self._names(key, listed, got[0], footer=True):
                 rollups: DayRollups = got[1]
                 return rollups
         # No sidecar (an older archive) or one that does not match: sum the trades.
         return day_rollups(key.symbol, self._read_columns(key, listed))
 
-    def _matches(self, key: PartitionKey, stamp: SidecarStamp | None) -> bool:
+    def _names(
+        self, key: PartitionKey, listed: _Day, stamp: SidecarStamp | None, *, footer: bool
+    ) -> bool:
+        """Whether a sidecar's stamp names the listed partition (by its size; with
+        ``footer``, by its footer's row count and checksum too)."""
+        if stamp is None or stamp.bytes != listed.partition.size:
+            return False
+        if not footer:
+            return True
         info = self.info(key.symbol, key.day)
-        return (
-            stamp is not None
-            and info is not None
-            and stamp.rows == info.rows
-            and stamp.checksum == info.checksum
-        )
+        return info is not None and stamp.names(info.rows, info.checksum)
 
     def _read_columns(self, key: PartitionKey, listed: _Day) -> TradeColumns:
         got = self._with_file(listed.partition, lambda pf: from_table(pf.read()))

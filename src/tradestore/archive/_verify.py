@@ -36,7 +36,6 @@ from tradestore.archive import _days
 from tradestore.archive._dest import Destination, DestinationError, PartitionKey
 from tradestore.archive._parquet import checksum, from_table
 from tradestore.archive._rollups import (
-    SidecarStamp,
     day_rollups,
     read_sidecar,
     read_stamp,
@@ -161,7 +160,7 @@ def check_day(dest: Destination, key: PartitionKey, stored: TradeColumns) -> Day
         if differs.any():
             agg_id = int(stored.agg_id[int(np.argmax(differs))])
             return DayCheck(key, MISMATCH, n, m, info.complete, f"agg id {agg_id}: {name} differs")
-    rollups, note = check_rollups(dest, key, archived, SidecarStamp(info.rows, info.checksum))
+    rollups, note = check_rollups(dest, key, archived, info.rows, info.checksum)
     if rollups == ROLLUPS_DIFFER:
         return DayCheck(key, CORRUPT, n, m, info.complete, note, rollups)
     detail = "" if n == m else f"the store holds {n} of the day's {m} archived trades"
@@ -170,9 +169,10 @@ def check_day(dest: Destination, key: PartitionKey, stored: TradeColumns) -> Day
 
 
 def check_rollups(
-    dest: Destination, key: PartitionKey, archived: TradeColumns, stamp: SidecarStamp
+    dest: Destination, key: PartitionKey, archived: TradeColumns, rows: int, digest: str
 ) -> tuple[str, str]:
-    """(what the day's sidecar is, a note when it is not ok), given the partition's rows."""
+    """(what the day's sidecar is, a note when it is not ok), given the partition's rows
+    and the row count and checksum in its footer."""
     try:
         found = dest.with_parquet(
             sidecar_path(key), lambda pf: (read_stamp(pf), read_sidecar(pf, key.symbol))
@@ -181,7 +181,8 @@ def check_rollups(
         return ROLLUPS_DIFFER, f"the rollups sidecar cannot be read: {exc}"
     if found is None:
         return MISSING, "no rollups sidecar (an older archive): the next archive run adds it"
-    if found[0] != stamp:
+    stamp = found[0]
+    if stamp is None or not stamp.names(rows, digest) or stamp.bytes != dest.size(key.path):
         return (
             ROLLUPS_STALE,
             "the rollups sidecar names other trades: the next archive run replaces it",
