@@ -38,6 +38,7 @@ from tradestore.archive._parquet import (
     to_table,
 )
 from tradestore.archive._partition import GapNote, PartitionInfo
+from tradestore.archive._read import read_day_columns, read_day_table, row_groups
 from tradestore.archive._reader import ArchiveReader
 from tradestore.archive._rollups import DayRollups, day_rollups, sidecar_path
 from tradestore.archive._verify import DayCheck, verify_archive
@@ -72,7 +73,10 @@ __all__ = [
     "last_closed_day",
     "merge",
     "parse_day",
+    "read_day_columns",
+    "read_day_table",
     "redact",
+    "row_groups",
     "schema",
     "sidecar_path",
     "store_market",

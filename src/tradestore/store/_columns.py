@@ -1,13 +1,29 @@
-"""Columnar query results: numpy arrays, prices and quantities as int64 fixed point."""
+"""Columnar query results: numpy arrays, prices and quantities as int64 fixed point,
+and their hand-off to Arrow, pandas and polars."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from tradestore.codec._fixed import SCALE
+
+# The columns of to_arrow/to_pandas/to_polars, in order. ``price_e8``/``qty_e8`` are the
+# exact values in units of 1e-8; ``price``/``qty`` the nearest float64 of each.
+FRAME_COLUMNS = ("agg_id", "time", "price", "qty", "is_buyer_maker", "price_e8", "qty_e8")
+FRAME_EXTRA = "pip install 'tradestore-trio[dataframe]'"
+
+
+def _optional(module: str) -> Any:
+    """An optional dependency of the DataFrame hand-off, or an ImportError naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"TradeColumns needs {module} for this: {FRAME_EXTRA}") from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -15,6 +31,13 @@ class TradeColumns:
     """Trades as parallel arrays, ascending by agg_id.
 
     ``price`` and ``qty`` are int64 holding value * ``scale`` (10**8) exactly.
+
+    As a table: ``to_arrow()``, ``to_pandas()`` and ``to_polars()`` (``pd.DataFrame(cols)``
+    does not know these arrays; ``cols.to_pandas()`` does). Their columns are ``agg_id``
+    (int64), ``time`` (timestamp[ms, UTC] over the same int64 buffer as ``time_ms``),
+    ``price`` and ``qty`` (float64, the nearest double of each value), ``is_buyer_maker``
+    (bool) and ``price_e8``/``qty_e8`` (int64, the exact values in units of 1e-8). The
+    integer columns are views of these arrays, not copies.
     """
 
     agg_id: np.ndarray
@@ -30,6 +53,47 @@ class TradeColumns:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(agg_id, time_ms, price, qty, is_buyer_maker): the codec's argument order."""
         return self.agg_id, self.time_ms, self.price, self.qty, self.is_buyer_maker
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table`` of ``FRAME_COLUMNS``: the int64 columns are views of these
+        arrays; the floats are computed, the booleans packed into Arrow's bitmap."""
+        pa = _optional("pyarrow")
+        n = len(self)
+
+        def view(array: np.ndarray, arrow_type: Any) -> Any:
+            data = np.ascontiguousarray(array, dtype=np.int64)
+            return pa.Array.from_buffers(arrow_type, n, [None, pa.py_buffer(data)])
+
+        def floats(units: np.ndarray) -> Any:
+            # The double nearest each value below 2**53 units (about 9.0e7): one IEEE
+            # division of the exact integer. Into Arrow's memory pool, which reuses its
+            # pages: a fresh numpy array faults in every page, most of the division's time.
+            buffer = pa.allocate_buffer(n * 8)
+            np.divide(units, float(self.scale), out=np.frombuffer(buffer, dtype=np.float64))
+            return pa.Array.from_buffers(pa.float64(), n, [None, buffer])
+
+        arrays = [
+            view(self.agg_id, pa.int64()),
+            view(self.time_ms, pa.timestamp("ms", tz="UTC")),
+            floats(self.price),
+            floats(self.qty),
+            pa.array(np.asarray(self.is_buyer_maker, dtype=np.bool_), pa.bool_()),
+            view(self.price, pa.int64()),
+            view(self.qty, pa.int64()),
+        ]
+        return pa.Table.from_arrays(arrays, names=list(FRAME_COLUMNS))
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` of ``FRAME_COLUMNS`` (``time`` as datetime64[ms, UTC]);
+        its int64 and time columns share memory with these arrays."""
+        _optional("pandas")
+        return self.to_arrow().to_pandas(split_blocks=True)
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` of ``FRAME_COLUMNS`` (``time`` as Datetime("ms", "UTC")),
+        built from ``to_arrow()`` without copying its columns."""
+        pl = _optional("polars")
+        return pl.from_arrow(self.to_arrow(), rechunk=False)
 
     def rows(self, start: int, end: int) -> TradeColumns:
         """Rows [start, end) (views of the same arrays, not copies)."""
