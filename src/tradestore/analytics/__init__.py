@@ -27,8 +27,13 @@ from tradestore.analytics._composite import (
     composite_profile,
     session_bounds,
 )
+from tradestore.analytics._levels import WindowLevels
 from tradestore.analytics._profile import (
     MIN_TRADES,
+    bin_grid,
+    build_profile,
+    check_window,
+    fraction,
     nice_width,
     point_of_control,
     tick_to_fixed,
@@ -58,7 +63,11 @@ __all__ = [
     "FootprintLevel",
     "SessionProfile",
     "VolumeDelta",
+    "WindowLevels",
+    "bin_grid",
+    "build_profile",
     "candles",
+    "check_window",
     "composite_profile",
     "cumulative_volume_delta",
     "footprint",
@@ -72,6 +81,7 @@ __all__ = [
     "decimal_str",
     "fixed_to_decimal",
     "find_vacuums",
+    "fraction",
     "liquidity_vacuums",
     "nice_width",
     "point_of_control",
