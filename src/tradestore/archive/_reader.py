@@ -34,8 +34,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
-
 from tradestore.archive._cache import DEFAULT_BYTES, FileCache, default_cache_dir
 from tradestore.archive._dest import (
     Destination,
@@ -43,8 +41,9 @@ from tradestore.archive._dest import (
     PartitionKey,
     parse_partition_path,
 )
-from tradestore.archive._parquet import METADATA_KEY, from_table, load_pyarrow
+from tradestore.archive._parquet import METADATA_KEY, load_pyarrow
 from tradestore.archive._partition import PartitionInfo
+from tradestore.archive._read import read_day_columns
 from tradestore.archive._rollups import (
     DayRollups,
     Pair,
@@ -224,18 +223,7 @@ class ArchiveReader:
         if found is None:
             return TradeColumns.empty()
         key, listed = found
-        cols = self._read_columns(key, listed)
-        if start_ms is None and end_ms is None:
-            return cols
-        keep = np.ones(len(cols), dtype=np.bool_)
-        if start_ms is not None:
-            keep &= cols.time_ms >= start_ms
-        if end_ms is not None:
-            keep &= cols.time_ms <= end_ms
-        if keep.all():
-            return cols
-        agg_id, time_ms, price, qty, side = cols.arrays()
-        return TradeColumns(agg_id[keep], time_ms[keep], price[keep], qty[keep], side[keep])
+        return self._read_columns(key, listed, start_ms, end_ms)
 
     # ------------------------------------------------------------------ reading
 
@@ -280,8 +268,22 @@ class ArchiveReader:
         info = self.info(key.symbol, key.day)
         return info is not None and stamp.names(info.rows, info.checksum)
 
-    def _read_columns(self, key: PartitionKey, listed: _Day) -> TradeColumns:
-        got = self._with_file(listed.partition, lambda pf: from_table(pf.read()))
+    def _read_columns(
+        self,
+        key: PartitionKey,
+        listed: _Day,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> TradeColumns:
+        if self.cache is None and start_ms is None and end_ms is None:
+            # The whole file by its path: pyarrow decodes its row groups on every core.
+            try:
+                return read_day_columns(self.dest.full(listed.partition.path))
+            except FileNotFoundError:
+                raise DestinationError(
+                    f"{key.path} was listed but is gone: refresh the reader"
+                ) from None
+        got = self._with_file(listed.partition, lambda pf: read_day_columns(pf, start_ms, end_ms))
         if got is None:
             raise DestinationError(f"{key.path} was listed but is gone: refresh the reader")
         cols: TradeColumns = got
