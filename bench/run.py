@@ -244,6 +244,139 @@ def archive_rows(row, store_path: Path, hours: float, trades: int, query_s: floa
         ratio=per_trade / hot_bytes)  # fmt: skip
 
 
+# ---------------------------------------------------------------- a closed day as frames
+
+
+def frames_rows(row, store_path: Path, H: float, repeat: int) -> None:
+    """A closed day read back from the local archive as numpy, Arrow and polars, against
+    DuckDB, pyarrow and polars reading the same partition (written by the archive's own
+    writer in this run); each peer's answer checked equal to ours first."""
+    try:
+        import duckdb
+        import numpy as np
+        import polars as pl
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        print("duckdb, polars or pyarrow is missing: no frame rows (pip install '.[bench]')")
+        return
+    from tradestore.archive import Archiver, Destination, read_day_columns
+
+    s, e = _dataset.window(H)
+    with TradeStore(store_path, read_only=True) as store, tempfile.TemporaryDirectory() as tmp:
+        results = list(Archiver(store, Destination(tmp)).run([_dataset.SYMBOL]))
+        if not results or not all(r.ok for r in results):
+            raise RuntimeError(f"archive failed: {[r.to_dict() for r in results]}")
+        path = str(max(Path(tmp).rglob("*.parquet"), key=lambda f: f.stat().st_size))
+        took_rocks = best(lambda: store.query_columns(_dataset.SYMBOL, s, e), repeat)
+        stored = store.query_columns(_dataset.SYMBOL, s, e)
+        ours = read_day_columns(path)
+        n = len(ours)
+        if n != len(stored) or not all(
+            np.array_equal(a, b) for a, b in zip(ours.arrays(), stored.arrays(), strict=True)
+        ):
+            raise RuntimeError("read_day_columns disagrees with the store's trades of the day")
+
+        def duck():
+            con = duckdb.connect(config={"threads": 2})
+            try:
+                return con.execute(
+                    f"SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
+                ).fetchnumpy()
+            finally:
+                con.close()
+
+        got = duck()
+        price, qty = ours.price / 1e8, ours.qty / 1e8
+        same = (
+            np.array_equal(got["agg_id"], ours.agg_id)
+            and np.array_equal(got["time"].astype("datetime64[ms]").view(np.int64), ours.time_ms)
+            and np.array_equal(got["price"], price)
+            and np.array_equal(got["qty"], qty)
+            and np.array_equal(got["is_buyer_maker"], ours.is_buyer_maker)
+        )
+        if not same:
+            raise RuntimeError("DuckDB's columns of the day differ from ours")
+        table = pq.read_table(path)
+        for name, column in (("price", ours.price), ("qty", ours.qty)):
+            # decimal64's own int64 units, not our conversion of them
+            units = table.column(name).combine_chunks().view(pa.int64()).to_numpy()
+            if not np.array_equal(units, column):
+                raise RuntimeError(f"pyarrow.parquet.read_table's {name} differs from ours")
+        frame = pl.read_parquet(path)
+        if not frame.select(
+            pl.col("agg_id"),
+            pl.col("time").dt.epoch("ms").alias("time_ms"),
+            pl.col("price").to_physical().cast(pl.Int64),
+            pl.col("qty").to_physical().cast(pl.Int64),
+            pl.col("is_buyer_maker"),
+        ).equals(
+            ours.to_polars().select(
+                pl.col("agg_id"),
+                pl.col("time").dt.epoch("ms").alias("time_ms"),
+                pl.col("price_e8").alias("price"),
+                pl.col("qty_e8").alias("qty"),
+                pl.col("is_buyer_maker"),
+            )
+        ):
+            raise RuntimeError("polars.read_parquet's frame differs from ours")
+
+        def polars_same_frame():
+            """polars reading the day into our frame's columns, floats and units included."""
+            units = {name: pl.col(name).to_physical().cast(pl.Int64) for name in ("price", "qty")}
+            return (
+                pl.scan_parquet(path)
+                .select(
+                    pl.col("agg_id"),
+                    pl.col("time"),
+                    (units["price"] / 1e8).alias("price"),
+                    (units["qty"] / 1e8).alias("qty"),
+                    pl.col("is_buyer_maker"),
+                    units["price"].alias("price_e8"),
+                    units["qty"].alias("qty_e8"),
+                )
+                .collect()
+            )
+
+        if not polars_same_frame().equals(ours.to_polars()):
+            raise RuntimeError("polars' frame of the day (with floats and units) differs from ours")
+        del got, table, frame, ours, stored
+
+        t_duck = best(duck, repeat)
+        t_np = best(lambda: read_day_columns(path), repeat)
+        row(f"archived day ({n} trades) -> numpy, read_day_columns", t_np,
+            against="DuckDB read_parquet -> fetchnumpy, 2 threads", against_s=t_duck,
+            ratio=t_np / t_duck, target="<= DuckDB", met=t_np <= t_duck)  # fmt: skip
+        t_arrow = best(lambda: read_day_columns(path).to_arrow(), repeat)
+        row("archived day -> Arrow, read_day_columns().to_arrow()", t_arrow,
+            against="DuckDB read_parquet -> fetchnumpy, 2 threads", against_s=t_duck,
+            ratio=t_arrow / t_duck, target="<= DuckDB", met=t_arrow <= t_duck)  # fmt: skip
+        t_pq = best(lambda: pq.read_table(path), repeat)
+        row("peer: pyarrow.parquet.read_table (decimal columns as stored)", t_pq,
+            against="read_day_columns().to_arrow()", against_s=t_arrow,
+            ratio=t_pq / t_arrow)  # fmt: skip
+        t_polars = best(lambda: read_day_columns(path).to_polars(), repeat)
+        t_pl = best(lambda: pl.read_parquet(path), repeat)
+        row("archived day -> polars, read_day_columns().to_polars()", t_polars,
+            against="polars.read_parquet", against_s=t_pl, ratio=t_polars / t_pl,
+            target="<= 1.2x polars.read_parquet", met=t_polars <= 1.2 * t_pl)  # fmt: skip
+        t_pl_same = best(polars_same_frame, repeat)
+        row("peer: polars reading the day into the same 7 columns", t_pl_same,
+            against="read_day_columns().to_polars()", against_s=t_polars,
+            ratio=t_pl_same / t_polars)  # fmt: skip
+        mid = s + (e - s) // 2
+        t_hour = best(lambda: read_day_columns(path, mid, mid + 3_599_999), repeat * 3)
+        row("archived day, a 1 h window (row groups pruned by time)", t_hour,
+            against="the whole day", against_s=t_np, ratio=t_hour / t_np)  # fmt: skip
+        row(f"query_columns {H:g} h from RocksDB (reference)", took_rocks,
+            against="read_day_columns, same trades", against_s=t_np,
+            ratio=took_rocks / t_np)  # fmt: skip
+
+
+# The sections --only can run alone: name -> fn(row, store_path, hours, repeat).
+SECTIONS = {"frames": frames_rows}
+
+
 # ---------------------------------------------------------------- rollups and peers
 
 
@@ -565,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip DuckDB and polars over Parquet")  # fmt: skip
     parser.add_argument("--no-compression", dest="compression", action="store_false",
                         help="skip the ZSTD-vs-LZ4 rows (a recompacted copy of the dataset)")  # fmt: skip
+    parser.add_argument("--only", choices=sorted(SECTIONS),
+                        help="run one section alone and print its rows (bench/results.json "
+                        "is left as it is)")  # fmt: skip
     args = parser.parse_args(argv)
     if not _compat.EXTENSIONS_LOADED:
         print("warning: the Cython extensions are not in use; figures are of the pure twins")
@@ -589,6 +725,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         shown = f"{seconds:.4g} {unit}" if isinstance(seconds, float) else f"{seconds} {unit}"
         print(f"  {figure}: {shown}", flush=True)
+
+    if args.only:
+        SECTIONS[args.only](row, big_path, H, args.repeat)
+        with TradeStore(big_path, read_only=True) as store:
+            n_only = len(store.query_columns(_dataset.SYMBOL, *_dataset.window(H)))
+        print_table(rows, H, n_only)
+        return 0
 
     with TradeStore(big_path, read_only=True) as store:
         s_big, e_big = _dataset.window(H)
@@ -708,6 +851,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- the Parquet archive of the same trades
     archive_rows(row, big_path, H, n_big, qc, db_bytes, args.repeat)
+
+    # -- a closed day read back from the archive as numpy, Arrow and polars
+    frames_rows(row, big_path, H, args.repeat)
 
     # -- ingest (bench_ingest.py, the recorder's benchmark), in this same run
     if args.ingest:
