@@ -13,6 +13,17 @@ from tradestore.codec._twins import encode_batch
 from tradestore.codec._values import decode_batch
 from tradestore.store._adopt import AdoptProgress, AdoptReport, SymbolAdoption
 from tradestore.store._book import RollupState
+from tradestore.store._certify import (
+    FROM_ARCHIVE,
+    FROM_STORE,
+    Certification,
+    CertifiedFile,
+    DayPrint,
+    certification,
+    certified_days,
+    certify_day,
+    day_print,
+)
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
@@ -76,6 +87,15 @@ __all__ = [
     "AdoptProgress",
     "AdoptReport",
     "AggIdSet",
+    "FROM_ARCHIVE",
+    "FROM_STORE",
+    "Certification",
+    "CertifiedFile",
+    "DayPrint",
+    "certification",
+    "certified_days",
+    "certify_day",
+    "day_print",
     "RetentionPlan",
     "SymbolAdoption",
     "SymbolRetention",
