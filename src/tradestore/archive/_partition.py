@@ -2,7 +2,11 @@
 
 Every archived day carries its row count, agg-id and time range, the checksum of its
 rows, and whether the day's record is complete — and if not, why (ids missing, gap
-records still open or unfillable, the record starting or ending inside the day).
+records still open or unfillable, the record starting or ending inside the day). A day
+the store had certified against Binance's published file when it was archived carries
+that certification (``certified``; absent, or null, in footers written before it existed
+or of days not certified then: a footer is not changed after it is written, only
+replaced with its partition).
 Readers can check a file against it without the store; the store's tools compare the two.
 """
 
@@ -44,6 +48,8 @@ class PartitionInfo:
     version: str = ""  # tradestore-trio version
     format: int = FORMAT
     extra: dict = field(default_factory=dict)
+    # The store's certification of the day (tradestore.store.Certification.as_dict), if any.
+    certified: dict | None = None
 
     def to_json(self) -> str:
         doc = asdict(self)
@@ -61,13 +67,15 @@ class PartitionInfo:
         return cls(**doc)
 
     def same_content(self, other: PartitionInfo) -> bool:
-        """Same rows and the same verdict on completeness (the write time may differ)."""
+        """Same rows, the same verdict on completeness and the same certification (the
+        write time may differ)."""
         return (
             self.rows == other.rows
             and self.checksum == other.checksum
             and self.complete == other.complete
             and self.incomplete_reasons == other.incomplete_reasons
             and self.open_gaps == other.open_gaps
+            and self.certified == other.certified
         )
 
     def summary(self) -> str:

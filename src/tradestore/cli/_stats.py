@@ -1,4 +1,5 @@
-"""``stats``: what the store holds, per symbol: its recorded span, ids, gaps and size."""
+"""``stats``: what the store holds, per symbol: its recorded span, ids, gaps, the days
+certified against Binance's files, and size."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from tradestore.api._documents import STATS_FIELDS, stats_document, stats_record
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field, write_json
 
-FIELDS = STATS_FIELDS
+# The days certified against Binance's published files (``verify --against``): how many
+# still hold, and the latest of them.
+FIELDS = (*STATS_FIELDS, "certified_days", "last_certified")
 
 COLUMNS = [
     field("symbol"),
@@ -24,6 +27,12 @@ COLUMNS = [
         right=True,
     ),
     Column("gaps", lambda r: _gaps_cell(r), drop=2),
+    Column(
+        "certified\ndays / last",
+        lambda r: f"{r['certified_days']}\n{_cell(r['last_certified'])}",
+        right=True,
+        drop=2,
+    ),
     Column("size\n(est.)", lambda r: human_bytes(r["bytes_on_disk_est"]), right=True, drop=3),
 ]
 
@@ -35,7 +44,8 @@ def register(subparsers) -> None:
         description="Summarise the store: per symbol the trade count, the span its record "
         "covers (first to last stored trade, or the whole period of an imported "
         "data.binance.vision file), first and last trade time and agg id, open and filled "
-        "gaps, and its share of the table files on disk (an estimate by trade count); the "
+        "gaps, the UTC days certified against Binance's published files (`verify --against`: "
+        "how many still hold, and the last), and its share of the table files on disk (an estimate by trade count); the "
         "bytes the whole DB directory takes. Every format carries the same fields.",
     )
     c.add_db(p)
@@ -54,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             header, records = stats_records(store, symbol)
         except NotFound as exc:
             raise c.UsageError(f"{exc} in {args.db}") from None
+        for record in records:
+            record.update(certified_fields(store, record["symbol"]))
     limit = c.row_limit(args)
     shown = records if limit is None else records[:limit]
     if args.format == "json":
@@ -74,6 +86,17 @@ def run(args: argparse.Namespace) -> int:
         more=len(records) - len(shown),
     )
     return 0
+
+
+def certified_fields(store, symbol: str) -> dict:
+    """The symbol's certified days (those that still hold): how many, and the last."""
+    from tradestore.store import certified_days
+
+    days = certified_days(store, symbol)
+    return {
+        "certified_days": len(days),
+        "last_certified": max(days).isoformat() if days else None,
+    }
 
 
 def _cell(value) -> str:
