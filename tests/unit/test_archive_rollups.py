@@ -26,6 +26,7 @@ from tradestore.archive import (  # noqa: E402
     DayRollups,
     Destination,
     PartitionKey,
+    add_missing_rollups,
     day_start_ms,
     sidecar_path,
 )
@@ -207,3 +208,38 @@ def test_verify_finds_a_sidecar_whose_rollups_are_not_its_trades(archived, capsy
     bad = checks[("ETHUSDT", DAYS[1].isoformat())]
     assert (bad["verdict"], bad["rollups"]) == ("corrupt", "differs")
     assert code == 1
+
+
+def test_an_older_archive_is_given_its_rollups_from_its_own_trades(archived):
+    _db, root, built = archived
+    sidecars = sorted(root.glob("market=*/symbol=*/date=*/_*.rollups"))
+    for path in sidecars:
+        path.unlink()
+    dest = Destination(str(root))
+    written = list(add_missing_rollups(dest))
+    assert [w for _k, w in written] == [True] * 6
+    assert sorted(root.glob("market=*/symbol=*/date=*/_*.rollups")) == sidecars
+    reader = ArchiveReader(dest)
+    for (symbol, day), trades in built.by_day().items():
+        if day in DAYS:
+            assert reader.day_rollups(symbol, day) == expected(symbol, trades)
+    assert [w for _k, w in add_missing_rollups(dest, symbols=["ethusdt"])] == [False] * 3
+
+
+def test_the_rollups_go_in_first_a_failed_sidecar_leaves_no_partition(
+    tmp_path, capsys, monkeypatch
+):
+    db, root = tmp_path / "db", tmp_path / "archive"
+    build_store(db, {"BTCUSDT": 0}, days=1, per_day=500)
+
+    def broken(stream, rollups, stamp):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("tradestore.archive._archiver.write_sidecar", broken)
+    code, out = cli(capsys, "archive", "--db", db, "--to", root, "--through", DAYS[0])
+    assert code == 1 and "disk full" in out
+    assert list(root.glob("market=*/symbol=*/date=*/*")) == []
+    assert list((root / "_staging").iterdir()) == []
+    monkeypatch.undo()
+    assert cli(capsys, "archive", "--db", db, "--to", root, "--through", DAYS[0])[0] == 0
+    assert len(list(root.glob("market=*/symbol=*/date=*/*"))) == 2

@@ -22,6 +22,7 @@ from tradestore.archive._archiver import (
     Archiver,
     ConflictError,
     DayResult,
+    add_missing_rollups,
     merge,
     store_market,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "PartitionInfo",
     "PartitionKey",
     "TradeWriter",
+    "add_missing_rollups",
     "check_fits",
     "checksum",
     "day_end_ms",

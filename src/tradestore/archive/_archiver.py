@@ -295,29 +295,12 @@ class Archiver:
     def _write_sidecar(
         self, key: PartitionKey, rollups: DayRollups, info: PartitionInfo, size: int
     ) -> None:
-        stamp = SidecarStamp(info.rows, info.checksum, size)
-        self.dest.write_beside(
-            key, sidecar_name(key), lambda stream: write_sidecar(stream, rollups, stamp)
-        )
+        write_rollups(self.dest, key, rollups, SidecarStamp(info.rows, info.checksum, size))
 
     def _ensure_sidecar(
         self, key: PartitionKey, info: PartitionInfo, cols: TradeColumns | None = None
     ) -> None:
-        """Give a partition written by an older version (or whose sidecar does not match
-        it) its rollups, summed from the partition's own trades."""
-        stamp = sidecar_stamp(self.dest, key)
-        size = self.dest.size(key.path)
-        if size is None or (stamp is not None and stamp.names(info.rows, info.checksum)
-                            and stamp.bytes == size):  # fmt: skip
-            return
-        if cols is None:
-            table = self.dest.read_table(key)
-            if table is None:
-                return
-            cols = from_table(table)
-        if len(cols) != info.rows or checksum(cols) != info.checksum:
-            return  # the partition does not match its footer: verify reports it
-        self._write_sidecar(key, day_rollups(key.symbol, cols), info, size)
+        ensure_rollups(self.dest, key, info, cols)
 
     def _chunks(self, symbol: str, lo: int, hi: int) -> Iterator[TradeColumns]:
         """The day's trades in hour windows, ascending agg id across windows (checked)."""
@@ -540,6 +523,54 @@ def _prefetch(chunks: Iterator[TradeColumns], depth: int = 2) -> Iterator[TradeC
     finally:
         stop.set()
         thread.join()
+
+
+def write_rollups(
+    dest: Destination, key: PartitionKey, rollups: DayRollups, stamp: SidecarStamp
+) -> None:
+    """Write a day's rollups sidecar, whole or not at all."""
+    dest.write_beside(key, sidecar_name(key), lambda stream: write_sidecar(stream, rollups, stamp))
+
+
+def ensure_rollups(
+    dest: Destination, key: PartitionKey, info: PartitionInfo, cols: TradeColumns | None = None
+) -> bool:
+    """Give a partition without a sidecar that names it (written by an older version, or
+    left by a write that died between the two files) its rollups, summed from the
+    partition's own trades (``cols`` when the caller has them); True when one was written.
+    A partition whose rows do not match its footer is left as it is (verify reports it)."""
+    stamp = sidecar_stamp(dest, key)
+    size = dest.size(key.path)
+    if size is None or (stamp is not None and stamp.names(info.rows, info.checksum)
+                        and stamp.bytes == size):  # fmt: skip
+        return False
+    if cols is None:
+        table = dest.read_table(key)
+        if table is None:
+            return False
+        cols = from_table(table)
+    if len(cols) != info.rows or checksum(cols) != info.checksum:
+        return False
+    write_rollups(
+        dest, key, day_rollups(key.symbol, cols), SidecarStamp(info.rows, info.checksum, size)
+    )
+    return True
+
+
+def add_missing_rollups(
+    dest: Destination, market: str = "spot", symbols: Sequence[str] | None = None
+) -> Iterator[tuple[PartitionKey, bool]]:
+    """Walk the archive's partitions of ``market`` (and ``symbols``) and give each one
+    without a matching sidecar its rollups, from its own trades; yields (partition,
+    whether a sidecar was written). For archives written before the sidecars existed,
+    whose days the store no longer holds (an ``archive`` run gives a sidecar to the days
+    it visits)."""
+    wanted = [check_symbol(s) for s in symbols] if symbols else [None]
+    for symbol in wanted:
+        for key in sorted(dest.partitions(market, symbol), key=str):
+            info = dest.read_info(key)
+            if info is not None:
+                yield key, ensure_rollups(dest, key, info)
 
 
 def store_market(store: TradeStore) -> str:
