@@ -261,6 +261,8 @@ def test_an_archived_day_certified_later_says_its_footer_predates_it(
     )
     assert code == 0
     assert Destination(str(root)).read_info(KEY).certified["sha256"] == _sha(published)
+    code, doc = against(capsys, db, published, "--archive", root)
+    assert code == 0 and doc["notes"] == []  # the footer carries this file's certification
 
 
 def test_a_day_the_store_no_longer_holds_is_compared_with_the_archive(

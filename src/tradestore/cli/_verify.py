@@ -266,7 +266,7 @@ def run_against(args: argparse.Namespace) -> int:
         except (c.UsageError, StoreError) as exc:
             notes.append(f"the certification could not be recorded: {exc}")
         if cert is not None and dest is not None:
-            notes += _footer_note(dest, market, symbol, day)
+            notes += _footer_note(dest, market, cert)
     doc = _against_doc(symbol, day, published, result, source, cert, notes)
     if args.format == "json":
         print(json.dumps(doc, indent=2))
@@ -377,15 +377,16 @@ def _archive_dest(args):
     return destination(str(url))
 
 
-def _footer_note(dest, market: str, symbol: str, day) -> list[str]:
-    """A partition already written keeps its footer: say that it predates the certification."""
+def _footer_note(dest, market: str, cert) -> list[str]:
+    """A partition already written keeps its footer: say that it predates the
+    certification, unless it carries one of the same file already."""
     from tradestore.archive import PartitionKey
 
-    info = dest.read_info(PartitionKey(market, symbol, day))
-    if info is None:
+    info = dest.read_info(PartitionKey(market, cert.symbol, cert.day))
+    if info is None or (info.certified or {}).get("sha256") == cert.facts.sha256:
         return []
     return [
-        f"the archived partition of {day} was written before this certification: its footer "
+        f"the archived partition of {cert.day} was written before this certification: its footer "
         "(never changed once written) does not carry it until the day is archived again "
         "(`tradestore-trio archive --force`, while the store holds the day)"
     ]
