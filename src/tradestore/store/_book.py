@@ -42,7 +42,9 @@ class RollupState:
     The rollups outlive the trades: ``summarized`` holds the agg ids whose trades were
     deleted while their rollups stay (a later write of one of them stores the trade but
     does not count it again), and ``held_from_ms`` the time before which the trades may
-    no longer all be held (None: nothing was ever deleted). ``days`` False: the day tier
+    no longer all be held (None: nothing was ever deleted). ``rollups_from_ms``: the
+    rollups before it were deleted (their own retention): readers take the trades still
+    held there (None: none was). ``days`` False: the day tier
     was never built for this symbol (a database of version 2); readers use hours.
 
     Version 2 added ``open_minutes``, version 3 the day tier and what outlives the
@@ -57,6 +59,7 @@ class RollupState:
     days: bool = True
     summarized: AggIdSet = field(default_factory=AggIdSet)
     held_from_ms: int | None = None
+    rollups_from_ms: int | None = None
 
     @property
     def kept(self) -> bool:
@@ -75,6 +78,7 @@ class RollupState:
             self.days,
             AggIdSet(self.summarized.intervals),
             self.held_from_ms,
+            self.rollups_from_ms,
         )
 
     def to_bytes(self) -> bytes:
@@ -91,6 +95,8 @@ class RollupState:
             doc["summarized"] = [x for run in self.summarized.intervals for x in run]
         if self.held_from_ms is not None:
             doc["held_from"] = self.held_from_ms
+        if self.rollups_from_ms is not None:
+            doc["rollups_from"] = self.rollups_from_ms
         return bytes(msgpack.packb(doc))
 
     @classmethod
@@ -102,6 +108,7 @@ class RollupState:
                 return cls(off=f"unknown rollup state version {version!r}")
             flat = doc.get("summarized", [])
             held = doc.get("held_from")
+            since = doc.get("rollups_from")
             return cls(
                 {int(h) for h in doc.get("open", ())},
                 doc.get("off"),
@@ -110,6 +117,7 @@ class RollupState:
                 bool(doc.get("days", False)),
                 AggIdSet(zip(flat[::2], flat[1::2], strict=True)),
                 None if held is None else int(held),
+                None if since is None else int(since),
             )
         except (ValueError, TypeError, AttributeError, msgpack.UnpackException):
             return cls(off="unreadable rollup state")

@@ -69,6 +69,19 @@ def pyramid(
     if state is None or not state.kept:
         return None
     held = state.held_from_ms
+    since = state.rollups_from_ms
+    if since is not None and start_ms < since:
+        # The rollups before ``since`` went with their own retention: the trades still
+        # held there answer for that part.
+        head = store.query_columns(symbol, start_ms, min(end_ms, since - 1))
+        if end_ms < since:
+            return Pyramid(raw=head, answered=(start_ms, end_ms))
+        rest = pyramid(store, symbol, since, end_ms, hours=hours, days=days)
+        assert rest is not None
+        rest.raw = TradeColumns.concat([head, *([rest.raw] if rest.raw is not None else [])])
+        if rest.answered is not None:
+            rest.answered = (start_ms, rest.answered[1])
+        return rest
     first, end = whole_minutes(start_ms, end_ms)
     out = Pyramid(answered=(start_ms, end_ms))
     if first >= end:

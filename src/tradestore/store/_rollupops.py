@@ -384,12 +384,22 @@ def ops_for_delete(
     if touched_lo is not None:
         edges.append((floor_to(touched_lo, MINUTE_MS), m_from))
     edges.append((m_to, ceil_to(touched_hi + 1, MINUTE_MS)))
-    for lo, hi in edges:
+    hours = set()
+    if touched_lo is not None:
+        hours |= set(range(floor_to(touched_lo, HOUR_MS), h_from, HOUR_MS))
+    hours |= set(range(h_to, ceil_to(touched_hi + 1, HOUR_MS), HOUR_MS))
+    # Summarised hours at the edges are summed again from their minutes, so an open
+    # minute in one (a late trade into a summarised hour) is closed with the edges.
+    summed = {h for h in hours if reader.db.get(hour_key(symbol, h)) is not None}
+    in_summed = {m for m in state.open_minutes if floor_to(m, HOUR_MS) in summed}
+    for lo, hi in [*edges, *((m, m + MINUTE_MS) for m in sorted(in_summed))]:
         # Open minutes at the edges are summarised from the trades that stay, like the
         # written ones, and closed: a summarised hour around them is summed from them.
         opened = {m for m in state.open_minutes if lo <= m < hi}
         state.open_minutes -= opened
         for minute in sorted(opened.union(_stored_minutes(reader, symbol, lo, hi))):
+            if minute in view.changed:
+                continue
             rest = _trades_except(reader, symbol, minute, minute + MINUTE_MS - 1, skip)
             key = minute_key(symbol, minute)
             if len(rest):
@@ -402,15 +412,9 @@ def ops_for_delete(
                 ops.append(("delete", key))
                 ops.append(("delete", candle_key(symbol, minute)))
                 view.changed[minute] = None
-    hours = set()
-    if touched_lo is not None:
-        hours |= set(range(floor_to(touched_lo, HOUR_MS), h_from, HOUR_MS))
-    hours |= set(range(h_to, ceil_to(touched_hi + 1, HOUR_MS), HOUR_MS))
     changed_hours: dict[int, bytes | None] = dict.fromkeys(range(h_from, h_to, HOUR_MS))
-    for hour in sorted(hours):
+    for hour in sorted(summed):
         key = hour_key(symbol, hour)
-        if reader.db.get(key) is None:
-            continue  # open, or no trades: its minutes say everything
         value = view.hour_value(hour)
         ops.append(("put", key, value) if value is not None else ("delete", key))
         changed_hours[hour] = value

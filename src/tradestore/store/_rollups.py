@@ -345,13 +345,21 @@ class RollupKeeper:
         self._states[symbol] = after
         _book.put_rollups(wb, symbol, after)
 
-    def drop_before(self, wb: rocksdict.WriteBatch, symbol: str, day_ms: int) -> bool:
+    def drop_before(
+        self, wb: rocksdict.WriteBatch, symbol: str, day_ms: int, *, only_summarized: bool
+    ) -> bool:
         """Delete every rollup of the symbol before the UTC day ``day_ms`` (the rollups'
         own retention); True when some went. The trades' ids they alone remembered
-        are forgotten with them (a later write of one counts it again)."""
+        are forgotten with them (a later write of one counts it again), and readers
+        take the trades still held before it. ``only_summarized``: never before the
+        day of the trades still held (the rollups outlive the trades, never the reverse)."""
         state = self.state(symbol)
         if state is None or not state.kept:
             return False
+        if only_summarized:
+            if state.held_from_ms is None:
+                return False
+            day_ms = min(day_ms, state.held_from_ms)
         day_ms = floor_to(day_ms, DAY_MS)
         lower = _keys.rollup_key(_keys.MINUTE, symbol, 0)
         if next(iter(self._reader.iter_keys(lower, minute_key(symbol, day_ms))), None) is None:
@@ -370,6 +378,7 @@ class RollupKeeper:
         after.open_minutes = {m for m in after.open_minutes if m >= day_ms}
         after.open_hours = {h for h in after.open_hours if h >= day_ms}
         after.open_days = {d for d in after.open_days if d >= day_ms}
+        after.rollups_from_ms = max(day_ms, state.rollups_from_ms or 0)
         if last_id is not None and len(after.summarized):
             first = after.summarized.first
             assert first is not None

@@ -734,6 +734,11 @@ class TradeStore:
         arrays = self.decode_window(decode_columns, symbol, start_ms, end_ms)
         return TradeColumns.distinct(arrays)
 
+    def query_arrow(self, symbol: str, start_ms: int, end_ms: int) -> Any:
+        """The same trades as a ``pyarrow.Table`` (``TradeColumns.to_arrow``: exact int64
+        ``price_e8``/``qty_e8`` beside float64 ``price``/``qty``); needs pyarrow."""
+        return self.query_columns(symbol, start_ms, end_ms).to_arrow()
+
     def symbols(self) -> list[str]:
         """Every symbol with stored batches, found by one seek per symbol, and every
         symbol whose trades are all gone while its rollups still summarise them."""
@@ -800,17 +805,20 @@ class TradeStore:
                 log.info("pruned %d %s trades before %d", n, symbol, before_ms)
         return removed
 
-    def prune_rollups(self, before_ms: int) -> list[str]:
+    def prune_rollups(self, before_ms: int, *, only_summarized: bool = False) -> list[str]:
         """Delete the price-level rollups of every UTC day wholly before ``before_ms``
         (the rollups' own retention, ``rollup_retention_days``); the symbols that lost
-        some. The trades are not touched."""
+        some. The trades are not touched: reads before the cut take the trades still
+        held there. ``only_summarized``: never where the trades are still held."""
         self._require_writable()
         dropped = []
         for symbol in self.symbols():
             with self._write_lock:
                 try:
                     wb = rocksdict.WriteBatch(raw_mode=True)
-                    if self._rollups.drop_before(wb, symbol, before_ms):
+                    if self._rollups.drop_before(
+                        wb, symbol, before_ms, only_summarized=only_summarized
+                    ):
                         self.db.write(wb)
                         dropped.append(symbol)
                 except BaseException:
