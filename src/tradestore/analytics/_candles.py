@@ -35,12 +35,11 @@ from tradestore.store import (
     TradeColumns,
     TradeStore,
     check_symbol,
-    coverage_from_range,
+    coverage_in,
     key_ms,
     minute_summaries,
     open_runs,
     pyramid,
-    recorded_span,
     whole_minutes,
 )
 
@@ -143,14 +142,14 @@ def _summaries(
 def _coverage(
     store: TradeStore, symbol: str, start_ms: int, end_ms: int, total: RollupHead | None
 ) -> Coverage:
-    return coverage_from_range(
+    return coverage_in(
+        store,
+        symbol,
         None if total is None else total.first_agg_id,
         None if total is None else total.last_agg_id,
         0 if total is None else total.trade_count,
-        store.gaps(symbol),
         start_ms,
         end_ms,
-        record=recorded_span(store, symbol),
     )
 
 

@@ -32,6 +32,9 @@ class WindowLevels:
     # bins(origin, width, nbins) -> (volume, taker-buy volume, trade count) per bin
     bins: Callable[[int, int, int], tuple[list[int], list[int], list[int]]]
     from_rollups: bool
+    # The part of the window answered, when less than the window (an edge minute whose
+    # trades are no longer held: whole minutes only).
+    answered: tuple[int, int] | None = None
 
 
 def window_levels(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
@@ -53,6 +56,11 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
     if raw.trade_count:
         heads.append(RollupHead.of(raw))
     values = [pair for part in parts for pair in part.values]
+    rounded = [part.answered for part in parts if part.rounded and part.answered is not None]
+    answered = None
+    if rounded:
+        spans = [part.answered for part in parts if part.answered is not None]
+        answered = (min(a for a, _ in spans), max(b for _, b in spans))
 
     def bins(origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
         volume, buy, count = rollup_bin_values(values, origin, width, nbins)
@@ -64,8 +72,9 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
         return volume, buy, count
 
     if not heads:
-        return WindowLevels(0, None, None, None, None, None, None, bins, True)
+        return WindowLevels(0, None, None, None, None, None, None, bins, True, answered)
     return WindowLevels(
+        answered=answered,
         trade_count=sum(h.trade_count for h in heads),
         first_time_ms=min(h.first_time_ms for h in heads),
         last_time_ms=max(h.last_time_ms for h in heads),

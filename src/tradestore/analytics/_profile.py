@@ -26,8 +26,7 @@ from tradestore.store import (
     Coverage,
     TradeStore,
     check_symbol,
-    coverage_from_range,
-    recorded_span,
+    coverage_in,
 )
 
 MIN_TRADES = 1000
@@ -88,14 +87,15 @@ def check_window(start_ms: int, end_ms: int) -> None:
 def levels_coverage(
     store: TradeStore, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels
 ) -> Coverage:
-    return coverage_from_range(
+    return coverage_in(
+        store,
+        symbol,
         levels.first_agg_id,
         levels.last_agg_id,
         levels.trade_count,
-        store.gaps(symbol),
         start_ms,
         end_ms,
-        record=recorded_span(store, symbol),
+        answered=levels.answered,
     )
 
 

@@ -115,6 +115,16 @@ class RecorderConfig:
             metavar="N",
         ),
     )
+    # The price-level rollups outlive the trades: the analytics answer exactly over this
+    # many days (0 keeps them for ever), from the rollups where the trades are gone.
+    rollup_retention_days: float = field(
+        default=400.0,
+        metadata=cli(
+            "keep the price-level rollups N days (the analytics answer over them after the "
+            "trades are deleted; 0 keeps them for ever; at least retention_days)",
+            metavar="N",
+        ),
+    )
     prune_interval: float = 3600.0
     # Scale-out: N hosts share one symbol list, each records its own stable share.
     shard: str | None = field(
@@ -370,6 +380,14 @@ class RecorderConfig:
                 raise ConfigError(f"{name}: must be a positive number, not {value!r}")
         if not (math.isfinite(self.retention_days) and self.retention_days >= 0):
             raise ConfigError("retention_days: must be >= 0 (0 keeps everything)")
+        if not (math.isfinite(self.rollup_retention_days) and self.rollup_retention_days >= 0):
+            raise ConfigError("rollup_retention_days: must be >= 0 (0 keeps them for ever)")
+        if 0 < self.rollup_retention_days < self.retention_days:
+            raise ConfigError(
+                f"rollup_retention_days ({self.rollup_retention_days:g}) must be at least "
+                f"retention_days ({self.retention_days:g}), or 0: the rollups outlive the "
+                "trades they summarise, never the reverse"
+            )
         if not (math.isfinite(self.archive_grace) and self.archive_grace >= 0):
             raise ConfigError("archive_grace: must be >= 0 seconds")
         if self.archive_to is not None:

@@ -486,6 +486,17 @@ class Recorder:
             # The store serialises its writers itself and compacts outside its write lock,
             # so flushes carry on while a prune compacts.
             removed = await trio.to_thread.run_sync(apply_retention, self.store, plan)
+            if self.config.rollup_retention_days > 0:
+                cut = retention_cutoff(self.config.rollup_retention_days, now_ms)
+                dropped = await trio.to_thread.run_sync(
+                    partial(self.store.prune_rollups, cut, only_summarized=True)
+                )
+                if dropped:
+                    log.info(
+                        "retention: rollups older than %g days deleted (%d symbols)",
+                        self.config.rollup_retention_days,
+                        len(dropped),
+                    )
         except Exception as exc:
             self.throttle.log("prune", logging.ERROR, "pruning failed: %s", exc)
             return {}
