@@ -352,9 +352,7 @@ def record_of(store: TradeStore, symbol: str) -> Record | None:
         return Record(first, last, held_from_ms=held)
     from_ms, first_at, to_ms, last_at = declared
     at_start, at_end = first_at == first, last_at == last
-    return Record(
-        from_ms if at_start else first, to_ms if at_end else last, at_start, at_end, held
-    )
+    return Record(from_ms if at_start else first, to_ms if at_end else last, at_start, at_end, held)
 
 
 def _rollup_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
