@@ -266,3 +266,23 @@ def test_the_next_day_is_its_own_partition(stored, archived):
     two = read_day_columns(archived / PartitionKey("spot", SYMBOL, second).path)
     assert int(two.agg_id[0]) == int(one.agg_id[-1]) + 1
     assert int(two.time_ms[0]) >= day_start_ms(second) > int(one.time_ms[-1])
+
+
+def test_big_tables_take_the_threaded_path_to_the_same_columns(tmp_path, monkeypatch):
+    """Past a million rows the columns are joined and computed on every core; the answer
+    is the same (checked here on a small table by lowering the threshold)."""
+    import tradestore.archive._parquet as parquet
+    import tradestore.store._columns as columns
+
+    cols = day_columns(5000, day_start_ms(FIRST_DAY))
+    path = tmp_path / "day.parquet"
+    writer = TradeWriter(str(path))
+    writer.write(cols)
+    writer.close()
+    single = read_day_columns(path)
+    table = cols.to_arrow()
+    monkeypatch.setattr(parquet, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(columns, "PARALLEL_ROWS", 1)
+    assert_same(read_day_columns(path), single)
+    assert_same(read_day_columns(path), cols)
+    assert cols.to_arrow().equals(table)

@@ -4,7 +4,9 @@ and their hand-off to Arrow, pandas and polars."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,8 @@ from tradestore.codec._fixed import SCALE
 # exact values in units of 1e-8; ``price``/``qty`` the nearest float64 of each.
 FRAME_COLUMNS = ("agg_id", "time", "price", "qty", "is_buyer_maker", "price_e8", "qty_e8")
 FRAME_EXTRA = "pip install 'tradestore-trio[dataframe]'"
+# Frames of this many rows or more compute their columns on every core.
+PARALLEL_ROWS = 1 << 20
 
 
 def _optional(module: str) -> Any:
@@ -72,12 +76,22 @@ class TradeColumns:
             np.divide(units, float(self.scale), out=np.frombuffer(buffer, dtype=np.float64))
             return pa.Array.from_buffers(pa.float64(), n, [None, buffer])
 
+        jobs: list[Callable[[], Any]] = [
+            lambda: floats(self.price),
+            lambda: floats(self.qty),
+            lambda: pa.array(np.asarray(self.is_buyer_maker, dtype=np.bool_), pa.bool_()),
+        ]
+        if n < PARALLEL_ROWS:
+            price, qty, side = (job() for job in jobs)
+        else:  # numpy and Arrow compute these without the GIL: one per core
+            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+                price, qty, side = pool.map(lambda job: job(), jobs)
         arrays = [
             view(self.agg_id, pa.int64()),
             view(self.time_ms, pa.timestamp("ms", tz="UTC")),
-            floats(self.price),
-            floats(self.qty),
-            pa.array(np.asarray(self.is_buyer_maker, dtype=np.bool_), pa.bool_()),
+            price,
+            qty,
+            side,
             view(self.price, pa.int64()),
             view(self.qty, pa.int64()),
         ]
