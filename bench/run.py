@@ -338,8 +338,26 @@ def frames_rows(row, store_path: Path, H: float, repeat: int) -> None:
                 .collect()
             )
 
-        if not polars_same_frame().equals(ours.to_polars()):
+        theirs, mine = polars_same_frame(), ours.to_polars()
+        floats = ["price", "qty"]
+        # polars' `/ 1e8` is not the correctly rounded quotient (ours is float(Decimal)):
+        # its floats may differ from ours in the last bit, and by no more.
+        ulps = max(
+            float(
+                np.max(
+                    np.abs(theirs[c].to_numpy() - mine[c].to_numpy())
+                    / np.spacing(mine[c].to_numpy())
+                )
+            )
+            for c in floats
+        )
+        if not theirs.drop(floats).equals(mine.drop(floats)) or ulps > 1:
             raise RuntimeError("polars' frame of the day (with floats and units) differs from ours")
+        off = sum(int((theirs[c] != mine[c]).sum()) for c in floats)
+        print(
+            f"  (polars' own floats differ from the exact ones in the last bit in {off} of {2 * n})"
+        )
+        del theirs, mine
         del got, table, frame, ours, stored
 
         t_duck = best(duck, repeat)
