@@ -33,7 +33,7 @@ from tradestore.store import (
     Coverage,
     Pyramid,
     TradeColumns,
-    TradeStore,
+    TradeSource,
     check_symbol,
     coverage_in,
     key_ms,
@@ -59,7 +59,7 @@ def check_interval(interval_ms: int, *, minutes: bool = False) -> int:
 
 
 def _pieces(
-    store: TradeStore, symbol: str, start_ms: int, end_ms: int, interval_ms: int
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int, interval_ms: int
 ) -> Pyramid | None:
     """(rollup pairs, raw trade column chunks) covering the window for this interval;
     None: the interval cannot use rollups (or they are not kept)."""
@@ -76,7 +76,7 @@ def _pieces(
 
 
 def _raw_chunks(
-    store: TradeStore, symbol: str, start_ms: int, end_ms: int
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int
 ) -> Iterator[TradeColumns]:
     """The window's trades as column chunks of at most RAW_CHUNK_MS, skipping empty
     stretches with one seek each."""
@@ -92,7 +92,7 @@ def _raw_chunks(
 
 
 def _summaries(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -140,7 +140,7 @@ def _summaries(
 
 
 def _coverage(
-    store: TradeStore, symbol: str, start_ms: int, end_ms: int, total: RollupHead | None
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int, total: RollupHead | None
 ) -> Coverage:
     return coverage_in(
         store,
@@ -186,7 +186,7 @@ def _total(buckets: dict[int, RollupHead]) -> RollupHead | None:
 
 
 def candles(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -215,7 +215,7 @@ def candles(
 
 
 def cumulative_volume_delta(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -250,7 +250,7 @@ def cumulative_volume_delta(
 
 
 def footprint(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,

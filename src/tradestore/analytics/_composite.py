@@ -35,7 +35,7 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
-from tradestore.store import Coverage, TradeStore, check_symbol
+from tradestore.store import Coverage, TradeSource, check_symbol
 
 DAY_MS = 86_400_000
 MAX_SESSIONS = 400
@@ -111,7 +111,7 @@ def session_bounds(start_ms: int, end_ms: int, session_ms: int) -> list[tuple[in
 
 
 def composite_profile(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,

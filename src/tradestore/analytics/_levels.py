@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tradestore.analytics._heads import RollupHead
 from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values
-from tradestore.store import Pyramid, TradeStore, pyramid
+from tradestore.store import Pyramid, TradeSource, pyramid
 
 
 @dataclass
@@ -37,7 +37,7 @@ class WindowLevels:
     answered: tuple[int, int] | None = None
 
 
-def window_levels(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
+def window_levels(store: TradeSource, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
     """The levels of symbol's trades with start_ms <= T <= end_ms."""
     pieces = pyramid(store, symbol, start_ms, end_ms)
     if pieces is None:
@@ -87,7 +87,7 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
     )
 
 
-def levels_from_trades(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
+def levels_from_trades(store: TradeSource, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
     table = store.decode_window(accumulate_levels, symbol, start_ms, end_ms)
     if table is None:  # agg ids out of scan order: count each id once, first copy wins
         table = store.decode_window(

@@ -24,7 +24,7 @@ from tradestore.analytics._results import (
 from tradestore.codec._fixed import INT64_MAX, SCALE
 from tradestore.store import (
     Coverage,
-    TradeStore,
+    TradeSource,
     check_symbol,
     coverage_in,
 )
@@ -34,7 +34,7 @@ MAX_BINS = 1_000_000
 
 
 def volume_profile(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,
@@ -85,7 +85,7 @@ def check_window(start_ms: int, end_ms: int) -> None:
 
 
 def levels_coverage(
-    store: TradeStore, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int, levels: WindowLevels
 ) -> Coverage:
     return coverage_in(
         store,

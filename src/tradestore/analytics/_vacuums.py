@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from tradestore.analytics._profile import MIN_TRADES, volume_profile
 from tradestore.analytics._results import LiquidityVacuum, VacuumReport, VolumeProfile
-from tradestore.store import TradeStore
+from tradestore.store import TradeSource
 
 FAST_MOVEMENT_PCT = 80.0
 MODERATE_MOVEMENT_PCT = 50.0
@@ -29,7 +29,7 @@ MERGE_BINS = 2
 
 
 def liquidity_vacuums(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     start_ms: int,
     end_ms: int,

@@ -28,6 +28,7 @@ from tradestore.archive._archiver import (
 )
 from tradestore.archive._days import day_end_ms, day_of, day_start_ms, last_closed_day, parse_day
 from tradestore.archive._dest import Destination, DestinationError, PartitionKey, redact
+from tradestore.archive._history import History
 from tradestore.archive._parquet import (
     METADATA_KEY,
     ArchiveValueError,
@@ -61,6 +62,7 @@ __all__ = [
     "Destination",
     "DestinationError",
     "GapNote",
+    "History",
     "PartitionInfo",
     "PartitionKey",
     "TradeWriter",

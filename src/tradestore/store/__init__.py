@@ -27,7 +27,6 @@ from tradestore.store._certify import (
 from tradestore.store._columns import TradeColumns
 from tradestore.store._coverage import (
     Coverage,
-    Record,
     coverage_from_range,
     coverage_in,
     coverage_of,
@@ -49,6 +48,8 @@ from tradestore.store._pyramid import (
     rollup_counts,
     whole_minutes,
 )
+from tradestore.store._reader import TradeSource
+from tradestore.store._record import Record
 from tradestore.store._retention import (
     DAY_MS,
     RetentionPlan,
@@ -112,6 +113,7 @@ __all__ = [
     "Record",
     "StoreError",
     "TradeColumns",
+    "TradeSource",
     "TradeStore",
     "UnknownSymbol",
     "UnusablePath",

@@ -23,7 +23,7 @@ only then does "0 trades" mean no trades happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -33,9 +33,10 @@ from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.codec._twins import rollup_summary
 from tradestore.store import _keys
 from tradestore.store._gaps import FILLED, Gap
+from tradestore.store._record import Record
 
 if TYPE_CHECKING:
-    from tradestore.store._store import TradeStore
+    from tradestore.store._reader import RollupReader, TradeSource
 
 FULL = "full"
 PARTIAL = "partial"
@@ -305,7 +306,7 @@ def coverage_from_range(
     )
 
 
-def window_coverage(store: TradeStore, symbol: str, start_ms: int, end_ms: int) -> Coverage:
+def window_coverage(store: TradeSource, symbol: str, start_ms: int, end_ms: int) -> Coverage:
     """Coverage of [start_ms, end_ms] for ``symbol`` in ``store`` (reads the window's ids)."""
     cols = store.query_columns(symbol, start_ms, end_ms)
     return coverage_of(
@@ -316,25 +317,7 @@ def window_coverage(store: TradeStore, symbol: str, start_ms: int, end_ms: int) 
 # ---------------------------------------------------------------------- the record's span
 
 
-@dataclass(frozen=True)
-class Record:
-    """A symbol's record, [from_ms, to_ms]; ``declared_from`` (``declared_to``): that edge
-    is a declaration's (a proven file's period), not the first (last) stored trade.
-    ``held_from_ms``: the trades before it may be gone, their rollups kept (None: every
-    trade of the record is held)."""
-
-    from_ms: int
-    to_ms: int
-    declared_from: bool = False
-    declared_to: bool = False
-    held_from_ms: int | None = None
-
-    @property
-    def span(self) -> tuple[int, int]:
-        return self.from_ms, self.to_ms
-
-
-def record_of(store: TradeStore, symbol: str) -> Record | None:
+def record_of(store: RollupReader, symbol: str) -> Record | None:
     """The symbol's record: its first and last stored trade, widened by a declaration that
     still holds (module docstring). None: nothing stored."""
     stored = store.trade_time_span(symbol)
@@ -355,7 +338,7 @@ def record_of(store: TradeStore, symbol: str) -> Record | None:
     return Record(from_ms if at_start else first, to_ms if at_end else last, at_start, at_end, held)
 
 
-def _rollup_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
+def _rollup_span(store: RollupReader, symbol: str) -> tuple[int, int] | None:
     """First and last trade time the symbol's minute summaries hold (None: none)."""
     lower = _keys.rollup_prefix(_keys.CANDLE, symbol)
     upper = _keys.prefix_end(lower)
@@ -367,7 +350,7 @@ def _rollup_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
 
 
 def coverage_in(
-    store: TradeStore,
+    store: TradeSource,
     symbol: str,
     first_id: int | None,
     last_id: int | None,
@@ -380,27 +363,31 @@ def coverage_in(
 ) -> Coverage:
     """The coverage of an answer over [start_ms, end_ms] holding ``count`` distinct agg ids
     from ``first_id`` to ``last_id``: the one question every surface asks."""
-    return coverage_from_range(
+    found = coverage_from_range(
         first_id,
         last_id,
         count,
         store.gaps(symbol),
         start_ms,
         end_ms,
-        record=record_of(store, symbol),
+        record=store.record(symbol),
         raw=raw,
         answered=answered,
     )
+    archived = store.archived_parts(symbol, start_ms, end_ms)
+    if not archived:
+        return found
+    return replace(found, archived=archived, archive=getattr(store, "where", None))
 
 
-def recorded_span(store: TradeStore, symbol: str) -> tuple[int, int] | None:
+def recorded_span(store: RollupReader, symbol: str) -> tuple[int, int] | None:
     """(from, to) ms of the symbol's record (``record_of``). None: nothing stored."""
     record = record_of(store, symbol)
     return None if record is None else record.span
 
 
 def declare_recorded(
-    store: TradeStore, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
+    store: RollupReader, symbol: str, from_ms: int, to_ms: int, trades: tuple[int, int]
 ) -> tuple[int, int] | None:
     """Declare that every trade of symbol in [from_ms, to_ms] is stored: call it after
     storing them, and only with proof (an import of a data.binance.vision file whose
@@ -422,7 +409,7 @@ def declare_recorded(
     return lo, hi
 
 
-def _declaration(store: TradeStore, symbol: str) -> tuple[int, int, int, int] | None:
+def _declaration(store: RollupReader, symbol: str) -> tuple[int, int, int, int] | None:
     raw = store.db.get(_keys.meta_key("recorded", _keys.check_symbol(symbol)))
     if raw is None:
         return None

@@ -68,7 +68,6 @@ def pyramid(
     state = store.rollup_state(symbol)
     if state is None or not state.kept:
         return None
-    held = state.held_from_ms
     since = state.rollups_from_ms
     if since is not None and start_ms < since:
         # The rollups before ``since`` went with their own retention: the trades still
@@ -85,7 +84,7 @@ def pyramid(
     first, end = whole_minutes(start_ms, end_ms)
     out = Pyramid(answered=(start_ms, end_ms))
     if first >= end:
-        if held is not None and start_ms < held:
+        if not store.holds_trades(symbol, start_ms, end_ms):
             out.answered = (start_ms, start_ms - 1)  # inside one minute, trades gone
             out.rounded = True
             return out
@@ -117,12 +116,12 @@ def pyramid(
     edges = [store.query_columns(symbol, lo, hi - 1) for lo, hi in open_runs(state, minute_spans)]
     answered_lo, answered_hi = start_ms, end_ms
     if start_ms < first:
-        if held is not None and start_ms < held:
+        if not store.holds_trades(symbol, start_ms, first - 1):
             answered_lo = first  # the edge minute's trades are gone: whole minutes only
         else:
             edges.append(store.query_columns(symbol, start_ms, first - 1))
     if end <= end_ms:
-        if held is not None and end < held:
+        if not store.holds_trades(symbol, end, end_ms):
             answered_hi = end - 1
         else:
             edges.append(store.query_columns(symbol, end, end_ms))

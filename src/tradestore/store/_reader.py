@@ -6,14 +6,22 @@ these protocols, so none of them imports the store or reaches into its private s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import rocksdict
 
 from tradestore.store._book import RollupState
 from tradestore.store._columns import TradeColumns
+from tradestore.store._gaps import Gap
+
+if TYPE_CHECKING:
+    from tradestore._model import AggTrade
+    from tradestore.store._record import Record
+
+T = TypeVar("T")
 
 
 class RangeReader(Protocol):
@@ -52,3 +60,34 @@ class RollupReader(TradeReader, Protocol):
     """The trades and whether the symbol's rollups can be read (a pyramid, a check)."""
 
     def rollup_state(self, symbol: str) -> RollupState | None: ...
+
+    def holds_trades(self, symbol: str, start_ms: int, end_ms: int) -> bool: ...
+
+
+class TradeSource(RollupReader, Protocol):
+    """What the analytics, the trade queries and the read surfaces read: a
+    ``TradeStore``, or a ``tradestore.archive.History`` over a store and an archive."""
+
+    def reading(self) -> AbstractContextManager[Any]: ...
+
+    def symbols(self) -> list[str]: ...
+
+    def gaps(self, symbol: str) -> list[Gap]: ...
+
+    def record(self, symbol: str) -> Record | None: ...
+
+    def archived_parts(self, symbol: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]: ...
+
+    def prev_trade_bound(self, symbol: str, to_ms: int) -> int | None: ...
+
+    def query_trades(
+        self, symbol: str, start_ms: int, end_ms: int, limit: int | None = None
+    ) -> list[AggTrade]: ...
+
+    def decode_window(
+        self,
+        decode: Callable[[Iterator[tuple[bytes, bytes]], int, int], T],
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+    ) -> T: ...

@@ -34,12 +34,14 @@ from tradestore.store import _book, _keys
 from tradestore.store._adopt import AdoptProgress, AdoptReport, adopt_symbols
 from tradestore.store._book import RollupState, SymbolBook
 from tradestore.store._columns import TradeColumns
+from tradestore.store._coverage import record_of
 from tradestore.store._errors import MarketMismatch, StoreError
 from tradestore.store._folder import UnusablePath
 from tradestore.store._gaps import Gap, gap_tally
 from tradestore.store._idset import AggIdSet
 from tradestore.store._measure import Measure, array_len, measure
 from tradestore.store._mirror import FolderMirror
+from tradestore.store._record import Record
 from tradestore.store._rollups import NewTrades, RollupKeeper, RollupProgress, RollupReport
 
 log = logging.getLogger(__name__)
@@ -963,6 +965,34 @@ class TradeStore:
             "table_bytes": table_bytes,
             "symbols": symbols,
         }
+
+    def record(self, symbol: str) -> Record | None:
+        """The symbol's record (``tradestore.store.record_of``): what coverage asks."""
+        return record_of(self, _keys.check_symbol(symbol))
+
+    def summarized_span(self, symbol: str) -> tuple[int, int] | None:
+        """[from, to] ms where the symbol's trades may be gone while their rollups stay
+        (from the first minute the rollups hold to just before the trades are all held);
+        None: nothing was ever deleted under the rollups."""
+        state = self.rollup_state(symbol)
+        held = state.held_from_ms if state is not None and state.kept else None
+        if held is None:
+            return None
+        lower = _keys.rollup_prefix(_keys.CANDLE, symbol)
+        first = next(self.iter_keys(lower, _keys.prefix_end(lower)), None)
+        if first is None or _keys.key_ms(first) >= held:
+            return None
+        return _keys.key_ms(first), held - 1
+
+    def holds_trades(self, symbol: str, start_ms: int, end_ms: int) -> bool:
+        """Whether every recorded trade of [start_ms, end_ms] is still held (False: some
+        may be gone while their rollups stay: the rollups outlive the trades)."""
+        span = self.summarized_span(symbol)
+        return span is None or end_ms < span[0] or start_ms > span[1]
+
+    def archived_parts(self, symbol: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """The parts of a window read from an archive: none (``History`` has them)."""
+        return []
 
     def trade_time_span(self, symbol: str) -> tuple[int, int] | None:
         """(first, last) stored trade time of symbol; None when nothing is stored.
