@@ -23,7 +23,7 @@ ALLOWED = {
     # profiles from the archive and builds them with the analytics' own functions. Only
     # its user imports it, by name; the archive's face never does (see _part).
     "archive.spark": {"analytics", "archive", "store", "codec"},
-    "api": {"analytics", "store", "codec"},
+    "api": {"analytics", "archive", "store", "codec"},
     "plot": {"analytics", "store", "codec"},
     "fake": {"binance", "store", "codec"},
     "recorder": {"binance", "store", "codec", "archive", "api"},

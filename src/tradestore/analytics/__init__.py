@@ -27,7 +27,7 @@ from tradestore.analytics._composite import (
     composite_profile,
     session_bounds,
 )
-from tradestore.analytics._levels import WindowLevels
+from tradestore.analytics._levels import WindowLevels, window_levels
 from tradestore.analytics._profile import (
     MIN_TRADES,
     bin_grid,
@@ -64,6 +64,7 @@ __all__ = [
     "SessionProfile",
     "VolumeDelta",
     "WindowLevels",
+    "window_levels",
     "bin_grid",
     "build_profile",
     "candles",

@@ -14,11 +14,16 @@ from typing import Any
 
 from tradestore._model import AggTrade, decimal_text
 from tradestore._timeparse import format_time_ms
+from tradestore.analytics import window_levels
 from tradestore.api._errors import BadArgument, NotFound
 from tradestore.store import (
+    Coverage,
+    TradeSource,
     TradeStore,
     UnknownSymbol,
+    certified_days,
     coverage_from_range,
+    coverage_in,
     gap_tally,
     record_of,
     recorded_span,
@@ -177,6 +182,8 @@ STATS_FIELDS = (
     "unfillable_gaps",
     "missing_ids_open",
     "bytes_on_disk_est",
+    "certified_days",
+    "last_certified",
 )
 
 
@@ -197,8 +204,21 @@ def stats_records(
         "bytes_on_disk": stats["bytes_on_disk"],
         "table_bytes": stats["table_bytes"],
     }
-    records = [stats_record(name, s, recorded_span(store, name)) for name, s in symbols.items()]
+    records = [
+        {**stats_record(name, s, recorded_span(store, name)), **certified_fields(store, name)}
+        for name, s in symbols.items()
+    ]
     return header, records
+
+
+def certified_fields(store: TradeStore, symbol: str) -> dict[str, Any]:
+    """The UTC days certified against Binance's published files (``verify --against``)
+    that still hold: how many, and the last."""
+    days = certified_days(store, symbol)
+    return {
+        "certified_days": len(days),
+        "last_certified": max(days).isoformat() if days else None,
+    }
 
 
 def _pruned_stats(store: TradeStore, symbol: str) -> dict[str, Any]:
@@ -279,9 +299,26 @@ def gaps_document(
 # ---------------------------------------------------------------------------- coverage
 
 
-def coverage_document(store: TradeStore, symbol: str, start: int, end: int) -> dict[str, Any]:
+def coverage_document(store: TradeSource, symbol: str, start: int, end: int) -> dict[str, Any]:
     """Whether [start, end] of ``symbol`` is recorded and whole (docs/OUTPUT.md,
-    "Coverage"). Reads only the window's agg ids, an hour at a time."""
+    "Coverage"). Reads the summaries of the window's rollups where they are kept (as
+    every analytic does, so the answers agree where the trades are pruned), else only
+    the window's agg ids, an hour at a time."""
+    state = store.rollup_state(symbol)
+    if state is not None and state.kept:
+        with store.reading():
+            levels = window_levels(store, symbol, start, end)
+            coverage = coverage_in(
+                store,
+                symbol,
+                levels.first_agg_id,
+                levels.last_agg_id,
+                levels.trade_count,
+                start,
+                end,
+                answered=levels.answered,
+            )
+        return _coverage_doc(symbol, start, end, coverage)
     count, first_id, last_id = 0, None, None
     lo = start
     while lo <= end:
@@ -298,15 +335,11 @@ def coverage_document(store: TradeStore, symbol: str, start: int, end: int) -> d
             if bound is None:
                 break
             lo = bound
-    coverage = coverage_from_range(
-        first_id,
-        last_id,
-        count,
-        store.gaps(symbol),
-        start,
-        end,
-        record=recorded_span(store, symbol),
-    )
+    coverage = coverage_in(store, symbol, first_id, last_id, count, start, end)
+    return _coverage_doc(symbol, start, end, coverage)
+
+
+def _coverage_doc(symbol: str, start: int, end: int, coverage: Coverage) -> dict[str, Any]:
     return {
         "symbol": symbol,
         "start": format_time_ms(start),

@@ -11,7 +11,7 @@ unavailable or server busy, 500 a bug (logged).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -32,6 +32,9 @@ from tradestore.api._openapi import PREFIX, openapi_document
 from tradestore.api._reader import DEFAULT_WORKERS, StoreReader
 from tradestore.api._tools import TOOLS, Tool
 from tradestore.store import TradeStore
+
+if TYPE_CHECKING:
+    from tradestore.archive import ArchiveReader
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +106,17 @@ async def serve_api(
     *,
     token: str | None = None,
     workers: int = DEFAULT_WORKERS,
+    archive: ArchiveReader | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the HTTP API on ``addr`` (HOST:PORT; port 0 picks a free one) over the store
     at ``db``, read-only, until cancelled. ``task_status.started`` receives the bound
     ``http://host:port`` URL. A non-loopback ``addr`` needs a ``token`` (ExposureError);
-    an address that cannot be bound raises OSError."""
+    an address that cannot be bound raises OSError. With an ``archive`` every answer
+    reads the store and the archive as one record (``tradestore.archive.History``)."""
     host, port = parse_addr(addr)
     check_exposure(host, token)
-    reader = StoreReader(db, workers=workers)
+    reader = StoreReader(db, workers=workers, archive=archive)
     try:
         app = ApiApp(reader, token=token)
         async with open_http_server(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server import ServerRequestContext
@@ -23,6 +23,9 @@ from tradestore.api._errors import ToolError
 from tradestore.api._reader import DEFAULT_WORKERS, StoreReader
 from tradestore.api._tools import TOOLS, Tool
 from tradestore.store import TradeStore
+
+if TYPE_CHECKING:
+    from tradestore.archive import ArchiveReader
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +105,11 @@ def _error(message: str) -> types.CallToolResult:
     )
 
 
-async def serve_mcp_stdio(db: str, *, workers: int = DEFAULT_WORKERS) -> None:
+async def serve_mcp_stdio(
+    db: str, *, workers: int = DEFAULT_WORKERS, archive: ArchiveReader | None = None
+) -> None:
     """Serve the tools over this process's stdin/stdout until the client closes them."""
-    reader = StoreReader(db, workers=workers)
+    reader = StoreReader(db, workers=workers, archive=archive)
     server = build_server(reader)
     try:
         async with stdio_server() as (read_stream, write_stream):

@@ -21,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from tradestore.api._errors import Busy, Unavailable
 from tradestore.store import StoreError, TradeStore
+
+if TYPE_CHECKING:
+    from tradestore.archive import ArchiveReader
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ class ReaderStatistics:
 
 
 class StoreReader:
-    """``await reader.call(fn, *args)`` runs ``fn(store, *args)`` in a worker thread."""
+    """``await reader.call(fn, *args)`` runs ``fn(store, *args)`` in a worker thread;
+    with an ``archive``, ``store`` is a ``History`` of the store and the archive."""
 
     def __init__(
         self,
@@ -56,10 +60,13 @@ class StoreReader:
         *,
         workers: int = DEFAULT_WORKERS,
         max_waiting: int = DEFAULT_MAX_WAITING,
+        archive: ArchiveReader | None = None,
     ) -> None:
         if workers < 1 or max_waiting < 0:
             raise ValueError("workers must be >= 1 and max_waiting >= 0")
         self.path = Path(path)
+        # With an archive every answer reads the store and the archive as one record.
+        self.archive = archive
         self._limiter = trio.CapacityLimiter(workers)
         self._max_waiting = max_waiting
         self._store: TradeStore | None = None
@@ -98,6 +105,10 @@ class StoreReader:
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         store = self._acquire()
         try:
+            if self.archive is not None:
+                from tradestore.archive import History
+
+                return fn(History(store, self.archive), *args)
             return fn(store, *args)
         except StoreError as exc:
             self._drop(store, str(exc))

@@ -66,12 +66,15 @@ def _day_of(ms: int) -> date:
 class History:
     """A ``TradeStore`` and an ``ArchiveReader`` read as one record (module docstring).
 
-    Reads only: writes go to the store itself. ``store`` and ``archive`` stay the
-    caller's (``close`` closes neither)."""
+    Reads only: writes go to the store itself. ``close`` closes the store only when
+    ``owns_store`` (the command line hands it over)."""
 
-    def __init__(self, store: TradeStore, archive: ArchiveReader) -> None:
+    def __init__(
+        self, store: TradeStore, archive: ArchiveReader, *, owns_store: bool = False
+    ) -> None:
         self.store = store
         self.archive = archive
+        self._owns_store = owns_store
         self._bounds: dict[str, int | None] = {}
 
     def __repr__(self) -> str:
@@ -107,7 +110,8 @@ class History:
             yield self
 
     def close(self) -> None:
-        """Nothing of its own to close: the store and the archive are the caller's."""
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> History:
         return self
@@ -117,6 +121,15 @@ class History:
 
     def symbols(self) -> list[str]:
         return sorted(set(self.store.symbols()) | set(self.archive.symbols()))
+
+    def last_agg_id(self, symbol: str) -> int | None:
+        """The highest agg id either tier ever held (the store's, else the archive's)."""
+        own = self.store.last_agg_id(symbol)
+        if own is not None:
+            return own
+        days = self.archive.days(check_symbol(symbol))
+        info = self.archive.info(symbol, days[-1]) if days else None
+        return None if info is None else info.last_agg_id
 
     def gaps(self, symbol: str) -> list[Gap]:
         return self.store.gaps(symbol)

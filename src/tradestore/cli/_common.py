@@ -157,9 +157,94 @@ def window_args(
     )
 
 
+def add_archive(parser: argparse.ArgumentParser) -> None:
+    """--archive DEST (or --config's archive_to) and its cache: reads go to the store and
+    the archive as one record."""
+    group = parser.add_argument_group(
+        "history in the archive",
+        "answer from the store and the Parquet archive together (tradestore.archive.History): "
+        "days whose trades or rollups the store no longer holds, or symbols another shard "
+        "recorded, are read from the archive, exactly as if they were hot",
+    )
+    group.add_argument(
+        "--archive",
+        metavar="DEST",
+        help="the archive to read too: a path or s3://bucket/prefix",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a recorder config (TOML) whose archive_to is the archive (--archive wins)",
+    )
+    group.add_argument(
+        "--archive-cache",
+        metavar="DIR",
+        help="where files fetched from a remote archive are kept (default: the user's cache "
+        "folder, tradestore-archive)",
+    )
+    group.add_argument(
+        "--archive-cache-mb",
+        type=float,
+        default=2048.0,
+        metavar="MB",
+        help="the most the archive cache keeps, least recently used dropped first (default 2048)",
+    )
+
+
+def archive_reader(args: argparse.Namespace, market: str):
+    """The ArchiveReader named by --archive (or --config's archive_to); None: none given."""
+    url = getattr(args, "archive", None)
+    config = getattr(args, "config", None)
+    if url is None and config is not None:
+        from tradestore.recorder import ConfigError, RecorderConfig
+
+        try:
+            url = RecorderConfig.load(config_file=config).archive_to
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        if url is None:
+            raise UsageError(f"{config} sets no archive_to: give --archive DEST")
+    if url is None:
+        return None
+    try:
+        from tradestore.archive import ArchiveReader, DestinationError
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise UsageError(f"reading the archive needs pyarrow: {exc}") from None
+    if not args.archive_cache_mb > 0:
+        raise UsageError("--archive-cache-mb must be a positive number")
+    cache = getattr(args, "archive_cache", None)
+    try:
+        return ArchiveReader(
+            str(url),
+            market,
+            cache_dir=Path(cache) if cache else None,
+            cache_bytes=int(args.archive_cache_mb * 1024 * 1024),
+        )
+    except DestinationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def archive_for_server(args: argparse.Namespace):
+    """The ArchiveReader of --archive/--config for a server over --db (None: none): the
+    market is the store's when it exists yet, else spot."""
+    if getattr(args, "archive", None) is None and getattr(args, "config", None) is None:
+        return None
+    market = "spot"  # until the store exists
+    if (Path(args.db) / "CURRENT").is_file():
+        from tradestore.store import StoreError, TradeStore
+
+        try:
+            with TradeStore(Path(args.db), read_only=True) as store:
+                market = store.market() or "spot"
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
+    return archive_reader(args, market)
+
+
 def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
-    """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle.
-    With ``symbol``, a symbol never stored is a usage error (``require_symbol``)."""
+    """Open the store read-only (a RocksDB secondary), so a running daemon is no obstacle,
+    and with --archive the store and the archive as one record (``History``). With
+    ``symbol``, a symbol never stored is a usage error (``require_symbol``)."""
     from tradestore.store import NoStore, StoreError, TradeStore, check_store_path
 
     path = Path(args.db)
@@ -171,6 +256,17 @@ def open_reader(args: argparse.Namespace, *, symbol: str | None = None):
         raise UsageError(f"no trade store at {path} (use --db PATH)") from None
     except StoreError as exc:  # UnusablePath among them
         raise UsageError(str(exc)) from None
+    wants = getattr(args, "archive", None) is not None or getattr(args, "config", None) is not None
+    if wants and hasattr(args, "archive_cache_mb"):  # a command taking add_archive's flags
+        try:
+            from tradestore.archive import History, store_market
+
+            archive = archive_reader(args, store_market(store))
+        except BaseException:
+            store.close()
+            raise
+        if archive is not None:
+            return _known(History(store, archive, owns_store=True), symbol)
     return _known(store, symbol)
 
 

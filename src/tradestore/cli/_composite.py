@@ -55,6 +55,7 @@ def register(subparsers) -> None:
         "lists the days; json has both; csv and jsonl give the bins (--sessions: the days).",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     p.add_argument(
         "--days", type=int, default=7, metavar="N", help=f"days (1..{MAX_DAYS}, default: 7)"

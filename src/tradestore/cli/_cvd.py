@@ -36,6 +36,7 @@ def register(subparsers) -> None:
         "volume delta), exact. Intervals as for `candles`.",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=24.0)
     c.add_interval(p, "1m")

@@ -58,6 +58,7 @@ def register(subparsers) -> None:
         "fails.",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=None)
     p.add_argument(

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
         "short windows: at most 60 candles and 80 price rows (a --tick-size makes fewer rows).",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=1.0)
     c.add_interval(p, "5m", minutes=True)

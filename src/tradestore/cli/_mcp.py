@@ -28,6 +28,7 @@ def register(subparsers) -> None:
         "extra: pip install 'tradestore-trio[mcp]'. docs/MCP.md has a client configuration.",
     )
     c.add_db(p)
+    c.add_archive(p)
     p.add_argument(
         "--workers",
         type=int,
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
             "starts this command (docs/MCP.md). Ctrl-C or Ctrl-D ends it.",
             file=sys.stderr,
         )
+    archive = c.archive_for_server(args)
     failures: list[BaseException] = []
     try:
-        trio.run(lambda: serve_mcp_stdio(args.db, workers=args.workers))
+        trio.run(lambda: serve_mcp_stdio(args.db, workers=args.workers, archive=archive))
         return 0
     except* OSError as group:  # stdin or stdout closed or unreadable
         failures = list(leaves(group))

@@ -37,6 +37,7 @@ def register(subparsers) -> None:
 
 def add_analytics_args(p: argparse.ArgumentParser) -> None:
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=24.0, limit=ANALYTICS)
     p.add_argument(

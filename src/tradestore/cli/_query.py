@@ -24,6 +24,7 @@ def register(subparsers) -> None:
         "into the same --db.",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=1.0)
     c.add_limit(p, "trades")
@@ -44,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
         def coverage():
             return coverage_from_range(
-                tally.first_id, tally.last_id, tally.count, gaps, start, end, record=record,
+                tally.first_id,
+                tally.last_id,
+                tally.count,
+                gaps,
+                start,
+                end,
+                record=record,
                 raw=True,
             )
 

@@ -37,6 +37,7 @@ def register(subparsers) -> None:
         "matplotlib (pip install 'tradestore-trio[plot]').",
     )
     c.add_db(p)
+    c.add_archive(p)
     c.add_symbol(p)
     c.add_window(p, default_hours=24.0)
     p.add_argument(

@@ -31,6 +31,7 @@ def register(subparsers) -> None:
         "request must then carry 'Authorization: Bearer TOKEN'. docs/API.md has examples.",
     )
     c.add_db(p)
+    c.add_archive(p)
     p.add_argument(
         "--addr",
         default=DEFAULT_ADDR,
@@ -79,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     configure(level=logging.DEBUG if args.verbose >= 2 else logging.INFO)
     if not (Path(args.db) / "CURRENT").is_file():
         log.warning("no trade store at %s yet: answering 503 until one appears", args.db)
+    archive = c.archive_for_server(args)
     failures: list[BaseException] = []
     try:
-        return trio.run(serve_until_signal, args.addr, args.db, token, args.workers)
+        return trio.run(serve_until_signal, args.addr, args.db, token, args.workers, archive)
     except* OSError as group:  # cannot bind: address in use, not an address of this host
         failures = list(leaves(group))
     for exc in failures:
@@ -89,14 +91,21 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-async def serve_until_signal(addr: str, db: str, token: str | None, workers: int) -> int:
+async def serve_until_signal(
+    addr: str, db: str, token: str | None, workers: int, archive=None
+) -> int:
     from tradestore.api import serve_api
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(
                 lambda task_status: serve_api(
-                    addr, db, token=token, workers=workers, task_status=task_status
+                    addr,
+                    db,
+                    token=token,
+                    workers=workers,
+                    archive=archive,
+                    task_status=task_status,
                 )
             )
             async for signum in signals:

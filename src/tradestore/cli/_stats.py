@@ -10,9 +10,7 @@ from tradestore.api._documents import STATS_FIELDS, stats_document, stats_record
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit, field, write_json
 
-# The days certified against Binance's published files (``verify --against``): how many
-# still hold, and the latest of them.
-FIELDS = (*STATS_FIELDS, "certified_days", "last_certified")
+FIELDS = STATS_FIELDS
 
 COLUMNS = [
     field("symbol"),
@@ -64,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
             header, records = stats_records(store, symbol)
         except NotFound as exc:
             raise c.UsageError(f"{exc} in {args.db}") from None
-        for record in records:
-            record.update(certified_fields(store, record["symbol"]))
     limit = c.row_limit(args)
     shown = records if limit is None else records[:limit]
     if args.format == "json":
@@ -86,17 +82,6 @@ def run(args: argparse.Namespace) -> int:
         more=len(records) - len(shown),
     )
     return 0
-
-
-def certified_fields(store, symbol: str) -> dict:
-    """The symbol's certified days (those that still hold): how many, and the last."""
-    from tradestore.store import certified_days
-
-    days = certified_days(store, symbol)
-    return {
-        "certified_days": len(days),
-        "last_certified": max(days).isoformat() if days else None,
-    }
 
 
 def _cell(value) -> str:

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import trio
 
@@ -247,7 +248,14 @@ class Recorder:
 
                     # Its own read-only store and worker threads: a request never waits
                     # on the recorder, nor the recorder on a request.
-                    self.api_url = await nursery.start(serve_api, config.api_addr, config.db)
+                    self.api_url = await nursery.start(
+                        partial(
+                            serve_api,
+                            config.api_addr,
+                            config.db,
+                            archive=self._api_archive(),
+                        )
+                    )
                 for conn in self.connections:
                     await self._start_connection(conn)
                 if self.stalls is not None:
@@ -458,6 +466,14 @@ class Recorder:
             await trio.sleep_until(next_at)
             await self.prune_once()
             next_at += interval
+
+    def _api_archive(self) -> Any:
+        """The archive the API reads beside the store (archive_to), or None."""
+        if self.config.archive_to is None:
+            return None
+        from tradestore.archive import ArchiveReader
+
+        return ArchiveReader(str(self.config.archive_to), self.config.market)
 
     async def prune_once(self) -> Mapping[str, int]:
         """One retention pass (the rule: tradestore.store.plan_retention). The first pass
