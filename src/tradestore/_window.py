@@ -63,7 +63,9 @@ class WindowLimit:
 
 # Every limit a window is checked against, one row per kind of question; a question without
 # one takes any positive length (a length itself is at most MAX_HOURS).
-ANALYTICS = WindowLimit(168, "the analytics read at most a week at a time")
+ANALYTICS = WindowLimit(
+    8784, "the analytics read at most a year (366 days) at a time, a day rollup per day"
+)
 API_ANSWER = WindowLimit(168, "one answer of the API covers at most a week")
 TRADES_PAGE = WindowLimit(24, "a page of trades is looked for within at most a day")
 FOOTPRINT = WindowLimit(24, "an answer's footprint lists every traded price of every candle")

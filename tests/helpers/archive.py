@@ -161,3 +161,33 @@ class MotoServer:
             region_name="us-east-1",
         )
         client.create_bucket(Bucket=name)
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """A symbol's days in three tiers: ``full`` holds every trade hot (the oracle);
+    ``tiered`` the same store after day 0 lost its trades and rollups (only the
+    ``archive`` has it) and day 1 its trades (its rollups stay; the archive has it too)."""
+
+    full: object
+    tiered: object
+    archive: object
+    days: int
+
+
+def build_tiers(root, symbol: str = "BTCUSDT", days: int = 4, per_day: int = 3000) -> Tiers:
+    import shutil
+
+    from tradestore.cli import main
+
+    full = root / "full"
+    build_store(full, {symbol: 1000}, days=days, per_day=per_day)
+    tiered = root / "tiered"
+    shutil.copytree(full, tiered)
+    archive = root / "archive"
+    assert main(["archive", "--db", str(tiered), "--to", str(archive)]) == 0
+    day0 = day_start_ms(FIRST_DAY)
+    with TradeStore(tiered) as store:
+        store.prune(day0 + 2 * DAY_MS)
+        assert store.prune_rollups(day0 + DAY_MS) == [symbol]
+    return Tiers(full, tiered, archive, days)

@@ -16,11 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.archive import DAY_MS, FIRST_DAY, build_store
+from tests.helpers.archive import DAY_MS, FIRST_DAY, build_tiers
 from tradestore import TradeStore
 from tradestore.analytics import InsufficientData, candles, composite_profile, volume_profile
 from tradestore.archive import ArchiveReader, History, day_start_ms
-from tradestore.cli import main
 
 pytest.importorskip("pyarrow")
 
@@ -34,17 +33,8 @@ def tiers():
     """(full store: every trade hot; tiered store; archive root)."""
     root = Path(tempfile.mkdtemp(prefix="history-"))
     try:
-        full = root / "full"
-        build_store(full, {SYMBOL: 1000}, days=DAYS, per_day=3000)
-        tiered = root / "tiered"
-        shutil.copytree(full, tiered)
-        archive = root / "archive"
-        assert main(["archive", "--db", str(tiered), "--to", str(archive)]) == 0
-        with TradeStore(tiered) as store:
-            # Days 0 and 1 lose their trades (their rollups stay); day 0 its rollups too.
-            store.prune(DAY0 + 2 * DAY_MS)
-            assert store.prune_rollups(DAY0 + DAY_MS) == [SYMBOL]
-        yield full, tiered, archive
+        built = build_tiers(root, SYMBOL, days=DAYS)
+        yield built.full, built.tiered, built.archive
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

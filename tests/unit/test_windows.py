@@ -155,8 +155,8 @@ async def test_a_complete_day_by_hours_is_record_complete_over_http_and_mcp(db):
 
 # (command line flags, API/MCP arguments): each asked of profile, and its answer.
 ASKED = [
-    (["--start", "2026-01-01", "--hours", "200"], {"start": "2026-01-01", "hours": 200}),
-    (["--start", "2026-01-01", "--end", "2026-01-09"], {"start": "2026-01-01", "end": "2026-01-09"}),
+    (["--start", "2026-01-01", "--hours", "9000"], {"start": "2026-01-01", "hours": 9000}),
+    (["--start", "2026-01-01", "--end", "2027-01-03"], {"start": "2026-01-01", "end": "2027-01-03"}),
     (["--start", "2026-01-07T12:00Z", "--hours", "0.5"], {"start": "2026-01-07T12:00Z", "hours": 0.5}),
     (["--start", "2026-01-07T12:00Z", "--end", "2026-01-07T12:29:59.999Z"],
      {"start": "2026-01-07T12:00Z", "end": "2026-01-07T12:29:59.999Z"}),
@@ -193,10 +193,10 @@ async def test_every_surface_gives_the_same_answer_about_a_windows_length(db, ca
     assert answers["cli"] == answers["http"] == answers["mcp"]
     too_long, week_and_a_day, half_hour, by_times = answers["cli"]
     assert too_long == (
-        "the window is 200 hours long: at most 168 hours, as the analytics read at most a week "
-        "at a time"
+        "the window is 9000 hours long: at most 8784 hours, as the analytics read at most a "
+        "year (366 days) at a time, a day rollup per day"
     )
-    assert week_and_a_day.startswith("the window is 192.0000003 hours long: at most 168 hours")
+    assert week_and_a_day.startswith("the window is 8808 hours long: at most 8784 hours")
     assert half_hour == by_times and half_hour["trade_count"] == 1_000 + 21
     assert half_hour["coverage"]["summary"] == "record complete"
 

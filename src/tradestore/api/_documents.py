@@ -22,10 +22,8 @@ from tradestore.store import (
     TradeStore,
     UnknownSymbol,
     certified_days,
-    coverage_from_range,
     coverage_in,
     gap_tally,
-    record_of,
     recorded_span,
 )
 from tradestore.store import require_symbol as store_require_symbol
@@ -120,14 +118,14 @@ def trades_page(
     first_id = page[0].agg_id if page else None
     if after is not None and page:
         first_id = after + 1  # a hole right after the cursor counts as missing
-    coverage = coverage_from_range(
+    coverage = coverage_in(
+        store,
+        symbol,
         first_id,
         page[-1].agg_id if page else None,
         len(page),
-        store.gaps(symbol),
         min(lo, page_end),
         page_end,
-        record=record_of(store, symbol),
         raw=True,
     )
     return {

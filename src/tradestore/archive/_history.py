@@ -95,6 +95,14 @@ class History:
         return True
 
     @property
+    def corrupt_keys(self) -> set[bytes]:
+        """The store's values a read had to skip (the archive's are refused, never skipped)."""
+        return self.store.corrupt_keys
+
+    def market(self) -> str | None:
+        return self.store.market()
+
+    @property
     def where(self) -> str:
         """Where the archive is, for messages (credentials left out)."""
         return redact(self.archive.dest.url)

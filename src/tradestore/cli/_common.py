@@ -121,6 +121,12 @@ def add_window(
         + ("" if everything else f" (default: {default_hours:g})")
         + ("" if limit is None else f"; at most {limit.max_hours:g}: {limit.reason}"),
     )
+    parser.add_argument(
+        "--days",
+        type=float,
+        metavar="N",
+        help="window length in days (N x 24 hours), like --hours",
+    )
     parser.set_defaults(default_hours=default_hours)
 
 
@@ -146,10 +152,16 @@ def window_args(
     is a length) and the ``limit`` are ``tradestore._window``'s; ``stored`` = (first, last)
     trade time for a command whose window defaults to everything stored. A window that
     cannot be read or is not allowed is a WindowError (exit 2)."""
+    hours = args.hours
+    days = getattr(args, "days", None)
+    if days is not None:
+        if hours is not None:
+            raise UsageError("give --hours or --days, not both")
+        hours = days * 24
     return resolve_window(
         args.start,
         args.end,
-        args.hours,
+        hours,
         default_hours=args.default_hours,
         stored=stored,
         names=FLAG_NAMES,

@@ -17,7 +17,7 @@ from tradestore.cli._profile import (
 from tradestore.cli._results import note_coverage
 
 DAY_MS = 86_400_000
-MAX_DAYS = 31
+MAX_DAYS = 400  # the analytics' MAX_SESSIONS: a day rollup per session
 SESSION_FIELDS = (
     "session_start",
     "session_end",

@@ -10,7 +10,7 @@ from tradestore.binance import spot_csv_line
 from tradestore.cli import _common as c
 from tradestore.cli import _trades
 from tradestore.cli._output import emit
-from tradestore.store import coverage_from_range, record_of
+from tradestore.store import coverage_in
 
 
 def register(subparsers) -> None:
@@ -38,21 +38,12 @@ def run(args: argparse.Namespace) -> int:
     start, end = c.window_args(args)
     limit = c.row_limit(args)
     with c.open_reader(args, symbol=symbol) as store:
-        record = record_of(store, symbol)
-        gaps = store.gaps(symbol)
         tally = _trades.Tally()
         trades = _trades.walk(store, symbol, start, end, take=limit, tally=tally)
 
         def coverage():
-            return coverage_from_range(
-                tally.first_id,
-                tally.last_id,
-                tally.count,
-                gaps,
-                start,
-                end,
-                record=record,
-                raw=True,
+            return coverage_in(
+                store, symbol, tally.first_id, tally.last_id, tally.count, start, end, raw=True
             )
 
         keys = "ours" if args.format == "table" else args.keys
