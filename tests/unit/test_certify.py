@@ -101,6 +101,17 @@ def test_a_matching_day_is_certified_and_shown_by_stats(db, tmp_path, capsys, re
     assert stats_certified(capsys, db) == (1, "2026-01-01")
     with TradeStore(db, read_only=True) as store:
         assert list(certified_days(store, "BTCUSDT")) == [DAY]
+    # Coverage names it: a query of the day, and a window beside it names none.
+    code, out, _ = run_cli(
+        capsys, "query", "--db", db, "--symbol", "BTCUSDT", "--start", "2026-01-01",
+        "--hours", "1", "--format", "json",
+    )  # fmt: skip
+    assert json.loads(out)["coverage"]["certified_days"] == ["2026-01-01"]
+    code, out, _ = run_cli(
+        capsys, "query", "--db", db, "--symbol", "BTCUSDT", "--start", "2025-12-31",
+        "--hours", "1", "--format", "json",
+    )  # fmt: skip
+    assert json.loads(out)["coverage"]["certified_days"] == []
     # The table says the same in words.
     code, out, _ = run_cli(capsys, "verify", "--db", db, "--against", published)
     assert code == 0

@@ -142,6 +142,9 @@ class History:
     def gaps(self, symbol: str) -> list[Gap]:
         return self.store.gaps(symbol)
 
+    def retention_edge(self, symbol: str) -> int | None:
+        return self.store.retention_edge(symbol)
+
     def margins(self, symbol: str) -> tuple[int, int]:
         return self.store.margins(symbol)
 

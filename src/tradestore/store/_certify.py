@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any, NamedTuple
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple, Protocol
 
 import msgpack
 
@@ -31,9 +31,17 @@ from tradestore.codec._twins import rollup_summary
 from tradestore.store import _keys
 from tradestore.store._errors import StoreError
 from tradestore.store._pyramid import pyramid
+from tradestore.store._reader import RollupReader
 
-if TYPE_CHECKING:
-    from tradestore.store._store import TradeStore
+
+class CertifiedStore(RollupReader, Protocol):
+    """What certifying reads and writes of the store."""
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def retention_edge(self, symbol: str) -> int | None: ...
+
 
 NAME = "certified"
 FROM_STORE, FROM_ARCHIVE = "store", "archive"  # where our side of the comparison was read
@@ -157,7 +165,7 @@ class _Sum:
         return DayPrint(self.trades, self.low, self.high) if self.trades else NOTHING
 
 
-def day_print(store: TradeStore, symbol: str, day: date) -> DayPrint:
+def day_print(store: CertifiedStore, symbol: str, day: date) -> DayPrint:
     """The day's stored trade count and agg-id range: from its rollups where they are kept
     (they outlive the trades; a day's reads 24 summaries, not its trades), else its trades."""
     symbol = _keys.check_symbol(symbol)
@@ -183,7 +191,7 @@ def day_print(store: TradeStore, symbol: str, day: date) -> DayPrint:
 
 
 def certify_day(
-    store: TradeStore,
+    store: CertifiedStore,
     symbol: str,
     day: date,
     facts: CertifiedFile,
@@ -210,7 +218,7 @@ def certify_day(
     return cert
 
 
-def certified_days(store: TradeStore, symbol: str) -> dict[date, Certification]:
+def certified_days(store: CertifiedStore, symbol: str) -> dict[date, Certification]:
     """The days of ``symbol`` certified and still holding (the module's docstring), by day."""
     symbol = _keys.check_symbol(symbol)
     store.refresh()
@@ -227,7 +235,7 @@ def certified_days(store: TradeStore, symbol: str) -> dict[date, Certification]:
     return found
 
 
-def certification(store: TradeStore, symbol: str, day: date) -> Certification | None:
+def certification(store: CertifiedStore, symbol: str, day: date) -> Certification | None:
     """``day``'s certification if it has one that still holds, else None."""
     symbol = _keys.check_symbol(symbol)
     store.refresh()
@@ -238,7 +246,7 @@ def certification(store: TradeStore, symbol: str, day: date) -> Certification | 
     return cert if cert is not None and holds(store, cert) else None
 
 
-def holds(store: TradeStore, cert: Certification) -> bool:
+def holds(store: CertifiedStore, cert: Certification) -> bool:
     """Whether the day still holds what was certified: the same count and id range as
     then; or, once retention has reached into the day, only trades inside them."""
     now = day_print(store, cert.symbol, cert.day)
@@ -271,3 +279,26 @@ def _key(symbol: str, day: date) -> bytes:
 
 def _day_start(day: date) -> int:
     return day.toordinal() * _keys.DAY_MS - date(1970, 1, 1).toordinal() * _keys.DAY_MS
+
+
+def certified_in(store: CertifiedStore, symbol: str, start_ms: int, end_ms: int) -> list[date]:
+    """The certified days (still holding) that [start_ms, end_ms] overlaps, ascending:
+    only the window's days are looked at."""
+    symbol = _keys.check_symbol(symbol)
+    prefix = _prefix(symbol)
+    lo = _day(max(start_ms, 0)).isoformat().encode("ascii")
+    hi = _day(end_ms).isoformat().encode("ascii") + b"~"
+    found = []
+    for key, raw in store.iter_range(prefix + lo, prefix + hi):
+        try:
+            day = date.fromisoformat(key[len(prefix) :].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        cert = Certification.from_bytes(symbol, day, raw)
+        if cert is not None and holds(store, cert):
+            found.append(day)
+    return found
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).date()

@@ -32,6 +32,7 @@ import numpy as np
 from tradestore._timeparse import format_duration_ms, format_time_ms
 from tradestore.codec._twins import rollup_summary
 from tradestore.store import _keys
+from tradestore.store._certify import certified_in
 from tradestore.store._gaps import FILLED, Gap
 from tradestore.store._record import Record
 
@@ -69,6 +70,8 @@ class Coverage:
     # Parts of the window answered from the archive, and where the archive is.
     archived: list[tuple[int, int]] = field(default_factory=list)
     archive: str | None = None
+    # UTC days of the window certified against Binance's published files (still holding).
+    certified: list[str] = field(default_factory=list)
 
     @property
     def recorded(self) -> str:
@@ -234,6 +237,7 @@ class Coverage:
             "archived": [
                 {"from": format_time_ms(lo), "to": format_time_ms(hi)} for lo, hi in self.archived
             ],
+            "certified_days": list(self.certified),
             "answered_from": _time_or_none(self.answered_from_ms),
             "answered_to": _time_or_none(self.answered_to_ms),
             "summary": self.summary(),
@@ -375,9 +379,15 @@ def coverage_in(
         answered=answered,
     )
     archived = store.archived_parts(symbol, start_ms, end_ms)
-    if not archived:
+    certified = [day.isoformat() for day in certified_in(store, symbol, start_ms, end_ms)]
+    if not archived and not certified:
         return found
-    return replace(found, archived=archived, archive=getattr(store, "where", None))
+    return replace(
+        found,
+        archived=archived,
+        archive=getattr(store, "where", None) if archived else None,
+        certified=certified,
+    )
 
 
 def recorded_span(store: RollupReader, symbol: str) -> tuple[int, int] | None:
