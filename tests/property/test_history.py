@@ -165,3 +165,32 @@ def test_a_day_of_history_is_one_value(tiers):
         assert len(pieces.days) == 3
         assert not pieces.hours and not pieces.minutes
         assert FIRST_DAY + timedelta(days=DAYS - 1)
+
+
+def test_trades_from_every_tier_are_the_original_ones(tiers):
+    """query_columns over archived, summarized and hot days equals the full store's; a
+    closed day both hold is read from the archive's Parquet, and is the same."""
+    full, tiered, archive = tiers
+    with (
+        TradeStore(full, read_only=True) as whole,
+        TradeStore(tiered, read_only=True) as store,
+    ):
+        history = History(store, ArchiveReader(archive))
+        day2 = DAY0 + 2 * DAY_MS
+        assert history._same_in_archive(SYMBOL, day2, day2 + DAY_MS - 1) == [
+            FIRST_DAY + timedelta(days=2)
+        ]
+        for start, end in (
+            (DAY0, DAY0 + DAYS * DAY_MS - 1),
+            (DAY0 + 3_600_000 + 7, day2 + 5 * 3_600_000 + 11),
+            (day2 + 1, day2 + DAY_MS + 3_600_000),
+        ):
+            got, want = (
+                history.query_columns(SYMBOL, start, end),
+                whole.query_columns(SYMBOL, start, end),
+            )
+            assert len(got) == len(want) > 0
+            for mine, theirs in zip(got.arrays(), want.arrays(), strict=True):
+                assert (mine == theirs).all()
+        table = history.query_arrow(SYMBOL, day2, day2 + DAY_MS - 1)
+        assert table.num_rows == len(whole.query_columns(SYMBOL, day2, day2 + DAY_MS - 1))

@@ -43,6 +43,7 @@ from tradestore.archive._days import day_start_ms
 from tradestore.archive._dest import redact
 from tradestore.archive._reader import ArchiveReader
 from tradestore.codec._fixed import format_fixed
+from tradestore.codec._twins import rollup_summary
 from tradestore.store import (
     DAY_MS,
     Gap,
@@ -307,10 +308,60 @@ class History:
             lo = max(start_ms, day_start_ms(day))
             hi = min(end_ms, day_start_ms(day) + DAY_MS - 1)
             parts.append(self.archive.columns(symbol, day, lo, hi))
-        stored = self.store.query_columns(symbol, start_ms, end_ms)
-        if not parts:
-            return stored
-        return TradeColumns.distinct(TradeColumns.concat([*parts, stored]).arrays())
+        # Closed days the store and a local archive hold alike are read from the
+        # archive's Parquet: several times faster than decoding them batch by batch.
+        cursor = start_ms
+        for day in self._same_in_archive(symbol, start_ms, end_ms):
+            lo = max(start_ms, day_start_ms(day))
+            hi = min(end_ms, day_start_ms(day) + DAY_MS - 1)
+            if cursor < lo:
+                parts.append(self.store.query_columns(symbol, cursor, lo - 1))
+            parts.append(self.archive.columns(symbol, day, lo, hi))
+            cursor = hi + 1
+        if cursor == start_ms:
+            stored = self.store.query_columns(symbol, start_ms, end_ms)
+            if not parts:
+                return stored
+            parts.append(stored)
+        elif cursor <= end_ms:
+            parts.append(self.store.query_columns(symbol, cursor, end_ms))
+        return TradeColumns.distinct(TradeColumns.concat(parts).arrays())
+
+    def _same_in_archive(self, symbol: str, start_ms: int, end_ms: int) -> list[date]:
+        """Days of the window the store holds whole and closed (its day rollup written)
+        that a local archive holds alike: the same trade count and agg-id range."""
+        if not self.archive.dest.is_local or end_ms - start_ms < DAY_MS // 24:
+            return []
+        archived = set(self.archive.days(symbol))
+        if not archived:
+            return []
+        state = self.store.rollup_state(symbol)
+        if state is None or not state.kept:
+            return []
+        held = state.held_from_ms
+        lo = _rollup_key(b"d", symbol, start_ms - start_ms % DAY_MS)
+        hi = _rollup_key(b"d", symbol, end_ms + 1)
+        same = []
+        for key, value in self.store.iter_range(lo, hi):
+            start = key_ms(key)
+            day = _day_of(start)
+            if day not in archived or start in state.open_days:
+                continue
+            if held is not None and start < held:
+                continue  # the store does not hold its trades: _archived_days has it
+            info = self.archive.info(symbol, day)
+            count, _t0, _t1, first_id, last_id = rollup_summary(value, key)[:5]
+            if info is not None and (info.rows, info.first_agg_id, info.last_agg_id) == (
+                count,
+                first_id,
+                last_id,
+            ):
+                same.append(day)
+        return same
+
+    def query_arrow(self, symbol: str, start_ms: int, end_ms: int) -> Any:
+        """``query_columns`` as an Arrow table (``TradeColumns.to_arrow``)."""
+        return self.query_columns(symbol, start_ms, end_ms).to_arrow()
 
     def query_trades(
         self, symbol: str, start_ms: int, end_ms: int, limit: int | None = None
@@ -385,6 +436,10 @@ class History:
             own.declared_to,
             own.held_from_ms,
         )
+
+
+def _rollup_key(tier: bytes, symbol: str, ms: int) -> bytes:
+    return _ROLLUP + tier + b":" + symbol.encode("ascii") + b":%013d" % ms
 
 
 def _rollup_range(lower: bytes, upper: bytes | None) -> tuple[bytes, str, int, int] | None:
