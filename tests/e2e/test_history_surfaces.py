@@ -97,6 +97,13 @@ def test_query_says_where_pruned_trades_are_and_reads_them_from_the_archive(
         == 0
     )
     assert mine.read_text() == theirs.read_text()
+    # Without the archive, export says what it could not write and where it would be.
+    alone = tmp_path / "alone.csv"
+    code, _out, err = run_cli(
+        capsys, "export", "--db", tiers.tiered, "--symbol", SYMBOL, *day1, "-o", alone
+    )
+    assert code == 0 and alone.read_text() == "agg_id,price,qty,time_ms,is_buyer_maker\n"
+    assert "are pruned from the store" in err and "--archive DEST" in err
 
 
 def test_a_bad_archive_is_a_usage_error(tiers, capsys, tmp_path):

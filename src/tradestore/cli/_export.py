@@ -21,6 +21,7 @@ from tradestore.cli import _common as c
 from tradestore.cli import _trades
 from tradestore.cli._output import terminal_width, wrap
 from tradestore.cli._trades import CHUNK_MS
+from tradestore.store import coverage_in
 
 if TYPE_CHECKING:
     from tradestore.store import TradeStore
@@ -94,10 +95,16 @@ def run(args: argparse.Namespace) -> int:
         if not parent.is_dir():
             raise c.UsageError(f"cannot write {output}: {parent}: no such directory")
     with c.open_reader(args, symbol=symbol) as store:
-        info = store.stats()["symbols"].get(symbol)
-        if info is None:  # stored once, every trade pruned since
-            raise c.UsageError(f"no trades of {symbol} are stored now in {args.db}")
-        start, end = c.window_args(args, stored=(info["first_time_ms"], info["last_time_ms"]))
+        span = store.trade_time_span(symbol)
+        if span is None:  # stored once, every trade pruned since
+            raise c.UsageError(
+                f"no trades of {symbol} are stored now in {args.db}"
+                + ("" if args.archive else " (give --archive DEST to read the archive's)")
+            )
+        start, end = c.window_args(args, stored=span)
+        # Trades of the window that neither the store nor the archive holds any more are
+        # said, with where they are (their rollups stay; the archive has the trades).
+        pruned = coverage_in(store, symbol, None, None, 0, start, end, raw=True).pruned_note()
         # The progress bar and the summary go to stderr when the trades go to stdout.
         progress = not args.no_progress and not to_stdout
         job = _Job(store, symbol, start, end, fmt, args.keys, progress)
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         f"{'standard output' if to_stdout else output}"
     )
     print("\n".join(wrap(line, terminal_width(summary))), file=summary)
+    if pruned is not None:
+        print(f"warning: {pruned}", file=sys.stderr)
     return status
 
 

@@ -149,7 +149,7 @@ class Coverage:
             return None
         span = ", ".join(f"{format_time_ms(lo)} .. {format_time_ms(hi)}" for lo, hi in parts)
         where = (
-            f"they are in the archive at {self.archive}"
+            f"the archive at {self.archive} does not hold them either"
             if self.archive
             else "give --archive DEST (or archive_to in the config) to read them from the archive"
         )
@@ -237,6 +237,7 @@ class Coverage:
             "archived": [
                 {"from": format_time_ms(lo), "to": format_time_ms(hi)} for lo, hi in self.archived
             ],
+            "archive": self.archive,
             "certified_days": list(self.certified),
             "answered_from": _time_or_none(self.answered_from_ms),
             "answered_to": _time_or_none(self.answered_to_ms),
@@ -380,14 +381,10 @@ def coverage_in(
     )
     archived = store.archived_parts(symbol, start_ms, end_ms)
     certified = [day.isoformat() for day in certified_in(store, symbol, start_ms, end_ms)]
-    if not archived and not certified:
+    where = getattr(store, "where", None)  # a History's archive
+    if not archived and not certified and where is None:
         return found
-    return replace(
-        found,
-        archived=archived,
-        archive=getattr(store, "where", None) if archived else None,
-        certified=certified,
-    )
+    return replace(found, archived=archived, archive=where, certified=certified)
 
 
 def recorded_span(store: RollupReader, symbol: str) -> tuple[int, int] | None:
