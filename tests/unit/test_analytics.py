@@ -237,9 +237,11 @@ def test_cli_profile_and_vacuums(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--hours", "200"], "the window is 200 hours long: at most 168 hours, as the"),
+        (["--hours", "9000"], "the window is 9000 hours long: at most 8784 hours, as the"),
         (["--hours", "0.5"], "insufficient data"),  # any length: the trades are too few
-        (["--start", "2025-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"], "168 hours"),
+        (["--start", "2024-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"], "8784 hours"),
+        (["--days", "367"], "the window is 8808 hours long: at most 8784 hours"),
+        (["--days", "1", "--hours", "2"], "give --hours or --days, not both"),
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--tick-size", "0"], "tick"),
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--tick-size", "1e-9"], "finer"),
         (["--hours", "24", "--end", "2026-01-02T00:00:00Z", "--bins", "0"], "--bins"),

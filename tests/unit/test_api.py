@@ -77,7 +77,7 @@ def test_analytics_requests_are_checked_before_any_reading():
         T0 + 2 * 3_600_000 - 1,  # two hours from the start: its last ms is 1 ms before
     )
     for raw, words in (
-        ({"symbol": "BTCUSDT", "start": "2026-01-01", "end": "2026-01-09"}, "at most 168 hours"),
+        ({"symbol": "BTCUSDT", "start": "2026-01-01", "end": "2027-01-09"}, "at most 8784 hours"),
         (
             {"symbol": "BTCUSDT", "tick_size": "-1"},
             "tick_size: tick size must be a positive number",

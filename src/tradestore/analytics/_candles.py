@@ -37,8 +37,6 @@ from tradestore.store import (
     check_symbol,
     coverage_in,
     key_ms,
-    minute_summaries,
-    open_runs,
     pyramid,
     whole_minutes,
 )
@@ -98,8 +96,9 @@ def _summaries(
     end_ms: int,
     interval_ms: int,
     use_rollups: bool,
-) -> dict[int, RollupHead]:
-    """bucket start -> the head of the window's trades, per interval."""
+) -> tuple[dict[int, RollupHead], tuple[int, int] | None]:
+    """(bucket start -> the head of the window's trades, per interval; the part of the
+    window answered when less than the window)."""
     buckets: dict[int, RollupHead] = {}
 
     def add(bucket: int, head: RollupHead) -> None:
@@ -123,24 +122,35 @@ def _summaries(
     ):
         for cols in _raw_chunks(store, symbol, start_ms, end_ms):
             add_raw(cols)
-        return buckets
-    # Whole minutes from their summaries (rollup:c:, a few dozen bytes each), the
-    # partial minutes at the edges from their trades.
-    for key, value in minute_summaries(store, symbol, first, end):
+        return buckets, None
+    # Whole days and hours from their values' heads (the summary alone is read) where the
+    # interval holds them, whole minutes from their summaries (rollup:c:, a few dozen
+    # bytes each), the partial minutes at the edges from their trades.
+    pieces = pyramid(
+        store,
+        symbol,
+        start_ms,
+        end_ms,
+        hours=interval_ms % HOUR_MS == 0,
+        days=interval_ms % DAY_MS == 0,
+        summaries=True,
+    )
+    assert pieces is not None
+    for key, value in pieces.values:
         ms = key_ms(key)
-        bucket = ms - ms % interval_ms
-        add(bucket, RollupHead.read(value, key))
-    for lo, hi in open_runs(state, [(first, end)]):  # minutes not summarised yet
-        add_raw(store.query_columns(symbol, lo, hi - 1))
-    if start_ms < first:
-        add_raw(store.query_columns(symbol, start_ms, first - 1))
-    if end <= end_ms:
-        add_raw(store.query_columns(symbol, end, end_ms))
-    return buckets
+        add(ms - ms % interval_ms, RollupHead.read(value, key))
+    if pieces.raw is not None:
+        add_raw(pieces.raw)
+    return buckets, pieces.answered if pieces.rounded else None
 
 
 def _coverage(
-    store: TradeSource, symbol: str, start_ms: int, end_ms: int, total: RollupHead | None
+    store: TradeSource,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    total: RollupHead | None,
+    answered: tuple[int, int] | None = None,
 ) -> Coverage:
     return coverage_in(
         store,
@@ -150,6 +160,7 @@ def _coverage(
         0 if total is None else total.trade_count,
         start_ms,
         end_ms,
+        answered=answered,
     )
 
 
@@ -200,9 +211,9 @@ def candles(
     check_window(start_ms, end_ms)
     check_interval(interval_ms)
     with store.reading():
-        buckets = _summaries(store, symbol, start_ms, end_ms, interval_ms, use_rollups)
+        buckets, answered = _summaries(store, symbol, start_ms, end_ms, interval_ms, use_rollups)
         total = _total(buckets)
-        coverage = _coverage(store, symbol, start_ms, end_ms, total)
+        coverage = _coverage(store, symbol, start_ms, end_ms, total, answered)
     return CandleSeries(
         symbol=symbol,
         start_ms=start_ms,
@@ -292,7 +303,8 @@ def footprint(
                     bucket(start).add(rollup)
         heads = {start: RollupHead.of(r) for start, r in buckets.items()}
         total = _total(heads)
-        coverage = _coverage(store, symbol, start_ms, end_ms, total)
+        answered = pieces.answered if pieces is not None and pieces.rounded else None
+        coverage = _coverage(store, symbol, start_ms, end_ms, total, answered)
     out = []
     for start in sorted(buckets):
         levels = tuple(

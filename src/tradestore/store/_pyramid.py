@@ -61,10 +61,12 @@ def pyramid(
     *,
     hours: bool = True,
     days: bool = True,
+    summaries: bool = False,
 ) -> Pyramid | None:
     """The pieces of [start_ms, end_ms] (None: the symbol's rollups are not kept);
     ``hours=False`` takes minutes where hours would do, ``days=False`` hours where
-    days would."""
+    days would; ``summaries``: the minutes as their summaries alone (``rollup:c:``,
+    for what needs no price levels: candles)."""
     state = store.rollup_state(symbol)
     if state is None or not state.kept:
         return None
@@ -75,7 +77,7 @@ def pyramid(
         head = store.query_columns(symbol, start_ms, min(end_ms, since - 1))
         if end_ms < since:
             return Pyramid(raw=head, answered=(start_ms, end_ms))
-        rest = pyramid(store, symbol, since, end_ms, hours=hours, days=days)
+        rest = pyramid(store, symbol, since, end_ms, hours=hours, days=days, summaries=summaries)
         assert rest is not None
         rest.raw = TradeColumns.concat([head, *([rest.raw] if rest.raw is not None else [])])
         if rest.answered is not None:
@@ -109,9 +111,10 @@ def pyramid(
     for lo, hi in hour_spans:
         if lo < hi:
             minute_spans += _hours(store, symbol, lo, hi, out) if hours else [(lo, hi)]
+    tier_key = candle_key if summaries else minute_key
     for lo, hi in minute_spans:
         if lo < hi:
-            out.minutes.extend(store.iter_range(minute_key(symbol, lo), minute_key(symbol, hi)))
+            out.minutes.extend(store.iter_range(tier_key(symbol, lo), tier_key(symbol, hi)))
     # Open minutes (near the newest trade, not summarised yet) are read from their trades.
     edges = [store.query_columns(symbol, lo, hi - 1) for lo, hi in open_runs(state, minute_spans)]
     answered_lo, answered_hi = start_ms, end_ms
