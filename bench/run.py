@@ -272,10 +272,13 @@ def frames_rows(row, store_path: Path, H: float, repeat: int) -> None:
         stored = store.query_columns(_dataset.SYMBOL, s, e)
         ours = read_day_columns(path)
         n = len(ours)
-        if n != len(stored) or not all(
-            np.array_equal(a, b) for a, b in zip(ours.arrays(), stored.arrays(), strict=True)
-        ):
-            raise RuntimeError("read_day_columns disagrees with the store's trades of the day")
+        for engine in ("polars", "pyarrow"):
+            cols = read_day_columns(path, engine=engine)
+            if n != len(stored) or not all(
+                np.array_equal(a, b) for a, b in zip(cols.arrays(), stored.arrays(), strict=True)
+            ):
+                raise RuntimeError(f"read_day_columns ({engine}) disagrees with the store's day")
+            del cols
 
         def duck():
             con = duckdb.connect(config={"threads": 2})
@@ -362,9 +365,13 @@ def frames_rows(row, store_path: Path, H: float, repeat: int) -> None:
 
         t_duck = best(duck, repeat)
         t_np = best(lambda: read_day_columns(path), repeat)
-        row(f"archived day ({n} trades) -> numpy, read_day_columns", t_np,
+        row(f"archived day ({n} trades) -> numpy, read_day_columns (polars decodes)", t_np,
             against="DuckDB read_parquet -> fetchnumpy, 2 threads", against_s=t_duck,
             ratio=t_np / t_duck, target="<= DuckDB", met=t_np <= t_duck)  # fmt: skip
+        t_np_pa = best(lambda: read_day_columns(path, engine="pyarrow"), repeat)
+        row("archived day -> numpy, read_day_columns(engine='pyarrow'), as without polars",
+            t_np_pa, against="DuckDB read_parquet -> fetchnumpy, 2 threads", against_s=t_duck,
+            ratio=t_np_pa / t_duck, target="<= DuckDB", met=t_np_pa <= t_duck)  # fmt: skip
         t_arrow = best(lambda: read_day_columns(path).to_arrow(), repeat)
         row("archived day -> Arrow, read_day_columns().to_arrow()", t_arrow,
             against="DuckDB read_parquet -> fetchnumpy, 2 threads", against_s=t_duck,
@@ -378,6 +385,10 @@ def frames_rows(row, store_path: Path, H: float, repeat: int) -> None:
         row("archived day -> polars, read_day_columns().to_polars()", t_polars,
             against="polars.read_parquet", against_s=t_pl, ratio=t_polars / t_pl,
             target="<= 1.2x polars.read_parquet", met=t_polars <= 1.2 * t_pl)  # fmt: skip
+        t_polars_pa = best(lambda: read_day_columns(path, engine="pyarrow").to_polars(), repeat)
+        row("archived day -> polars, pyarrow decodes (engine='pyarrow')", t_polars_pa,
+            against="polars.read_parquet", against_s=t_pl,
+            ratio=t_polars_pa / t_pl)  # fmt: skip
         t_pl_same = best(polars_same_frame, repeat)
         row("peer: polars reading the day into the same 7 columns", t_pl_same,
             against="read_day_columns().to_polars()", against_s=t_polars,

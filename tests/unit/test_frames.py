@@ -286,3 +286,120 @@ def test_big_tables_take_the_threaded_path_to_the_same_columns(tmp_path, monkeyp
     assert_same(read_day_columns(path), single)
     assert_same(read_day_columns(path), cols)
     assert cols.to_arrow().equals(table)
+
+
+# ---------------------------------------------------------------- polars decodes, pyarrow without it
+
+
+def write_day(path, cols: TradeColumns) -> None:
+    writer = TradeWriter(str(path))
+    for lo in range(0, len(cols), 50_000):
+        writer.write(cols.rows(lo, lo + 50_000))
+    writer.close()
+
+
+def test_polars_and_pyarrow_read_a_partition_into_the_same_columns(stored, archived):
+    """Whichever decodes the archive's file, the columns are the store's; windows included."""
+    db, trades = stored
+    path = archived / PartitionKey("spot", SYMBOL, FIRST_DAY).path
+    day = (day_start_ms(FIRST_DAY), day_end_ms(FIRST_DAY))
+    with TradeStore(db, read_only=True) as store:
+        expected = store.query_columns(SYMBOL, *day)
+    times = expected.time_ms
+    windows = [
+        (None, None),
+        (int(times[0]), int(times[-1])),
+        (int(times[17]), int(times[17])),  # one ms
+        (int(times[100]), None),
+        (None, int(times[2500])),
+        (day[0] - 10**6, day[0] - 1),  # before the day: nothing
+        (day[1] + 1, day[1] + 10**6),  # after it: nothing
+    ]
+    for lo, hi in windows:
+        inside = np.ones(len(expected), dtype=np.bool_)
+        if lo is not None:
+            inside &= times >= lo
+        if hi is not None:
+            inside &= times <= hi
+        want = TradeColumns(*(a[inside] for a in expected.arrays()))
+        for source in (path, str(path)):
+            by_polars = read_day_columns(source, lo, hi, engine="polars")
+            assert_same(by_polars, want)
+            assert_same(read_day_columns(source, lo, hi), want)  # auto: polars here
+            assert_same(read_day_columns(source, lo, hi, engine="pyarrow"), want)
+    # The frame of a day decoded by polars: floats float(Decimal), the units exact.
+    df = read_day_columns(path, engine="polars").to_polars()
+    first_day = [t for t in trades if day[0] <= t.time_ms <= day[1]]
+    assert df["price"].to_list() == [float(t.price) for t in first_day]
+    assert df["qty"].to_list() == [float(t.qty) for t in first_day]
+    assert df["price_e8"].to_list() == [int(t.price * 10**8) for t in first_day]
+    assert df.equals(read_day_columns(path, engine="pyarrow").to_polars())
+
+
+def test_polars_path_keeps_every_digit_and_the_sign_on_many_row_groups(tmp_path, monkeypatch):
+    """polars widens the INT64 decimals to 128 bits; the low word is the value, negative
+    ones and the largest decimal(18, 8) included, across row groups and on every core."""
+    import tradestore.archive._read as read
+
+    cols = day_columns(300_000, day_start_ms(FIRST_DAY))
+    price = cols.price.copy()
+    price[[0, 131_071, 131_072, 299_999]] = [-(10**17), 10**18 - 1, -1, 1]
+    cols = TradeColumns(cols.agg_id, cols.time_ms, price, cols.qty, cols.is_buyer_maker)
+    path = tmp_path / "day.parquet"
+    write_day(path, cols)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    assert_same(read_day_columns(path, engine="polars"), cols)
+    monkeypatch.setattr(read, "PARALLEL_ROWS", 1)  # the threaded join, on a small file
+    assert_same(read_day_columns(path, engine="polars"), cols)
+    lo, hi = int(cols.time_ms[131_000]), int(cols.time_ms[131_100])
+    assert_same(read_day_columns(path, lo, hi, engine="polars"), cols.rows(131_000, 131_101))
+    floats = read_day_columns(path, engine="polars").to_polars()["price"].to_numpy()
+    assert floats[:3].tolist() == [float(Decimal(int(u)).scaleb(-8)) for u in price[:3]]
+
+
+def test_without_polars_pyarrow_reads_the_day(stored, archived, monkeypatch):
+    db, _trades = stored
+    path = archived / PartitionKey("spot", SYMBOL, FIRST_DAY).path
+    with TradeStore(db, read_only=True) as store:
+        expected = store.query_columns(SYMBOL, day_start_ms(FIRST_DAY), day_end_ms(FIRST_DAY))
+    monkeypatch.setitem(sys.modules, "polars", None)  # import fails as if not installed
+    assert_same(read_day_columns(path), expected)
+    lo, hi = int(expected.time_ms[10]), int(expected.time_ms[20])
+    assert_same(read_day_columns(path, lo, hi), expected.rows(10, 21))
+    with pytest.raises(ImportError, match=r"tradestore-trio\[dataframe\]"):
+        read_day_columns(path, engine="polars")
+
+
+def test_other_sources_and_layouts_are_read_by_pyarrow(tmp_path):
+    """A binary file, a ParquetFile or another writer's schema (decimal128, nullable
+    columns) is not the archive's layout on a path: pyarrow reads it, to the same columns."""
+    cols = day_columns(1000, day_start_ms(FIRST_DAY))
+    theirs = tmp_path / "theirs.parquet"
+    table = cols.to_arrow()
+    pq.write_table(
+        pa.table(
+            {
+                "agg_id": table.column("agg_id"),
+                "price": pa.array(
+                    [Decimal(int(u)).scaleb(-8) for u in cols.price], pa.decimal128(20, 8)
+                ),
+                "qty": pa.array(
+                    [Decimal(int(u)).scaleb(-8) for u in cols.qty], pa.decimal128(20, 8)
+                ),
+                "time": table.column("time"),
+                "is_buyer_maker": table.column("is_buyer_maker"),
+            }
+        ),
+        theirs,
+    )
+    assert_same(read_day_columns(theirs), cols)
+    with pytest.raises(ValueError, match="archive's layout"):
+        read_day_columns(theirs, engine="polars")
+    ours = tmp_path / "ours.parquet"
+    write_day(ours, cols)
+    with open(ours, "rb") as fh:
+        assert_same(read_day_columns(fh), cols)
+        with pytest.raises(ValueError, match="archive's layout"):
+            read_day_columns(fh, engine="polars")
+    with pytest.raises(ValueError, match="engine"):
+        read_day_columns(ours, engine="duckdb")

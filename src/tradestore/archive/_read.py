@@ -6,42 +6,66 @@
     cols = read_day_columns("market=spot/symbol=BTCUSDT/date=2026-11-27/BTCUSDT-2026-11-27.parquet")
     df = cols.to_polars()
 
-pyarrow decodes the file on all cores; the columns then reach numpy without a Python
-object per trade (``from_table``). A window [start_ms, end_ms] reads only the row groups
-whose time statistics can hold it (a row group is 128Ki trades, about 22 minutes of a busy
+A partition on disk in the archive's own layout is decoded by polars when it is installed
+(in about 0.7x pyarrow's time for a day of 8.64M trades on two cores), anything else (a
+binary file, a ``pyarrow.parquet.ParquetFile``, another writer's schema, no polars) by
+pyarrow on all cores. Either way the columns reach numpy without a Python object per trade
+and are the same int64 columns. A window [start_ms, end_ms] reads only the row groups whose
+time statistics can hold it (a row group is 128Ki trades, about 22 minutes of a busy
 symbol), then keeps the rows inside it.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from tradestore.archive._parquet import COLUMNS, from_table, load_pyarrow
+from tradestore.archive._parquet import (
+    COLUMNS,
+    PARALLEL_ROWS,
+    from_table,
+    load_pyarrow,
+    schema,
+)
 from tradestore.store import TradeColumns
+
+# The Parquet columns stored as INT64: a decimal(18, 8) on INT64 holds its value's units of
+# 1e-8 as they are, whatever reader widens it later.
+INT64_COLUMNS = ("agg_id", "price", "qty", "time")
+ENGINES = ("auto", "polars", "pyarrow")
 
 
 def read_day_columns(
-    source: Any, start_ms: int | None = None, end_ms: int | None = None
+    source: Any,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    *,
+    engine: str = "auto",
 ) -> TradeColumns:
     """The trades of one partition file (a path, a binary file or a
     ``pyarrow.parquet.ParquetFile``) with ``start_ms <= time <= end_ms`` (either bound may be
-    left out), ascending by agg id, as int64 columns."""
+    left out), ascending by agg id, as int64 columns.
+
+    ``engine`` picks the decoder: ``"auto"`` (polars for a path to a file in the archive's
+    layout when polars is installed, pyarrow otherwise), ``"polars"`` (such a path only) or
+    ``"pyarrow"`` (any source). The columns are the same whichever decodes them."""
     _check_bounds(start_ms, end_ms)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine != "pyarrow":
+        pl = _polars(required=engine == "polars")
+        if pl is not None and _archive_layout(source):
+            return _polars_columns(pl, source, start_ms, end_ms)
+        if engine == "polars":
+            raise ValueError(
+                "engine='polars' reads a partition file in the archive's layout by its path"
+            )
     table = read_day_table(source, start_ms, end_ms)
-    cols = from_table(table)
-    if start_ms is None and end_ms is None:
-        return cols
-    inside = np.ones(len(cols), dtype=np.bool_)
-    if start_ms is not None:
-        inside &= cols.time_ms >= start_ms
-    if end_ms is not None:
-        inside &= cols.time_ms <= end_ms
-    if inside.all():
-        return cols
-    agg_id, time_ms, price, qty, side = (array[inside] for array in cols.arrays())
-    return TradeColumns(agg_id, time_ms, price, qty, side)
+    return _inside(from_table(table), start_ms, end_ms)
 
 
 def read_day_table(source: Any, start_ms: int | None = None, end_ms: int | None = None) -> Any:
@@ -76,6 +100,102 @@ def row_groups(metadata: Any, start_ms: int | None, end_ms: int | None) -> list[
         elif stats.max_raw >= lo and stats.min_raw <= hi:
             keep.append(g)
     return keep
+
+
+def _inside(cols: TradeColumns, start_ms: int | None, end_ms: int | None) -> TradeColumns:
+    """The rows of ``cols`` with start_ms <= time <= end_ms."""
+    if start_ms is None and end_ms is None:
+        return cols
+    inside = np.ones(len(cols), dtype=np.bool_)
+    if start_ms is not None:
+        inside &= cols.time_ms >= start_ms
+    if end_ms is not None:
+        inside &= cols.time_ms <= end_ms
+    if inside.all():
+        return cols
+    agg_id, time_ms, price, qty, side = (array[inside] for array in cols.arrays())
+    return TradeColumns(agg_id, time_ms, price, qty, side)
+
+
+# ---------------------------------------------------------------- the polars path
+
+
+def _polars(*, required: bool) -> Any:
+    """polars, or None when it is not installed (pyarrow then reads every file); with
+    ``required``, an ImportError that names the extra instead of None."""
+    try:
+        return importlib.import_module("polars")
+    except ImportError:
+        if required:
+            raise ImportError(
+                "engine='polars' needs polars: pip install 'tradestore-trio[dataframe]'"
+            ) from None
+        return None
+
+
+def _archive_layout(source: Any) -> bool:
+    """Whether ``source`` is a path to a file in the archive writer's layout: its schema,
+    every column required (no nulls), the ids, times and decimals stored as INT64 (read
+    from the footer only)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    _pa, pq = load_pyarrow()
+    file = pq.ParquetFile(source)
+    parquet = file.schema
+    physical = {
+        parquet.column(i).name: parquet.column(i).physical_type for i in range(len(parquet))
+    }
+    return bool(file.schema_arrow.equals(schema())) and all(
+        physical.get(name) == "INT64" for name in INT64_COLUMNS
+    )
+
+
+def _polars_columns(pl: Any, path: Any, start_ms: int | None, end_ms: int | None) -> TradeColumns:
+    """A partition in the archive's layout, decoded by polars (which prunes the row groups
+    by their time statistics and keeps the rows inside the window), as TradeColumns."""
+    frame = pl.scan_parquet(path, glob=False, hive_partitioning=False)
+    when = pl.Datetime("ms", "UTC")
+    if start_ms is not None:
+        frame = frame.filter(pl.col("time") >= pl.lit(start_ms, dtype=pl.Int64).cast(when))
+    if end_ms is not None:
+        frame = frame.filter(pl.col("time") <= pl.lit(end_ms, dtype=pl.Int64).cast(when))
+    got = frame.select(list(COLUMNS)).collect()
+    table = got.to_arrow()  # the same buffers, one chunk per row group
+    n = got.height
+    jobs = [
+        lambda: _joined(table.column("agg_id").chunks, n),
+        lambda: _joined(table.column("time").chunks, n),
+        lambda: _joined(table.column("price").chunks, n),
+        lambda: _joined(table.column("qty").chunks, n),
+        lambda: np.asarray(got.get_column("is_buyer_maker").to_numpy(), dtype=np.bool_),
+    ]
+    if n < PARALLEL_ROWS:
+        agg_id, time_ms, price, qty, side = (job() for job in jobs)
+    else:  # numpy copies without the GIL: one column per core
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            agg_id, time_ms, price, qty, side = pool.map(lambda job: job(), jobs)
+    return TradeColumns(agg_id, time_ms, price, qty, side)
+
+
+def _joined(chunks: list[Any], n: int) -> np.ndarray:
+    """The int64 values of an Arrow column's chunks in one array: int64 and timestamp
+    chunks as they are, polars' 128-bit decimals as their low words (a value read from an
+    INT64 Parquet column is its low word, the high word only its sign).
+
+    The array lives in Arrow's memory pool, which reuses its pages: a fresh numpy array
+    faults in every page, most of a copy's time."""
+    pa = load_pyarrow()[0]
+    out = np.frombuffer(pa.allocate_buffer(n * 8), dtype=np.int64)
+    at = 0
+    for chunk in chunks:
+        k = len(chunk)
+        if not k:
+            continue
+        words = chunk.type.byte_width // 8  # 1, or 2 for a decimal128
+        values = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=words * (chunk.offset + k))
+        out[at : at + k] = values.reshape(-1, words)[chunk.offset :, 0]
+        at += k
+    return out
 
 
 def _check_bounds(start_ms: int | None, end_ms: int | None) -> None:
