@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from datetime import timedelta
 
+import msgpack
 import numpy as np
 import pytest
 
@@ -30,6 +31,7 @@ from tradestore.archive import (  # noqa: E402
     day_start_ms,
     sidecar_path,
 )
+from tradestore.codec._binned import MAX_BINS  # noqa: E402
 
 SYMBOLS = {"BTCUSDT": 0, "ETHUSDT": 5_000_000}
 DAYS = [FIRST_DAY + timedelta(days=i) for i in range(3)]
@@ -73,6 +75,17 @@ def key(tier: str, symbol: str, ms: int) -> bytes:
     return b"rollup:%s:%s:%013d" % (tier.encode(), symbol.encode(), ms)
 
 
+def binned(rollup) -> bytes:
+    """The day's levels pre-binned: at most MAX_BINS bins of the smallest 10^k x 1e-8."""
+    k = 0
+    while rollup.max_price // 10**k - rollup.min_price // 10**k + 1 > MAX_BINS:
+        k += 1
+    levels = rollup.levels(10**k)
+    return msgpack.packb(
+        [1, k, [p // 10**k for p, *_ in levels], *([lv[i] for lv in levels] for i in (1, 2, 3))]
+    )
+
+
 def expected(symbol: str, trades) -> DayRollups:
     """The day's rollups computed from the raw trades, period by period."""
     minutes, hours = defaultdict(list), defaultdict(list)
@@ -86,6 +99,7 @@ def expected(symbol: str, trades) -> DayRollups:
         [(key("h", symbol, h), rollup_of(ts).encode()) for h, ts in sorted(hours.items())],
         [(key("m", symbol, m), r.encode()) for m, r in by_minute.items()],
         [(key("c", symbol, m), r.encode_summary()) for m, r in by_minute.items()],
+        (key("b", symbol, day_ms), binned(rollup_of(trades))),
     )
 
 
@@ -103,13 +117,16 @@ def test_every_tier_equals_a_recomputation_from_the_trades(archived):
             assert got.hours == want.hours
             assert got.minutes == want.minutes
             assert got.candles == want.candles
+            assert got.binned == want.binned is not None
             assert reader.day_value(symbol, day) == want.day
+            assert reader.binned_value(symbol, day) == want.binned
             assert reader.hours(symbol, day) == want.hours
-    # The sidecar's layout: the day alone in row group 0, hours in 1, candles+minutes in 2.
+    # The sidecar's layout: the day and its pre-binned levels in row group 0, hours in 1,
+    # candles+minutes in 2.
     path = root / sidecar_path(PartitionKey("spot", "BTCUSDT", DAYS[1]))
     meta = pq.read_metadata(path)
     assert meta.num_row_groups == 3
-    assert [meta.row_group(i).num_rows for i in range(3)] == [1, 24, 2 * 1440]
+    assert [meta.row_group(i).num_rows for i in range(3)] == [2, 24, 2 * 1440]
     assert pq.read_schema(path).names == ["tier", "start_ms", "value"]
 
 

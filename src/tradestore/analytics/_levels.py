@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tradestore.analytics._heads import RollupHead
+from tradestore.codec._binned import add_binned, binned_levels
 from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values
-from tradestore.store import Pyramid, TradeSource, pyramid
+from tradestore.store import Pyramid, TradeSource, key_ms, pyramid
 
 
 @dataclass
@@ -56,6 +57,12 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
     if raw.trade_count:
         heads.append(RollupHead.of(raw))
     values = [pair for part in parts for pair in part.values]
+    binned = {
+        key: part.binned[key_ms(key)]
+        for part in parts
+        for key, _value in part.days
+        if key_ms(key) in part.binned
+    }
     rounded = [part.answered for part in parts if part.rounded and part.answered is not None]
     answered = None
     if rounded:
@@ -63,7 +70,22 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
         answered = (min(a for a, _ in spans), max(b for _, b in spans))
 
     def bins(origin: int, width: int, nbins: int) -> tuple[list[int], list[int], list[int]]:
-        volume, buy, count = rollup_bin_values(values, origin, width, nbins)
+        # A day whose pre-binned levels nest in these bins is read from them (a few
+        # hundred bins instead of its every price); any other value level by level.
+        coarse = []
+        exact = values
+        if binned:
+            exact = []
+            for key, value in values:
+                levels = binned.get(key)
+                unit, found = binned_levels(levels, key) if levels is not None else (0, [])
+                if levels is not None and width % unit == 0 and origin % unit == 0:
+                    coarse.append(found)
+                else:
+                    exact.append((key, value))
+        volume, buy, count = rollup_bin_values(exact, origin, width, nbins)
+        for found in coarse:
+            add_binned((volume, buy, count), found, origin, width)
         if raw.trade_count:
             r_volume, r_buy, r_count = raw.bins(origin, width, nbins)
             volume = [a + b for a, b in zip(volume, r_volume, strict=True)]

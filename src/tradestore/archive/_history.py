@@ -57,7 +57,7 @@ from tradestore.store import (
 
 T = TypeVar("T")
 _ROLLUP = b"rollup:"
-_TIERS = (b"d", b"h", b"m", b"c")
+_TIERS = (b"d", b"b", b"h", b"m", b"c")
 
 
 def _day_of(ms: int) -> date:
@@ -288,8 +288,9 @@ class History:
             start = day_start_ms(day)
             if start + DAY_MS <= lo_ms or start >= hi_ms:
                 continue
-            if tier == b"d":
-                pair = self.archive.day_value(symbol, day)
+            if tier in (b"d", b"b"):
+                read = self.archive.day_value if tier == b"d" else self.archive.binned_value
+                pair = read(symbol, day)
                 pairs = [pair] if pair is not None else []
             else:
                 rollups = self.archive.day_rollups(symbol, day)

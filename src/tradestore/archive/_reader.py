@@ -185,13 +185,26 @@ class ArchiveReader:
         if found is None:
             return None
         key, listed = found
+        return self._day_values(key, listed)[0]
+
+    def binned_value(self, symbol: str, day: date) -> Pair | None:
+        """The day's levels pre-binned at a coarse width (store key, value), read with the
+        day's value; None when the day is not archived or its sidecar predates them."""
+        found = self._day(symbol, day)
+        if found is None:
+            return None
+        key, listed = found
+        return self._day_values(key, listed)[1]
+
+    def _day_values(self, key: PartitionKey, listed: _Day) -> tuple[Pair | None, Pair | None]:
         memo = ("day", key, listed.partition.version)
         cached = self._memory.get(memo)
         if cached is None:
             cached = self._read_day_value(key, listed)
-            self._memory.put(memo, cached, len(cached[0]) + len(cached[1]) if cached else 64)
-        pair: Pair | None = cached
-        return pair
+            size = sum(len(p[0]) + len(p[1]) for p in cached if p is not None)
+            self._memory.put(memo, cached, max(size, 64))
+        pairs: tuple[Pair | None, Pair | None] = cached
+        return pairs
 
     def hours(self, symbol: str, day: date) -> list[Pair]:
         """The day's hour rollups (store key, value), ascending."""
@@ -234,15 +247,17 @@ class ArchiveReader:
                 return _info_of(key, _parquet_file(path))
         return self.dest.read_info(key)
 
-    def _read_day_value(self, key: PartitionKey, listed: _Day) -> Pair | None:
+    def _read_day_value(self, key: PartitionKey, listed: _Day) -> tuple[Pair | None, Pair | None]:
         sidecar = listed.sidecar
         if sidecar is not None:
             got = self._with_sidecar_part(
                 sidecar, "#day", lambda pf: (read_stamp(pf), read_day_value(pf, key.symbol))
             )
             if got is not None and self._names(key, listed, got[0], footer=False):
-                return got[1]
-        return self.day_rollups(key.symbol, key.day).day
+                day_pair, binned_pair = got[1]
+                return day_pair, binned_pair
+        rollups = self.day_rollups(key.symbol, key.day)
+        return rollups.day, rollups.binned
 
     def _read_rollups(self, key: PartitionKey, listed: _Day) -> DayRollups:
         sidecar = listed.sidecar

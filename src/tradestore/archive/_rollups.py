@@ -6,11 +6,13 @@ The name starts with ``_`` and does not end in ``.parquet``, so Spark, pyarrow d
 Trino and ``*.parquet`` globs (DuckDB's ``read_parquet('.../date=*/*.parquet')``) never
 take it for trades. Its content is a Parquet file of three columns::
 
-    tier      dictionary<string>   "d" day, "h" hour, "m" minute, "c" a minute's candle
+    tier      dictionary<string>   "d" day, "b" the day pre-binned, "h" hour, "m" minute,
+                                   "c" a minute's candle
     start_ms  int64                the period's first millisecond (UTC)
     value     binary               the store's rollup value (``rollup:`` keys, FORMAT.md)
 
-in three row groups: 0 the day (one row), 1 its hours, 2 its candles then its minutes,
+in three row groups: 0 the day (one row, then its levels pre-binned at a coarse width,
+``codec/_binned.py``), 1 its hours, 2 its candles then its minutes,
 each ascending by ``start_ms``; so the day's value is read alone (one small range of the
 file). The footer entry ``tradestore.rollups`` names the partition the rollups were
 computed from (its row count, checksum and size in bytes): a sidecar that does not name
@@ -30,6 +32,7 @@ from typing import Any
 
 from tradestore.archive._dest import Destination, PartitionKey
 from tradestore.archive._parquet import load_pyarrow
+from tradestore.codec._binned import binned_of
 from tradestore.codec._twins import Rollup, rollup_split
 from tradestore.store import DAY_MS, HOUR_MS, MINUTE_MS, TradeColumns
 
@@ -37,7 +40,7 @@ SUFFIX = ".rollups"
 FORMAT = 1
 # The footer entry: {"format", "rows", "checksum", "bytes"} of the partition summarised.
 METADATA_KEY = "tradestore.rollups"
-DAY, HOUR, MINUTE, CANDLE = "d", "h", "m", "c"
+DAY, BINNED, HOUR, MINUTE, CANDLE = "d", "b", "h", "m", "c"
 # zstd 3 on the benchmark's 24 h: 1.24 B/trade (zstd 9: 1.23, zstd 19: 1.22); the
 # minutes are 95% of it (docs/SCALING.md).
 COMPRESSION = "zstd"
@@ -69,10 +72,12 @@ class DayRollups:
     hours: list[Pair] = field(default_factory=list)
     minutes: list[Pair] = field(default_factory=list)
     candles: list[Pair] = field(default_factory=list)
+    binned: Pair | None = None  # the day's levels pre-binned (None: an older sidecar)
 
     @property
     def nbytes(self) -> int:
         pairs = [*self.hours, *self.minutes, *self.candles, *([self.day] if self.day else [])]
+        pairs += [self.binned] if self.binned else []
         return sum(len(k) + len(v) for k, v in pairs)
 
 
@@ -151,6 +156,10 @@ class DayBuilder:
             [(rollup_key(HOUR, symbol, h), hours[h].encode()) for h in sorted(hours)],
             minutes,
             candles,
+            (
+                rollup_key(BINNED, symbol, start),
+                binned_of(day.levels, day.min_price, day.max_price),
+            ),
         )
 
 
@@ -171,8 +180,8 @@ def write_sidecar(stream: Any, rollups: DayRollups, stamp: SidecarStamp) -> None
     groups: list[tuple[str, list[Pair]]] = [
         (DAY, [rollups.day] if rollups.day else []),
         (HOUR, rollups.hours),
-        (CANDLE, rollups.candles),
     ]
+    first = [(BINNED, [rollups.binned] if rollups.binned else [])]
     sch = _schema()
     writer = pq.ParquetWriter(
         stream,
@@ -184,8 +193,9 @@ def write_sidecar(stream: Any, rollups: DayRollups, stamp: SidecarStamp) -> None
         write_statistics=["tier", "start_ms"],
     )
     try:
-        for tier, pairs in groups[:2]:
-            writer.write_table(_table(sch, [(tier, pairs)]), max(len(pairs), 1))
+        day = [groups[0], *first]
+        writer.write_table(_table(sch, day), max(sum(len(p) for _t, p in day), 1))
+        writer.write_table(_table(sch, [groups[1]]), max(len(groups[1][1]), 1))
         last = [(CANDLE, rollups.candles), (MINUTE, rollups.minutes)]
         rows = len(rollups.candles) + len(rollups.minutes)
         writer.write_table(_table(sch, last), max(rows, 1))
@@ -235,15 +245,21 @@ def read_stamp(parquet_file: Any) -> SidecarStamp | None:
     return SidecarStamp.from_json(raw.decode()) if raw is not None else None
 
 
-def read_day_value(parquet_file: Any, symbol: str) -> Pair | None:
-    """The day's (key, value) from an open sidecar: row group 0 alone."""
+def read_day_value(parquet_file: Any, symbol: str) -> tuple[Pair | None, Pair | None]:
+    """The day's (key, value) and its pre-binned (key, value) from an open sidecar: row
+    group 0 alone (either None when absent: an older sidecar has no binned row)."""
     if parquet_file.metadata.num_row_groups <= ROW_GROUP_DAY:
-        return None
-    table = parquet_file.read_row_group(ROW_GROUP_DAY, columns=["start_ms", "value"])
-    if not table.num_rows:
-        return None
-    start = table.column("start_ms")[0].as_py()
-    return rollup_key(DAY, symbol, start), table.column("value")[0].as_py()
+        return None, None
+    table = parquet_file.read_row_group(ROW_GROUP_DAY)
+    found: dict[str, Pair] = {}
+    for tier, start, value in zip(
+        table.column("tier").to_pylist(),
+        table.column("start_ms").to_pylist(),
+        table.column("value").to_pylist(),
+        strict=True,
+    ):
+        found.setdefault(tier, (rollup_key(tier, symbol, start), value))
+    return found.get(DAY), found.get(BINNED)
 
 
 def write_day_only(stream: Any, parquet_file: Any) -> bool:
@@ -267,11 +283,17 @@ def read_sidecar(parquet_file: Any, symbol: str) -> DayRollups:
     tiers = table.column("tier").to_pylist()
     starts = table.column("start_ms").to_pylist()
     values = table.column("value").to_pylist()
-    found: dict[str, list[Pair]] = {DAY: [], HOUR: [], MINUTE: [], CANDLE: []}
+    found: dict[str, list[Pair]] = {DAY: [], BINNED: [], HOUR: [], MINUTE: [], CANDLE: []}
     for tier, start, value in zip(tiers, starts, values, strict=True):
         if tier in found:
             found[tier].append((rollup_key(tier, symbol, start), value))
     for pairs in found.values():
         pairs.sort()
-    days = found[DAY]
-    return DayRollups(days[0] if days else None, found[HOUR], found[MINUTE], found[CANDLE])
+    days, binned = found[DAY], found[BINNED]
+    return DayRollups(
+        days[0] if days else None,
+        found[HOUR],
+        found[MINUTE],
+        found[CANDLE],
+        binned[0] if binned else None,
+    )

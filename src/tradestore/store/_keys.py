@@ -5,7 +5,8 @@
 ``meta:...``   format version and per-symbol bookkeeping
 ``rollup:m:{SYMBOL}:{13-digit minute}``, ``rollup:h:{SYMBOL}:{13-digit hour}``,
     ``rollup:d:{SYMBOL}:{13-digit UTC day}``   the price-level rollups of one minute, hour
-    or UTC day of trade time; ``rollup:c:...:{minute}`` the minute's summary alone
+    or UTC day of trade time; ``rollup:c:...:{minute}`` the minute's summary alone,
+    ``rollup:b:...:{day}`` the day's levels pre-binned at a coarse width
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ ROLLUP = b"rollup:"
 MINUTE = "m"  # rollup tiers
 HOUR = "h"
 DAY = "d"
+BINNED = "b"  # a day's levels pre-binned at a coarse width (codec/_binned.py)
 CANDLE = "c"  # a minute's summary alone (candles read it without the price levels)
-TIERS = (MINUTE, HOUR, DAY, CANDLE)
+TIERS = (MINUTE, HOUR, DAY, BINNED, CANDLE)
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

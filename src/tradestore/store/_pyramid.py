@@ -16,6 +16,7 @@ from tradestore.store._rollupops import (
     DAY_MS,
     HOUR_MS,
     MINUTE_MS,
+    binned_key,
     candle_key,
     ceil_to,
     day_key,
@@ -37,6 +38,9 @@ class Pyramid:
     rollups outlive the trades), where the answer keeps to the whole minutes inside."""
 
     days: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Each day's levels pre-binned at a coarse width (day start ms -> its ``rollup:b:``
+    # value), where kept: a profile whose bin width is a multiple reads them instead.
+    binned: dict[int, bytes] = field(default_factory=dict)
     hours: list[tuple[bytes, bytes]] = field(default_factory=list)
     minutes: list[tuple[bytes, bytes]] = field(default_factory=list)
     raw: TradeColumns | None = None
@@ -105,6 +109,12 @@ def pyramid(
             out.days.append((key, value))
             cursor = day + DAY_MS
         hour_spans = [(first, d_first), *hour_spans, (cursor, d_end), (d_end, end)]
+        if out.days and not summaries:
+            used = {_keys.key_ms(key) for key, _value in out.days}
+            lower, upper = binned_key(symbol, d_first), binned_key(symbol, d_end)
+            for key, value in store.iter_range(lower, upper):
+                if _keys.key_ms(key) in used:
+                    out.binned[_keys.key_ms(key)] = value
     else:
         hour_spans = [(first, end)]
     minute_spans: list[tuple[int, int]] = []

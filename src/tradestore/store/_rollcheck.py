@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradestore._errors import CorruptValue
+from tradestore.codec._binned import binned_levels, binned_of
 from tradestore.codec._twins import Rollup, rollup_summary
 from tradestore.store import _keys
 from tradestore.store._book import RollupState
@@ -16,6 +17,7 @@ from tradestore.store._rollupops import (
     DAY_MS,
     HOUR_MS,
     MINUTE_MS,
+    binned_key,
     candle_key,
     ceil_to,
     day_key,
@@ -94,6 +96,7 @@ def _check_days(
     if d_first >= d_end:
         return
     stored = dict(store.iter_range(day_key(symbol, d_first), day_key(symbol, d_end)))
+    stored.update(store.iter_range(binned_key(symbol, d_first), binned_key(symbol, d_end)))
     for day in range(d_first, d_end, DAY_MS):
         if day in state.open_days:
             continue
@@ -105,6 +108,14 @@ def _check_days(
             continue  # a day of a database from before the day tier: its hours answer
         if want is not None or have is not None:
             _compare(found, key, want, have)
+        bkey = binned_key(symbol, day)
+        want_binned = (
+            None if rollup is None else binned_of(rollup.levels, rollup.min_price, rollup.max_price)
+        )
+        if have is None:
+            want_binned = None  # a day without its value has no binned levels either
+        if want_binned is not None or stored.get(bkey) is not None:
+            _compare(found, bkey, want_binned, stored.get(bkey))
 
 
 def _check_hour(
@@ -155,8 +166,11 @@ def _compare(
         found.append(RollupMismatch(name, "not expected"))
     elif have != want:
         try:
-            if key.split(b":", 2)[1] == _keys.CANDLE.encode():
+            tier = key.split(b":", 2)[1]
+            if tier == _keys.CANDLE.encode():
                 rollup_summary(have, key)  # a summary alone
+            elif tier == _keys.BINNED.encode():
+                binned_levels(have, key)
             else:
                 Rollup().add_value(have, key)
         except CorruptValue as exc:

@@ -12,6 +12,7 @@ from typing import Any
 
 import rocksdict
 
+from tradestore.codec._binned import binned_of
 from tradestore.codec._twins import Rollup, decode_columns, rollup_split
 from tradestore.store import _keys
 from tradestore.store._book import RollupState
@@ -47,6 +48,21 @@ def hour_key(symbol: str, ms: int) -> bytes:
 
 def day_key(symbol: str, ms: int) -> bytes:
     return _keys.rollup_key(_keys.DAY, symbol, ms)
+
+
+def binned_key(symbol: str, ms: int) -> bytes:
+    return _keys.rollup_key(_keys.BINNED, symbol, ms)
+
+
+def day_ops(symbol: str, day: int, rollup: Any) -> list[Op]:
+    """Write a day's rollup and its pre-binned levels (None, or no trades: delete both)."""
+    if rollup is None or not rollup.trade_count:
+        return [("delete", day_key(symbol, day)), ("delete", binned_key(symbol, day))]
+    binned = binned_of(rollup.levels, rollup.min_price, rollup.max_price)
+    return [
+        ("put", day_key(symbol, day), rollup.encode()),
+        ("put", binned_key(symbol, day), binned),
+    ]
 
 
 def candle_key(symbol: str, ms: int) -> bytes:
@@ -209,7 +225,7 @@ def ops_for_trades(
         total.add_value(old, key)
         for part in parts:
             total.add(part)
-        ops.append(("put", key, total.encode()))
+        ops.extend(day_ops(symbol, day, total))
     for minute, delta in deltas.items():
         if touched is not None:
             touched.add(minute)
@@ -295,17 +311,17 @@ def ops_for_closing(
             day <= m < day + DAY_MS for m in state.open_minutes
         ):
             continue
-        value = day_value(reader, symbol, day, hour_values)
-        if value is not None:
-            ops.append(("put", day_key(symbol, day), value))
+        rollup = day_rollup(reader, symbol, day, hour_values)
+        if rollup is not None:
+            ops.extend(day_ops(symbol, day, rollup))
         state.open_days.discard(day)
     return ops
 
 
-def day_value(
+def day_rollup(
     reader: TradeReader, symbol: str, day: int, changed: dict[int, bytes | None] | None = None
-) -> bytes | None:
-    """The day's rollup summed from its stored hour rollups, overlaid by ``changed``
+) -> Any:
+    """The day's Rollup summed from its stored hour rollups, overlaid by ``changed``
     (hour -> its new value, None: none); None when the day holds no trades."""
     found = {
         _keys.key_ms(key): value
@@ -322,8 +338,7 @@ def day_value(
     total = Rollup()
     for hour in sorted(found):
         total.add_value(found[hour], hour_key(symbol, hour))
-    encoded: bytes = total.encode()
-    return encoded
+    return total
 
 
 # ---------------------------------------------------------------------- deleting
@@ -373,6 +388,7 @@ def ops_for_delete(
     d_to = floor_to(sure_hi + 1, DAY_MS)
     if d_from < d_to:
         ops.append(("range", day_key(symbol, d_from), day_key(symbol, d_to)))
+        ops.append(("range", binned_key(symbol, d_from), binned_key(symbol, d_to)))
         state.open_days -= {d for d in state.open_days if d_from <= d < d_to}
     else:
         d_from = d_to = floor_to(sure_hi + 1, DAY_MS)
@@ -431,11 +447,10 @@ def ops_for_delete(
         ):
             # Its open hours hold trades no hour rollup sums yet: summarised again
             # from its hours once they close.
-            ops.append(("delete", key))
+            ops.extend(day_ops(symbol, day, None))
             state.open_days.add(day)
             continue
-        value = day_value(reader, symbol, day, changed_hours)
-        ops.append(("put", key, value) if value is not None else ("delete", key))
+        ops.extend(day_ops(symbol, day, day_rollup(reader, symbol, day, changed_hours)))
     return ops
 
 

@@ -58,8 +58,8 @@ from tradestore.store._rollupops import (
     add_to_open,
     apply,
     candle_key,
-    day_key,
-    day_value,
+    day_ops,
+    day_rollup,
     drop_all,
     floor_to,
     hour_key,
@@ -673,14 +673,10 @@ class RollupKeeper:
                     floor_to(m, DAY_MS) == day for m in state.open_minutes
                 )
                 if busy or day + DAY_MS + CLOSE_GRACE_MS > newest_ms:
-                    wb.delete(day_key(symbol, day))
+                    apply(wb, day_ops(symbol, day, None))
                     after.open_days.add(day)
                 else:
-                    value = day_value(self._reader, symbol, day)
-                    if value is None:
-                        wb.delete(day_key(symbol, day))
-                    else:
-                        wb.put(day_key(symbol, day), value)
+                    apply(wb, day_ops(symbol, day, day_rollup(self._reader, symbol, day)))
                     after.open_days.discard(day)
                 if after != state:
                     self._states[symbol] = after
