@@ -32,6 +32,7 @@ from tradestore.archive import (  # noqa: E402
     read_day_columns,
     read_day_table,
     row_groups,
+    to_table,
 )
 
 SYMBOL = "BTCUSDT"
@@ -395,6 +396,15 @@ def test_other_sources_and_layouts_are_read_by_pyarrow(tmp_path):
     assert_same(read_day_columns(theirs), cols)
     with pytest.raises(ValueError, match="archive's layout"):
         read_day_columns(theirs, engine="polars")
+    # The archive's types, but columns that may hold nulls: not the archive's layout either.
+    nullable = tmp_path / "nullable.parquet"
+    ours_table = to_table(cols)
+    pq.write_table(
+        ours_table.cast(pa.schema([f.with_nullable(True) for f in ours_table.schema])), nullable
+    )
+    assert_same(read_day_columns(nullable), cols)
+    with pytest.raises(ValueError, match="archive's layout"):
+        read_day_columns(nullable, engine="polars")
     ours = tmp_path / "ours.parquet"
     write_day(ours, cols)
     with open(ours, "rb") as fh:

@@ -18,6 +18,7 @@ symbol), then keeps the rows inside it.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,15 +28,13 @@ import numpy as np
 from tradestore.archive._parquet import (
     COLUMNS,
     PARALLEL_ROWS,
+    PRECISION,
     from_table,
     load_pyarrow,
     schema,
 )
 from tradestore.store import TradeColumns
 
-# The Parquet columns stored as INT64: a decimal(18, 8) on INT64 holds its value's units of
-# 1e-8 as they are, whatever reader widens it later.
-INT64_COLUMNS = ("agg_id", "price", "qty", "time")
 ENGINES = ("auto", "polars", "pyarrow")
 
 
@@ -134,20 +133,34 @@ def _polars(*, required: bool) -> Any:
 
 
 def _archive_layout(source: Any) -> bool:
-    """Whether ``source`` is a path to a file in the archive writer's layout: its schema,
-    every column required (no nulls), the ids, times and decimals stored as INT64 (read
-    from the footer only)."""
+    """Whether ``source`` is a path to a file in the archive writer's layout: its five
+    columns, every one required (no nulls), the ids, times and decimal(18, 8) values stored
+    as INT64 (read from the footer only; pyarrow versions differ in the Arrow type they
+    give such a decimal, the Parquet schema does not)."""
     if not isinstance(source, (str, os.PathLike)):
         return False
     _pa, pq = load_pyarrow()
-    file = pq.ParquetFile(source)
-    parquet = file.schema
-    physical = {
-        parquet.column(i).name: parquet.column(i).physical_type for i in range(len(parquet))
+    parquet = pq.ParquetFile(source).schema
+    decimal = schema().field("price").type
+    wanted = {
+        "agg_id": ("INT64", {"Type": "None"}),
+        "price": ("INT64", {"Type": "Decimal", "precision": PRECISION, "scale": decimal.scale}),
+        "qty": ("INT64", {"Type": "Decimal", "precision": PRECISION, "scale": decimal.scale}),
+        "time": (
+            "INT64",
+            {"Type": "Timestamp", "isAdjustedToUTC": True, "timeUnit": "milliseconds"},
+        ),
+        "is_buyer_maker": ("BOOLEAN", {"Type": "None"}),
     }
-    return bool(file.schema_arrow.equals(schema())) and all(
-        physical.get(name) == "INT64" for name in INT64_COLUMNS
-    )
+    columns = [parquet.column(i) for i in range(len(parquet))]
+    if [c.name for c in columns] != list(COLUMNS) or any(c.max_definition_level for c in columns):
+        return False
+    for column in columns:
+        physical, logical = wanted[column.name]
+        told = json.loads(column.logical_type.to_json())
+        if column.physical_type != physical or any(told.get(k) != v for k, v in logical.items()):
+            return False
+    return True
 
 
 def _polars_columns(pl: Any, path: Any, start_ms: int | None, end_ms: int | None) -> TradeColumns:
