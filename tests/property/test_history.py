@@ -20,6 +20,7 @@ from tests.helpers.archive import DAY_MS, FIRST_DAY, build_tiers
 from tradestore import TradeStore
 from tradestore.analytics import InsufficientData, candles, composite_profile, volume_profile
 from tradestore.archive import ArchiveReader, History, day_start_ms
+from tradestore.cli import main
 
 pytest.importorskip("pyarrow")
 
@@ -194,3 +195,34 @@ def test_trades_from_every_tier_are_the_original_ones(tiers):
                 assert (mine == theirs).all()
         table = history.query_arrow(SYMBOL, day2, day2 + DAY_MS - 1)
         assert table.num_rows == len(whole.query_columns(SYMBOL, day2, day2 + DAY_MS - 1))
+
+
+def test_a_batch_kept_just_before_a_cut_does_not_hide_its_archived_day(tmp_path):
+    """prune keeps a batch whose trades reach past the cut's margin: that day's trades and
+    rollups are still the archive's to give, and History gives all of them."""
+    from tradestore._model import TradeRow
+
+    start = day_start_ms(FIRST_DAY)
+    db, root = tmp_path / "db", tmp_path / "archive"
+    agg = 1
+    with TradeStore(db) as store:
+        for step in range(2 * 8640):  # a batch every 10 s, two trades each
+            base = start + step * 10_000
+            last = base + 10_000 == start + DAY_MS  # the last of day 0: 0.6 s before midnight
+            offsets = (9_400, 9_500) if last else (0, 900)
+            rows = [
+                TradeRow("90000.00", "0.001", base + o, agg + i, False)
+                for i, o in enumerate(offsets)
+            ]
+            store.write_batches({SYMBOL: rows})
+            agg += 2
+    assert main(["archive", "--db", str(db), "--to", str(root)]) == 0
+    with TradeStore(db) as store:
+        store.prune(start + DAY_MS)
+        store.prune_rollups(start + DAY_MS)
+        assert store.trade_time_span(SYMBOL)[0] < start + DAY_MS  # one batch stayed
+    with TradeStore(db, read_only=True) as store:
+        history = History(store, ArchiveReader(root))
+        for days in (1, 2):
+            got = volume_profile(history, SYMBOL, start, start + days * DAY_MS - 1, min_trades=1)
+            assert got.trade_count == days * 17_280

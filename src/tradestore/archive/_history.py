@@ -77,6 +77,8 @@ class History:
         self.archive = archive
         self._owns_store = owns_store
         self._bounds: dict[str, int | None] = {}
+        self._memo: dict[tuple[str, str], Any] = {}  # answers kept for one reading()
+        self._reading = 0
 
     def __repr__(self) -> str:
         return f"History({self.store.path}, {self.archive!r})"
@@ -111,12 +113,19 @@ class History:
     def refresh(self) -> None:
         self.store.refresh()
         self._bounds.clear()
+        self._memo.clear()
 
     @contextmanager
     def reading(self) -> Iterator[History]:
         with self.store.reading():
-            self._bounds.clear()
-            yield self
+            if not self._reading:
+                self._bounds.clear()
+                self._memo.clear()
+            self._reading += 1
+            try:
+                yield self
+            finally:
+                self._reading -= 1
 
     def close(self) -> None:
         if self._owns_store:
@@ -180,15 +189,20 @@ class History:
         elif state is None or not state.kept:
             bound = None  # read from its trades alone (module docstring)
         else:
+            # Where the store's rollups begin: its first minute summary's day (a trade the
+            # store still holds before it, below a rollup cut, has no rollup to stitch).
             lower = b"rollup:c:" + symbol.encode("ascii") + b":"
             upper = lower[:-1] + b";"
             first = next(self.store.iter_keys(lower, upper), None)
-            starts = [key_ms(first)] if first is not None else []
-            if span is not None:
-                starts.append(span[0])
-            if state.rollups_from_ms is not None:
-                starts.append(state.rollups_from_ms)
-            bound = min(starts) - min(starts) % DAY_MS if starts else DAY_MS * 10**6
+            if first is not None:
+                start = key_ms(first)
+            elif state.rollups_from_ms is not None:
+                start = state.rollups_from_ms
+            elif span is not None:
+                start = span[0]
+            else:
+                start = DAY_MS * 10**6
+            bound = start - start % DAY_MS
         self._bounds[symbol] = bound
         return bound
 
@@ -243,12 +257,31 @@ class History:
             return state
         if state is None or not state.kept:
             return RollupState()  # another shard's symbol: the archive's rollups alone
-        if bound > 0 and state.rollups_from_ms is not None and self.archive.days(symbol):
-            # The archive answers before the store's first rollup day.
+        since = state.rollups_from_ms
+        if since is not None and self._archived_through(symbol, since):
+            # Before the store's rollup cut the archive's rollups answer: every day the
+            # store still holds trades of there is archived.
             merged = state.copy()
             merged.rollups_from_ms = None
             return merged
         return state
+
+    def _archived_through(self, symbol: str, since: int) -> bool:
+        """Whether every day before ``since`` that the store holds trades of is archived
+        (so the archive's rollups may answer for all of them)."""
+        span = self.store.trade_time_span(symbol)
+        if span is None or span[0] >= since:
+            return True
+        archived = set(self.archive.days(symbol))
+        day = span[0] - span[0] % DAY_MS
+        while day < since:
+            if (
+                _day_of(day) not in archived
+                and self.store.query_columns(symbol, day, min(since, day + DAY_MS) - 1).agg_id.size
+            ):
+                return False
+            day += DAY_MS
+        return True
 
     def iter_range(
         self, lower: bytes, upper: bytes | None, *, reverse: bool = False
@@ -416,6 +449,15 @@ class History:
     def record(self, symbol: str) -> Record | None:
         """The symbol's record over both tiers: the store's, widened to the archived days
         before it (a day's record is the whole day when its partition says complete)."""
+        key = ("record", symbol)
+        if not self._reading:
+            return self._record(symbol)
+        if key not in self._memo:
+            self._memo[key] = self._record(symbol)
+        found: Record | None = self._memo[key]
+        return found
+
+    def _record(self, symbol: str) -> Record | None:
         own = self.store.record(symbol)
         days = self._archived_days(symbol, 0, 10**13 - 1)
         if not days:

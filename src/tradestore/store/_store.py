@@ -98,6 +98,7 @@ class TradeStore:
         # Reads leave out undecodable values (collected here) instead of failing.
         self.skip_corrupt = skip_corrupt
         self.corrupt_keys: set[bytes] = set()
+        self._records: dict[str, Record | None] = {}  # within reading(): record()
         self._mirror: FolderMirror | None = None
         self._books: dict[str, SymbolBook] = {}
         # Per symbol: no batch is keyed past this ms (see _free_key).
@@ -210,6 +211,8 @@ class TradeStore:
         Other threads reading through the same instance meanwhile do not catch up."""
         self.refresh()
         with self._pin_lock:
+            if not self._pinned:
+                self._records.clear()  # a new view: records are read again
             self._pinned += 1
         try:
             yield self
@@ -967,8 +970,14 @@ class TradeStore:
         }
 
     def record(self, symbol: str) -> Record | None:
-        """The symbol's record (``tradestore.store.record_of``): what coverage asks."""
-        return record_of(self, _keys.check_symbol(symbol))
+        """The symbol's record (``tradestore.store.record_of``): what coverage asks; read
+        once per ``reading()`` (an analytic asks it for every session)."""
+        symbol = _keys.check_symbol(symbol)
+        if not self._pinned:
+            return record_of(self, symbol)
+        if symbol not in self._records:
+            self._records[symbol] = record_of(self, symbol)
+        return self._records[symbol]
 
     def summarized_span(self, symbol: str) -> tuple[int, int] | None:
         """[from, to] ms where the symbol's trades may be gone while their rollups stay
