@@ -59,7 +59,7 @@ from tradestore.codec import _twins as _compat  # noqa: E402
 SYMBOL = _dataset.SYMBOL
 DAY_MS = 86_400_000
 RESULTS = Path(__file__).parent / "results-history.json"
-VERSION = 2  # bump when the generator or the build steps change: no stale caches
+VERSION = 3  # bump when the generator or the build steps change: no stale caches
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -163,13 +163,7 @@ def ensure_month(days: int, rate: int, hot: int, *, log=print) -> tuple[Path, di
         archive_s = time.perf_counter() - t0
         cut = start + (days - hot) * DAY_MS
         log(f"  archived in {archive_s:.0f} s; pruning the {days - hot} oldest days ...")
-        # prune(cut) keeps the batches of the last second before the cut (within the
-        # store's margin), and History then answers that day with no trades at all: its
-        # rollups are cut, the archive's are read only before the day. Until History
-        # reads the archive's rollups up to the store's rollup cut, the bench prunes by
-        # the margin more, which (the batches being whole seconds) removes exactly the
-        # days before the cut.
-        store.prune(cut + store.margins(SYMBOL)[1])
+        store.prune(cut)  # a batch reaching past the cut stays: History reads around it
         store.prune_rollups(cut)
         store.db.flush()
         store.db.compact_range(None, None)
