@@ -753,6 +753,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip DuckDB and polars over Parquet")  # fmt: skip
     parser.add_argument("--no-compression", dest="compression", action="store_false",
                         help="skip the ZSTD-vs-LZ4 rows (a recompacted copy of the dataset)")  # fmt: skip
+    parser.add_argument("--history", action="store_true",
+                        help="also the history rows of bench/history.py: a 30-day composite "
+                        "with 23 days only in the archive (100 trades/s: ~8 min to build the "
+                        "first time, 2.5 GB cached), a 365-day profile, the day tier's and the "
+                        "archived rollups' bytes per trade")  # fmt: skip
     parser.add_argument("--only", choices=sorted(SECTIONS),
                         help="run one section alone and print its rows (bench/results.json "
                         "is left as it is)")  # fmt: skip
@@ -909,6 +914,17 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- a closed day read back from the archive as numpy, Arrow and polars
     frames_rows(row, big_path, H, args.repeat)
+
+    # -- history: the hot store, rollups that outlived their trades and the archive
+    if args.history:
+        import history
+
+        history.composite_rows(row, days=30, rate=_dataset.RATE, hot=7, repeat=args.repeat,
+                               peers=args.peers)  # fmt: skip
+        history.year_rows(row, days=365, rate=1, batch_s=10, hot=7, tick="10",
+                          repeat=args.repeat)  # fmt: skip
+        history.disk_rows(row, month=(30, _dataset.RATE, 7), year=(365, 1, 10, 7),
+                          bench_hours=H)  # fmt: skip
 
     # -- ingest (bench_ingest.py, the recorder's benchmark), in this same run
     if args.ingest:
