@@ -26,6 +26,7 @@ from tradestore.analytics._composite import (
     SessionProfile,
     composite_profile,
     session_bounds,
+    session_profile,
 )
 from tradestore.analytics._levels import WindowLevels, window_levels
 from tradestore.analytics._profile import (
@@ -74,6 +75,7 @@ __all__ = [
     "footprint",
     "interval_label",
     "session_bounds",
+    "session_profile",
     "InsufficientData",
     "LiquidityVacuum",
     "ProfileBin",

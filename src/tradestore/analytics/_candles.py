@@ -57,10 +57,17 @@ def check_interval(interval_ms: int, *, minutes: bool = False) -> int:
 
 
 def _pieces(
-    store: TradeSource, symbol: str, start_ms: int, end_ms: int, interval_ms: int
+    store: TradeSource,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int,
+    *,
+    summaries: bool = False,
 ) -> Pyramid | None:
     """(rollup pairs, raw trade column chunks) covering the window for this interval;
-    None: the interval cannot use rollups (or they are not kept)."""
+    None: the interval cannot use rollups (or they are not kept). ``summaries``: the
+    minutes as their summaries alone."""
     if interval_ms % MINUTE_MS:
         return None
     return pyramid(
@@ -70,6 +77,7 @@ def _pieces(
         end_ms,
         hours=interval_ms % HOUR_MS == 0,
         days=interval_ms % DAY_MS == 0,
+        summaries=summaries,
     )
 
 
@@ -126,15 +134,7 @@ def _summaries(
     # Whole days and hours from their values' heads (the summary alone is read) where the
     # interval holds them, whole minutes from their summaries (rollup:c:, a few dozen
     # bytes each), the partial minutes at the edges from their trades.
-    pieces = pyramid(
-        store,
-        symbol,
-        start_ms,
-        end_ms,
-        hours=interval_ms % HOUR_MS == 0,
-        days=interval_ms % DAY_MS == 0,
-        summaries=True,
-    )
+    pieces = _pieces(store, symbol, start_ms, end_ms, interval_ms, summaries=True)
     assert pieces is not None
     for key, value in pieces.values:
         ms = key_ms(key)

@@ -175,23 +175,23 @@ def composite_profile(
         symbol, start_ms, end_ms, summed, origin, width, n_bins, va_fraction, coverage
     )
     sessions = tuple(
-        _session(lo, hi, part, got, profile, va_fraction, cover)
+        session_profile(lo, hi, part.trade_count, got, profile, va_fraction, cover)
         for (lo, hi), part, got, cover in zip(bounds, parts, per_session, covers, strict=True)
     )
     return CompositeProfile(profile=profile, session_ms=session_ms, sessions=sessions)
 
 
-def _session(
+def session_profile(
     lo: int,
     hi: int,
-    part: WindowLevels,
+    trade_count: int,
     got: tuple[list[int], list[int], list[int]] | None,
     profile: VolumeProfile,
     va_fraction: Fraction,
     coverage: Coverage,
 ) -> SessionProfile:
     """A session's figures; its bins are the composite profile's bins."""
-    if got is None:
+    if got is None or not trade_count:
         zero = Decimal(0)
         return SessionProfile(lo, hi, 0, zero, zero, zero, None, None, None, coverage)
     volume, buy, _count = got
@@ -201,7 +201,7 @@ def _session(
     return SessionProfile(
         start_ms=lo,
         end_ms=hi,
-        trade_count=part.trade_count,
+        trade_count=trade_count,
         volume=fixed_to_decimal(total),
         buy_volume=fixed_to_decimal(bought),
         sell_volume=fixed_to_decimal(total - bought),

@@ -70,13 +70,11 @@ from tradestore.analytics import (
     bin_grid,
     build_profile,
     check_window,
-    fixed_to_decimal,
     fraction,
     nice_width,
-    point_of_control,
     session_bounds,
+    session_profile,
     tick_to_fixed,
-    value_area_bounds,
 )
 from tradestore.archive import day_end_ms, day_of, day_start_ms
 from tradestore.codec._fixed import SCALE, SCALE_DIGITS
@@ -376,25 +374,8 @@ class _Window:
             hi,
             record=(day_start_ms(day.day), day_end_ms(day.day)) if day else None,
         )
-        if day is None or not day.trades or bins is None:
-            zero = Decimal(0)
-            return SessionProfile(lo, hi, 0, zero, zero, zero, None, None, None, coverage)
-        volume, buy, _count = bins
-        poc = point_of_control(volume)
-        va_lo, va_hi = value_area_bounds(volume, poc, va_fraction)
-        total, bought = sum(volume), sum(buy)
-        return SessionProfile(
-            start_ms=lo,
-            end_ms=hi,
-            trade_count=day.trades,
-            volume=fixed_to_decimal(total),
-            buy_volume=fixed_to_decimal(bought),
-            sell_volume=fixed_to_decimal(total - bought),
-            point_of_control=profile.bins[poc].price_level,
-            value_area_low=profile.bins[va_lo].price_low,
-            value_area_high=profile.bins[va_hi].price_high,
-            coverage=coverage,
-        )
+        trades = day.trades if day is not None else 0
+        return session_profile(lo, hi, trades, bins, profile, va_fraction, coverage)
 
 
 # ---------------------------------------------------------------------- in Spark

@@ -190,42 +190,32 @@ def ops_for_trades(
     if not deltas:
         return []
     ops: list[Op] = []
-    by_hour: dict[int, list[Any]] = {}
-    for minute, delta in deltas.items():
-        by_hour.setdefault(floor_to(minute, HOUR_MS), []).append(delta)
-    # Summarised hours take the new trades first (the deltas, before the minutes absorb
-    # their stored values). An open hour has no value; its minutes say everything.
-    for hour, parts in sorted(by_hour.items()):
-        if hour in state.open_hours:
-            continue
-        key = hour_key(symbol, hour)
-        old = db.get(key)
-        if old is None:
-            state.open_hours.add(hour)
-            continue
-        total = Rollup()
-        total.add_value(old, key)
-        for part in parts:
-            total.add(part)
-        ops.append(("put", key, total.encode()))
-    # Summarised days likewise; a day without its rollup yet is opened (its hours say
-    # everything until it is summarised).
-    by_day: dict[int, list[Any]] = {}
-    for minute, delta in deltas.items():
-        by_day.setdefault(floor_to(minute, DAY_MS), []).append(delta)
-    for day, parts in sorted(by_day.items()):
-        if day in state.open_days:
-            continue
-        key = day_key(symbol, day)
-        old = db.get(key)
-        if old is None:
-            state.open_days.add(day)
-            continue
-        total = Rollup()
-        total.add_value(old, key)
-        for part in parts:
-            total.add(part)
-        ops.extend(day_ops(symbol, day, total))
+    # Summarised hours and days take the new trades first (the deltas, before the
+    # minutes absorb their stored values). An open hour (day) has no value, and a new one
+    # is opened: its minutes (hours) say everything until it is summarised.
+    for period_ms, opened, key_of in (
+        (HOUR_MS, state.open_hours, hour_key),
+        (DAY_MS, state.open_days, day_key),
+    ):
+        grouped: dict[int, list[Any]] = {}
+        for minute, delta in deltas.items():
+            grouped.setdefault(floor_to(minute, period_ms), []).append(delta)
+        for start, parts in sorted(grouped.items()):
+            if start in opened:
+                continue
+            key = key_of(symbol, start)
+            old = db.get(key)
+            if old is None:
+                opened.add(start)
+                continue
+            total = Rollup()
+            total.add_value(old, key)
+            for part in parts:
+                total.add(part)
+            if period_ms == DAY_MS:
+                ops.extend(day_ops(symbol, start, total))
+            else:
+                ops.append(("put", key, total.encode()))
     for minute, delta in deltas.items():
         if touched is not None:
             touched.add(minute)
