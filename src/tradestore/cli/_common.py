@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -222,8 +223,8 @@ def archive_reader(args: argparse.Namespace, market: str):
         from tradestore.archive import ArchiveReader, DestinationError
     except ImportError as exc:  # pragma: no cover - the extra is missing
         raise UsageError(f"reading the archive needs pyarrow: {exc}") from None
-    if not args.archive_cache_mb > 0:
-        raise UsageError("--archive-cache-mb must be a positive number")
+    if not (math.isfinite(args.archive_cache_mb) and 0 < args.archive_cache_mb <= 2**40):
+        raise UsageError("--archive-cache-mb must be a positive number of megabytes")
     cache = getattr(args, "archive_cache", None)
     try:
         return ArchiveReader(
