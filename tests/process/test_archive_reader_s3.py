@@ -5,6 +5,7 @@ bound, least recently used first; a partition replaced on the server is fetched 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -145,3 +146,26 @@ def test_a_partition_replaced_on_the_server_is_fetched_again(tmp_path, moto, arc
     # The day's sidecar names the old file: its rollups are summed from the new trades.
     assert remote.day_rollups("BTCUSDT", DAYS[0]) == local.day_rollups("BTCUSDT", DAYS[1])
     assert remote.day_value("BTCUSDT", DAYS[0]) == local.day_value("BTCUSDT", DAYS[1])
+
+
+def test_history_over_s3_answers_as_over_the_local_archive(archives, tmp_path, capsys):
+    """A host whose store holds nothing of a symbol reads it from the shared archive on
+    S3 (through the command line, as another shard would): the same profile, composite
+    and trades as from the local copy of that archive."""
+    from tradestore import TradeStore
+
+    empty = tmp_path / "empty"
+    with TradeStore(empty) as store:  # a store that never recorded these symbols
+        assert store.symbols() == []
+    window = ["--start", str(DAYS[0]), "--end", str(DAYS[2]), "--symbol", "ETHUSDT"]
+    outs = []
+    for dest in (archives, URL):
+        for command in (["profile", "--tick-size", "1"], ["query", "--limit", "100000"]):
+            code = main([*command, "--db", str(empty), "--archive", str(dest), *window,
+                         "--archive-cache", str(tmp_path / "cache"), "--format", "json"])  # fmt: skip
+            out, err = capsys.readouterr()
+            assert code == 0, err
+            outs.append(out.replace(str(archives), "DEST").replace(URL, "DEST"))
+    assert outs[:2] == outs[2:]
+    # Two whole days and the first millisecond of the third (--end is inclusive).
+    assert json.loads(outs[0])["trade_count"] >= 8000
