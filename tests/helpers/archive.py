@@ -175,13 +175,39 @@ class Tiers:
     days: int
 
 
-def build_tiers(root, symbol: str = "BTCUSDT", days: int = 4, per_day: int = 3000) -> Tiers:
+def build_tiers(
+    root, symbol: str = "BTCUSDT", days: int = 4, per_day: int = 3000, *, rough: bool = False
+) -> Tiers:
+    """``rough``: the record has holes (ids never stored in days 1 and 3, one recorded as a
+    gap) and a backfill (the end of day 2 written after day 3, into a closed day)."""
     import shutil
 
     from tradestore.cli import main
+    from tradestore.store import Gap
 
     full = root / "full"
-    build_store(full, {symbol: 1000}, days=days, per_day=per_day)
+    if not rough:
+        build_store(full, {symbol: 1000}, days=days, per_day=per_day)
+    else:
+        trades: list[AggTrade] = []
+        for d in range(days):
+            trades += day_trades(symbol, FIRST_DAY + timedelta(days=d), per_day, 1000 + d * per_day)
+        trades += day_trades(symbol, FIRST_DAY + timedelta(days=days), 50, 1000 + days * per_day)
+        holes = {*range(1000 + per_day + 500, 1000 + per_day + 520)}  # day 1: not recorded
+        holes |= {*range(1000 + 3 * per_day + 100, 1000 + 3 * per_day + 103)}  # day 3: a gap
+        kept = [t for t in trades if t.agg_id not in holes]
+        late = [t for t in kept if 1000 + 3 * per_day - 300 <= t.agg_id < 1000 + 3 * per_day]
+        on_time = [t for t in kept if t not in late]
+        with TradeStore(full) as store:
+            write(store, symbol, on_time)
+            write(store, symbol, late)  # a backfill into day 2, closed by then
+            gap_lo, gap_hi = 1000 + 3 * per_day + 100, 1000 + 3 * per_day + 102
+            before = max((t for t in kept if t.agg_id < gap_lo), key=lambda t: t.agg_id)
+            after = min((t for t in kept if t.agg_id > gap_hi), key=lambda t: t.agg_id)
+            store.put_gap(
+                symbol,
+                Gap(gap_lo, gap_hi, before.time_ms, after.time_ms, detected_ms=after.time_ms),
+            )  # fmt: skip
     tiered = root / "tiered"
     shutil.copytree(full, tiered)
     archive = root / "archive"
