@@ -18,8 +18,9 @@ from tests.helpers import wait_for
 from tests.helpers.archive import MotoServer, day_trades, write
 from tests.helpers.recorder import MiniExchange
 from tradestore import TradeStore
+from tradestore.archive import redact
 from tradestore.recorder import RecorderConfig, run
-from tradestore.store import TradeColumns, apply_retention, plan_retention
+from tradestore.store import TradeColumns, apply_retention, coverage_in, plan_retention
 
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -152,6 +153,14 @@ async def test_daemon_archives_and_retention_keeps_what_is_not_verified(tmp_path
         first = held(days[0]).tolist()
         assert len(first) < 100 and first == [t.agg_id for t in trades[days[0]][-len(first) :]]
         assert [len(held(d)) for d in days[1:]] == [500, 500]
+        # The store remembers where its days are archived: a query of the pruned day
+        # says where its trades are.
+        noted = store.noted_archive()
+        assert noted is not None and noted == redact(str(destination))
+        cover = coverage_in(
+            store, "BTCUSDT", None, None, 0, day_start_ms(days[0]), day_end_ms(days[0]), raw=True
+        )
+        assert f"the recorder archives them to {noted}" in cover.summary()
     assert read_bytes(dest, PartitionKey("spot", "BTCUSDT", days[1])) == forged
     for day in (days[0], days[2]):
         cols = from_table(dest.read_table(PartitionKey("spot", "BTCUSDT", day)))

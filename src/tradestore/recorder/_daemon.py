@@ -674,6 +674,11 @@ async def run(
     store = await trio.to_thread.run_sync(TradeStore, config.db_path)
     try:
         await trio.to_thread.run_sync(store.claim_market, config.market)
+        if config.archive_to is not None:
+            from tradestore.archive import redact
+
+            # Readers of this store say where its pruned trades are.
+            await trio.to_thread.run_sync(store.note_archive, redact(str(config.archive_to)))
         universe = symbols = None
         if config.follow_all:
             universe = Universe(config)

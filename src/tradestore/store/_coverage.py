@@ -72,6 +72,9 @@ class Coverage:
     archive: str | None = None
     # UTC days of the window certified against Binance's published files (still holding).
     certified: list[str] = field(default_factory=list)
+    # Where the recorder archives this store's days, when it is not read (to say where
+    # pruned trades are).
+    noted_archive: str | None = None
 
     @property
     def recorded(self) -> str:
@@ -148,11 +151,17 @@ class Coverage:
         if not parts:
             return None
         span = ", ".join(f"{format_time_ms(lo)} .. {format_time_ms(hi)}" for lo, hi in parts)
-        where = (
-            f"the archive at {self.archive} does not hold them either"
-            if self.archive
-            else "give --archive DEST (or archive_to in the config) to read them from the archive"
-        )
+        if self.archive:
+            where = f"the archive at {self.archive} does not hold them either"
+        elif self.noted_archive:
+            where = (
+                f"the recorder archives them to {self.noted_archive}: give --archive "
+                f"{self.noted_archive} to read them"
+            )
+        else:
+            where = (
+                "give --archive DEST (or archive_to in the config) to read them from the archive"
+            )
         return f"trades of {span} are pruned from the store (their rollups are kept); {where}"
 
     def summary(self) -> str:
@@ -164,6 +173,23 @@ class Coverage:
         if self.open_gaps:
             n = len(self.open_gaps)
             holes.append(f"{n} unfilled gap{'s' if n > 1 else ''} overlap{'' if n > 1 else 's'}")
+        notes = []
+        if self.raw and self.summarized:
+            notes.append("TRADES PRUNED: " + (self.pruned_note() or ""))
+        elif self.summarized:
+            first, last = self.summarized[0][0], self.summarized[-1][1]
+            notes.append(
+                f"summarized {format_time_ms(first)} .. {format_time_ms(last)} "
+                "(from the rollups: trades no longer held)"
+            )
+        if self.archived:
+            notes.append(f"{len(self.archived)} part(s) read from the archive")
+        if self.rounded:
+            notes.append(
+                f"answered {format_time_ms(self.answered_from_ms)} .. "
+                f"{format_time_ms(self.answered_to_ms)} (whole minutes: the trades at the "
+                "window's edge are no longer held)"
+            )
         state = self.recorded
         if state == NONE:
             if self.recorded_from_ms is None:
@@ -184,24 +210,7 @@ class Coverage:
                         f"the record ends {format_time_ms(self.recorded_to_ms)} "
                         f"(the window's last {span} are after it)"
                     )
-            return "PARTLY NOT RECORDED: " + "; ".join(edges + holes)
-        notes = []
-        if self.raw and self.summarized:
-            notes.append("TRADES PRUNED: " + (self.pruned_note() or ""))
-        elif self.summarized:
-            first, last = self.summarized[0][0], self.summarized[-1][1]
-            notes.append(
-                f"summarized {format_time_ms(first)} .. {format_time_ms(last)} "
-                "(from the rollups: trades no longer held)"
-            )
-        if self.archived:
-            notes.append(f"{len(self.archived)} part(s) read from the archive")
-        if self.rounded:
-            notes.append(
-                f"answered {format_time_ms(self.answered_from_ms)} .. "
-                f"{format_time_ms(self.answered_to_ms)} (whole minutes: the trades at the "
-                "window's edge are no longer held)"
-            )
+            return "PARTLY NOT RECORDED: " + "; ".join(edges + holes + notes)
         tail = "" if not notes else "; " + "; ".join(notes)
         if holes:
             return "record INCOMPLETE: " + ", ".join(holes) + tail
@@ -382,9 +391,15 @@ def coverage_in(
     archived = store.archived_parts(symbol, start_ms, end_ms)
     certified = [day.isoformat() for day in certified_in(store, symbol, start_ms, end_ms)]
     where = getattr(store, "where", None)  # a History's archive
-    if not archived and not certified and where is None:
+    noted = None
+    if where is None and found.summarized:
+        noted_archive = getattr(store, "noted_archive", None)
+        noted = noted_archive() if noted_archive is not None else None
+    if not archived and not certified and where is None and noted is None:
         return found
-    return replace(found, archived=archived, archive=where, certified=certified)
+    return replace(
+        found, archived=archived, archive=where, certified=certified, noted_archive=noted
+    )
 
 
 def recorded_span(store: RollupReader, symbol: str) -> tuple[int, int] | None:

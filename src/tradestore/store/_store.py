@@ -592,6 +592,21 @@ class TradeStore:
             return bytes(raw).decode("ascii")
         return "spot" if self._any_trades() else None
 
+    def note_archive(self, url: str | None) -> None:
+        """Remember where this database's closed days are archived (``meta:archive``,
+        credentials left out), so a reader can say where pruned trades are; None forgets."""
+        self._require_writable()
+        key = _keys.meta_key("archive")
+        if url is None:
+            self.db.delete(key)
+        elif self.db.get(key) != url.encode():
+            self.db.put(key, url.encode())
+
+    def noted_archive(self) -> str | None:
+        """Where the recorder archives this database's days (``note_archive``), or None."""
+        raw = self.db.get(_keys.meta_key("archive"))
+        return None if raw is None else bytes(raw).decode("utf-8", "replace")
+
     def claim_market(self, market: str) -> None:
         """Record that this database holds ``market``'s trades; MarketMismatch if it
         already holds another market's (agg ids and symbols of two markets must never
