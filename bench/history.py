@@ -59,7 +59,7 @@ from tradestore.codec import _twins as _compat  # noqa: E402
 SYMBOL = _dataset.SYMBOL
 DAY_MS = 86_400_000
 RESULTS = Path(__file__).parent / "results-history.json"
-VERSION = 3  # bump when the generator or the build steps change: no stale caches
+VERSION = 4  # bump when the generator or the build steps change: no stale caches
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:

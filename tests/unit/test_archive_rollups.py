@@ -6,10 +6,10 @@ older archive) is summed from its trades; ``verify --archive`` checks the sideca
 from __future__ import annotations
 
 import json
+import struct
 from collections import defaultdict
 from datetime import timedelta
 
-import msgpack
 import numpy as np
 import pytest
 
@@ -76,14 +76,15 @@ def key(tier: str, symbol: str, ms: int) -> bytes:
 
 
 def binned(rollup) -> bytes:
-    """The day's levels pre-binned: at most MAX_BINS bins of the smallest 10^k x 1e-8."""
+    """The day's levels pre-binned (format 2): at most MAX_BINS bins of the smallest
+    10^k x 1e-8, as int64 columns."""
     k = 0
     while rollup.max_price // 10**k - rollup.min_price // 10**k + 1 > MAX_BINS:
         k += 1
     levels = rollup.levels(10**k)
-    return msgpack.packb(
-        [1, k, [p // 10**k for p, *_ in levels], *([lv[i] for lv in levels] for i in (1, 2, 3))]
-    )
+    head = struct.pack("<BBI", 2, k, len(levels))
+    columns = [[p // 10**k for p, *_ in levels], *([lv[i] for lv in levels] for i in (1, 2, 3))]
+    return head + b"".join(struct.pack(f"<{len(c)}q", *c) for c in columns)
 
 
 def expected(symbol: str, trades) -> DayRollups:

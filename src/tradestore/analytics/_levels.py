@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tradestore._errors import CorruptValue
 from tradestore.analytics._heads import RollupHead
-from tradestore.codec._binned import add_binned, binned_levels
+from tradestore.codec._binned import add_binned, binned_read
 from tradestore.codec._twins import Rollup, accumulate_levels, rollup_bin_values
 from tradestore.store import Pyramid, TradeSource, key_ms, pyramid
 
@@ -78,14 +79,17 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
             exact = []
             for key, value in values:
                 levels = binned.get(key)
-                unit, found = binned_levels(levels, key) if levels is not None else (0, [])
-                if levels is not None and width % unit == 0 and origin % unit == 0:
+                try:
+                    found = binned_read(levels, key) if levels is not None else None
+                except CorruptValue:
+                    found = None  # the day value answers alone (verify names the key)
+                if found is not None and width % found.unit == 0 and origin % found.unit == 0:
                     coarse.append(found)
                 else:
                     exact.append((key, value))
-        volume, buy, count = rollup_bin_values(exact, origin, width, nbins)
-        for found in coarse:
-            add_binned((volume, buy, count), found, origin, width)
+        volume, buy, count = (list(x) for x in rollup_bin_values(exact, origin, width, nbins))
+        if coarse:
+            add_binned((volume, buy, count), coarse, origin, width)
         if raw.trade_count:
             r_volume, r_buy, r_count = raw.bins(origin, width, nbins)
             volume = [a + b for a, b in zip(volume, r_volume, strict=True)]

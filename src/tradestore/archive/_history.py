@@ -251,6 +251,17 @@ class History:
     # ------------------------------------------------------------------ rollups
 
     def rollup_state(self, symbol: str) -> RollupState | None:
+        """The store's state, as the archive completes it (read once per ``reading()``)."""
+        key = ("state", symbol)
+        if self._reading and key in self._memo:
+            found: RollupState | None = self._memo[key]
+            return found
+        state = self._rollup_state(symbol)
+        if self._reading:
+            self._memo[key] = state
+        return state
+
+    def _rollup_state(self, symbol: str) -> RollupState | None:
         state = self.store.rollup_state(symbol)
         bound = self._archive_before(symbol)
         if bound is None:

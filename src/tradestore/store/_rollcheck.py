@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradestore._errors import CorruptValue
-from tradestore.codec._binned import binned_levels, binned_of
+from tradestore.codec._binned import binned_of, binned_read
 from tradestore.codec._twins import Rollup, rollup_summary
 from tradestore.store import _keys
 from tradestore.store._book import RollupState
@@ -170,7 +170,7 @@ def _compare(
             if tier == _keys.CANDLE.encode():
                 rollup_summary(have, key)  # a summary alone
             elif tier == _keys.BINNED.encode():
-                binned_levels(have, key)
+                binned_read(have, key)
             else:
                 Rollup().add_value(have, key)
         except CorruptValue as exc:

@@ -98,7 +98,8 @@ class TradeStore:
         # Reads leave out undecodable values (collected here) instead of failing.
         self.skip_corrupt = skip_corrupt
         self.corrupt_keys: set[bytes] = set()
-        self._records: dict[str, Record | None] = {}  # within reading(): record()
+        # Within reading(): what record() and trade_time_span() found, per symbol.
+        self._records: dict[Any, Any] = {}
         self._mirror: FolderMirror | None = None
         self._books: dict[str, SymbolBook] = {}
         # Per symbol: no batch is keyed past this ms (see _free_key).
@@ -992,7 +993,8 @@ class TradeStore:
             return record_of(self, symbol)
         if symbol not in self._records:
             self._records[symbol] = record_of(self, symbol)
-        return self._records[symbol]
+        found: Record | None = self._records[symbol]
+        return found
 
     def summarized_span(self, symbol: str) -> tuple[int, int] | None:
         """[from, to] ms where the symbol's trades may be gone while their rollups stay
@@ -1026,10 +1028,14 @@ class TradeStore:
         symbol without bookkeeping."""
         symbol = _keys.check_symbol(symbol)
         self.refresh()
+        if self._pinned and ("span", symbol) in self._records:
+            known: tuple[int, int] | None = self._records[("span", symbol)]
+            return known  # read once per reading()
         first, last, _first_id = self._edges(symbol)
-        if first is None or last is None:
-            return None
-        return first, last
+        span = None if first is None or last is None else (first, last)
+        if self._pinned:
+            self._records[("span", symbol)] = span
+        return span
 
     def _edges(self, symbol: str) -> tuple[int | None, int | None, int | None]:
         """(first trade time, last trade time, first agg id) of symbol, exactly."""
