@@ -412,14 +412,17 @@ def day_tier_bytes(db: Path) -> tuple[int, int, int]:
         n = raw = 0
         for copy in (with_copy, without_copy):
             opened = rocksdict.Rdict(str(copy), rocksdict.Options(raw_mode=True))
-            if copy is with_copy:
-                for key, value in opened.items(from_key=b"rollup:d:"):
-                    if key >= b"rollup:d;":
-                        break
-                    n += 1
-                    raw += len(key) + len(value)
-            else:
-                opened.delete_range(b"rollup:d:", b"rollup:d;")
+            # The day tier: each day's rollup (rollup:d:) and its pre-binned levels
+            # (rollup:b:); n counts the days.
+            for lower, upper in ((b"rollup:b:", b"rollup:b;"), (b"rollup:d:", b"rollup:d;")):
+                if copy is with_copy:
+                    for key, value in opened.items(from_key=lower):
+                        if key >= upper:
+                            break
+                        n += lower == b"rollup:d:"
+                        raw += len(key) + len(value)
+                else:
+                    opened.delete_range(lower, upper)
             opened.compact_range(None, None, force)
             opened.close()
         on_disk = _disk_bytes(with_copy) - _disk_bytes(without_copy)
@@ -488,7 +491,7 @@ def disk_rows(row, *, month: tuple[int, int, int] | None, year: tuple | None, be
         # price traded that day, so at 1-10 trades/s it costs more per trade (and less
         # per day); those rows are shown without a target, with the bytes per day.
         at_rate = rate == _dataset.RATE
-        row(f"day tier (rollup:d:) in the store, {label} at {rate} trades/s ({n} days, "
+        row(f"day tier (rollup:d: + rollup:b:) in the store, {label} at {rate} trades/s ({n} days, "
             f"{on_disk / n / 1e3:.0f} kB a day)", round(on_disk / trades, 3), unit="B/trade",
             against="key + value bytes, uncompressed", against_s=round(raw / trades, 3),
             ratio=on_disk / raw, target="<= 0.2 B/trade" if at_rate else None,
