@@ -491,7 +491,7 @@ def disk_rows(row, *, month: tuple[int, int, int] | None, year: tuple | None, be
         # price traded that day, so at 1-10 trades/s it costs more per trade (and less
         # per day); those rows are shown without a target, with the bytes per day.
         at_rate = rate == _dataset.RATE
-        row(f"day tier (rollup:d: + rollup:b:) in the store, {label} at {rate} trades/s ({n} days, "
+        row(f"day tier (day values and their pre-binned levels) in the store, {label} at {rate} trades/s ({n} days, "
             f"{on_disk / n / 1e3:.0f} kB a day)", round(on_disk / trades, 3), unit="B/trade",
             against="key + value bytes, uncompressed", against_s=round(raw / trades, 3),
             ratio=on_disk / raw, target="<= 0.2 B/trade" if at_rate else None,
