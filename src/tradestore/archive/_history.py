@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import rocksdict
 
 from tradestore._model import AggTrade
-from tradestore.archive._days import day_start_ms
+from tradestore.archive._days import day_of, day_start_ms
 from tradestore.archive._dest import redact
 from tradestore.archive._reader import ArchiveReader
 from tradestore.codec._fixed import format_fixed
@@ -53,15 +53,14 @@ from tradestore.store import (
     TradeStore,
     check_symbol,
     key_ms,
+    prefix_end,
+    rollup_key,
+    rollup_prefix,
 )
 
 T = TypeVar("T")
 _ROLLUP = b"rollup:"
 _TIERS = (b"d", b"b", b"h", b"m", b"c")
-
-
-def _day_of(ms: int) -> date:
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).date()
 
 
 class History:
@@ -191,9 +190,8 @@ class History:
         else:
             # Where the store's rollups begin: its first minute summary's day (a trade the
             # store still holds before it, below a rollup cut, has no rollup to stitch).
-            lower = b"rollup:c:" + symbol.encode("ascii") + b":"
-            upper = lower[:-1] + b";"
-            first = next(self.store.iter_keys(lower, upper), None)
+            lower = rollup_prefix("c", symbol)
+            first = next(self.store.iter_keys(lower, prefix_end(lower)), None)
             if first is not None:
                 start = key_ms(first)
             elif state.rollups_from_ms is not None:
@@ -215,7 +213,7 @@ class History:
         bound = self._archive_before(symbol)
         state = self.store.rollup_state(symbol)
         held = state.held_from_ms if state is not None and state.kept else None
-        lo, hi = _day_of(max(start_ms, 0)), _day_of(end_ms)
+        lo, hi = day_of(max(start_ms, 0)), day_of(end_ms)
         out = []
         for day in days:
             if not lo <= day <= hi:
@@ -287,7 +285,7 @@ class History:
         day = span[0] - span[0] % DAY_MS
         while day < since:
             if (
-                _day_of(day) not in archived
+                day_of(day) not in archived
                 and self.store.query_columns(symbol, day, min(since, day + DAY_MS) - 1).agg_id.size
             ):
                 return False
@@ -384,12 +382,12 @@ class History:
         if state is None or not state.kept:
             return []
         held = state.held_from_ms
-        lo = _rollup_key(b"d", symbol, start_ms - start_ms % DAY_MS)
-        hi = _rollup_key(b"d", symbol, end_ms + 1)
+        lo = rollup_key("d", symbol, start_ms - start_ms % DAY_MS)
+        hi = rollup_key("d", symbol, end_ms + 1)
         same = []
         for key, value in self.store.iter_range(lo, hi):
             start = key_ms(key)
-            day = _day_of(start)
+            day = day_of(start)
             if day not in archived or start in state.open_days:
                 continue
             if held is not None and start < held:
@@ -490,10 +488,6 @@ class History:
             own.declared_to,
             own.held_from_ms,
         )
-
-
-def _rollup_key(tier: bytes, symbol: str, ms: int) -> bytes:
-    return _ROLLUP + tier + b":" + symbol.encode("ascii") + b":%013d" % ms
 
 
 def _rollup_range(lower: bytes, upper: bytes | None) -> tuple[bytes, str, int, int] | None:

@@ -34,7 +34,7 @@ from tradestore.archive._dest import Destination, PartitionKey
 from tradestore.archive._parquet import load_pyarrow
 from tradestore.codec._binned import binned_of
 from tradestore.codec._twins import Rollup, rollup_split
-from tradestore.store import DAY_MS, HOUR_MS, MINUTE_MS, TradeColumns
+from tradestore.store import DAY_MS, HOUR_MS, MINUTE_MS, TradeColumns, rollup_key
 
 SUFFIX = ".rollups"
 FORMAT = 1
@@ -57,11 +57,6 @@ def sidecar_name(key: PartitionKey) -> str:
 def sidecar_path(key: PartitionKey) -> str:
     """The sidecar's path under the archive root."""
     return f"{key.directory}/{sidecar_name(key)}"
-
-
-def rollup_key(tier: str, symbol: str, ms: int) -> bytes:
-    """The store's key of a rollup (``rollup:{tier}:{SYMBOL}:{13-digit ms}``, FORMAT.md)."""
-    return b"rollup:%s:%s:%013d" % (tier.encode("ascii"), symbol.encode("ascii"), ms)
 
 
 @dataclass(frozen=True)

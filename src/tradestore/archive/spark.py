@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
 from fractions import Fraction
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -125,20 +126,10 @@ def volume_profile(
     ``tradestore.analytics.volume_profile``'s answer (InsufficientData below
     ``min_trades``), its coverage the archive's."""
     got = volume_profiles(
-        spark,
-        archive,
-        [symbol],
-        start_ms,
-        end_ms,
-        market=market,
-        tick_size=tick_size,
-        bins=bins,
-        value_area=value_area,
-        min_trades=min_trades,
-    )[check_symbol(symbol)]
-    if isinstance(got, InsufficientData):
-        raise got
-    return got
+        spark, archive, [symbol], start_ms, end_ms, market=market, tick_size=tick_size,
+        bins=bins, value_area=value_area, min_trades=min_trades,
+    )  # fmt: skip
+    return _one(got, symbol)
 
 
 def composite_profile(
@@ -157,17 +148,15 @@ def composite_profile(
     """The composite profile of ``symbol`` over start_ms <= T <= end_ms in UTC-day
     sessions from the archive: ``tradestore.analytics.composite_profile``'s answer."""
     got = composite_profiles(
-        spark,
-        archive,
-        [symbol],
-        start_ms,
-        end_ms,
-        market=market,
-        tick_size=tick_size,
-        bins=bins,
-        value_area=value_area,
-        min_trades=min_trades,
-    )[check_symbol(symbol)]
+        spark, archive, [symbol], start_ms, end_ms, market=market, tick_size=tick_size,
+        bins=bins, value_area=value_area, min_trades=min_trades,
+    )  # fmt: skip
+    return _one(got, symbol)
+
+
+def _one(answers: dict[str, Any], symbol: str) -> Any:
+    """The answer for one symbol of a many-symbol call; its InsufficientData raised."""
+    got = answers[check_symbol(symbol)]
     if isinstance(got, InsufficientData):
         raise got
     return got

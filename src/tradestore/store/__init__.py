@@ -39,7 +39,14 @@ from tradestore.store._errors import MarketMismatch, StoreError
 from tradestore.store._folder import NoStore, UnusablePath, check_store_path
 from tradestore.store._gaps import FILLED, OPEN, UNFILLABLE, Gap, gap_tally
 from tradestore.store._idset import AggIdSet
-from tradestore.store._keys import MAX_MS, check_symbol, key_ms
+from tradestore.store._keys import (
+    MAX_MS,
+    check_symbol,
+    key_ms,
+    prefix_end,
+    rollup_key,
+    rollup_prefix,
+)
 from tradestore.store._pyramid import (
     Pyramid,
     minute_summaries,
@@ -133,4 +140,7 @@ __all__ = [
     "require_symbol",
     "verify",
     "window_coverage",
+    "rollup_key",
+    "rollup_prefix",
+    "prefix_end",
 ]
