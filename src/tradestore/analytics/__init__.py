@@ -7,7 +7,9 @@ with each session's own POC and value area; ``liquidity_vacuums`` finds the pric
 that traded far below the median bin. ``candles`` gives OHLCV candles with taker-buy and
 taker-sell volume and VWAP for any interval of 1 s or more, ``footprint`` the volume per
 price inside each candle, ``cumulative_volume_delta`` the running taker-buy minus
-taker-sell volume. docs/ANALYTICS.md defines every figure.
+taker-sell volume. ``candles_by_symbol``, ``cvd_by_symbol`` and ``trades_by_symbol`` ask
+the same of several symbols from one snapshot, keyed by symbol. docs/ANALYTICS.md defines
+every figure.
 """
 
 from tradestore.analytics._bars import (
@@ -29,6 +31,13 @@ from tradestore.analytics._composite import (
     session_profile,
 )
 from tradestore.analytics._levels import WindowLevels, window_levels
+from tradestore.analytics._many import (
+    candles_by_symbol,
+    check_symbols,
+    columns_by_symbol,
+    cvd_by_symbol,
+    trades_by_symbol,
+)
 from tradestore.analytics._profile import (
     MIN_TRADES,
     bin_grid,
@@ -69,6 +78,11 @@ __all__ = [
     "bin_grid",
     "build_profile",
     "candles",
+    "candles_by_symbol",
+    "check_symbols",
+    "columns_by_symbol",
+    "cvd_by_symbol",
+    "trades_by_symbol",
     "check_window",
     "composite_profile",
     "cumulative_volume_delta",
