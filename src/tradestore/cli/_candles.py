@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from tradestore.cli import _common as c
+from tradestore.cli import _many as many
 from tradestore.cli._output import Column, field
 from tradestore.cli._plot import add_plot, plot_request
 from tradestore.cli._results import emit_by_interval
@@ -51,11 +53,12 @@ def register(subparsers) -> None:
         "price-level rollups, so a day of 1m candles takes milliseconds; intervals shorter "
         "than a minute (or not a whole number of minutes) are summed from the trades. "
         "--plot also draws them, with volume and cumulative volume delta below and any "
-        "hole in the record marked.",
+        "hole in the record marked. --symbols A,B gives several symbols' candles at once, "
+        "keyed by symbol.",
     )
     c.add_db(p)
     c.add_archive(p)
-    c.add_symbol(p)
+    many.add_symbols(p)
     c.add_window(p, default_hours=24.0)
     c.add_interval(p, "1m")
     c.add_limit(p, "candles")
@@ -65,8 +68,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradestore.analytics import candles, interval_label
+    from tradestore.analytics import candles
 
+    symbols = many.symbols_arg(args)
+    if symbols is not None:
+        return run_many(args, symbols)
     symbol, interval, start, end = c.interval_window_args(args)
     picture = plot_request(args)  # checked before the work: a bad --plot loses nothing
     with c.open_reader(args, symbol=symbol) as store:
@@ -74,18 +80,37 @@ def run(args: argparse.Namespace) -> int:
         holes = [] if picture is None else picture.holes(store, series)
         status = c.report_corrupt(store)
     emit_by_interval(
-        args,
-        series,
-        rows_key="candles",
-        fields=FIELDS,
-        columns=COLUMNS,
-        title=lambda doc, rows: (
-            f"{symbol} {interval_label(interval)} candles "
-            f"{doc['time_period_start']} .. {doc['time_period_end']}: {rows} candles, "
-            f"{series.trade_count:,} trades"
-        ),
+        args, series, rows_key="candles", fields=FIELDS, columns=COLUMNS, title=title(series)
     )
     if picture is not None:
         figure = picture.plot.candles_figure(series, holes=holes, size=picture.size)
         status = max(status, picture.save(figure))
     return status
+
+
+def run_many(args: argparse.Namespace, symbols: list[str]) -> int:
+    """--symbols: every symbol's candles from one snapshot, keyed by symbol."""
+    from tradestore.analytics import candles_by_symbol
+
+    interval = c.interval_arg(args)
+    start, end = c.window_args(args)
+    c.check_span(start, end, interval)
+    many.refuse_plot(args)
+    with many.open_reader(args, symbols) as store:
+        series = candles_by_symbol(store, symbols, start, end, interval)
+        status = c.report_corrupt(store)
+    many.emit_by_interval(
+        args, series, rows_key="candles", fields=FIELDS, columns=COLUMNS, title=title
+    )
+    return status
+
+
+def title(series) -> Callable[[dict, int], str]:
+    """The table's title for one symbol's candles: ``title(series)(document, rows)``."""
+    from tradestore.analytics import interval_label
+
+    return lambda doc, rows: (
+        f"{series.symbol} {interval_label(series.interval_ms)} candles "
+        f"{doc['time_period_start']} .. {doc['time_period_end']}: {rows} candles, "
+        f"{series.trade_count:,} trades"
+    )
