@@ -37,6 +37,9 @@ class WindowLevels:
     # The part of the window answered, when less than the window (an edge minute whose
     # trades are no longer held: whole minutes only).
     answered: tuple[int, int] | None = None
+    # Counts, open/close, extremes and sums of the whole window (from the rollups; None
+    # when the levels were accumulated from the trades).
+    head: RollupHead | None = None
 
 
 def window_levels(store: TradeSource, symbol: str, start_ms: int, end_ms: int) -> WindowLevels:
@@ -110,6 +113,7 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
         max_price=max(h.max_price for h in heads),
         bins=bins,
         from_rollups=True,
+        head=RollupHead.total(heads),
     )
 
 

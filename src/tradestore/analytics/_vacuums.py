@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from tradestore.analytics._profile import MIN_TRADES, volume_profile
 from tradestore.analytics._results import LiquidityVacuum, VacuumReport, VolumeProfile
+from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.store import TradeSource
 
 FAST_MOVEMENT_PCT = 80.0
@@ -77,38 +78,21 @@ def find_vacuums(
     merge = None if merge_distance is None else Fraction(Decimal(str(merge_distance)))
     if limit <= 0 or (merge is not None and merge < 0):
         raise ValueError("threshold must be positive and merge_distance non-negative")
-    volumes = [Fraction(b.volume) for b in profile.bins]
-    median = _median(volumes)
+    # The volumes in 1e-8 units (exact: a profile's volumes are sums of 1e-8 amounts).
+    volumes = [int(b.volume.scaleb(SCALE_DIGITS)) for b in profile.bins]
+    width = int(profile.bin_size.scaleb(SCALE_DIGITS))
+    mid2 = int((profile.price_low + profile.price_high).scaleb(SCALE_DIGITS))
+    median2, merged = thin_ranges(volumes, limit, merge_bins, merge, width, mid2)
+    scale = Fraction(1, 10**SCALE_DIGITS)
+    median = median2 * scale
     cutoff = limit * median
-    runs: list[list[int]] = []
-    for i, v in enumerate(volumes):
-        if v < cutoff:
-            if runs and runs[-1][1] == i - 1:
-                runs[-1][1] = i
-            else:
-                runs.append([i, i])
-    mid = (Fraction(profile.price_low) + Fraction(profile.price_high)) / 2
-    width = Fraction(profile.bin_size)
-    merged: list[list[list[int]]] = []  # each vacuum: the runs it is made of
-    for run in runs:
-        if merged:
-            gap_from, gap_to = merged[-1][-1][1] + 1, run[0]  # the bins between
-            gap = gap_to - gap_from
-            if (
-                gap <= merge_bins
-                and all(volumes[i] < median for i in range(gap_from, gap_to))
-                and (merge is None or gap * width < merge * mid)
-            ):
-                merged[-1].append(run)
-                continue
-        merged.append([run])
     vacuums = []
     for parts in merged:
         lo, hi = parts[0][0], parts[-1][1]
         # The mean over the thin bins themselves: the bins between merged runs are not
         # thin (or they would be part of a run) and would hide the deficit.
         thin = [volumes[i] for a, b in parts for i in range(a, b + 1)]
-        mean = sum(thin, Fraction(0)) / len(thin)
+        mean = Fraction(sum(thin), len(thin)) * scale
         deficit = float((median - mean) / median * 100) if median else 0.0
         if deficit > fast_movement_pct:
             impact = "FastMovement"
@@ -136,12 +120,45 @@ def find_vacuums(
     )
 
 
-def _median(values: list[Fraction]) -> Fraction:
-    ordered = sorted(values)
+def thin_ranges(
+    volumes: list[int],
+    limit: Fraction,
+    merge_bins: int,
+    merge: Fraction | None,
+    width: int,
+    mid2: int,
+) -> tuple[Fraction, list[list[list[int]]]]:
+    """(median bin volume, the vacuums) of bin volumes in 1e-8 units: each vacuum is the
+    list of its thin runs [first bin, last bin], lowest first (the module docstring has
+    the rule). ``width`` is the bin width and ``mid2`` twice the mid price, in 1e-8 units.
+    Integer arithmetic only (cross-multiplied): screens run it over every symbol."""
+    ordered = sorted(volumes)
     n = len(ordered)
-    if n % 2:
-        return ordered[n // 2]
-    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    # median = m2 / 2 (m2: the middle value doubled, or the two middle values summed)
+    m2 = 2 * ordered[n // 2] if n % 2 else ordered[n // 2 - 1] + ordered[n // 2]
+    # thin: v < limit x median  <=>  2 v den < num m2
+    num, den = limit.numerator * m2, 2 * limit.denominator
+    runs: list[list[int]] = []
+    for i, v in enumerate(volumes):
+        if v * den < num:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+    merged: list[list[list[int]]] = []
+    for run in runs:
+        if merged:
+            gap_from, gap_to = merged[-1][-1][1] + 1, run[0]  # the bins between
+            gap = gap_to - gap_from
+            if (
+                gap <= merge_bins
+                and all(2 * volumes[i] < m2 for i in range(gap_from, gap_to))
+                and (merge is None or 2 * gap * width < merge * mid2)
+            ):
+                merged[-1].append(run)
+                continue
+        merged.append([run])
+    return Fraction(m2, 2), merged
 
 
 def _decimal(value: Fraction) -> Decimal:

@@ -49,6 +49,7 @@ from tradestore.store._keys import (
 )
 from tradestore.store._pyramid import (
     Pyramid,
+    day_pyramids,
     minute_summaries,
     open_runs,
     pyramid,
@@ -86,6 +87,7 @@ __all__ = [
     "minute_summaries",
     "open_runs",
     "pyramid",
+    "day_pyramids",
     "rollup_counts",
     "whole_minutes",
     "DEFAULT_PATH",

@@ -145,6 +145,34 @@ def pyramid(
     return out
 
 
+def day_pyramids(
+    store: RollupReader, symbol: str, first_ms: int, end_ms: int
+) -> dict[int, Pyramid] | None:
+    """The whole UTC days in [first_ms, end_ms) that their day rollup answers alone, by
+    day start: each the Pyramid ``pyramid`` gives for [day, day + 1 d - 1] (the day value
+    and its pre-binned levels), all read in two range scans instead of two per day. A day
+    not here (open, never summarised, before the rollups' own retention, not traded) is
+    for ``pyramid`` to read. None: the symbol's rollups are not kept."""
+    state = store.rollup_state(symbol)
+    if state is None or not state.kept:
+        return None
+    lo = ceil_to(max(first_ms, state.rollups_from_ms or first_ms), DAY_MS)
+    hi = floor_to(end_ms, DAY_MS)
+    out: dict[int, Pyramid] = {}
+    if lo >= hi:
+        return out
+    for key, value in store.iter_range(day_key(symbol, lo), day_key(symbol, hi)):
+        day = _keys.key_ms(key)
+        if day not in state.open_days:
+            out[day] = Pyramid(days=[(key, value)], answered=(day, day + DAY_MS - 1))
+    if out:
+        for key, value in store.iter_range(binned_key(symbol, lo), binned_key(symbol, hi)):
+            found = out.get(_keys.key_ms(key))
+            if found is not None:
+                found.binned[_keys.key_ms(key)] = value
+    return out
+
+
 def _hours(
     store: RollupReader, symbol: str, first: int, end: int, out: Pyramid
 ) -> list[tuple[int, int]]:
