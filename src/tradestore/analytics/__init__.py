@@ -7,7 +7,8 @@ with each session's own POC and value area; ``liquidity_vacuums`` finds the pric
 that traded far below the median bin. ``candles`` gives OHLCV candles with taker-buy and
 taker-sell volume and VWAP for any interval of 1 s or more, ``footprint`` the volume per
 price inside each candle, ``cumulative_volume_delta`` the running taker-buy minus
-taker-sell volume. ``candles_by_symbol``, ``cvd_by_symbol`` and ``trades_by_symbol`` ask
+taker-sell volume. ``screen`` gives one row of these figures per symbol, for the whole
+market at once. ``candles_by_symbol``, ``cvd_by_symbol`` and ``trades_by_symbol`` ask
 the same of several symbols from one snapshot, keyed by symbol. docs/ANALYTICS.md defines
 every figure.
 """
@@ -59,11 +60,25 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
+from tradestore.analytics._screen import COLUMNS as SCREEN_COLUMNS
+from tradestore.analytics._screen import DEFAULT_SORT as SCREEN_SORT
+from tradestore.analytics._screen import (
+    NAKED_DAYS,
+    ScreenResult,
+    ScreenRow,
+    parse_where,
+    resolve_symbols,
+    screen,
+    select_rows,
+)
 from tradestore.analytics._vacuums import MERGE_BINS, find_vacuums, liquidity_vacuums
 
 __all__ = [
     "MERGE_BINS",
     "MIN_TRADES",
+    "NAKED_DAYS",
+    "SCREEN_COLUMNS",
+    "SCREEN_SORT",
     "Candle",
     "CandleSeries",
     "CompositeProfile",
@@ -71,6 +86,8 @@ __all__ = [
     "Footprint",
     "FootprintCandle",
     "FootprintLevel",
+    "ScreenResult",
+    "ScreenRow",
     "SessionProfile",
     "VolumeDelta",
     "WindowLevels",
@@ -101,7 +118,11 @@ __all__ = [
     "fraction",
     "liquidity_vacuums",
     "nice_width",
+    "parse_where",
     "point_of_control",
+    "resolve_symbols",
+    "screen",
+    "select_rows",
     "tick_to_fixed",
     "value_area_bounds",
     "volume_profile",

@@ -34,6 +34,7 @@ COMMANDS = {
     "footprint": "_footprint",
     "cvd": "_cvd",
     "composite": "_composite",
+    "screen": "_screen",
     "rollups": "_rollups",
     "archive": "_archive",
     "report": "_report",
