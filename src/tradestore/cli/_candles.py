@@ -90,18 +90,24 @@ def run(args: argparse.Namespace) -> int:
 
 def run_many(args: argparse.Namespace, symbols: list[str]) -> int:
     """--symbols: every symbol's candles from one snapshot, keyed by symbol."""
-    from tradestore.analytics import candles_by_symbol
+    from tradestore.analytics import candles
 
     interval = c.interval_arg(args)
     start, end = c.window_args(args)
     c.check_span(start, end, interval)
     many.refuse_plot(args)
     with many.open_reader(args, symbols) as store:
-        series = candles_by_symbol(store, symbols, start, end, interval)
+        many.emit_by_interval(
+            args,
+            store,
+            symbols,
+            lambda s: candles(store, s, start, end, interval),
+            rows_key="candles",
+            fields=FIELDS,
+            columns=COLUMNS,
+            title=title,
+        )
         status = c.report_corrupt(store)
-    many.emit_by_interval(
-        args, series, rows_key="candles", fields=FIELDS, columns=COLUMNS, title=title
-    )
     return status
 
 

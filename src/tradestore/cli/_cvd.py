@@ -66,17 +66,23 @@ def run(args: argparse.Namespace) -> int:
 
 def run_many(args: argparse.Namespace, symbols: list[str]) -> int:
     """--symbols: every symbol's volume delta from one snapshot, keyed by symbol."""
-    from tradestore.analytics import cvd_by_symbol
+    from tradestore.analytics import cumulative_volume_delta
 
     interval = c.interval_arg(args)
     start, end = c.window_args(args)
     c.check_span(start, end, interval)
     with many.open_reader(args, symbols) as store:
-        results = cvd_by_symbol(store, symbols, start, end, interval)
+        many.emit_by_interval(
+            args,
+            store,
+            symbols,
+            lambda s: cumulative_volume_delta(store, s, start, end, interval),
+            rows_key="points",
+            fields=FIELDS,
+            columns=COLUMNS,
+            title=title,
+        )
         status = c.report_corrupt(store)
-    many.emit_by_interval(
-        args, results, rows_key="points", fields=FIELDS, columns=COLUMNS, title=title
-    )
     return status
 
 

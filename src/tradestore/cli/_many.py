@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 from tradestore.cli import _common as c
 from tradestore.cli._output import Column, emit
@@ -116,49 +116,54 @@ def with_symbol(symbol: str, records: Iterable[dict]) -> Iterator[dict]:
 
 def emit_by_interval(
     args: argparse.Namespace,
-    results: dict,
+    store,
+    symbols: Sequence[str],
+    answer: Callable[[str], Any],
     *,
     rows_key: str,
     fields: Sequence[str],
     columns: Sequence[Column],
-    title: Callable[[object], Callable[[dict, int], str]],
+    title: Callable[[Any], Callable[[dict, int], str]],
 ) -> None:
     """Results by interval (candles, cvd) keyed by symbol, in --format: each symbol's
-    part as ``_results.emit_by_interval`` prints the one symbol's; ``title(result)`` is
-    the one-symbol title of that result."""
-    parts = []
-    for result in results.values():
+    part as ``_results.emit_by_interval`` prints the one symbol's ``answer(symbol)``;
+    ``title(result)`` is its one-symbol title. Every symbol is read inside one
+    ``store.reading()`` (one state of the store), and answered only when its part is
+    printed: memory holds one symbol's result at a time, however many are asked."""
+
+    def part(symbol: str) -> tuple[Any, dict, list, list, int]:
+        result = answer(symbol)
         doc = result.to_json()
         records = doc.pop(rows_key)
         shown, more = c.limited(args, records)
-        parts.append((result, doc, records, shown, more))
-    if args.format == "json":
-        docs = {result.symbol: (doc, shown) for result, doc, _r, shown, _m in parts}
+        return result, doc, records, shown, more
 
-        def write_one(symbol: str, out: TextIO) -> None:
-            doc, shown = docs[symbol]
-            emit("json", shown, fields=fields, document=doc, rows_key=rows_key, out=out)
+    def write_one(symbol: str, out: TextIO) -> None:
+        _result, doc, _records, shown, _more = part(symbol)
+        emit("json", shown, fields=fields, document=doc, rows_key=rows_key, out=out)
 
-        write_keyed(list(docs), write_one)
-    elif args.format == "table":
-        for n, (result, doc, records, shown, more) in enumerate(parts):
-            if n:
-                sys.stdout.write("\n")
-            emit(
-                "table",
-                shown,
-                fields=fields,
-                columns=columns,
-                title=title(result)(doc, len(records)),
-                footer=coverage_footer(result),
-                more=more,
-            )
-    else:
-        rows = (
-            record
-            for result, _d, _r, shown, _m in parts
-            for record in with_symbol(result.symbol, shown)
-        )
-        emit(args.format, rows, fields=("symbol", *fields))
-        for result, *_ in parts:
-            note_coverage(result)
+    def rows() -> Iterator[dict]:
+        for symbol in symbols:
+            result, _doc, _records, shown, _more = part(symbol)
+            yield from with_symbol(symbol, shown)
+            note_coverage(result)  # on stderr, once the symbol's rows are out
+
+    with store.reading():
+        if args.format == "json":
+            write_keyed(symbols, write_one)
+        elif args.format == "table":
+            for n, symbol in enumerate(symbols):
+                result, doc, records, shown, more = part(symbol)
+                if n:
+                    sys.stdout.write("\n")
+                emit(
+                    "table",
+                    shown,
+                    fields=fields,
+                    columns=columns,
+                    title=title(result)(doc, len(records)),
+                    footer=coverage_footer(result),
+                    more=more,
+                )
+        else:
+            emit(args.format, rows(), fields=("symbol", *fields))
