@@ -63,9 +63,11 @@ from tradestore.analytics._results import (
 from tradestore.analytics._screen import COLUMNS as SCREEN_COLUMNS
 from tradestore.analytics._screen import DEFAULT_SORT as SCREEN_SORT
 from tradestore.analytics._screen import (
+    MAX_NAKED_DAYS,
     NAKED_DAYS,
     ScreenResult,
     ScreenRow,
+    check_sort,
     parse_where,
     resolve_symbols,
     screen,
@@ -76,6 +78,7 @@ from tradestore.analytics._vacuums import MERGE_BINS, find_vacuums, liquidity_va
 __all__ = [
     "MERGE_BINS",
     "MIN_TRADES",
+    "MAX_NAKED_DAYS",
     "NAKED_DAYS",
     "SCREEN_COLUMNS",
     "SCREEN_SORT",
@@ -95,6 +98,7 @@ __all__ = [
     "bin_grid",
     "build_profile",
     "candles",
+    "check_sort",
     "candles_by_symbol",
     "check_symbols",
     "columns_by_symbol",

@@ -265,7 +265,7 @@ class ScreenResult:
         import pandas as pd
 
         frame = pd.DataFrame([_floats(r) for r in self.records()], columns=list(COLUMNS))
-        return frame.convert_dtypes(convert_string=False, convert_integer=True)
+        return frame.convert_dtypes()
 
     def to_polars(self) -> Any:
         """The rows as a polars DataFrame, prices and volumes as Float64 (as to_pandas)."""

@@ -26,7 +26,14 @@ from tradestore._window import (
     duration_ms,
     resolve_window,
 )
-from tradestore.analytics import MERGE_BINS
+from tradestore.analytics import (
+    MAX_NAKED_DAYS,
+    MERGE_BINS,
+    MIN_TRADES,
+    NAKED_DAYS,
+    SCREEN_COLUMNS,
+    SCREEN_SORT,
+)
 from tradestore.api._documents import (
     Cursor,
     coverage_document,
@@ -224,6 +231,47 @@ def _answer_vacuums(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
             merge_distance=r["merge_distance"],
         )
     return report.to_json()
+
+
+def _check_screen(args: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import check_sort, parse_where, tick_to_fixed
+
+    start, end = _window(args, default_hours=24, limit=API_ANSWER)
+    try:
+        if args["tick_size"] is not None:
+            tick_to_fixed(args["tick_size"])
+        if args["where"] is not None:
+            parse_where(args["where"])
+        check_sort(args["sort"], args["order"])
+    except ValueError as exc:
+        raise BadArgument(str(exc)) from None
+    return {**args, "start_ms": start, "end_ms": end}
+
+
+def _answer_screen(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
+    from tradestore.analytics import resolve_symbols, screen
+
+    with _analysis():
+        symbols = resolve_symbols(store, r["symbols"])
+    text = r["symbols"].strip().upper()
+    if text != "ALL" and not any(ch in text for ch in "*?["):
+        for symbol in symbols:
+            require_symbol(store, symbol)
+    with _analysis():
+        result = screen(
+            store,
+            symbols,
+            r["start_ms"],
+            r["end_ms"],
+            tick_size=r["tick_size"],
+            bins=r["bins"],
+            value_area=r["value_area"],
+            threshold=r["threshold"],
+            merge_bins=r["merge_bins"],
+            min_trades=r["min_trades"],
+            naked_days=r["naked_days"],
+        ).select(where=r["where"], sort=r["sort"], order=r["order"], top=r["top"])
+    return result.to_json()
 
 
 def _check_trades(args: dict[str, Any]) -> dict[str, Any]:
@@ -492,6 +540,87 @@ TOOLS: tuple[Tool, ...] = (
         params=(SYMBOL, START, END, hours(24, API_ANSWER), interval("1m")),
         check=_check_candles,
         answer=_answer_cvd,
+    ),
+    Tool(
+        name="screen_market",
+        path="screen",
+        command="screen --format json",
+        summary="Screen the market: one row per symbol (price, volume, POC, vacuums, naked POCs)",
+        description="One row per symbol over a window (default: the last 24 h, at most "
+        f"{API_ANSWER.max_hours:g} h): the last price, the volume in quote terms (`volume`) "
+        "and base terms, the taker-buy share, the volume delta (`cvd`), the trade count, the "
+        "volume profile's point of control and value area and whether the last price is "
+        "inside it, the nearest liquidity vacuum above and below the last price (distance in "
+        "% and in bins), the nearest naked POC (an earlier UTC day's POC no trade has "
+        "reached since) and each row's coverage. Each figure equals the single-symbol "
+        "tools' for that symbol. Filter with `where` (e.g. `in_vacuum`, "
+        "`dist_poc_pct<0.5,volume>1e6`), order with `sort`/`order`, keep the first `top` "
+        f"rows. Columns: {', '.join(SCREEN_COLUMNS)}. " + WINDOW_NOTE,
+        params=(
+            Param(
+                "symbols",
+                "string",
+                "ALL (every stored symbol), a comma-separated list, or a pattern such as *USDT",
+                "ALL",
+            ),
+            START,
+            END,
+            hours(24, API_ANSWER),
+            TICK_SIZE,
+            BINS,
+            Param(
+                "value_area",
+                "number",
+                "fraction of the volume the value area holds",
+                0.70,
+                maximum=1,
+                exclusive_minimum=0,
+            ),
+            Param(
+                "threshold",
+                "number",
+                "a bin is thin (a vacuum) below threshold x the median bin volume",
+                0.20,
+                exclusive_minimum=0,
+            ),
+            Param(
+                "merge_bins",
+                "integer",
+                "merge thin runs at most this many bins apart (as get_liquidity_vacuums)",
+                MERGE_BINS,
+                minimum=0,
+            ),
+            Param(
+                "min_trades",
+                "integer",
+                "trades a symbol needs for its profile figures (POC, value area, vacuums)",
+                MIN_TRADES,
+                minimum=1,
+            ),
+            Param(
+                "naked_days",
+                "integer",
+                "UTC days before the window's last day looked at for naked POCs (0: none)",
+                NAKED_DAYS,
+                minimum=0,
+                maximum=MAX_NAKED_DAYS,
+            ),
+            Param(
+                "where",
+                "string",
+                "conditions joined by ',' or 'and': a flag column (in_vacuum, !in_value_area) "
+                "or COLUMN OP NUMBER with < <= > >= == != (volume is in quote terms)",
+            ),
+            Param("sort", "string", "the column to order by", SCREEN_SORT),
+            Param(
+                "order",
+                "string",
+                "asc or desc (default: largest first, but the symbol and distances nearest first)",
+            ),
+            Param("top", "integer", "rows returned at most", 100, minimum=0, maximum=MAX_PAGE),
+        ),
+        check=_check_screen,
+        answer=_answer_screen,
     ),
     Tool(
         name="query_trades",
