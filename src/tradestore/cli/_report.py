@@ -19,9 +19,12 @@ from tradestore.cli._profile import (
     check_vacuum_args,
     check_value_area,
 )
+from tradestore.cli._screen import COLOURS as MAP_COLOURS
 
 # More candles than this do not fit a picture (and are most likely a typo).
 MAX_CANDLES = 2_000
+# The screen's table, as tradestore.plot has it (that package loads matplotlib).
+SCREEN_TOP = 50
 
 
 def register(subparsers) -> None:
@@ -34,11 +37,13 @@ def register(subparsers) -> None:
         "and where not, and how the report was made. The file holds everything it shows "
         "(pictures embedded, no script, no font or image to fetch): it opens offline and "
         "can be mailed or archived. Needs at least 1000 trades in the window and "
-        "matplotlib (pip install 'tradestore-trio[plot]').",
+        "matplotlib (pip install 'tradestore-trio[plot]'). With --screen it also screens "
+        "a set of symbols over the window (a market map and the table of the largest); "
+        "--screen without --symbol writes a report of the screen alone.",
     )
     c.add_db(p)
     c.add_archive(p)
-    c.add_symbol(p)
+    c.add_symbol(p, required=False)
     c.add_window(p, default_hours=24.0)
     p.add_argument(
         "-o",
@@ -60,11 +65,59 @@ def register(subparsers) -> None:
     )
     add_value_area(p)
     add_vacuum_args(p, "a vacuum")
+    screen = p.add_argument_group("the market screen")
+    screen.add_argument(
+        "--screen",
+        action="store_true",
+        help="add the screen of --symbols over the window: a market map (one tile per symbol "
+        "sized by quote volume) and a table of the symbols of the largest volume",
+    )
+    screen.add_argument(
+        "--symbols",
+        metavar="ALL|LIST|PATTERN",
+        help="the symbols screened: ALL (default), a list (BTCUSDT,ETHUSDT) or a pattern ('*USDT')",
+    )
+    screen.add_argument(
+        "--screen-top",
+        type=int,
+        metavar="N",
+        help=f"symbols in the screen's table, largest volume first (default: {SCREEN_TOP})",
+    )
+    screen.add_argument(
+        "--screen-colour",
+        metavar="|".join(MAP_COLOURS),
+        help="what colours the market map's tiles: the taker-buy share (default), the "
+        "distance to the window's POC or to the nearest naked POC",
+    )
     p.set_defaults(func=run)
 
 
+def screen_args(args: argparse.Namespace) -> tuple[str | None, int, str]:
+    """(symbols, top, colour) of the screen flags; symbols None without --screen. A usage
+    error for a screen flag without --screen or a table of no rows."""
+    given = [f for f, v in (("--symbols", args.symbols), ("--screen-top", args.screen_top),
+                            ("--screen-colour", args.screen_colour)) if v is not None]  # fmt: skip
+    if not args.screen:
+        if given:
+            raise c.UsageError(f"{given[0]} needs --screen")
+        if args.symbol is None:
+            raise c.UsageError("give --symbol S (or --screen for a report of the market's screen)")
+        return None, SCREEN_TOP, MAP_COLOURS[0]
+    top = SCREEN_TOP if args.screen_top is None else args.screen_top
+    if top < 1:
+        raise c.UsageError(f"--screen-top must be at least 1, not {top}")
+    symbols = "ALL" if args.symbols is None else args.symbols.strip()
+    if not symbols:
+        raise c.UsageError("--symbols: no symbol given (ALL, a list or a pattern)")
+    colour = args.screen_colour or MAP_COLOURS[0]
+    if colour not in MAP_COLOURS:
+        raise c.UsageError(f"--screen-colour {colour}: one of {', '.join(MAP_COLOURS)}")
+    return symbols, top, colour
+
+
 def run(args: argparse.Namespace) -> int:
-    symbol = c.symbol_arg(args)
+    screen, top, colour = screen_args(args)
+    symbol = None if args.symbol is None else c.symbol_arg(args)
     start, end = analytics_window(args)
     interval = None
     if args.interval is not None:
@@ -73,12 +126,16 @@ def run(args: argparse.Namespace) -> int:
     check_value_area(args)
     check_vacuum_args(args)
     distance = args.merge_distance
-    output = writable_target(args.output or f"{symbol}-report.html", "--output")
+    default = f"{symbol}-report.html" if symbol is not None else "market-report.html"
+    output = writable_target(args.output or default, "--output")
     plot = load_plot("report")
     began = time.perf_counter()
+    what = " and ".join(
+        part for part in (symbol, None if screen is None else f"the screen of {screen}") if part
+    )
     with c.open_reader(args, symbol=symbol) as store:
         print(
-            f"report: {symbol} {format_time_ms(start)} .. {format_time_ms(end)} "
+            f"report: {what} {format_time_ms(start)} .. {format_time_ms(end)} "
             f"({format_duration_ms(end - start + 1)}) from {args.db} ...",
             file=sys.stderr,
         )
@@ -95,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
                 merge_bins=args.merge_bins,
                 merge_distance=distance,
                 interval_ms=interval,
+                screen_symbols=screen,
+                screen_top=top,
+                screen_colour=colour,
                 command=shlex.join(["tradestore-trio", *args.argv]),
                 db=str(Path(args.db).resolve()),
             )

@@ -5,7 +5,8 @@ without it raises ImportError, so the recorder and the other commands, which nev
 import it, stay light. One function per picture, each returning a matplotlib ``Figure``
 that ``save_figure`` writes as PNG or SVG; the report (``build_report``) is a list of
 sections, one builder per picture with its tables. ``candles_figure`` draws candles with
-volume and cumulative volume delta, ``footprint_figure`` a footprint grid::
+volume and cumulative volume delta, ``footprint_figure`` a footprint grid,
+``market_map_figure`` (``draw_market_map`` into a file) a screen's symbols as tiles::
 
     from tradestore.plot import profile_figure, record_holes, save_figure
     report = liquidity_vacuums(store, "BTCUSDT", start_ms, end_ms)
@@ -24,6 +25,7 @@ from tradestore.plot._footprint import (
     price_rows,
 )
 from tradestore.plot._holes import RecordHole, record_holes, vacuum_doubt
+from tradestore.plot._market import MAP_COLOURS, draw_market_map, market_map_figure
 from tradestore.plot._profile import draw_profile, draw_record_strip, profile_figure
 from tradestore.plot._report import (
     Picture,
@@ -34,6 +36,7 @@ from tradestore.plot._report import (
     candles_section,
     profile_section,
     record_section,
+    screen_section,
     vacuums_section,
 )
 from tradestore.plot._style import (
@@ -46,6 +49,7 @@ from tradestore.plot._style import (
 )
 
 __all__ = [
+    "MAP_COLOURS",
     "DEFAULT",
     "FORMATS",
     "MAX_COLUMNS",
@@ -63,12 +67,14 @@ __all__ = [
     "draw_candles",
     "draw_cvd",
     "draw_footprint",
+    "draw_market_map",
     "draw_profile",
     "draw_volume",
     "footprint_figure",
     "draw_record_strip",
     "figure_bytes",
     "intervals",
+    "market_map_figure",
     "picture_format",
     "price_rows",
     "profile_figure",
@@ -76,6 +82,7 @@ __all__ = [
     "record_holes",
     "record_section",
     "save_figure",
+    "screen_section",
     "vacuum_doubt",
     "vacuums_section",
 ]

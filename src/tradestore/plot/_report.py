@@ -29,18 +29,21 @@ from tradestore.analytics import (
     MERGE_BINS,
     MIN_TRADES,
     CandleSeries,
+    ScreenResult,
     VacuumReport,
     VolumeProfile,
     candles,
     decimal_str,
     find_vacuums,
     interval_label,
+    screen,
     volume_profile,
 )
 from tradestore.codec._twins import EXTENSIONS_LOADED
 from tradestore.plot import _style as s
 from tradestore.plot._candles import candles_figure, cumulative_delta
 from tradestore.plot._holes import RecordHole, record_holes, vacuum_doubt
+from tradestore.plot._market import DEFAULT_COLOUR, check_colour, market_map_figure
 from tradestore.plot._profile import profile_figure
 from tradestore.store import Coverage
 
@@ -48,6 +51,7 @@ REPORT_SIZE = s.PictureSize(1200, 800)
 # The report's candles: the shortest of these intervals giving at most REPORT_CANDLES.
 CANDLE_INTERVALS_MS = tuple(m * 60_000 for m in (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440))
 REPORT_CANDLES = 150
+SCREEN_TOP = 50  # the screen's table: this many symbols, largest volume first
 
 
 def report_interval(start_ms: int, end_ms: int) -> int:
@@ -207,7 +211,7 @@ summary { cursor: pointer; color: #1565c0; }
 
 def build_report(
     store,
-    symbol: str,
+    symbol: str | None,
     start_ms: int,
     end_ms: int,
     *,
@@ -219,60 +223,129 @@ def build_report(
     merge_distance: float | None = None,
     min_trades: int = MIN_TRADES,
     interval_ms: int | None = None,
+    screen_symbols: str | Sequence[str] | None = None,
+    screen_top: int = SCREEN_TOP,
+    screen_colour: str = DEFAULT_COLOUR,
     command: str = "",
     db: str = "",
 ) -> Report:
     """The report of ``symbol`` over [start_ms, end_ms] (both inclusive) in ``store``.
 
+    With ``screen_symbols`` (``"ALL"``, a pattern such as ``"*USDT"`` or names, as
+    ``screen`` takes them) the report also holds the screen of those symbols over the
+    same window (``screen_section``: the market map coloured by ``screen_colour``, the
+    ``screen_top`` symbols of the largest volume as a table); ``symbol`` None makes a
+    report of the screen alone. The screen's profiles use ``bins`` (never ``tick_size``:
+    one width does not fit every symbol's price), ``value_area``, ``threshold``,
+    ``merge_bins`` and ``min_trades``.
+
     Raises the analytics' errors (InsufficientData below ``min_trades`` trades, ValueError
     for bad parameters) before anything is drawn. The candles are of ``interval_ms``
     (default: ``report_interval``, about 50 to 150 candles)."""
     began = time.perf_counter()
-    profile = volume_profile(
-        store,
-        symbol,
-        start_ms,
-        end_ms,
-        tick_size=tick_size,
-        bins=bins,
-        value_area=value_area,
-        min_trades=min_trades,
-    )
-    vacuums = find_vacuums(
-        profile, threshold=threshold, merge_bins=merge_bins, merge_distance=merge_distance
-    )
-    cover = profile.coverage
-    holes = [] if cover is None else record_holes(store, profile.symbol, start_ms, end_ms, cover)
-    interval = report_interval(start_ms, end_ms) if interval_ms is None else interval_ms
-    series = candles(store, profile.symbol, start_ms, end_ms, interval)
-    sections = [
-        profile_section(profile, vacuums, holes),
-        vacuums_section(vacuums, holes),
-        candles_section(series, holes),
-        record_section(cover, holes),
-    ]
-    made = {
+    if symbol is None and screen_symbols is None:
+        raise ValueError("a report needs a symbol, a screen or both")
+    if screen_symbols is not None:
+        check_colour(screen_colour)
+        _check_top(screen_top)
+    sections: list[Section] = []
+    data: dict = {}
+    made: dict[str, str] = {
         "tradestore-trio": __version__,
         "command": command,
         "database": db,
-        "symbol": profile.symbol,
-        "window": f"{format_time_ms(start_ms)} .. {format_time_ms(end_ms)} "
-        f"({format_duration_ms(end_ms - start_ms + 1)})",
-        "bin size": decimal_str(profile.bin_size)
-        + (
-            " (--tick-size)" if tick_size is not None else f" (a round width for about {bins} bins)"
-        ),
-        "value area": f"{value_area:.0%} of the volume",
-        "candles": f"{interval_label(interval)} ({len(series.candles):,})",
-        "vacuum rule": f"bins below {threshold:g} x the median bin volume, runs at most "
-        f"{merge_bins} bins apart merged, never across a bin at or above the median"
-        + ("" if merge_distance is None else f", nor {merge_distance:g} x the mid price apart"),
-        "trades": f"{profile.trade_count:,}",
-        "hot path": "compiled (Cython)" if EXTENSIONS_LOADED else "pure Python",
-        "pictures": f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}",
-        "generated": format_time_ms(int(time.time() * 1000)),
-        "took": f"{time.perf_counter() - began:.1f} s",
     }
+    cover: Coverage | None = None
+    holes: list[RecordHole] = []
+    trades = 0
+    if symbol is not None:
+        profile = volume_profile(
+            store,
+            symbol,
+            start_ms,
+            end_ms,
+            tick_size=tick_size,
+            bins=bins,
+            value_area=value_area,
+            min_trades=min_trades,
+        )
+        vacuums = find_vacuums(
+            profile, threshold=threshold, merge_bins=merge_bins, merge_distance=merge_distance
+        )
+        cover = profile.coverage
+        if cover is not None:
+            holes = record_holes(store, profile.symbol, start_ms, end_ms, cover)
+        interval = report_interval(start_ms, end_ms) if interval_ms is None else interval_ms
+        series = candles(store, profile.symbol, start_ms, end_ms, interval)
+        trades = profile.trade_count
+        sections += [
+            profile_section(profile, vacuums, holes),
+            vacuums_section(vacuums, holes),
+            candles_section(series, holes),
+        ]
+        made.update(
+            {
+                "symbol": profile.symbol,
+                "window": _window_text(start_ms, end_ms),
+                "bin size": decimal_str(profile.bin_size)
+                + (
+                    " (--tick-size)"
+                    if tick_size is not None
+                    else f" (a round width for about {bins} bins)"
+                ),
+                "value area": f"{value_area:.0%} of the volume",
+                "candles": f"{interval_label(interval)} ({len(series.candles):,})",
+                "vacuum rule": f"bins below {threshold:g} x the median bin volume, runs at most "
+                f"{merge_bins} bins apart merged, never across a bin at or above the median"
+                + (
+                    ""
+                    if merge_distance is None
+                    else f", nor {merge_distance:g} x the mid price apart"
+                ),
+                "trades": f"{profile.trade_count:,}",
+            }
+        )
+        data.update(
+            {
+                "profile": profile.to_json(),
+                "vacuums": vacuums.to_json(),
+                "candles": series.to_json(),
+                "holes": [_hole_json(h) for h in holes],
+            }
+        )
+    screened: ScreenResult | None = None
+    if screen_symbols is not None:
+        screened = screen(
+            store,
+            screen_symbols,
+            start_ms,
+            end_ms,
+            bins=bins,
+            value_area=value_area,
+            threshold=threshold,
+            merge_bins=merge_bins,
+            min_trades=min_trades,
+        )
+        sections.append(screen_section(screened, colour=screen_colour, top=screen_top))
+        shown = screened.select(sort="volume", top=screen_top)
+        made.setdefault("window", _window_text(start_ms, end_ms))
+        made["screen"] = (
+            f"{len(screened.rows):,} symbols ({_symbols_text(screen_symbols)}), profiles of "
+            f"about {bins} bins, value area {value_area:.0%}, vacuums below {threshold:g} x "
+            f"the median bin volume; the map coloured by {screen_colour}, the table the "
+            f"{len(shown.rows):,} of the largest volume"
+        )
+        data["screen"] = shown.to_json()
+    if symbol is not None:
+        sections.append(record_section(cover, holes))
+    made.update(
+        {
+            "hot path": "compiled (Cython)" if EXTENSIONS_LOADED else "pure Python",
+            "pictures": f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}",
+            "generated": format_time_ms(int(time.time() * 1000)),
+            "took": f"{time.perf_counter() - began:.1f} s",
+        }
+    )
     sections.append(
         Section(
             "made",
@@ -280,21 +353,144 @@ def build_report(
             tables=(Table([(k, v) for k, v in made.items() if v]),),
         )
     )
-    complete = cover is None or cover.complete
+    data = {"made": made, **data}
+    window = f"{format_time_ms(start_ms)} .. {format_time_ms(end_ms)} UTC"
+    if symbol is not None:
+        complete = cover is None or cover.complete
+        return Report(
+            title=f"{made['symbol']} market profile",
+            subtitle=f"{window}, {trades:,} trades",
+            complete=complete,
+            status="record complete" if cover is None else cover.summary(),
+            sections=sections,
+            data=data,
+        )
+    assert screened is not None
+    incomplete = sum(not row.data_complete for row in screened.rows)
     return Report(
-        title=f"{profile.symbol} market profile",
-        subtitle=f"{format_time_ms(start_ms)} .. {format_time_ms(end_ms)} UTC, "
-        f"{profile.trade_count:,} trades",
-        complete=complete,
-        status="record complete" if cover is None else cover.summary(),
+        title="Market screen",
+        subtitle=f"{window}, {len(screened.rows):,} symbols, "
+        f"{sum(row.trade_count for row in screened.rows):,} trades",
+        complete=not incomplete,
+        status=f"record complete for all {len(screened.rows):,} symbols"
+        if not incomplete
+        else f"record INCOMPLETE for {incomplete:,} of {len(screened.rows):,} symbols",
         sections=sections,
-        data={
-            "made": made,
-            "profile": profile.to_json(),
-            "vacuums": vacuums.to_json(),
-            "candles": series.to_json(),
-            "holes": [_hole_json(h) for h in holes],
-        },
+        data=data,
+    )
+
+
+def _window_text(start_ms: int, end_ms: int) -> str:
+    return (
+        f"{format_time_ms(start_ms)} .. {format_time_ms(end_ms)} "
+        f"({format_duration_ms(end_ms - start_ms + 1)})"
+    )
+
+
+def _symbols_text(symbols: str | Sequence[str]) -> str:
+    return symbols if isinstance(symbols, str) else ",".join(symbols)
+
+
+def _check_top(top: int) -> None:
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"the screen's table needs at least 1 row, not {top!r}")
+
+
+def screen_section(
+    result: ScreenResult, *, colour: str = DEFAULT_COLOUR, top: int = SCREEN_TOP
+) -> Section:
+    """The market map of every row of ``result`` (coloured by ``colour``) and a table of
+    the ``top`` rows of the largest volume."""
+    check_colour(colour)
+    _check_top(top)
+    fig = market_map_figure(result, colour=colour, size=REPORT_SIZE)
+    shown = result.select(sort="volume", top=top).rows
+    rows = [_screen_cells(row) for row in shown]
+    incomplete = [row.symbol for row in result.rows if not row.data_complete]
+    traded = sum(row.volume > 0 for row in result.rows)
+    notes = [
+        f"{len(result.rows):,} symbols screened, {traded:,} traded in the window. Each tile "
+        "is a symbol, its area the quote volume (price x quantity); "
+        + (
+            "its colour the taker-buy share, red where takers sold more, green where they "
+            "bought more. "
+            if colour == "buy_share"
+            else "its colour the distance from the last price to the "
+            + ("window's point of control" if colour == "dist_poc" else "nearest naked POC")
+            + ", bright near, dark far. "
+        )
+        + "Grey tiles have no value for the colour; hatched tiles an incomplete record. "
+        f"The table lists the {len(rows):,} symbols of the largest volume.",
+    ]
+    if incomplete:
+        named = ", ".join(incomplete[:10]) + (" ..." if len(incomplete) > 10 else "")
+        notes.append(
+            f"The record is incomplete over the window for {len(incomplete):,} symbols "
+            f"({named}): their figures may miss trades."
+        )
+    table = Table(
+        rows,
+        headings=(
+            "symbol",
+            "last price",
+            "volume (quote)",
+            "taker buy",
+            "CVD",
+            "POC",
+            "VA low",
+            "VA high",
+            "in VA",
+            "in vacuum",
+            "to POC",
+            "naked POC",
+            "to naked POC",
+            "record",
+        ),
+        caption=f"The {len(rows):,} symbols of the largest volume",
+        numeric=frozenset({1, 2, 3, 4, 5, 6, 7, 10, 11, 12}),
+    )
+    alt = (
+        f"Market map of {len(result.rows):,} symbols over "
+        f"{format_time_ms(result.start_ms)} .. {format_time_ms(result.end_ms)}, sized by "
+        f"quote volume, coloured by {colour.replace('_', ' ')}"
+    )
+    return Section(
+        "screen",
+        "Market screen",
+        pictures=(Picture(s.figure_bytes(fig, "svg"), alt),),
+        tables=(table,),
+        notes=tuple(notes),
+        warning=bool(incomplete),
+    )
+
+
+def _screen_cells(row) -> tuple[str, ...]:
+    def dec(value: Decimal | None) -> str:
+        return "-" if value is None else decimal_str(value)
+
+    def flag(value: bool | None) -> str:
+        return "-" if value is None else ("yes" if value else "no")
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}%"
+
+    cover = row.coverage
+    record = "complete" if cover.complete else f"INCOMPLETE ({cover.recorded})"
+    return (
+        row.symbol,
+        dec(row.last_price),
+        f"{row.volume:,.2f}",
+        "-" if row.buy_share is None else f"{row.buy_share:.1%}",
+        decimal_str(row.cvd),
+        dec(row.poc),
+        dec(row.value_area_low),
+        dec(row.value_area_high),
+        flag(row.in_value_area),
+        flag(row.in_vacuum),
+        pct(row.dist_poc_pct),
+        dec(row.naked_poc),
+        pct(row.dist_naked_poc_pct),
+        record,
     )
 
 
