@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import rocksdict
 
 from tradestore._errors import CorruptValue, FixedPointError
@@ -1053,26 +1054,57 @@ class TradeStore:
             return None, None, None
         # A trade lies within [key - before, key + after]: no batch keyed after
         # first + before + after can hold a trade earlier than the first batch's.
-        head = measure(self.iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1)))
-        tail = measure(
+        head = list(self.iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1)))
+        tail = list(
             self.iter_range(
                 _keys.trade_key(symbol, last - before - after), _keys.prefix_end(prefix)
             )
         )
-        first_id = book.ids.first if book.ids is not None else head.ids.first
-        return head.first_time_ms, tail.last_time_ms, first_id
+        if book.ids is not None:
+            first_time, last_time = _edge_times(head, tail)
+            if first_time is not None and last_time is not None:
+                return first_time, last_time, book.ids.first
+        head_found, tail_found = measure(head), measure(tail)
+        first_id = book.ids.first if book.ids is not None else head_found.ids.first
+        return head_found.first_time_ms, tail_found.last_time_ms, first_id
 
     def _filled_key_ms(self, symbol: str, *, reverse: bool) -> int | None:
         """The key time of the first (last) batch holding at least one decodable trade."""
         for key, value in self.iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
-            if not array_len(value):
+            count = array_len(value)
+            if not count:
                 continue  # an empty batch (or one without a v1 header)
             try:
-                if decode_batch(value, key):
+                if decode_columns([(key, value)], 0, _keys.MAX_MS)[0].shape[0] == count:
                     return _keys.key_ms(key)
-            except (CorruptValue, ValueError) as exc:
-                log.error("stats: skipping %s", exc)
+                if decode_batch(value, key):  # a header the column decoder reads otherwise
+                    return _keys.key_ms(key)
+            except (CorruptValue, FixedPointError, ValueError):
+                try:
+                    if decode_batch(value, key):
+                        return _keys.key_ms(key)
+                except (CorruptValue, ValueError) as exc:
+                    log.error("stats: skipping %s", exc)
         return None
+
+
+def _edge_times(
+    head: list[tuple[bytes, bytes]], tail: list[tuple[bytes, bytes]]
+) -> tuple[int | None, int | None]:
+    """(the earliest trade time of ``head``, the latest of ``tail``) from one column decode
+    each: what a record's span needs, without measuring ids as ``measure`` does (a screen
+    asks it of every symbol). (None, None) when a value needs ``measure``'s care (one the
+    column decoder refuses or reads otherwise, or no trade at all)."""
+    out = []
+    for pairs, pick in ((head, np.min), (tail, np.max)):
+        try:
+            ids, times = decode_columns(pairs, 0, _keys.MAX_MS)[:2]
+        except (CorruptValue, FixedPointError):
+            return None, None
+        if not ids.shape[0] or ids.shape[0] != sum(array_len(v) for _k, v in pairs):
+            return None, None
+        out.append(int(pick(times)))
+    return out[0], out[1]
 
 
 def _check_window(start_ms: int, end_ms: int, limit: int | None) -> None:
