@@ -524,10 +524,7 @@ def _naked_pocs(
     first_day = max(first_day, span[0] - span[0] % DAY_MS)
     closed = day_pyramids(store, symbol, first_day, last_day) or {}
     state = store.rollup_state(symbol)
-    tail = window_levels(store, symbol, last_day, end_ms) if last_day <= end_ms else None
-    low = tail.min_price if tail is not None and tail.trade_count else None
-    high = tail.max_price if tail is not None and tail.trade_count else None
-    found = []
+    days = []  # (day, twice its POC or None, lowest, highest price), newest first
     for day in range(last_day - DAY_MS, first_day - 1, -DAY_MS):
         if day in closed:
             levels = from_pieces([closed[day]])
@@ -543,16 +540,25 @@ def _naked_pocs(
         if not levels.trade_count:
             continue
         assert levels.min_price is not None and levels.max_price is not None
+        lo, hi = levels.min_price, levels.max_price
+        poc2 = None
         if levels.trade_count >= s.min_trades:
-            lo, hi = levels.min_price, levels.max_price
             width = s.width if s.width is not None else nice_width(hi - lo, s.bins)
             origin, n_bins = bin_grid(lo, hi, width)
             poc = point_of_control(levels.bins(origin, width, n_bins)[0])
             poc2 = 2 * origin + (2 * poc + 1) * width
-            if low is None or high is None or poc2 < 2 * low or poc2 > 2 * high:
-                found.append((day, poc2))
-        low = levels.min_price if low is None else min(low, levels.min_price)
-        high = levels.max_price if high is None else max(high, levels.max_price)
+        days.append((day, poc2, lo, hi))
+    if all(poc2 is None for _day, poc2, _lo, _hi in days):
+        return []  # no POC to test: the trades since need not be read
+    tail = window_levels(store, symbol, last_day, end_ms)
+    low = tail.min_price if tail.trade_count else None
+    high = tail.max_price if tail.trade_count else None
+    found = []
+    for day, poc2, lo, hi in days:
+        if poc2 is not None and (low is None or high is None or not 2 * low <= poc2 <= 2 * high):
+            found.append((day, poc2))
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
     return found
 
 
