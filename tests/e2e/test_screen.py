@@ -439,3 +439,18 @@ def test_the_archive_answers_the_days_the_store_no_longer_holds(tmp_path, capsys
     strip = lambda doc: [{k: v for k, v in r.items() if k != "coverage"} for r in doc["rows"]]  # noqa: E731
     assert strip(got) == strip(want) and got["rows"][0]["trade_count"] == 4 * 3000
     assert got["rows"][0]["coverage"]["archived"]
+
+
+def test_plot_draws_the_screen_as_a_market_map(db, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("squarify")
+    flags = ["screen", "--db", str(db), "--start", str(DAY0), "--days", "4", "--format", "csv"]
+    png, svg = tmp_path / "map.png", tmp_path / "map.svg"
+    code, out, err = run_cli(capsys, *flags, "--plot", str(png), "--colour", "dist_poc")
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {png}" in err
+    assert out.startswith("symbol,")  # the rows are printed as asked, beside the picture
+    code, _out, err = run_cli(capsys, *flags, "--plot", str(svg), "--where", "trade_count>1000")
+    assert code == 0, err
+    text = svg.read_text()
+    assert "TRENDUSDT" in text and "THINBTC" not in text  # the rows --where kept
