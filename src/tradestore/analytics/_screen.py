@@ -26,6 +26,7 @@ from typing import Any
 from tradestore._timeparse import format_time_ms
 from tradestore.analytics._heads import RollupHead
 from tradestore.analytics._levels import WindowLevels, from_pieces, window_levels
+from tradestore.analytics._many import check_symbols
 from tradestore.analytics._profile import (
     MIN_TRADES,
     bin_grid,
@@ -41,7 +42,7 @@ from tradestore.analytics._results import decimal_str, fixed_to_decimal
 from tradestore.analytics._vacuums import MERGE_BINS, thin_ranges
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.codec._twins import Rollup
-from tradestore.store import Coverage, TradeSource, check_symbol, day_pyramids
+from tradestore.store import Coverage, TradeSource, day_pyramids
 
 DAY_MS = 86_400_000
 NAKED_DAYS = 20  # earlier UTC days whose POC the screen looks back at, by default
@@ -364,8 +365,8 @@ def fraction_threshold(value: float, name: str = "threshold", *, zero: bool = Fa
 
 def resolve_symbols(store: TradeSource, symbols: str | Sequence[str] | None) -> list[str]:
     """The symbols a screen reads: every stored one (None, ``"ALL"``), the stored ones a
-    pattern matches (``*``, ``?``, ``[...]``), or the names given (checked, in order,
-    each once). ValueError for a malformed name, a pattern matching nothing or none."""
+    pattern matches (``*``, ``?``, ``[...]``), or the names given (``check_symbols``: in
+    order, none twice). ValueError for a bad name or list, or a pattern matching nothing."""
     if symbols is None:
         return store.symbols()
     if isinstance(symbols, str):
@@ -378,11 +379,11 @@ def resolve_symbols(store: TradeSource, symbols: str | Sequence[str] | None) -> 
             if not found:
                 raise ValueError(f"no stored symbol matches {text!r}")
             return found
-        symbols = [part for part in text.split(",") if part.strip()]
-    names = [check_symbol(s.strip()) for s in symbols]
-    if not names:
-        raise ValueError("no symbols given")
-    return list(dict.fromkeys(names))
+        names = [part.strip() for part in text.split(",")]
+        if not all(names):
+            raise ValueError(f"{text!r}: an empty name between the commas")
+        symbols = names
+    return list(check_symbols(symbols))
 
 
 # ---------------------------------------------------------------------- one symbol
