@@ -60,19 +60,11 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
-from tradestore.analytics._screen import COLUMNS as SCREEN_COLUMNS
-from tradestore.analytics._screen import DEFAULT_SORT as SCREEN_SORT
-from tradestore.analytics._screen import (
-    MAX_NAKED_DAYS,
-    NAKED_DAYS,
-    ScreenResult,
-    ScreenRow,
-    check_sort,
-    parse_where,
-    resolve_symbols,
-    screen,
-    select_rows,
-)
+from tradestore.analytics._screen import MAX_NAKED_DAYS, NAKED_DAYS, resolve_symbols, screen
+from tradestore.analytics._screenrows import ScreenResult, ScreenRow
+from tradestore.analytics._select import COLUMNS as SCREEN_COLUMNS
+from tradestore.analytics._select import DEFAULT_SORT as SCREEN_SORT
+from tradestore.analytics._select import check_sort, parse_where, select_rows
 from tradestore.analytics._vacuums import MERGE_BINS, find_vacuums, liquidity_vacuums
 
 __all__ = [
