@@ -53,6 +53,8 @@ def market_db(tmp_path_factory):
             for d in range(3):  # two whole days and the third's first trades
                 day = FIRST_DAY + timedelta(days=d)
                 trades += day_trades(symbol, day, n, first_id + d * n)[: n if d < 2 else 5]
+            if symbol == "ETHUSDT":  # a hole in the record on the day screened
+                trades = [t for t in trades if not 2000 <= t.agg_id - first_id < 2010]
             write(store, symbol, trades)
         write(store, "DOGEUSDT", day_trades("DOGEUSDT", FIRST_DAY, 1200, 500_000))
     return db
@@ -96,6 +98,9 @@ def test_one_tile_per_traded_symbol_sized_by_its_volume(result, tmp_path):
     assert boxes["BTCUSDT"].left == pytest.approx(frame.left, abs=TOL)
     assert boxes["BTCUSDT"].top == pytest.approx(frame.top, abs=TOL)
     assert b'<g id="label-BTCUSDT">' in svg and b'<g id="label-ETHUSDT">' in svg
+    # ETHUSDT misses 10 agg ids: its tile alone is hatched.
+    assert rows["ETHUSDT"].coverage.missing_ids == 10
+    assert re.findall(rb'<g id="incomplete-([A-Z]+)">', svg) == [b"ETHUSDT"]
     # Coloured by the taker-buy share: more buys than sells is the green side.
     colour = fills(svg)
     assert all(rows[k].buy_share > 0.5 for k in boxes)

@@ -4,14 +4,17 @@ A squarified treemap (the ``squarify`` layout: tiles as close to square as the a
 allow, largest first from the top left) whose tile areas are the symbols' quote volumes
 over the screen's window, so where the market's money traded is seen at once. The colour
 is one column of the screen: the taker-buy share (a diverging scale centred on 0.5,
-red sell-heavy, green buy-heavy, symmetric about the middle), or the distance from the
+red sell-heavy, green buy-heavy, symmetric about the middle and as wide as 95% of the
+symbols need: the rest take its end colours, the bar's arrows say so), or the distance from the
 last price to the window's point of control or to the nearest naked POC of an earlier day
 (a sequential scale, near bright, far dark; past the 90th percentile of the distances
 drawn the darkest colour, the bar's arrow says so). A tile names its symbol, and its
 value below it, when the text fits; a tile whose row has no value for the colour (too few
 trades for a POC, no naked POC found) is grey; a symbol without a trade in the window
-has no area and is left out; a tile whose record is incomplete over the window (missing
-trades, or time outside the record) is hatched. The title says which.
+has no area and is left out; a tile whose record has a hole in the window (agg ids
+missing, an unfilled gap) is hatched, and the title counts the symbols whose record does
+not span the whole window (time outside the record is the same for a whole recording,
+so hatching it would hide every colour). The title says which.
 
 SVG ids for readers and tests: ``market-axes`` (the map's frame), ``tile-<SYMBOL>`` per
 tile, ``label-<SYMBOL>`` per labelled tile.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,6 +56,7 @@ MIN_TILE_AREA = 1.0  # px²: symbols whose tile would be smaller share one tile
 CHUNK = 400  # tiles laid out by one squarify call (its recursion depth is bounded by it)
 DIST_CLIP = 0.90  # the distance scale ends at this quantile of the distances drawn
 MIN_SHARE_SPAN = 0.02  # the buy-share scale spans at least 0.5 ± this
+SHARE_CLIP = 0.95  # ... and at most what this quantile of the deviations from 0.5 needs
 MIN_FONT, MAX_FONT = 6.5, 20.0  # points
 PX_PER_PT = s.DPI / 72
 
@@ -203,7 +208,7 @@ def _draw_tiles(
             gid=f"tile-{row.symbol}",
         )
         ax.add_patch(tile)
-        if not row.data_complete:
+        if _has_hole(row):
             ax.add_patch(
                 Rectangle(
                     (x, y),
@@ -267,8 +272,8 @@ def _label(
     """Write ``name`` (and ``value`` below it when there is room) in the tile ``box``;
     whether the tile was big enough for the name."""
     x, y, dx, dy = box
-    # DejaVu Sans: about 0.62 em a character, a line about 1.25 em high.
-    by_width = 0.9 * dx / (0.62 * max(len(name), 6) * PX_PER_PT)
+    # DejaVu Sans capitals: about 0.72 em a character; a line about 1.25 em high.
+    by_width = 0.9 * dx / (0.72 * max(len(name), 6) * PX_PER_PT)
     two = min(by_width, 0.85 * dy / (2.5 * PX_PER_PT), MAX_FONT)
     one = min(by_width, 0.85 * dy / (1.25 * PX_PER_PT), MAX_FONT)
     if one < MIN_FONT:
@@ -295,6 +300,11 @@ def _label(
     return True
 
 
+def _has_hole(row: ScreenRow) -> bool:
+    """Trades of the window are missing inside the symbol's record."""
+    return bool(row.coverage.missing_ids or row.coverage.open_gaps)
+
+
 def _value(row: ScreenRow, column: str) -> float | None:
     value = getattr(row, column)
     return None if value is None else float(value)
@@ -309,20 +319,22 @@ def _value_text(value: float | None, scale: _Scale) -> str:
 def _scale(colour: str, values: Sequence[float | None]) -> _Scale:
     present = sorted(v for v in values if v is not None)
     if colour == "buy_share":
-        # Symmetric about balance, just wide enough for the most lopsided symbol.
-        span = max([abs(v - 0.5) for v in present], default=0.0)
+        # Symmetric about balance, as wide as all but the most lopsided symbols need
+        # (a few thin pairs at 0% or 100% would wash out everyone else's colour).
+        deviations = sorted(abs(v - 0.5) for v in present)
+        span = _quantile(deviations, SHARE_CLIP)
         span = min(0.5, max(MIN_SHARE_SPAN, math.ceil(span * 100) / 100))
+        beyond = bool(deviations) and deviations[-1] > span
         return _Scale(
             _SHARE_MAP,
             Normalize(0.5 - span, 0.5 + span),
             "taker-buy share of the volume (50%: balanced)",
             "no taker-buy share",
-            "neither",
+            "both" if beyond else "neither",
             True,
         )
     what = "the window's POC" if colour == "dist_poc" else "the nearest naked POC"
-    top = present[min(len(present) - 1, int(DIST_CLIP * len(present)))] if present else 1.0
-    top = max(top, 0.01)
+    top = max(_quantile(present, DIST_CLIP) if present else 1.0, 0.01)
     return _Scale(
         _reversed("viridis"),
         Normalize(0.0, top),
@@ -331,6 +343,11 @@ def _scale(colour: str, values: Sequence[float | None]) -> _Scale:
         "max" if present and present[-1] > top else "neither",
         False,
     )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The value at fraction q of ``ordered`` (ascending; 0.0 when empty)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def _reversed(name: str) -> Colormap:
@@ -363,7 +380,11 @@ def _title(
     idle = len(result.rows) - len(tiles)
     if idle:
         line += f"  ·  {idle:,} without a trade in the window left out"
-    s.titles(fig, ax, heading, line, None)
+    outside = sum(row.coverage.recorded != "full" for row in result.rows)
+    if outside:
+        line += f"  ·  the window reaches outside the record of {outside:,}"
+    chars = max(40, int((fig.get_figwidth() * fig.dpi - 120) / 7.2))  # as s.titles wraps
+    s.titles(fig, ax, heading, "\n".join(textwrap.wrap(line, chars)), None)
 
 
 def _compact(volume: Decimal) -> str:
@@ -380,14 +401,14 @@ def _legend(tiles: Sequence[ScreenRow], column: str, scale: _Scale, drawn: _Draw
     missing = sum(_value(row, column) is None for row in own)
     if missing:
         handles.append(Patch(color=NO_VALUE, label=f"{scale.missing} ({missing:,})"))
-    incomplete = sum(not row.data_complete for row in own)
+    incomplete = sum(_has_hole(row) for row in own)
     if incomplete:
         handles.append(
             Patch(
                 facecolor="none",
                 edgecolor=s.HOLE,
                 hatch="//",
-                label=f"record incomplete in the window ({incomplete:,})",
+                label=f"trades missing from the record ({incomplete:,})",
             )
         )
     if drawn.pooled:

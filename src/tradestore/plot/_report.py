@@ -419,7 +419,7 @@ def screen_section(
             + ("window's point of control" if colour == "dist_poc" else "nearest naked POC")
             + ", bright near, dark far. "
         )
-        + "Grey tiles have no value for the colour; hatched tiles an incomplete record. "
+        + "Grey tiles have no value for the colour; hatched tiles miss trades in the record. "
         f"The table lists the {len(rows):,} symbols of the largest volume.",
     ]
     if incomplete:
