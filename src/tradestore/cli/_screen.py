@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import textwrap
+from decimal import Decimal
 from types import SimpleNamespace
 
 from tradestore._timeparse import format_time_ms
@@ -25,16 +28,19 @@ def register(subparsers) -> None:
         "screen",
         help="screen the market: one row per symbol (price, volume, taker-buy share, CVD, "
         "POC, value area, nearest vacuums, naked POCs)",
-        description="One row per symbol over a window: the last price, the volume in quote "
-        "terms (volume) and in base terms (base_volume), the taker-buy share, the volume "
-        "delta (cvd), the trade count, the volume profile's POC and value area and whether "
-        "the last price is inside it, the nearest liquidity vacuum above and below the last "
-        "price (distance in %% and in bins), the nearest naked POC of an earlier UTC day "
-        "(a day's POC no trade has reached since) and the window's coverage. Every figure is "
-        "the one `profile`, `vacuums` and `candles` give for that symbol and window. Filter "
-        "with --where, order with --sort, keep the first rows with --top. Symbols with fewer "
-        "than --min-trades trades get their price and volume figures but no profile. "
-        "docs/ANALYTICS.md defines every column.",
+        description=textwrap.fill(
+            "One row per symbol over a window: the last price, the volume in quote "
+            "terms (volume) and in base terms (base_volume), the taker-buy share, the volume "
+            "delta (cvd), the trade count, the volume profile's POC and value area and whether "
+            "the last price is inside it, the nearest liquidity vacuum above and below the last "
+            "price (distance in % and in bins), the nearest naked POC of an earlier UTC day "
+            "(a day's POC no trade has reached since) and the window's coverage. Every figure is "
+            "the one `profile`, `vacuums` and `candles` give for that symbol and window. Filter "
+            "with --where, order with --sort, keep the first rows with --top. Symbols with fewer "
+            "than --min-trades trades get their price and volume figures but no profile. "
+            "docs/ANALYTICS.md defines every column.",
+            width=88,
+        ),
         epilog="examples:\n"
         "  tradestore-trio screen --symbols '*USDT' --where in_vacuum --sort volume\n"
         "  tradestore-trio screen --hours 1 --sort buy_share --top 20\n"
@@ -239,8 +245,6 @@ def _record(r: dict) -> str:
 
 def _compact(value) -> str:
     """A volume for a table: 1.23M, 456.7k, 12.5 (the exact figure is in csv and json)."""
-    from decimal import Decimal
-
     number = Decimal(value)
     for unit, scale in (("B", Decimal(10) ** 9), ("M", Decimal(10) ** 6), ("k", Decimal(1000))):
         if abs(number) >= scale:
@@ -259,8 +263,6 @@ def print_screen(args: argparse.Namespace, result) -> None:
         doc = result.to_json()
         doc["rows"] = doc["rows"][: len(shown_rows)]
         doc["row_count"] = len(shown_rows)
-        import json
-
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
