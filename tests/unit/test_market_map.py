@@ -309,6 +309,7 @@ def test_report_of_the_screen_alone(market_db, result, tmp_path, capsys, monkeyp
         ([], "give --symbol S (or --screen"),
         (["--screen", "--symbols", "*BUSD"], "no stored symbol matches '*BUSD'"),
         (["--screen", "--symbols", "BTC-USDT"], "BTC-USDT"),
+        (["--screen", "--symbols", "BTCUSDT,NOPEUSDT"], "NOPEUSDT"),
     ],
 )
 def test_bad_screen_arguments_exit_2_and_write_nothing(argv, message, market_db, tmp_path, capsys):
