@@ -1047,19 +1047,13 @@ class TradeStore:
             found = self._measurement(symbol)
             return found.first_time_ms, found.last_time_ms, found.ids.first
         before, after = book.span
-        prefix = _keys.trades_prefix(symbol)
-        first = self._filled_key_ms(symbol, reverse=False)
-        last = self._filled_key_ms(symbol, reverse=True)
-        if first is None or last is None:
-            return None, None, None
         # A trade lies within [key - before, key + after]: no batch keyed after
-        # first + before + after can hold a trade earlier than the first batch's.
-        head = list(self.iter_range(prefix, _keys.trade_key(symbol, first + before + after + 1)))
-        tail = list(
-            self.iter_range(
-                _keys.trade_key(symbol, last - before - after), _keys.prefix_end(prefix)
-            )
-        )
+        # first + before + after can hold a trade earlier than the first filled batch's
+        # (nor one keyed before last - before - after a later trade than the last's).
+        head = self._edge_batches(symbol, before + after, reverse=False)
+        tail = self._edge_batches(symbol, before + after, reverse=True)
+        if head is None or tail is None:
+            return None, None, None
         if book.ids is not None:
             first_time, last_time = _edge_times(head, tail)
             if first_time is not None and last_time is not None:
@@ -1068,24 +1062,42 @@ class TradeStore:
         first_id = book.ids.first if book.ids is not None else head_found.ids.first
         return head_found.first_time_ms, tail_found.last_time_ms, first_id
 
-    def _filled_key_ms(self, symbol: str, *, reverse: bool) -> int | None:
-        """The key time of the first (last) batch holding at least one decodable trade."""
+    def _edge_batches(
+        self, symbol: str, margin: int, *, reverse: bool
+    ) -> list[tuple[bytes, bytes]] | None:
+        """The batches from the first (``reverse``: last) end of symbol's trades to the
+        first batch holding a decodable trade and ``margin`` ms of keys past it, in one
+        scan; None when no batch holds a decodable trade."""
+        pairs: list[tuple[bytes, bytes]] = []
+        bound: int | None = None
         for key, value in self.iter_range(_keys.trades_prefix(symbol), None, reverse=reverse):
-            count = array_len(value)
-            if not count:
-                continue  # an empty batch (or one without a v1 header)
-            try:
-                if decode_columns([(key, value)], 0, _keys.MAX_MS)[0].shape[0] == count:
-                    return _keys.key_ms(key)
-                if decode_batch(value, key):  # a header the column decoder reads otherwise
-                    return _keys.key_ms(key)
-            except (CorruptValue, FixedPointError, ValueError):
-                try:
-                    if decode_batch(value, key):
-                        return _keys.key_ms(key)
-                except (CorruptValue, ValueError) as exc:
-                    log.error("stats: skipping %s", exc)
-        return None
+            if bound is not None:
+                key_ms = _keys.key_ms(key)
+                if (key_ms < bound) if reverse else (key_ms > bound):
+                    break
+            pairs.append((key, value))
+            if bound is None and _decodable(key, value):
+                edge = _keys.key_ms(key)
+                bound = edge - margin if reverse else edge + margin
+        return pairs if bound is not None else None
+
+
+def _decodable(key: bytes, value: bytes) -> bool:
+    """The batch holds at least one trade the store can read (an empty batch, or one
+    without a v1 header, holds none; an undecodable one is logged and skipped)."""
+    count = array_len(value)
+    if not count:
+        return False
+    try:
+        if decode_columns([(key, value)], 0, _keys.MAX_MS)[0].shape[0] == count:
+            return True
+    except (CorruptValue, FixedPointError, ValueError):
+        pass
+    try:  # a header the column decoder reads otherwise: the exact v1 codec decides
+        return bool(decode_batch(value, key))
+    except (CorruptValue, ValueError) as exc:
+        log.error("stats: skipping %s", exc)
+        return False
 
 
 def _edge_times(
