@@ -758,6 +758,11 @@ def main(argv: list[str] | None = None) -> int:
                         "with 23 days only in the archive (100 trades/s: ~8 min to build the "
                         "first time, 2.5 GB cached), a 365-day profile, the day tier's and the "
                         "archived rollups' bytes per trade")  # fmt: skip
+    parser.add_argument("--screen", action="store_true",
+                        help="also the screen rows of bench/screen.py: screen over 2,000 Zipf "
+                        "symbols for 24 h (1,000 trades/s in all) and 7 days (50 trades/s), "
+                        "against a Python loop and DuckDB, and the CLI's peak RSS (~25 min "
+                        "to build the two stores the first time)")  # fmt: skip
     parser.add_argument("--only", choices=sorted(SECTIONS),
                         help="run one section alone and print its rows (bench/results.json "
                         "is left as it is)")  # fmt: skip
@@ -925,6 +930,12 @@ def main(argv: list[str] | None = None) -> int:
                           repeat=args.repeat)  # fmt: skip
         history.disk_rows(row, month=(30, _dataset.RATE, 7), year=(365, 1, 10, 7),
                           bench_hours=H)  # fmt: skip
+
+    # -- screen: the whole market at a glance (2,000 symbols)
+    if args.screen:
+        import screen
+
+        screen.screen_rows(row, rate=1000, week_rate=50, repeat=args.repeat, peers=args.peers)
 
     # -- ingest (bench_ingest.py, the recorder's benchmark), in this same run
     if args.ingest:
