@@ -21,6 +21,9 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
+from tradestore._errors import CorruptValue
 from tradestore.analytics._heads import RollupHead
 from tradestore.analytics._levels import WindowLevels, from_pieces, window_levels
 from tradestore.analytics._many import check_symbols
@@ -38,9 +41,10 @@ from tradestore.analytics._profile import (
 from tradestore.analytics._results import fixed_to_decimal
 from tradestore.analytics._screenrows import ScreenResult, ScreenRow, Vacuum
 from tradestore.analytics._vacuums import MERGE_BINS, thin_ranges
+from tradestore.codec._binned import SAFE_SUM, binned_read
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.codec._twins import Rollup
-from tradestore.store import Coverage, TradeSource, day_pyramids
+from tradestore.store import Coverage, Pyramid, TradeSource, day_pyramids, pyramid
 
 DAY_MS = 86_400_000
 NAKED_DAYS = 20  # earlier UTC days whose POC the screen looks back at, by default
@@ -284,32 +288,21 @@ def _naked_pocs(
     days = []  # (day, twice its POC or None, lowest, highest price), newest first
     for day in range(last_day - DAY_MS, first_day - 1, -DAY_MS):
         if day in closed:
-            levels = from_pieces([closed[day]])
+            found_day = _closed_day(closed[day], day, s)
         elif (
             state is None
             or not state.kept
             or day in state.open_days
             or (state.rollups_from_ms is not None and day < state.rollups_from_ms)
         ):
-            levels = window_levels(store, symbol, day, day + DAY_MS - 1)
+            found_day = _day_poc(window_levels(store, symbol, day, day + DAY_MS - 1), s)
         else:
             continue  # summarised and absent: no trade that day
-        if not levels.trade_count:
-            continue
-        assert levels.min_price is not None and levels.max_price is not None
-        lo, hi = levels.min_price, levels.max_price
-        poc2 = None
-        if levels.trade_count >= s.min_trades:
-            width = s.width if s.width is not None else nice_width(hi - lo, s.bins)
-            origin, n_bins = bin_grid(lo, hi, width)
-            poc = point_of_control(levels.bins(origin, width, n_bins)[0])
-            poc2 = 2 * origin + (2 * poc + 1) * width
-        days.append((day, poc2, lo, hi))
+        if found_day is not None:
+            days.append((day, *found_day))
     if all(poc2 is None for _day, poc2, _lo, _hi in days):
         return []  # no POC to test: the trades since need not be read
-    tail = window_levels(store, symbol, last_day, end_ms)
-    low = tail.min_price if tail.trade_count else None
-    high = tail.max_price if tail.trade_count else None
+    low, high = _price_range(store, symbol, last_day, end_ms)
     found = []
     for day, poc2, lo, hi in days:
         if poc2 is not None and (low is None or high is None or not 2 * low <= poc2 <= 2 * high):
@@ -317,6 +310,72 @@ def _naked_pocs(
         low = lo if low is None else min(low, lo)
         high = hi if high is None else max(high, hi)
     return found
+
+
+def _day_poc(levels: WindowLevels, s: _Settings) -> tuple[int | None, int, int] | None:
+    """(twice the day's POC or None below min_trades, lowest, highest price) of a day's
+    levels, as ``profile`` over that day bins them; None: no trade that day."""
+    if not levels.trade_count:
+        return None
+    assert levels.min_price is not None and levels.max_price is not None
+    lo, hi = levels.min_price, levels.max_price
+    if levels.trade_count < s.min_trades:
+        return None, lo, hi
+    width = s.width if s.width is not None else nice_width(hi - lo, s.bins)
+    origin, n_bins = bin_grid(lo, hi, width)
+    poc = point_of_control(levels.bins(origin, width, n_bins)[0])
+    return 2 * origin + (2 * poc + 1) * width, lo, hi
+
+
+def _closed_day(piece: Pyramid, day: int, s: _Settings) -> tuple[int | None, int, int] | None:
+    """``_day_poc`` of a closed day from its day value alone: the POC straight from its
+    pre-binned levels (numpy, a few hundred bins) where the profile's bins nest in them,
+    which is what the levels would sum to; otherwise from the levels."""
+    key, value = piece.days[0]
+    head = RollupHead.read(value, key)
+    lo, hi = head.min_price, head.max_price
+    if head.trade_count < s.min_trades:
+        return None, lo, hi
+    binned = piece.binned.get(day)
+    if binned is None:
+        return _day_poc(from_pieces([piece]), s)
+    width = s.width if s.width is not None else nice_width(hi - lo, s.bins)
+    origin, n_bins = bin_grid(lo, hi, width)
+    try:
+        found = binned_read(binned, key)
+    except CorruptValue:
+        return _day_poc(from_pieces([piece]), s)  # the day value answers (verify names it)
+    if (
+        not isinstance(found.volumes, np.ndarray)
+        or found.volume >= SAFE_SUM
+        or width % found.unit
+        or origin % found.unit
+    ):
+        return _day_poc(from_pieces([piece]), s)
+    index = (found.prices - origin) // width
+    keep = (index >= 0) & (index < n_bins)
+    volume = np.zeros(n_bins, dtype=np.int64)
+    np.add.at(volume, index[keep], found.volumes[keep])
+    poc = int(np.argmax(volume))  # the first of equal maxima: the lowest price, as profile
+    return 2 * origin + (2 * poc + 1) * width, lo, hi
+
+
+def _price_range(
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int
+) -> tuple[int | None, int | None]:
+    """(lowest, highest) price traded in [start_ms, end_ms] (None, None: no trade), from
+    the rollups' summaries where kept (no price levels read)."""
+    pieces = pyramid(store, symbol, start_ms, end_ms, summaries=True)
+    if pieces is None:
+        levels = window_levels(store, symbol, start_ms, end_ms)
+        return levels.min_price, levels.max_price
+    heads = [RollupHead.read(value, key) for key, value in pieces.values]
+    lows = [h.min_price for h in heads]
+    highs = [h.max_price for h in heads]
+    if pieces.raw is not None and len(pieces.raw):
+        lows.append(int(pieces.raw.price.min()))
+        highs.append(int(pieces.raw.price.max()))
+    return (min(lows), max(highs)) if lows else (None, None)
 
 
 def _empty(symbol: str, coverage: Coverage, note: str) -> ScreenRow:
