@@ -60,7 +60,13 @@ from tradestore.analytics._results import (
     decimal_str,
     fixed_to_decimal,
 )
-from tradestore.analytics._screen import MAX_NAKED_DAYS, NAKED_DAYS, resolve_symbols, screen
+from tradestore.analytics._screen import (
+    MAX_NAKED_DAYS,
+    NAKED_DAYS,
+    names_symbols,
+    resolve_symbols,
+    screen,
+)
 from tradestore.analytics._screenrows import ScreenResult, ScreenRow
 from tradestore.analytics._select import COLUMNS as SCREEN_COLUMNS
 from tradestore.analytics._select import DEFAULT_SORT as SCREEN_SORT
@@ -113,6 +119,7 @@ __all__ = [
     "find_vacuums",
     "fraction",
     "liquidity_vacuums",
+    "names_symbols",
     "nice_width",
     "parse_where",
     "point_of_control",

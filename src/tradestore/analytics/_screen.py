@@ -123,6 +123,18 @@ def fraction_threshold(value: float, name: str = "threshold", *, zero: bool = Fa
     return exact
 
 
+def names_symbols(symbols: str | Sequence[str] | None) -> bool:
+    """Whether ``symbols`` names its symbols (a list), rather than asking for every stored
+    one (None, ``"ALL"``) or those a pattern matches: a named symbol never stored is an
+    error where the others are not."""
+    if symbols is None:
+        return False
+    if isinstance(symbols, str):
+        text = symbols.strip()
+        return text.upper() != "ALL" and not any(ch in text for ch in "*?[")
+    return True
+
+
 def resolve_symbols(store: TradeSource, symbols: str | Sequence[str] | None) -> list[str]:
     """The symbols a screen reads: every stored one (None, ``"ALL"``), the stored ones a
     pattern matches (``*``, ``?``, ``[...]``), or the names given (``check_symbols``: in
@@ -133,7 +145,7 @@ def resolve_symbols(store: TradeSource, symbols: str | Sequence[str] | None) -> 
         text = symbols.strip()
         if text.upper() == "ALL":
             return store.symbols()
-        if any(ch in text for ch in "*?["):
+        if not names_symbols(text):
             pattern = text.upper()
             found = [s for s in store.symbols() if fnmatch.fnmatchcase(s, pattern)]
             if not found:
@@ -193,19 +205,8 @@ def _row(store: TradeSource, symbol: str, start_ms: int, end_ms: int, s: _Settin
         naked_poc_count=len(naked) if s.naked_days else None,
     )
     if head.trade_count < s.min_trades:
-        return ScreenRow(
-            **common,
-            bin_size=None,
-            poc=None,
-            value_area_low=None,
-            value_area_high=None,
-            in_value_area=None,
-            dist_poc_pct=None,
-            in_vacuum=None,
-            vacuum_above=None,
-            vacuum_below=None,
-            note=f"{head.trade_count} trades: the profile needs {s.min_trades}",
-        )
+        note = f"{head.trade_count} trades: the profile needs {s.min_trades}"
+        return ScreenRow(**common, **_NO_PROFILE, note=note)
     lo, hi = head.min_price, head.max_price
     width = s.width if s.width is not None else nice_width(hi - lo, s.bins)
     origin, n_bins = bin_grid(lo, hi, width)
@@ -378,6 +379,22 @@ def _price_range(
     return (min(lows), max(highs)) if lows else (None, None)
 
 
+# A row's profile figures when it has no profile (too few trades, or none).
+_NO_PROFILE: dict[str, Any] = dict.fromkeys(
+    (
+        "bin_size",
+        "poc",
+        "value_area_low",
+        "value_area_high",
+        "in_value_area",
+        "dist_poc_pct",
+        "in_vacuum",
+        "vacuum_above",
+        "vacuum_below",
+    )
+)
+
+
 def _empty(symbol: str, coverage: Coverage, note: str) -> ScreenRow:
     zero = Decimal(0)
     return ScreenRow(
@@ -390,15 +407,7 @@ def _empty(symbol: str, coverage: Coverage, note: str) -> ScreenRow:
         base_volume=zero,
         buy_volume=zero,
         buy_share=None,
-        bin_size=None,
-        poc=None,
-        value_area_low=None,
-        value_area_high=None,
-        in_value_area=None,
-        dist_poc_pct=None,
-        in_vacuum=None,
-        vacuum_above=None,
-        vacuum_below=None,
+        **_NO_PROFILE,
         naked_poc=None,
         naked_poc_day_ms=None,
         dist_naked_poc_pct=None,

@@ -249,12 +249,11 @@ def _check_screen(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer_screen(store: TradeStore, r: dict[str, Any]) -> dict[str, Any]:
-    from tradestore.analytics import resolve_symbols, screen
+    from tradestore.analytics import names_symbols, resolve_symbols, screen
 
     with _analysis():
         symbols = resolve_symbols(store, r["symbols"])
-    text = r["symbols"].strip().upper()
-    if text != "ALL" and not any(ch in text for ch in "*?["):
+    if names_symbols(r["symbols"]):
         for symbol in symbols:
             require_symbol(store, symbol)
     with _analysis():

@@ -20,6 +20,7 @@ from tradestore.cli._profile import (
     check_value_area,
 )
 from tradestore.cli._screen import COLOURS as MAP_COLOURS
+from tradestore.cli._screen import screened_symbols
 
 # More candles than this do not fit a picture (and are most likely a typo).
 MAX_CANDLES = 2_000
@@ -115,21 +116,6 @@ def screen_args(args: argparse.Namespace) -> tuple[str | None, int, str]:
     return symbols, top, colour
 
 
-def check_screened(store, symbols: str) -> None:
-    """A usage error for --symbols naming a symbol never stored or a pattern matching none
-    (ALL and patterns screen what is stored)."""
-    from tradestore.analytics import resolve_symbols
-
-    try:
-        names = resolve_symbols(store, symbols)
-    except ValueError as exc:
-        raise c.UsageError(f"--symbols: {exc}") from None
-    if not names:
-        raise c.UsageError("--symbols: the store holds no symbols yet")
-    if symbols.upper() != "ALL" and not any(ch in symbols for ch in "*?["):
-        c.require_known(store, *names)
-
-
 def run(args: argparse.Namespace) -> int:
     screen, top, colour = screen_args(args)
     symbol = None if args.symbol is None else c.symbol_arg(args)
@@ -150,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     )
     with c.open_reader(args, symbol=symbol) as store:
         if screen is not None:
-            check_screened(store, screen)
+            screened_symbols(store, screen)
         print(
             f"report: {what} {format_time_ms(start)} .. {format_time_ms(end)} "
             f"({format_duration_ms(end - start + 1)}) from {args.db} ...",

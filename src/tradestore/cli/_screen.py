@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             raise c.UsageError(str(exc)) from None
     picture = _plot_request(args)  # checked before the work: a bad --plot loses nothing
     with c.open_reader(args) as store:
-        symbols = _symbols(store, args.symbols)
+        symbols = screened_symbols(store, args.symbols)
         with c.progress_bar("screening", enabled=len(symbols) > 50) as bar:
 
             def progress(done: int, total: int, symbol: str) -> None:
@@ -169,9 +169,9 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _symbols(store, text: str) -> list[str]:
+def screened_symbols(store, text: str) -> list[str]:
     """The symbols --symbols names, each known to the store (a usage error otherwise)."""
-    from tradestore.analytics import resolve_symbols
+    from tradestore.analytics import names_symbols, resolve_symbols
 
     try:
         names = resolve_symbols(store, text)
@@ -179,7 +179,7 @@ def _symbols(store, text: str) -> list[str]:
         raise c.UsageError(f"--symbols: {exc}") from None
     if not names:
         raise c.UsageError("--symbols: the store holds no symbols yet")
-    if text.strip().upper() != "ALL" and not any(ch in text for ch in "*?["):
+    if names_symbols(text):
         c.require_known(store, *names)
     return names
 
