@@ -259,3 +259,18 @@ def test_tiny_decimals_are_stored_as_sent_never_in_exponent_form(tmp_path):
         raw = msgpack.unpackb(store.db.get(key))
         assert raw == [["0.00000089", "0.00000000", 1767225600000, 7, True]]
         assert store.query_trades("SHIBUSDT", 0, 2 * T0) == [trade]
+
+
+def test_a_symbol_of_one_trade_batches_keeps_its_bookkeeping(tmp_path, caplog):
+    """A quiet symbol whose every batch holds one trade (its span stays 0 ms each way)
+    still has its span recorded: a reader finds its bookkeeping instead of measuring it
+    again on every open."""
+    with TradeStore(tmp_path / "db") as store:
+        for i in range(3):
+            store.write_batches(
+                {"AAAUSDT": [AggTrade(i + 1, Decimal("1.5"), Decimal(1), T0 + i, False)]}
+            )
+    with caplog.at_level("WARNING"), TradeStore(tmp_path / "db", read_only=True) as reader:
+        assert reader.trade_time_span("AAAUSDT") == (T0, T0 + 2)
+        assert reader.db.get(b"meta:span:AAAUSDT") is not None
+    assert "no bookkeeping" not in caplog.text

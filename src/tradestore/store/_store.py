@@ -386,7 +386,9 @@ class TradeStore:
             wb.put(key, value)
             written.setdefault(symbol, []).append((key, value))
             before, after = book.span
-            if ms - earliest > before or latest - ms > after:
+            # A new symbol's span is written even when it stays (0, 0) (each batch one
+            # trade, or one millisecond): without it every reader would measure it again.
+            if symbol in first_trades or ms - earliest > before or latest - ms > after:
                 book.span = (max(before, ms - earliest), max(after, latest - ms))
                 _book.put_span(wb, symbol, book.span)
             book.count += len(fresh)
