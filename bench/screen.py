@@ -419,7 +419,10 @@ def _iso(ms: int) -> str:
 def store_rows(row, label: str, path: Path, facts: dict, windows, *, repeat: int, peers: bool,
                loop: bool, threads: int, profile: bool, log=print) -> None:  # fmt: skip
     """The screen rows of one store: each of ``windows`` (label, start, end, target s,
-    baselines?) screened over all symbols, with the loop and DuckDB beside it."""
+    baselines: None, "targets", or "peers") screened over all symbols, with the loop and
+    DuckDB beside it. The issue's targets against the loop and DuckDB are for its 24 h
+    store; over the thin 7-day store the same baselines run as peers (ratio, no target):
+    DuckDB's time there follows the trades (4.3 M a day), ours the days."""
     screen = load_screen()
     market = Market(facts["symbols"], facts["rate"], facts["zipf"], facts["seed"])
     names = market.names
@@ -451,20 +454,23 @@ def store_rows(row, label: str, path: Path, facts: dict, windows, *, repeat: int
                     target=f"<= {target_s:g} s", met=ours <= target_s)  # fmt: skip
             if not baselines:
                 continue
+            targeted = baselines == "targets"
             if loop:
                 took, _ = timed(lambda s=s, e=e: python_loop(store, names, s, e), few)
                 profiled_loop = python_loop(store, names, s, e)
                 row(f"  vs Python loop: volume_profile + liquidity_vacuums per symbol, {what} "
                     f"({profiled_loop} profiled)", ours, against="the loop", against_s=took,
-                    ratio=None if ours is None else took / ours, target=">= 5x faster",
-                    met=None if ours is None else took >= 5 * ours)  # fmt: skip
+                    ratio=None if ours is None else took / ours,
+                    target=">= 5x faster" if targeted else None,
+                    met=None if ours is None or not targeted else took >= 5 * ours)  # fmt: skip
             if parquet is not None:
                 theirs = duckdb_pocs(parquet, s, e, 100, threads)
                 took, _ = timed(lambda s=s, e=e: duckdb_pocs(parquet, s, e, 100, threads), few)
                 row(f"  vs DuckDB over Parquet ({threads} threads): per-symbol width, volume "
                     f"per bin, POC, {what}", ours, against="DuckDB", against_s=took,
-                    ratio=None if ours is None else took / ours, target=">= 10x faster",
-                    met=None if ours is None else took >= 10 * ours)  # fmt: skip
+                    ratio=None if ours is None else took / ours,
+                    target=">= 10x faster" if targeted else None,
+                    met=None if ours is None or not targeted else took >= 10 * ours)  # fmt: skip
                 if screen is not None:
                     compared, wrong = check_pocs(result, theirs, log)
                     log(f"  POC check, {what}: {compared} symbols with >= {MIN_TRADES} trades "
@@ -518,7 +524,7 @@ def screen_rows(row, *, rate: float, week_rate: float, batch_s: int = 5, week_ba
         path, f = ensure_store(1, rate, batch_s=batch_s, **common)
         facts["24h"] = f
         s, e = f["start_ms"], f["end_ms"]
-        store_rows(row, "24h", path, f, [("24 h aligned on the UTC day", s, e, 1.0, True)],
+        store_rows(row, "24h", path, f, [("24 h aligned on the UTC day", s, e, 1.0, "targets")],
                    repeat=repeat, peers=peers, loop=loop, threads=threads, profile=profile,
                    log=log)  # fmt: skip
     if only in (None, "7d"):
@@ -528,8 +534,8 @@ def screen_rows(row, *, rate: float, week_rate: float, batch_s: int = 5, week_ba
         roll_end = e + 1 - DAY_MS + (13 * 60 + 37) * 60_000 - 1  # 13:37 of the last day
         windows = [
             (f"rolling 24 h to {_iso(roll_end + 1)[11:16]} of the last day", roll_end + 1 - DAY_MS,
-             roll_end, 1.0, False),
-            ("7 days", s, e, 3.0, True),
+             roll_end, 1.0, None),
+            ("7 days", s, e, 3.0, "peers"),
         ]  # fmt: skip
         store_rows(row, "7d", path, f, windows, repeat=repeat, peers=peers, loop=loop,
                    threads=threads, profile=profile, log=log)  # fmt: skip

@@ -100,20 +100,21 @@ def from_pieces(parts: Sequence[Pyramid]) -> WindowLevels:
             count = [a + b for a, b in zip(count, r_count, strict=True)]
         return volume, buy, count
 
-    if not heads:
+    total = RollupHead.total(heads)
+    if total is None:
         return WindowLevels(0, None, None, None, None, None, None, bins, True, answered)
     return WindowLevels(
         answered=answered,
-        trade_count=sum(h.trade_count for h in heads),
-        first_time_ms=min(h.first_time_ms for h in heads),
-        last_time_ms=max(h.last_time_ms for h in heads),
-        first_agg_id=min(h.first_agg_id for h in heads),
-        last_agg_id=max(h.last_agg_id for h in heads),
-        min_price=min(h.min_price for h in heads),
-        max_price=max(h.max_price for h in heads),
+        trade_count=total.trade_count,
+        first_time_ms=total.first_time_ms,
+        last_time_ms=total.last_time_ms,
+        first_agg_id=total.first_agg_id,
+        last_agg_id=total.last_agg_id,
+        min_price=total.min_price,
+        max_price=total.max_price,
         bins=bins,
         from_rollups=True,
-        head=RollupHead.total(heads),
+        head=total,
     )
 
 

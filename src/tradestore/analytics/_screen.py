@@ -44,7 +44,14 @@ from tradestore.analytics._vacuums import MERGE_BINS, thin_ranges
 from tradestore.codec._binned import SAFE_SUM, binned_read
 from tradestore.codec._fixed import SCALE_DIGITS
 from tradestore.codec._twins import Rollup
-from tradestore.store import Coverage, Pyramid, TradeSource, day_pyramids, pyramid
+from tradestore.store import (
+    Coverage,
+    Pyramid,
+    TradeSource,
+    add_binned_days,
+    day_pyramids,
+    pyramid,
+)
 
 DAY_MS = 86_400_000
 NAKED_DAYS = 20  # earlier UTC days whose POC the screen looks back at, by default
@@ -174,7 +181,8 @@ class _Settings:
 
 
 def _row(store: TradeSource, symbol: str, start_ms: int, end_ms: int, s: _Settings) -> ScreenRow:
-    levels = window_levels(store, symbol, start_ms, end_ms)
+    last_day = end_ms - end_ms % DAY_MS
+    levels, known = _window(store, symbol, start_ms, end_ms, last_day if s.naked_days else None)
     coverage = levels_coverage(store, symbol, start_ms, end_ms, levels)
     head = _head(store, symbol, start_ms, end_ms, levels)
     if head is None:
@@ -196,7 +204,7 @@ def _row(store: TradeSource, symbol: str, start_ms: int, end_ms: int, s: _Settin
         "buy_share": share,
         "coverage": coverage,
     }
-    naked = _naked_pocs(store, symbol, end_ms, s)
+    naked = _naked_pocs(store, symbol, end_ms, s, known)
     near = min(naked, key=lambda p: (abs(p[1] - 2 * last), p[0]), default=None)
     common.update(
         naked_poc=None if near is None else _half(near[1]),
@@ -268,13 +276,36 @@ def _head(
     return RollupHead.of(acc) if acc.trade_count else None
 
 
+def _window(
+    store: TradeSource, symbol: str, start_ms: int, end_ms: int, cut: int | None
+) -> tuple[WindowLevels, tuple[int, int | None, int | None] | None]:
+    """The window's levels and, with ``cut`` (the midnight before end_ms), (from, lowest,
+    highest price) of the window's part from max(start_ms, cut) to end_ms, read in the
+    same pass: a window across ``cut`` is read as two pyramids, which together hold
+    exactly the trades of one (None: not known from these reads)."""
+    if cut is None or start_ms >= cut:
+        levels = window_levels(store, symbol, start_ms, end_ms)
+        known = None if cut is None else (start_ms, levels.min_price, levels.max_price)
+        return levels, known
+    before = pyramid(store, symbol, start_ms, cut - 1)
+    after = pyramid(store, symbol, cut, end_ms)
+    if before is None or after is None:
+        return window_levels(store, symbol, start_ms, end_ms), None
+    return from_pieces([before, after]), (cut, *_pieces_range(after))
+
+
 def _naked_pocs(
-    store: TradeSource, symbol: str, end_ms: int, s: _Settings
+    store: TradeSource,
+    symbol: str,
+    end_ms: int,
+    s: _Settings,
+    known: tuple[int, int | None, int | None] | None,
 ) -> list[tuple[int, int]]:
     """(day start, twice its POC in 1e-8 units) of each of the ``naked_days`` UTC days
     before the one holding ``end_ms`` whose POC no trade since (up to end_ms) has reached:
     a POC above every later trade or below every later one. A day with fewer than
-    ``min_trades`` trades has no POC (as ``profile`` over that day)."""
+    ``min_trades`` trades has no POC (as ``profile`` over that day). ``known``: (from,
+    lowest, highest) price traded from ``from`` to end_ms, already read."""
     if not s.naked_days:
         return []
     last_day = end_ms - end_ms % DAY_MS
@@ -284,12 +315,16 @@ def _naked_pocs(
     if span is None or span[1] < first_day:
         return []
     first_day = max(first_day, span[0] - span[0] % DAY_MS)
-    closed = day_pyramids(store, symbol, first_day, last_day) or {}
+    closed = day_pyramids(store, symbol, first_day, last_day, binned=False) or {}
+    heads = {day: RollupHead.read(*reversed(piece.days[0])) for day, piece in closed.items()}
+    # The pre-binned levels only of the days with a POC to find (a quiet day has none).
+    busy = {day: closed[day] for day, head in heads.items() if head.trade_count >= s.min_trades}
+    add_binned_days(store, symbol, busy)
     state = store.rollup_state(symbol)
     days = []  # (day, twice its POC or None, lowest, highest price), newest first
     for day in range(last_day - DAY_MS, first_day - 1, -DAY_MS):
         if day in closed:
-            found_day = _closed_day(closed[day], day, s)
+            found_day = _closed_day(closed[day], heads[day], day, s)
         elif (
             state is None
             or not state.kept
@@ -303,7 +338,14 @@ def _naked_pocs(
             days.append((day, *found_day))
     if all(poc2 is None for _day, poc2, _lo, _hi in days):
         return []  # no POC to test: the trades since need not be read
-    low, high = _price_range(store, symbol, last_day, end_ms)
+    if known is None:
+        low, high = _price_range(store, symbol, last_day, end_ms)
+    else:
+        since, low, high = known
+        if since > last_day:  # the window began after the midnight: the hours before it
+            more = _price_range(store, symbol, last_day, since - 1)
+            low = _lower(low, more[0])
+            high = _higher(high, more[1])
     found = []
     for day, poc2, lo, hi in days:
         if poc2 is not None and (low is None or high is None or not 2 * low <= poc2 <= 2 * high):
@@ -328,12 +370,14 @@ def _day_poc(levels: WindowLevels, s: _Settings) -> tuple[int | None, int, int] 
     return 2 * origin + (2 * poc + 1) * width, lo, hi
 
 
-def _closed_day(piece: Pyramid, day: int, s: _Settings) -> tuple[int | None, int, int] | None:
-    """``_day_poc`` of a closed day from its day value alone: the POC straight from its
-    pre-binned levels (numpy, a few hundred bins) where the profile's bins nest in them,
-    which is what the levels would sum to; otherwise from the levels."""
-    key, value = piece.days[0]
-    head = RollupHead.read(value, key)
+def _closed_day(
+    piece: Pyramid, head: RollupHead, day: int, s: _Settings
+) -> tuple[int | None, int, int] | None:
+    """``_day_poc`` of a closed day (``head``: its day value's) from its day value alone:
+    the POC straight from its pre-binned levels (numpy, a few hundred bins) where the
+    profile's bins nest in them, which is what the levels would sum to; otherwise from
+    the levels."""
+    key = piece.days[0][0]
     lo, hi = head.min_price, head.max_price
     if head.trade_count < s.min_trades:
         return None, lo, hi
@@ -370,6 +414,12 @@ def _price_range(
     if pieces is None:
         levels = window_levels(store, symbol, start_ms, end_ms)
         return levels.min_price, levels.max_price
+    return _pieces_range(pieces)
+
+
+def _pieces_range(pieces: Pyramid) -> tuple[int | None, int | None]:
+    """(lowest, highest) price of a pyramid's trades, from its rollups' heads and raw
+    edges (None, None: no trade)."""
     heads = [RollupHead.read(value, key) for key, value in pieces.values]
     lows = [h.min_price for h in heads]
     highs = [h.max_price for h in heads]
@@ -377,6 +427,14 @@ def _price_range(
         lows.append(int(pieces.raw.price.min()))
         highs.append(int(pieces.raw.price.max()))
     return (min(lows), max(highs)) if lows else (None, None)
+
+
+def _lower(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _higher(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 # A row's profile figures when it has no profile (too few trades, or none).

@@ -49,6 +49,7 @@ from tradestore.store._keys import (
 )
 from tradestore.store._pyramid import (
     Pyramid,
+    add_binned_days,
     day_pyramids,
     minute_summaries,
     open_runs,
@@ -88,6 +89,7 @@ __all__ = [
     "open_runs",
     "pyramid",
     "day_pyramids",
+    "add_binned_days",
     "rollup_counts",
     "whole_minutes",
     "DEFAULT_PATH",

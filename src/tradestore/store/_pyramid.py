@@ -146,11 +146,12 @@ def pyramid(
 
 
 def day_pyramids(
-    store: RollupReader, symbol: str, first_ms: int, end_ms: int
+    store: RollupReader, symbol: str, first_ms: int, end_ms: int, *, binned: bool = True
 ) -> dict[int, Pyramid] | None:
     """The whole UTC days in [first_ms, end_ms) that their day rollup answers alone, by
     day start: each the Pyramid ``pyramid`` gives for [day, day + 1 d - 1] (the day value
-    and its pre-binned levels), all read in two range scans instead of two per day. A day
+    and its pre-binned levels unless ``binned`` is False), all read in two range scans
+    instead of two per day. A day
     not here (open, never summarised, before the rollups' own retention, not traded) is
     for ``pyramid`` to read. None: the symbol's rollups are not kept."""
     state = store.rollup_state(symbol)
@@ -165,12 +166,22 @@ def day_pyramids(
         day = _keys.key_ms(key)
         if day not in state.open_days:
             out[day] = Pyramid(days=[(key, value)], answered=(day, day + DAY_MS - 1))
-    if out:
-        for key, value in store.iter_range(binned_key(symbol, lo), binned_key(symbol, hi)):
-            found = out.get(_keys.key_ms(key))
-            if found is not None:
-                found.binned[_keys.key_ms(key)] = value
+    if out and binned:
+        add_binned_days(store, symbol, out)
     return out
+
+
+def add_binned_days(store: RangeReader, symbol: str, days: dict[int, Pyramid]) -> None:
+    """Give each of ``days`` (day pyramids, by day start) its pre-binned levels where
+    kept, in one range scan (``day_pyramids(binned=False)`` leaves them out, for a reader
+    that needs them for a few days only)."""
+    if not days:
+        return
+    lower, upper = binned_key(symbol, min(days)), binned_key(symbol, max(days) + DAY_MS)
+    for key, value in store.iter_range(lower, upper):
+        found = days.get(_keys.key_ms(key))
+        if found is not None:
+            found.binned[_keys.key_ms(key)] = value
 
 
 def _hours(
