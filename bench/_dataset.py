@@ -8,7 +8,9 @@ decimals as Binance does.
 
 from __future__ import annotations
 
+import gc
 import shutil
+import statistics
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -84,3 +86,15 @@ def ensure_dataset(hours: float, *, log=print) -> Path:
 def window(hours: float) -> tuple[int, int]:
     """The inclusive [start, end] ms of the first ``hours`` of the dataset."""
     return START_MS, START_MS + int(hours * 3_600_000) - 1
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """(median, best) wall time of fn() over repeat runs, after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), min(times)

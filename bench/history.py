@@ -62,18 +62,6 @@ RESULTS = Path(__file__).parent / "results-history.json"
 VERSION = 4  # bump when the generator or the build steps change: no stale caches
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """(median, best) wall time of fn() over repeat runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times), min(times)
-
-
 def cold_times(make, repeat: int) -> list[float]:
     """Wall times of ``make()`` each run on fresh objects: make returns (run, close)."""
     times = []
@@ -304,7 +292,7 @@ def composite_rows(row, *, days: int, rate: int, hot: int, repeat: int, peers: b
             check_composite(history, result, s, root, first, last)
             log("  (DuckDB's composite equals ours: combined bins, every day's bins, volume, "
                 "trade count and POC)")  # fmt: skip
-        warm, warm_best = timed(lambda: composite_profile(history, SYMBOL, s, e), repeat)
+        warm, warm_best = _dataset.timed(lambda: composite_profile(history, SYMBOL, s, e), repeat)
     finally:
         store.close()
 
@@ -330,7 +318,7 @@ def composite_rows(row, *, days: int, rate: int, hot: int, repeat: int, peers: b
         against_s=warm, ratio=cold_med / warm, target="(target on warm)")  # fmt: skip
     row("  opening TradeStore + ArchiveReader + History (not in the cold figure)", opened)
     if peers:
-        duck, duck_best = timed(
+        duck, duck_best = _dataset.timed(
             lambda: duckdb_composite(
                 root, first, last, int(result.profile.bin_size * _peers.SCALE)
             ),
@@ -374,7 +362,7 @@ def year_rows(row, *, days: int, rate: int, batch_s: int, hot: int, tick: str, r
             ("100 bins", {}, len(prof.bins)),
             (f"tick {tick} ({len(ticked.bins)} bins)", {"tick_size": tick}, len(ticked.bins)),
         ):
-            warm, warm_best = timed(lambda kw=kwargs: volume_profile(store, SYMBOL, s, e, **kw),
+            warm, warm_best = _dataset.timed(lambda kw=kwargs: volume_profile(store, SYMBOL, s, e, **kw),
                                     repeat)  # fmt: skip
             row(f"volume profile {days} days, {label}, warm median ({facts['trades']} trades, "
                 f"{days - hot} days rollups only)", warm, against="best of the same",

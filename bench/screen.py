@@ -42,13 +42,11 @@ Each figure is the median (and best) of ``--repeat`` runs after a warm-up; the b
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -76,18 +74,6 @@ REAL_LEVELS = {"BTCUSDT": 90_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "BNBUS
 QUOTE_PER_TRADE = 200.0  # the median trade's worth in the quote asset
 DAILY_MOVE = 0.03  # one day's standard deviation of the price, as a fraction of it
 MIN_TRADES = 1000  # screen's default: thinner symbols get no profile
-
-
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """(median, best) wall time of fn() over repeat runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times), min(times)
 
 
 # ---------------------------------------------------------------- the market
@@ -448,7 +434,9 @@ def store_rows(row, label: str, path: Path, facts: dict, windows, *, repeat: int
                     f"trades (a profile), {len(result.rows) - profiled} thinner")  # fmt: skip
                 if profile:
                     _profile(lambda s=s, e=e: screen(store, names, s, e), log)
-                ours, ours_best = timed(lambda s=s, e=e: screen(store, names, s, e), repeat)
+                ours, ours_best = _dataset.timed(
+                    lambda s=s, e=e: screen(store, names, s, e), repeat
+                )
                 row(f"screen, {len(names)} symbols, {what} ({n_window} trades), median", ours,
                     against="best of the same", against_s=ours_best, ratio=ours / ours_best,
                     target=f"<= {target_s:g} s", met=ours <= target_s)  # fmt: skip
@@ -456,7 +444,7 @@ def store_rows(row, label: str, path: Path, facts: dict, windows, *, repeat: int
                 continue
             targeted = baselines == "targets"
             if loop:
-                took, _ = timed(lambda s=s, e=e: python_loop(store, names, s, e), few)
+                took, _ = _dataset.timed(lambda s=s, e=e: python_loop(store, names, s, e), few)
                 profiled_loop = python_loop(store, names, s, e)
                 row(f"  vs Python loop: volume_profile + liquidity_vacuums per symbol, {what} "
                     f"({profiled_loop} profiled)", ours, against="the loop", against_s=took,
@@ -465,7 +453,9 @@ def store_rows(row, label: str, path: Path, facts: dict, windows, *, repeat: int
                     met=None if ours is None or not targeted else took >= 5 * ours)  # fmt: skip
             if parquet is not None:
                 theirs = duckdb_pocs(parquet, s, e, 100, threads)
-                took, _ = timed(lambda s=s, e=e: duckdb_pocs(parquet, s, e, 100, threads), few)
+                took, _ = _dataset.timed(
+                    lambda s=s, e=e: duckdb_pocs(parquet, s, e, 100, threads), few
+                )
                 row(f"  vs DuckDB over Parquet ({threads} threads): per-symbol width, volume "
                     f"per bin, POC, {what}", ours, against="DuckDB", against_s=took,
                     ratio=None if ours is None else took / ours,
