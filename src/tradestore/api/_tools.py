@@ -137,6 +137,14 @@ BINS = Param(
     minimum=1,
     maximum=MAX_BINS,
 )
+VALUE_AREA = Param(
+    "value_area",
+    "number",
+    "fraction of the volume the value area holds",
+    0.70,
+    maximum=1,
+    exclusive_minimum=0,
+)
 ANALYTICS_WINDOW = (START, END, hours(24, ANALYTICS))
 
 
@@ -432,14 +440,7 @@ TOOLS: tuple[Tool, ...] = (
             *ANALYTICS_WINDOW,
             TICK_SIZE,
             BINS,
-            Param(
-                "value_area",
-                "number",
-                "fraction of the volume the value area holds",
-                0.70,
-                maximum=1,
-                exclusive_minimum=0,
-            ),
+            VALUE_AREA,
         ),
         check=_check_analytics,
         answer=_answer_profile,
@@ -567,14 +568,7 @@ TOOLS: tuple[Tool, ...] = (
             hours(24, API_ANSWER),
             TICK_SIZE,
             BINS,
-            Param(
-                "value_area",
-                "number",
-                "fraction of the volume the value area holds",
-                0.70,
-                maximum=1,
-                exclusive_minimum=0,
-            ),
+            VALUE_AREA,
             Param(
                 "threshold",
                 "number",
